@@ -1,0 +1,63 @@
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { parseConfig, type Config } from '../core/config.ts';
+import { KeyService } from '../core/key-service.ts';
+import { SessionStore } from '../core/store.ts';
+import { createDocumentClient } from '../core/dynamo-client.ts';
+import { errorResult, HttpError, type HttpResult } from './http.ts';
+import { match, routes, toHttpError } from './routes.ts';
+
+export interface AdminOptions {
+  /** The config; a string is parsed and validated like `GATEPASS_CONFIG`. */
+  readonly config: Config | string | undefined;
+  /** @default a DynamoDB document client for the environment */
+  readonly client?: DynamoDBDocumentClient;
+  /** @default a Powertools logger, service `gatepass-admin` */
+  readonly logger?: Logger;
+}
+
+export type AdminHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<HttpResult>;
+
+/**
+ * Builds the admin handler (HTTP API payload 2.0, as a Function URL sends it). Errors
+ * answer `{"error": {code, message, details?}}`; faults answer 500 without details.
+ */
+export function createAdminHandler(options: AdminOptions): AdminHandler {
+  const logger = options.logger ?? new Logger({ serviceName: 'gatepass-admin' });
+  let table: ReturnType<typeof routes>;
+  try {
+    const config = typeof options.config === 'object' ? options.config : parseConfig(options.config);
+    const store = new SessionStore({
+      client: options.client ?? createDocumentClient(),
+      tableName: config.tableName,
+      retentionSeconds: config.sessionRetentionSeconds,
+    });
+    table = routes(new KeyService(store));
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return middy(async (): Promise<HttpResult> => {
+      logger.error('admin misconfigured', { error: message });
+      return errorResult(new HttpError(500, 'misconfigured', 'the admin function is misconfigured'));
+    }) as unknown as AdminHandler;
+  }
+
+  return middy(async (event: APIGatewayProxyEventV2): Promise<HttpResult> => {
+    const method = event.requestContext?.http?.method?.toUpperCase() ?? 'GET';
+    const path = event.rawPath ?? event.requestContext?.http?.path ?? '/';
+    try {
+      const { handle, params } = match(table, method, path);
+      return await handle(event, params);
+    } catch (error) {
+      const known = toHttpError(error);
+      if (known) return errorResult(known);
+      logger.error('admin request failed', { method, path, error: error instanceof Error ? error.message : String(error) });
+      return errorResult(new HttpError(500, 'internal_error', 'internal error'));
+    }
+  }).use(injectLambdaContext(logger)) as unknown as AdminHandler;
+}
+
+/** The Lambda entry point: config from `GATEPASS_CONFIG`, validated at cold start. */
+export const handler = createAdminHandler({ config: process.env.GATEPASS_CONFIG });

@@ -1,0 +1,77 @@
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { NotFoundError, VersionConflictError, AlreadyExistsError } from '../core/errors.ts';
+import { fieldProblems, InvalidInputError, type KeyService } from '../core/key-service.ts';
+import { SessionPatchSchema } from '../core/session.ts';
+import { HttpError, ifMatchVersion, json, noContent, readJsonBody, type HttpResult } from './http.ts';
+
+type Handler = (event: APIGatewayProxyEventV2, params: Record<string, string>) => Promise<HttpResult>;
+
+interface Route {
+  readonly method: string;
+  readonly pattern: RegExp;
+  readonly handle: Handler;
+}
+
+const KEY_ID = '(?<keyId>[0-9a-f]{64})';
+
+/** The admin API's routes. Each turns an HTTP request into a service call and back. */
+export function routes(keys: KeyService): Route[] {
+  return [
+    { method: 'GET', pattern: /^\/health$/, handle: async () => json(200, { status: 'ok' }) },
+    {
+      method: 'POST',
+      pattern: /^\/keys$/,
+      handle: async (event) => json(201, await keys.create(readJsonBody(event))),
+    },
+    {
+      method: 'GET',
+      pattern: new RegExp(`^/keys/${KEY_ID}$`),
+      handle: async (_event, { keyId }) => json(200, await keys.get(keyId!)),
+    },
+    {
+      method: 'PATCH',
+      pattern: new RegExp(`^/keys/${KEY_ID}$`),
+      handle: async (event, { keyId }) => {
+        const body = readJsonBody(event);
+        const ifMatch = ifMatchVersion(event);
+        const patch = SessionPatchSchema.safeParse(body);
+        if (!patch.success) throw new InvalidInputError(fieldProblems(patch.error));
+        return json(200, await keys.update(keyId!, patch.data, ifMatch));
+      },
+    },
+    {
+      method: 'DELETE',
+      pattern: new RegExp(`^/keys/${KEY_ID}$`),
+      handle: async (event, { keyId }) => {
+        await keys.delete(keyId!, ifMatchVersion(event));
+        return noContent();
+      },
+    },
+  ];
+}
+
+/** Finds the route for a request: 404 for an unknown path, 405 for a known path with another method. */
+export function match(table: readonly Route[], method: string, path: string): { handle: Handler; params: Record<string, string> } {
+  let pathKnown = false;
+  for (const route of table) {
+    const found = route.pattern.exec(path);
+    if (!found) continue;
+    pathKnown = true;
+    if (route.method === method) return { handle: route.handle, params: { ...found.groups } };
+  }
+  if (pathKnown) throw new HttpError(405, 'method_not_allowed', `${method} is not allowed on ${path}`);
+  throw new HttpError(404, 'not_found', `no route for ${method} ${path}`);
+}
+
+/** Maps domain errors to HTTP errors; anything else is a fault (500, logged, no details). */
+export function toHttpError(error: unknown): HttpError | undefined {
+  if (error instanceof HttpError) return error;
+  if (error instanceof InvalidInputError) return new HttpError(400, 'invalid_fields', error.message, error.details);
+  if (error instanceof NotFoundError) return new HttpError(404, 'not_found', error.message);
+  if (error instanceof AlreadyExistsError) return new HttpError(409, 'already_exists', error.message);
+  if (error instanceof VersionConflictError) {
+    const version = (error.current as { version?: number } | undefined)?.version;
+    return new HttpError(409, 'version_conflict', error.message, { currentVersion: version });
+  }
+  return undefined;
+}

@@ -1,0 +1,56 @@
+import { REASONS, type Reason } from './reasons.ts';
+import type { StoredSession } from './store.ts';
+import type { Limits } from './limits.ts';
+
+/** Values API Gateway accepts in an authorizer context. */
+export type ContextValue = string | number | boolean;
+export type DecisionContext = Record<string, ContextValue>;
+
+/**
+ * The outcome of an authorization: data, not an exception. Faults (DynamoDB, config,
+ * plugins) are thrown instead, and the handler fails closed.
+ */
+export type Decision =
+  | { readonly allow: true; readonly principalId: string; readonly context: DecisionContext }
+  | {
+      readonly allow: false;
+      readonly reason: string;
+      readonly message: string;
+      readonly principalId?: string;
+      readonly context: DecisionContext;
+    };
+
+export type Denial = Extract<Decision, { allow: false }>;
+
+/** A denial with a reason from the table (and its message) plus extra context. */
+export function deny(reason: Reason, extra: DecisionContext = {}, principalId?: string): Denial {
+  return {
+    allow: false,
+    reason,
+    message: REASONS[reason],
+    ...(principalId === undefined ? {} : { principalId }),
+    context: { ...extra, reason, message: REASONS[reason] },
+  };
+}
+
+/**
+ * The context of an Allow: the session's key id, alias, quota and rate state, and each
+ * `metaData` entry as `meta_<name>`.
+ */
+export function allowContext(session: StoredSession, limits: Limits, nowMs: number): DecisionContext {
+  const rateOpen = session.rateResetsAt !== undefined && session.rateResetsAt > nowMs;
+  const context: DecisionContext = {
+    keyId: session.keyId,
+    alias: session.alias ?? '',
+    quotaRemaining: limits.quotaMax < 0 ? -1 : session.quotaRemaining,
+    quotaMax: limits.quotaMax,
+    quotaRenews: session.quotaRenews,
+    expires: session.expires,
+    rateLimit: limits.rate,
+    rateRemaining: limits.rate > 0 ? (rateOpen ? (session.rateRemaining ?? limits.rate) : limits.rate) : -1,
+  };
+  for (const [name, value] of Object.entries(session.metaData ?? {})) {
+    context[`meta_${name}`] = value;
+  }
+  return context;
+}

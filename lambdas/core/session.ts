@@ -1,0 +1,141 @@
+import { z } from 'zod';
+
+/**
+ * The public session: what the admin API, the plugin API and the CLI see (camelCase,
+ * Tyk's fields renamed). The stored item adds `pk`, `ttl` and the rate-limit window
+ * counters (see `store.ts`).
+ */
+
+const epochSeconds = z.number().int().min(0).max(253_402_300_799); // up to year 9999
+const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+const httpMethod = z
+  .string()
+  .regex(/^[A-Z]+$/, 'must be an upper-case HTTP method such as GET');
+
+const urlPattern = z
+  .string()
+  .min(1)
+  .max(1024)
+  .refine(isValidRegex, 'must be a valid regular expression');
+
+export const AllowedUrlSchema = z.strictObject({
+  url: urlPattern,
+  methods: z.array(httpMethod).max(16).optional(),
+});
+
+export const AccessRightSchema = z.strictObject({
+  apiName: z.string().max(256).optional(),
+  versions: z.array(z.string().min(1).max(128)).max(64).optional(),
+  allowedUrls: z.array(AllowedUrlSchema).max(256).optional(),
+});
+
+const metaValue = z.union([z.string().max(4096), z.number(), z.boolean()]);
+
+/** Fields a caller may set. Each has a default, applied by {@link newSession}. */
+export const SessionFieldsSchema = z.strictObject({
+  alias: z.string().min(1).max(256).optional(),
+  expires: epochSeconds.default(0),
+  quotaMax: z.number().int().min(-1).max(Number.MAX_SAFE_INTEGER).default(-1),
+  quotaRemaining: z.number().int().min(-1).max(Number.MAX_SAFE_INTEGER).optional(),
+  quotaRenewalRate: count.default(0),
+  quotaRenews: epochSeconds.optional(),
+  rate: count.default(0),
+  per: count.default(0),
+  accessRights: z.record(z.string().min(1).max(128), AccessRightSchema).default({}),
+  applyPolicies: z.array(z.string().min(1).max(128)).max(32).default([]),
+  metaData: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'names are letters, digits, _ or -'), metaValue).default({}),
+  tags: z.array(z.string().min(1).max(128)).max(64).default([]),
+  isInactive: z.boolean().default(false),
+});
+
+/** Read-only fields a client may echo back (from a GET); they are ignored on input. */
+const readOnlyFields = {
+  keyId: z.unknown().optional(),
+  createdAt: z.unknown().optional(),
+  updatedAt: z.unknown().optional(),
+  version: z.unknown().optional(),
+};
+
+/** Body of a create or replace: every field optional, read-only fields ignored. */
+export const SessionInputSchema = SessionFieldsSchema.extend(readOnlyFields).superRefine(checkRatePer);
+
+/** Body of a partial update: only the fields given change; no defaults are applied. */
+export const SessionPatchSchema = SessionFieldsSchema.partial()
+  .extend(readOnlyFields)
+  .extend({
+    // `null` removes the alias.
+    alias: z.string().min(1).max(256).nullable().optional(),
+  });
+
+export type SessionInput = z.input<typeof SessionInputSchema>;
+export type SessionPatch = z.infer<typeof SessionPatchSchema>;
+export type AccessRight = z.infer<typeof AccessRightSchema>;
+export type AllowedUrl = z.infer<typeof AllowedUrlSchema>;
+export type MetaValue = z.infer<typeof metaValue>;
+
+/** A session as gatepass returns it. */
+export interface Session {
+  readonly keyId: string;
+  readonly alias?: string;
+  readonly expires: number;
+  readonly quotaMax: number;
+  readonly quotaRemaining: number;
+  readonly quotaRenewalRate: number;
+  readonly quotaRenews: number;
+  readonly rate: number;
+  readonly per: number;
+  readonly accessRights: Readonly<Record<string, AccessRight>>;
+  readonly applyPolicies: readonly string[];
+  readonly metaData: Readonly<Record<string, MetaValue>>;
+  readonly tags: readonly string[];
+  readonly isInactive: boolean;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly version: number;
+}
+
+/** The caller-settable part of a session, with defaults applied. */
+export type SessionFields = Omit<Session, 'keyId' | 'createdAt' | 'updatedAt' | 'version'>;
+
+/**
+ * Applies the defaults of a new session: `quotaRemaining` = `quotaMax`, `quotaRenews` =
+ * now + `quotaRenewalRate` (0 when the quota never renews).
+ */
+export function newSessionFields(input: z.output<typeof SessionInputSchema>, now: number): SessionFields {
+  return {
+    ...(input.alias === undefined ? {} : { alias: input.alias }),
+    expires: input.expires,
+    quotaMax: input.quotaMax,
+    quotaRemaining: input.quotaRemaining ?? input.quotaMax,
+    quotaRenewalRate: input.quotaRenewalRate,
+    quotaRenews: input.quotaRenews ?? (input.quotaRenewalRate > 0 ? now + input.quotaRenewalRate : 0),
+    rate: input.rate,
+    per: input.per,
+    accessRights: input.accessRights,
+    applyPolicies: input.applyPolicies,
+    metaData: input.metaData,
+    tags: input.tags,
+    isInactive: input.isInactive,
+  };
+}
+
+/** Expired when `expires > 0 && now >= expires` (SPEC: 0 = never). */
+export function isExpired(expires: number, now: number): boolean {
+  return expires > 0 && now >= expires;
+}
+
+function checkRatePer(value: { rate: number; per: number }, ctx: z.RefinementCtx): void {
+  if (value.rate > 0 && value.per <= 0) {
+    ctx.addIssue({ code: 'custom', path: ['per'], message: 'must be greater than 0 when rate is set' });
+  }
+}
+
+function isValidRegex(pattern: string): boolean {
+  try {
+    new RegExp(pattern);
+    return true;
+  } catch {
+    return false;
+  }
+}
