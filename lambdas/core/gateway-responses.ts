@@ -19,4 +19,13 @@ export const GATEWAY_RESPONSES = {
     statusCode: 500,
     template: '{"error": "Authorizer failure", "reason": "authorizer_failure"}',
   },
+  /**
+   * 500: API Gateway reports a Lambda authorizer that throws (other than `Unauthorized`),
+   * times out or answers malformed as `AuthorizerConfigurationException`, which uses this
+   * response type rather than AUTHORIZER_FAILURE. Same body, so callers see one answer.
+   */
+  AUTHORIZER_CONFIGURATION_ERROR: {
+    statusCode: 500,
+    template: '{"error": "Authorizer failure", "reason": "authorizer_failure"}',
+  },
 } as const;
