@@ -29,7 +29,8 @@ export function readCredential(headers: Headers, headerName: string, jwtEnabled:
   const raw = headers[headerName.toLowerCase()];
   if (raw === undefined) return { kind: 'none' };
   const value = raw.trim();
-  if (value === '') return { kind: 'none' };
+  // A scheme without credentials (`Bearer`, `Bearer `) is no credential at all.
+  if (value === '' || /^bearer$/i.test(value)) return { kind: 'none' };
   const bearer = /^bearer\s+/i.exec(value);
   const secret = bearer ? value.slice(bearer[0].length).trim() : value;
   if (secret === '') return { kind: 'none' };

@@ -1,0 +1,33 @@
+import type { DevServer } from './dev.ts';
+
+/** What `gatepass dev` prints once it is ready: where things are and curl lines to paste. */
+export function devBanner(dev: DevServer): string {
+  const lines = [
+    '',
+    'gatepass is running',
+    `  gateway    ${dev.gatewayUrl}   (authorizer in front of the echo backend or --upstream)`,
+    `  admin API  ${dev.adminUrl}   (GET /health, POST /keys, …)`,
+    `  DynamoDB   ${dev.dynamodbEndpoint}   table ${dev.tableName}`,
+    '',
+  ];
+  if (dev.seeded) {
+    const { demo, expired } = dev.seeded;
+    lines.push(
+      'Demo key (5 requests per 10 s, 100 per hour):',
+      `  export KEY=${demo.key}`,
+      '',
+      'Try:',
+      `  curl -i ${dev.gatewayUrl}/hello -H "Authorization: $KEY"              # 200, echo with the authorizer context`,
+      `  curl -i ${dev.gatewayUrl}/hello                                        # 401 missing_credential`,
+      `  curl -i ${dev.gatewayUrl}/hello -H "Authorization: gp_nope"            # 403 key_not_found`,
+      `  curl -i ${dev.gatewayUrl}/hello -H "Authorization: ${expired.key}"   # 403 session_expired`,
+      `  for i in 1 2 3 4 5 6; do curl -s ${dev.gatewayUrl}/hello -H "Authorization: $KEY" -o /dev/null -w "%{http_code}\\n"; done   # 6th: 403 rate_limited`,
+      '',
+      'Create a key of your own:',
+      `  curl -s ${dev.adminUrl}/keys -H 'content-type: application/json' -d '{"alias":"me","quotaMax":3}'`,
+      '',
+    );
+  }
+  lines.push('Ctrl-C stops everything.', '');
+  return lines.join('\n');
+}

@@ -1,0 +1,93 @@
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { createAdminHandler } from '../lambdas/admin/handler.ts';
+import { createAuthorizerHandler } from '../lambdas/authorizer/handler.ts';
+import { KeyService } from '../lambdas/core/key-service.ts';
+import { SessionStore } from '../lambdas/core/store.ts';
+import { startAdminServer } from './admin-server.ts';
+import { loadLocalConfig } from './config-file.ts';
+import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.ts';
+import { startGateway } from './gateway.ts';
+import { lambdaContext } from './lambda-context.ts';
+import { seedDemo, type SeededKeys } from './seed.ts';
+import { createDynamoClient, ensureTable } from './table.ts';
+
+export interface DevOptions {
+  /** Config file. @default ./gatepass.config.json if present */
+  readonly config?: string;
+  /** Gateway port (0 = free port). @default the config's local.port (3000) */
+  readonly port?: number;
+  /** Admin port (0 = free port). @default the config's local.adminPort (3001) */
+  readonly adminPort?: number;
+  /** Where allowed requests go. @default the built-in echo backend */
+  readonly upstream?: string;
+  /** Seed a demo key. @default true */
+  readonly seed?: boolean;
+  /** Use a running DynamoDB instead of starting DynamoDB Local. */
+  readonly dynamodbEndpoint?: string;
+  /** Keep DynamoDB Local's data in this folder. @default in memory */
+  readonly dataDir?: string;
+  /** @default no logs from the gateway itself */
+  readonly gatewayLog?: (entry: object) => void;
+}
+
+export interface DevServer {
+  readonly gatewayUrl: string;
+  readonly adminUrl: string;
+  readonly dynamodbEndpoint: string;
+  readonly tableName: string;
+  readonly seeded: SeededKeys | undefined;
+  stop(): Promise<void>;
+}
+
+/**
+ * `gatepass dev`: DynamoDB Local (or a given endpoint), the table, the local gateway in
+ * front of the real authorizer handler, the admin handler on its own port, and demo data.
+ * Everything started here is stopped by `stop()`, even when start-up fails half way.
+ */
+export async function startDev(options: DevOptions = {}): Promise<DevServer> {
+  const { config } = loadLocalConfig(options.config);
+  const stops: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    for (const fn of stops.reverse()) await fn().catch(() => undefined);
+  };
+
+  try {
+    let db: DynamoDbLocal | undefined;
+    if (options.dynamodbEndpoint === undefined) {
+      db = await startDynamoDbLocal(options.dataDir ? { dataDir: options.dataDir } : {});
+      stops.push(() => db!.stop());
+    }
+    const endpoint = options.dynamodbEndpoint ?? db!.endpoint;
+    const raw = createDynamoClient(endpoint);
+    stops.push(async () => raw.destroy());
+    await ensureTable(raw, config.tableName);
+    const client = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
+
+    const authorizer = createAuthorizerHandler({ config, client, logger: new Logger({ serviceName: 'gatepass-authorizer' }) });
+    const gateway = await startGateway({
+      authorizer: (event) => authorizer(event, lambdaContext('gatepass-authorizer')),
+      apiId: config.local.apiId,
+      stage: config.local.stage,
+      port: options.port ?? config.local.port,
+      ...(options.upstream ?? config.local.upstream ? { upstream: (options.upstream ?? config.local.upstream)! } : {}),
+      log: options.gatewayLog ?? (() => undefined),
+    });
+    stops.push(() => gateway.close());
+
+    const store = new SessionStore({ client, tableName: config.tableName, retentionSeconds: config.sessionRetentionSeconds });
+    const seeded = options.seed === false ? undefined : await seedDemo(new KeyService(store));
+
+    // Last: the admin port answering /health means everything is ready.
+    const admin = await startAdminServer({
+      handler: createAdminHandler({ config, client }),
+      port: options.adminPort ?? config.local.adminPort,
+    });
+    stops.push(() => admin.close());
+
+    return { gatewayUrl: gateway.url, adminUrl: admin.url, dynamodbEndpoint: endpoint, tableName: config.tableName, seeded, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

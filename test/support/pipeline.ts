@@ -1,0 +1,41 @@
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { parseConfig, type ConfigInput } from '../../lambdas/core/config.ts';
+import { KeyService } from '../../lambdas/core/key-service.ts';
+import { silentLog, type Log } from '../../lambdas/core/log.ts';
+import { Pipeline, type AuthRequest } from '../../lambdas/core/pipeline.ts';
+import { SessionStore } from '../../lambdas/core/store.ts';
+
+/** A pipeline, a key service and a store on one test table, with a settable clock. */
+export function pipelineOn(
+  client: DynamoDBClient,
+  tableName: string,
+  options: { config?: Partial<ConfigInput>; log?: Log; clock?: () => number } = {},
+) {
+  const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  const config = parseConfig(JSON.stringify({ tableName, ...options.config }));
+  const store = new SessionStore({ client: doc, tableName, retentionSeconds: config.sessionRetentionSeconds });
+  const clock = options.clock ?? Date.now;
+  const pipeline = new Pipeline({ config, store, log: options.log ?? silentLog, clock });
+  const keys = new KeyService(store, () => Math.floor(clock() / 1000));
+  return { pipeline, keys, store, doc, config };
+}
+
+/** A request for `key` to `GET /pets` on API `api1`, stage `prod`. */
+export function requestWith(key: string | undefined, overrides: Partial<AuthRequest> = {}): AuthRequest {
+  return {
+    apiId: 'api1',
+    stage: 'prod',
+    method: 'GET',
+    path: '/pets',
+    headers: key === undefined ? {} : { authorization: key },
+    query: {},
+    sourceIp: '127.0.0.1',
+    ...overrides,
+  };
+}
+
+/** Runs `n` calls of `fn` at once and waits for all of them. */
+export function concurrently<T>(n: number, fn: (i: number) => Promise<T>): Promise<T[]> {
+  return Promise.all(Array.from({ length: n }, (_, i) => fn(i)));
+}
