@@ -1,4 +1,4 @@
-#!/usr/bin/env -S npx tsx
+#!/usr/bin/env -S node --import tsx
 import { Command, InvalidArgumentError } from 'commander';
 import { GatepassError } from '../lambdas/core/errors.ts';
 import { DynamoDbLocalError } from '../local/dynamodb-local.ts';
@@ -46,6 +46,12 @@ try {
   // Known problems get one clear line; anything else is a bug worth a stack trace.
   if (error instanceof GatepassError || error instanceof DynamoDbLocalError) {
     process.stderr.write(`gatepass: ${error.message}\n`);
+    process.exit(1);
+  }
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE') {
+    const { port } = error as NodeJS.ErrnoException & { port?: number };
+    process.stderr.write(`gatepass: port ${port ?? ''} is already in use; choose another with --port / --admin-port\n`);
     process.exit(1);
   }
   throw error;
