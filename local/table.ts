@@ -37,7 +37,7 @@ export function createDynamoClient(endpoint: string): DynamoDBClient {
  * Creates the gatepass table if it does not exist and waits until it is ACTIVE.
  *
  * Shape: partition key `pk` (S), on-demand billing, the sparse GSI `alias-index` on
- * `alias` (S, projection ALL), and TTL on `ttl`. A table that already exists is left as
+ * `alias` (S, projection KEYS_ONLY), the GSI `kind-index` on `kind` + `pk` (KEYS_ONLY), and TTL on `ttl`. A table that already exists is left as
  * it is (it may be someone's real table behind `--dynamodb-endpoint`). Safe to call
  * concurrently: the loser of a creation race waits for the winner's table.
  *
@@ -54,13 +54,22 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
         AttributeDefinitions: [
           { AttributeName: TABLE.partitionKey, AttributeType: 'S' },
           { AttributeName: TABLE.aliasIndex.partitionKey, AttributeType: 'S' },
+          { AttributeName: TABLE.kindIndex.partitionKey, AttributeType: 'S' },
         ],
         KeySchema: [{ AttributeName: TABLE.partitionKey, KeyType: 'HASH' }],
         GlobalSecondaryIndexes: [
           {
             IndexName: TABLE.aliasIndex.name,
             KeySchema: [{ AttributeName: TABLE.aliasIndex.partitionKey, KeyType: 'HASH' }],
-            Projection: { ProjectionType: 'ALL' },
+            Projection: { ProjectionType: 'KEYS_ONLY' },
+          },
+          {
+            IndexName: TABLE.kindIndex.name,
+            KeySchema: [
+              { AttributeName: TABLE.kindIndex.partitionKey, KeyType: 'HASH' },
+              { AttributeName: TABLE.kindIndex.sortKey, KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'KEYS_ONLY' },
           },
         ],
       }),

@@ -38,7 +38,7 @@ export function fieldProblems(error: z.ZodError): FieldProblem[] {
 
 /** A session without its storage details (pk, ttl, rate window counters). */
 export function toPublicSession(item: StoredSession): Session {
-  const { pk: _pk, ttl: _ttl, rateRemaining: _rr, rateResetsAt: _rra, ...session } = item as StoredSession & { ttl?: number };
+  const { pk: _pk, kind: _kind, ttl: _ttl, rateRemaining: _rr, rateResetsAt: _rra, ...session } = item as StoredSession & { ttl?: number; kind?: string };
   return session;
 }
 

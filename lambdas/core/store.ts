@@ -24,6 +24,9 @@ export interface SessionStoreOptions {
   readonly retentionSeconds: number;
 }
 
+/** What a session belongs to: an API key or a JWT identity. */
+export type SessionKind = 'key' | 'jwt';
+
 /** Fields a session update may set; `alias: null` removes the alias. */
 export type SessionChanges = Partial<Omit<SessionFields, 'alias'>> & { alias?: string | null };
 
@@ -61,11 +64,15 @@ export class SessionStore {
     return out.Item as StoredSession | undefined;
   }
 
-  /** Creates a session; fails with {@link AlreadyExistsError} if one exists under `pk`. */
-  async create(pk: string, keyId: string, fields: SessionFields, now: number): Promise<StoredSession> {
+  /**
+   * Creates a session; fails with {@link AlreadyExistsError} if one exists under `pk`.
+   * `kind` (`key` or `jwt`) puts it in the kind index, for listing without a scan.
+   */
+  async create(pk: string, keyId: string, fields: SessionFields, now: number, kind: SessionKind = 'key'): Promise<StoredSession> {
     const item: Record<string, unknown> = {
       ...fields,
       pk,
+      kind,
       keyId,
       createdAt: now,
       updatedAt: now,

@@ -7,8 +7,16 @@ export const TABLE = {
   partitionKey: 'pk',
   /** TTL attribute: `expires + sessionRetentionSeconds`, absent when a session never expires. */
   ttlAttribute: 'ttl',
-  /** Sparse global secondary index on `alias`, for alias look-ups without a scan. */
+  /**
+   * Sparse global secondary index on `alias`, for alias look-ups without a scan.
+   * KEYS_ONLY: counter updates on a session then never write to the index.
+   */
   aliasIndex: { name: 'alias-index', partitionKey: 'alias' },
+  /**
+   * Index on `kind` (`key`, `jwt`, `policy`) sorted by `pk`, for listing one kind of item
+   * without a scan. KEYS_ONLY, for the same reason as the alias index.
+   */
+  kindIndex: { name: 'kind-index', partitionKey: 'kind', sortKey: 'pk' },
 } as const;
 
 /** Default table name, locally and in the CDK app. */

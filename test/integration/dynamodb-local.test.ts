@@ -95,16 +95,26 @@ describe('ensureTable on the test run’s DynamoDB Local', () => {
     await table?.drop();
   });
 
-  it('creates the gatepass table with the alias index and TTL on `ttl`', async () => {
+  it('creates the gatepass table with the alias and kind indexes (keys only) and TTL on `ttl`', async () => {
     const { Table } = await table.client.send(new DescribeTableCommand({ TableName: table.tableName }));
     expect(Table?.TableStatus).toBe('ACTIVE');
     expect(Table?.KeySchema).toEqual([{ AttributeName: TABLE.partitionKey, KeyType: 'HASH' }]);
     expect(Table?.BillingModeSummary?.BillingMode).toBe('PAY_PER_REQUEST');
-    expect(Table?.GlobalSecondaryIndexes).toHaveLength(1);
-    expect(Table?.GlobalSecondaryIndexes?.[0]).toMatchObject({
+    const indexes = [...(Table?.GlobalSecondaryIndexes ?? [])].sort((a, b) => a.IndexName!.localeCompare(b.IndexName!));
+    expect(indexes).toHaveLength(2);
+    expect(indexes[0]).toMatchObject({
       IndexName: TABLE.aliasIndex.name,
       KeySchema: [{ AttributeName: TABLE.aliasIndex.partitionKey, KeyType: 'HASH' }],
-      Projection: { ProjectionType: 'ALL' },
+      Projection: { ProjectionType: 'KEYS_ONLY' },
+      IndexStatus: 'ACTIVE',
+    });
+    expect(indexes[1]).toMatchObject({
+      IndexName: TABLE.kindIndex.name,
+      KeySchema: [
+        { AttributeName: TABLE.kindIndex.partitionKey, KeyType: 'HASH' },
+        { AttributeName: TABLE.kindIndex.sortKey, KeyType: 'RANGE' },
+      ],
+      Projection: { ProjectionType: 'KEYS_ONLY' },
       IndexStatus: 'ACTIVE',
     });
 
