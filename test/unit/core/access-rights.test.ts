@@ -1,0 +1,135 @@
+import { describe, expect, it } from 'vitest';
+import { checkAccessRights, type RequestTarget } from '../../../lambdas/core/access-rights.ts';
+import type { AccessRight } from '../../../lambdas/core/session.ts';
+
+const GET_PET: RequestTarget = { apiId: 'api1', stage: 'prod', method: 'GET', path: '/pets/42' };
+
+function target(overrides: Partial<RequestTarget> = {}): RequestTarget {
+  return { ...GET_PET, ...overrides };
+}
+
+function rights(right: AccessRight, apiId = 'api1'): Record<string, AccessRight> {
+  return { [apiId]: right };
+}
+
+describe('checkAccessRights', () => {
+  describe('API', () => {
+    it('allows every API when the session has no access rights', () => {
+      expect(checkAccessRights({}, target({ apiId: 'anything' }))).toBe('allowed');
+    });
+
+    it('allows a listed API with no further restrictions', () => {
+      expect(checkAccessRights(rights({}), target())).toBe('allowed');
+    });
+
+    it('denies an API that is not listed', () => {
+      expect(checkAccessRights(rights({}), target({ apiId: 'api2' }))).toBe('api_not_allowed');
+    });
+
+    it('does not treat inherited object properties as listed APIs', () => {
+      expect(checkAccessRights(rights({}), target({ apiId: 'constructor' }))).toBe('api_not_allowed');
+      expect(checkAccessRights(rights({}), target({ apiId: '__proto__' }))).toBe('api_not_allowed');
+    });
+  });
+
+  describe('stage (versions)', () => {
+    it('allows every stage when versions is omitted or empty', () => {
+      expect(checkAccessRights(rights({}), target({ stage: 'dev' }))).toBe('allowed');
+      expect(checkAccessRights(rights({ versions: [] }), target({ stage: 'dev' }))).toBe('allowed');
+    });
+
+    it('allows every stage when versions contains "Default"', () => {
+      expect(checkAccessRights(rights({ versions: ['v1', 'Default'] }), target({ stage: 'dev' }))).toBe('allowed');
+    });
+
+    it('allows a listed stage', () => {
+      expect(checkAccessRights(rights({ versions: ['dev', 'prod'] }), target({ stage: 'prod' }))).toBe('allowed');
+    });
+
+    it('denies a stage that is not listed, as api_not_allowed', () => {
+      expect(checkAccessRights(rights({ versions: ['dev'] }), target({ stage: 'prod' }))).toBe('api_not_allowed');
+    });
+
+    it('matches stages case-sensitively', () => {
+      expect(checkAccessRights(rights({ versions: ['Prod'] }), target({ stage: 'prod' }))).toBe('api_not_allowed');
+    });
+  });
+
+  describe('allowed URLs', () => {
+    it('allows every path when allowedUrls is omitted or empty', () => {
+      expect(checkAccessRights(rights({ allowedUrls: [] }), target({ path: '/admin' }))).toBe('allowed');
+    });
+
+    it('allows a path the pattern matches whole, with a listed method', () => {
+      const right = rights({ allowedUrls: [{ url: '/pets/[0-9]+', methods: ['GET'] }] });
+
+      expect(checkAccessRights(right, target())).toBe('allowed');
+    });
+
+    it('anchors the pattern at the start of the path', () => {
+      const right = rights({ allowedUrls: [{ url: '/pets/[0-9]+' }] });
+
+      expect(checkAccessRights(right, target({ path: '/admin/pets/42' }))).toBe('url_not_allowed');
+    });
+
+    it('anchors the pattern at the end of the path', () => {
+      const right = rights({ allowedUrls: [{ url: '/pets/[0-9]+' }] });
+
+      expect(checkAccessRights(right, target({ path: '/pets/42/delete' }))).toBe('url_not_allowed');
+    });
+
+    it('anchors every alternative of a pattern with |', () => {
+      const right = rights({ allowedUrls: [{ url: '/a|/b' }] });
+
+      expect(checkAccessRights(right, target({ path: '/b' }))).toBe('allowed');
+      expect(checkAccessRights(right, target({ path: '/a/secret' }))).toBe('url_not_allowed');
+      expect(checkAccessRights(right, target({ path: '/x/b' }))).toBe('url_not_allowed');
+    });
+
+    it('denies a matching path with a method that is not listed', () => {
+      const right = rights({ allowedUrls: [{ url: '/pets/[0-9]+', methods: ['GET'] }] });
+
+      expect(checkAccessRights(right, target({ method: 'DELETE' }))).toBe('url_not_allowed');
+    });
+
+    it('compares the request method in upper case', () => {
+      const right = rights({ allowedUrls: [{ url: '/pets/[0-9]+', methods: ['GET'] }] });
+
+      expect(checkAccessRights(right, target({ method: 'get' }))).toBe('allowed');
+    });
+
+    it('allows every method when methods is omitted or empty', () => {
+      const right = rights({ allowedUrls: [{ url: '/pets/.*', methods: [] }] });
+
+      expect(checkAccessRights(right, target({ method: 'PATCH' }))).toBe('allowed');
+    });
+
+    it('allows when any one entry matches path and method', () => {
+      const right = rights({
+        allowedUrls: [
+          { url: '/pets/[0-9]+', methods: ['GET'] },
+          { url: '/pets/[0-9]+', methods: ['DELETE'] },
+        ],
+      });
+
+      expect(checkAccessRights(right, target({ method: 'DELETE' }))).toBe('allowed');
+    });
+
+    it('does not let one entry lend its method to another entry\'s path', () => {
+      const right = rights({
+        allowedUrls: [
+          { url: '/pets/[0-9]+', methods: ['GET'] },
+          { url: '/owners', methods: ['DELETE'] },
+        ],
+      });
+
+      expect(checkAccessRights(right, target({ method: 'DELETE' }))).toBe('url_not_allowed');
+    });
+
+    it('checks the stage before the URL (a wrong stage is api_not_allowed)', () => {
+      const right = rights({ versions: ['dev'], allowedUrls: [{ url: '/nothing' }] });
+
+      expect(checkAccessRights(right, target())).toBe('api_not_allowed');
+    });
+  });
+});
