@@ -29,12 +29,16 @@ export const JwtConfigSchema = z
     /** Policies of a new identity's session when the token names none. @default [] */
     defaultPolicies: z.array(z.string().min(1)).default([]),
   })
-  .superRefine((jwt, ctx) => {
-    const sources = [jwt.jwksUrl, jwt.publicKeyPem, jwt.secret].filter((s) => s !== undefined);
-    if (sources.length !== 1) {
-      ctx.addIssue({ code: 'custom', path: [], message: 'exactly one of jwksUrl, publicKeyPem or secret is required' });
-    }
-  });
+  // Runs even when other fields failed, so that every problem is named at once.
+  .superRefine(
+    (jwt, ctx) => {
+      const sources = [jwt.jwksUrl, jwt.publicKeyPem, jwt.secret].filter((s) => s !== undefined);
+      if (sources.length !== 1) {
+        ctx.addIssue({ code: 'custom', path: [], message: 'exactly one of jwksUrl, publicKeyPem or secret is required' });
+      }
+    },
+    { when: () => true },
+  );
 
 export const ConfigSchema = z.strictObject({
   /** The session table. @default 'gatepass-sessions' */

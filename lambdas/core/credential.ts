@@ -21,21 +21,33 @@ export type Credential =
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 /**
- * Reads the credential from the configured header: a raw key or `Bearer <key>`.
- * With `jwtEnabled`, a bearer value shaped like a JWT (`a.b.c`) is a JWT. A value that
- * is too long or not printable ASCII is `malformed` (denied without a look-up).
+ * Reads the request's credential. With JWT configured, `Authorization: Bearer <a.b.c>` is
+ * a JWT (whatever the API key header is). Otherwise the API key comes from the configured
+ * header, raw or as `Bearer <key>`. A value that is too long or not printable ASCII is
+ * `malformed` (denied without a look-up).
  */
 export function readCredential(headers: Headers, headerName: string, jwtEnabled: boolean): Credential {
+  if (jwtEnabled) {
+    const bearer = bearerToken(headers['authorization']);
+    if (bearer !== undefined && JWT_SHAPE.test(bearer) && bearer.length <= MAX_JWT_LENGTH) return { kind: 'jwt', token: bearer };
+  }
   const raw = headers[headerName.toLowerCase()];
   if (raw === undefined) return { kind: 'none' };
   const value = raw.trim();
   // A scheme without credentials (`Bearer`, `Bearer `) is no credential at all.
   if (value === '' || /^bearer$/i.test(value)) return { kind: 'none' };
-  const bearer = /^bearer\s+/i.exec(value);
-  const secret = bearer ? value.slice(bearer[0].length).trim() : value;
+  const secret = bearerToken(value) ?? value;
   if (secret === '') return { kind: 'none' };
-  if (secret.length > MAX_KEY_LENGTH * 8 || !/^[\x21-\x7e]+$/.test(secret)) return { kind: 'malformed' };
-  if (jwtEnabled && JWT_SHAPE.test(secret)) return { kind: 'jwt', token: secret };
-  if (secret.length > MAX_KEY_LENGTH) return { kind: 'malformed' };
+  if (secret.length > MAX_KEY_LENGTH || !/^[\x21-\x7e]+$/.test(secret)) return { kind: 'malformed' };
   return { kind: 'apiKey', key: secret };
+}
+
+/** Longest JWT accepted (API Gateway's header limit is 10 KiB anyway). */
+const MAX_JWT_LENGTH = 8 * 1024;
+
+/** The value after `Bearer `, or undefined when the value is not a bearer credential. */
+function bearerToken(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const match = /^\s*bearer\s+(\S+)\s*$/i.exec(value);
+  return match?.[1];
 }

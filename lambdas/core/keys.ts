@@ -30,8 +30,9 @@ export function keyIdOf(rawKey: string): string {
 }
 
 /**
- * The only form of a key (or key id) that may appear in a log line: its last four
- * characters behind asterisks, as Tyk logs them.
+ * The only form of a raw key that may appear in a log line: its last four characters
+ * behind asterisks, as Tyk logs them. The key id (a SHA-256) may be logged in full: it is
+ * what operators look a key up by, and it does not reveal the key.
  *
  * @example
  * maskKey('5976507eb46f2e00016bb4a13a4e7ca913238ee243102a32d27e56bc'); // '****56bc'

@@ -32,21 +32,38 @@ export const AccessRightSchema = z.strictObject({
 
 const metaValue = z.union([z.string().max(4096), z.number(), z.boolean()]);
 
-/** Fields a caller may set. Each has a default, applied by {@link newSession}. */
+/** The caller-settable fields, without defaults (the patch schema must not have any). */
+const sessionFields = {
+  alias: z.string().min(1).max(256),
+  expires: epochSeconds,
+  quotaMax: z.number().int().min(-1).max(Number.MAX_SAFE_INTEGER),
+  quotaRemaining: z.number().int().min(-1).max(Number.MAX_SAFE_INTEGER),
+  quotaRenewalRate: count,
+  quotaRenews: epochSeconds,
+  rate: count,
+  per: count,
+  accessRights: z.record(z.string().min(1).max(128), AccessRightSchema),
+  applyPolicies: z.array(z.string().min(1).max(128)).max(32),
+  metaData: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'names are letters, digits, _ or -'), metaValue),
+  tags: z.array(z.string().min(1).max(128)).max(64),
+  isInactive: z.boolean(),
+};
+
+/** Fields a caller may set, with the defaults of a new session (see {@link newSessionFields}). */
 export const SessionFieldsSchema = z.strictObject({
-  alias: z.string().min(1).max(256).optional(),
-  expires: epochSeconds.default(0),
-  quotaMax: z.number().int().min(-1).max(Number.MAX_SAFE_INTEGER).default(-1),
-  quotaRemaining: z.number().int().min(-1).max(Number.MAX_SAFE_INTEGER).optional(),
-  quotaRenewalRate: count.default(0),
-  quotaRenews: epochSeconds.optional(),
-  rate: count.default(0),
-  per: count.default(0),
-  accessRights: z.record(z.string().min(1).max(128), AccessRightSchema).default({}),
-  applyPolicies: z.array(z.string().min(1).max(128)).max(32).default([]),
-  metaData: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'names are letters, digits, _ or -'), metaValue).default({}),
-  tags: z.array(z.string().min(1).max(128)).max(64).default([]),
-  isInactive: z.boolean().default(false),
+  alias: sessionFields.alias.optional(),
+  expires: sessionFields.expires.default(0),
+  quotaMax: sessionFields.quotaMax.default(-1),
+  quotaRemaining: sessionFields.quotaRemaining.optional(),
+  quotaRenewalRate: sessionFields.quotaRenewalRate.default(0),
+  quotaRenews: sessionFields.quotaRenews.optional(),
+  rate: sessionFields.rate.default(0),
+  per: sessionFields.per.default(0),
+  accessRights: sessionFields.accessRights.default({}),
+  applyPolicies: sessionFields.applyPolicies.default([]),
+  metaData: sessionFields.metaData.default({}),
+  tags: sessionFields.tags.default([]),
+  isInactive: sessionFields.isInactive.default(false),
 });
 
 /** Read-only fields a client may echo back (from a GET); they are ignored on input. */
@@ -58,14 +75,16 @@ const readOnlyFields = {
 };
 
 /** Body of a create or replace: every field optional, read-only fields ignored. */
-export const SessionInputSchema = SessionFieldsSchema.extend(readOnlyFields).superRefine(checkRatePer);
+export const SessionInputSchema = SessionFieldsSchema.extend(readOnlyFields).superRefine(checkRatePer, { when: always });
 
 /** Body of a partial update: only the fields given change; no defaults are applied. */
-export const SessionPatchSchema = SessionFieldsSchema.partial()
+export const SessionPatchSchema = z
+  .strictObject(sessionFields)
+  .partial()
   .extend(readOnlyFields)
   .extend({
     // `null` removes the alias.
-    alias: z.string().min(1).max(256).nullable().optional(),
+    alias: sessionFields.alias.nullable().optional(),
   });
 
 export type SessionInput = z.input<typeof SessionInputSchema>;
@@ -100,7 +119,7 @@ export type SessionFields = Omit<Session, 'keyId' | 'createdAt' | 'updatedAt' | 
 
 /**
  * Applies the defaults of a new session: `quotaRemaining` = `quotaMax`, `quotaRenews` =
- * now + `quotaRenewalRate` (0 when the quota never renews).
+ * now + `quotaRenewalRate` (with a rate of 0 the quota never renews and it is only shown).
  */
 export function newSessionFields(input: z.output<typeof SessionInputSchema>, now: number): SessionFields {
   return {
@@ -109,7 +128,7 @@ export function newSessionFields(input: z.output<typeof SessionInputSchema>, now
     quotaMax: input.quotaMax,
     quotaRemaining: input.quotaRemaining ?? input.quotaMax,
     quotaRenewalRate: input.quotaRenewalRate,
-    quotaRenews: input.quotaRenews ?? (input.quotaRenewalRate > 0 ? now + input.quotaRenewalRate : 0),
+    quotaRenews: input.quotaRenews ?? now + input.quotaRenewalRate,
     rate: input.rate,
     per: input.per,
     accessRights: input.accessRights,
@@ -125,10 +144,20 @@ export function isExpired(expires: number, now: number): boolean {
   return expires > 0 && now >= expires;
 }
 
-function checkRatePer(value: { rate: number; per: number }, ctx: z.RefinementCtx): void {
-  if (value.rate > 0 && value.per <= 0) {
+/**
+ * `per` must be set with `rate`. Runs even when other fields failed (`when: always`), so
+ * that every bad field is named at once; hence the defensive type checks.
+ */
+function checkRatePer(value: { rate: unknown; per: unknown }, ctx: z.RefinementCtx): void {
+  const rate = value.rate ?? 0;
+  const per = value.per ?? 0;
+  if (typeof rate === 'number' && rate > 0 && typeof per === 'number' && per <= 0) {
     ctx.addIssue({ code: 'custom', path: ['per'], message: 'must be greater than 0 when rate is set' });
   }
+}
+
+function always(): boolean {
+  return true;
 }
 
 function isValidRegex(pattern: string): boolean {

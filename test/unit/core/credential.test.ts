@@ -102,5 +102,16 @@ describe('readCredential', () => {
 
       expect(readCredential({ authorization: `Bearer ${long}` }, 'Authorization', true)).toEqual({ kind: 'jwt', token: long });
     });
+
+    it('reads a bearer JWT from Authorization even when API keys come from another header', () => {
+      const headers = { authorization: `Bearer ${JWT}`, 'x-api-key': KEY };
+
+      expect(readCredential(headers, 'X-API-Key', true)).toEqual({ kind: 'jwt', token: JWT });
+      expect(readCredential({ 'x-api-key': KEY }, 'X-API-Key', true)).toEqual({ kind: 'apiKey', key: KEY });
+    });
+
+    it('treats a raw a.b.c value without Bearer as an API key', () => {
+      expect(readCredential({ authorization: JWT }, 'Authorization', true)).toEqual({ kind: 'apiKey', key: JWT });
+    });
   });
 });
