@@ -10,7 +10,9 @@ export type GatepassErrorCode =
   | 'ERR_ALREADY_EXISTS'
   | 'ERR_NOT_FOUND'
   | 'ERR_CONTENTION'
-  | 'ERR_VALIDATION';
+  | 'ERR_VALIDATION'
+  | 'ERR_JWKS_UNAVAILABLE'
+  | 'ERR_PLUGIN';
 
 export class GatepassError extends Error {
   readonly code: GatepassErrorCode;
@@ -57,5 +59,15 @@ export class NotFoundError extends GatepassError {
 export class ContentionError extends GatepassError {
   constructor(message: string) {
     super('ERR_CONTENTION', message);
+  }
+}
+
+/** A plugin threw, timed out, answered something invalid or failed to load: fail closed. */
+export class PluginError extends GatepassError {
+  readonly plugin: string;
+
+  constructor(plugin: string, message: string, options?: { cause?: unknown }) {
+    super('ERR_PLUGIN', `plugin ${plugin}: ${message}`, options);
+    this.plugin = plugin;
   }
 }

@@ -1,4 +1,5 @@
-import { jwtVerify, type JWTPayload } from 'jose';
+import { generateKeyPairSync } from 'node:crypto';
+import { jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { JwtConfigSchema, type JwtConfig } from '../../../lambdas/core/config.ts';
 import { ConfigError, GatepassError } from '../../../lambdas/core/errors.ts';
@@ -68,7 +69,6 @@ describe('createJwtVerifier with an HMAC secret', () => {
   });
 
   it('refuses a token with an unrecognised critical header extension', async () => {
-    const { SignJWT } = await import('jose');
     const token = await new SignJWT(claims())
       .setProtectedHeader({ alg: 'HS256', crit: ['x-custom'], 'x-custom': 1 })
       .sign(new TextEncoder().encode(SECRET), { crit: { 'x-custom': true } });
@@ -199,6 +199,13 @@ describe('configuration checks', () => {
     const jwt = config({ secret: undefined, publicKeyPem: rsa.publicPem, algorithms: ['RS256', 'ES256'] });
 
     expect(() => createJwtVerifier(jwt)).toThrow(/\(rsa\) cannot verify ES256/);
+  });
+
+  it('refuses an RSA PEM under 2048 bits', () => {
+    const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
+    const jwt = config({ secret: undefined, publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(), algorithms: ['RS256'] });
+
+    expect(() => createJwtVerifier(jwt)).toThrow(/2048 bits/);
   });
 });
 
