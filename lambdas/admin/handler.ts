@@ -5,10 +5,12 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { parseConfig, type Config } from '../core/config.ts';
 import { KeyService } from '../core/key-service.ts';
+import { PolicyStore } from '../core/policy-store.ts';
 import { SessionStore } from '../core/store.ts';
 import { createDocumentClient } from '../core/dynamo-client.ts';
 import { errorResult, HttpError, type HttpResult } from './http.ts';
-import { match, routes, toHttpError } from './routes.ts';
+import { policyRoutes } from './policy-routes.ts';
+import { match, routes, toHttpError, type Route } from './routes.ts';
 
 export interface AdminOptions {
   /** The config; a string is parsed and validated like `GATEPASS_CONFIG`. */
@@ -27,15 +29,17 @@ export type AdminHandler = (event: APIGatewayProxyEventV2, context: Context) => 
  */
 export function createAdminHandler(options: AdminOptions): AdminHandler {
   const logger = options.logger ?? new Logger({ serviceName: 'gatepass-admin' });
-  let table: ReturnType<typeof routes>;
+  let table: Route[];
   try {
     const config = typeof options.config === 'object' ? options.config : parseConfig(options.config);
+    const client = options.client ?? createDocumentClient();
     const store = new SessionStore({
-      client: options.client ?? createDocumentClient(),
+      client,
       tableName: config.tableName,
       retentionSeconds: config.sessionRetentionSeconds,
     });
-    table = routes(new KeyService(store));
+    const policies = new PolicyStore({ client, tableName: config.tableName, cacheSeconds: 0 });
+    table = [...routes(new KeyService(store)), ...policyRoutes(policies)];
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     return middy(async (): Promise<HttpResult> => {

@@ -4,12 +4,12 @@ import { fieldProblems, InvalidInputError, type KeyService } from '../core/key-s
 import { SessionPatchSchema } from '../core/session.ts';
 import { HttpError, ifMatchVersion, json, noContent, readJsonBody, type HttpResult } from './http.ts';
 
-type Handler = (event: APIGatewayProxyEventV2, params: Record<string, string>) => Promise<HttpResult>;
+export type RouteHandler = (event: APIGatewayProxyEventV2, params: Record<string, string>) => Promise<HttpResult>;
 
-interface Route {
+export interface Route {
   readonly method: string;
   readonly pattern: RegExp;
-  readonly handle: Handler;
+  readonly handle: RouteHandler;
 }
 
 const KEY_ID = '(?<keyId>[0-9a-f]{64})';
@@ -51,7 +51,7 @@ export function routes(keys: KeyService): Route[] {
 }
 
 /** Finds the route for a request: 404 for an unknown path, 405 for a known path with another method. */
-export function match(table: readonly Route[], method: string, path: string): { handle: Handler; params: Record<string, string> } {
+export function match(table: readonly Route[], method: string, path: string): { handle: RouteHandler; params: Record<string, string> } {
   let pathKnown = false;
   for (const route of table) {
     const found = route.pattern.exec(path);

@@ -89,6 +89,11 @@ describe('PolicyInputSchema (parsePolicyInput)', () => {
     expect(badFields({ rate: 10, per: 1 })).toEqual([]);
   });
 
+  it('names per alongside other bad fields and unknown ones, but not when rate itself is bad', () => {
+    expect(badFields({ rate: 10, quotaMax: 'lots', plan: 'x' }).sort()).toEqual(['per', 'plan', 'quotaMax']);
+    expect(badFields({ rate: 'ten' })).toEqual(['rate']);
+  });
+
   it('rejects a body that is not an object', () => {
     expect(badFields([])).toEqual(['(body)']);
   });
@@ -290,7 +295,7 @@ describe('sessionFromPolicies', () => {
     const asFields: SessionFields = fields;
 
     expect(SessionInputSchema.safeParse(asInput).success).toBe(true);
-    expect(asFields.quotaRenews).toBe(0);
+    expect(asFields.quotaRenews).toBe(NOW);
   });
 
   it('refuses to build a session from no policy (it would be unlimited)', () => {

@@ -1,0 +1,87 @@
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { NotFoundError } from '../core/errors.ts';
+import { fieldProblems, InvalidInputError, type FieldProblem } from '../core/key-service.ts';
+import { isPolicyId, parsePolicyInput } from '../core/policy.ts';
+import type { PolicyStore } from '../core/policy-store.ts';
+import { header, HttpError, ifMatchVersion, json, noContent, readJsonBody } from './http.ts';
+import type { Route } from './routes.ts';
+
+
+/**
+ * Any path segment: the id is validated by the handler, so that a bad id on PUT is a 400
+ * naming the field `id` (and on GET or DELETE a 404, as no such policy can exist).
+ */
+const POLICY = /^\/policies\/(?<id>[^/]+)$/;
+const NO_POLICY_MESSAGE = 'no policy with this id';
+
+/**
+ * The admin API's policy routes:
+ * - `PUT /policies/{id}`: create or replace; 200 with the policy either way (`version` 1
+ *   means it was created). `If-Match: <version>` replaces only that version (409
+ *   otherwise, 404 if absent); `If-None-Match: *` creates only (409 if it exists);
+ *   neither: against the policy as read now (409 if a concurrent write came first).
+ * - `GET /policies/{id}`: 200 with the policy, 404.
+ * - `DELETE /policies/{id}`: 204, 404; `If-Match` optional (409).
+ * - `GET /policies`: 200 `{items}`, every policy sorted by id.
+ * Errors map as the keys' do (`toHttpError` in `routes.ts`): bad fields → 400
+ * `invalid_fields` naming each, conflicts → 409, missing → 404.
+ *
+ * @example
+ * const table = [...routes(keys), ...policyRoutes(policyStore)];
+ */
+export function policyRoutes(store: PolicyStore): Route[] {
+  return [
+    {
+      method: 'GET',
+      pattern: /^\/policies$/,
+      handle: async () => json(200, { items: await store.list() }),
+    },
+    {
+      method: 'PUT',
+      pattern: POLICY,
+      handle: async (event, { id }) => {
+        const body = readJsonBody(event);
+        const expectedVersion = preconditionOf(event);
+        const problems: FieldProblem[] = isPolicyId(id!) ? [] : [{ field: 'id', message: 'must be 1 to 128 letters, digits, _, . or -' }];
+        const input = parsePolicyInput(body);
+        if (!input.success) problems.push(...fieldProblems(input.error));
+        if (problems.length > 0 || !input.success) throw new InvalidInputError(problems);
+        return json(200, await store.put(id!, input.data, expectedVersion));
+      },
+    },
+    {
+      method: 'GET',
+      pattern: POLICY,
+      handle: async (_event, { id }) => {
+        const policy = isPolicyId(id!) ? await store.get(id!) : undefined;
+        if (policy === undefined) throw new NotFoundError(NO_POLICY_MESSAGE);
+        return json(200, policy);
+      },
+    },
+    {
+      method: 'DELETE',
+      pattern: POLICY,
+      handle: async (event, { id }) => {
+        const expectedVersion = ifMatchVersion(event);
+        if (!isPolicyId(id!) || !(await store.delete(id!, expectedVersion))) throw new NotFoundError(NO_POLICY_MESSAGE);
+        return noContent();
+      },
+    },
+  ];
+}
+
+/** `If-Match: n` → n; `If-None-Match: *` → 0 (create only); neither → undefined; both or a bad value → 400. */
+function preconditionOf(event: APIGatewayProxyEventV2): number | undefined {
+  const ifMatch = ifMatchVersion(event);
+  const ifNoneMatch = header(event, 'if-none-match');
+  if (ifNoneMatch === undefined) return ifMatch;
+  if (ifNoneMatch.trim() !== '*') {
+    throw new HttpError(400, 'invalid_if_none_match', 'If-None-Match must be *', [{ field: 'If-None-Match', message: 'must be *' }]);
+  }
+  if (ifMatch !== undefined) {
+    throw new HttpError(400, 'invalid_precondition', 'If-Match and If-None-Match cannot be combined', [
+      { field: 'If-None-Match', message: 'cannot be combined with If-Match' },
+    ]);
+  }
+  return 0;
+}

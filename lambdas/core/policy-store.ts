@@ -1,0 +1,286 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
+  DeleteCommand,
+  GetCommand,
+  QueryCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AlreadyExistsError, GatepassError, NotFoundError, VersionConflictError } from './errors.ts';
+import { PolicyFieldsSchema, type Policy, type PolicyFields } from './policy.ts';
+import { TABLE } from './table.ts';
+
+/** Partition key of a policy item. */
+export function policyPk(id: string): string {
+  return `policy#${id}`;
+}
+
+/** The `kind` attribute of policy items, the partition key of the kind index. */
+const KIND = 'policy';
+/** BatchGetItem takes at most 100 keys per call. */
+const BATCH_SIZE = 100;
+/** Retries of keys DynamoDB left unprocessed (throttling) before failing closed. */
+const MAX_UNPROCESSED_RETRIES = 5;
+
+export interface PolicyStoreOptions {
+  readonly client: DynamoDBDocumentClient;
+  readonly tableName: string;
+  /** Longest a policy (or its absence) is served from memory by {@link PolicyStore.getMany}, in s; 0 = read every time. @default 10 */
+  readonly cacheSeconds?: number;
+  /** Most ids kept in the cache; the oldest entry goes first. @default 1000 */
+  readonly maxCacheEntries?: number;
+  /** Epoch milliseconds. @default Date.now */
+  readonly clock?: () => number;
+}
+
+/** Policies found for some ids, and the ids with no policy. */
+export interface PolicyLookup {
+  readonly policies: Policy[];
+  readonly missing: string[];
+}
+
+interface CacheEntry {
+  readonly policy: Policy | undefined;
+  readonly fetchedAt: number;
+}
+
+/**
+ * Policy persistence (items `policy#<id>` with `kind = "policy"` in the session table)
+ * and the authorizer's bounded policy cache.
+ *
+ * Admin methods (`get`, `put`, `delete`, `list`) always read DynamoDB with strong reads and
+ * write conditionally. `getMany` is for the authorizer: policies change rarely (SPEC §5), so
+ * a policy, or the fact that it does not exist, is reused for less than `cacheSeconds`.
+ *
+ * @example
+ * const policies = new PolicyStore({ client, tableName, cacheSeconds: config.policyCacheSeconds });
+ * const { policies: found, missing } = await policies.getMany(session.applyPolicies);
+ */
+export class PolicyStore {
+  readonly #client: DynamoDBDocumentClient;
+  readonly #table: string;
+  readonly #cacheMs: number;
+  readonly #maxEntries: number;
+  readonly #clock: () => number;
+  /** Insertion order = fetch order, so the first entry is the oldest. */
+  readonly #cache = new Map<string, CacheEntry>();
+
+  constructor(options: PolicyStoreOptions) {
+    const cacheSeconds = options.cacheSeconds ?? 10;
+    const maxEntries = options.maxCacheEntries ?? 1000;
+    if (!(cacheSeconds >= 0) || !Number.isInteger(maxEntries) || maxEntries < 1) {
+      throw new GatepassError('ERR_CONFIG_INVALID', 'cacheSeconds must be >= 0 and maxCacheEntries a positive integer');
+    }
+    this.#client = options.client;
+    this.#table = options.tableName;
+    this.#cacheMs = cacheSeconds * 1000;
+    this.#maxEntries = maxEntries;
+    this.#clock = options.clock ?? Date.now;
+  }
+
+  /** Strongly consistent read; `undefined` when there is no such policy. */
+  async get(id: string): Promise<Policy | undefined> {
+    const out = await this.#client.send(
+      new GetCommand({ TableName: this.#table, Key: { pk: policyPk(id) }, ConsistentRead: true }),
+    );
+    return out.Item === undefined ? undefined : toPolicy(out.Item);
+  }
+
+  /**
+   * Creates or replaces a policy; returns it as written (`version` 1 when created).
+   * Every write is conditional, so no concurrent change is silently lost:
+   * - `expectedVersion` n > 0: only if the policy is at version n
+   *   ({@link VersionConflictError}, or {@link NotFoundError} when there is none);
+   * - `expectedVersion` 0: only if there is no such policy ({@link AlreadyExistsError});
+   * - omitted: against what a strong read finds now — created if absent, replaced at the
+   *   version read otherwise; a concurrent write in between gives {@link VersionConflictError}.
+   */
+  async put(id: string, fields: PolicyFields, expectedVersion?: number): Promise<Policy> {
+    const version = expectedVersion ?? (await this.get(id))?.version ?? 0;
+    const now = Math.floor(this.#clock() / 1000);
+    const names: Record<string, string> = { '#kind': 'kind', '#id': 'id', '#version': 'version', '#updatedAt': 'updatedAt' };
+    const values: Record<string, unknown> = { ':kind': KIND, ':id': id, ':now': now, ':version': version + 1 };
+    const sets = ['#kind = :kind', '#id = :id', '#version = :version', '#updatedAt = :now'];
+    const removes: string[] = [];
+    for (const [field, value] of Object.entries(fields)) {
+      if (value === undefined) continue;
+      names[`#${field}`] = field;
+      values[`:${field}`] = value;
+      sets.push(`#${field} = :${field}`);
+    }
+    if (fields.name === undefined) {
+      // A replace: a name the new body leaves out goes (`name` is the only optional field).
+      names['#name'] = 'name';
+      removes.push('#name');
+    }
+    let condition: string;
+    if (version === 0) {
+      condition = 'attribute_not_exists(pk)';
+      names['#createdAt'] = 'createdAt';
+      sets.push('#createdAt = :now');
+    } else {
+      condition = '#version = :expected';
+      values[':expected'] = version;
+    }
+    this.#cache.delete(id);
+    try {
+      const out = await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: { pk: policyPk(id) },
+          UpdateExpression: `SET ${sets.join(', ')}` + (removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''),
+          ConditionExpression: condition,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return toPolicy(out.Attributes!);
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const current = oldPolicy(error);
+      if (current === undefined) throw new NotFoundError(`no policy ${id}`);
+      if (expectedVersion === 0) throw new AlreadyExistsError(`policy ${id} already exists`);
+      throw new VersionConflictError(`policy ${id} changed concurrently (expected version ${version}, found ${current.version})`, current);
+    }
+  }
+
+  /** Deletes a policy (optionally only at `expectedVersion`); false when there was none. */
+  async delete(id: string, expectedVersion?: number): Promise<boolean> {
+    this.#cache.delete(id);
+    try {
+      await this.#client.send(
+        new DeleteCommand({
+          TableName: this.#table,
+          Key: { pk: policyPk(id) },
+          ConditionExpression: expectedVersion === undefined ? 'attribute_exists(pk)' : 'attribute_exists(pk) AND #version = :v',
+          ...(expectedVersion === undefined
+            ? {}
+            : { ExpressionAttributeNames: { '#version': 'version' }, ExpressionAttributeValues: { ':v': expectedVersion } }),
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const current = oldPolicy(error);
+      if (current === undefined) return false;
+      throw new VersionConflictError(`policy ${id} changed concurrently (expected version ${expectedVersion}, found ${current.version})`, current);
+    }
+  }
+
+  /**
+   * Every policy, sorted by id: the keys from the `kind-index` (no scan), then the items
+   * with strong reads. The index is eventually consistent, so a policy created a moment
+   * ago may be missing from the list (never from `get`).
+   */
+  async list(): Promise<Policy[]> {
+    const ids: string[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.#client.send(
+        new QueryCommand({
+          TableName: this.#table,
+          IndexName: TABLE.kindIndex.name,
+          KeyConditionExpression: '#kind = :kind',
+          ExpressionAttributeNames: { '#kind': TABLE.kindIndex.partitionKey },
+          ExpressionAttributeValues: { ':kind': KIND },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) ids.push(String(item.pk).slice(policyPk('').length));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    const found = await this.#readMany(ids);
+    return [...found.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /**
+   * The policies named by `ids` (duplicates once, in the order given) and the ids with no
+   * policy, for the authorizer. Each answer, found or not, is served from memory while
+   * younger than `cacheSeconds` and read again (strongly consistent GetItems, in parallel) after.
+   */
+  async getMany(ids: readonly string[]): Promise<PolicyLookup> {
+    const wanted = [...new Set(ids)];
+    const now = this.#clock();
+    const known = new Map<string, Policy | undefined>();
+    for (const id of wanted) {
+      const entry = this.#cache.get(id);
+      if (entry !== undefined && now - entry.fetchedAt < this.#cacheMs && now >= entry.fetchedAt) known.set(id, entry.policy);
+    }
+    const toRead = wanted.filter((id) => !known.has(id));
+    if (toRead.length > 0) {
+      // GetItem, not BatchGetItem: the authorizer's role may only GetItem/PutItem/UpdateItem.
+      const read = await Promise.all(toRead.map((id) => this.get(id)));
+      const found = new Map(read.filter((p): p is Policy => p !== undefined).map((p) => [p.id, p]));
+      for (const id of toRead) {
+        known.set(id, found.get(id));
+        this.#remember(id, found.get(id), now);
+      }
+    }
+    const policies: Policy[] = [];
+    const missing: string[] = [];
+    for (const id of wanted) {
+      const policy = known.get(id);
+      if (policy === undefined) missing.push(id);
+      else policies.push(policy);
+    }
+    return { policies, missing };
+  }
+
+  #remember(id: string, policy: Policy | undefined, fetchedAt: number): void {
+    if (this.#cacheMs === 0) return;
+    this.#cache.delete(id);
+    while (this.#cache.size >= this.#maxEntries) {
+      this.#cache.delete(this.#cache.keys().next().value!);
+    }
+    this.#cache.set(id, { policy, fetchedAt });
+  }
+
+  /** Strongly consistent BatchGetItem of `ids`, in chunks of 100, retrying unprocessed keys. */
+  async #readMany(ids: readonly string[]): Promise<Map<string, Policy>> {
+    const found = new Map<string, Policy>();
+    for (let start = 0; start < ids.length; start += BATCH_SIZE) {
+      let keys: Record<string, unknown>[] = ids.slice(start, start + BATCH_SIZE).map((id) => ({ pk: policyPk(id) }));
+      for (let attempt = 0; keys.length > 0; attempt++) {
+        if (attempt > MAX_UNPROCESSED_RETRIES) {
+          throw new GatepassError('ERR_STORE', `DynamoDB left ${keys.length} policy reads unprocessed`);
+        }
+        if (attempt > 0) await sleep(25 * 2 ** (attempt - 1));
+        const out = await this.#client.send(
+          new BatchGetCommand({ RequestItems: { [this.#table]: { Keys: keys, ConsistentRead: true } } }),
+        );
+        for (const item of out.Responses?.[this.#table] ?? []) {
+          const policy = toPolicy(item);
+          found.set(policy.id, policy);
+        }
+        keys = out.UnprocessedKeys?.[this.#table]?.Keys ?? [];
+      }
+    }
+    return found;
+  }
+}
+
+/**
+ * A stored item as a public policy. The item is validated: a malformed policy (written
+ * by hand, say) is a fault that fails the request closed, never a silent default.
+ */
+function toPolicy(item: Record<string, unknown>): Policy {
+  const { pk, kind: _kind, id, version, createdAt, updatedAt, ...fields } = item;
+  const parsed = PolicyFieldsSchema.safeParse(fields);
+  const id_ = typeof id === 'string' ? id : String(pk).slice(policyPk('').length);
+  if (!parsed.success || typeof version !== 'number' || typeof createdAt !== 'number' || typeof updatedAt !== 'number') {
+    throw new GatepassError('ERR_STORE', `policy ${id_} is malformed in the table`);
+  }
+  return { ...parsed.data, id: id_, version, createdAt, updatedAt };
+}
+
+/** The item that made a condition fail (raw AttributeValues, even through the DocumentClient). */
+function oldPolicy(error: ConditionalCheckFailedException): Policy | undefined {
+  const raw = (error as { Item?: Record<string, never> }).Item;
+  return raw === undefined ? undefined : toPolicy(unmarshall(raw));
+}
