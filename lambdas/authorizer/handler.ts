@@ -5,7 +5,11 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { parseConfig, type Config } from '../core/config.ts';
 import { createDocumentClient } from '../core/dynamo-client.ts';
+import { createJwtVerifier } from '../core/jwt.ts';
 import { Pipeline } from '../core/pipeline.ts';
+import type { GatepassPlugin } from '../core/plugin.ts';
+import { loadPlugins } from '../core/plugin-loader.ts';
+import { PolicyStore } from '../core/policy-store.ts';
 import { SessionStore } from '../core/store.ts';
 import { toAuthorizerResult, toAuthRequest, UnauthorizedError, type AuthorizerEvent, type AuthorizerResult } from './events.ts';
 
@@ -18,36 +22,41 @@ export interface AuthorizerOptions {
   readonly logger?: Logger;
   /** Epoch milliseconds. @default Date.now */
   readonly clock?: () => number;
+  /** Where bare plugin names are loaded from. @default '/opt/gatepass/plugins' (the layers) */
+  readonly pluginDir?: string;
+  /** Plugins already loaded (tests); replaces loading the config's `plugins`. */
+  readonly plugins?: readonly GatepassPlugin[];
 }
 
 export type AuthorizerHandler = (event: AuthorizerEvent, context: Context) => Promise<AuthorizerResult>;
 
+interface Ready {
+  readonly config: Config;
+  readonly pipeline: Pipeline;
+}
+
 /**
- * Builds an authorizer handler: config validated, client and pipeline created once.
- * An invalid config does not throw here; it fails every request closed, with one clear
- * log line each time, so a bad deployment answers 500 and never Allow.
+ * Builds an authorizer handler. The config is validated, and the DynamoDB client, the
+ * JWKS set, the policy cache and the plugins are created once — at cold start, before
+ * the first event. A bad config or a plugin that fails to load does not throw here: it
+ * fails every request closed (500, never Allow), with one clear log line each time.
  */
 export function createAuthorizerHandler(options: AuthorizerOptions): AuthorizerHandler {
   const logger = options.logger ?? new Logger({ serviceName: 'gatepass-authorizer' });
-  let config: Config;
-  let pipeline: Pipeline;
-  try {
-    config = typeof options.config === 'object' ? options.config : parseConfig(options.config);
-    const client = options.client ?? createDocumentClient();
-    const store = new SessionStore({ client, tableName: config.tableName, retentionSeconds: config.sessionRetentionSeconds });
-    pipeline = new Pipeline({ config, store, log: logger, ...(options.clock ? { clock: options.clock } : {}) });
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    return middy(async () => {
-      logger.error('authorizer misconfigured: failing closed', { error: message });
-      throw new Error('Authorizer misconfigured');
-    }) as unknown as AuthorizerHandler;
-  }
+  const ready = build(options, logger);
+  ready.catch(() => undefined); // reported on each request below
 
   return middy(async (event: AuthorizerEvent): Promise<AuthorizerResult> => {
+    let built: Ready;
     try {
-      const decision = await pipeline.authorize(toAuthRequest(event, config));
-      return toAuthorizerResult(decision, event, config);
+      built = await ready;
+    } catch (error) {
+      logger.error('authorizer misconfigured: failing closed', { error: describe(error) });
+      throw new Error('Authorizer misconfigured');
+    }
+    try {
+      const decision = await built.pipeline.authorize(toAuthRequest(event, built.config));
+      return toAuthorizerResult(decision, event, built.config);
     } catch (error) {
       if (error instanceof UnauthorizedError) throw error;
       // Fail closed: any fault becomes a 500 (AUTHORIZER_FAILURE), never an Allow.
@@ -55,6 +64,19 @@ export function createAuthorizerHandler(options: AuthorizerOptions): AuthorizerH
       throw new Error('Authorizer failure');
     }
   }).use(injectLambdaContext(logger)) as unknown as AuthorizerHandler;
+}
+
+async function build(options: AuthorizerOptions, logger: Logger): Promise<Ready> {
+  const config = typeof options.config === 'object' ? options.config : parseConfig(options.config);
+  const client = options.client ?? createDocumentClient();
+  const clock = options.clock ?? Date.now;
+  const store = new SessionStore({ client, tableName: config.tableName, retentionSeconds: config.sessionRetentionSeconds });
+  const policies = new PolicyStore({ client, tableName: config.tableName, cacheSeconds: config.policyCacheSeconds, clock });
+  const jwt = config.jwt ? createJwtVerifier(config.jwt, { clock }) : undefined;
+  const plugins = options.plugins ?? (await loadPlugins(config.plugins, options.pluginDir));
+  if (plugins.length > 0) logger.info('plugins loaded', { plugins: plugins.map((p) => p.name) });
+  const pipeline = new Pipeline({ config, store, log: logger, clock, plugins, policies, ...(jwt ? { jwt } : {}) });
+  return { config, pipeline };
 }
 
 function describe(error: unknown): Record<string, unknown> {

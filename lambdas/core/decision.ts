@@ -33,6 +33,23 @@ export function deny(reason: Reason, extra: DecisionContext = {}, principalId?: 
   };
 }
 
+/** A plugin's denial: its own reason (default `plugin_denied`) and message. */
+export function pluginDeny(denial: { reason: string; message: string }, principalId?: string): Denial {
+  return {
+    allow: false,
+    reason: denial.reason,
+    message: denial.message,
+    ...(principalId === undefined ? {} : { principalId }),
+    context: { reason: denial.reason, message: denial.message },
+  };
+}
+
+/** Context names gatepass sets on an Allow; plugins cannot replace them. */
+export const RESERVED_CONTEXT = new Set([
+  'keyId', 'alias', 'quotaRemaining', 'quotaMax', 'quotaRenews', 'expires', 'rateLimit', 'rateRemaining',
+  'reason', 'message', 'principalId',
+]);
+
 /**
  * The context of an Allow: the session's key id, alias, quota and rate state, and each
  * `metaData` entry as `meta_<name>`.

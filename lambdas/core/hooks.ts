@@ -1,0 +1,247 @@
+import type { DecisionContext } from './decision.ts';
+import { PluginError, VersionConflictError } from './errors.ts';
+import { fieldProblems, toPublicSession } from './key-service.ts';
+import type { Log } from './log.ts';
+import type {
+  AuthResult,
+  GatepassPlugin,
+  HookContext,
+  HookDenial,
+  PluginRequest,
+  SessionsApi,
+} from './plugin.ts';
+import { SessionPatchSchema, type Session } from './session.ts';
+import { getSession, setSession } from './session-writes.ts';
+import type { SessionChanges, SessionStore, StoredSession } from './store.ts';
+
+/** Times a `postAuth` hook is run again after losing a write to a concurrent request. */
+const MAX_HOOK_ATTEMPTS = 5;
+
+/** A plugin's denial, checked: a snake_case reason and a message safe to put in a JSON template. */
+export interface PluginDenial {
+  readonly reason: string;
+  readonly message: string;
+}
+
+/**
+ * The request's session while hooks run. Hooks that write it (`updateSession`, `auth`,
+ * `sessions.set` on the request's own key) replace it with the item as written (I4).
+ */
+export interface RequestSession {
+  pk: string | undefined;
+  session: StoredSession | undefined;
+}
+
+export interface HookRunnerOptions {
+  readonly plugins: readonly GatepassPlugin[];
+  readonly store: SessionStore;
+  readonly log: Log;
+  readonly timeoutMs: number;
+  readonly request: PluginRequest;
+  /** Epoch seconds. */
+  readonly now: number;
+}
+
+/**
+ * Runs the plugins' hooks for one request, in the configured order, each within its time
+ * budget. A hook that throws, hangs or answers something invalid is a fault: it is logged
+ * with the plugin's name and rethrown as {@link PluginError}, and the request fails closed.
+ */
+export class HookRunner {
+  readonly state: RequestSession = { pk: undefined, session: undefined };
+  readonly #options: HookRunnerOptions;
+
+  constructor(options: HookRunnerOptions) {
+    this.#options = options;
+  }
+
+  get hasAuth(): boolean {
+    return this.#options.plugins.some((plugin) => plugin.auth);
+  }
+
+  async pre(): Promise<PluginDenial | undefined> {
+    for (const plugin of this.#options.plugins) {
+      if (!plugin.pre) continue;
+      const result = await this.#call(plugin, 'pre', () => plugin.pre!(this.#context(plugin)));
+      const denial = readDenial(plugin, result);
+      if (denial) return denial;
+    }
+    return undefined;
+  }
+
+  /** The first plugin with an `auth` hook names the key (and may write its session). */
+  async auth(): Promise<{ key: string; session?: StoredSession } | PluginDenial> {
+    const plugin = this.#options.plugins.find((p) => p.auth)!;
+    const result = await this.#call(plugin, 'auth', () => plugin.auth!(this.#context(plugin)));
+    const denial = readDenial(plugin, result);
+    if (denial) return denial;
+    const { key, session } = (result ?? {}) as Partial<AuthResult>;
+    if (typeof key !== 'string' || key.length === 0) throw this.#fault(plugin, 'auth must answer { key } or { deny }');
+    if (session === undefined) return { key };
+    const written = await this.#write(plugin, () => setSession(this.#options.store, key, session, this.#options.now));
+    return { key, session: written };
+  }
+
+  /** Runs `postAuth` hooks; each sees the session as last written and may update it. */
+  async postAuth(): Promise<PluginDenial | undefined> {
+    for (const plugin of this.#options.plugins) {
+      if (!plugin.postAuth) continue;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const ctx = { ...this.#context(plugin), session: toPublicSession(this.state.session!), updateSession: (patch: SessionChanges) => this.#update(plugin, patch) };
+          const denial = readDenial(plugin, await this.#call(plugin, 'postAuth', () => plugin.postAuth!(ctx)));
+          if (denial) return denial;
+          break;
+        } catch (error) {
+          // Lost a write to a concurrent request: run the hook again on the fresh session.
+          if (!(error instanceof HookConflict) || attempt >= MAX_HOOK_ATTEMPTS) throw unwrapConflict(plugin, error);
+        }
+      }
+    }
+    return undefined;
+  }
+
+  /** Runs `post` hooks after an Allow; their context values are added, gatepass's own kept. */
+  async post(context: DecisionContext, reserved: ReadonlySet<string>): Promise<DecisionContext> {
+    let merged = context;
+    for (const plugin of this.#options.plugins) {
+      if (!plugin.post) continue;
+      const ctx = { ...this.#context(plugin), session: toPublicSession(this.state.session!), context: merged };
+      const result = (await this.#call(plugin, 'post', () => plugin.post!(ctx))) as { context?: unknown } | undefined;
+      if (result?.context === undefined) continue;
+      merged = { ...merged, ...this.#contextAdditions(plugin, result.context, reserved) };
+    }
+    return merged;
+  }
+
+  #context(plugin: GatepassPlugin): HookContext {
+    const { request, now } = this.#options;
+    return { request, now, log: tagged(this.#options.log, plugin.name), sessions: this.#sessions(plugin) };
+  }
+
+  #sessions(plugin: GatepassPlugin): SessionsApi {
+    const { store, now } = this.#options;
+    return {
+      get: (key) => getSession(store, key),
+      set: async (key, session) => toPublicSession(await this.#write(plugin, () => setSession(store, key, session, now))),
+    };
+  }
+
+  /** A session write by a plugin; when it is the request's own session, this request uses it. */
+  async #write(plugin: GatepassPlugin, write: () => Promise<StoredSession>): Promise<StoredSession> {
+    let written: StoredSession;
+    try {
+      written = await write();
+    } catch (error) {
+      if (error instanceof Error && error.name === 'InvalidInputError') throw this.#fault(plugin, `invalid session: ${error.message}`, error);
+      throw error;
+    }
+    if (this.state.pk !== undefined && this.state.pk === written.pk) this.state.session = written;
+    return written;
+  }
+
+  async #update(plugin: GatepassPlugin, patch: SessionChanges): Promise<Session> {
+    const parsed = SessionPatchSchema.safeParse(patch);
+    if (!parsed.success) {
+      throw this.#fault(plugin, `invalid session patch: ${fieldProblems(parsed.error).map((p) => `${p.field}: ${p.message}`).join('; ')}`);
+    }
+    const { keyId: _k, createdAt: _c, updatedAt: _u, version: _v, ...changes } = parsed.data;
+    const current = this.state.session!;
+    try {
+      const written = await this.#options.store.update(current.pk, changes as SessionChanges, this.#options.now, current.version);
+      this.state.session = written;
+      return toPublicSession(written);
+    } catch (error) {
+      if (error instanceof VersionConflictError && error.current) {
+        this.state.session = error.current as StoredSession;
+        throw new HookConflict(error);
+      }
+      throw error;
+    }
+  }
+
+  #contextAdditions(plugin: GatepassPlugin, additions: unknown, reserved: ReadonlySet<string>): DecisionContext {
+    if (additions === null || typeof additions !== 'object' || Array.isArray(additions)) {
+      throw this.#fault(plugin, 'post must answer { context: { name: string | number | boolean } }');
+    }
+    const out: DecisionContext = {};
+    for (const [name, value] of Object.entries(additions)) {
+      if (!['string', 'number', 'boolean'].includes(typeof value)) {
+        throw this.#fault(plugin, `context value ${name} must be a string, number or boolean`);
+      }
+      if (reserved.has(name) || name.startsWith('meta_')) {
+        tagged(this.#options.log, plugin.name).warn('context value ignored: the name is gatepass\'s own', { name });
+        continue;
+      }
+      out[name] = value as string | number | boolean;
+    }
+    return out;
+  }
+
+  /** Calls a hook within the time budget; errors become faults carrying the plugin's name. */
+  async #call<T>(plugin: GatepassPlugin, hook: string, fn: () => T | Promise<T>): Promise<T> {
+    const { timeoutMs } = this.#options;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(this.#fault(plugin, `${hook} hook ran past ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      return await Promise.race([Promise.resolve().then(fn), timeout]);
+    } catch (error) {
+      if (error instanceof HookConflict || error instanceof PluginError) throw error;
+      throw this.#fault(plugin, `${hook} hook threw: ${error instanceof Error ? error.message : String(error)}`, error);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #fault(plugin: GatepassPlugin, message: string, cause?: unknown): PluginError {
+    const error = new PluginError(plugin.name, message, { cause });
+    this.#options.log.error('plugin failed: failing closed', { plugin: plugin.name, error: message });
+    return error;
+  }
+}
+
+/** Signals a `postAuth` write lost to a concurrent one; the runner runs the hook again. */
+class HookConflict extends Error {
+  constructor(cause: VersionConflictError) {
+    super('session changed concurrently', { cause });
+  }
+}
+
+function unwrapConflict(plugin: GatepassPlugin, error: unknown): unknown {
+  return error instanceof HookConflict ? new PluginError(plugin.name, `postAuth lost ${MAX_HOOK_ATTEMPTS} writes in a row to concurrent requests`) : error;
+}
+
+const REASON = /^[a-z][a-z0-9_]{0,63}$/;
+
+/**
+ * A hook's `{ deny }`, checked. The message is placed unescaped into API Gateway's
+ * ACCESS_DENIED JSON template, so quotes, backslashes and control characters are removed.
+ */
+function readDenial(plugin: GatepassPlugin, result: unknown): PluginDenial | undefined {
+  if (result === null || typeof result !== 'object' || !('deny' in result)) return undefined;
+  const deny = (result as HookDenial).deny as { reason?: unknown; message?: unknown } | undefined;
+  if (!deny || typeof deny.message !== 'string') {
+    throw new PluginError(plugin.name, 'deny must be { reason?, message: string }');
+  }
+  const reason = deny.reason ?? 'plugin_denied';
+  if (typeof reason !== 'string' || !REASON.test(reason)) {
+    throw new PluginError(plugin.name, `deny reason must be snake_case, got ${JSON.stringify(reason)}`);
+  }
+  return { reason, message: sanitizeMessage(deny.message) };
+}
+
+export function sanitizeMessage(message: string): string {
+  return message.replace(/["\\\u0000-\u001f\u007f]/g, '').slice(0, 256);
+}
+
+function tagged(log: Log, plugin: string): Log {
+  const tag = (extra: Record<string, unknown>[]) => [{ plugin, ...Object.assign({}, ...extra) }];
+  return {
+    debug: (message, ...extra) => log.debug(message, ...tag(extra)),
+    info: (message, ...extra) => log.info(message, ...tag(extra)),
+    warn: (message, ...extra) => log.warn(message, ...tag(extra)),
+    error: (message, ...extra) => log.error(message, ...tag(extra)),
+  };
+}

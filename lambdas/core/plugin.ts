@@ -1,0 +1,94 @@
+/**
+ * The plugin API: what a plugin author imports. A plugin is an ES module whose default
+ * export is a {@link GatepassPlugin}; in Lambda it is shipped as a layer at
+ * `/opt/gatepass/plugins/<name>.mjs`, locally it is loaded from the config's entry path.
+ *
+ * @example
+ * import type { GatepassPlugin } from 'gatepass/lambdas/core/plugin.ts';
+ *
+ * export default {
+ *   name: 'renew-on-expiry',
+ *   async postAuth(ctx) {
+ *     if (ctx.session.expires > 0 && ctx.session.expires <= ctx.now + 5) {
+ *       await ctx.updateSession({ expires: ctx.now + 60 }); // this request is checked against it
+ *     }
+ *   },
+ * } satisfies GatepassPlugin;
+ */
+import type { DecisionContext } from './decision.ts';
+import type { Log } from './log.ts';
+import type { Session, SessionInput } from './session.ts';
+import type { SessionChanges } from './store.ts';
+
+export type { Session, SessionInput as SessionInit, SessionChanges as SessionPatch, Log };
+
+/** The request, as every hook sees it. Header names are lower case. */
+export interface PluginRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: Readonly<Record<string, string | undefined>>;
+  readonly query: Readonly<Record<string, string>>;
+  readonly sourceIp: string;
+  readonly apiId: string;
+  readonly stage: string;
+}
+
+/**
+ * Sessions by raw key: the `TykGetKeyData` / `TykSetKeyData` equivalents, with the same
+ * rules as everything else (consistent reads, conditional awaited writes). Writing the
+ * session of the request's own key changes the session this request is checked against.
+ */
+export interface SessionsApi {
+  get(key: string): Promise<Session | undefined>;
+  /** Creates or replaces the session of `key`. */
+  set(key: string, session: SessionInput): Promise<Session>;
+}
+
+export interface HookContext {
+  readonly request: PluginRequest;
+  /** Epoch seconds, the same for every hook of the request. */
+  readonly now: number;
+  /** A logger tagged with the plugin's name. Never log raw keys. */
+  readonly log: Log;
+  readonly sessions: SessionsApi;
+}
+
+export interface SessionHookContext extends HookContext {
+  /** The request's session as last written (read-your-writes). */
+  readonly session: Session;
+  /**
+   * Changes fields of the request's session with a write conditional on its version;
+   * resolves to the session as written, which the rest of the request is checked against.
+   * If a concurrent write got there first, the hook is run again on the fresh session.
+   */
+  updateSession(patch: SessionChanges): Promise<Session>;
+}
+
+export interface PostContext extends HookContext {
+  readonly session: Session;
+  /** The context of the Allow so far. */
+  readonly context: Readonly<DecisionContext>;
+}
+
+/** A hook's refusal: 403 with this message; `reason` is snake_case, default `plugin_denied`. */
+export interface HookDenial {
+  readonly deny: { readonly reason?: string; readonly message: string };
+}
+
+/** What `auth` answers: the key this request uses, and optionally the session to give it. */
+export interface AuthResult {
+  readonly key: string;
+  readonly session?: SessionInput;
+}
+
+export interface GatepassPlugin {
+  readonly name: string;
+  /** Before any session is read. */
+  pre?(ctx: HookContext): Promise<HookDenial | void> | HookDenial | void;
+  /** Custom authentication: names the key of this request (and may create its session). */
+  auth?(ctx: HookContext): Promise<AuthResult | HookDenial> | AuthResult | HookDenial;
+  /** After the session is loaded, before the checks; may update the session. */
+  postAuth?(ctx: SessionHookContext): Promise<HookDenial | void> | HookDenial | void;
+  /** After an Allow; may add context values (gatepass's own keys cannot be replaced). */
+  post?(ctx: PostContext): Promise<{ context?: DecisionContext } | void> | { context?: DecisionContext } | void;
+}

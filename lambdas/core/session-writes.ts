@@ -1,0 +1,43 @@
+import { AlreadyExistsError, ContentionError, NotFoundError, VersionConflictError } from './errors.ts';
+import { InvalidInputError, fieldProblems, toPublicSession } from './key-service.ts';
+import { keyIdOf, keySessionPk } from './keys.ts';
+import { newSessionFields, SessionInputSchema, type Session } from './session.ts';
+import type { SessionChanges, SessionStore, StoredSession } from './store.ts';
+
+/** Attempts of a create-or-replace before giving up (each failure means another writer won). */
+const MAX_SET_ATTEMPTS = 5;
+
+/**
+ * Creates or replaces the session of a raw key (`TykSetKeyData`): a full replacement with
+ * the defaults of a new session, written conditionally — `attribute_not_exists` when there
+ * is none, the read version otherwise — and retried on the fresh item when a concurrent
+ * writer got there first. Returns the item as written.
+ */
+export async function setSession(store: SessionStore, key: string, init: unknown, now: number): Promise<StoredSession> {
+  const parsed = SessionInputSchema.safeParse(init);
+  if (!parsed.success) throw new InvalidInputError(fieldProblems(parsed.error));
+  const fields = newSessionFields(parsed.data, now);
+  const keyId = keyIdOf(key);
+  const pk = keySessionPk(keyId);
+
+  let current = await store.get(pk);
+  for (let attempt = 1; attempt <= MAX_SET_ATTEMPTS; attempt++) {
+    try {
+      if (current === undefined) return await store.create(pk, keyId, fields, now);
+      const changes: SessionChanges = { ...fields, alias: fields.alias ?? null };
+      return await store.update(pk, changes, now, current.version);
+    } catch (error) {
+      if (error instanceof AlreadyExistsError) current = await store.get(pk);
+      else if (error instanceof VersionConflictError) current = error.current as StoredSession;
+      else if (error instanceof NotFoundError) current = undefined;
+      else throw error;
+    }
+  }
+  throw new ContentionError(`session of ${pk} kept changing during ${MAX_SET_ATTEMPTS} attempts`);
+}
+
+/** The public session of a raw key, read consistently (`TykGetKeyData`). */
+export async function getSession(store: SessionStore, key: string): Promise<Session | undefined> {
+  const item = await store.get(keySessionPk(keyIdOf(key)));
+  return item === undefined ? undefined : toPublicSession(item);
+}
