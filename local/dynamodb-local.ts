@@ -9,12 +9,17 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDbLocalError, JavaNotFoundError } from './dynamodb-local-errors.ts';
+import { findFreePort, isPortFree } from './ports.ts';
+
+export { DynamoDbLocalError, JavaNotFoundError, type DynamoDbLocalErrorCode } from './dynamodb-local-errors.ts';
+
+export { findFreePort } from './ports.ts';
 
 /** Options of {@link startDynamoDbLocal}. */
 export interface DynamoDbLocalOptions {
@@ -47,7 +52,7 @@ export interface DynamoDbLocalOptions {
   readonly javaCommand?: string;
   /**
    * How long to wait for DynamoDB Local to answer before giving up, in milliseconds.
-   * @default 20000
+   * @default 60000 (a loaded CI machine can be slow to start a JVM)
    */
   readonly startTimeoutMs?: number;
 }
@@ -63,39 +68,7 @@ export interface DynamoDbLocal {
   stop(): Promise<void>;
 }
 
-/** Codes of {@link DynamoDbLocalError}; tests assert on these, not on messages. */
-export type DynamoDbLocalErrorCode =
-  | 'ERR_JAVA_NOT_FOUND'
-  | 'ERR_DYNAMODB_LOCAL_JAR_NOT_FOUND'
-  | 'ERR_DYNAMODB_LOCAL_PORT_IN_USE'
-  | 'ERR_DYNAMODB_LOCAL_SPAWN'
-  | 'ERR_DYNAMODB_LOCAL_EXITED'
-  | 'ERR_DYNAMODB_LOCAL_TIMEOUT';
-
-/** DynamoDB Local could not be started. */
-export class DynamoDbLocalError extends Error {
-  readonly code: DynamoDbLocalErrorCode;
-
-  constructor(code: DynamoDbLocalErrorCode, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'DynamoDbLocalError';
-    this.code = code;
-  }
-}
-
-/** `java` is not installed (or not on PATH): the one thing a fresh machine usually lacks. */
-export class JavaNotFoundError extends DynamoDbLocalError {
-  constructor(options?: ErrorOptions) {
-    super(
-      'ERR_JAVA_NOT_FOUND',
-      'DynamoDB Local needs Java 17+: `java` was not found on PATH. On Debian/Ubuntu: sudo apt-get install -y openjdk-17-jre-headless',
-      options,
-    );
-    this.name = 'JavaNotFoundError';
-  }
-}
-
-const DEFAULT_START_TIMEOUT_MS = 20_000;
+const DEFAULT_START_TIMEOUT_MS = 60_000;
 const POLL_INTERVAL_MS = 100;
 const STOP_GRACE_MS = 3_000;
 /** How many times to retry with another port when a port we picked was taken meanwhile. */
@@ -135,36 +108,6 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
       if (!portTaken || attempt >= attempts) throw error;
     }
   }
-}
-
-/** Asks the OS for a free TCP port (listen on port 0, read it, close). */
-export async function findFreePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, () => {
-      const address = server.address();
-      if (address === null || typeof address === 'string') {
-        server.close();
-        reject(new Error('could not read the port of a listening socket'));
-        return;
-      }
-      server.close(() => resolvePort(address.port));
-    });
-  });
-}
-
-/** Whether nothing listens on `port` (on any interface, as DynamoDB Local binds 0.0.0.0). */
-async function isPortFree(port: number): Promise<boolean> {
-  return new Promise((resolveFree, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', (error: NodeJS.ErrnoException) =>
-      error.code === 'EADDRINUSE' ? resolveFree(false) : reject(error),
-    );
-    server.listen(port, () => server.close(() => resolveFree(true)));
-  });
 }
 
 /**
