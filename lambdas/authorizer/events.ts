@@ -61,7 +61,8 @@ export function toAuthRequest(event: AuthorizerEvent, config: Config): AuthReque
       stage: arn.stage,
       method: arn.method,
       path: arn.path,
-      headers: { [config.apiKeyHeader.toLowerCase()]: event.authorizationToken },
+      // The token source is one header; offer it where a JWT and where a key is looked for.
+      headers: { authorization: event.authorizationToken, [config.apiKeyHeader.toLowerCase()]: event.authorizationToken },
       query: {},
       sourceIp: '',
     };

@@ -11,7 +11,7 @@ import type {
   SessionsApi,
 } from './plugin.ts';
 import { SessionPatchSchema, type Session } from './session.ts';
-import { getSession, setSession } from './session-writes.ts';
+import { createSessionOnce, getSession, setSession } from './session-writes.ts';
 import type { SessionChanges, SessionStore, StoredSession } from './store.ts';
 
 /** Times a `postAuth` hook is run again after losing a write to a concurrent request. */
@@ -59,6 +59,10 @@ export class HookRunner {
     return this.#options.plugins.some((plugin) => plugin.auth);
   }
 
+  get hasPostAuth(): boolean {
+    return this.#options.plugins.some((plugin) => plugin.postAuth);
+  }
+
   async pre(): Promise<PluginDenial | undefined> {
     for (const plugin of this.#options.plugins) {
       if (!plugin.pre) continue;
@@ -75,11 +79,13 @@ export class HookRunner {
     const result = await this.#call(plugin, 'auth', () => plugin.auth!(this.#context(plugin)));
     const denial = readDenial(plugin, result);
     if (denial) return denial;
-    const { key, session } = (result ?? {}) as Partial<AuthResult>;
+    const { key, session, createSession } = (result ?? {}) as Partial<AuthResult>;
     if (typeof key !== 'string' || key.length === 0) throw this.#fault(plugin, 'auth must answer { key } or { deny }');
-    if (session === undefined) return { key };
-    const written = await this.#write(plugin, () => setSession(this.#options.store, key, session, this.#options.now));
-    return { key, session: written };
+    if (session !== undefined && createSession !== undefined) throw this.#fault(plugin, 'auth answers session or createSession, not both');
+    const { store, now } = this.#options;
+    if (session !== undefined) return { key, session: await this.#write(plugin, () => setSession(store, key, session, now)) };
+    if (createSession !== undefined) return { key, session: await this.#write(plugin, () => createSessionOnce(store, key, createSession, now)) };
+    return { key };
   }
 
   /** Runs `postAuth` hooks; each sees the session as last written and may update it. */
@@ -88,7 +94,7 @@ export class HookRunner {
       if (!plugin.postAuth) continue;
       for (let attempt = 1; ; attempt++) {
         try {
-          const ctx = { ...this.#context(plugin), session: toPublicSession(this.state.session!), updateSession: (patch: SessionChanges) => this.#update(plugin, patch) };
+          const ctx = { ...this.#context(plugin), session: snapshot(this.state.session!), updateSession: (patch: SessionChanges) => this.#update(plugin, patch) };
           const denial = readDenial(plugin, await this.#call(plugin, 'postAuth', () => plugin.postAuth!(ctx)));
           if (denial) return denial;
           break;
@@ -106,8 +112,10 @@ export class HookRunner {
     let merged = context;
     for (const plugin of this.#options.plugins) {
       if (!plugin.post) continue;
-      const ctx = { ...this.#context(plugin), session: toPublicSession(this.state.session!), context: merged };
-      const result = (await this.#call(plugin, 'post', () => plugin.post!(ctx))) as { context?: unknown } | undefined;
+      const ctx = { ...this.#context(plugin), session: snapshot(this.state.session!), context: merged };
+      const result = (await this.#call(plugin, 'post', () => plugin.post!(ctx))) as { context?: unknown; deny?: unknown } | undefined;
+      // `post` runs after the decision: it cannot deny, and trying to is a bug, never an Allow.
+      if (result !== null && typeof result === 'object' && 'deny' in result) throw this.#fault(plugin, 'post cannot deny (deny in pre, auth or postAuth)');
       if (result?.context === undefined) continue;
       merged = { ...merged, ...this.#contextAdditions(plugin, result.context, reserved) };
     }
@@ -230,6 +238,14 @@ function readDenial(plugin: GatepassPlugin, result: unknown): PluginDenial | und
     throw new PluginError(plugin.name, `deny reason must be snake_case, got ${JSON.stringify(reason)}`);
   }
   return { reason, message: sanitizeMessage(deny.message) };
+}
+
+/**
+ * The session a hook sees: a deep copy, so that editing it in place changes nothing —
+ * only a write (`updateSession`) changes the session this request is checked against.
+ */
+function snapshot(item: StoredSession): Session {
+  return structuredClone(toPublicSession(item));
 }
 
 export function sanitizeMessage(message: string): string {

@@ -11,12 +11,20 @@ import { sessionFromPolicies } from './policy.ts';
 import type { PolicyStore } from './policy-store.ts';
 import type { SessionStore, StoredSession } from './store.ts';
 
-/** Who is calling: their session, the principal to answer with, and what to log about them. */
-export interface Identified {
-  readonly session: StoredSession;
+/**
+ * Who is calling: where their session lives, the principal to answer with, and what may
+ * be logged about them. The session itself is loaded later (or consumed directly, on the
+ * fast path).
+ */
+export interface Identity {
+  readonly pk: string;
   readonly principalId: string;
   /** Safe to log: masked key or identity, key id, token times. */
   readonly logFields: Record<string, unknown>;
+  /** The session an `auth` hook wrote for this request, when it wrote one. */
+  readonly written?: StoredSession;
+  /** What happens when there is no session: a denial, or a JWT identity's first session. */
+  readonly whenMissing: () => Promise<StoredSession | Denial>;
 }
 
 export interface IdentifyDeps {
@@ -34,15 +42,14 @@ export function jwtSessionPk(issuer: string, identity: string): { pk: string; ke
 }
 
 /**
- * Steps 2 and 3 of the pipeline: find the credential (a custom `auth` hook, else a JWT,
- * else an API key) and load its session with a consistent read — creating a JWT
- * identity's session from its policies on first sight.
+ * Step 2 of the pipeline: find the credential — a custom `auth` hook, else a JWT, else an
+ * API key — and say where its session is.
  */
-export async function identify(request: AuthRequest, hooks: HookRunner, deps: IdentifyDeps, now: number): Promise<Identified | Denial> {
+export async function identify(request: AuthRequest, hooks: HookRunner, deps: IdentifyDeps, now: number): Promise<Identity | Denial> {
   if (hooks.hasAuth) {
     const result = await hooks.auth();
     if ('reason' in result) return pluginDeny(result);
-    return apiKeySession(result.key, deps, result.session);
+    return apiKeyIdentity(result.key, deps, result.session);
   }
   const credential = readCredential(request.headers, deps.config.apiKeyHeader, deps.jwt !== undefined);
   switch (credential.kind) {
@@ -52,24 +59,34 @@ export async function identify(request: AuthRequest, hooks: HookRunner, deps: Id
       deps.log.info('credential rejected: malformed');
       return deny('key_not_found');
     case 'jwt':
-      return jwtSession(credential.token, deps, now);
+      return jwtIdentity(credential.token, deps, now);
     case 'apiKey':
-      return apiKeySession(credential.key, deps);
+      return apiKeyIdentity(credential.key, deps);
   }
 }
 
-async function apiKeySession(key: string, deps: IdentifyDeps, written?: StoredSession): Promise<Identified | Denial> {
+/** Step 3 without a fast path: the session by consistent read (or what `whenMissing` gives). */
+export async function loadSession(identity: Identity, store: SessionStore): Promise<StoredSession | Denial> {
+  if (identity.written) return identity.written;
+  return (await store.get(identity.pk)) ?? identity.whenMissing();
+}
+
+function apiKeyIdentity(key: string, deps: IdentifyDeps, written?: StoredSession): Identity {
   const keyId = keyIdOf(key);
   const logFields = { key: maskKey(key), keyId };
-  const session = written ?? (await deps.store.get(keySessionPk(keyId)));
-  if (session === undefined) {
-    deps.log.info('request denied', { ...logFields, reason: 'key_not_found' });
-    return deny('key_not_found');
-  }
-  return { session, principalId: keyId, logFields };
+  return {
+    pk: keySessionPk(keyId),
+    principalId: keyId,
+    logFields,
+    ...(written ? { written } : {}),
+    whenMissing: async () => {
+      deps.log.info('request denied', { ...logFields, reason: 'key_not_found' });
+      return deny('key_not_found');
+    },
+  };
 }
 
-async function jwtSession(token: string, deps: IdentifyDeps, now: number): Promise<Identified | Denial> {
+async function jwtIdentity(token: string, deps: IdentifyDeps, now: number): Promise<Identity | Denial> {
   const verdict = await deps.jwt!.verify(token);
   if (!verdict.ok) {
     // Both clocks in one line, so that skew is visible at a glance (I8).
@@ -78,24 +95,39 @@ async function jwtSession(token: string, deps: IdentifyDeps, now: number): Promi
   }
   const { pk, keyId } = jwtSessionPk(verdict.issuer, verdict.identity);
   const logFields = { identity: verdict.identity, keyId, token: verdict.times, serverTime: now };
-  const existing = await deps.store.get(pk);
-  if (existing !== undefined) return { session: existing, principalId: verdict.identity, logFields };
+  return {
+    pk,
+    principalId: verdict.identity,
+    logFields,
+    whenMissing: () => createIdentitySession(pk, keyId, verdict.policies, logFields, deps, now),
+  };
+}
 
-  // First sight: a session from the token's policies (or the defaults), created once.
-  const ids = verdict.policies ?? deps.config.jwt!.defaultPolicies;
+/**
+ * A JWT identity's first session, from the policies its token names (or the defaults),
+ * created with `attribute_not_exists` so that concurrent first requests make exactly one.
+ */
+async function createIdentitySession(
+  pk: string,
+  keyId: string,
+  named: string[] | undefined,
+  logFields: Record<string, unknown>,
+  deps: IdentifyDeps,
+  now: number,
+): Promise<StoredSession | Denial> {
+  const ids = named ?? deps.config.jwt!.defaultPolicies;
   const lookup = ids.length > 0 && deps.policies ? await deps.policies.getMany(ids) : undefined;
   if (lookup === undefined || lookup.missing.length > 0 || lookup.policies.length === 0) {
     deps.log.info('request denied', { ...logFields, reason: 'no_matching_policy', policies: ids, missing: lookup?.missing });
     return deny('no_matching_policy');
   }
   try {
-    const session = await deps.store.create(pk, keyId, sessionFromPolicies(lookup.policies, now), now, 'jwt');
-    return { session, principalId: verdict.identity, logFields };
+    return await deps.store.create(pk, keyId, sessionFromPolicies(lookup.policies, now), now, 'jwt');
   } catch (error) {
     if (!(error instanceof AlreadyExistsError)) throw error;
     // A concurrent first request created it: use that one.
     const session = await deps.store.get(pk);
     if (session === undefined) throw error;
-    return { session, principalId: verdict.identity, logFields };
+    return session;
   }
 }

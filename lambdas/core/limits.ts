@@ -39,6 +39,12 @@ export type ConsumePlan =
       readonly kind: 'consume';
       readonly rate: CounterStep;
       readonly quota: CounterStep;
+      /**
+       * The window opens because the limits changed, not because it ran out: the write is
+       * then guarded by the counters' exact current values instead of the window's end.
+       */
+      readonly rateForced: boolean;
+      readonly quotaForced: boolean;
       /** Values written when a window opens. */
       readonly rateRemainingAfterOpen: number;
       readonly rateResetsAt: number;
@@ -55,14 +61,23 @@ export type ConsumePlan =
  * The rate limit is a fixed window that opens at the first request after the previous
  * window closed. The quota window resets at `quotaRenews`; the first request at or after
  * it opens the next window (`quotaRenews = now + quotaRenewalRate`).
+ *
+ * `armed` are the limits the counters were last written under (see `store.ts`): when the
+ * limits in force differ — an admin or a policy changed them — the affected window starts
+ * afresh instead of carrying counts made under other limits.
  */
-export function planConsumption(limits: Limits, counters: Counters, nowMs: number): ConsumePlan {
+export function planConsumption(limits: Limits, counters: Counters, nowMs: number, armed?: Limits): ConsumePlan {
   const now = Math.floor(nowMs / 1000);
+  // Limits that changed since the counters were last written start new windows (Tyk
+  // resets a key's quota when its limits change); the old counters mean nothing now.
+  const rateForced = armed !== undefined && (armed.rate !== limits.rate || armed.per !== limits.per);
+  const quotaForced =
+    armed !== undefined && (armed.quotaMax !== limits.quotaMax || armed.quotaRenewalRate !== limits.quotaRenewalRate);
 
   let rate: CounterStep = 'none';
   if (limits.rate > 0) {
     const open = counters.rateResetsAt !== undefined && counters.rateResetsAt > nowMs;
-    if (!open) rate = 'open';
+    if (!open || rateForced) rate = 'open';
     else if ((counters.rateRemaining ?? 0) > 0) rate = 'take';
     else return { kind: 'rate_limited', retryAfter: Math.max(1, Math.ceil((counters.rateResetsAt! - nowMs) / 1000)) };
   }
@@ -73,7 +88,7 @@ export function planConsumption(limits: Limits, counters: Counters, nowMs: numbe
   }
   if (limits.quotaMax > 0) {
     const renews = limits.quotaRenewalRate > 0;
-    if (renews && now >= counters.quotaRenews) quota = 'open';
+    if ((renews && now >= counters.quotaRenews) || quotaForced) quota = 'open';
     else if (counters.quotaRemaining > 0) quota = 'take';
     else return { kind: 'quota_exceeded', quotaRenews: counters.quotaRenews };
   }
@@ -82,6 +97,8 @@ export function planConsumption(limits: Limits, counters: Counters, nowMs: numbe
     kind: 'consume',
     rate,
     quota,
+    rateForced: rate === 'open' && rateForced,
+    quotaForced: quota === 'open' && quotaForced,
     rateRemainingAfterOpen: limits.rate - 1,
     rateResetsAt: nowMs + limits.per * 1000,
     quotaRemainingAfterOpen: limits.quotaMax - 1,

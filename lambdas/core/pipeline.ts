@@ -1,18 +1,18 @@
-import type { RequestTarget } from './access-rights.ts';
+import { checkAccessRights, type RequestTarget } from './access-rights.ts';
 import { checkSession } from './checks.ts';
 import type { Config } from './config.ts';
 import type { Headers } from './credential.ts';
-import { allowContext, deny, pluginDeny, RESERVED_CONTEXT, type Decision } from './decision.ts';
+import { allowContext, deny, pluginDeny, RESERVED_CONTEXT, type Decision, type Denial } from './decision.ts';
 import { ContentionError } from './errors.ts';
 import { HookRunner } from './hooks.ts';
-import { identify, type Identified } from './identify.ts';
+import { identify, loadSession, type Identity } from './identify.ts';
 import type { JwtVerifier } from './jwt.ts';
-import { planConsumption } from './limits.ts';
+import { planConsumption, type Limits } from './limits.ts';
 import type { Log } from './log.ts';
 import type { GatepassPlugin } from './plugin.ts';
 import { effectiveSettings, type PolicySettings } from './policy.ts';
 import type { PolicyStore } from './policy-store.ts';
-import type { SessionStore, StoredSession } from './store.ts';
+import type { Arming, SessionStore, StoredSession } from './store.ts';
 
 /** A request as the pipeline sees it, whatever event shape it came in. */
 export interface AuthRequest extends RequestTarget {
@@ -39,11 +39,22 @@ export interface PipelineDeps {
 /** Conditional consumption attempts before giving up (each failure means another request progressed). */
 const MAX_CONSUME_ATTEMPTS = 8;
 
+/** How long a session's own limits stay armed: until a settings write disarms it. */
+const OWN_LIMITS_ARMED_SECONDS = 365 * 86_400;
+
+type Outcome = { readonly decision: Decision; readonly session?: StoredSession };
+
 /**
  * The authorization pipeline of the contract, for one request:
  * `pre` hooks → credential (auth hook, JWT or API key) → session (consistent read) →
  * `postAuth` hooks (may renew: read-your-writes) → inactive → expiry → access rights →
  * rate limit and quota (one conditional UpdateItem) → `post` hooks → decision.
+ *
+ * The fast path: without a hook that needs the session before the checks, the read and
+ * the consumption are one conditional UpdateItem that checks inactive, expiry, rate and
+ * quota itself (see `SessionStore.fastConsume`); access rights are checked on the item it
+ * returns, and the request is given back if they deny. When its condition fails, the item
+ * comes back with the failure and the full path runs on it — still without a read.
  *
  * Denials are returned; faults (DynamoDB, JWKS, plugins, contention beyond the bound)
  * are thrown, and the handler fails closed.
@@ -60,30 +71,57 @@ export class Pipeline {
   async authorize(request: AuthRequest): Promise<Decision> {
     const { config, store, log } = this.#deps;
     const now = Math.floor(this.#clock() / 1000);
-    const hooks = new HookRunner({
-      plugins: this.#deps.plugins ?? [],
-      store,
-      log,
-      timeoutMs: config.hookTimeoutMs,
-      request,
-      now,
-    });
+    const hooks = new HookRunner({ plugins: this.#deps.plugins ?? [], store, log, timeoutMs: config.hookTimeoutMs, request, now });
 
     const preDenial = await hooks.pre();
     if (preDenial) return this.#logDenial(pluginDeny(preDenial), {});
 
-    const identified = await identify(request, hooks, this.#deps, now);
-    if ('allow' in identified) return identified;
-    hooks.state.pk = identified.session.pk;
-    hooks.state.session = identified.session;
+    const identity = await identify(request, hooks, this.#deps, now);
+    if (isDenial(identity)) return identity;
 
-    const hookDenial = await hooks.postAuth();
-    if (hookDenial) return this.#logDenial(pluginDeny(hookDenial, identified.principalId), identified.logFields);
-
-    const decision = await this.#checkAndConsume(hooks.state.session!, identified, request);
-    if (!decision.allow) return this.#logDenial(decision, identified.logFields);
+    const outcome =
+      identity.written === undefined && !hooks.hasPostAuth
+        ? await this.#fastPath(identity, request)
+        : await this.#fullPath(identity, request, hooks);
+    const { decision, session } = outcome;
+    if (!decision.allow) return this.#logDenial(decision, identity.logFields);
+    hooks.state.session = session;
     const context = await hooks.post(decision.context, RESERVED_CONTEXT);
     return { ...decision, context };
+  }
+
+  /** Consume first (one UpdateItem); fall back to the full checks on the item it returns. */
+  async #fastPath(identity: Identity, request: AuthRequest): Promise<Outcome> {
+    const nowMs = this.#clock();
+    const fast = await this.#deps.store.fastConsume(identity.pk, nowMs);
+    if (fast.ok) return this.#afterFastConsume(fast.session, identity, request, nowMs);
+    const session = fast.current ?? (await identity.whenMissing());
+    if (isDenial(session)) return { decision: session };
+    return this.#checkAndConsume(session, identity, request);
+  }
+
+  /** Read the session, run `postAuth` hooks on it, then check and consume. */
+  async #fullPath(identity: Identity, request: AuthRequest, hooks: HookRunner): Promise<Outcome> {
+    const session = await loadSession(identity, this.#deps.store);
+    if (isDenial(session)) return { decision: session };
+    hooks.state.pk = session.pk;
+    hooks.state.session = session;
+    const hookDenial = await hooks.postAuth();
+    if (hookDenial) return { decision: pluginDeny(hookDenial, identity.principalId) };
+    return this.#checkAndConsume(hooks.state.session, identity, request);
+  }
+
+  /** The checks the fast write could not make: policies and access rights; a denial gives the request back. */
+  async #afterFastConsume(taken: StoredSession, who: Identity, request: AuthRequest, nowMs: number): Promise<Outcome> {
+    const settings = await this.#settingsOf(taken, who);
+    const access = checkAccessRights(settings.accessRights, request);
+    const failed =
+      settings.missing.length > 0 ? 'no_matching_policy' : settings.inactive ? 'key_inactive' : access === 'allowed' ? undefined : access;
+    if (failed !== undefined) {
+      await this.#deps.store.refund(taken);
+      return { decision: deny(failed, { expires: taken.expires }, who.principalId) };
+    }
+    return { decision: { allow: true, principalId: who.principalId, context: allowContext(taken, settings.limits, nowMs) }, session: taken };
   }
 
   /**
@@ -91,48 +129,74 @@ export class Pipeline {
    * session changed (a concurrent request, an admin write, a renewal), the returned
    * item is checked afresh — no second read.
    */
-  async #checkAndConsume(initial: StoredSession, who: Identified, request: AuthRequest): Promise<Decision> {
-    const { store } = this.#deps;
+  async #checkAndConsume(initial: StoredSession, who: Identity, request: AuthRequest): Promise<Outcome> {
     const principal = who.principalId;
     let session: StoredSession | undefined = initial;
     for (let attempt = 1; attempt <= MAX_CONSUME_ATTEMPTS; attempt++) {
-      if (session === undefined) return deny('key_not_found');
+      if (session === undefined) return { decision: deny('key_not_found') };
       const nowMs = this.#clock();
-      const settings = await this.#settingsOf(session);
-      if (settings.missing.length > 0) {
-        this.#deps.log.warn('session names policies that do not exist', { ...who.logFields, missing: settings.missing });
-        return deny('no_matching_policy', {}, principal);
-      }
+      const now = Math.floor(nowMs / 1000);
+      const settings = await this.#settingsOf(session, who);
+      if (settings.missing.length > 0) return { decision: deny('no_matching_policy', {}, principal) };
       const inactive = session.isInactive || settings.inactive;
-      const failed = checkSession({ isInactive: inactive, expires: session.expires }, settings.accessRights, request, Math.floor(nowMs / 1000));
-      if (failed !== undefined) return deny(failed, { expires: session.expires }, principal);
+      const failed = checkSession({ isInactive: inactive, expires: session.expires }, settings.accessRights, request, now);
+      if (failed !== undefined) return { decision: deny(failed, { expires: session.expires }, principal) };
 
-      const plan = planConsumption(settings.limits, session, nowMs);
-      if (plan.kind === 'rate_limited') return deny('rate_limited', { retryAfter: plan.retryAfter }, principal);
-      if (plan.kind === 'quota_exceeded') return deny('quota_exceeded', { quotaRenews: plan.quotaRenews }, principal);
-      if (plan.rate === 'none' && plan.quota === 'none') {
-        return { allow: true, principalId: principal, context: allowContext(session, settings.limits, nowMs) };
+      // Counters not yet written under known limits were made under the session's own.
+      const plan = planConsumption(settings.limits, session, nowMs, session.armedLimits ?? ownLimits(session));
+      if (plan.kind === 'rate_limited') return { decision: deny('rate_limited', { retryAfter: plan.retryAfter }, principal) };
+      if (plan.kind === 'quota_exceeded') return { decision: deny('quota_exceeded', { quotaRenews: plan.quotaRenews }, principal) };
+
+      const arming = this.#arming(session, settings, now);
+      if (plan.rate === 'none' && plan.quota === 'none' && isArmed(session, arming, now)) {
+        return { decision: { allow: true, principalId: principal, context: allowContext(session, settings.limits, nowMs) }, session };
       }
-
-      const result = await store.consume(session.pk, session.version, plan, nowMs);
+      const result = await this.#deps.store.consume(session, plan, nowMs, arming);
       if (result.ok) {
-        return { allow: true, principalId: principal, context: allowContext(result.session, settings.limits, nowMs) };
+        return { decision: { allow: true, principalId: principal, context: allowContext(result.session, settings.limits, nowMs) }, session: result.session };
       }
       session = result.current;
     }
     throw new ContentionError(`gave up after ${MAX_CONSUME_ATTEMPTS} conflicting writes`);
   }
 
-  async #settingsOf(session: StoredSession): Promise<PolicySettings> {
+  /** What a consumption write records, and whether it arms the item for the fast path. */
+  #arming(session: StoredSession, settings: PolicySettings, now: number): Arming {
+    if ((session.applyPolicies ?? []).length === 0) return { until: now + OWN_LIMITS_ARMED_SECONDS, limits: settings.limits };
+    const seconds = this.#deps.config.policyCacheSeconds;
+    return { until: seconds > 0 ? now + seconds : undefined, limits: settings.limits };
+  }
+
+  async #settingsOf(session: StoredSession, who: Identity): Promise<PolicySettings> {
     const ids = session.applyPolicies ?? [];
-    if (ids.length === 0) return effectiveSettings(session, []);
-    if (!this.#deps.policies) return effectiveSettings(session, []);
-    const { policies } = await this.#deps.policies.getMany(ids);
-    return effectiveSettings(session, policies);
+    const settings = ids.length === 0 || !this.#deps.policies ? effectiveSettings(session, []) : effectiveSettings(session, (await this.#deps.policies.getMany(ids)).policies);
+    if (settings.missing.length > 0) this.#deps.log.warn('session names policies that do not exist', { ...who.logFields, missing: settings.missing });
+    return settings;
   }
 
   #logDenial<D extends Decision>(decision: D, logFields: Record<string, unknown>): D {
     if (!decision.allow) this.#deps.log.info('request denied', { ...logFields, reason: decision.reason, context: decision.context });
     return decision;
   }
+}
+
+function ownLimits(session: StoredSession): Limits {
+  return { rate: session.rate, per: session.per, quotaMax: session.quotaMax, quotaRenewalRate: session.quotaRenewalRate };
+}
+
+function isDenial(value: object): value is Denial {
+  return 'allow' in value;
+}
+
+/**
+ * Nothing to record: the same limits are recorded, and the item is armed for at least half
+ * the arming period (or arming is off). Then an unlimited request needs no write at all.
+ */
+function isArmed(session: StoredSession, arming: Arming, now: number): boolean {
+  const { armedUntil, armedLimits } = session;
+  if (armedLimits === undefined) return false;
+  const sameLimits = (Object.keys(arming.limits) as (keyof Limits)[]).every((k) => armedLimits[k] === arming.limits[k]);
+  if (!sameLimits) return false;
+  if (arming.until === undefined) return true;
+  return armedUntil !== undefined && armedUntil - now > (arming.until - now) / 2;
 }

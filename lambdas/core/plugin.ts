@@ -75,10 +75,17 @@ export interface HookDenial {
   readonly deny: { readonly reason?: string; readonly message: string };
 }
 
-/** What `auth` answers: the key this request uses, and optionally the session to give it. */
+/**
+ * What `auth` answers: the key this request uses, and optionally its session.
+ * - `session` creates or replaces it (`TykSetKeyData`): every request that answers it
+ *   writes it, quota included;
+ * - `createSession` creates it only if there is none (first sight): concurrent first
+ *   requests make exactly one, and later ones leave the counters alone.
+ */
 export interface AuthResult {
   readonly key: string;
   readonly session?: SessionInput;
+  readonly createSession?: SessionInput;
 }
 
 export interface GatepassPlugin {

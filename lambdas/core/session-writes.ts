@@ -36,6 +36,27 @@ export async function setSession(store: SessionStore, key: string, init: unknown
   throw new ContentionError(`session of ${pk} kept changing during ${MAX_SET_ATTEMPTS} attempts`);
 }
 
+/**
+ * Creates the session of a raw key only if it has none (first sight). Concurrent first
+ * requests make exactly one; the others use it, counters untouched.
+ */
+export async function createSessionOnce(store: SessionStore, key: string, init: unknown, now: number): Promise<StoredSession> {
+  const keyId = keyIdOf(key);
+  const pk = keySessionPk(keyId);
+  const existing = await store.get(pk);
+  if (existing !== undefined) return existing;
+  const parsed = SessionInputSchema.safeParse(init);
+  if (!parsed.success) throw new InvalidInputError(fieldProblems(parsed.error));
+  try {
+    return await store.create(pk, keyId, newSessionFields(parsed.data, now), now);
+  } catch (error) {
+    if (!(error instanceof AlreadyExistsError)) throw error;
+    const winner = await store.get(pk);
+    if (winner === undefined) throw error;
+    return winner;
+  }
+}
+
 /** The public session of a raw key, read consistently (`TykGetKeyData`). */
 export async function getSession(store: SessionStore, key: string): Promise<Session | undefined> {
   const item = await store.get(keySessionPk(keyIdOf(key)));

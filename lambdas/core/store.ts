@@ -8,13 +8,28 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { AlreadyExistsError, GatepassError, NotFoundError, VersionConflictError } from './errors.ts';
-import type { ConsumePlan, Counters } from './limits.ts';
+import type { ConsumePlan, Counters, Limits } from './limits.ts';
 import type { Session, SessionFields } from './session.ts';
 import { TABLE } from './table.ts';
 
 /** A session item as stored: the public session plus its key and window counters. */
 export interface StoredSession extends Session, Counters {
   readonly pk: string;
+  /** Until when (epoch s) the fast path may consume without a read: see {@link Arming}. */
+  readonly armedUntil?: number;
+  /** The limits the counters were last written under. */
+  readonly armedLimits?: Limits;
+}
+
+/**
+ * What a consumption write records: the effective limits the counters are now written
+ * under (so that a change of limits starts new windows), and until when the fast path may
+ * assume them — for a session's own limits a year (every settings write disarms the item),
+ * for limits from policies `policyCacheSeconds` (none when that is 0).
+ */
+export interface Arming {
+  readonly until: number | undefined;
+  readonly limits: Limits;
 }
 
 export interface SessionStoreOptions {
@@ -132,6 +147,10 @@ export class SessionStore {
       }
     }
 
+    // New settings: the fast path must not run on limits recorded under the old ones.
+    names['#armedUntil'] = 'armedUntil';
+    removes.push('#armedUntil');
+
     let condition = 'attribute_exists(pk)';
     if (expectedVersion !== undefined) {
       condition += ' AND #version = :expectedVersion';
@@ -198,25 +217,36 @@ export class SessionStore {
    * succeeds only if the session is still at that version and the counters still allow
    * the planned step; otherwise the current item comes back for a new decision.
    */
-  async consume(pk: string, version: number, plan: Extract<ConsumePlan, { kind: 'consume' }>, nowMs: number): Promise<ConsumeResult> {
+  async consume(
+    session: StoredSession,
+    plan: Extract<ConsumePlan, { kind: 'consume' }>,
+    nowMs: number,
+    arming: Arming,
+  ): Promise<ConsumeResult> {
     const now = Math.floor(nowMs / 1000);
     const sets: string[] = [];
     const conditions = ['#version = :version'];
     const names: Record<string, string> = { '#version': 'version' };
-    const values: Record<string, unknown> = { ':version': version };
+    const values: Record<string, unknown> = { ':version': session.version };
 
     if (plan.rate !== 'none') {
       Object.assign(names, { '#rr': 'rateRemaining', '#rra': 'rateResetsAt' });
-      values[':nowMs'] = nowMs;
       // Both names are used on either path: `open` guards on #rra and sets #rr.
       if (plan.rate === 'open') {
         sets.push('#rr = :rateLeft', '#rra = :rateResetsAt');
-        conditions.push('(attribute_not_exists(#rra) OR #rra <= :nowMs)');
+        if (plan.rateForced) {
+          // New limits: compare-and-swap on the counters as read.
+          conditions.push(session.rateResetsAt === undefined ? 'attribute_not_exists(#rra)' : '#rra = :oldRra');
+          if (session.rateResetsAt !== undefined) values[':oldRra'] = session.rateResetsAt;
+        } else {
+          conditions.push('(attribute_not_exists(#rra) OR #rra <= :nowMs)');
+          values[':nowMs'] = nowMs;
+        }
         Object.assign(values, { ':rateLeft': plan.rateRemainingAfterOpen, ':rateResetsAt': plan.rateResetsAt });
       } else {
         sets.push('#rr = #rr - :one');
         conditions.push('#rra > :nowMs', '#rr > :zero');
-        Object.assign(values, { ':one': 1, ':zero': 0 });
+        Object.assign(values, { ':one': 1, ':zero': 0, ':nowMs': nowMs });
       }
     }
     if (plan.quota !== 'none') {
@@ -224,13 +254,33 @@ export class SessionStore {
       if (plan.quota === 'open') {
         names['#qn'] = 'quotaRenews';
         sets.push('#qr = :quotaLeft', '#qn = :quotaRenews');
-        conditions.push('#qn <= :now');
-        Object.assign(values, { ':now': now, ':quotaLeft': plan.quotaRemainingAfterOpen, ':quotaRenews': plan.quotaRenews });
+        if (plan.quotaForced) {
+          conditions.push('#qn = :oldQn', '#qr = :oldQr');
+          Object.assign(values, { ':oldQn': session.quotaRenews, ':oldQr': session.quotaRemaining });
+        } else {
+          conditions.push('#qn <= :now');
+          values[':now'] = now;
+        }
+        Object.assign(values, { ':quotaLeft': plan.quotaRemainingAfterOpen, ':quotaRenews': plan.quotaRenews });
       } else {
         sets.push('#qr = #qr - :one');
         conditions.push('#qr > :zero');
         Object.assign(values, { ':one': 1, ':zero': 0 });
       }
+    }
+    // Record the limits the counters are now written under; arm the fast path if allowed.
+    Object.assign(names, { '#al': 'armedLimits', '#rr': 'rateRemaining' });
+    values[':armedLimits'] = arming.limits;
+    sets.push('#al = :armedLimits');
+    if (arming.until !== undefined) {
+      names['#au'] = 'armedUntil';
+      values[':armedUntil'] = arming.until;
+      sets.push('#au = :armedUntil');
+    }
+    // The fast path decrements both counters unconditionally: make sure both exist.
+    if (plan.rate === 'none') {
+      sets.push('#rr = if_not_exists(#rr, :zero)');
+      values[':zero'] = 0;
     }
     if (sets.length === 0) {
       throw new GatepassError('ERR_STORE', 'consume called with nothing to consume');
@@ -240,7 +290,7 @@ export class SessionStore {
       const out = await this.#client.send(
         new UpdateCommand({
           TableName: this.#table,
-          Key: { pk },
+          Key: { pk: session.pk },
           UpdateExpression: `SET ${sets.join(', ')}`,
           ConditionExpression: conditions.join(' AND '),
           ExpressionAttributeNames: names,
@@ -255,6 +305,74 @@ export class SessionStore {
         return { ok: false, current: oldItem(error) };
       }
       throw error;
+    }
+  }
+
+  /**
+   * The fast path: one UpdateItem that checks what a read would have checked — the item
+   * exists and is armed, not inactive, not expired, and the armed limits allow one more
+   * request in the open windows — and takes one request from both counters. Counters of
+   * a limit that is off (rate 0, quota -1) are decremented too, and mean nothing.
+   * On success the item after the write comes back (for access rights and the context);
+   * on failure, the item as it is (or none), for the full path — still without a read.
+   */
+  async fastConsume(pk: string, nowMs: number): Promise<ConsumeResult> {
+    const now = Math.floor(nowMs / 1000);
+    try {
+      const out = await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: { pk },
+          UpdateExpression: 'SET #rr = #rr - :one, #qr = #qr - :one',
+          ConditionExpression: [
+            'attribute_exists(pk)',
+            '#au > :now',
+            '#inactive = :false',
+            '(#expires = :zero OR #expires > :now)',
+            '(#al.#rate = :zero OR (#rra > :nowMs AND #rr > :zero))',
+            '(#al.#quotaMax = :unlimited OR (#qr > :zero AND (#al.#renewal = :zero OR #qn > :now)))',
+          ].join(' AND '),
+          ExpressionAttributeNames: {
+            '#rr': 'rateRemaining', '#rra': 'rateResetsAt', '#qr': 'quotaRemaining', '#qn': 'quotaRenews',
+            '#au': 'armedUntil', '#al': 'armedLimits', '#rate': 'rate', '#quotaMax': 'quotaMax',
+            '#renewal': 'quotaRenewalRate', '#inactive': 'isInactive', '#expires': 'expires',
+          },
+          ExpressionAttributeValues: { ':one': 1, ':zero': 0, ':unlimited': -1, ':false': false, ':now': now, ':nowMs': nowMs },
+          ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return { ok: true, session: out.Attributes as StoredSession };
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return { ok: false, current: oldItem(error) };
+      throw error;
+    }
+  }
+
+  /**
+   * Gives back the request a fast-path write took, when a check after it denied the
+   * request (access rights, an inactive or missing policy). Only into the same windows: if
+   * one has rolled over since, the request was counted in a window that is gone anyway.
+   */
+  async refund(taken: StoredSession): Promise<void> {
+    const guard = taken.rateResetsAt === undefined ? 'attribute_not_exists(#rra)' : '#rra = :rra';
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: { pk: taken.pk },
+          UpdateExpression: 'SET #rr = #rr + :one, #qr = #qr + :one',
+          ConditionExpression: `attribute_exists(pk) AND #qn = :qn AND ${guard}`,
+          ExpressionAttributeNames: { '#rr': 'rateRemaining', '#rra': 'rateResetsAt', '#qr': 'quotaRemaining', '#qn': 'quotaRenews' },
+          ExpressionAttributeValues: {
+            ':one': 1,
+            ':qn': taken.quotaRenews,
+            ...(taken.rateResetsAt === undefined ? {} : { ':rra': taken.rateResetsAt }),
+          },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
     }
   }
 

@@ -260,7 +260,8 @@ describe('test support helpers', () => {
   });
 });
 
-describe('startDynamoDbLocal', () => {
+// Each test starts its own JVM: slow on a loaded machine, so a generous budget.
+describe('startDynamoDbLocal', { timeout: 120_000 }, () => {
   it('starts an instance that answers, and stop() ends the java process and frees the port', async () => {
     const lines: string[] = [];
     const db = await startDynamoDbLocal({ log: (line) => lines.push(line) });
