@@ -1,20 +1,13 @@
 /**
- * The CDK app (cdk.json "app"). Context: `stackName` (default `Gatepass`) and `tableName`
- * (default: a name CloudFormation generates, so that a retained table from an earlier
- * stack never blocks a new deployment), e.g.
- * `npx cdk deploy -c stackName=GatepassStaging -c tableName=gatepass-staging`.
+ * The CDK app (cdk.json "app"): one `GatepassStack` configured from the context (cdk.json
+ * or `-c key=value`; see `CONTEXT_KEYS` in lib/gatepass-app.ts and docs/DEPLOY.md), e.g.
+ * `npx cdk deploy -c restApiIds=a1b2c3d4e5 -c tableName=gatepass-staging`.
+ *
  * The stack is environment-agnostic (no `env`): one synthesized template deploys to any
- * account and Region, and synth never needs credentials.
+ * account and Region, and synth never needs credentials. cdk-nag's AwsSolutions checks run
+ * on every synth; an unacknowledged error fails it.
  */
 import { App } from 'aws-cdk-lib';
-import { GatepassStack } from '../lib/gatepass-stack.ts';
+import { buildGatepassApp } from '../lib/gatepass-app.ts';
 
-const app = new App();
-const stackName = (app.node.tryGetContext('stackName') as string | undefined) ?? 'Gatepass';
-const tableName = app.node.tryGetContext('tableName') as string | undefined;
-
-new GatepassStack(app, 'Gatepass', {
-  stackName,
-  ...(tableName ? { tableName } : {}),
-  description: 'gatepass: a strongly consistent Lambda authorizer for API Gateway',
-});
+buildGatepassApp(new App());

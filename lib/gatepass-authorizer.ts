@@ -1,244 +1,29 @@
 import * as path from 'node:path';
-import { Annotations, Duration, Names, Stack, type RemovalPolicy } from 'aws-cdk-lib';
+import { Annotations, Duration, Lazy, Names, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
-import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaAuthorizer, HttpLambdaResponseType } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { ConfigSchema, validate, type JWT_ALGORITHMS, type Config, type ConfigInput } from '../lambdas/core/config.ts';
-
-/** The repository root: Lambda entries, the lock file and esbuild are found from here, whatever the cwd. */
-export const PROJECT_ROOT = path.resolve(import.meta.dirname, '..');
-
-/**
- * esbuild options shared by gatepass's Lambdas: one minified ESM file (`index.mjs`) for
- * Node.js 22 with an external source map, built by the local esbuild (no Docker). The AWS
- * SDK v3 comes from the runtime. The banner gives CommonJS dependencies a `require` (ESM has
- * none); its import is aliased so it cannot clash with a bundled `createRequire`.
- */
-export const GATEPASS_BUNDLING: nodejs.BundlingOptions = {
-  format: nodejs.OutputFormat.ESM,
-  target: 'node22',
-  minify: true,
-  sourceMap: true,
-  sourcesContent: false,
-  mainFields: ['module', 'main'],
-  banner:
-    "import { createRequire as __gatepassCreateRequire } from 'node:module'; const require = __gatepassCreateRequire(import.meta.url);",
-  externalModules: ['@aws-sdk/*'],
-};
-
-/** A JWT signature algorithm gatepass accepts (`none` is not one). */
-export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
-
-/** JWT verification settings, passed to `GATEPASS_CONFIG.jwt` (SPEC §5, §7). */
-export interface GatepassJwtConfig {
-  /**
-   * JWKS URL of the issuer. Exactly one of `jwksUrl`, `publicKeyPem` and `secret`.
-   *
-   * @default - none
-   */
-  readonly jwksUrl?: string;
-  /**
-   * PEM (SPKI) public key. Exactly one of `jwksUrl`, `publicKeyPem` and `secret`.
-   *
-   * @default - none
-   */
-  readonly publicKeyPem?: string;
-  /**
-   * HMAC secret (at least 32 characters). It lands in the template and the Lambda
-   * environment in clear text: prefer `jwksUrl` or `publicKeyPem`.
-   *
-   * @default - none
-   */
-  readonly secret?: string;
-  /** Accepted algorithms, pinned here (never taken from the token). */
-  readonly algorithms: readonly JwtAlgorithm[];
-  /**
-   * Required `iss`.
-   *
-   * @default - not checked
-   */
-  readonly issuer?: string;
-  /**
-   * Required `aud`.
-   *
-   * @default - not checked
-   */
-  readonly audience?: string | readonly string[];
-  /**
-   * Tolerance in seconds for `exp`, `nbf` and `iat`.
-   *
-   * @default 60
-   */
-  readonly clockTolerance?: number;
-  /**
-   * Claim that names the identity.
-   *
-   * @default 'sub'
-   */
-  readonly identityClaim?: string;
-  /**
-   * Claim that lists the policies of a new session.
-   *
-   * @default 'pol'
-   */
-  readonly policyClaim?: string;
-  /**
-   * Policies of a new session when the token names none.
-   *
-   * @default []
-   */
-  readonly defaultPolicies?: readonly string[];
-}
+import type { Config } from '../lambdas/core/config.ts';
+import { GATEPASS_BUNDLING, PROJECT_ROOT } from './bundling.ts';
+import { functionRole } from './function-role.ts';
+import type { AttachToRestApiOptions, GatepassAuthorizerProps, RestApiAttachment } from './gatepass-authorizer-props.ts';
+import { gatepassConfig } from './gatepass-config.ts';
+import { httpIdentitySource } from './identity-sources.ts';
+import type { PluginLayer } from './plugin-layer.ts';
 
 /**
- * The runtime settings both Lambdas read from `GATEPASS_CONFIG` (SPEC §7). The table name
- * and the result cache TTL come from the constructs themselves.
- */
-export interface GatepassConfigProps {
-  /**
-   * Request header that carries the API key (raw or `Bearer <key>`).
-   *
-   * @default 'Authorization'
-   */
-  readonly apiKeyHeader?: string;
-  /**
-   * JWT verification; when set, `Authorization: Bearer <a.b.c>` is verified as a JWT.
-   *
-   * @default - API keys only
-   */
-  readonly jwt?: GatepassJwtConfig;
-  /**
-   * Plugin names, run in this order; each is `/opt/gatepass/plugins/<name>.mjs` in a layer.
-   *
-   * @default []
-   */
-  readonly plugins?: readonly string[];
-  /**
-   * Time a plugin hook may run before the request fails closed.
-   *
-   * @default 1000
-   */
-  readonly hookTimeoutMs?: number;
-  /**
-   * Upper bound, in seconds, on how stale a cached policy may be (0 = read every time).
-   *
-   * @default 10
-   */
-  readonly policyCacheSeconds?: number;
-  /**
-   * How long an expired session is kept (TTL = expires + this) so that it can still be renewed.
-   *
-   * @default 2592000 (30 days)
-   */
-  readonly sessionRetentionSeconds?: number;
-  /**
-   * Answer format for HTTP API (payload 2.0) authorizers.
-   *
-   * @default 'simple'
-   */
-  readonly httpApiResponse?: 'simple' | 'iam';
-}
-
-/**
- * The `GATEPASS_CONFIG` object, validated at synth time by the same schema the Lambdas use
- * at cold start (so a bad prop fails `cdk synth`, naming every bad field, instead of
- * failing every request), with every default filled in. `tableName` may be a token.
- */
-export function gatepassConfig(tableName: string, props: GatepassConfigProps = {}, resultsCacheTtlSeconds = 0): Config {
-  const { jwt } = props;
-  const input: ConfigInput = {
-    tableName,
-    apiKeyHeader: props.apiKeyHeader,
-    jwt: jwt && {
-      ...jwt,
-      algorithms: [...jwt.algorithms],
-      audience: typeof jwt.audience === 'string' || jwt.audience === undefined ? jwt.audience : [...jwt.audience],
-      defaultPolicies: jwt.defaultPolicies && [...jwt.defaultPolicies],
-    },
-    plugins: props.plugins && [...props.plugins],
-    hookTimeoutMs: props.hookTimeoutMs,
-    policyCacheSeconds: props.policyCacheSeconds,
-    resultsCacheTtl: resultsCacheTtlSeconds,
-    httpApiResponse: props.httpApiResponse,
-    sessionRetentionSeconds: props.sessionRetentionSeconds,
-  };
-  return validate(ConfigSchema, withoutUndefined(input), 'gatepass construct props');
-}
-
-/** Drops undefined fields (recursively into `jwt`), so that the schema's defaults apply. */
-function withoutUndefined<T extends object>(obj: T): T {
-  return Object.fromEntries(
-    Object.entries(obj)
-      .filter(([, v]) => v !== undefined)
-      .map(([k, v]) => [k, v !== null && typeof v === 'object' && !Array.isArray(v) ? withoutUndefined(v) : v]),
-  ) as T;
-}
-
-/** Properties of {@link GatepassAuthorizer}. */
-export interface GatepassAuthorizerProps extends GatepassConfigProps {
-  /** The session table (usually `SessionTable.table`). */
-  readonly table: dynamodb.ITable;
-  /**
-   * Layers with plugins (`/opt/gatepass/plugins/<name>.mjs`), named in `plugins`.
-   *
-   * @default - no layers
-   */
-  readonly layers?: readonly lambda.ILayerVersion[];
-  /**
-   * Lambda timeout. API Gateway gives the whole request (authorizer and backend) 29 s; the
-   * authorizer does a few single-digit-millisecond DynamoDB calls plus hooks, so a short
-   * timeout fails closed quickly instead of holding the request. Must exceed `hookTimeoutMs`.
-   *
-   * @default Duration.seconds(3)
-   */
-  readonly timeout?: Duration;
-  /**
-   * Lambda memory (also buys CPU, which JWT verification uses).
-   *
-   * @default 256
-   */
-  readonly memorySize?: number;
-  /**
-   * Retention of the function's log group.
-   *
-   * @default logs.RetentionDays.ONE_MONTH
-   */
-  readonly logRetention?: logs.RetentionDays;
-  /**
-   * Removal policy of the function's log group.
-   *
-   * @default RemovalPolicy.RETAIN
-   */
-  readonly logRemovalPolicy?: RemovalPolicy;
-  /**
-   * How long API Gateway caches a decision. Off by default: a cached decision is the stale
-   * state that gatepass exists to avoid, and it makes quotas inexact (SPEC §4).
-   *
-   * @default Duration.seconds(0)
-   */
-  readonly resultsCacheTtl?: Duration;
-  /**
-   * Identity sources of the REQUEST authorizer (`apigateway.IdentitySource.header(…)` etc.).
-   * API Gateway answers 401 without calling the Lambda when one is missing — and uses them as
-   * the cache key — only when caching is on. With caching off none are set, so the Lambda
-   * sees every request: `pre` and `auth` hooks run, a JWT or key in another place works, and
-   * the 401 for a missing credential comes from the Lambda with the same body.
-   *
-   * @default - none when `resultsCacheTtl` is 0; otherwise the API key header
-   */
-  readonly identitySources?: readonly string[];
-}
-
-/**
- * The gatepass authorizer Lambda (Node.js 22, ARM64, ESM) and the REQUEST authorizers that
- * attach it to REST APIs. Its role may only GetItem, PutItem and UpdateItem on the table.
+ * The gatepass authorizer Lambda (Node.js 22, ARM64, ESM) and the API Gateway authorizers
+ * that attach it to REST and HTTP APIs. Its role may only GetItem, PutItem and UpdateItem on
+ * the table, and write its own log group.
  *
  * @example
  * const gatepass = new GatepassAuthorizer(this, 'Authorizer', { table: sessions.table });
+ * gatepass.addPlugin(new PluginLayer(this, 'Renew', { entry: 'plugins/renew-on-expiry.ts' }));
  * api.root.addMethod('GET', integration, { authorizer: gatepass.forRestApi(api) });
  */
 export class GatepassAuthorizer extends Construct {
@@ -246,26 +31,34 @@ export class GatepassAuthorizer extends Construct {
   public readonly function: nodejs.NodejsFunction;
   /** The function's log group. */
   public readonly logGroup: logs.LogGroup;
-  /** The `GATEPASS_CONFIG` object the function receives (the table name may be a token). */
-  public readonly config: Config;
+  /** The function's execution role. */
+  public readonly role: iam.Role;
 
+  private readonly baseConfig: Config;
+  private readonly pluginNames: string[];
   private readonly resultsCacheTtl: Duration;
   private readonly identitySources: readonly string[];
-  private readonly authorizers = new Map<apigateway.IRestApi, apigateway.RequestAuthorizer>();
+  private readonly restAuthorizers = new Map<apigateway.IRestApi, apigateway.RequestAuthorizer>();
+  private readonly httpAuthorizers = new Map<apigwv2.IHttpApi, HttpLambdaAuthorizer>();
+  private readonly attachments = new Map<string, RestApiAttachment>();
 
   constructor(scope: Construct, id: string, props: GatepassAuthorizerProps) {
     super(scope, id);
 
     this.resultsCacheTtl = props.resultsCacheTtl ?? Duration.seconds(0);
-    this.config = gatepassConfig(props.table.tableName, props, this.resultsCacheTtl.toSeconds());
+    this.baseConfig = gatepassConfig(props.table.tableName, props, this.resultsCacheTtl.toSeconds());
+    this.pluginNames = [...this.baseConfig.plugins];
     const timeout = props.timeout ?? Duration.seconds(3);
-    if (!timeout.isUnresolved() && this.config.hookTimeoutMs >= timeout.toMilliseconds()) {
+    if (!timeout.isUnresolved() && this.baseConfig.hookTimeoutMs >= timeout.toMilliseconds()) {
       throw new Error(
-        `gatepass: hookTimeoutMs (${this.config.hookTimeoutMs}) must be shorter than the Lambda timeout (${timeout.toHumanString()})`,
+        `gatepass: hookTimeoutMs (${this.baseConfig.hookTimeoutMs}) must be shorter than the Lambda timeout (${timeout.toHumanString()})`,
       );
     }
-    const caching = this.config.resultsCacheTtl > 0;
-    this.identitySources = props.identitySources ?? (caching ? [apigateway.IdentitySource.header(this.config.apiKeyHeader)] : []);
+    const caching = this.baseConfig.resultsCacheTtl > 0;
+    this.identitySources = props.identitySources ?? (caching ? [apigateway.IdentitySource.header(this.baseConfig.apiKeyHeader)] : []);
+    if (caching && this.identitySources.length === 0) {
+      throw new Error('gatepass: result caching needs at least one identity source (the cache key)');
+    }
     if (caching) {
       Annotations.of(this).addWarningV2(
         'gatepass:resultsCacheTtl',
@@ -280,6 +73,7 @@ export class GatepassAuthorizer extends Construct {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
       removalPolicy: props.logRemovalPolicy,
     });
+    this.role = functionRole(this, 'Role', this.logGroup, 'gatepass authorizer');
     this.function = new nodejs.NodejsFunction(this, 'Function', {
       entry: path.join(PROJECT_ROOT, 'lambdas/authorizer/handler.ts'),
       handler: 'handler',
@@ -289,24 +83,56 @@ export class GatepassAuthorizer extends Construct {
       architecture: lambda.Architecture.ARM_64,
       memorySize: props.memorySize ?? 256,
       timeout,
+      role: this.role,
       logGroup: this.logGroup,
+      tracing: props.tracing ? lambda.Tracing.ACTIVE : undefined,
+      reservedConcurrentExecutions: props.reservedConcurrency,
       layers: props.layers ? [...props.layers] : undefined,
       bundling: GATEPASS_BUNDLING,
       environment: {
-        GATEPASS_CONFIG: Stack.of(this).toJsonString(this.config),
+        // Lazy: plugins added after construction (addPlugin) are in it too.
+        GATEPASS_CONFIG: Lazy.string({ produce: () => Stack.of(this).toJsonString(this.config) }),
         NODE_OPTIONS: '--enable-source-maps',
       },
       description: 'gatepass authorizer',
     });
+    Validations.of(this.function).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason: 'Node.js 22 is the runtime gatepass is built (esbuild target node22) and tested for (SPEC §10).',
+    });
+    if (props.tracing) {
+      Validations.of(this.role).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions.',
+      });
+    }
 
     // Written out instead of grantReadWriteData: no Scan, Query, BatchWrite or DeleteItem.
-    this.function.addToRolePolicy(
+    this.role.addToPolicy(
       new iam.PolicyStatement({
         actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
         resources: [props.table.tableArn],
       }),
     );
-    props.table.encryptionKey?.grantEncryptDecrypt(this.function);
+    props.table.encryptionKey?.grantEncryptDecrypt(this.role);
+  }
+
+  /** The `GATEPASS_CONFIG` object the function receives (the table name may be a token). */
+  public get config(): Config {
+    return { ...this.baseConfig, plugins: [...this.pluginNames] };
+  }
+
+  /**
+   * Attaches a plugin: its layer is added to the function and its name appended to the
+   * config's `plugins`, so plugins run in the order they are added (after any named in the
+   * `plugins` prop). Lambda allows at most 5 layers per function.
+   */
+  public addPlugin(plugin: PluginLayer): void {
+    if (this.pluginNames.includes(plugin.pluginName)) {
+      throw new Error(`gatepass: a plugin named "${plugin.pluginName}" is already configured`);
+    }
+    this.function.addLayers(plugin.layer);
+    this.pluginNames.push(plugin.pluginName);
   }
 
   /**
@@ -315,14 +141,79 @@ export class GatepassAuthorizer extends Construct {
    * in this app or one imported with `RestApi.fromRestApiAttributes`.
    */
   public forRestApi(api: apigateway.IRestApi): apigateway.RequestAuthorizer {
-    let authorizer = this.authorizers.get(api);
+    let authorizer = this.restAuthorizers.get(api);
     if (!authorizer) {
       authorizer = new apigateway.RequestAuthorizer(this, `RequestAuthorizer${Names.nodeUniqueId(api.node)}`, {
         handler: this.function,
         resultsCacheTtl: this.resultsCacheTtl,
         identitySources: [...this.identitySources],
       });
-      this.authorizers.set(api, authorizer);
+      this.restAuthorizers.set(api, authorizer);
+    }
+    return authorizer;
+  }
+
+  /**
+   * Creates the REQUEST authorizer in an existing REST API that this app does not manage
+   * (created once per id), with the same identity sources and cache TTL as
+   * {@link forRestApi}, and lets API Gateway invoke the function from that authorizer only.
+   *
+   * Nothing is guarded yet when this deploys: set each method's authorization to `CUSTOM`
+   * with the returned `authorizerId`, then deploy the stage again (API Gateway serves the
+   * last deployment). docs/DEPLOY.md shows the two `aws apigateway` commands. When the
+   * methods are in this app, use {@link forRestApi} instead.
+   */
+  public attachToRestApiId(restApiId: string, options: AttachToRestApiOptions = {}): RestApiAttachment {
+    const existing = this.attachments.get(restApiId);
+    if (existing) return existing;
+    const suffix = Token.isUnresolved(restApiId) ? String(this.attachments.size) : restApiId;
+    const scope = new Construct(this, `RestApi${suffix}`);
+    const stack = Stack.of(this);
+    const authorizer = new apigateway.CfnAuthorizer(scope, 'Authorizer', {
+      restApiId,
+      name: options.authorizerName ?? Names.uniqueResourceName(scope, { maxLength: 128, separator: '-' }),
+      type: 'REQUEST',
+      authorizerUri: `arn:${stack.partition}:apigateway:${stack.region}:lambda:path/2015-03-31/functions/${this.function.functionArn}/invocations`,
+      authorizerResultTtlInSeconds: this.resultsCacheTtl.toSeconds(),
+      identitySource: this.identitySources.join(','),
+    });
+    const permission = new lambda.CfnPermission(scope, 'Permission', {
+      action: 'lambda:InvokeFunction',
+      functionName: this.function.functionArn,
+      principal: 'apigateway.amazonaws.com',
+      sourceArn: stack.formatArn({ service: 'execute-api', resource: restApiId, resourceName: `authorizers/${authorizer.ref}` }),
+    });
+    const attachment: RestApiAttachment = {
+      restApiId,
+      authorizerId: authorizer.ref,
+      authorizationType: apigateway.AuthorizationType.CUSTOM,
+      authorizer,
+      permission,
+    };
+    this.attachments.set(restApiId, attachment);
+    return attachment;
+  }
+
+  /**
+   * The Lambda authorizer for routes of the HTTP API `api` (created on first call, then
+   * reused: one authorizer binds to one API). It answers as the config's `httpApiResponse`
+   * says — `simple` (payload 2.0) or `iam` — with the same cache TTL and identity sources
+   * as the REST authorizers. HTTP APIs have no gateway responses: a denial is API Gateway's
+   * plain 403 `{"message":"Forbidden"}`; the reason is in the authorizer's log.
+   *
+   * @example
+   * httpApi.addRoutes({ path: '/orders', integration, authorizer: gatepass.forHttpApi(httpApi) });
+   */
+  public forHttpApi(api: apigwv2.IHttpApi): HttpLambdaAuthorizer {
+    let authorizer = this.httpAuthorizers.get(api);
+    if (!authorizer) {
+      const simple = this.baseConfig.httpApiResponse === 'simple';
+      authorizer = new HttpLambdaAuthorizer(`GatepassAuthorizer${Names.nodeUniqueId(this.node)}`, this.function, {
+        responseTypes: [simple ? HttpLambdaResponseType.SIMPLE : HttpLambdaResponseType.IAM],
+        resultsCacheTtl: this.resultsCacheTtl,
+        identitySource: this.identitySources.map(httpIdentitySource),
+      });
+      this.httpAuthorizers.set(api, authorizer);
     }
     return authorizer;
   }

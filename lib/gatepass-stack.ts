@@ -1,11 +1,13 @@
-import { CfnOutput, Duration, Stack, type RemovalPolicy, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Stack, type Duration, type RemovalPolicy, type StackProps } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { GATEWAY_RESPONSES } from '../lambdas/core/gateway-responses.ts';
+import { DemoApi } from './demo-api.ts';
 import { GatepassAdmin } from './gatepass-admin.ts';
-import { GatepassAuthorizer, type GatepassConfigProps } from './gatepass-authorizer.ts';
+import { GatepassAuthorizer } from './gatepass-authorizer.ts';
+import type { RestApiAttachment } from './gatepass-authorizer-props.ts';
+import type { GatepassConfigProps } from './gatepass-config.ts';
+import { addGatepassGatewayResponses } from './gateway-responses.ts';
+import { PluginLayer, type PluginLayerProps } from './plugin-layer.ts';
 import { SessionTable } from './session-table.ts';
 
 /** Properties of {@link GatepassStack}. */
@@ -29,47 +31,69 @@ export interface GatepassStackProps extends StackProps {
    */
   readonly tableDeletionProtection?: boolean;
   /**
-   * Runtime settings of the authorizer and the admin API (`GATEPASS_CONFIG`).
+   * Runtime settings of the authorizer and the admin API (`GATEPASS_CONFIG`). Plugins are
+   * given as `plugins` below, which builds their layers too.
    *
    * @default - the defaults of {@link GatepassConfigProps}
    */
-  readonly config?: GatepassConfigProps;
+  readonly config?: Omit<GatepassConfigProps, 'plugins'>;
   /**
-   * Authorizer result caching on the demo API.
+   * Plugins, bundled into one layer each and run in this order.
+   *
+   * @default []
+   */
+  readonly plugins?: readonly PluginLayerProps[];
+  /**
+   * Ids of existing REST APIs to attach the authorizer to (see
+   * `GatepassAuthorizer.attachToRestApiId`). When there are none, a demo API is deployed.
+   *
+   * @default [] - a demo REST API (`gatepass-demo`) guarded by gatepass
+   */
+  readonly restApiIds?: readonly string[];
+  /**
+   * Whether the attached REST APIs get gatepass's gateway responses (403 with the denial's
+   * reason, 401, 500); they replace the APIs' own responses of those types.
+   *
+   * @default true
+   */
+  readonly gatewayResponses?: boolean;
+  /**
+   * Authorizer result caching (see `GatepassAuthorizerProps.resultsCacheTtl`).
    *
    * @default Duration.seconds(0)
    */
   readonly resultsCacheTtl?: Duration;
+  /**
+   * Active X-Ray tracing of the authorizer.
+   *
+   * @default false
+   */
+  readonly tracing?: boolean;
+  /**
+   * Reserved concurrency of the authorizer.
+   *
+   * @default - none
+   */
+  readonly reservedConcurrency?: number;
 }
 
 /**
- * Echo backend of the demo API: answers the request and the authorizer context as JSON,
- * like the local gateway's built-in echo. Headers are left out: they hold the raw key.
- */
-const ECHO_CODE = `exports.handler = async (event) => ({
-  statusCode: 200,
-  headers: { 'content-type': 'application/json' },
-  body: JSON.stringify({
-    method: event.httpMethod,
-    path: event.path,
-    query: event.queryStringParameters ?? {},
-    authorizer: event.requestContext.authorizer ?? {},
-  }),
-});`;
-
-/**
- * Everything gatepass deploys: the session table, the authorizer, the admin API and a demo
- * REST API (`gatepass-demo`) whose every route is guarded by the authorizer.
+ * Everything gatepass deploys: the session table, the authorizer with its plugin layers,
+ * the admin API, and either the authorizer attached to existing REST APIs or a demo REST API.
  */
 export class GatepassStack extends Stack {
   /** The session table. */
   public readonly sessions: SessionTable;
-  /** The authorizer Lambda (attach it to more REST APIs with `forRestApi`). */
+  /** The authorizer Lambda (attach it to more APIs with `forRestApi` or `forHttpApi`). */
   public readonly authorizer: GatepassAuthorizer;
   /** The admin Lambda and its Function URL. */
   public readonly admin: GatepassAdmin;
-  /** The demo REST API (`gatepass-demo`). */
-  public readonly demoApi: apigateway.RestApi;
+  /** The plugin layers, in the order they run. */
+  public readonly plugins: readonly PluginLayer[];
+  /** The authorizers created in the existing REST APIs of `restApiIds`. */
+  public readonly attachments: readonly RestApiAttachment[];
+  /** The demo REST API, when no `restApiIds` are given. */
+  public readonly demoApi?: DemoApi;
 
   constructor(scope: Construct, id: string, props: GatepassStackProps = {}) {
     super(scope, id, props);
@@ -84,37 +108,23 @@ export class GatepassStack extends Stack {
       ...props.config,
       table,
       resultsCacheTtl: props.resultsCacheTtl,
+      tracing: props.tracing,
+      reservedConcurrency: props.reservedConcurrency,
     });
-    this.admin = new GatepassAdmin(this, 'Admin', { ...props.config, table });
+    this.plugins = (props.plugins ?? []).map((plugin, i) => new PluginLayer(this, `Plugin${i}`, plugin));
+    for (const plugin of this.plugins) this.authorizer.addPlugin(plugin);
+    this.admin = new GatepassAdmin(this, 'Admin', { ...props.config, plugins: this.authorizer.config.plugins, table });
 
-    const echo = new lambda.Function(this, 'DemoEcho', {
-      runtime: lambda.Runtime.NODEJS_22_X,
-      architecture: lambda.Architecture.ARM_64,
-      handler: 'index.handler',
-      code: lambda.Code.fromInline(ECHO_CODE),
-      timeout: Duration.seconds(3),
-      logGroup: new logs.LogGroup(this, 'DemoEchoLogGroup', { retention: logs.RetentionDays.ONE_MONTH }),
-      description: 'gatepass demo backend: echoes the request and the authorizer context',
-    });
-
-    // cloudWatchRole off: the role is an account-wide singleton (AWS::ApiGateway::Account) that a demo must not own.
-    this.demoApi = new apigateway.RestApi(this, 'DemoApi', { restApiName: 'gatepass-demo', cloudWatchRole: false });
-    const methodOptions: apigateway.MethodOptions = {
-      authorizer: this.authorizer.forRestApi(this.demoApi),
-      authorizationType: apigateway.AuthorizationType.CUSTOM,
-    };
-    const integration = new apigateway.LambdaIntegration(echo);
-    this.demoApi.root.addMethod('ANY', integration, methodOptions);
-    this.demoApi.root.addResource('{proxy+}').addMethod('ANY', integration, methodOptions);
-
-    // Every body in GATEWAY_RESPONSES (keyed by response type), so the local gateway and AWS answer alike.
-    for (const [type, response] of Object.entries(GATEWAY_RESPONSES)) {
-      this.demoApi.addGatewayResponse(type, {
-        type: apigateway.ResponseType.of(type),
-        statusCode: String(response.statusCode),
-        templates: { 'application/json': response.template },
-      });
+    const restApiIds = props.restApiIds ?? [];
+    for (const restApiId of restApiIds) {
+      if (!/^[a-z0-9]{1,32}$/i.test(restApiId)) throw new Error(`gatepass: "${restApiId}" is not a REST API id (like a1b2c3d4e5)`);
     }
+    if (new Set(restApiIds).size !== restApiIds.length) throw new Error('gatepass: restApiIds lists an API twice');
+    this.attachments = restApiIds.map((restApiId) => this.authorizer.attachToRestApiId(restApiId));
+    if (props.gatewayResponses ?? true) {
+      for (const restApiId of restApiIds) addGatepassGatewayResponses(apigateway.RestApi.fromRestApiId(this, `RestApi${restApiId}`, restApiId));
+    }
+    if (restApiIds.length === 0) this.demoApi = new DemoApi(this, 'Demo', { authorizer: this.authorizer });
 
     new CfnOutput(this, 'TableName', { value: table.tableName, description: 'Session table' });
     new CfnOutput(this, 'AdminFunctionName', {
@@ -122,6 +132,15 @@ export class GatepassStack extends Stack {
       description: 'Admin Lambda (gatepass keys … --function NAME)',
     });
     new CfnOutput(this, 'AdminUrl', { value: this.admin.url.url, description: 'Admin API Function URL (AWS_IAM auth)' });
-    new CfnOutput(this, 'DemoApiUrl', { value: this.demoApi.url, description: 'Demo REST API guarded by gatepass' });
+    new CfnOutput(this, 'AuthorizerFunctionArn', { value: this.authorizer.function.functionArn, description: 'gatepass authorizer Lambda' });
+    if (this.demoApi) {
+      new CfnOutput(this, 'DemoApiUrl', { value: this.demoApi.api.url, description: 'Demo REST API guarded by gatepass' });
+    }
+    for (const attachment of this.attachments) {
+      new CfnOutput(this, `AuthorizerId${attachment.restApiId}`, {
+        value: attachment.authorizerId,
+        description: `gatepass authorizer id in REST API ${attachment.restApiId}: set it on the methods, then redeploy the stage`,
+      });
+    }
   }
 }

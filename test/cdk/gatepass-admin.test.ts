@@ -3,7 +3,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GatepassAdmin } from '../../lib/gatepass-admin.ts';
 import { SessionTable } from '../../lib/session-table.ts';
-import { gatepassConfigOf, logicalId, removeTestOutdirs, roleStatements, testApp } from './test-app.ts';
+import { CDK_TEST_TIMEOUT, gatepassConfigOf, logicalId, removeTestOutdirs, roleStatements, testApp } from './test-app.ts';
 
 function build() {
   const stack = new Stack(testApp(), 'Test');
@@ -12,7 +12,7 @@ function build() {
   return { stack, sessions, admin, template: Template.fromStack(stack) };
 }
 
-describe('GatepassAdmin', () => {
+describe('GatepassAdmin', { timeout: CDK_TEST_TIMEOUT }, () => {
   afterEach(removeTestOutdirs);
 
   it('runs Node.js 22 on ARM64 with the same GATEPASS_CONFIG as the authorizer', () => {
@@ -40,11 +40,17 @@ describe('GatepassAdmin', () => {
     });
   });
 
-  it('may read, write and delete items, and query the indexes, but never scan the table', () => {
+  it('may write its log group, read, write and delete items, and query the indexes, but never scan the table', () => {
     const { template, admin, sessions } = build();
     const tableArn = { 'Fn::GetAtt': [logicalId(sessions.table), 'Arn'] };
 
-    expect(roleStatements(template, logicalId(admin.function.role!))).toEqual([
+    expect(admin.function.role).toBe(admin.role);
+    expect(template.toJSON().Resources[logicalId(admin.role)].Properties.ManagedPolicyArns).toBeUndefined();
+    expect(roleStatements(template, logicalId(admin.role))).toEqual([
+      {
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [{ 'Fn::GetAtt': [logicalId(admin.logGroup), 'Arn'] }],
+      },
       {
         actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchGetItem'],
         resources: [tableArn],

@@ -1,29 +1,42 @@
+import * as path from 'node:path';
 import { Duration, Stack } from 'aws-cdk-lib';
-import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { afterEach, describe, expect, it } from 'vitest';
-import { GatepassAuthorizer, type GatepassAuthorizerProps } from '../../lib/gatepass-authorizer.ts';
+import { PROJECT_ROOT } from '../../lib/bundling.ts';
+import { GatepassAuthorizer } from '../../lib/gatepass-authorizer.ts';
+import type { GatepassAuthorizerProps } from '../../lib/gatepass-authorizer-props.ts';
+import { PluginLayer } from '../../lib/plugin-layer.ts';
 import { SessionTable } from '../../lib/session-table.ts';
-import { gatepassConfigOf, logicalId, removeTestOutdirs, roleStatements, testApp } from './test-app.ts';
+import { CDK_TEST_TIMEOUT, gatepassConfigOf, logicalId, removeTestOutdirs, roleStatements, testApp } from './test-app.ts';
 
-/** A stack with a table, the authorizer and one REST API method guarded by it. */
-function build(props: Omit<GatepassAuthorizerProps, 'table'> = {}) {
+const RENEW_ON_EXPIRY = path.join(PROJECT_ROOT, 'examples/plugins/renew-on-expiry.ts');
+const IP_DENY = path.join(PROJECT_ROOT, 'examples/plugins/ip-deny.ts');
+
+/** A fresh stack with a table and the authorizer (the template is read after `act`). */
+function setUp(props: Omit<GatepassAuthorizerProps, 'table'> = {}) {
   const stack = new Stack(testApp(), 'Test');
   const sessions = new SessionTable(stack, 'Sessions');
   const authorizer = new GatepassAuthorizer(stack, 'Authorizer', { table: sessions.table, ...props });
-  const api = new apigateway.RestApi(stack, 'Api', { cloudWatchRole: false });
-  api.root.addMethod('GET', new apigateway.MockIntegration(), { authorizer: authorizer.forRestApi(api) });
-  return { stack, sessions, authorizer, api, template: Template.fromStack(stack) };
+  return { stack, sessions, authorizer };
 }
 
-describe('GatepassAuthorizer', () => {
+function build(props: Omit<GatepassAuthorizerProps, 'table'> = {}) {
+  const built = setUp(props);
+  return { ...built, template: Template.fromStack(built.stack) };
+}
+
+function functionProperties(template: Template, authorizer: GatepassAuthorizer): Record<string, unknown> {
+  return template.toJSON().Resources[logicalId(authorizer.function)].Properties;
+}
+
+describe('GatepassAuthorizer', { timeout: CDK_TEST_TIMEOUT }, () => {
   afterEach(removeTestOutdirs);
 
   describe('function', () => {
     it('runs Node.js 22 on ARM64 with 256 MB, a 3 s timeout and source maps', () => {
       const { template, authorizer } = build();
 
-      expect(template.toJSON().Resources[logicalId(authorizer.function)].Properties).toMatchObject({
+      expect(functionProperties(template, authorizer)).toMatchObject({
         Runtime: 'nodejs22.x',
         Architectures: ['arm64'],
         Handler: 'index.handler',
@@ -53,6 +66,7 @@ describe('GatepassAuthorizer', () => {
         apiKeyHeader: 'X-Api-Key',
         plugins: ['renew-on-expiry'],
         policyCacheSeconds: 0,
+        httpApiResponse: 'iam',
         jwt: { jwksUrl: 'https://issuer.example/.well-known/jwks.json', algorithms: ['RS256'], defaultPolicies: ['free'] },
       });
 
@@ -60,6 +74,7 @@ describe('GatepassAuthorizer', () => {
         apiKeyHeader: 'X-Api-Key',
         plugins: ['renew-on-expiry'],
         policyCacheSeconds: 0,
+        httpApiResponse: 'iam',
         jwt: {
           jwksUrl: 'https://issuer.example/.well-known/jwks.json',
           algorithms: ['RS256'],
@@ -75,19 +90,38 @@ describe('GatepassAuthorizer', () => {
       const { template, authorizer } = build();
 
       template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
-      expect(template.toJSON().Resources[logicalId(authorizer.function)].Properties.LoggingConfig).toEqual({
-        LogGroup: { Ref: logicalId(authorizer.logGroup) },
+      expect(functionProperties(template, authorizer).LoggingConfig).toEqual({ LogGroup: { Ref: logicalId(authorizer.logGroup) } });
+    });
+
+    it('neither traces nor reserves concurrency by default', () => {
+      const { template, authorizer } = build();
+
+      const properties = functionProperties(template, authorizer);
+      expect(properties.TracingConfig).toBeUndefined();
+      expect(properties.ReservedConcurrentExecutions).toBeUndefined();
+    });
+
+    it('traces with X-Ray and reserves concurrency when asked', () => {
+      const { template, authorizer } = build({ tracing: true, reservedConcurrency: 50 });
+
+      expect(functionProperties(template, authorizer)).toMatchObject({
+        TracingConfig: { Mode: 'Active' },
+        ReservedConcurrentExecutions: 50,
       });
+      const actions = roleStatements(template, logicalId(authorizer.role)).flatMap((s) => s.actions);
+      expect(actions).toEqual(expect.arrayContaining(['xray:PutTraceSegments', 'xray:PutTelemetryRecords']));
     });
   });
 
   describe('permissions', () => {
-    it('may only GetItem, PutItem and UpdateItem on the table', () => {
+    it('may only write its log group and GetItem, PutItem and UpdateItem on the table', () => {
       const { template, authorizer, sessions } = build();
 
-      const statements = roleStatements(template, logicalId(authorizer.function.role!));
-
-      expect(statements).toEqual([
+      expect(roleStatements(template, logicalId(authorizer.role))).toEqual([
+        {
+          actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          resources: [{ 'Fn::GetAtt': [logicalId(authorizer.logGroup), 'Arn'] }],
+        },
         {
           actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
           resources: [{ 'Fn::GetAtt': [logicalId(sessions.table), 'Arn'] }],
@@ -95,84 +129,50 @@ describe('GatepassAuthorizer', () => {
       ]);
     });
 
-    it('is granted nothing like Scan, Query, DeleteItem or a wildcard', () => {
+    it('has no managed policy and is granted nothing like Scan, Query, DeleteItem or a wildcard', () => {
       const { template, authorizer } = build();
 
-      const actions = roleStatements(template, logicalId(authorizer.function.role!)).flatMap((s) => s.actions);
-
+      expect(template.toJSON().Resources[logicalId(authorizer.role)].Properties.ManagedPolicyArns).toBeUndefined();
+      const statements = roleStatements(template, logicalId(authorizer.role));
+      const actions = statements.flatMap((s) => s.actions);
       for (const forbidden of ['dynamodb:Scan', 'dynamodb:Query', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem']) {
         expect(actions).not.toContain(forbidden);
       }
       expect(actions.filter((action) => action.includes('*'))).toEqual([]);
+      expect(statements.flatMap((s) => s.resources).filter((resource) => JSON.stringify(resource).includes('*'))).toEqual([]);
     });
   });
 
-  describe('REQUEST authorizer', () => {
-    it('is a REQUEST authorizer with caching off and no identity sources by default', () => {
-      const { template, authorizer } = build();
+  describe('plugins', () => {
+    it('attaches a plugin layer and appends its name to the config, also after construction', () => {
+      const { stack, authorizer } = setUp({ plugins: ['from-props'] });
+      const renew = new PluginLayer(stack, 'Renew', { entry: RENEW_ON_EXPIRY });
+      const ipDeny = new PluginLayer(stack, 'IpDeny', { entry: IP_DENY });
 
-      template.resourceCountIs('AWS::ApiGateway::Authorizer', 1);
-      template.hasResourceProperties('AWS::ApiGateway::Authorizer', {
-        Type: 'REQUEST',
-        AuthorizerResultTtlInSeconds: 0,
-        IdentitySource: '',
-      });
-      const [resource] = Object.values(template.findResources('AWS::ApiGateway::Authorizer'));
-      expect(JSON.stringify(resource?.Properties.AuthorizerUri)).toContain(logicalId(authorizer.function));
-      template.hasResourceProperties('AWS::Lambda::Permission', {
-        FunctionName: { 'Fn::GetAtt': [logicalId(authorizer.function), 'Arn'] },
-        Principal: 'apigateway.amazonaws.com',
-      });
-    });
-
-    it('uses the API key header as identity source and tells the Lambda when caching is on', () => {
-      const { template, authorizer, stack } = build({ resultsCacheTtl: Duration.minutes(5), apiKeyHeader: 'X-Api-Key' });
-
-      template.hasResourceProperties('AWS::ApiGateway::Authorizer', {
-        AuthorizerResultTtlInSeconds: 300,
-        IdentitySource: 'method.request.header.X-Api-Key',
-      });
-      expect(gatepassConfigOf(template, logicalId(authorizer.function))).toMatchObject({ resultsCacheTtl: 300 });
-      Annotations.fromStack(stack).hasWarning('*', Match.stringLikeRegexp('result caching is on'));
-    });
-
-    it('takes explicit identity sources', () => {
-      const { template } = build({ identitySources: [apigateway.IdentitySource.queryString('key')] });
-
-      template.hasResourceProperties('AWS::ApiGateway::Authorizer', { IdentitySource: 'method.request.querystring.key' });
-    });
-
-    it('returns the same authorizer for the same API and a new one for another API', () => {
-      const stack = new Stack(testApp(), 'Test');
-      const sessions = new SessionTable(stack, 'Sessions');
-      const authorizer = new GatepassAuthorizer(stack, 'Authorizer', { table: sessions.table });
-      const [first, second] = ['First', 'Second'].map((id) => new apigateway.RestApi(stack, id, { cloudWatchRole: false }));
-      for (const api of [first!, second!]) {
-        api.root.addMethod('GET', new apigateway.MockIntegration(), { authorizer: authorizer.forRestApi(api) });
-      }
-
-      expect(authorizer.forRestApi(first!)).toBe(authorizer.forRestApi(first!));
-      expect(authorizer.forRestApi(second!)).not.toBe(authorizer.forRestApi(first!));
-      Template.fromStack(stack).resourceCountIs('AWS::ApiGateway::Authorizer', 2);
-    });
-
-    it('guards a REST API imported by id', () => {
-      const stack = new Stack(testApp(), 'Test');
-      const sessions = new SessionTable(stack, 'Sessions');
-      const authorizer = new GatepassAuthorizer(stack, 'Authorizer', { table: sessions.table });
-      const api = apigateway.RestApi.fromRestApiAttributes(stack, 'Imported', { restApiId: 'abc123', rootResourceId: 'root0' });
-
-      api.root.addMethod('GET', new apigateway.MockIntegration(), { authorizer: authorizer.forRestApi(api) });
+      authorizer.addPlugin(renew);
+      authorizer.addPlugin(ipDeny);
 
       const template = Template.fromStack(stack);
-      template.hasResourceProperties('AWS::ApiGateway::Authorizer', { RestApiId: 'abc123', Type: 'REQUEST' });
-      template.hasResourceProperties('AWS::ApiGateway::Method', { RestApiId: 'abc123', AuthorizationType: 'CUSTOM' });
+      expect(gatepassConfigOf(template, logicalId(authorizer.function)).plugins).toEqual(['from-props', 'renew-on-expiry', 'ip-deny']);
+      expect(authorizer.config.plugins).toEqual(['from-props', 'renew-on-expiry', 'ip-deny']);
+      expect(functionProperties(template, authorizer).Layers).toEqual([{ Ref: logicalId(renew.layer) }, { Ref: logicalId(ipDeny.layer) }]);
+    });
+
+    it('rejects a second plugin with the same name', () => {
+      const { stack, authorizer } = setUp();
+      authorizer.addPlugin(new PluginLayer(stack, 'Renew', { entry: RENEW_ON_EXPIRY }));
+
+      expect(() => authorizer.addPlugin(new PluginLayer(stack, 'Again', { entry: RENEW_ON_EXPIRY }))).toThrow(/already configured/);
     });
   });
 
   describe('validation', () => {
     it('rejects a hook timeout that the Lambda timeout would cut off', () => {
       expect(() => build({ hookTimeoutMs: 3000 })).toThrow(/hookTimeoutMs/);
+    });
+
+    it('rejects result caching without an identity source to use as the cache key', () => {
+      expect(() => build({ resultsCacheTtl: Duration.minutes(1), identitySources: [] })).toThrow(/identity source/);
     });
 
     it('rejects an invalid config at synth time, naming the field', () => {
@@ -186,6 +186,18 @@ describe('GatepassAuthorizer', () => {
       const { stack } = build({ jwt: { secret: 'x'.repeat(32), algorithms: ['HS256'] } });
 
       Annotations.fromStack(stack).hasWarning('*', Match.stringLikeRegexp('clear text'));
+    });
+
+    it('warns when result caching is on', () => {
+      const { stack } = build({ resultsCacheTtl: Duration.minutes(5) });
+
+      Annotations.fromStack(stack).hasWarning('*', Match.stringLikeRegexp('result caching is on'));
+    });
+
+    it('does not warn about caching when it is off', () => {
+      const { stack } = build();
+
+      Annotations.fromStack(stack).hasNoWarning('*', Match.stringLikeRegexp('result caching is on'));
     });
   });
 });

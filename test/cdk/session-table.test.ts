@@ -2,7 +2,7 @@ import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { afterEach, describe, it } from 'vitest';
 import { SessionTable } from '../../lib/session-table.ts';
-import { removeTestOutdirs, testApp } from './test-app.ts';
+import { CDK_TEST_TIMEOUT, removeTestOutdirs, testApp } from './test-app.ts';
 
 function synth(props?: ConstructorParameters<typeof SessionTable>[2]): Template {
   const stack = new Stack(testApp(), 'Test');
@@ -10,7 +10,7 @@ function synth(props?: ConstructorParameters<typeof SessionTable>[2]): Template 
   return Template.fromStack(stack);
 }
 
-describe('SessionTable', () => {
+describe('SessionTable', { timeout: CDK_TEST_TIMEOUT }, () => {
   afterEach(removeTestOutdirs);
 
   it('creates one on-demand table keyed by the string pk', () => {

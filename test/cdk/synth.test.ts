@@ -1,27 +1,36 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
+import type { APIGatewayAuthorizerResult } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../../lib/gatepass-authorizer.ts';
+import { KeyService } from '../../lambdas/core/key-service.ts';
+import { SessionStore } from '../../lambdas/core/store.ts';
+import { PROJECT_ROOT, RUNTIME_PROVIDED_MODULES } from '../../lib/bundling.ts';
+import { buildRequestAuthorizerEvent } from '../../local/authorizer-event.ts';
+import { createTestTable, dynamoEndpoint, type TestTable } from '../support/dynamo.ts';
+import { CDK_TEST_TIMEOUT } from './test-app.ts';
+
+const run = promisify(execFile);
 
 /**
- * The real `cdk synth` (bundling with the local esbuild, no Docker, no network), as a user
- * runs it. Slow (6–20 s), so it runs once for the whole file.
+ * The real `cdk synth` (bundling with the local esbuild, no Docker, no network, cdk-nag on),
+ * as a user runs it. Slow (6–60 s), so it runs once for the whole file.
  */
-describe('cdk synth', () => {
+describe('cdk synth', { timeout: CDK_TEST_TIMEOUT }, () => {
   let outdir: string;
   let template: { Resources: Record<string, { Type: string; Metadata?: Record<string, string>; Properties?: Record<string, unknown> }> };
 
   beforeAll(async () => {
     outdir = mkdtempSync(path.join(tmpdir(), 'gatepass-synth-'));
-    await promisify(execFile)(path.join(PROJECT_ROOT, 'node_modules/.bin/cdk'), ['synth', '--quiet', '--output', outdir], {
+    await run(path.join(PROJECT_ROOT, 'node_modules/.bin/cdk'), ['synth', '--quiet', '--output', outdir], {
       cwd: PROJECT_ROOT,
-      timeout: 110_000,
+      timeout: 170_000,
     });
     template = JSON.parse(readFileSync(path.join(outdir, 'Gatepass.template.json'), 'utf8'));
-  }, 120_000);
+  }, 180_000);
 
   afterAll(() => {
     if (outdir) rmSync(outdir, { recursive: true, force: true });
@@ -44,4 +53,94 @@ describe('cdk synth', () => {
     expect(existsSync(path.join(asset, 'index.mjs.map'))).toBe(true);
     expect(readFileSync(path.join(asset, 'index.mjs'), 'utf8')).toMatch(/^import \{ createRequire as __gatepassCreateRequire \}/);
   });
+
+  describe('the synthesized authorizer bundle, run by Node', () => {
+    let table: TestTable;
+    let keys: KeyService;
+    let bundle: string;
+
+    beforeAll(async () => {
+      table = await createTestTable('synth');
+      keys = new KeyService(new SessionStore({ client: table.doc, tableName: table.tableName, retentionSeconds: 0 }));
+      bundle = path.join(assetOf('gatepass authorizer'), 'index.mjs');
+      provideRuntimeModules(outdir);
+    });
+
+    afterAll(async () => {
+      await table?.drop();
+    });
+
+    /** Imports the bundle in a fresh `node`, as Lambda does at cold start, and answers one event. */
+    async function authorize(key: string): Promise<APIGatewayAuthorizerResult> {
+      const event = buildRequestAuthorizerEvent({
+        method: 'GET',
+        path: '/orders/42',
+        headers: { authorization: key },
+        query: new URLSearchParams(),
+        sourceIp: '203.0.113.9',
+        apiId: 'a1b2c3d4e5',
+        stage: 'prod',
+        region: 'us-east-1',
+      });
+      const script = `const { handler } = await import(${JSON.stringify(pathToFileURL(bundle).href)});
+        const context = { functionName: 'gatepass-authorizer', functionVersion: '$LATEST', invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:gatepass-authorizer', memoryLimitInMB: '256', awsRequestId: 'synth-test', logGroupName: 'g', logStreamName: 's', getRemainingTimeInMillis: () => 3000 };
+        const result = await handler(JSON.parse(process.env.EVENT), context);
+        console.log('RESULT ' + JSON.stringify(result));`;
+      const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
+        cwd: path.dirname(bundle),
+        timeout: 30_000,
+        env: {
+          PATH: process.env.PATH,
+          GATEPASS_CONFIG: JSON.stringify({ tableName: table.tableName }),
+          AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint(),
+          AWS_REGION: 'us-east-1',
+          AWS_ACCESS_KEY_ID: 'local',
+          AWS_SECRET_ACCESS_KEY: 'local',
+          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+          POWERTOOLS_LOG_LEVEL: 'SILENT',
+          NODE_OPTIONS: '--enable-source-maps',
+          EVENT: JSON.stringify(event),
+        },
+      });
+      const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
+      if (!line) throw new Error(`the bundle answered nothing: ${stdout}`);
+      return JSON.parse(line.slice('RESULT '.length)) as APIGatewayAuthorizerResult;
+    }
+
+    it('allows a seeded key, for that method only, and counts the request', async () => {
+      const { key, keyId } = await keys.create({ alias: 'synth', quotaMax: 1000 });
+
+      const result = await authorize(key);
+
+      expect(result.principalId).toBe(keyId);
+      expect(result.policyDocument.Statement).toEqual([
+        { Action: 'execute-api:Invoke', Effect: 'Allow', Resource: 'arn:aws:execute-api:us-east-1:000000000000:a1b2c3d4e5/prod/GET/orders/42' },
+      ]);
+      expect(result.context).toMatchObject({ keyId, alias: 'synth', quotaMax: 1000, quotaRemaining: 999 });
+    });
+
+    it('denies an expired key with session_expired', async () => {
+      const { key } = await keys.create({ alias: 'expired', expires: Math.floor(Date.now() / 1000) - 60 });
+
+      const result = await authorize(key);
+
+      expect(result.policyDocument.Statement[0]).toMatchObject({ Effect: 'Deny' });
+      expect(result.context).toMatchObject({ reason: 'session_expired', message: 'Key has expired, please renew' });
+    });
+  });
 });
+
+/**
+ * Makes the modules the bundle leaves to the Lambda runtime (`RUNTIME_PROVIDED_MODULES`,
+ * e.g. `@aws-sdk/*`) resolvable from the assembly, as the runtime would; with none, the
+ * bundle must run on its own, and nothing is linked.
+ */
+function provideRuntimeModules(outdir: string): void {
+  for (const pattern of RUNTIME_PROVIDED_MODULES) {
+    const name = pattern.replace(/\/\*$/, '');
+    const link = path.join(outdir, 'node_modules', name);
+    if (existsSync(link)) continue;
+    mkdirSync(path.dirname(link), { recursive: true });
+    symlinkSync(path.join(PROJECT_ROOT, 'node_modules', name), link);
+  }
+}

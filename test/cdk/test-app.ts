@@ -9,12 +9,12 @@ const outdirs: string[] = [];
 
 /**
  * A fresh App that writes into its own temp folder and bundles nothing
- * (`aws:cdk:bundling-stacks: []`). Call {@link removeTestOutdirs} in `afterEach`.
+ * (`aws:cdk:bundling-stacks: []`) unless `bundle` is set. Call {@link removeTestOutdirs} in `afterEach`.
  */
-export function testApp(): App {
+export function testApp(context: Record<string, unknown> = {}, { bundle = false } = {}): App {
   const outdir = mkdtempSync(path.join(tmpdir(), 'gatepass-cdk-'));
   outdirs.push(outdir);
-  return new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
+  return new App({ outdir, context: { ...(bundle ? {} : { 'aws:cdk:bundling-stacks': [] }), ...context } });
 }
 
 /** Removes the folders of every {@link testApp} made so far. */
@@ -64,3 +64,9 @@ export function roleStatements(template: Template, roleId: string): { actions: s
       resources: ([] as unknown[]).concat(statement.Resource),
     }));
 }
+
+/**
+ * Per-test timeout of the CDK tests: the first synth of a file loads much of aws-cdk-lib
+ * (tens of seconds on a busy 2-core CI machine), above vitest's default for the project.
+ */
+export const CDK_TEST_TIMEOUT = 120_000;
