@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod'; // a namespace import lets esbuild drop what is unused (zod's locales)
 import { ConfigError } from './errors.ts';
 import { DEFAULT_TABLE_NAME } from './table.ts';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { GatepassError } from './errors.ts';
 import type { Limits } from './limits.ts';
 import { SessionFieldsSchema, type AccessRight, type AllowedUrl, type MetaValue } from './session.ts';

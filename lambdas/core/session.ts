@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The public session: what the admin API, the plugin API and the CLI see (camelCase,
