@@ -44,6 +44,9 @@ const OWN_LIMITS_ARMED_SECONDS = 365 * 86_400;
 
 type Outcome = { readonly decision: Decision; readonly session?: StoredSession };
 
+/** The settings a session is checked against, and until when (epoch ms) they may be assumed. */
+type Settings = PolicySettings & { readonly servedUntil: number };
+
 /**
  * The authorization pipeline of the contract, for one request:
  * `pre` hooks → credential (auth hook, JWT or API key) → session (consistent read) →
@@ -142,8 +145,8 @@ export class Pipeline {
       const failed = checkSession({ isInactive: inactive, expires: session.expires }, settings.accessRights, request, now);
       if (failed !== undefined) return { decision: deny(failed, { expires: session.expires }, principal) };
 
-      // Counters not yet written under known limits were made under the session's own.
-      const plan = planConsumption(settings.limits, session, nowMs, session.armedLimits ?? ownLimits(session));
+      // Counters with no recorded limits were just set by a settings write: they stand as they are.
+      const plan = planConsumption(settings.limits, session, nowMs, session.armedLimits ?? settings.limits);
       if (plan.kind === 'rate_limited') return { decision: deny('rate_limited', { retryAfter: plan.retryAfter }, principal) };
       if (plan.kind === 'quota_exceeded') return { decision: deny('quota_exceeded', { quotaRenews: plan.quotaRenews }, principal) };
 
@@ -160,16 +163,26 @@ export class Pipeline {
     throw new ContentionError(`gave up after ${MAX_CONSUME_ATTEMPTS} conflicting writes`);
   }
 
-  /** What a consumption write records, and whether it arms the item for the fast path. */
-  #arming(session: StoredSession, settings: PolicySettings, now: number): Arming {
+  /**
+   * What a consumption write records, and whether it arms the item for the fast path: a
+   * session's own limits for a year (a settings write disarms it), limits from policies no
+   * longer than the policies read could be served from memory (none with a cache of 0).
+   */
+  #arming(session: StoredSession, settings: Settings, now: number): Arming {
     if ((session.applyPolicies ?? []).length === 0) return { until: now + OWN_LIMITS_ARMED_SECONDS, limits: settings.limits };
-    const seconds = this.#deps.config.policyCacheSeconds;
-    return { until: seconds > 0 ? now + seconds : undefined, limits: settings.limits };
+    const until = Math.floor(settings.servedUntil / 1000);
+    return { until: this.#deps.config.policyCacheSeconds > 0 && until > now ? until : undefined, limits: settings.limits };
   }
 
-  async #settingsOf(session: StoredSession, who: Identity): Promise<PolicySettings> {
+  async #settingsOf(session: StoredSession, who: Identity): Promise<Settings> {
     const ids = session.applyPolicies ?? [];
-    const settings = ids.length === 0 || !this.#deps.policies ? effectiveSettings(session, []) : effectiveSettings(session, (await this.#deps.policies.getMany(ids)).policies);
+    let settings: Settings;
+    if (ids.length === 0 || !this.#deps.policies) {
+      settings = { ...effectiveSettings(session, []), servedUntil: Number.MAX_SAFE_INTEGER };
+    } else {
+      const lookup = await this.#deps.policies.getMany(ids);
+      settings = { ...effectiveSettings(session, lookup.policies), servedUntil: lookup.servedUntil };
+    }
     if (settings.missing.length > 0) this.#deps.log.warn('session names policies that do not exist', { ...who.logFields, missing: settings.missing });
     return settings;
   }
@@ -178,10 +191,6 @@ export class Pipeline {
     if (!decision.allow) this.#deps.log.info('request denied', { ...logFields, reason: decision.reason, context: decision.context });
     return decision;
   }
-}
-
-function ownLimits(session: StoredSession): Limits {
-  return { rate: session.rate, per: session.per, quotaMax: session.quotaMax, quotaRenewalRate: session.quotaRenewalRate };
 }
 
 function isDenial(value: object): value is Denial {

@@ -40,6 +40,12 @@ export interface PolicyStoreOptions {
 export interface PolicyLookup {
   readonly policies: Policy[];
   readonly missing: string[];
+  /**
+   * Epoch ms until which this answer could still be served from memory: the oldest entry
+   * used, plus the cache bound. Anything derived from it (the fast path's arming) must not
+   * outlive it, or a changed policy would take longer than `cacheSeconds` to apply.
+   */
+  readonly servedUntil: number;
 }
 
 interface CacheEntry {
@@ -208,9 +214,13 @@ export class PolicyStore {
     const wanted = [...new Set(ids)];
     const now = this.#clock();
     const known = new Map<string, Policy | undefined>();
+    let oldest = now;
     for (const id of wanted) {
       const entry = this.#cache.get(id);
-      if (entry !== undefined && now - entry.fetchedAt < this.#cacheMs && now >= entry.fetchedAt) known.set(id, entry.policy);
+      if (entry !== undefined && now - entry.fetchedAt < this.#cacheMs && now >= entry.fetchedAt) {
+        known.set(id, entry.policy);
+        oldest = Math.min(oldest, entry.fetchedAt);
+      }
     }
     const toRead = wanted.filter((id) => !known.has(id));
     if (toRead.length > 0) {
@@ -229,7 +239,7 @@ export class PolicyStore {
       if (policy === undefined) missing.push(id);
       else policies.push(policy);
     }
-    return { policies, missing };
+    return { policies, missing, servedUntil: oldest + this.#cacheMs };
   }
 
   #remember(id: string, policy: Policy | undefined, fetchedAt: number): void {

@@ -39,6 +39,9 @@ export interface SessionStoreOptions {
   readonly retentionSeconds: number;
 }
 
+/** Fields whose change makes the counters stand as written by that change. */
+const COUNTER_FIELDS = ['quotaMax', 'quotaRemaining', 'quotaRenewalRate', 'quotaRenews', 'rate', 'per'] as const;
+
 /** What a session belongs to: an API key or a JWT identity. */
 export type SessionKind = 'key' | 'jwt';
 
@@ -92,6 +95,8 @@ export class SessionStore {
       createdAt: now,
       updatedAt: now,
       version: 1,
+      // The counters start under the session's own limits (a policy's, if they differ, start anew).
+      armedLimits: { rate: fields.rate, per: fields.per, quotaMax: fields.quotaMax, quotaRenewalRate: fields.quotaRenewalRate },
       ...this.#ttl(fields.expires),
     };
     try {
@@ -150,6 +155,16 @@ export class SessionStore {
     // New settings: the fast path must not run on limits recorded under the old ones.
     names['#armedUntil'] = 'armedUntil';
     removes.push('#armedUntil');
+    // Counters or limits set by this write stand as written: no limits are recorded for them
+    // (see planConsumption), and a new rate limit starts a new rate window.
+    if (COUNTER_FIELDS.some((field) => changes[field] !== undefined)) {
+      names['#armedLimits'] = 'armedLimits';
+      removes.push('#armedLimits');
+    }
+    if (changes.rate !== undefined || changes.per !== undefined) {
+      names['#rateResetsAt'] = 'rateResetsAt';
+      removes.push('#rateResetsAt');
+    }
 
     let condition = 'attribute_exists(pk)';
     if (expectedVersion !== undefined) {

@@ -183,7 +183,7 @@ describe('PolicyStore on DynamoDB Local', () => {
     it('caches "not found" for the same bound', async () => {
       const { store, calls } = authorizerStore({ cacheSeconds: 5 });
 
-      expect(await store.getMany(['late'])).toEqual({ policies: [], missing: ['late'] });
+      expect(await store.getMany(['late'])).toMatchObject({ policies: [], missing: ['late'] });
       await admin.put('late', fields());
       nowMs = T0 + 4_999;
       expect((await store.getMany(['late'])).missing).toEqual(['late']);

@@ -72,6 +72,21 @@ describe('the store and the pipeline on DynamoDB Local', () => {
     expect(Object.fromEntries(counts)).toEqual({ UpdateItemCommand: 11 });
   });
 
+  it('lets counters an admin sets stand, and starts new windows when only the limits change', async () => {
+    const { pipeline, keys } = pipelineOn(table.client, table.tableName);
+    const exact = await keys.create({ quotaMax: 100 });
+    const lowered = await keys.create({ quotaMax: 100 });
+    for (const key of [exact.key, lowered.key]) await pipeline.authorize(requestWith(key)); // armed, 99 left
+
+    await keys.update(exact.keyId, { quotaMax: 50, quotaRemaining: 0 });
+    await keys.update(lowered.keyId, { quotaMax: 2 });
+
+    expect(await pipeline.authorize(requestWith(exact.key))).toMatchObject({ allow: false, reason: 'quota_exceeded' });
+    const decisions = [];
+    for (let i = 0; i < 3; i++) decisions.push(await pipeline.authorize(requestWith(lowered.key)));
+    expect(decisions.map((d) => d.allow)).toEqual([true, true, false]);
+  });
+
   it('stores only the hash of a key, never the key itself', async () => {
     const { keys, doc } = pipelineOn(table.client, table.tableName);
     const { key, keyId } = await keys.create({ alias: 'secret-check' });
