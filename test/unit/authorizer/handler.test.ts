@@ -1,5 +1,6 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type {
   APIGatewayAuthorizerResult,
@@ -66,6 +67,27 @@ function storedSession(overrides: Partial<StoredSession> = {}): StoredSession {
     version: 1,
     ...overrides,
   };
+}
+
+/** The item an armed session's fast UpdateItem returns: limits recorded, one request taken from both counters. */
+function armedAfterFastWrite(session: StoredSession): StoredSession {
+  const { rate, per, quotaMax, quotaRenewalRate } = session;
+  return {
+    ...session,
+    armedUntil: NOW + 3600,
+    armedLimits: { rate, per, quotaMax, quotaRenewalRate },
+    rateRemaining: (session.rateRemaining ?? 0) - 1,
+    quotaRemaining: session.quotaRemaining - 1,
+  };
+}
+
+/** The exception DynamoDB answers a failed condition with: the old item in raw AttributeValue form. */
+function conditionFailed(old?: StoredSession): ConditionalCheckFailedException {
+  return new ConditionalCheckFailedException({
+    message: 'The conditional request failed',
+    $metadata: {},
+    ...(old ? { Item: marshall(old) } : {}),
+  });
 }
 
 function restRequestEvent(headers: Record<string, string> = { Authorization: KEY }): APIGatewayRequestAuthorizerEvent {
@@ -152,9 +174,19 @@ describe('createAuthorizerHandler', () => {
     ddb.reset();
   });
 
+  /** The steady state: the session is armed, so the fast UpdateItem succeeds and returns it. */
+  function givenArmed(session: StoredSession): void {
+    ddb.on(UpdateCommand).resolves({ Attributes: armedAfterFastWrite(session) });
+  }
+
+  /** The fast UpdateItem fails and returns the item as it is; the full checks run on it. */
+  function givenUnarmed(session: StoredSession): void {
+    ddb.on(UpdateCommand).rejectsOnce(conditionFailed(session)).resolves({ Attributes: armedAfterFastWrite(session) });
+  }
+
   describe('REST API REQUEST authorizer', () => {
     it('allows with a policy on the method ARN, the key id as principal and the session in the context', async () => {
-      ddb.on(GetCommand).resolves({ Item: storedSession() });
+      givenArmed(storedSession());
 
       const result = await handlerWith()(restRequestEvent(), LAMBDA_CONTEXT);
 
@@ -164,7 +196,7 @@ describe('createAuthorizerHandler', () => {
     });
 
     it('reads the key from a configured header whatever the case of its name', async () => {
-      ddb.on(GetCommand).resolves({ Item: storedSession() });
+      givenArmed(storedSession());
 
       const result = await handlerWith({ apiKeyHeader: 'X-API-Key' })(restRequestEvent({ 'x-api-KEY': KEY }), LAMBDA_CONTEXT);
 
@@ -172,7 +204,7 @@ describe('createAuthorizerHandler', () => {
     });
 
     it('denies with reason and message in the context for a denial', async () => {
-      ddb.on(GetCommand).resolves({ Item: storedSession({ isInactive: true }) });
+      givenUnarmed(storedSession({ isInactive: true }));
 
       const result = await handlerWith()(restRequestEvent(), LAMBDA_CONTEXT);
 
@@ -181,17 +213,31 @@ describe('createAuthorizerHandler', () => {
     });
 
     it('denies url_not_allowed for a path the session does not allow', async () => {
-      ddb.on(GetCommand).resolves({ Item: storedSession() });
+      givenArmed(storedSession());
       const event = { ...restRequestEvent(), path: '/owners', methodArn: `${ARN_PREFIX}:api1/prod/GET/owners` };
 
       const result = await handlerWith()(event, LAMBDA_CONTEXT);
 
       expect(statementOf(result).Effect).toBe('Deny');
       expect(policyOf(result).context).toMatchObject({ reason: 'url_not_allowed' });
+      // The fast UpdateItem took a request before access rights were checked: one refund gives it back.
+      expect(ddb.commandCalls(UpdateCommand).map((call) => call.args[0].input.UpdateExpression)).toEqual([
+        'SET #rr = #rr - :one, #qr = #qr - :one',
+        'SET #rr = #rr + :one, #qr = #qr + :one',
+      ]);
+    });
+
+    it('denies key_not_found with a Deny policy when no session exists for the key', async () => {
+      ddb.on(UpdateCommand).rejects(conditionFailed(undefined));
+
+      const result = await handlerWith()(restRequestEvent(), LAMBDA_CONTEXT);
+
+      expect(statementOf(result)).toMatchObject({ Effect: 'Deny', Resource: METHOD_ARN });
+      expect(policyOf(result).context).toMatchObject({ reason: 'key_not_found', message: 'Access to this API has been disallowed' });
     });
 
     it('scopes the policy to the whole API and stage when results are cached', async () => {
-      ddb.on(GetCommand).resolves({ Item: storedSession() });
+      givenArmed(storedSession());
 
       const result = await handlerWith({ resultsCacheTtl: 300 })(restRequestEvent(), LAMBDA_CONTEXT);
 
@@ -201,7 +247,7 @@ describe('createAuthorizerHandler', () => {
 
   describe('REST API TOKEN authorizer', () => {
     it('allows a Bearer token, finding API, stage, method and path in the method ARN', async () => {
-      ddb.on(GetCommand).resolves({ Item: storedSession() });
+      givenArmed(storedSession());
 
       const result = await handlerWith()(restTokenEvent(), LAMBDA_CONTEXT);
 
@@ -210,7 +256,7 @@ describe('createAuthorizerHandler', () => {
     });
 
     it('uses the token whatever header name is configured', async () => {
-      ddb.on(GetCommand).resolves({ Item: storedSession() });
+      givenArmed(storedSession());
 
       const result = await handlerWith({ apiKeyHeader: 'X-API-Key' })(restTokenEvent(KEY), LAMBDA_CONTEXT);
 
@@ -218,7 +264,7 @@ describe('createAuthorizerHandler', () => {
     });
 
     it('scopes the policy to the whole API and stage when results are cached', async () => {
-      ddb.on(GetCommand).resolves({ Item: storedSession() });
+      givenArmed(storedSession());
 
       const result = await handlerWith({ resultsCacheTtl: 60 })(restTokenEvent(), LAMBDA_CONTEXT);
 
@@ -228,7 +274,7 @@ describe('createAuthorizerHandler', () => {
 
   describe('HTTP API payload 2.0', () => {
     it('answers isAuthorized true with the context for a simple response (stage stripped from the path)', async () => {
-      ddb.on(GetCommand).resolves({ Item: storedSession() });
+      givenArmed(storedSession());
 
       const result = await handlerWith({ httpApiResponse: 'simple' })(httpApiEvent(), LAMBDA_CONTEXT);
 
@@ -239,7 +285,7 @@ describe('createAuthorizerHandler', () => {
     });
 
     it('answers isAuthorized false with reason and message for a simple response', async () => {
-      ddb.on(GetCommand).resolves({ Item: storedSession({ expires: NOW }) });
+      givenUnarmed(storedSession({ expires: NOW }));
 
       const result = await handlerWith({ httpApiResponse: 'simple' })(httpApiEvent(), LAMBDA_CONTEXT);
 
@@ -250,7 +296,7 @@ describe('createAuthorizerHandler', () => {
     });
 
     it('answers a policy on the route ARN for an IAM response', async () => {
-      ddb.on(GetCommand).resolves({ Item: storedSession() });
+      givenArmed(storedSession());
 
       const result = await handlerWith({ httpApiResponse: 'iam' })(httpApiEvent(), LAMBDA_CONTEXT);
 
@@ -259,7 +305,7 @@ describe('createAuthorizerHandler', () => {
     });
 
     it('scopes an IAM response to the whole API and stage when results are cached', async () => {
-      ddb.on(GetCommand).resolves({ Item: storedSession() });
+      givenArmed(storedSession());
 
       const result = await handlerWith({ httpApiResponse: 'iam', resultsCacheTtl: 300 })(httpApiEvent(), LAMBDA_CONTEXT);
 
@@ -288,7 +334,7 @@ describe('createAuthorizerHandler', () => {
 
   describe('faults fail closed', () => {
     it('rejects with an error that is not Unauthorized when DynamoDB fails', async () => {
-      ddb.on(GetCommand).rejects(new Error('socket hang up'));
+      ddb.on(UpdateCommand).rejects(new Error('socket hang up'));
 
       const error = await handlerWith()(restRequestEvent(), LAMBDA_CONTEXT).then(
         () => undefined,
@@ -299,15 +345,17 @@ describe('createAuthorizerHandler', () => {
       expect((error as Error).message).not.toBe('Unauthorized');
     });
 
-    it('rejects when the consumption write fails', async () => {
-      ddb.on(GetCommand).resolves({ Item: storedSession({ quotaMax: 10, quotaRemaining: 5, quotaRenewalRate: 60, quotaRenews: NOW + 60 }) });
-      ddb.on(UpdateCommand).rejects(new Error('RequestTimeout'));
+    it('rejects when the consumption write after a failed fast write fails', async () => {
+      ddb
+        .on(UpdateCommand)
+        .rejectsOnce(conditionFailed(storedSession({ quotaMax: 10, quotaRemaining: 5, quotaRenewalRate: 60, quotaRenews: NOW + 60 })))
+        .rejects(new Error('RequestTimeout'));
 
       await expect(handlerWith()(restRequestEvent(), LAMBDA_CONTEXT)).rejects.toThrow();
     });
 
     it('rejects every invocation, of every event shape, when the config string is invalid', async () => {
-      ddb.on(GetCommand).resolves({ Item: storedSession() });
+      givenArmed(storedSession());
       const handler = handlerWith('{"hookTimeoutMs": 0, "apiKeyHeader": "bad header"}');
 
       for (const event of [restRequestEvent(), restTokenEvent(), httpApiEvent(), restRequestEvent()]) {
@@ -322,7 +370,7 @@ describe('createAuthorizerHandler', () => {
     });
 
     it('rejects every invocation when the config is missing or not JSON', async () => {
-      ddb.on(GetCommand).resolves({ Item: storedSession() });
+      givenArmed(storedSession());
 
       const unset = createAuthorizerHandler({ config: undefined, client, logger, clock: () => NOW_MS });
 

@@ -207,6 +207,105 @@ describe('planConsumption', () => {
     });
   });
 
+  describe('limits changed since the counters were written (forced opens)', () => {
+    const now = limits({ rate: 5, per: 10, quotaMax: 10, quotaRenewalRate: 60 });
+    const openWindows = counters({ rateRemaining: 2, rateResetsAt: NOW_MS + 4000, quotaRemaining: 3, quotaRenews: NOW + 30 });
+
+    it('takes from both open windows, forcing nothing, when the armed limits equal the limits in force', () => {
+      const plan = planConsumption(now, openWindows, NOW_MS, { ...now });
+
+      expect(plan).toMatchObject({ kind: 'consume', rate: 'take', quota: 'take', rateForced: false, quotaForced: false });
+    });
+
+    it('forces nothing when no armed limits are given', () => {
+      const plan = planConsumption(now, openWindows, NOW_MS);
+
+      expect(plan).toMatchObject({ kind: 'consume', rate: 'take', quota: 'take', rateForced: false, quotaForced: false });
+    });
+
+    it.each([
+      ['rate', { rate: 9 }],
+      ['per', { per: 1 }],
+      ['rate and per', { rate: 50, per: 100 }],
+    ])('opens the rate window although it is open when the armed %s differs (rateForced)', (_field, armed) => {
+      const plan = planConsumption(now, openWindows, NOW_MS, { ...now, ...armed });
+
+      expect(plan).toMatchObject({
+        kind: 'consume',
+        rate: 'open',
+        rateForced: true,
+        rateRemainingAfterOpen: 4,
+        rateResetsAt: NOW_MS + 10_000,
+        quota: 'take',
+        quotaForced: false,
+      });
+    });
+
+    it('opens the rate window instead of denying rate_limited when an empty open window was counted under other limits', () => {
+      const plan = planConsumption(now, counters({ rateRemaining: 0, rateResetsAt: NOW_MS + 4000, quotaRemaining: 3, quotaRenews: NOW + 30 }), NOW_MS, { ...now, rate: 1 });
+
+      expect(plan).toMatchObject({ kind: 'consume', rate: 'open', rateForced: true });
+    });
+
+    it.each([
+      ['quotaMax', { quotaMax: 100 }],
+      ['quotaRenewalRate', { quotaRenewalRate: 3600 }],
+      ['quotaMax (from unlimited)', { quotaMax: -1 }],
+    ])('opens the quota window although it is open when the armed %s differs (quotaForced)', (_field, armed) => {
+      const plan = planConsumption(now, openWindows, NOW_MS, { ...now, ...armed });
+
+      expect(plan).toMatchObject({
+        kind: 'consume',
+        rate: 'take',
+        rateForced: false,
+        quota: 'open',
+        quotaForced: true,
+        quotaRemainingAfterOpen: 9,
+        quotaRenews: NOW + 60,
+      });
+    });
+
+    it('opens the quota window instead of denying quota_exceeded when the used-up window was counted under other limits', () => {
+      const plan = planConsumption(now, counters({ quotaRemaining: 0, quotaRenews: NOW + 30 }), NOW_MS, { ...now, quotaMax: 2 });
+
+      expect(plan).toMatchObject({ kind: 'consume', quota: 'open', quotaForced: true, quotaRemainingAfterOpen: 9 });
+    });
+
+    it('opens a quota that never renews when its quotaMax changed', () => {
+      const never = limits({ quotaMax: 10, quotaRenewalRate: 0 });
+
+      const plan = planConsumption(never, counters({ quotaRemaining: 0, quotaRenews: 0 }), NOW_MS, { ...never, quotaMax: 5 });
+
+      expect(plan).toMatchObject({ kind: 'consume', quota: 'open', quotaForced: true, quotaRemainingAfterOpen: 9, quotaRenews: NOW });
+    });
+
+    it('forces both windows when both pairs differ', () => {
+      const plan = planConsumption(now, openWindows, NOW_MS, NO_LIMITS);
+
+      expect(plan).toMatchObject({ kind: 'consume', rate: 'open', rateForced: true, quota: 'open', quotaForced: true });
+    });
+
+    it('reports a window that opens because it closed as not forced', () => {
+      const closed = counters({ rateRemaining: 0, rateResetsAt: NOW_MS, quotaRemaining: 0, quotaRenews: NOW });
+
+      const plan = planConsumption(now, closed, NOW_MS, { ...now });
+
+      expect(plan).toMatchObject({ kind: 'consume', rate: 'open', rateForced: false, quota: 'open', quotaForced: false });
+    });
+
+    it('forces nothing for a limit that is now off, whatever the armed limits were', () => {
+      const plan = planConsumption(NO_LIMITS, openWindows, NOW_MS, now);
+
+      expect(plan).toMatchObject({ kind: 'consume', rate: 'none', quota: 'none', rateForced: false, quotaForced: false });
+    });
+
+    it('still denies quota_exceeded for a quotaMax of 0, even when the armed quota differs', () => {
+      const plan = planConsumption(limits({ quotaMax: 0 }), counters({ quotaRemaining: 5, quotaRenews: NOW + 30 }), NOW_MS, { ...NO_LIMITS, quotaMax: 10 });
+
+      expect(plan).toEqual({ kind: 'quota_exceeded', quotaRenews: NOW + 30 });
+    });
+  });
+
   describe('against a reference model (property)', () => {
     const limitsArb = fc.record({
       rate: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 100 })),
@@ -265,6 +364,15 @@ describe('planConsumption', () => {
           }
         }),
         { numRuns: 2000 },
+      );
+    });
+
+    it('plans exactly as without armed limits when the armed limits equal the limits in force', () => {
+      fc.assert(
+        fc.property(limitsArb, countersArb, nowMsArb, (lim, ctr, nowMs) => {
+          expect(planConsumption(lim, ctr, nowMs, { ...lim })).toEqual(planConsumption(lim, ctr, nowMs));
+        }),
+        { numRuns: 500 },
       );
     });
   });
