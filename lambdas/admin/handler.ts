@@ -6,6 +6,7 @@ import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { parseConfig, type Config } from '../core/config.ts';
 import { KeyService } from '../core/key-service.ts';
 import { PolicyStore } from '../core/policy-store.ts';
+import { SessionIndex } from '../core/session-index.ts';
 import { SessionStore } from '../core/store.ts';
 import { createDocumentClient } from '../core/dynamo-client.ts';
 import { errorResult, HttpError, type HttpResult } from './http.ts';
@@ -39,7 +40,9 @@ export function createAdminHandler(options: AdminOptions): AdminHandler {
       retentionSeconds: config.sessionRetentionSeconds,
     });
     const policies = new PolicyStore({ client, tableName: config.tableName, cacheSeconds: 0 });
-    table = [...routes(new KeyService(store)), ...policyRoutes(policies)];
+    const index = new SessionIndex({ client, tableName: config.tableName });
+    const keys = new KeyService(store, undefined, { policies, index });
+    table = [...routes(keys), ...policyRoutes(policies)];
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     return middy(async (): Promise<HttpResult> => {

@@ -43,20 +43,57 @@ export function errorResult(error: HttpError): HttpResult {
  * type is JSON, 400 when it does not parse. Base64 bodies (Function URLs) are decoded.
  */
 export function readJsonBody(event: APIGatewayProxyEventV2, jsonTypes: readonly string[] = ['application/json']): unknown {
+  return readBody(event, jsonTypes).body;
+}
+
+/**
+ * {@link readJsonBody}, also telling which of `types` the body was sent as (a route may
+ * accept several JSON dialects, such as Tyk's session objects).
+ */
+export function readBody<T extends string>(event: APIGatewayProxyEventV2, types: readonly T[]): { body: unknown; type: T } {
   const raw = event.body ?? '';
   const bytes = event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
   if (bytes.length > MAX_BODY_BYTES) {
     throw new HttpError(413, 'payload_too_large', `request body is over ${MAX_BODY_BYTES} bytes`);
   }
   const type = (header(event, 'content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-  if (!jsonTypes.includes(type)) {
-    throw new HttpError(415, 'unsupported_media_type', `content-type must be ${jsonTypes.join(' or ')}`);
+  if (!(types as readonly string[]).includes(type)) {
+    throw new HttpError(415, 'unsupported_media_type', `content-type must be ${types.join(' or ')}`);
   }
+  let body: unknown;
   try {
-    return JSON.parse(bytes.toString('utf8'));
+    body = JSON.parse(bytes.toString('utf8'));
   } catch {
     throw new HttpError(400, 'invalid_json', 'request body is not valid JSON');
   }
+  const problems = unstorable(body);
+  if (problems.length > 0) {
+    throw new HttpError(400, 'invalid_fields', `invalid fields: ${problems.map((p) => p.field).join(', ')}`, problems);
+  }
+  return { body, type: type as T };
+}
+
+/**
+ * What JSON allows but no schema should let through, anywhere in a parsed body:
+ * - `__proto__` keys: `JSON.parse` keeps them as own keys, but zod's records rebuild
+ *   objects by assignment and silently drop them — access rights for an API named
+ *   `__proto__` would come out as `{}`, which means every API;
+ * - numbers that cannot be stored: beyond ±Number.MAX_SAFE_INTEGER (the DynamoDB document
+ *   client refuses them rather than lose precision) or nearer 0 than 1e-130 (DynamoDB's
+ *   smallest magnitude). They would pass the schemas and then fail the write (a 500).
+ */
+function unstorable(value: unknown, path = ''): Array<{ field: string; message: string }> {
+  if (typeof value === 'number') {
+    const magnitude = Math.abs(value);
+    return magnitude > Number.MAX_SAFE_INTEGER || (value !== 0 && magnitude < 1e-130)
+      ? [{ field: path || '(body)', message: `is outside the range of numbers that can be stored (0, or 1e-130 to ${Number.MAX_SAFE_INTEGER} either side of 0)` }]
+      : [];
+  }
+  if (value === null || typeof value !== 'object') return [];
+  return Object.entries(value).flatMap(([name, child]) => {
+    const at = path === '' ? name : `${path}.${name}`;
+    return name === '__proto__' ? [{ field: at, message: 'is a reserved name' }] : unstorable(child, at);
+  });
 }
 
 /** A header value, by case-insensitive name. */

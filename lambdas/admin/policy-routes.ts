@@ -1,11 +1,13 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { NotFoundError } from '../core/errors.ts';
-import { fieldProblems, InvalidInputError, type FieldProblem } from '../core/key-service.ts';
-import { isPolicyId, parsePolicyInput } from '../core/policy.ts';
+import { fieldProblems, InvalidInputError, windowProblems, type FieldProblem } from '../core/key-service.ts';
+import { isPolicyId, parsePolicyInput, type PolicyFields } from '../core/policy.ts';
 import type { PolicyStore } from '../core/policy-store.ts';
-import { header, HttpError, ifMatchVersion, json, noContent, readJsonBody } from './http.ts';
+import { TYK_POLICY_CONTENT_TYPE, tykFieldName, tykPolicyToInput } from '../core/tyk.ts';
+import { header, HttpError, ifMatchVersion, json, noContent, readBody } from './http.ts';
 import type { Route } from './routes.ts';
 
+const JSON_TYPE = 'application/json';
 
 /**
  * Any path segment: the id is validated by the handler, so that a bad id on PUT is a 400
@@ -20,6 +22,8 @@ const NO_POLICY_MESSAGE = 'no policy with this id';
  *   means it was created). `If-Match: <version>` replaces only that version (409
  *   otherwise, 404 if absent); `If-None-Match: *` creates only (409 if it exists);
  *   neither: against the policy as read now (409 if a concurrent write came first).
+ *   A Tyk policy object is accepted with `content-type: application/vnd.tyk.policy+json`
+ *   (see `tyk.ts`); the answer then adds `ignoredFields`.
  * - `GET /policies/{id}`: 200 with the policy, 404.
  * - `DELETE /policies/{id}`: 204, 404; `If-Match` optional (409).
  * - `GET /policies`: 200 `{items}`, every policy sorted by id.
@@ -40,13 +44,11 @@ export function policyRoutes(store: PolicyStore): Route[] {
       method: 'PUT',
       pattern: POLICY,
       handle: async (event, { id }) => {
-        const body = readJsonBody(event);
+        const { body, type } = readBody(event, [JSON_TYPE, TYK_POLICY_CONTENT_TYPE]);
         const expectedVersion = preconditionOf(event);
-        const problems: FieldProblem[] = isPolicyId(id!) ? [] : [{ field: 'id', message: 'must be 1 to 128 letters, digits, _, . or -' }];
-        const input = parsePolicyInput(body);
-        if (!input.success) problems.push(...fieldProblems(input.error));
-        if (problems.length > 0 || !input.success) throw new InvalidInputError(problems);
-        return json(200, await store.put(id!, input.data, expectedVersion));
+        const { fields, ignored } = policyInput(id!, body, type === TYK_POLICY_CONTENT_TYPE);
+        const policy = await store.put(id!, fields, expectedVersion);
+        return json(200, ignored === undefined ? policy : { ...policy, ignoredFields: ignored });
       },
     },
     {
@@ -68,6 +70,31 @@ export function policyRoutes(store: PolicyStore): Route[] {
       },
     },
   ];
+}
+
+/**
+ * A validated policy body (a Tyk policy object mapped first), or {@link InvalidInputError}
+ * naming every bad field — the id, schema problems, over-long windows — by the names the
+ * caller used.
+ */
+function policyInput(id: string, body: unknown, tyk: boolean): { fields: PolicyFields; ignored?: string[] } {
+  const problems: FieldProblem[] = isPolicyId(id) ? [] : [{ field: 'id', message: 'must be 1 to 128 letters, digits, _, . or -' }];
+  let input = body;
+  let ignored: string[] | undefined;
+  if (tyk) {
+    const mapped = tykPolicyToInput(body);
+    if (!mapped.ok) throw new InvalidInputError([...problems, ...mapped.problems]);
+    input = mapped.input;
+    ignored = mapped.ignored;
+  }
+  const parsed = parsePolicyInput(input);
+  const invalid = [...(parsed.success ? [] : fieldProblems(parsed.error)), ...windowProblems(input)];
+  for (const problem of invalid) {
+    const field = tyk ? tykFieldName(problem.field) : problem.field;
+    if (!problems.some((p) => p.field === field)) problems.push({ ...problem, field });
+  }
+  if (problems.length > 0 || !parsed.success) throw new InvalidInputError(problems);
+  return ignored === undefined ? { fields: parsed.data } : { fields: parsed.data, ignored };
 }
 
 /** `If-Match: n` → n; `If-None-Match: *` → 0 (create only); neither → undefined; both or a bad value → 400. */

@@ -1,8 +1,8 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { NotFoundError, VersionConflictError, AlreadyExistsError } from '../core/errors.ts';
-import { fieldProblems, InvalidInputError, type KeyService } from '../core/key-service.ts';
-import { SessionPatchSchema } from '../core/session.ts';
-import { HttpError, ifMatchVersion, json, noContent, readJsonBody, type HttpResult } from './http.ts';
+import { InvalidInputError, type KeyService } from '../core/key-service.ts';
+import { HttpError, json, type HttpResult } from './http.ts';
+import { keyRoutes } from './key-routes.ts';
 
 export type RouteHandler = (event: APIGatewayProxyEventV2, params: Record<string, string>) => Promise<HttpResult>;
 
@@ -12,42 +12,9 @@ export interface Route {
   readonly handle: RouteHandler;
 }
 
-const KEY_ID = '(?<keyId>[0-9a-f]{64})';
-
-/** The admin API's routes. Each turns an HTTP request into a service call and back. */
+/** The admin API's routes: `/health` and the key routes (policies: `policy-routes.ts`). */
 export function routes(keys: KeyService): Route[] {
-  return [
-    { method: 'GET', pattern: /^\/health$/, handle: async () => json(200, { status: 'ok' }) },
-    {
-      method: 'POST',
-      pattern: /^\/keys$/,
-      handle: async (event) => json(201, await keys.create(readJsonBody(event))),
-    },
-    {
-      method: 'GET',
-      pattern: new RegExp(`^/keys/${KEY_ID}$`),
-      handle: async (_event, { keyId }) => json(200, await keys.get(keyId!)),
-    },
-    {
-      method: 'PATCH',
-      pattern: new RegExp(`^/keys/${KEY_ID}$`),
-      handle: async (event, { keyId }) => {
-        const body = readJsonBody(event);
-        const ifMatch = ifMatchVersion(event);
-        const patch = SessionPatchSchema.safeParse(body);
-        if (!patch.success) throw new InvalidInputError(fieldProblems(patch.error));
-        return json(200, await keys.update(keyId!, patch.data, ifMatch));
-      },
-    },
-    {
-      method: 'DELETE',
-      pattern: new RegExp(`^/keys/${KEY_ID}$`),
-      handle: async (event, { keyId }) => {
-        await keys.delete(keyId!, ifMatchVersion(event));
-        return noContent();
-      },
-    },
-  ];
+  return [{ method: 'GET', pattern: /^\/health$/, handle: async () => json(200, { status: 'ok' }) }, ...keyRoutes(keys)];
 }
 
 /** Finds the route for a request: 404 for an unknown path, 405 for a known path with another method. */
