@@ -12,6 +12,7 @@ import type {
 } from './plugin.ts';
 import { SessionPatchSchema, type Session } from './session.ts';
 import { createSessionOnce, getSession, setSession } from './session-writes.ts';
+import { unstorable } from './storable.ts';
 import type { SessionChanges, SessionStore, StoredSession } from './store.ts';
 
 /** Times a `postAuth` hook is run again after losing a write to a concurrent request. */
@@ -149,6 +150,8 @@ export class HookRunner {
   }
 
   async #update(plugin: GatepassPlugin, patch: SessionChanges): Promise<Session> {
+    const unsafe = unstorable(patch);
+    if (unsafe.length > 0) throw this.#fault(plugin, `invalid session patch: ${unsafe.map((p) => `${p.field}: ${p.message}`).join('; ')}`);
     const parsed = SessionPatchSchema.safeParse(patch);
     if (!parsed.success) {
       throw this.#fault(plugin, `invalid session patch: ${fieldProblems(parsed.error).map((p) => `${p.field}: ${p.message}`).join('; ')}`);

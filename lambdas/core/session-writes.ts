@@ -1,6 +1,7 @@
 import { AlreadyExistsError, ContentionError, NotFoundError, VersionConflictError } from './errors.ts';
 import { InvalidInputError, fieldProblems, toPublicSession } from './key-service.ts';
 import { keyIdOf, keySessionPk } from './keys.ts';
+import { unstorable } from './storable.ts';
 import { newSessionFields, SessionInputSchema, type Session } from './session.ts';
 import type { SessionChanges, SessionStore, StoredSession } from './store.ts';
 
@@ -14,7 +15,7 @@ const MAX_SET_ATTEMPTS = 5;
  * writer got there first. Returns the item as written.
  */
 export async function setSession(store: SessionStore, key: string, init: unknown, now: number): Promise<StoredSession> {
-  const parsed = SessionInputSchema.safeParse(init);
+  const parsed = parseStorable(init);
   if (!parsed.success) throw new InvalidInputError(fieldProblems(parsed.error));
   const fields = newSessionFields(parsed.data, now);
   const keyId = keyIdOf(key);
@@ -45,7 +46,7 @@ export async function createSessionOnce(store: SessionStore, key: string, init: 
   const pk = keySessionPk(keyId);
   const existing = await store.get(pk);
   if (existing !== undefined) return existing;
-  const parsed = SessionInputSchema.safeParse(init);
+  const parsed = parseStorable(init);
   if (!parsed.success) throw new InvalidInputError(fieldProblems(parsed.error));
   try {
     return await store.create(pk, keyId, newSessionFields(parsed.data, now), now);
@@ -55,6 +56,13 @@ export async function createSessionOnce(store: SessionStore, key: string, init: 
     if (winner === undefined) throw error;
     return winner;
   }
+}
+
+/** A session input that parses and that DynamoDB can store as given. */
+function parseStorable(init: unknown): ReturnType<typeof SessionInputSchema.safeParse> {
+  const problems = unstorable(init);
+  if (problems.length > 0) throw new InvalidInputError(problems);
+  return SessionInputSchema.safeParse(init);
 }
 
 /** The public session of a raw key, read consistently (`TykGetKeyData`). */

@@ -8,6 +8,8 @@ import * as z from 'zod';
 
 const epochSeconds = z.number().int().min(0).max(253_402_300_799); // up to year 9999
 const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+/** A window length: up to 100 years, so that now + window is still a storable time. */
+const windowSeconds = z.number().int().min(0).max(3_155_760_000, 'must be at most 100 years (3155760000 s)');
 
 const httpMethod = z
   .string()
@@ -30,6 +32,7 @@ export const AccessRightSchema = z.strictObject({
   allowedUrls: z.array(AllowedUrlSchema).max(256).optional(),
 });
 
+// Numbers DynamoDB cannot store and `__proto__` keys are refused before parsing: see storable.ts.
 const metaValue = z.union([z.string().max(4096), z.number(), z.boolean()]);
 
 /** The caller-settable fields, without defaults (the patch schema must not have any). */
@@ -38,10 +41,10 @@ const sessionFields = {
   expires: epochSeconds,
   quotaMax: z.number().int().min(-1).max(Number.MAX_SAFE_INTEGER),
   quotaRemaining: z.number().int().min(-1).max(Number.MAX_SAFE_INTEGER),
-  quotaRenewalRate: count,
+  quotaRenewalRate: windowSeconds,
   quotaRenews: epochSeconds,
   rate: count,
-  per: count,
+  per: windowSeconds,
   accessRights: z.record(z.string().min(1).max(128), AccessRightSchema),
   applyPolicies: z.array(z.string().min(1).max(128)).max(32),
   metaData: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'names are letters, digits, _ or -'), metaValue),
