@@ -23,8 +23,10 @@ export function devBanner(dev: DevServer): string {
       `  curl -i ${dev.gatewayUrl}/hello -H "Authorization: ${expired.key}"   # 403 session_expired`,
       `  for i in 1 2 3 4 5 6; do curl -s ${dev.gatewayUrl}/hello -H "Authorization: $KEY" -o /dev/null -w "%{http_code}\\n"; done   # 6th: 403 rate_limited`,
       '',
-      'Create a key of your own:',
+      'Create a key of your own (admin API, or the CLI in another terminal):',
       `  curl -s ${dev.adminUrl}/keys -H 'content-type: application/json' -d '{"alias":"me","quotaMax":3}'`,
+      `  npx gatepass keys create --admin-url ${dev.adminUrl} --alias me --quota-max 3`,
+      `  npx gatepass keys list --admin-url ${dev.adminUrl}`,
       '',
     );
   }
