@@ -63,7 +63,7 @@ export function createAdminHandler(options: AdminOptions): AdminHandler {
       logger.error('admin request failed', { method, path, error: error instanceof Error ? error.message : String(error) });
       return errorResult(new HttpError(500, 'internal_error', 'internal error'));
     }
-  }).use(injectLambdaContext(logger)) as unknown as AdminHandler;
+  }).use(injectLambdaContext(logger, { logEvent: false })) as unknown as AdminHandler;
 }
 
 /** The Lambda entry point: config from `GATEPASS_CONFIG`, validated at cold start. */

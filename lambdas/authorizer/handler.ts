@@ -63,7 +63,7 @@ export function createAuthorizerHandler(options: AuthorizerOptions): AuthorizerH
       logger.error('authorization failed: failing closed', { error: describe(error) });
       throw new Error('Authorizer failure');
     }
-  }).use(injectLambdaContext(logger)) as unknown as AuthorizerHandler;
+  }).use(injectLambdaContext(logger, { logEvent: false })) as unknown as AuthorizerHandler;
 }
 
 async function build(options: AuthorizerOptions, logger: Logger): Promise<Ready> {

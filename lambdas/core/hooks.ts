@@ -68,7 +68,7 @@ export class HookRunner {
     for (const plugin of this.#options.plugins) {
       if (!plugin.pre) continue;
       const result = await this.#call(plugin, 'pre', () => plugin.pre!(this.#context(plugin)));
-      const denial = readDenial(plugin, result);
+      const denial = this.#denial(plugin, result);
       if (denial) return denial;
     }
     return undefined;
@@ -78,7 +78,7 @@ export class HookRunner {
   async auth(): Promise<{ key: string; session?: StoredSession } | PluginDenial> {
     const plugin = this.#options.plugins.find((p) => p.auth)!;
     const result = await this.#call(plugin, 'auth', () => plugin.auth!(this.#context(plugin)));
-    const denial = readDenial(plugin, result);
+    const denial = this.#denial(plugin, result);
     if (denial) return denial;
     const { key, session, createSession } = (result ?? {}) as Partial<AuthResult>;
     if (typeof key !== 'string' || key.length === 0) throw this.#fault(plugin, 'auth must answer { key } or { deny }');
@@ -96,7 +96,7 @@ export class HookRunner {
       for (let attempt = 1; ; attempt++) {
         try {
           const ctx = { ...this.#context(plugin), session: snapshot(this.state.session!), updateSession: (patch: SessionChanges) => this.#update(plugin, patch) };
-          const denial = readDenial(plugin, await this.#call(plugin, 'postAuth', () => plugin.postAuth!(ctx)));
+          const denial = this.#denial(plugin, await this.#call(plugin, 'postAuth', () => plugin.postAuth!(ctx)));
           if (denial) return denial;
           break;
         } catch (error) {
@@ -121,6 +121,15 @@ export class HookRunner {
       merged = { ...merged, ...this.#contextAdditions(plugin, result.context, reserved) };
     }
     return merged;
+  }
+
+  /** A hook's `{ deny }`, checked; a malformed one is a fault, logged like any other. */
+  #denial(plugin: GatepassPlugin, result: unknown): PluginDenial | undefined {
+    try {
+      return readDenial(plugin, result);
+    } catch (error) {
+      throw error instanceof PluginError ? this.#fault(plugin, error.message.replace(`plugin ${plugin.name}: `, '')) : error;
+    }
   }
 
   #context(plugin: GatepassPlugin): HookContext {

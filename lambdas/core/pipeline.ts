@@ -100,7 +100,7 @@ export class Pipeline {
     if (fast.ok) return this.#afterFastConsume(fast.session, identity, request, nowMs);
     const session = fast.current ?? (await identity.whenMissing());
     if (isDenial(session)) return { decision: session };
-    return this.#checkAndConsume(session, identity, request);
+    return this.#checkAndConsume(session, identity, request, true);
   }
 
   /** Read the session, run `postAuth` hooks on it, then check and consume. */
@@ -111,7 +111,7 @@ export class Pipeline {
     hooks.state.session = session;
     const hookDenial = await hooks.postAuth();
     if (hookDenial) return { decision: pluginDeny(hookDenial, identity.principalId) };
-    return this.#checkAndConsume(hooks.state.session, identity, request);
+    return this.#checkAndConsume(hooks.state.session, identity, request, false);
   }
 
   /** The checks the fast write could not make: policies and access rights; a denial gives the request back. */
@@ -132,7 +132,7 @@ export class Pipeline {
    * session changed (a concurrent request, an admin write, a renewal), the returned
    * item is checked afresh — no second read.
    */
-  async #checkAndConsume(initial: StoredSession, who: Identity, request: AuthRequest): Promise<Outcome> {
+  async #checkAndConsume(initial: StoredSession, who: Identity, request: AuthRequest, fastPath: boolean): Promise<Outcome> {
     const principal = who.principalId;
     let session: StoredSession | undefined = initial;
     for (let attempt = 1; attempt <= MAX_CONSUME_ATTEMPTS; attempt++) {
@@ -151,7 +151,8 @@ export class Pipeline {
       if (plan.kind === 'quota_exceeded') return { decision: deny('quota_exceeded', { quotaRenews: plan.quotaRenews }, principal) };
 
       const arming = this.#arming(session, settings, now);
-      if (plan.rate === 'none' && plan.quota === 'none' && isArmed(session, arming, now)) {
+      // Nothing to count: a write only to arm the fast path, and only if it is in use.
+      if (plan.rate === 'none' && plan.quota === 'none' && (!fastPath || isArmed(session, arming, now))) {
         return { decision: { allow: true, principalId: principal, context: allowContext(session, settings.limits, nowMs) }, session };
       }
       const result = await this.#deps.store.consume(session, plan, nowMs, arming);
