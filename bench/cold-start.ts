@@ -1,0 +1,208 @@
+/**
+ * Measurement 3: cold start. Bundles the authorizer with esbuild (ESM, node22, minified,
+ * `@aws-sdk/*` external — the Lambda runtime provides an SDK), weighs it, then starts fresh
+ * `node` processes that import the bundle and answer one event against DynamoDB Local.
+ * The same is done, for information, with the externals the CDK construct actually uses
+ * (`GATEPASS_BUNDLING.externalModules`), which may bundle the SDK too.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { build, type Metafile } from 'esbuild';
+import { GATEPASS_BUNDLING, PROJECT_ROOT } from '../lib/index.ts';
+import { KeyService } from '../lambdas/core/key-service.ts';
+import { SessionStore } from '../lambdas/core/store.ts';
+import { LIMITED_KEY, requestEvent } from './lib/authorizer.ts';
+import { createBenchTable } from './lib/dynamo.ts';
+import { median, type Figure } from './lib/figures.ts';
+
+const GROUP = 'Cold start';
+const OUT_DIR = path.join(PROJECT_ROOT, 'bench', '.out');
+const SDK_EXTERNAL = ['@aws-sdk/*'];
+/** Gives CommonJS dependencies of an ESM bundle a `require`, as the CDK construct's banner does. */
+const REQUIRE_BANNER =
+  "import { createRequire as __gatepassCreateRequire } from 'node:module'; const require = __gatepassCreateRequire(import.meta.url);";
+const CHILD = path.join(PROJECT_ROOT, 'bench', 'cold-start-child.mjs');
+/** Fresh processes measured per bundle (after one discarded run that warms the disk cache). */
+const RUNS = 5;
+const CHILD_TIMEOUT_MS = 20_000;
+
+interface ChildTimes {
+  readonly bootMs: number;
+  readonly importMs: number;
+  readonly firstEventMs: number;
+  readonly effect: string;
+}
+
+export async function measureColdStart(endpoint: string): Promise<Figure[]> {
+  const external = await bundleAuthorizer('sdk-external', SDK_EXTERNAL);
+  const deployedExternals = [...(GATEPASS_BUNDLING.externalModules ?? [])];
+  const deployed = await bundleAuthorizer('as-deployed', deployedExternals);
+  const table = await createBenchTable(endpoint, 'cold');
+  try {
+    const keys = new KeyService(new SessionStore({ client: table.doc, tableName: table.tableName, retentionSeconds: 0 }));
+    const { key } = await keys.create({ ...LIMITED_KEY });
+    const env = {
+      ...process.env,
+      GATEPASS_CONFIG: JSON.stringify({ tableName: table.tableName }),
+      AWS_ENDPOINT_URL_DYNAMODB: endpoint,
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      BENCH_EVENT: JSON.stringify(requestEvent(key)),
+      NODE_OPTIONS: '', // no tsx loader inherited from the bench process
+    };
+    const cold = await coldRuns(external.file, env);
+    const coldDeployed = await coldRuns(deployed.file, env);
+    const deployedText = deployedExternals.length === 0 ? 'nothing external: the AWS SDK bundled too' : `external: ${deployedExternals.join(', ')}`;
+
+    return [
+      {
+        id: 'cold.bundleSize',
+        group: GROUP,
+        label: 'Authorizer bundle (minified ESM, AWS SDK external)',
+        short: 'Bundle size (SDK external)',
+        value: external.bytes / 1024,
+        unit: 'KB',
+        target: { kind: 'max', value: 150 },
+        note: `${(external.gzipBytes / 1024).toFixed(1)} KB gzipped. Largest inputs: ${external.largest}.`,
+      },
+      {
+        id: 'cold.importAndFirstEvent',
+        group: GROUP,
+        label: 'Import the bundle + answer the first event (fresh process, SDK external)',
+        short: 'Cold start: import + first answer',
+        value: cold.total,
+        unit: 'ms',
+        target: { kind: 'max', value: 100 },
+        note: `Median of ${RUNS} fresh processes: import ${cold.importMs.toFixed(1)} ms (the bundle and the AWS SDK it loads from node_modules), first event ${cold.firstMs.toFixed(1)} ms (config, clients, the first TCP connection and DynamoDB calls on DynamoDB Local, for a key with a rate limit and a quota).`,
+      },
+      {
+        id: 'cold.fromProcessStart',
+        group: GROUP,
+        label: 'From process start to the first answer (SDK external)',
+        value: cold.fromStart,
+        unit: 'ms',
+        note: `Adds Node.js's own start-up (${cold.bootMs.toFixed(1)} ms here), which Lambda's runtime also pays but the bundle cannot change.`,
+      },
+      {
+        id: 'cold.deployed.bundleSize',
+        group: GROUP,
+        label: 'Bundle as the CDK construct builds it',
+        value: deployed.bytes / 1024,
+        unit: 'KB',
+        note: `GATEPASS_BUNDLING (${deployedText}); ${(deployed.gzipBytes / 1024).toFixed(1)} KB gzipped. Largest inputs: ${deployed.largest}.`,
+      },
+      {
+        id: 'cold.deployed.importAndFirstEvent',
+        group: GROUP,
+        label: 'Import + first event, bundle as deployed',
+        value: coldDeployed.total,
+        unit: 'ms',
+        note: `Median of ${RUNS}: import ${coldDeployed.importMs.toFixed(1)} ms, first event ${coldDeployed.firstMs.toFixed(1)} ms.`,
+      },
+    ];
+  } finally {
+    table.close();
+  }
+}
+
+interface ColdStart {
+  readonly total: number;
+  readonly importMs: number;
+  readonly firstMs: number;
+  readonly bootMs: number;
+  readonly fromStart: number;
+}
+
+/** Medians over {@link RUNS} fresh processes, after one discarded run (file system cache). */
+async function coldRuns(bundle: string, env: NodeJS.ProcessEnv): Promise<ColdStart> {
+  await runChild(bundle, env);
+  const runs: ChildTimes[] = [];
+  for (let i = 0; i < RUNS; i++) runs.push(await runChild(bundle, env));
+  return {
+    total: median(runs.map((r) => r.importMs + r.firstEventMs)),
+    importMs: median(runs.map((r) => r.importMs)),
+    firstMs: median(runs.map((r) => r.firstEventMs)),
+    bootMs: median(runs.map((r) => r.bootMs)),
+    fromStart: median(runs.map((r) => r.bootMs + r.importMs + r.firstEventMs)),
+  };
+}
+
+interface Bundle {
+  readonly file: string;
+  readonly bytes: number;
+  readonly gzipBytes: number;
+  /** The heaviest packages in the bundle, as text. */
+  readonly largest: string;
+}
+
+/** Builds `lambdas/authorizer/handler.ts` into `bench/.out/<name>/index.mjs`. */
+export async function bundleAuthorizer(name: string, external: readonly string[]): Promise<Bundle> {
+  const dir = path.join(OUT_DIR, name);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'index.mjs');
+  const result = await build({
+    entryPoints: [path.join(PROJECT_ROOT, 'lambdas', 'authorizer', 'handler.ts')],
+    outfile: file,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node22',
+    minify: true,
+    mainFields: ['module', 'main'],
+    external: [...external],
+    banner: { js: REQUIRE_BANNER },
+    metafile: true,
+    logLevel: 'warning',
+  });
+  const contents = readFileSync(file);
+  return {
+    file,
+    bytes: statSync(file).size,
+    gzipBytes: gzipSync(contents).length,
+    largest: largestPackages(result.metafile),
+  };
+}
+
+/** `jose 40 KB, zod 38 KB, …`: bytes in the output per package (or `gatepass` for our own code). */
+function largestPackages(metafile: Metafile): string {
+  const byPackage = new Map<string, number>();
+  for (const output of Object.values(metafile.outputs)) {
+    for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+      const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input);
+      const name = match?.[1] ?? 'gatepass';
+      byPackage.set(name, (byPackage.get(name) ?? 0) + bytesInOutput);
+    }
+  }
+  return [...byPackage.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 5)
+    .map(([name, bytes]) => `${name} ${(bytes / 1024).toFixed(0)} KB`)
+    .join(', ');
+}
+
+function runChild(bundle: string, env: NodeJS.ProcessEnv): Promise<ChildTimes> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CHILD, bundle], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_TIMEOUT_MS);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      const line = stdout.split('\n').find((l) => l.startsWith('BENCH_RESULT '));
+      if (code !== 0 || line === undefined) {
+        reject(new Error(`cold-start child failed (exit ${code}): ${stderr.slice(-2000)}${stdout.slice(-2000)}`));
+        return;
+      }
+      const times = JSON.parse(line.slice('BENCH_RESULT '.length)) as ChildTimes;
+      if (times.effect !== 'Allow') reject(new Error(`cold-start child was denied (${times.effect}); the setup is wrong`));
+      else resolve(times);
+    });
+  });
+}
