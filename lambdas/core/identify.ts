@@ -49,7 +49,7 @@ export async function identify(request: AuthRequest, hooks: HookRunner, deps: Id
   if (hooks.hasAuth) {
     const result = await hooks.auth();
     if ('reason' in result) return pluginDeny(result);
-    return apiKeyIdentity(result.key, deps, result.session);
+    return apiKeyIdentity(result.key, result.session);
   }
   const credential = readCredential(request.headers, deps.config.apiKeyHeader, deps.jwt !== undefined);
   switch (credential.kind) {
@@ -61,7 +61,7 @@ export async function identify(request: AuthRequest, hooks: HookRunner, deps: Id
     case 'jwt':
       return jwtIdentity(credential.token, deps, now);
     case 'apiKey':
-      return apiKeyIdentity(credential.key, deps);
+      return apiKeyIdentity(credential.key);
   }
 }
 
@@ -71,7 +71,7 @@ export async function loadSession(identity: Identity, store: SessionStore): Prom
   return (await store.get(identity.pk)) ?? identity.whenMissing();
 }
 
-function apiKeyIdentity(key: string, deps: IdentifyDeps, written?: StoredSession): Identity {
+function apiKeyIdentity(key: string, written?: StoredSession): Identity {
   const keyId = keyIdOf(key);
   const logFields = { key: maskKey(key), keyId };
   return {
@@ -79,10 +79,8 @@ function apiKeyIdentity(key: string, deps: IdentifyDeps, written?: StoredSession
     principalId: keyId,
     logFields,
     ...(written ? { written } : {}),
-    whenMissing: async () => {
-      deps.log.info('request denied', { ...logFields, reason: 'key_not_found' });
-      return deny('key_not_found');
-    },
+    // Logged once, with the other denials, by the pipeline.
+    whenMissing: async () => deny('key_not_found'),
   };
 }
 
