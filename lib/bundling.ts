@@ -1,4 +1,6 @@
 import * as path from 'node:path';
+import { Validations } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 
 /** The repository root: Lambda entries, the lock file and esbuild are found from here, whatever the cwd. */
@@ -33,3 +35,27 @@ export const GATEPASS_BUNDLING: nodejs.BundlingOptions = {
   banner: ESM_REQUIRE_BANNER,
   externalModules: [...RUNTIME_PROVIDED_MODULES],
 };
+
+/**
+ * What every gatepass Lambda shares: its handler file under the repository, Node.js 22 on
+ * ARM64, the lock file, and {@link GATEPASS_BUNDLING}.
+ */
+export function gatepassFunctionDefaults(handlerFile: string): nodejs.NodejsFunctionProps {
+  return {
+    entry: path.join(PROJECT_ROOT, handlerFile),
+    handler: 'handler',
+    projectRoot: PROJECT_ROOT,
+    depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
+    runtime: lambda.Runtime.NODEJS_22_X,
+    architecture: lambda.Architecture.ARM_64,
+    bundling: GATEPASS_BUNDLING,
+  };
+}
+
+/** cdk-nag's "not the latest runtime" finding, acknowledged where it applies. */
+export function acknowledgeNodeRuntime(fn: lambda.IFunction): void {
+  Validations.of(fn).acknowledge({
+    id: 'AwsSolutions-L1',
+    reason: 'Node.js 22 is the runtime gatepass is built (esbuild target node22) and tested for (SPEC §10).',
+  });
+}

@@ -1,5 +1,4 @@
-import * as path from 'node:path';
-import { Duration, Stack, Validations, type RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, Stack, type RemovalPolicy } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -7,7 +6,7 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { TABLE } from '../lambdas/core/table.ts';
-import { GATEPASS_BUNDLING, PROJECT_ROOT } from './bundling.ts';
+import { acknowledgeNodeRuntime, gatepassFunctionDefaults } from './bundling.ts';
 import { functionRole } from './function-role.ts';
 import { gatepassConfig, type GatepassConfigProps } from './gatepass-config.ts';
 
@@ -69,27 +68,18 @@ export class GatepassAdmin extends Construct {
     });
     this.role = functionRole(this, 'Role', this.logGroup, 'gatepass admin API');
     this.function = new nodejs.NodejsFunction(this, 'Function', {
-      entry: path.join(PROJECT_ROOT, 'lambdas/admin/handler.ts'),
-      handler: 'handler',
-      projectRoot: PROJECT_ROOT,
-      depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
-      runtime: lambda.Runtime.NODEJS_22_X,
-      architecture: lambda.Architecture.ARM_64,
+      ...gatepassFunctionDefaults('lambdas/admin/handler.ts'),
       memorySize: props.memorySize ?? 256,
       timeout: props.timeout ?? Duration.seconds(10),
       role: this.role,
       logGroup: this.logGroup,
-      bundling: GATEPASS_BUNDLING,
       environment: {
         GATEPASS_CONFIG: Stack.of(this).toJsonString(gatepassConfig(props.table.tableName, props)),
         NODE_OPTIONS: '--enable-source-maps',
       },
       description: 'gatepass admin API',
     });
-    Validations.of(this.function).acknowledge({
-      id: 'AwsSolutions-L1',
-      reason: 'Node.js 22 is the runtime gatepass is built (esbuild target node22) and tested for (SPEC §10).',
-    });
+    acknowledgeNodeRuntime(this.function);
 
     // Written out so that the grant is exactly the admin API's needs (no scan, no batch writes).
     this.role.addToPolicy(

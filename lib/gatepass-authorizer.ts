@@ -1,4 +1,3 @@
-import * as path from 'node:path';
 import { Annotations, Duration, Lazy, Names, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import type * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
@@ -9,7 +8,7 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { Config } from '../lambdas/core/config.ts';
-import { GATEPASS_BUNDLING, PROJECT_ROOT } from './bundling.ts';
+import { acknowledgeNodeRuntime, gatepassFunctionDefaults } from './bundling.ts';
 import { functionRole } from './function-role.ts';
 import type { AttachToRestApiOptions, GatepassAuthorizerProps, RestApiAttachment } from './gatepass-authorizer-props.ts';
 import { gatepassConfig } from './gatepass-config.ts';
@@ -75,12 +74,7 @@ export class GatepassAuthorizer extends Construct {
     });
     this.role = functionRole(this, 'Role', this.logGroup, 'gatepass authorizer');
     this.function = new nodejs.NodejsFunction(this, 'Function', {
-      entry: path.join(PROJECT_ROOT, 'lambdas/authorizer/handler.ts'),
-      handler: 'handler',
-      projectRoot: PROJECT_ROOT,
-      depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
-      runtime: lambda.Runtime.NODEJS_22_X,
-      architecture: lambda.Architecture.ARM_64,
+      ...gatepassFunctionDefaults('lambdas/authorizer/handler.ts'),
       memorySize: props.memorySize ?? 256,
       timeout,
       role: this.role,
@@ -88,7 +82,6 @@ export class GatepassAuthorizer extends Construct {
       tracing: props.tracing ? lambda.Tracing.ACTIVE : undefined,
       reservedConcurrentExecutions: props.reservedConcurrency,
       layers: props.layers ? [...props.layers] : undefined,
-      bundling: GATEPASS_BUNDLING,
       environment: {
         // Lazy: plugins added after construction (addPlugin) are in it too.
         GATEPASS_CONFIG: Lazy.string({ produce: () => Stack.of(this).toJsonString(this.config) }),
@@ -96,10 +89,7 @@ export class GatepassAuthorizer extends Construct {
       },
       description: 'gatepass authorizer',
     });
-    Validations.of(this.function).acknowledge({
-      id: 'AwsSolutions-L1',
-      reason: 'Node.js 22 is the runtime gatepass is built (esbuild target node22) and tested for (SPEC §10).',
-    });
+    acknowledgeNodeRuntime(this.function);
     if (props.tracing) {
       Validations.of(this.role).acknowledge({
         id: 'AwsSolutions-IAM5[Resource::*]',

@@ -70,7 +70,11 @@ describe('cdk synth', { timeout: CDK_TEST_TIMEOUT }, () => {
       await table?.drop();
     });
 
-    /** Imports the bundle in a fresh `node`, as Lambda does at cold start, and answers one event. */
+    /**
+     * Imports the bundle in a fresh `node`, as Lambda does at cold start, and answers one event.
+     * The context grants 25 s rather than the function's 3 s: middy stops a handler at the
+     * deadline, and a cold start on a loaded CI machine is no measure of one on Lambda.
+     */
     async function authorize(key: string): Promise<APIGatewayAuthorizerResult> {
       const event = buildRequestAuthorizerEvent({
         method: 'GET',
@@ -83,7 +87,7 @@ describe('cdk synth', { timeout: CDK_TEST_TIMEOUT }, () => {
         region: 'us-east-1',
       });
       const script = `const { handler } = await import(${JSON.stringify(pathToFileURL(bundle).href)});
-        const context = { functionName: 'gatepass-authorizer', functionVersion: '$LATEST', invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:gatepass-authorizer', memoryLimitInMB: '256', awsRequestId: 'synth-test', logGroupName: 'g', logStreamName: 's', getRemainingTimeInMillis: () => 3000 };
+        const context = { functionName: 'gatepass-authorizer', functionVersion: '$LATEST', invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:gatepass-authorizer', memoryLimitInMB: '256', awsRequestId: 'synth-test', logGroupName: 'g', logStreamName: 's', getRemainingTimeInMillis: () => 25000 };
         const result = await handler(JSON.parse(process.env.EVENT), context);
         console.log('RESULT ' + JSON.stringify(result));`;
       const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
