@@ -5,20 +5,19 @@
  * The jar is started with `java` directly rather than through the package's own helper,
  * because that helper omits `-disableTelemetry`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDbLocalError, JavaNotFoundError } from './dynamodb-local-errors.ts';
+import { forwardLines, setRef } from './child-process.ts';
 import { findFreePort, isPortFree } from './ports.ts';
 
 export { DynamoDbLocalError, JavaNotFoundError, type DynamoDbLocalErrorCode } from './dynamodb-local-errors.ts';
-
 export { findFreePort } from './ports.ts';
 
 /** Options of {@link startDynamoDbLocal}. */
@@ -216,36 +215,10 @@ async function startOnce(jarDir: string, port: number, options: DynamoDbLocalOpt
   return { endpoint, port, pid: child.pid as number, stop };
 }
 
-/** Whether the child and its output pipes keep the event loop alive. */
-function setRef(child: ChildProcess, ref: boolean): void {
-  // The pipes are net.Sockets at runtime, typed as plain Readables.
-  type Refable = { ref?: () => void; unref?: () => void };
-  for (const handle of [child, child.stdout as Refable | null, child.stderr as Refable | null]) {
-    if (ref) handle?.ref?.();
-    else handle?.unref?.();
-  }
-}
-
 /** What happened to the child so far (filled in by its event listeners). */
 interface ChildState {
   spawnError?: NodeJS.ErrnoException;
   exit?: { code: number | null; signal: NodeJS.Signals | null };
-}
-
-/** Sends every output line to `log`, and stderr lines to `onStderr` too. */
-function forwardLines(
-  child: ChildProcess,
-  log: ((line: string) => void) | undefined,
-  onStderr: (line: string) => void,
-): void {
-  // Always read both pipes: a full pipe would block the java process.
-  if (child.stdout) createInterface({ input: child.stdout }).on('line', (line) => log?.(line));
-  if (child.stderr) {
-    createInterface({ input: child.stderr }).on('line', (line) => {
-      onStderr(line);
-      log?.(line);
-    });
-  }
 }
 
 /** Polls `ListTables` until it answers; rejects if the process dies or the time runs out. */
