@@ -40,6 +40,10 @@ export async function consumeWrite(
         // New limits: compare-and-swap on the counters as read.
         conditions.push(session.rateResetsAt === undefined ? 'attribute_not_exists(#rra)' : '#rra = :oldRra');
         if (session.rateResetsAt !== undefined) values[':oldRra'] = session.rateResetsAt;
+        if (session.rateRemaining !== undefined) {
+          conditions.push('#rr = :oldRr');
+          values[':oldRr'] = session.rateRemaining;
+        }
       } else {
         conditions.push('(attribute_not_exists(#rra) OR #rra <= :nowMs)');
         values[':nowMs'] = nowMs;
@@ -164,10 +168,14 @@ export async function refundWrite(client: DynamoDBDocumentClient, table: string,
         TableName: table,
         Key: { pk: taken.pk },
         UpdateExpression: 'SET #rr = #rr + :one, #qr = #qr + :one',
-        ConditionExpression: `attribute_exists(pk) AND #qn = :qn AND ${guard}`,
-        ExpressionAttributeNames: { '#rr': 'rateRemaining', '#rra': 'rateResetsAt', '#qr': 'quotaRemaining', '#qn': 'quotaRenews' },
+        // Same windows, and no settings write since (an admin may have set the counters).
+        ConditionExpression: `attribute_exists(pk) AND #version = :version AND #qn = :qn AND ${guard}`,
+        ExpressionAttributeNames: {
+          '#rr': 'rateRemaining', '#rra': 'rateResetsAt', '#qr': 'quotaRemaining', '#qn': 'quotaRenews', '#version': 'version',
+        },
         ExpressionAttributeValues: {
           ':one': 1,
+          ':version': taken.version,
           ':qn': taken.quotaRenews,
           ...(taken.rateResetsAt === undefined ? {} : { ':rra': taken.rateResetsAt }),
         },

@@ -7,12 +7,12 @@ import { ContentionError } from './errors.ts';
 import { HookRunner } from './hooks.ts';
 import { identify, loadSession, type Identity } from './identify.ts';
 import type { JwtVerifier } from './jwt.ts';
-import { planConsumption, type Limits } from './limits.ts';
+import { planConsumption } from './limits.ts';
 import type { Log } from './log.ts';
 import type { GatepassPlugin } from './plugin.ts';
 import { effectiveSettings, type PolicySettings } from './policy.ts';
 import type { PolicyStore } from './policy-store.ts';
-import type { Arming, SessionStore, StoredSession } from './store.ts';
+import type { Arming, RecordedLimits, SessionStore, StoredSession } from './store.ts';
 
 /** A request as the pipeline sees it, whatever event shape it came in. */
 export interface AuthRequest extends RequestTarget {
@@ -44,8 +44,11 @@ const OWN_LIMITS_ARMED_SECONDS = 365 * 86_400;
 
 type Outcome = { readonly decision: Decision; readonly session?: StoredSession };
 
-/** The settings a session is checked against, and until when (epoch ms) they may be assumed. */
-type Settings = PolicySettings & { readonly servedUntil: number };
+/**
+ * The settings a session is checked against, until when (epoch ms) they may be assumed,
+ * and how new they are (`updatedAt` of the session, or of its newest policy).
+ */
+type Settings = PolicySettings & { readonly servedUntil: number; readonly stamp: number };
 
 /**
  * The authorization pipeline of the contract, for one request:
@@ -145,12 +148,17 @@ export class Pipeline {
       const failed = checkSession({ isInactive: inactive, expires: session.expires }, settings.accessRights, request, now);
       if (failed !== undefined) return { decision: deny(failed, { expires: session.expires }, principal) };
 
-      // Counters with no recorded limits were just set by a settings write: they stand as they are.
-      const plan = planConsumption(settings.limits, session, nowMs, session.armedLimits ?? settings.limits);
+      // Counters with no recorded limits were just set by a settings write: they stand as they
+      // are. Counters recorded under newer limits than this instance knows (its policy cache
+      // is behind another's) stand too, and keep their record: otherwise instances with old
+      // and new copies of a changed policy would take turns opening fresh windows.
+      const recorded = session.armedLimits;
+      const behind = recorded !== undefined && (recorded.stamp ?? 0) > settings.stamp;
+      const plan = planConsumption(settings.limits, session, nowMs, recorded === undefined || behind ? settings.limits : recorded);
       if (plan.kind === 'rate_limited') return { decision: deny('rate_limited', { retryAfter: plan.retryAfter }, principal) };
       if (plan.kind === 'quota_exceeded') return { decision: deny('quota_exceeded', { quotaRenews: plan.quotaRenews }, principal) };
 
-      const arming = this.#arming(session, settings, now);
+      const arming = behind ? { until: undefined, limits: recorded } : this.#arming(session, settings, now);
       // Nothing to count: a write only to arm the fast path, and only if it is in use.
       if (plan.rate === 'none' && plan.quota === 'none' && (!fastPath || isArmed(session, arming, now))) {
         return { decision: { allow: true, principalId: principal, context: allowContext(session, settings.limits, nowMs) }, session };
@@ -170,19 +178,21 @@ export class Pipeline {
    * longer than the policies read could be served from memory (none with a cache of 0).
    */
   #arming(session: StoredSession, settings: Settings, now: number): Arming {
-    if ((session.applyPolicies ?? []).length === 0) return { until: now + OWN_LIMITS_ARMED_SECONDS, limits: settings.limits };
+    const limits = { ...settings.limits, stamp: settings.stamp };
+    if ((session.applyPolicies ?? []).length === 0) return { until: now + OWN_LIMITS_ARMED_SECONDS, limits };
     const until = Math.floor(settings.servedUntil / 1000);
-    return { until: this.#deps.config.policyCacheSeconds > 0 && until > now ? until : undefined, limits: settings.limits };
+    return { until: this.#deps.config.policyCacheSeconds > 0 && until > now ? until : undefined, limits };
   }
 
   async #settingsOf(session: StoredSession, who: Identity): Promise<Settings> {
     const ids = session.applyPolicies ?? [];
     let settings: Settings;
     if (ids.length === 0 || !this.#deps.policies) {
-      settings = { ...effectiveSettings(session, []), servedUntil: Number.MAX_SAFE_INTEGER };
+      settings = { ...effectiveSettings(session, []), servedUntil: Number.MAX_SAFE_INTEGER, stamp: session.updatedAt ?? 0 };
     } else {
       const lookup = await this.#deps.policies.getMany(ids);
-      settings = { ...effectiveSettings(session, lookup.policies), servedUntil: lookup.servedUntil };
+      const stamp = Math.max(0, ...lookup.policies.map((policy) => policy.updatedAt));
+      settings = { ...effectiveSettings(session, lookup.policies), servedUntil: lookup.servedUntil, stamp };
     }
     if (settings.missing.length > 0) this.#deps.log.warn('session names policies that do not exist', { ...who.logFields, missing: settings.missing });
     return settings;
@@ -205,7 +215,7 @@ function isDenial(value: object): value is Denial {
 function isArmed(session: StoredSession, arming: Arming, now: number): boolean {
   const { armedUntil, armedLimits } = session;
   if (armedLimits === undefined) return false;
-  const sameLimits = (Object.keys(arming.limits) as (keyof Limits)[]).every((k) => armedLimits[k] === arming.limits[k]);
+  const sameLimits = (Object.keys(arming.limits) as (keyof RecordedLimits)[]).every((k) => armedLimits[k] === arming.limits[k]);
   if (!sameLimits) return false;
   if (arming.until === undefined) return true;
   return armedUntil !== undefined && armedUntil - now > (arming.until - now) / 2;

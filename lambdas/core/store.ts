@@ -18,7 +18,7 @@ export interface StoredSession extends Session, Counters {
   /** Until when (epoch s) the fast path may consume without a read: see {@link Arming}. */
   readonly armedUntil?: number;
   /** The limits the counters were last written under. */
-  readonly armedLimits?: Limits;
+  readonly armedLimits?: RecordedLimits;
 }
 
 /**
@@ -29,8 +29,11 @@ export interface StoredSession extends Session, Counters {
  */
 export interface Arming {
   readonly until: number | undefined;
-  readonly limits: Limits;
+  readonly limits: RecordedLimits;
 }
+
+/** Limits as recorded on the item, with how new they were (`updatedAt` of their source). */
+export type RecordedLimits = Limits & { readonly stamp?: number };
 
 export interface SessionStoreOptions {
   readonly client: DynamoDBDocumentClient;

@@ -271,8 +271,9 @@ describe('Pipeline fast path', () => {
       expect(ddb.calls()).toHaveLength(2);
       const refund = updates()[1]!;
       expect(refund).toMatchObject({ TableName: TABLE, Key: { pk: PK }, UpdateExpression: 'SET #rr = #rr + :one, #qr = #qr + :one' });
-      expect(conjuncts(refund.ConditionExpression!).sort()).toEqual(['#qn = :qn', '#rra = :rra', 'attribute_exists(pk)']);
-      expect(refund.ExpressionAttributeValues).toEqual({ ':one': 1, ':qn': NOW + 1800, ':rra': NOW_MS + 4000 });
+      expect(conjuncts(refund.ConditionExpression!).sort()).toEqual(['#qn = :qn', '#rra = :rra', '#version = :version', 'attribute_exists(pk)']);
+      expect(refund.ExpressionAttributeValues).toMatchObject({ ':one': 1, ':qn': NOW + 1800, ':rra': NOW_MS + 4000 });
+      expect(refund.ExpressionAttributeValues![':version']).toEqual(expect.any(Number));
       expect(placeholderProblems(refund)).toEqual({ unused: [], undefined: [] });
     });
 
