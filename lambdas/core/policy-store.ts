@@ -1,6 +1,5 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
-  BatchGetCommand,
   DeleteCommand,
   GetCommand,
   QueryCommand,
@@ -8,7 +7,7 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { batchGetConsistent } from './batch-get.ts';
 import { AlreadyExistsError, GatepassError, NotFoundError, VersionConflictError } from './errors.ts';
 import { PolicyFieldsSchema, type Policy, type PolicyFields } from './policy.ts';
 import { TABLE } from './table.ts';
@@ -20,10 +19,6 @@ export function policyPk(id: string): string {
 
 /** The `kind` attribute of policy items, the partition key of the kind index. */
 const KIND = 'policy';
-/** BatchGetItem takes at most 100 keys per call. */
-const BATCH_SIZE = 100;
-/** Retries of keys DynamoDB left unprocessed (throttling) before failing closed. */
-const MAX_UNPROCESSED_RETRIES = 5;
 
 export interface PolicyStoreOptions {
   readonly client: DynamoDBDocumentClient;
@@ -201,8 +196,8 @@ export class PolicyStore {
       for (const item of page.Items ?? []) ids.push(String(item.pk).slice(policyPk('').length));
       startKey = page.LastEvaluatedKey;
     } while (startKey);
-    const found = await this.#readMany(ids);
-    return [...found.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const found = await batchGetConsistent(this.#client, this.#table, ids.map(policyPk));
+    return [...found.values()].map(toPolicy).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   /**
@@ -249,29 +244,6 @@ export class PolicyStore {
       this.#cache.delete(this.#cache.keys().next().value!);
     }
     this.#cache.set(id, { policy, fetchedAt });
-  }
-
-  /** Strongly consistent BatchGetItem of `ids`, in chunks of 100, retrying unprocessed keys. */
-  async #readMany(ids: readonly string[]): Promise<Map<string, Policy>> {
-    const found = new Map<string, Policy>();
-    for (let start = 0; start < ids.length; start += BATCH_SIZE) {
-      let keys: Record<string, unknown>[] = ids.slice(start, start + BATCH_SIZE).map((id) => ({ pk: policyPk(id) }));
-      for (let attempt = 0; keys.length > 0; attempt++) {
-        if (attempt > MAX_UNPROCESSED_RETRIES) {
-          throw new GatepassError('ERR_STORE', `DynamoDB left ${keys.length} policy reads unprocessed`);
-        }
-        if (attempt > 0) await sleep(25 * 2 ** (attempt - 1));
-        const out = await this.#client.send(
-          new BatchGetCommand({ RequestItems: { [this.#table]: { Keys: keys, ConsistentRead: true } } }),
-        );
-        for (const item of out.Responses?.[this.#table] ?? []) {
-          const policy = toPolicy(item);
-          found.set(policy.id, policy);
-        }
-        keys = out.UnprocessedKeys?.[this.#table]?.Keys ?? [];
-      }
-    }
-    return found;
   }
 }
 

@@ -1,13 +1,11 @@
-import { BatchGetCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { batchGetConsistent } from './batch-get.ts';
 import { GatepassError } from './errors.ts';
 import type { StoredSession } from './store.ts';
 import { TABLE } from './table.ts';
 
 /** BatchGetItem takes at most 100 keys per call; a page is never larger. */
 export const MAX_PAGE_SIZE = 100;
-/** Retries of keys DynamoDB left unprocessed (throttling) before failing. */
-const MAX_UNPROCESSED_RETRIES = 5;
 /** Longest cursor accepted; real ones are about 150 characters. */
 const MAX_CURSOR_LENGTH = 2048;
 
@@ -68,30 +66,12 @@ export class SessionIndex {
       }),
     );
     const pks = (page.Items ?? []).map((item) => String(item[TABLE.partitionKey])).filter((pk) => KEY_PK.test(pk));
-    const found = await this.#readMany(pks);
+    const found = await batchGetConsistent<StoredSession>(this.#client, this.#table, pks);
     const items = pks
       .map((pk) => found.get(pk))
       .filter((item): item is StoredSession => item !== undefined && (byAlias ? item.alias === query.alias : true));
     const next = page.LastEvaluatedKey as StartKey | undefined;
     return next === undefined ? { items } : { items, next };
-  }
-
-  /** Strongly consistent BatchGetItem, retrying unprocessed keys with a short backoff. */
-  async #readMany(pks: readonly string[]): Promise<Map<string, StoredSession>> {
-    const found = new Map<string, StoredSession>();
-    let keys: Record<string, unknown>[] = pks.map((pk) => ({ [TABLE.partitionKey]: pk }));
-    for (let attempt = 0; keys.length > 0; attempt++) {
-      if (attempt > MAX_UNPROCESSED_RETRIES) {
-        throw new GatepassError('ERR_STORE', `DynamoDB left ${keys.length} session reads unprocessed`);
-      }
-      if (attempt > 0) await sleep(25 * 2 ** (attempt - 1));
-      const out = await this.#client.send(
-        new BatchGetCommand({ RequestItems: { [this.#table]: { Keys: keys, ConsistentRead: true } } }),
-      );
-      for (const item of out.Responses?.[this.#table] ?? []) found.set(String(item.pk), item as StoredSession);
-      keys = out.UnprocessedKeys?.[this.#table]?.Keys ?? [];
-    }
-    return found;
   }
 }
 
