@@ -1,6 +1,5 @@
-import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { marshall } from '@aws-sdk/util-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type {
   APIGatewayAuthorizerResult,
@@ -18,6 +17,7 @@ import { ConfigSchema, type ConfigInput } from '../../../lambdas/core/config.ts'
 import type { DecisionContext } from '../../../lambdas/core/decision.ts';
 import { keyIdOf } from '../../../lambdas/core/keys.ts';
 import type { StoredSession } from '../../../lambdas/core/store.ts';
+import { conditionFailed } from '../../support/dynamo-doubles.ts';
 
 const NOW = 1_700_000_000;
 const NOW_MS = NOW * 1000;
@@ -79,15 +79,6 @@ function armedAfterFastWrite(session: StoredSession): StoredSession {
     rateRemaining: (session.rateRemaining ?? 0) - 1,
     quotaRemaining: session.quotaRemaining - 1,
   };
-}
-
-/** The exception DynamoDB answers a failed condition with: the old item in raw AttributeValue form. */
-function conditionFailed(old?: StoredSession): ConditionalCheckFailedException {
-  return new ConditionalCheckFailedException({
-    message: 'The conditional request failed',
-    $metadata: {},
-    ...(old ? { Item: marshall(old) } : {}),
-  });
 }
 
 function restRequestEvent(headers: Record<string, string> = { Authorization: KEY }): APIGatewayRequestAuthorizerEvent {

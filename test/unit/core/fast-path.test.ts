@@ -1,6 +1,5 @@
-import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
-import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigSchema, type ConfigInput } from '../../../lambdas/core/config.ts';
@@ -15,6 +14,7 @@ import type { GatepassPlugin } from '../../../lambdas/core/plugin.ts';
 import { PolicyFieldsSchema, type PolicyFields } from '../../../lambdas/core/policy.ts';
 import { PolicyStore, policyPk } from '../../../lambdas/core/policy-store.ts';
 import { SessionStore, type StoredSession } from '../../../lambdas/core/store.ts';
+import { conditionFailed, takeOne } from '../../support/dynamo-doubles.ts';
 
 /**
  * The fast path of `Pipeline.authorize`: without a hook that needs the session first, one
@@ -81,11 +81,6 @@ function armed(session: StoredSession): StoredSession {
   return { ...session, armedUntil: NOW + YEAR, armedLimits: limitsOf(session) };
 }
 
-/** The item after the fast write: one request taken from both counters. */
-function takeOne(session: StoredSession): StoredSession {
-  return { ...session, rateRemaining: (session.rateRemaining ?? 0) - 1, quotaRemaining: session.quotaRemaining - 1 };
-}
-
 function policy(id: string, fields: Partial<PolicyFields> = {}): Record<string, unknown> {
   return { pk: policyPk(id), kind: 'policy', id, version: 1, createdAt: NOW - 500, updatedAt: NOW - 500, ...PolicyFieldsSchema.parse(fields) };
 }
@@ -101,15 +96,6 @@ function request(overrides: Partial<AuthRequest> = {}): AuthRequest {
     sourceIp: '203.0.113.9',
     ...overrides,
   };
-}
-
-/** The exception DynamoDB answers a failed condition with: the old item in raw AttributeValue form. */
-function conditionFailed(old?: StoredSession): ConditionalCheckFailedException {
-  return new ConditionalCheckFailedException({
-    message: 'The conditional request failed',
-    $metadata: {},
-    ...(old ? { Item: marshall(old) } : {}),
-  });
 }
 
 function reasonOf(decision: Decision): string {

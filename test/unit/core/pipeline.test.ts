@@ -1,6 +1,5 @@
-import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
-import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigSchema } from '../../../lambdas/core/config.ts';
@@ -11,6 +10,7 @@ import type { Log } from '../../../lambdas/core/log.ts';
 import { Pipeline, type AuthRequest } from '../../../lambdas/core/pipeline.ts';
 import type { GatepassPlugin } from '../../../lambdas/core/plugin.ts';
 import { SessionStore, type StoredSession } from '../../../lambdas/core/store.ts';
+import { conditionFailed, takeOne } from '../../support/dynamo-doubles.ts';
 
 const NOW = 1_700_000_000;
 const NOW_MS = NOW * 1000;
@@ -72,11 +72,6 @@ function armed(session: StoredSession): StoredSession {
   return { ...session, armedUntil: NOW + 3600, armedLimits: ownLimits(session), rateRemaining: session.rateRemaining ?? 0 };
 }
 
-/** The item after the fast write: one request taken from both counters. */
-function takeOne(session: StoredSession): StoredSession {
-  return { ...session, rateRemaining: (session.rateRemaining ?? 0) - 1, quotaRemaining: session.quotaRemaining - 1 };
-}
-
 function request(overrides: Partial<AuthRequest> = {}): AuthRequest {
   return {
     apiId: 'api1',
@@ -88,15 +83,6 @@ function request(overrides: Partial<AuthRequest> = {}): AuthRequest {
     sourceIp: '203.0.113.9',
     ...overrides,
   };
-}
-
-/** The exception DynamoDB answers a failed condition with: the old item in raw AttributeValue form. */
-function conditionFailed(old?: StoredSession): ConditionalCheckFailedException {
-  return new ConditionalCheckFailedException({
-    message: 'The conditional request failed',
-    $metadata: {},
-    ...(old ? { Item: marshall(old) } : {}),
-  });
 }
 
 function reasonOf(decision: Decision): string | undefined {
