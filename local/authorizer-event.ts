@@ -49,6 +49,16 @@ const DEFAULT_ACCOUNT_ID = '000000000000';
 const DEFAULT_REGION = 'local';
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
+/** Where a request goes, as an execute-api ARN names it. */
+export interface MethodTarget {
+  readonly method: string;
+  readonly path: string;
+  readonly apiId: string;
+  readonly stage: string;
+  readonly accountId?: string;
+  readonly region?: string;
+}
+
 /**
  * The method ARN API Gateway puts in `methodArn`:
  * `arn:aws:execute-api:<region>:<account>:<apiId>/<stage>/<METHOD>/<path without leading slash>`
@@ -57,14 +67,7 @@ const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', '
  * @example methodArn({ method: 'get', path: '/pets', apiId: 'abc', stage: 'dev' })
  * // 'arn:aws:execute-api:local:000000000000:abc/dev/GET/pets'
  */
-export function methodArn(req: {
-  readonly method: string;
-  readonly path: string;
-  readonly apiId: string;
-  readonly stage: string;
-  readonly accountId?: string;
-  readonly region?: string;
-}): string {
+export function methodArn(req: MethodTarget): string {
   const region = req.region ?? DEFAULT_REGION;
   const account = req.accountId ?? DEFAULT_ACCOUNT_ID;
   const path = req.path.replace(/^\//, '');
@@ -153,15 +156,7 @@ export function buildRequestAuthorizerEvent(req: AuthorizerRequest): APIGatewayR
  * The TOKEN authorizer event: only the token (the configured identity source header's
  * value) and the method ARN.
  */
-export function buildTokenAuthorizerEvent(req: {
-  readonly token: string;
-  readonly method: string;
-  readonly path: string;
-  readonly apiId: string;
-  readonly stage: string;
-  readonly accountId?: string;
-  readonly region?: string;
-}): APIGatewayTokenAuthorizerEvent {
+export function buildTokenAuthorizerEvent(req: MethodTarget & { readonly token: string }): APIGatewayTokenAuthorizerEvent {
   return { type: 'TOKEN', authorizationToken: req.token, methodArn: methodArn(req) };
 }
 
