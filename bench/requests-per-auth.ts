@@ -5,9 +5,9 @@
  * filled), then `ROUNDS` allowed authorizations are counted and averaged.
  */
 import { SignJWT } from 'jose';
-import { KeyService } from '../lambdas/core/key-service.ts';
-import { PolicyStore } from '../lambdas/core/policy-store.ts';
-import { SessionStore } from '../lambdas/core/store.ts';
+import { KeyService } from '../lambdas/admin/key-service.ts';
+import { PolicyStore } from '../lambdas/core/policies/policy-store.ts';
+import { SessionStore } from '../lambdas/core/store/store.ts';
 import {
   BENCH_ISSUER, BENCH_JWT_SECRET, benchAuthorizer, benchConfig, LIMITED_KEY, POLICIES, renewOnExpiry,
   type BenchAuthorizer,

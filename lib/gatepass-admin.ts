@@ -5,7 +5,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { TABLE } from '../lambdas/core/table.ts';
+import { TABLE } from '../lambdas/core/store/table.ts';
 import { acknowledgeNodeRuntime, gatepassFunctionDefaults } from './bundling.ts';
 import { functionRole } from './function-role.ts';
 import { gatepassConfig, type GatepassConfigProps } from './gatepass-config.ts';

@@ -7,7 +7,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import type { Config } from '../lambdas/core/config.ts';
+import type { Config } from '../lambdas/core/model/config.ts';
 import { acknowledgeNodeRuntime, gatepassFunctionDefaults } from './bundling.ts';
 import { functionRole } from './function-role.ts';
 import type { AttachToRestApiOptions, GatepassAuthorizerProps, RestApiAttachment } from './gatepass-authorizer-props.ts';

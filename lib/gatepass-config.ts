@@ -1,4 +1,4 @@
-import { ConfigSchema, validate, type JWT_ALGORITHMS, type Config, type ConfigInput } from '../lambdas/core/config.ts';
+import { ConfigSchema, validate, type JWT_ALGORITHMS, type Config, type ConfigInput } from '../lambdas/core/model/config.ts';
 
 /** A JWT signature algorithm gatepass accepts (`none` is not one). */
 export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];

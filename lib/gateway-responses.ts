@@ -1,6 +1,6 @@
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import { Construct } from 'constructs';
-import { GATEWAY_RESPONSES } from '../lambdas/core/gateway-responses.ts';
+import { GATEWAY_RESPONSES } from '../lambdas/core/model/gateway-responses.ts';
 
 /** A gateway response type that gatepass sets. */
 export type GatepassResponseType = keyof typeof GATEWAY_RESPONSES;

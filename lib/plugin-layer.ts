@@ -4,7 +4,7 @@ import { AssetHashType, DockerImage, type BundlingOptions, type ILocalBundling }
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { buildSync, type BuildOptions } from 'esbuild';
-import { LAYER_PLUGIN_DIR } from '../lambdas/core/plugin-loader.ts';
+import { LAYER_PLUGIN_DIR } from '../lambdas/core/plugins/plugin-loader.ts';
 import { ESM_REQUIRE_BANNER, RUNTIME_PROVIDED_MODULES } from './bundling.ts';
 
 /** What a plugin name may look like (the authorizer's loader asks the same of `plugin.name`). */

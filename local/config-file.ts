@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { LocalConfigSchema, validate, type LocalConfig } from '../lambdas/core/config.ts';
-import { ConfigError } from '../lambdas/core/errors.ts';
+import { LocalConfigSchema, validate, type LocalConfig } from '../lambdas/core/model/config.ts';
+import { ConfigError } from '../lambdas/core/model/errors.ts';
 
 /** The config file `gatepass dev` reads when `--config` is not given. */
 export const DEFAULT_CONFIG_FILE = 'gatepass.config.json';

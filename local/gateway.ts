@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
-import { GATEWAY_RESPONSES } from '../lambdas/core/gateway-responses.ts';
+import { GATEWAY_RESPONSES } from '../lambdas/core/model/gateway-responses.ts';
 import { buildRequestAuthorizerEvent } from './authorizer-event.ts';
 import { echoBody } from './echo.ts';
 import { evaluatePolicy } from './policy.ts';

@@ -1,4 +1,4 @@
-import type { KeyService } from '../lambdas/core/key-service.ts';
+import type { KeyService } from '../lambdas/admin/key-service.ts';
 
 export interface SeededKeys {
   readonly demo: { key: string; keyId: string };

@@ -6,9 +6,9 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayAuthorizerResult, Context } from 'aws-lambda';
 import { createAuthorizerHandler, type AuthorizerHandler } from '../../lambdas/authorizer/handler.ts';
-import { parseConfig, type Config, type ConfigInput } from '../../lambdas/core/config.ts';
-import type { GatepassPlugin } from '../../lambdas/core/plugin.ts';
-import type { PolicyFields } from '../../lambdas/core/policy.ts';
+import { parseConfig, type Config, type ConfigInput } from '../../lambdas/core/model/config.ts';
+import type { GatepassPlugin } from '../../lambdas/core/plugins/plugin.ts';
+import type { PolicyFields } from '../../lambdas/core/policies/policy.ts';
 import { buildRequestAuthorizerEvent } from '../../local/authorizer-event.ts';
 import { lambdaContext } from '../../local/lambda-context.ts';
 

@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { GatepassError } from '../../lambdas/core/errors.ts';
+import { GatepassError } from '../../lambdas/core/model/errors.ts';
 import { ApiError, type CliIo } from './common.ts';
 import { devCommand } from './dev.ts';
 import { keysCommand } from './keys.ts';

@@ -12,7 +12,7 @@
  * export default customAuth({ name: 'partner-auth', header: 'x-partner-token', quotaMax: 100 });
  */
 import { createHash } from 'node:crypto';
-import type { GatepassPlugin } from '../../lambdas/core/plugin.ts';
+import type { GatepassPlugin } from '../../lambdas/core/plugins/plugin.ts';
 
 export interface CustomAuthOptions {
   /** @default 'custom-auth' */

@@ -12,7 +12,7 @@
  * export default ipDeny({ name: 'block-office', cidrs: ['10.20.0.0/16', '2001:db8:42::/48'] });
  */
 import { BlockList, isIP } from 'node:net';
-import type { GatepassPlugin } from '../../lambdas/core/plugin.ts';
+import type { GatepassPlugin } from '../../lambdas/core/plugins/plugin.ts';
 
 /** The documentation ranges (RFC 5737, RFC 3849): never routed, safe to ship as a default. */
 export const DENIED_CIDRS: readonly string[] = ['192.0.2.0/24', '198.51.100.0/24', '203.0.113.0/24', '2001:db8::/32'];

@@ -11,7 +11,7 @@
  * import { renewOnExpiry } from './renew-on-expiry.ts';
  * export default renewOnExpiry({ name: 'renew-hourly', extendBy: 3600, resetQuota: true });
  */
-import type { GatepassPlugin, SessionPatch } from '../../lambdas/core/plugin.ts';
+import type { GatepassPlugin, SessionPatch } from '../../lambdas/core/plugins/plugin.ts';
 
 export interface RenewOnExpiryOptions {
   /** The plugin's name, as logged and as listed in the config. @default 'renew-on-expiry' */

@@ -16,7 +16,7 @@ import type {
   SessionHookContext,
   SessionInit,
   SessionPatch,
-} from '../../lambdas/core/plugin.ts';
+} from '../../lambdas/core/plugins/plugin.ts';
 
 export const NOW = 1_750_000_000;
 

@@ -1,4 +1,4 @@
-import { unstorable } from '../core/storable.ts';
+import { unstorable } from '../core/model/storable.ts';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 
 /** Largest admin body accepted (bytes). */

@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import type { KeyService } from '../core/key-service.ts';
-import { TYK_SESSION_CONTENT_TYPE } from '../core/tyk.ts';
+import type { KeyService } from './key-service.ts';
+import { TYK_SESSION_CONTENT_TYPE } from './tyk.ts';
 import { ifMatchVersion, json, noContent, readBody, readJsonBody } from './http.ts';
 import { ExplainQuerySchema, ListQuerySchema, parseQuery } from './queries.ts';
 import type { Route } from './routes.ts';

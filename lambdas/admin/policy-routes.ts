@@ -1,9 +1,9 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { NotFoundError } from '../core/errors.ts';
-import { fieldProblems, InvalidInputError, windowProblems, type FieldProblem } from '../core/key-service.ts';
-import { isPolicyId, parsePolicyInput, type PolicyFields } from '../core/policy.ts';
-import type { PolicyStore } from '../core/policy-store.ts';
-import { TYK_POLICY_CONTENT_TYPE, tykFieldName, tykPolicyToInput } from '../core/tyk.ts';
+import { NotFoundError } from '../core/model/errors.ts';
+import { fieldProblems, InvalidInputError, windowProblems, type FieldProblem } from './key-service.ts';
+import { isPolicyId, parsePolicyInput, type PolicyFields } from '../core/policies/policy.ts';
+import type { PolicyStore } from '../core/policies/policy-store.ts';
+import { TYK_POLICY_CONTENT_TYPE, tykFieldName, tykPolicyToInput } from './tyk.ts';
 import { header, HttpError, ifMatchVersion, json, noContent, readBody } from './http.ts';
 import type { Route } from './routes.ts';
 

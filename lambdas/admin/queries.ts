@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import * as z from 'zod';
-import { fieldProblems, InvalidInputError } from '../core/input-error.ts';
-import { MAX_PAGE_SIZE } from '../core/session-index.ts';
+import { fieldProblems, InvalidInputError } from '../core/model/input-error.ts';
+import { MAX_PAGE_SIZE } from './session-index.ts';
 
 /** Default page size of `GET /keys`. */
 export const DEFAULT_PAGE_SIZE = 25;

@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { NotFoundError, VersionConflictError, AlreadyExistsError } from '../core/errors.ts';
-import { InvalidInputError, type KeyService } from '../core/key-service.ts';
+import { NotFoundError, VersionConflictError, AlreadyExistsError } from '../core/model/errors.ts';
+import { InvalidInputError, type KeyService } from './key-service.ts';
 import { HttpError, json, type HttpResult } from './http.ts';
 import { keyRoutes } from './key-routes.ts';
 

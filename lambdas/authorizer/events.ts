@@ -5,10 +5,10 @@ import type {
   APIGatewaySimpleAuthorizerWithContextResult,
   APIGatewayTokenAuthorizerEvent,
 } from 'aws-lambda';
-import type { Config } from '../core/config.ts';
-import { normalizeHeaders } from '../core/credential.ts';
-import type { Decision, DecisionContext } from '../core/decision.ts';
-import type { AuthRequest } from '../core/pipeline.ts';
+import type { Config } from '../core/model/config.ts';
+import { normalizeHeaders } from '../core/request/credential.ts';
+import type { Decision, DecisionContext } from '../core/request/decision.ts';
+import type { AuthRequest } from '../core/request/pipeline.ts';
 
 /** The authorizer events gatepass answers. */
 export type AuthorizerEvent =

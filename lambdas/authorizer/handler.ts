@@ -3,14 +3,14 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { parseConfig, type Config } from '../core/config.ts';
-import { createDocumentClient } from '../core/dynamo-client.ts';
-import { createJwtVerifier } from '../core/jwt.ts';
-import { Pipeline } from '../core/pipeline.ts';
-import type { GatepassPlugin } from '../core/plugin.ts';
-import { loadPlugins } from '../core/plugin-loader.ts';
-import { PolicyStore } from '../core/policy-store.ts';
-import { SessionStore } from '../core/store.ts';
+import { parseConfig, type Config } from '../core/model/config.ts';
+import { createDocumentClient } from '../core/store/dynamo-client.ts';
+import { createJwtVerifier } from '../core/jwt/jwt.ts';
+import { Pipeline } from '../core/request/pipeline.ts';
+import type { GatepassPlugin } from '../core/plugins/plugin.ts';
+import { loadPlugins } from '../core/plugins/plugin-loader.ts';
+import { PolicyStore } from '../core/policies/policy-store.ts';
+import { SessionStore } from '../core/store/store.ts';
 import { toAuthorizerResult, toAuthRequest, UnauthorizedError, type AuthorizerEvent, type AuthorizerResult } from './events.ts';
 
 export interface AuthorizerOptions {

@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { Duration } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { afterEach, describe, expect, it } from 'vitest';
-import { GATEWAY_RESPONSES } from '../../lambdas/core/gateway-responses.ts';
+import { GATEWAY_RESPONSES } from '../../lambdas/core/model/gateway-responses.ts';
 import { PROJECT_ROOT } from '../../lib/bundling.ts';
 import { GatepassStack, type GatepassStackProps } from '../../lib/gatepass-stack.ts';
 import { CDK_TEST_TIMEOUT, gatepassConfigOf, logicalId, removeTestOutdirs, testApp } from './test-app.ts';

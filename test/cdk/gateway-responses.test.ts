@@ -2,7 +2,7 @@ import { Stack } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterEach, describe, expect, it } from 'vitest';
-import { GATEWAY_RESPONSES } from '../../lambdas/core/gateway-responses.ts';
+import { GATEWAY_RESPONSES } from '../../lambdas/core/model/gateway-responses.ts';
 import { addGatepassGatewayResponses } from '../../lib/gateway-responses.ts';
 import { CDK_TEST_TIMEOUT, removeTestOutdirs, testApp } from './test-app.ts';
 

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadPlugins } from '../../lambdas/core/plugin-loader.ts';
+import { loadPlugins } from '../../lambdas/core/plugins/plugin-loader.ts';
 import { PROJECT_ROOT } from '../../lib/bundling.ts';
 import { PluginLayer } from '../../lib/plugin-layer.ts';
 import { CDK_TEST_TIMEOUT, logicalId, removeTestOutdirs, testApp } from './test-app.ts';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { keyIdOf } from '../../lambdas/core/keys.ts';
+import { keyIdOf } from '../../lambdas/core/model/keys.ts';
 import type { DevServer } from '../../local/dev.ts';
 import { createKey, startTestDev } from '../support/dev.ts';
 import { scanAll } from '../support/dynamo.ts';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { keyIdOf } from '../../lambdas/core/keys.ts';
+import { keyIdOf } from '../../lambdas/core/model/keys.ts';
 import type { DevServer } from '../../local/dev.ts';
 import { startTestDev } from '../support/dev.ts';
 import { countItems } from '../support/dynamo.ts';

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { keyIdOf } from '../../lambdas/core/keys.ts';
+import { keyIdOf } from '../../lambdas/core/model/keys.ts';
 import type { DevServer } from '../../local/dev.ts';
 import { startTestDev } from '../support/dev.ts';
 

@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { GATEWAY_RESPONSES } from '../../lambdas/core/gateway-responses.ts';
+import { GATEWAY_RESPONSES } from '../../lambdas/core/model/gateway-responses.ts';
 import type { EchoBody } from '../../local/echo.ts';
 import { startGateway } from '../../local/gateway.ts';
 import type { RunningGateway } from '../../local/gateway.ts';

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT, type JWTPayload } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { jwtSessionPk } from '../../lambdas/core/identify.ts';
+import { jwtSessionPk } from '../../lambdas/core/request/identify.ts';
 import type { DevServer } from '../../local/dev.ts';
 import { createKey, startTestDev } from '../support/dev.ts';
 import { scanAll } from '../support/dynamo.ts';

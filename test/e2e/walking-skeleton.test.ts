@@ -1,6 +1,6 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { maskKey } from '../../lambdas/core/keys.ts';
+import { maskKey } from '../../lambdas/core/model/keys.ts';
 import type { DevServer } from '../../local/dev.ts';
 import { countItems } from '../support/dynamo.ts';
 import { adminPost, createKey, startTestDev } from '../support/dev.ts';

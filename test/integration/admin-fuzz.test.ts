@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAdminHandler, type AdminHandler } from '../../lambdas/admin/handler.ts';
 import type { HttpResult } from '../../lambdas/admin/http.ts';
-import { ConfigSchema } from '../../lambdas/core/config.ts';
+import { ConfigSchema } from '../../lambdas/core/model/config.ts';
 import { lambdaContext } from '../../local/lambda-context.ts';
 import { createTestTable, scanAll, type TestTable } from '../support/dynamo.ts';
 

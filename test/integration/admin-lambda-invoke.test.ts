@@ -5,7 +5,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../bin/commands/program.ts';
 import { createAdminHandler } from '../../lambdas/admin/handler.ts';
-import { ConfigSchema } from '../../lambdas/core/config.ts';
+import { ConfigSchema } from '../../lambdas/core/model/config.ts';
 import { lambdaContext } from '../../local/lambda-context.ts';
 import { createTestTable, type TestTable } from '../support/dynamo.ts';
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { keySessionPk } from '../../lambdas/core/keys.ts';
+import { keySessionPk } from '../../lambdas/core/model/keys.ts';
 import { createTestTable, type TestTable } from '../support/dynamo.ts';
 import { concurrently, pipelineOn, requestWith } from '../support/pipeline.ts';
 

@@ -5,9 +5,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { exportPKCS8, importPKCS8, SignJWT, type JWTPayload } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JwtConfigSchema, type JwtConfig } from '../../lambdas/core/config.ts';
-import { ConfigError } from '../../lambdas/core/errors.ts';
-import { createJwtVerifier, JwksUnavailableError, type JwtVerdict, type JwtVerifier, type JwtVerifierOptions } from '../../lambdas/core/jwt.ts';
+import { JwtConfigSchema, type JwtConfig } from '../../lambdas/core/model/config.ts';
+import { ConfigError } from '../../lambdas/core/model/errors.ts';
+import { createJwtVerifier, JwksUnavailableError, type JwtVerdict, type JwtVerifier, type JwtVerifierOptions } from '../../lambdas/core/jwt/jwt.ts';
 import {
   generateTestKey, jwksOf, signHmacToken, signToken, startJwksServer, unsecuredToken, withPayload,
   type JwksOutage, type JwksServer, type TestKey,

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadPlugins } from '../../lambdas/core/plugin-loader.ts';
+import { loadPlugins } from '../../lambdas/core/plugins/plugin-loader.ts';
 import { PluginLayer } from '../../lib/plugin-layer.ts';
 
 const EXAMPLES = path.resolve(import.meta.dirname, '../../examples/plugins');

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { parseConfig } from '../../lambdas/core/config.ts';
-import { KeyService } from '../../lambdas/core/key-service.ts';
-import { silentLog } from '../../lambdas/core/log.ts';
-import { Pipeline } from '../../lambdas/core/pipeline.ts';
-import { PolicyFieldsSchema } from '../../lambdas/core/policy.ts';
-import { PolicyStore } from '../../lambdas/core/policy-store.ts';
-import { SessionStore } from '../../lambdas/core/store.ts';
+import { parseConfig } from '../../lambdas/core/model/config.ts';
+import { KeyService } from '../../lambdas/admin/key-service.ts';
+import { silentLog } from '../../lambdas/core/model/log.ts';
+import { Pipeline } from '../../lambdas/core/request/pipeline.ts';
+import { PolicyFieldsSchema } from '../../lambdas/core/policies/policy.ts';
+import { PolicyStore } from '../../lambdas/core/policies/policy-store.ts';
+import { SessionStore } from '../../lambdas/core/store/store.ts';
 import { createTestTable, type TestTable } from '../support/dynamo.ts';
 import { requestWith } from '../support/pipeline.ts';
 

@@ -5,9 +5,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { errorResult, type HttpResult } from '../../lambdas/admin/http.ts';
 import { policyRoutes } from '../../lambdas/admin/policy-routes.ts';
 import { match, toHttpError } from '../../lambdas/admin/routes.ts';
-import { AlreadyExistsError, NotFoundError, VersionConflictError } from '../../lambdas/core/errors.ts';
-import { parsePolicyInput, type PolicyFields, type PolicyInput } from '../../lambdas/core/policy.ts';
-import { PolicyStore, policyPk, type PolicyStoreOptions } from '../../lambdas/core/policy-store.ts';
+import { AlreadyExistsError, NotFoundError, VersionConflictError } from '../../lambdas/core/model/errors.ts';
+import { parsePolicyInput, type PolicyFields, type PolicyInput } from '../../lambdas/core/policies/policy.ts';
+import { PolicyStore, policyPk, type PolicyStoreOptions } from '../../lambdas/core/policies/policy-store.ts';
 import { createDynamoClient } from '../../local/table.ts';
 import { createTestTable, type TestTable } from '../support/dynamo.ts';
 import { concurrently } from '../support/pipeline.ts';

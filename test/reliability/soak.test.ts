@@ -13,10 +13,10 @@ import type { APIGatewayAuthorizerResult, APIGatewayProxyEventV2 } from 'aws-lam
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAdminHandler } from '../../lambdas/admin/handler.ts';
 import { createAuthorizerHandler } from '../../lambdas/authorizer/handler.ts';
-import { parseConfig } from '../../lambdas/core/config.ts';
-import { KeyService } from '../../lambdas/core/key-service.ts';
-import { generateKey, keySessionPk, maskKey } from '../../lambdas/core/keys.ts';
-import { SessionStore, type StoredSession } from '../../lambdas/core/store.ts';
+import { parseConfig } from '../../lambdas/core/model/config.ts';
+import { KeyService } from '../../lambdas/admin/key-service.ts';
+import { generateKey, keySessionPk, maskKey } from '../../lambdas/core/model/keys.ts';
+import { SessionStore, type StoredSession } from '../../lambdas/core/store/store.ts';
 import { buildRequestAuthorizerEvent } from '../../local/authorizer-event.ts';
 import { lambdaContext } from '../../local/lambda-context.ts';
 import { createTestTable, type TestTable } from '../support/dynamo.ts';

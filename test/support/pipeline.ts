@@ -1,10 +1,10 @@
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { parseConfig, type ConfigInput } from '../../lambdas/core/config.ts';
-import { KeyService } from '../../lambdas/core/key-service.ts';
-import { silentLog, type Log } from '../../lambdas/core/log.ts';
-import { Pipeline, type AuthRequest } from '../../lambdas/core/pipeline.ts';
-import { SessionStore } from '../../lambdas/core/store.ts';
+import { parseConfig, type ConfigInput } from '../../lambdas/core/model/config.ts';
+import { KeyService } from '../../lambdas/admin/key-service.ts';
+import { silentLog, type Log } from '../../lambdas/core/model/log.ts';
+import { Pipeline, type AuthRequest } from '../../lambdas/core/request/pipeline.ts';
+import { SessionStore } from '../../lambdas/core/store/store.ts';
 
 /** A pipeline, a key service and a store on one test table, with a settable clock. */
 export function pipelineOn(

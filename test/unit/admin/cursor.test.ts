@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeCursor, encodeCursor } from '../../../lambdas/core/session-index.ts';
+import { decodeCursor, encodeCursor } from '../../../lambdas/admin/session-index.ts';
 
 const PK = `key#${'a'.repeat(64)}`;
 

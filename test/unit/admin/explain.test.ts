@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { explainDecision, type ExplainedSession } from '../../../lambdas/core/explain.ts';
-import type { Policy } from '../../../lambdas/core/policy.ts';
+import { explainDecision, type ExplainedSession } from '../../../lambdas/core/request/explain.ts';
+import type { Policy } from '../../../lambdas/core/policies/policy.ts';
 
 const NOW = 1_700_000_000;
 const AT = NOW * 1000;

@@ -5,8 +5,8 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createAdminHandler } from '../../../lambdas/admin/handler.ts';
-import { ConfigSchema } from '../../../lambdas/core/config.ts';
-import { encodeCursor } from '../../../lambdas/core/session-index.ts';
+import { ConfigSchema } from '../../../lambdas/core/model/config.ts';
+import { encodeCursor } from '../../../lambdas/admin/session-index.ts';
 import { lambdaContext } from '../../../local/lambda-context.ts';
 
 const TABLE = 'list-test';

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { checkAccessRights } from '../../../lambdas/core/access-rights.ts';
-import { parsePolicyInput } from '../../../lambdas/core/policy.ts';
-import { SessionInputSchema, type AccessRight } from '../../../lambdas/core/session.ts';
-import { NEVER_MATCHING_URL, tykFieldName, tykPolicyToInput, tykSessionToInput, tykUrlPattern } from '../../../lambdas/core/tyk.ts';
+import { checkAccessRights } from '../../../lambdas/core/request/access-rights.ts';
+import { parsePolicyInput } from '../../../lambdas/core/policies/policy.ts';
+import { SessionInputSchema, type AccessRight } from '../../../lambdas/core/model/session.ts';
+import { NEVER_MATCHING_URL, tykFieldName, tykPolicyToInput, tykSessionToInput, tykUrlPattern } from '../../../lambdas/admin/tyk.ts';
 
 function mapped(body: unknown): Record<string, unknown> {
   const result = tykSessionToInput(body);

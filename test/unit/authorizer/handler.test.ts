@@ -13,10 +13,10 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createAuthorizerHandler, type AuthorizerOptions } from '../../../lambdas/authorizer/handler.ts';
 import type { AuthorizerEvent, AuthorizerResult } from '../../../lambdas/authorizer/events.ts';
-import { ConfigSchema, type ConfigInput } from '../../../lambdas/core/config.ts';
-import type { DecisionContext } from '../../../lambdas/core/decision.ts';
-import { keyIdOf } from '../../../lambdas/core/keys.ts';
-import type { StoredSession } from '../../../lambdas/core/store.ts';
+import { ConfigSchema, type ConfigInput } from '../../../lambdas/core/model/config.ts';
+import type { DecisionContext } from '../../../lambdas/core/request/decision.ts';
+import { keyIdOf } from '../../../lambdas/core/model/keys.ts';
+import type { StoredSession } from '../../../lambdas/core/store/store.ts';
 import { conditionFailed } from '../../support/dynamo-doubles.ts';
 
 const NOW = 1_700_000_000;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checkAccessRights, type RequestTarget } from '../../../lambdas/core/access-rights.ts';
-import type { AccessRight } from '../../../lambdas/core/session.ts';
+import { checkAccessRights, type RequestTarget } from '../../../lambdas/core/request/access-rights.ts';
+import type { AccessRight } from '../../../lambdas/core/model/session.ts';
 
 const GET_PET: RequestTarget = { apiId: 'api1', stage: 'prod', method: 'GET', path: '/pets/42' };
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { RequestTarget } from '../../../lambdas/core/access-rights.ts';
-import { checkSession, type CheckedSession } from '../../../lambdas/core/checks.ts';
-import type { AccessRight } from '../../../lambdas/core/session.ts';
+import type { RequestTarget } from '../../../lambdas/core/request/access-rights.ts';
+import { checkSession, type CheckedSession } from '../../../lambdas/core/request/checks.ts';
+import type { AccessRight } from '../../../lambdas/core/model/session.ts';
 
 const NOW = 1_700_000_000;
 const TARGET: RequestTarget = { apiId: 'api1', stage: 'prod', method: 'GET', path: '/pets' };

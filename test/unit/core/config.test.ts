@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../../lambdas/core/errors.ts';
-import { parseConfig } from '../../../lambdas/core/config.ts';
+import { ConfigError } from '../../../lambdas/core/model/errors.ts';
+import { parseConfig } from '../../../lambdas/core/model/config.ts';
 
 /** Parses and returns the ConfigError thrown (fails the test when none is). */
 function configError(json: string | undefined): ConfigError {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { normalizeHeaders, readCredential } from '../../../lambdas/core/credential.ts';
-import { MAX_KEY_LENGTH } from '../../../lambdas/core/keys.ts';
+import { normalizeHeaders, readCredential } from '../../../lambdas/core/request/credential.ts';
+import { MAX_KEY_LENGTH } from '../../../lambdas/core/model/keys.ts';
 
 const KEY = 'gp_8tJcH0q1m0Yy3bX1fQ2mZ0sWcKp9r6uVn5eL4aT7dGk';
 const JWT = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyLTEifQ.c2lnbmF0dXJl';

@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { RESERVED_CONTEXT } from '../../../lambdas/core/decision.ts';
-import { AlreadyExistsError, NotFoundError, PluginError, VersionConflictError } from '../../../lambdas/core/errors.ts';
-import { HookRunner, sanitizeMessage } from '../../../lambdas/core/hooks.ts';
-import { keyIdOf, keySessionPk } from '../../../lambdas/core/keys.ts';
-import type { Log } from '../../../lambdas/core/log.ts';
-import type { GatepassPlugin, PluginRequest, Session } from '../../../lambdas/core/plugin.ts';
-import type { SessionChanges, SessionStore, StoredSession } from '../../../lambdas/core/store.ts';
+import { RESERVED_CONTEXT } from '../../../lambdas/core/request/decision.ts';
+import { AlreadyExistsError, NotFoundError, PluginError, VersionConflictError } from '../../../lambdas/core/model/errors.ts';
+import { HookRunner, sanitizeMessage } from '../../../lambdas/core/plugins/hooks.ts';
+import { keyIdOf, keySessionPk } from '../../../lambdas/core/model/keys.ts';
+import type { Log } from '../../../lambdas/core/model/log.ts';
+import type { GatepassPlugin, PluginRequest, Session } from '../../../lambdas/core/plugins/plugin.ts';
+import type { SessionChanges, SessionStore, StoredSession } from '../../../lambdas/core/store/store.ts';
 
 const NOW = 1_750_000_000;
 const KEY = 'gp_hooks-test-key-0123456789abcdef';

@@ -1,9 +1,9 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { JwtConfigSchema, type JwtConfig } from '../../../lambdas/core/config.ts';
-import { ConfigError, GatepassError } from '../../../lambdas/core/errors.ts';
-import { createJwtVerifier, JwksUnavailableError, type JwtVerdict } from '../../../lambdas/core/jwt.ts';
+import { JwtConfigSchema, type JwtConfig } from '../../../lambdas/core/model/config.ts';
+import { ConfigError, GatepassError } from '../../../lambdas/core/model/errors.ts';
+import { createJwtVerifier, JwksUnavailableError, type JwtVerdict } from '../../../lambdas/core/jwt/jwt.ts';
 import { generateTestKey, signHmacToken, signToken, unsecuredToken } from '../../support/jwks-server.ts';
 
 const NOW = 1_700_000_000; // epoch s

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { generateKey, KEY_PREFIX, keyIdOf, keySessionPk, maskKey, sha256Hex } from '../../../lambdas/core/keys.ts';
+import { generateKey, KEY_PREFIX, keyIdOf, keySessionPk, maskKey, sha256Hex } from '../../../lambdas/core/model/keys.ts';
 
 describe('generateKey', () => {
   it('starts with gp_ and is 46 characters long', () => {

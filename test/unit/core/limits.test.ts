@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { planConsumption, type Counters, type Limits } from '../../../lambdas/core/limits.ts';
+import { planConsumption, type Counters, type Limits } from '../../../lambdas/core/limits/limits.ts';
 
 /** A frozen clock: 2023-11-14T22:13:20Z. */
 const NOW = 1_700_000_000;

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PluginError } from '../../../lambdas/core/errors.ts';
-import { LAYER_PLUGIN_DIR, loadPlugins, pluginPath } from '../../../lambdas/core/plugin-loader.ts';
+import { PluginError } from '../../../lambdas/core/model/errors.ts';
+import { LAYER_PLUGIN_DIR, loadPlugins, pluginPath } from '../../../lambdas/core/plugins/plugin-loader.ts';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../../fixtures/plugins');
 const fixture = (name: string) => path.join(FIXTURES, name);

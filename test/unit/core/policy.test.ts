@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fieldProblems } from '../../../lambdas/core/key-service.ts';
+import { fieldProblems } from '../../../lambdas/admin/key-service.ts';
 import {
   effectiveSettings,
   isPolicyId,
@@ -9,8 +9,8 @@ import {
   sessionFromPolicies,
   type Policy,
   type PolicySubject,
-} from '../../../lambdas/core/policy.ts';
-import { SessionInputSchema, type SessionFields, type SessionInput } from '../../../lambdas/core/session.ts';
+} from '../../../lambdas/core/policies/policy.ts';
+import { SessionInputSchema, type SessionFields, type SessionInput } from '../../../lambdas/core/model/session.ts';
 
 const NOW = 1_700_000_000;
 

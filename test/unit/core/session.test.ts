@@ -5,7 +5,7 @@ import {
   newSessionFields,
   SessionInputSchema,
   SessionPatchSchema,
-} from '../../../lambdas/core/session.ts';
+} from '../../../lambdas/core/model/session.ts';
 
 const NOW = 1_700_000_000;
 

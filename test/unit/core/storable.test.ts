@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidInputError } from '../../../lambdas/core/input-error.ts';
-import { setSession } from '../../../lambdas/core/session-writes.ts';
-import type { SessionStore } from '../../../lambdas/core/store.ts';
-import { unstorable } from '../../../lambdas/core/storable.ts';
+import { InvalidInputError } from '../../../lambdas/core/model/input-error.ts';
+import { setSession } from '../../../lambdas/core/plugins/session-writes.ts';
+import type { SessionStore } from '../../../lambdas/core/store/store.ts';
+import { unstorable } from '../../../lambdas/core/model/storable.ts';
 
 /** A store that fails the test if anything reaches it. */
 const untouchable = new Proxy({}, {

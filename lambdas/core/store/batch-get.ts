@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { GatepassError } from './errors.ts';
+import { GatepassError } from '../model/errors.ts';
 import { TABLE } from './table.ts';
 
 /** BatchGetItem takes at most 100 keys per call. */

@@ -1,7 +1,7 @@
-import type { DecisionContext } from './decision.ts';
-import { PluginError, VersionConflictError } from './errors.ts';
-import { fieldProblems, toPublicSession } from './key-service.ts';
-import type { Log } from './log.ts';
+import type { DecisionContext } from '../request/decision.ts';
+import { PluginError, VersionConflictError } from '../model/errors.ts';
+import { fieldProblems, toPublicSession } from '../../admin/key-service.ts';
+import type { Log } from '../model/log.ts';
 import type {
   AuthResult,
   GatepassPlugin,
@@ -10,10 +10,10 @@ import type {
   PluginRequest,
   SessionsApi,
 } from './plugin.ts';
-import { SessionPatchSchema, type Session } from './session.ts';
+import { SessionPatchSchema, type Session } from '../model/session.ts';
 import { createSessionOnce, getSession, setSession } from './session-writes.ts';
-import { unstorable } from './storable.ts';
-import type { SessionChanges, SessionStore, StoredSession } from './store.ts';
+import { unstorable } from '../model/storable.ts';
+import type { SessionChanges, SessionStore, StoredSession } from '../store/store.ts';
 
 /** Times a `postAuth` hook is run again after losing a write to a concurrent request. */
 const MAX_HOOK_ATTEMPTS = 5;

@@ -7,10 +7,10 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { batchGetConsistent } from './batch-get.ts';
-import { AlreadyExistsError, GatepassError, NotFoundError, VersionConflictError } from './errors.ts';
+import { batchGetConsistent } from '../store/batch-get.ts';
+import { AlreadyExistsError, GatepassError, NotFoundError, VersionConflictError } from '../model/errors.ts';
 import { PolicyFieldsSchema, type Policy, type PolicyFields } from './policy.ts';
-import { TABLE } from './table.ts';
+import { TABLE } from '../store/table.ts';
 
 /** Partition key of a policy item. */
 export function policyPk(id: string): string {

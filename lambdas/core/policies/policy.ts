@@ -1,7 +1,7 @@
 import * as z from 'zod';
-import { GatepassError } from './errors.ts';
-import type { Limits } from './limits.ts';
-import { SessionFieldsSchema, type AccessRight, type AllowedUrl, type MetaValue } from './session.ts';
+import { GatepassError } from '../model/errors.ts';
+import type { Limits } from '../limits/limits.ts';
+import { SessionFieldsSchema, type AccessRight, type AllowedUrl, type MetaValue } from '../model/session.ts';
 
 /**
  * Policies (Tyk semantics): named bundles of limits and access rights that sessions

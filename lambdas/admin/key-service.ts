@@ -1,18 +1,18 @@
 import type * as z from 'zod';
-import type { RequestTarget } from './access-rights.ts';
-import { NotFoundError } from './errors.ts';
-import { explainDecision, type Explanation } from './explain.ts';
-import { fieldProblems, InvalidInputError, type FieldProblem } from './input-error.ts';
-import { generateKey, keyIdOf, keySessionPk, MIN_IMPORTED_KEY_LENGTH } from './keys.ts';
-import { effectiveSettings, type Policy } from './policy.ts';
-import type { PolicyStore } from './policy-store.ts';
+import type { RequestTarget } from '../core/request/access-rights.ts';
+import { NotFoundError } from '../core/model/errors.ts';
+import { explainDecision, type Explanation } from '../core/request/explain.ts';
+import { fieldProblems, InvalidInputError, type FieldProblem } from '../core/model/input-error.ts';
+import { generateKey, keyIdOf, keySessionPk, MIN_IMPORTED_KEY_LENGTH } from '../core/model/keys.ts';
+import { effectiveSettings, type Policy } from '../core/policies/policy.ts';
+import type { PolicyStore } from '../core/policies/policy-store.ts';
 import { decodeCursor, encodeCursor, type SessionIndex, type SessionQuery } from './session-index.ts';
-import { newSessionFields, SessionInputSchema, SessionPatchSchema, type Session, type SessionPatch } from './session.ts';
-import type { SessionChanges, SessionStore, StoredSession } from './store.ts';
+import { newSessionFields, SessionInputSchema, SessionPatchSchema, type Session, type SessionPatch } from '../core/model/session.ts';
+import type { SessionChanges, SessionStore, StoredSession } from '../core/store/store.ts';
 import { tykFieldName, tykSessionToInput } from './tyk.ts';
 
 // Kept here too: hooks, session writes and tests import them from this module.
-export { fieldProblems, InvalidInputError, type FieldProblem } from './input-error.ts';
+export { fieldProblems, InvalidInputError, type FieldProblem } from '../core/model/input-error.ts';
 
 /** The fields of the public session (SPEC §3), in the order the admin API shows them. */
 const PUBLIC_FIELDS = [

@@ -1,9 +1,9 @@
-import { AlreadyExistsError, ContentionError, NotFoundError, VersionConflictError } from './errors.ts';
-import { InvalidInputError, fieldProblems, toPublicSession } from './key-service.ts';
-import { keyIdOf, keySessionPk } from './keys.ts';
-import { unstorable } from './storable.ts';
-import { newSessionFields, SessionInputSchema, type Session } from './session.ts';
-import type { SessionChanges, SessionStore, StoredSession } from './store.ts';
+import { AlreadyExistsError, ContentionError, NotFoundError, VersionConflictError } from '../model/errors.ts';
+import { InvalidInputError, fieldProblems, toPublicSession } from '../../admin/key-service.ts';
+import { keyIdOf, keySessionPk } from '../model/keys.ts';
+import { unstorable } from '../model/storable.ts';
+import { newSessionFields, SessionInputSchema, type Session } from '../model/session.ts';
+import type { SessionChanges, SessionStore, StoredSession } from '../store/store.ts';
 
 /** Attempts of a create-or-replace before giving up (each failure means another writer won). */
 const MAX_SET_ATTEMPTS = 5;

@@ -1,8 +1,8 @@
 import { checkAccessRights, type RequestTarget } from './access-rights.ts';
-import { planConsumption, type Counters, type Limits } from './limits.ts';
-import { effectiveSettings, type Policy, type PolicySubject } from './policy.ts';
-import { REASONS, type Reason } from './reasons.ts';
-import { isExpired, type AccessRight } from './session.ts';
+import { planConsumption, type Counters, type Limits } from '../limits/limits.ts';
+import { effectiveSettings, type Policy, type PolicySubject } from '../policies/policy.ts';
+import { REASONS, type Reason } from '../model/reasons.ts';
+import { isExpired, type AccessRight } from '../model/session.ts';
 
 /** The checks of the pipeline, in its order (SPEC §4 step 5). */
 export const CHECKS = ['inactive', 'expiry', 'access_rights', 'rate_limit', 'quota'] as const;

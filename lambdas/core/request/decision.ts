@@ -1,6 +1,6 @@
-import { REASONS, type Reason } from './reasons.ts';
-import type { StoredSession } from './store.ts';
-import type { Limits } from './limits.ts';
+import { REASONS, type Reason } from '../model/reasons.ts';
+import type { StoredSession } from '../store/store.ts';
+import type { Limits } from '../limits/limits.ts';
 
 /** Values API Gateway accepts in an authorizer context. */
 export type ContextValue = string | number | boolean;

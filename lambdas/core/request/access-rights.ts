@@ -1,4 +1,4 @@
-import type { AccessRight } from './session.ts';
+import type { AccessRight } from '../model/session.ts';
 
 /** Where a request is going, as far as access rights care. */
 export interface RequestTarget {

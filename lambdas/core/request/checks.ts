@@ -1,6 +1,6 @@
 import { checkAccessRights, type RequestTarget } from './access-rights.ts';
-import type { Reason } from './reasons.ts';
-import { isExpired, type AccessRight } from './session.ts';
+import type { Reason } from '../model/reasons.ts';
+import { isExpired, type AccessRight } from '../model/session.ts';
 
 /** What the checks before consumption need of a session. */
 export interface CheckedSession {

@@ -1,8 +1,8 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { GatepassError } from './errors.ts';
-import type { ConsumePlan } from './limits.ts';
+import { GatepassError } from '../model/errors.ts';
+import type { ConsumePlan } from '../limits/limits.ts';
 import type { Arming, ConsumeResult, StoredSession } from './store.ts';
 
 /**

@@ -1,18 +1,18 @@
 import { checkAccessRights, type RequestTarget } from './access-rights.ts';
 import { checkSession } from './checks.ts';
-import type { Config } from './config.ts';
+import type { Config } from '../model/config.ts';
 import type { Headers } from './credential.ts';
 import { allowContext, deny, pluginDeny, RESERVED_CONTEXT, type Decision, type Denial } from './decision.ts';
-import { ContentionError } from './errors.ts';
-import { HookRunner } from './hooks.ts';
+import { ContentionError } from '../model/errors.ts';
+import { HookRunner } from '../plugins/hooks.ts';
 import { identify, loadSession, type Identity } from './identify.ts';
-import type { JwtVerifier } from './jwt.ts';
-import { planConsumption } from './limits.ts';
-import type { Log } from './log.ts';
-import type { GatepassPlugin } from './plugin.ts';
-import { effectiveSettings, type PolicySettings } from './policy.ts';
-import type { PolicyStore } from './policy-store.ts';
-import type { Arming, RecordedLimits, SessionStore, StoredSession } from './store.ts';
+import type { JwtVerifier } from '../jwt/jwt.ts';
+import { planConsumption } from '../limits/limits.ts';
+import type { Log } from '../model/log.ts';
+import type { GatepassPlugin } from '../plugins/plugin.ts';
+import { effectiveSettings, type PolicySettings } from '../policies/policy.ts';
+import type { PolicyStore } from '../policies/policy-store.ts';
+import type { Arming, RecordedLimits, SessionStore, StoredSession } from '../store/store.ts';
 
 /** A request as the pipeline sees it, whatever event shape it came in. */
 export interface AuthRequest extends RequestTarget {

@@ -1,8 +1,8 @@
 import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { batchGetConsistent } from './batch-get.ts';
-import { GatepassError } from './errors.ts';
-import type { StoredSession } from './store.ts';
-import { TABLE } from './table.ts';
+import { batchGetConsistent } from '../core/store/batch-get.ts';
+import { GatepassError } from '../core/model/errors.ts';
+import type { StoredSession } from '../core/store/store.ts';
+import { TABLE } from '../core/store/table.ts';
 
 /** BatchGetItem takes at most 100 keys per call; a page is never larger. */
 export const MAX_PAGE_SIZE = 100;

@@ -8,8 +8,8 @@ import {
   createRemoteJWKSet, decodeJwt, errors, importSPKI, jwtVerify,
   type CryptoKey, type JWTPayload, type JWTVerifyGetKey,
 } from 'jose';
-import type { JwtConfig } from './config.ts';
-import { ConfigError, GatepassError } from './errors.ts';
+import type { JwtConfig } from '../model/config.ts';
+import { ConfigError, GatepassError } from '../model/errors.ts';
 
 /** The token's time claims, as decoded (unverified), for logging skew on denials. */
 export interface TokenTimes { readonly iat?: number; readonly nbf?: number; readonly exp?: number }

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { PluginError } from './errors.ts';
+import { PluginError } from '../model/errors.ts';
 import type { GatepassPlugin } from './plugin.ts';
 
 /** Where plugin layers put their bundles in Lambda: `/opt/gatepass/plugins/<name>.mjs`. */

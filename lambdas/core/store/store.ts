@@ -7,9 +7,9 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import { consumeWrite, fastConsumeWrite, oldItem, refundWrite } from './counter-writes.ts';
-import { AlreadyExistsError, NotFoundError, VersionConflictError } from './errors.ts';
-import type { ConsumePlan, Counters, Limits } from './limits.ts';
-import type { Session, SessionFields } from './session.ts';
+import { AlreadyExistsError, NotFoundError, VersionConflictError } from '../model/errors.ts';
+import type { ConsumePlan, Counters, Limits } from '../limits/limits.ts';
+import type { Session, SessionFields } from '../model/session.ts';
 import { TABLE } from './table.ts';
 
 /** A session item as stored: the public session plus its key and window counters. */

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { fieldProblems, type FieldProblem } from './input-error.ts';
+import { fieldProblems, type FieldProblem } from '../core/model/input-error.ts';
 
 /**
  * Tyk migration: pure mappings from Tyk's session and policy objects (snake_case, as

@@ -1,15 +1,15 @@
-import type { Config } from './config.ts';
+import type { Config } from '../model/config.ts';
 import { readCredential } from './credential.ts';
 import { deny, pluginDeny, type Denial } from './decision.ts';
-import { AlreadyExistsError } from './errors.ts';
-import type { HookRunner } from './hooks.ts';
-import type { JwtVerifier } from './jwt.ts';
-import { keyIdOf, keySessionPk, maskKey, sha256Hex } from './keys.ts';
-import type { Log } from './log.ts';
+import { AlreadyExistsError } from '../model/errors.ts';
+import type { HookRunner } from '../plugins/hooks.ts';
+import type { JwtVerifier } from '../jwt/jwt.ts';
+import { keyIdOf, keySessionPk, maskKey, sha256Hex } from '../model/keys.ts';
+import type { Log } from '../model/log.ts';
 import type { AuthRequest } from './pipeline.ts';
-import { sessionFromPolicies } from './policy.ts';
-import type { PolicyStore } from './policy-store.ts';
-import type { SessionStore, StoredSession } from './store.ts';
+import { sessionFromPolicies } from '../policies/policy.ts';
+import type { PolicyStore } from '../policies/policy-store.ts';
+import type { SessionStore, StoredSession } from '../store/store.ts';
 
 /**
  * Who is calling: where their session lives, the principal to answer with, and what may

@@ -4,7 +4,7 @@
  * `/opt/gatepass/plugins/<name>.mjs`, locally it is loaded from the config's entry path.
  *
  * @example
- * import type { GatepassPlugin } from 'gatepass/lambdas/core/plugin.ts';
+ * import type { GatepassPlugin } from 'gatepass/lambdas/core/plugins/plugin.ts';
  *
  * export default {
  *   name: 'renew-on-expiry',
@@ -15,10 +15,10 @@
  *   },
  * } satisfies GatepassPlugin;
  */
-import type { DecisionContext } from './decision.ts';
-import type { Log } from './log.ts';
-import type { Session, SessionInput } from './session.ts';
-import type { SessionChanges } from './store.ts';
+import type { DecisionContext } from '../request/decision.ts';
+import type { Log } from '../model/log.ts';
+import type { Session, SessionInput } from '../model/session.ts';
+import type { SessionChanges } from '../store/store.ts';
 
 export type { Session, SessionInput as SessionInit, SessionChanges as SessionPatch, Log };
 

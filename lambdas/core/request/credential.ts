@@ -1,4 +1,4 @@
-import { MAX_KEY_LENGTH } from './keys.ts';
+import { MAX_KEY_LENGTH } from '../model/keys.ts';
 
 /** A request's headers with lower-case names (HTTP header names are case-insensitive). */
 export type Headers = Readonly<Record<string, string | undefined>>;
