@@ -1,36 +1,24 @@
 import type * as z from 'zod';
 import type { RequestTarget } from '../core/request/access-rights.ts';
+import { randomUUID } from 'node:crypto';
+import { quotaUsedFor, type Limits } from '../core/limits/limits.ts';
 import { NotFoundError } from '../core/model/errors.ts';
 import { explainDecision, type Explanation } from '../core/request/explain.ts';
 import { fieldProblems, InvalidInputError, type FieldProblem } from '../core/model/input-error.ts';
 import { generateKey, keyIdOf, keySessionPk, MIN_IMPORTED_KEY_LENGTH } from '../core/model/keys.ts';
-import { effectiveSettings, type Policy } from '../core/policies/policy.ts';
+import { effectiveSettings, type Policy, type PolicySubject } from '../core/policies/policy.ts';
 import type { PolicyStore } from '../core/policies/policy-store.ts';
 import { decodeCursor, encodeCursor, type SessionIndex, type SessionQuery } from './session-index.ts';
 import { newSessionFields, SessionInputSchema, SessionPatchSchema, type Session, type SessionPatch } from '../core/model/session.ts';
-import type { SessionChanges, SessionStore, StoredSession } from '../core/store/store.ts';
+import { storedFields, type CounterSet, type SettingsChanges, type StoredSession } from '../core/store/item.ts';
+import { toPublicSession } from '../core/store/public-session.ts';
+import type { SessionStore } from '../core/store/store.ts';
 import { tykFieldName, tykSessionToInput } from './tyk.ts';
 
 // Kept here too: hooks, session writes and tests import them from this module.
 export { fieldProblems, InvalidInputError, type FieldProblem } from '../core/model/input-error.ts';
 
-/** The fields of the public session (SPEC §3), in the order the admin API shows them. */
-const PUBLIC_FIELDS = [
-  'keyId', 'alias', 'expires', 'quotaMax', 'quotaRemaining', 'quotaRenewalRate', 'quotaRenews', 'rate', 'per',
-  'accessRights', 'applyPolicies', 'metaData', 'tags', 'isInactive', 'createdAt', 'updatedAt', 'version',
-] as const satisfies ReadonlyArray<keyof Session>;
-
-/**
- * A session without its storage details (pk, kind, ttl, rate window counters and
- * whatever else the store keeps): only the public fields are copied.
- */
-export function toPublicSession(item: StoredSession): Session {
-  const session: Record<string, unknown> = {};
-  for (const field of PUBLIC_FIELDS) if (item[field] !== undefined) session[field] = item[field];
-  // The fast path counts down an unlimited quota too (see SessionStore.fastConsume): not a count.
-  if (item.quotaMax === -1 || item.quotaRemaining < -1) session.quotaRemaining = -1;
-  return session as unknown as Session;
-}
+export { toPublicSession } from '../core/store/public-session.ts';
 
 export interface KeyServiceDeps {
   /** Policies, for `explain` and for the quota that `resetQuota` restores. @default none: the session's own limits */
@@ -69,15 +57,25 @@ export class KeyService {
     this.#deps = deps;
   }
 
-  /** Creates a key (generated, or imported with `key`) and its session. */
+  /**
+   * Creates a key (generated, or imported with `key`) and its session. `quotaRemaining`
+   * and `quotaRenews` default to a whole window opening now, under the limits in force
+   * (its policies' when it names any).
+   */
   async create(body: unknown): Promise<CreatedKey> {
     const { key: imported, ...fields } = splitKey(body);
     const input = parse(SessionInputSchema, fields);
     const key = imported ?? generateKey();
     const keyId = keyIdOf(key);
     const now = this.#clock();
-    const item = await this.#store.create(keySessionPk(keyId), keyId, newSessionFields(input, now), now);
-    return { key, keyId, session: toPublicSession(item) };
+    const limits = await this.#limitsOf({ ...input, applyPolicies: input.applyPolicies });
+    const { settings } = storedFields(newSessionFields(input, now));
+    const counters = {
+      quotaUsed: input.quotaRemaining === undefined ? 0 : quotaUsedFor(limits.quotaMax, input.quotaRemaining),
+      quotaRenews: input.quotaRenews ?? now + limits.quotaRenewalRate,
+    };
+    const item = await this.#store.create(keySessionPk(keyId), keyId, settings, counters, now);
+    return { key, keyId, session: toPublicSession(item, limits, now) };
   }
 
   /** Creates a key from a Tyk session object (see `tyk.ts`); bad fields are named by their Tyk names. */
@@ -93,53 +91,50 @@ export class KeyService {
   }
 
   async get(keyId: string): Promise<Session> {
-    return toPublicSession(await this.#read(keyId));
+    return this.#public(await this.#read(keyId));
   }
 
-  /** Partial update; with `ifMatch`, only at that version (else `VersionConflictError`). */
+  /**
+   * Partial update; with `ifMatch`, only at that version (else `VersionConflictError`).
+   * Settings change; the counters stand, and are judged by the new limits, unless the
+   * patch names `quotaRemaining` (read under the limits in force after the patch) or
+   * `quotaRenews`.
+   */
   async update(keyId: string, body: unknown, ifMatch?: number): Promise<Session> {
-    const changes = stripReadOnly(parse(SessionPatchSchema, body));
+    const { quotaRemaining, quotaRenews, ...changes } = stripReadOnly(parse(SessionPatchSchema, body));
     const current = await this.#read(keyId);
     checkRatePer(changes.rate ?? current.rate, changes.per ?? current.per);
-    const quotaMax = changes.quotaMax ?? current.quotaMax;
-    const quota = changes.quotaRemaining === undefined && quotaMax !== current.quotaMax ? { quotaRemaining: keptQuotaRemaining(current, quotaMax) } : {};
-    const item = await this.#store.update(keySessionPk(keyId), { ...changes, ...quota }, this.#clock(), ifMatch ?? current.version);
-    return toPublicSession(item);
+    const counters = await this.#counters({ ...current, ...changes } as StoredSession, quotaRemaining, quotaRenews);
+    const item = await this.#store.updateSettings(keySessionPk(keyId), changes, counters, this.#clock(), ifMatch ?? current.version);
+    return this.#public(item);
   }
 
   /**
    * Replaces the settings: fields left out get a new session's defaults (an omitted alias
-   * is removed), but `createdAt` and the counters (`quotaRemaining`, `quotaRenews`, the
-   * rate window) are kept unless given; `quotaRemaining` is capped at a lowered `quotaMax`.
+   * is removed). `createdAt` and the counters stand unless the body names `quotaRemaining`
+   * or `quotaRenews`: re-saving a key never gives its quota back.
    */
   async replace(keyId: string, body: unknown, ifMatch?: number): Promise<Session> {
     const input = parse(SessionInputSchema, body);
     const current = await this.#read(keyId);
     const now = this.#clock();
-    const fields = newSessionFields(
-      {
-        ...input,
-        quotaRemaining: input.quotaRemaining ?? keptQuotaRemaining(current, input.quotaMax),
-        quotaRenews: input.quotaRenews ?? current.quotaRenews,
-      },
-      now,
-    );
-    const changes: SessionChanges = { ...fields, alias: fields.alias ?? null };
-    const item = await this.#store.update(keySessionPk(keyId), changes, now, ifMatch ?? current.version);
-    return toPublicSession(item);
+    const { settings } = storedFields(newSessionFields(input, now));
+    const counters = await this.#counters({ ...current, ...settings } as StoredSession, input.quotaRemaining, input.quotaRenews);
+    const item = await this.#store.updateSettings(keySessionPk(keyId), { ...settings, alias: settings.alias ?? null }, counters, now, ifMatch ?? current.version);
+    return this.#public(item);
   }
 
   /**
-   * Starts a new quota window now: `quotaRemaining` = the quota in force (the policies'
-   * when the key has any), `quotaRenews` = now + its renewal rate.
+   * Starts a new quota window now: nothing used, `quotaRenews` = now + the renewal rate in
+   * force (the policies' when the key has any). The settings version is unchanged, so
+   * requests in flight are not disturbed; `ifMatch` still guards it when given.
    */
   async resetQuota(keyId: string, ifMatch?: number): Promise<Session> {
     const current = await this.#read(keyId);
-    const { limits } = effectiveSettings(current, await this.#policiesOf(current));
+    const limits = await this.#limitsOf(current);
     const now = this.#clock();
-    const changes: SessionChanges = { quotaRemaining: limits.quotaMax, quotaRenews: now + limits.quotaRenewalRate };
-    const item = await this.#store.update(keySessionPk(keyId), changes, now, ifMatch ?? current.version);
-    return toPublicSession(item);
+    const item = await this.#store.setCounters(keySessionPk(keyId), { quotaUsed: 0, quotaRenews: now + limits.quotaRenewalRate }, randomUUID(), ifMatch);
+    return this.#public(item);
   }
 
   async delete(keyId: string, ifMatch?: number): Promise<void> {
@@ -157,14 +152,33 @@ export class KeyService {
       if (start === undefined) throw new InvalidInputError([{ field: 'cursor', message: 'is not a cursor of this listing' }]);
     }
     const page = await this.#deps.index.query(target, query.limit, start);
-    return { items: page.items.map(toPublicSession), cursor: page.next === undefined ? null : encodeCursor(page.next) };
+    const items = await Promise.all(page.items.map((item) => this.#public(item)));
+    return { items, cursor: page.next === undefined ? null : encodeCursor(page.next) };
   }
 
   /** The decision a request to `target` would get at `at` (epoch s, default now), consuming nothing. */
   async explain(keyId: string, target: RequestTarget, at: number = this.#clock()): Promise<Explanation & { session: Session }> {
     const current = await this.#read(keyId);
     const explanation = explainDecision(current, await this.#policiesOf(current), target, at * 1000);
-    return { ...explanation, session: toPublicSession(current) };
+    return { ...explanation, session: await this.#public(current) };
+  }
+
+  /** The public session, its `quotaRemaining` read under the limits in force. */
+  async #public(item: StoredSession): Promise<Session> {
+    return toPublicSession(item, await this.#limitsOf(item), this.#clock());
+  }
+
+  /** The counters a write names: `quotaRemaining` read under the limits of `after`, the session as it will be. */
+  async #counters(after: StoredSession, quotaRemaining: number | undefined, quotaRenews: number | undefined): Promise<CounterSet> {
+    const counters: { quotaUsed?: number; quotaRenews?: number } = {};
+    if (quotaRemaining !== undefined) counters.quotaUsed = quotaUsedFor((await this.#limitsOf(after)).quotaMax, quotaRemaining);
+    if (quotaRenews !== undefined) counters.quotaRenews = quotaRenews;
+    return counters;
+  }
+
+  /** The limits in force for a session's own scope: its policies' when it names any (strong reads). */
+  async #limitsOf(session: PolicySubject): Promise<Limits> {
+    return effectiveSettings(session, await this.#policiesOf(session)).limits;
   }
 
   async #read(keyId: string): Promise<StoredSession> {
@@ -174,23 +188,11 @@ export class KeyService {
   }
 
   /** Strong reads of the session's policies (the admin's PolicyStore does not cache). */
-  async #policiesOf(session: StoredSession): Promise<Policy[]> {
+  async #policiesOf(session: Pick<PolicySubject, 'applyPolicies'>): Promise<Policy[]> {
     const ids = session.applyPolicies ?? [];
     if (ids.length === 0 || this.#deps.policies === undefined) return [];
     return (await this.#deps.policies.getMany(ids)).policies;
   }
-}
-
-/**
- * The quota counter kept when `quotaMax` is set and `quotaRemaining` is not given: as it
- * is for the same limit; capped at a lowered limit; a full window when the key was
- * unlimited (-1) before, so that a new limit never starts out exhausted.
- */
-function keptQuotaRemaining(current: StoredSession, quotaMax: number): number {
-  if (quotaMax === current.quotaMax) return current.quotaRemaining;
-  if (quotaMax < 0) return -1;
-  if (current.quotaRemaining < 0) return quotaMax;
-  return Math.min(current.quotaRemaining, quotaMax);
 }
 
 function checkRatePer(rate: number, per: number): void {
@@ -251,7 +253,7 @@ function parse<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
   return result.data;
 }
 
-function stripReadOnly(patch: SessionPatch): SessionChanges {
+function stripReadOnly(patch: SessionPatch): SettingsChanges & { quotaRemaining?: number; quotaRenews?: number } {
   const { keyId: _k, createdAt: _c, updatedAt: _u, version: _v, ...changes } = patch;
-  return changes as SessionChanges;
+  return changes as SettingsChanges & { quotaRemaining?: number; quotaRenews?: number };
 }

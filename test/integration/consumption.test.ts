@@ -16,7 +16,7 @@ describe('consumption under concurrency', () => {
     await table.drop();
   });
 
-  it('allows exactly quotaMax of 200 concurrent requests and leaves quotaRemaining at 0', async () => {
+  it('allows exactly quotaMax of 200 concurrent requests and leaves 50 used', async () => {
     const { pipeline, keys, store } = pipelineOn(table.client, table.tableName);
     const { key, keyId } = await keys.create({ quotaMax: 50 });
 
@@ -26,7 +26,7 @@ describe('consumption under concurrency', () => {
     const denied = decisions.filter((d) => !d.allow);
     expect(allowed).toBe(50);
     expect(denied.every((d) => !d.allow && d.reason === 'quota_exceeded')).toBe(true);
-    expect((await store.get(keySessionPk(keyId)))!.quotaRemaining).toBe(0);
+    expect((await store.get(keySessionPk(keyId)))!.quotaUsed).toBe(50);
   });
 
   it('gives each quota window exactly quotaMax when it rolls over under concurrency', async () => {
@@ -44,7 +44,7 @@ describe('consumption under concurrency', () => {
     const second = await concurrently(100, () => pipeline.authorize(requestWith(key)));
     expect(second.filter((d) => d.allow).length).toBe(20);
     const stored = (await store.get(keySessionPk(keyId)))!;
-    expect(stored.quotaRemaining).toBe(0);
+    expect(stored.quotaUsed).toBe(20);
     expect(stored.quotaRenews).toBe(Math.floor(nowMs / 1000) + 60);
   });
 
@@ -100,6 +100,6 @@ describe('consumption under concurrency', () => {
 
     await concurrently(50, () => pipeline.authorize(requestWith(key)));
 
-    expect((await store.get(keySessionPk(keyId)))!.quotaRemaining).toBe(95);
+    expect((await store.get(keySessionPk(keyId)))!.quotaUsed).toBe(5);
   });
 });

@@ -314,7 +314,7 @@ describe('one session per identity', () => {
 
     expect(decisions.filter((d) => d.allow)).toHaveLength(50);
     expect(await jwtItems()).toHaveLength(before + 1);
-    expect(await sessionOf(sub)).toMatchObject({ quotaMax: 100, quotaRemaining: 50, version: 1 });
+    expect(await sessionOf(sub)).toMatchObject({ quotaMax: 100, quotaUsed: 50, version: 1 });
     const remaining = decisions.map((d) => (d.allow ? d.context.quotaRemaining : undefined)).sort((a, b) => Number(a) - Number(b));
     expect(remaining).toEqual(Array.from({ length: 50 }, (_, i) => 50 + i));
   });

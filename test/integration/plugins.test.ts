@@ -63,7 +63,7 @@ describe('plugins in the pipeline, on DynamoDB Local', () => {
 
     expect(decision).toMatchObject({ allow: true, context: { keyId, expires: NOW + 60, quotaRemaining: 9 } });
     expect(counts.get('GetItemCommand')).toBe(1); // the renewal's ALL_NEW is used: no second read
-    expect(await store.get(keySessionPk(keyId))).toMatchObject({ expires: NOW + 60, quotaRemaining: 9, version: 2 });
+    expect(await store.get(keySessionPk(keyId))).toMatchObject({ expires: NOW + 60, quotaUsed: 1, version: 2 });
   });
 
   it('gives custom-auth\'s session to the request that created it', async () => {
@@ -117,6 +117,6 @@ describe('plugins in the pipeline, on DynamoDB Local', () => {
     const decisions = await concurrently(10, () => pipeline.authorize(requestWith(undefined, { headers: { 'x-auth-token': token } })).catch((error: unknown) => error));
 
     expect(decisions.filter((d) => (d as { allow?: boolean }).allow === true)).toHaveLength(10);
-    expect(await store.get(keySessionPk(keyIdOf(sessionKeyOf(token))))).toMatchObject({ quotaRemaining: 990, version: 1 });
+    expect(await store.get(keySessionPk(keyIdOf(sessionKeyOf(token))))).toMatchObject({ quotaUsed: 10, version: 1 });
   });
 });

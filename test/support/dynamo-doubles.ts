@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import type { StoredSession } from '../../lambdas/core/store/store.ts';
+import type { StoredSession } from '../../lambdas/core/store/item.ts';
 
 /**
  * Stand-ins for what DynamoDB answers, for unit tests that mock the document client.

@@ -1,12 +1,12 @@
 /**
- * Rate limit and quota, as pure functions: given the limits in force and the counters
- * as stored, decide whether a request may be consumed and how the counters change.
- * `store.ts` turns a {@link ConsumePlan} into one conditional UpdateItem whose guards
- * are exactly the assumptions made here, so a concurrent change makes the write fail
- * (and the plan is made again on the item as it now is) instead of being overwritten.
+ * Rate limit and quota as pure functions. Counters hold requests *used* in the current
+ * window; the limit is applied when a request is decided, so a change of limits never
+ * needs a change of counters. `planCount` says how one request would be counted; the store
+ * turns the plan into one conditional UpdateItem whose condition is exactly what the plan
+ * assumed (see `store/count-write.ts` and docs/ARCHITECTURE.md, "The counting model").
  */
 
-/** The limits in force for a request: the session's own, or its policies'. */
+/** The limits in force for a request: the session's own, its policies', or an API's own. */
 export interface Limits {
   /** At most `rate` requests per window of `per` seconds; 0 = no rate limit. */
   readonly rate: number;
@@ -17,91 +17,106 @@ export interface Limits {
   readonly quotaRenewalRate: number;
 }
 
-/** The counters as stored on the session item. */
+/** One scope's counters, as stored. Absent values mean "no window yet". */
 export interface Counters {
-  readonly quotaRemaining: number;
-  /** Epoch seconds at which the quota window resets. */
-  readonly quotaRenews: number;
-  /** Requests left in the open rate window; absent before the first request. */
-  readonly rateRemaining?: number;
-  /** Epoch milliseconds at which the open rate window closes; absent before the first request. */
+  /** Requests counted in the quota window. */
+  readonly quotaUsed?: number;
+  /** Epoch seconds at which the quota window ends. */
+  readonly quotaRenews?: number;
+  /** Requests counted in the open rate window. */
+  readonly rateUsed?: number;
+  /** Epoch milliseconds at which the rate window ends. */
   readonly rateResetsAt?: number;
 }
 
 /**
- * How one counter changes: `open` starts a new window with one request taken, `take`
- * takes one request from the open window, `none` leaves it alone (no limit).
+ * How one counter changes: `take` counts the request in the open window (guarded by
+ * "still open, still room"), `open` starts a new window with the request as its first
+ * (guarded by "the old window is over"), `none` leaves it alone (no limit).
  */
-export type CounterStep = 'none' | 'open' | 'take';
+export type Step = 'none' | 'take' | 'open';
 
-export type ConsumePlan =
-  | {
-      readonly kind: 'consume';
-      readonly rate: CounterStep;
-      readonly quota: CounterStep;
-      /**
-       * The window opens because the limits changed, not because it ran out: the write is
-       * then guarded by the counters' exact current values instead of the window's end.
-       */
-      readonly rateForced: boolean;
-      readonly quotaForced: boolean;
-      /** Values written when a window opens. */
-      readonly rateRemainingAfterOpen: number;
-      readonly rateResetsAt: number;
-      readonly quotaRemainingAfterOpen: number;
-      readonly quotaRenews: number;
-    }
+/** How one allowed request is counted. */
+export interface CountPlan {
+  readonly limits: Limits;
+  readonly rate: Step;
+  readonly quota: Step;
+  /** Epoch ms the plan was made at: the time every guard and new window end is measured from. */
+  readonly nowMs: number;
+}
+
+export type LimitVerdict =
+  | { readonly kind: 'count'; readonly plan: CountPlan }
   | { readonly kind: 'rate_limited'; readonly retryAfter: number }
   | { readonly kind: 'quota_exceeded'; readonly quotaRenews: number };
 
 /**
- * Plans the consumption of one request at `nowMs` (Tyk's order: rate limit, then quota).
- * A denied request consumes nothing.
+ * Plans the counting of one request at `nowMs`, in Tyk's order: rate limit, then quota.
+ * With `counters` undefined (not known: the session's settings were remembered, its
+ * counters are never), each limited counter is planned as a `take`; the write's condition
+ * then checks what was assumed, and a failed write returns the counters for an exact plan.
  *
- * The rate limit is a fixed window that opens at the first request after the previous
- * window closed. The quota window resets at `quotaRenews`; the first request at or after
- * it opens the next window (`quotaRenews = now + quotaRenewalRate`).
- *
- * `armed` are the limits the counters were last written under (see `store.ts`): when the
- * limits in force differ — an admin or a policy changed them — the affected window starts
- * afresh instead of carrying counts made under other limits.
+ * @example
+ * planCount({ rate: 0, per: 0, quotaMax: 10, quotaRenewalRate: 60 }, { quotaUsed: 10, quotaRenews: 2e9 }, Date.now());
+ * // { kind: 'quota_exceeded', quotaRenews: 2000000000 }
  */
-export function planConsumption(limits: Limits, counters: Counters, nowMs: number, armed?: Limits): ConsumePlan {
+export function planCount(limits: Limits, counters: Counters | undefined, nowMs: number): LimitVerdict {
   const now = Math.floor(nowMs / 1000);
-  // Limits that changed since the counters were last written start new windows (Tyk
-  // resets a key's quota when its limits change); the old counters mean nothing now.
-  const rateForced = armed !== undefined && (armed.rate !== limits.rate || armed.per !== limits.per);
-  const quotaForced =
-    armed !== undefined && (armed.quotaMax !== limits.quotaMax || armed.quotaRenewalRate !== limits.quotaRenewalRate);
 
-  let rate: CounterStep = 'none';
+  let rate: Step = 'none';
   if (limits.rate > 0) {
-    const open = counters.rateResetsAt !== undefined && counters.rateResetsAt > nowMs;
-    if (!open || rateForced) rate = 'open';
-    else if ((counters.rateRemaining ?? 0) > 0) rate = 'take';
+    if (counters === undefined) rate = 'take';
+    else if (!rateWindowOpen(counters, nowMs)) rate = 'open';
+    else if ((counters.rateUsed ?? 0) < limits.rate) rate = 'take';
     else return { kind: 'rate_limited', retryAfter: Math.max(1, Math.ceil((counters.rateResetsAt! - nowMs) / 1000)) };
   }
 
-  let quota: CounterStep = 'none';
-  if (limits.quotaMax === 0) {
-    return { kind: 'quota_exceeded', quotaRenews: counters.quotaRenews };
-  }
+  let quota: Step = 'none';
+  if (limits.quotaMax === 0) return { kind: 'quota_exceeded', quotaRenews: counters?.quotaRenews ?? 0 };
   if (limits.quotaMax > 0) {
-    const renews = limits.quotaRenewalRate > 0;
-    if ((renews && now >= counters.quotaRenews) || quotaForced) quota = 'open';
-    else if (counters.quotaRemaining > 0) quota = 'take';
-    else return { kind: 'quota_exceeded', quotaRenews: counters.quotaRenews };
+    if (counters === undefined) quota = 'take';
+    else if (!quotaWindowOpen(limits, counters, now)) quota = 'open';
+    else if ((counters.quotaUsed ?? 0) < limits.quotaMax) quota = 'take';
+    else return { kind: 'quota_exceeded', quotaRenews: counters.quotaRenews ?? 0 };
   }
+  return { kind: 'count', plan: { limits, rate, quota, nowMs } };
+}
 
-  return {
-    kind: 'consume',
-    rate,
-    quota,
-    rateForced: rate === 'open' && rateForced,
-    quotaForced: quota === 'open' && quotaForced,
-    rateRemainingAfterOpen: limits.rate - 1,
-    rateResetsAt: nowMs + limits.per * 1000,
-    quotaRemainingAfterOpen: limits.quotaMax - 1,
-    quotaRenews: now + limits.quotaRenewalRate,
-  };
+/** True when the plan writes nothing: no rate limit and an unlimited quota. */
+export function countsNothing(plan: CountPlan): boolean {
+  return plan.rate === 'none' && plan.quota === 'none';
+}
+
+/** The rate window is open while its end is in the future. */
+export function rateWindowOpen(counters: Counters, nowMs: number): boolean {
+  return counters.rateResetsAt !== undefined && counters.rateResetsAt > nowMs;
+}
+
+/** A quota that never renews has one window forever; a renewing one ends at `quotaRenews`. */
+export function quotaWindowOpen(limits: Limits, counters: Counters, now: number): boolean {
+  if (limits.quotaRenewalRate === 0) return true;
+  return counters.quotaRenews !== undefined && counters.quotaRenews > now;
+}
+
+/** Requests left in the quota window at `now`: -1 when unlimited, the whole quota once the window is over. */
+export function quotaRemaining(limits: Limits, counters: Counters, now: number): number {
+  if (limits.quotaMax < 0) return -1;
+  if (!quotaWindowOpen(limits, counters, now)) return limits.quotaMax;
+  return Math.max(0, limits.quotaMax - (counters.quotaUsed ?? 0));
+}
+
+/** Requests left in the rate window at `nowMs`: -1 when there is no rate limit. */
+export function rateRemaining(limits: Limits, counters: Counters, nowMs: number): number {
+  if (limits.rate === 0) return -1;
+  if (!rateWindowOpen(counters, nowMs)) return limits.rate;
+  return Math.max(0, limits.rate - (counters.rateUsed ?? 0));
+}
+
+/**
+ * The quota counter that makes `remaining` requests left under `quotaMax`: what an admin
+ * or a plugin means by setting `quotaRemaining`. An unlimited quota counts nothing.
+ */
+export function quotaUsedFor(quotaMax: number, remaining: number): number {
+  if (quotaMax <= 0) return 0;
+  return Math.max(0, quotaMax - Math.max(0, remaining));
 }

@@ -1,6 +1,8 @@
 import type { DecisionContext } from '../request/decision.ts';
 import { PluginError, VersionConflictError } from '../model/errors.ts';
-import { fieldProblems, toPublicSession } from '../../admin/key-service.ts';
+import { fieldProblems } from '../model/input-error.ts';
+import { quotaUsedFor, type Limits } from '../limits/limits.ts';
+import { toPublicSession } from '../store/public-session.ts';
 import type { Log } from '../model/log.ts';
 import type {
   AuthResult,
@@ -8,12 +10,14 @@ import type {
   HookContext,
   HookDenial,
   PluginRequest,
+  SessionPatch,
   SessionsApi,
 } from './plugin.ts';
 import { SessionPatchSchema, type Session } from '../model/session.ts';
 import { createSessionOnce, getSession, setSession } from './session-writes.ts';
 import { unstorable } from '../model/storable.ts';
-import type { SessionChanges, SessionStore, StoredSession } from '../store/store.ts';
+import type { CounterSet, SettingsChanges, StoredSession } from '../store/item.ts';
+import type { SessionStore } from '../store/store.ts';
 
 /** Times a `postAuth` hook is run again after losing a write to a concurrent request. */
 const MAX_HOOK_ATTEMPTS = 5;
@@ -41,6 +45,8 @@ export interface HookRunnerOptions {
   readonly request: PluginRequest;
   /** Epoch seconds. */
   readonly now: number;
+  /** The limits in force for a session (its policies' when it has any): what `quotaRemaining` is read under. */
+  readonly limitsOf: (item: StoredSession) => Promise<Limits>;
 }
 
 /**
@@ -95,7 +101,8 @@ export class HookRunner {
       if (!plugin.postAuth) continue;
       for (let attempt = 1; ; attempt++) {
         try {
-          const ctx = { ...this.#context(plugin), session: snapshot(this.state.session!), updateSession: (patch: SessionChanges) => this.#update(plugin, patch) };
+          const session = await this.#view(this.state.session!);
+          const ctx = { ...this.#context(plugin), session, updateSession: (patch: SessionPatch) => this.#update(plugin, patch) };
           const denial = this.#denial(plugin, await this.#call(plugin, 'postAuth', () => plugin.postAuth!(ctx)));
           if (denial) return denial;
           break;
@@ -113,7 +120,7 @@ export class HookRunner {
     let merged = context;
     for (const plugin of this.#options.plugins) {
       if (!plugin.post) continue;
-      const ctx = { ...this.#context(plugin), session: snapshot(this.state.session!), context: merged };
+      const ctx = { ...this.#context(plugin), session: await this.#view(this.state.session!), context: merged };
       const result = (await this.#call(plugin, 'post', () => plugin.post!(ctx))) as { context?: unknown; deny?: unknown } | undefined;
       // `post` runs after the decision: it cannot deny, and trying to is a bug, never an Allow.
       if (result !== null && typeof result === 'object' && 'deny' in result) throw this.#fault(plugin, 'post cannot deny (deny in pre, auth or postAuth)');
@@ -140,8 +147,11 @@ export class HookRunner {
   #sessions(plugin: GatepassPlugin): SessionsApi {
     const { store, now } = this.#options;
     return {
-      get: (key) => getSession(store, key),
-      set: async (key, session) => toPublicSession(await this.#write(plugin, () => setSession(store, key, session, now))),
+      get: async (key) => {
+        const item = await getSession(store, key);
+        return item === undefined ? undefined : this.#view(item);
+      },
+      set: async (key, session) => this.#view(await this.#write(plugin, () => setSession(store, key, session, now))),
     };
   }
 
@@ -158,19 +168,29 @@ export class HookRunner {
     return written;
   }
 
-  async #update(plugin: GatepassPlugin, patch: SessionChanges): Promise<Session> {
+  /**
+   * A plugin's patch: settings, plus counters when it names them (`quotaRemaining` is read
+   * under the limits in force after the patch).
+   */
+  async #update(plugin: GatepassPlugin, patch: SessionPatch): Promise<Session> {
     const unsafe = unstorable(patch);
     if (unsafe.length > 0) throw this.#fault(plugin, `invalid session patch: ${unsafe.map((p) => `${p.field}: ${p.message}`).join('; ')}`);
     const parsed = SessionPatchSchema.safeParse(patch);
     if (!parsed.success) {
       throw this.#fault(plugin, `invalid session patch: ${fieldProblems(parsed.error).map((p) => `${p.field}: ${p.message}`).join('; ')}`);
     }
-    const { keyId: _k, createdAt: _c, updatedAt: _u, version: _v, ...changes } = parsed.data;
+    const { keyId: _k, createdAt: _c, updatedAt: _u, version: _v, quotaRemaining, quotaRenews, ...changes } = parsed.data;
     const current = this.state.session!;
+    const counters: { -readonly [K in keyof CounterSet]: CounterSet[K] } = {};
+    if (quotaRemaining !== undefined) {
+      const limits = await this.#options.limitsOf({ ...current, ...(changes as SettingsChanges), alias: current.alias } as StoredSession);
+      counters.quotaUsed = quotaUsedFor(limits.quotaMax, quotaRemaining);
+    }
+    if (quotaRenews !== undefined) counters.quotaRenews = quotaRenews;
     try {
-      const written = await this.#options.store.update(current.pk, changes as SessionChanges, this.#options.now, current.version);
+      const written = await this.#options.store.updateSettings(current.pk, changes as SettingsChanges, counters, this.#options.now, current.version);
       this.state.session = written;
-      return toPublicSession(written);
+      return this.#view(written);
     } catch (error) {
       if (error instanceof VersionConflictError && error.current) {
         this.state.session = error.current as StoredSession;
@@ -178,6 +198,14 @@ export class HookRunner {
       }
       throw error;
     }
+  }
+
+  /**
+   * The session a hook sees: a deep copy, so that editing it in place changes nothing —
+   * only a write (`updateSession`) changes the session this request is checked against.
+   */
+  async #view(item: StoredSession): Promise<Session> {
+    return structuredClone(toPublicSession(item, await this.#options.limitsOf(item), this.#options.now));
   }
 
   #contextAdditions(plugin: GatepassPlugin, additions: unknown, reserved: ReadonlySet<string>): DecisionContext {
@@ -252,13 +280,6 @@ function readDenial(plugin: GatepassPlugin, result: unknown): PluginDenial | und
   return { reason, message: sanitizeMessage(deny.message) };
 }
 
-/**
- * The session a hook sees: a deep copy, so that editing it in place changes nothing —
- * only a write (`updateSession`) changes the session this request is checked against.
- */
-function snapshot(item: StoredSession): Session {
-  return structuredClone(toPublicSession(item));
-}
 
 export function sanitizeMessage(message: string): string {
   return message.replace(/["\\\u0000-\u001f\u007f]/g, '').slice(0, 256);

@@ -17,10 +17,15 @@
  */
 import type { DecisionContext } from '../request/decision.ts';
 import type { Log } from '../model/log.ts';
-import type { Session, SessionInput } from '../model/session.ts';
-import type { SessionChanges } from '../store/store.ts';
+import type { Session, SessionFields, SessionInput } from '../model/session.ts';
 
-export type { Session, SessionInput as SessionInit, SessionChanges as SessionPatch, Log };
+export type { Session, SessionInput as SessionInit, Log };
+
+/**
+ * What `updateSession` may change: any settable field; `alias: null` removes the alias.
+ * `quotaRemaining` and `quotaRenews` set the quota counter (read under the limits in force).
+ */
+export type SessionPatch = Partial<Omit<SessionFields, 'alias'>> & { alias?: string | null };
 
 /** The request, as every hook sees it. Header names are lower case. */
 export interface PluginRequest {
@@ -61,7 +66,7 @@ export interface SessionHookContext extends HookContext {
    * resolves to the session as written, which the rest of the request is checked against.
    * If a concurrent write got there first, the hook is run again on the fresh session.
    */
-  updateSession(patch: SessionChanges): Promise<Session>;
+  updateSession(patch: SessionPatch): Promise<Session>;
 }
 
 export interface PostContext extends HookContext {

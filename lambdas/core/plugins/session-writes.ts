@@ -1,9 +1,10 @@
 import { AlreadyExistsError, ContentionError, NotFoundError, VersionConflictError } from '../model/errors.ts';
-import { InvalidInputError, fieldProblems, toPublicSession } from '../../admin/key-service.ts';
+import { InvalidInputError, fieldProblems } from '../model/input-error.ts';
 import { keyIdOf, keySessionPk } from '../model/keys.ts';
 import { unstorable } from '../model/storable.ts';
-import { newSessionFields, SessionInputSchema, type Session } from '../model/session.ts';
-import type { SessionChanges, SessionStore, StoredSession } from '../store/store.ts';
+import { newSessionFields, SessionInputSchema } from '../model/session.ts';
+import { storedFields, type StoredSession } from '../store/item.ts';
+import type { SessionStore } from '../store/store.ts';
 
 /** Attempts of a create-or-replace before giving up (each failure means another writer won). */
 const MAX_SET_ATTEMPTS = 5;
@@ -17,16 +18,16 @@ const MAX_SET_ATTEMPTS = 5;
 export async function setSession(store: SessionStore, key: string, init: unknown, now: number): Promise<StoredSession> {
   const parsed = parseStorable(init);
   if (!parsed.success) throw new InvalidInputError(fieldProblems(parsed.error));
-  const fields = newSessionFields(parsed.data, now);
+  // A replacement writes the counters too: `quotaRemaining` (default: the whole quota) and `quotaRenews`.
+  const { settings, counters } = storedFields(newSessionFields(parsed.data, now));
   const keyId = keyIdOf(key);
   const pk = keySessionPk(keyId);
 
   let current = await store.get(pk);
   for (let attempt = 1; attempt <= MAX_SET_ATTEMPTS; attempt++) {
     try {
-      if (current === undefined) return await store.create(pk, keyId, fields, now);
-      const changes: SessionChanges = { ...fields, alias: fields.alias ?? null };
-      return await store.update(pk, changes, now, current.version);
+      if (current === undefined) return await store.create(pk, keyId, settings, counters, now);
+      return await store.updateSettings(pk, { ...settings, alias: settings.alias ?? null }, counters, now, current.version);
     } catch (error) {
       if (error instanceof AlreadyExistsError) current = await store.get(pk);
       else if (error instanceof VersionConflictError) current = error.current as StoredSession;
@@ -49,7 +50,8 @@ export async function createSessionOnce(store: SessionStore, key: string, init: 
   const parsed = parseStorable(init);
   if (!parsed.success) throw new InvalidInputError(fieldProblems(parsed.error));
   try {
-    return await store.create(pk, keyId, newSessionFields(parsed.data, now), now);
+    const { settings, counters } = storedFields(newSessionFields(parsed.data, now));
+    return await store.create(pk, keyId, settings, counters, now);
   } catch (error) {
     if (!(error instanceof AlreadyExistsError)) throw error;
     const winner = await store.get(pk);
@@ -65,8 +67,7 @@ function parseStorable(init: unknown): ReturnType<typeof SessionInputSchema.safe
   return SessionInputSchema.safeParse(init);
 }
 
-/** The public session of a raw key, read consistently (`TykGetKeyData`). */
-export async function getSession(store: SessionStore, key: string): Promise<Session | undefined> {
-  const item = await store.get(keySessionPk(keyIdOf(key)));
-  return item === undefined ? undefined : toPublicSession(item);
+/** The session of a raw key, read consistently (`TykGetKeyData`). */
+export function getSession(store: SessionStore, key: string): Promise<StoredSession | undefined> {
+  return store.get(keySessionPk(keyIdOf(key)));
 }

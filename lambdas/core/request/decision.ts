@@ -1,6 +1,8 @@
 import { REASONS, type Reason } from '../model/reasons.ts';
-import type { StoredSession } from '../store/store.ts';
-import type { Limits } from '../limits/limits.ts';
+import { quotaRemaining, rateRemaining } from '../limits/limits.ts';
+import { countersOf } from '../limits/scope.ts';
+import type { StoredSession } from '../store/item.ts';
+import type { Governing } from './decide.ts';
 
 /** Values API Gateway accepts in an authorizer context. */
 export type ContextValue = string | number | boolean;
@@ -11,7 +13,13 @@ export type DecisionContext = Record<string, ContextValue>;
  * plugins) are thrown instead, and the handler fails closed.
  */
 export type Decision =
-  | { readonly allow: true; readonly principalId: string; readonly context: DecisionContext }
+  | {
+      readonly allow: true;
+      readonly principalId: string;
+      readonly context: DecisionContext;
+      /** The Allow holds only for this route (URL or method rights): it must not be cached for others. */
+      readonly routeScoped?: boolean;
+    }
   | {
       readonly allow: false;
       readonly reason: string;
@@ -51,20 +59,22 @@ export const RESERVED_CONTEXT = new Set([
 ]);
 
 /**
- * The context of an Allow: the session's key id, alias, quota and rate state, and each
+ * The context of an Allow: the session's key id, alias, the quota and rate state of the
+ * counters that governed the request (as written by its counting write), and each
  * `metaData` entry as `meta_<name>`.
  */
-export function allowContext(session: StoredSession, limits: Limits, nowMs: number): DecisionContext {
-  const rateOpen = session.rateResetsAt !== undefined && session.rateResetsAt > nowMs;
+export function allowContext(session: StoredSession, governing: Governing, nowMs: number): DecisionContext {
+  const { limits, scope } = governing;
+  const counters = countersOf(session, scope);
   const context: DecisionContext = {
     keyId: session.keyId,
     alias: session.alias ?? '',
-    quotaRemaining: limits.quotaMax < 0 ? -1 : session.quotaRemaining,
+    quotaRemaining: quotaRemaining(limits, counters, Math.floor(nowMs / 1000)),
     quotaMax: limits.quotaMax,
-    quotaRenews: session.quotaRenews,
+    quotaRenews: counters.quotaRenews ?? 0,
     expires: session.expires,
     rateLimit: limits.rate,
-    rateRemaining: limits.rate > 0 ? (rateOpen ? (session.rateRemaining ?? limits.rate) : limits.rate) : -1,
+    rateRemaining: rateRemaining(limits, counters, nowMs),
   };
   for (const [name, value] of Object.entries(session.metaData ?? {})) {
     context[`meta_${name}`] = value;

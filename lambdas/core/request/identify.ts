@@ -6,15 +6,15 @@ import type { HookRunner } from '../plugins/hooks.ts';
 import type { JwtVerifier } from '../jwt/jwt.ts';
 import { keyIdOf, keySessionPk, maskKey, sha256Hex } from '../model/keys.ts';
 import type { Log } from '../model/log.ts';
-import type { AuthRequest } from './pipeline.ts';
+import type { AuthRequest } from './auth-request.ts';
 import { sessionFromPolicies } from '../policies/policy.ts';
 import type { PolicyStore } from '../policies/policy-store.ts';
-import type { SessionStore, StoredSession } from '../store/store.ts';
+import { storedFields, type StoredSession } from '../store/item.ts';
+import type { SessionStore } from '../store/store.ts';
 
 /**
  * Who is calling: where their session lives, the principal to answer with, and what may
- * be logged about them. The session itself is loaded later (or consumed directly, on the
- * fast path).
+ * be logged about them. The session itself is loaded later, by the pipeline.
  */
 export interface Identity {
   readonly pk: string;
@@ -63,12 +63,6 @@ export async function identify(request: AuthRequest, hooks: HookRunner, deps: Id
     case 'apiKey':
       return apiKeyIdentity(credential.key);
   }
-}
-
-/** Step 3 without a fast path: the session by consistent read (or what `whenMissing` gives). */
-export async function loadSession(identity: Identity, store: SessionStore): Promise<StoredSession | Denial> {
-  if (identity.written) return identity.written;
-  return (await store.get(identity.pk)) ?? identity.whenMissing();
 }
 
 function apiKeyIdentity(key: string, written?: StoredSession): Identity {
@@ -120,7 +114,8 @@ async function createIdentitySession(
     return deny('no_matching_policy');
   }
   try {
-    return await deps.store.create(pk, keyId, sessionFromPolicies(lookup.policies, now), now, 'jwt');
+    const { settings, counters } = storedFields(sessionFromPolicies(lookup.policies, now));
+    return await deps.store.create(pk, keyId, settings, counters, now, 'jwt');
   } catch (error) {
     if (!(error instanceof AlreadyExistsError)) throw error;
     // A concurrent first request created it: use that one.

@@ -1,26 +1,21 @@
-import { checkAccessRights, type RequestTarget } from './access-rights.ts';
-import { checkSession } from './checks.ts';
+import { countsNothing, type Limits } from '../limits/limits.ts';
 import type { Config } from '../model/config.ts';
-import type { Headers } from './credential.ts';
-import { allowContext, deny, pluginDeny, RESERVED_CONTEXT, type Decision, type Denial } from './decision.ts';
 import { ContentionError } from '../model/errors.ts';
-import { HookRunner } from '../plugins/hooks.ts';
-import { identify, loadSession, type Identity } from './identify.ts';
-import type { JwtVerifier } from '../jwt/jwt.ts';
-import { planConsumption } from '../limits/limits.ts';
 import type { Log } from '../model/log.ts';
+import type { JwtVerifier } from '../jwt/jwt.ts';
+import { HookRunner } from '../plugins/hooks.ts';
 import type { GatepassPlugin } from '../plugins/plugin.ts';
-import { effectiveSettings, type PolicySettings } from '../policies/policy.ts';
+import { effectiveSettings, type Policy } from '../policies/policy.ts';
 import type { PolicyStore } from '../policies/policy-store.ts';
-import type { Arming, RecordedLimits, SessionStore, StoredSession } from '../store/store.ts';
+import { guardOf, type StoredSession } from '../store/item.ts';
+import type { SessionStore } from '../store/store.ts';
+import type { AuthRequest } from './auth-request.ts';
+import { decide, governingLimits } from './decide.ts';
+import { allowContext, deny, pluginDeny, RESERVED_CONTEXT, type Decision, type Denial } from './decision.ts';
+import { identify, type Identity } from './identify.ts';
+import { SettingsMemory } from './settings-memory.ts';
 
-/** A request as the pipeline sees it, whatever event shape it came in. */
-export interface AuthRequest extends RequestTarget {
-  /** Header names in lower case. */
-  readonly headers: Headers;
-  readonly query: Readonly<Record<string, string>>;
-  readonly sourceIp: string;
-}
+export type { AuthRequest } from './auth-request.ts';
 
 export interface PipelineDeps {
   readonly config: Config;
@@ -34,50 +29,51 @@ export interface PipelineDeps {
   readonly jwt?: JwtVerifier;
   /** Policies for `applyPolicies` and for new JWT identities. @default none (a key with policies is denied) */
   readonly policies?: PolicyStore;
+  /** Most sessions whose settings this instance remembers (see `SettingsMemory`); 0 = off. @default 10000 */
+  readonly rememberedSessions?: number;
 }
 
-/** Conditional consumption attempts before giving up (each failure means another request progressed). */
-const MAX_CONSUME_ATTEMPTS = 8;
+/** Decisions made in a row on items that kept changing under the request before it gives up (fail closed). */
+const MAX_ATTEMPTS = 8;
 
-/** How long a session's own limits stay armed: until a settings write disarms it. */
-const OWN_LIMITS_ARMED_SECONDS = 365 * 86_400;
-
-type Outcome = { readonly decision: Decision; readonly session?: StoredSession };
-
-/**
- * The settings a session is checked against, until when (epoch ms) they may be assumed,
- * and how new they are (`updatedAt` of the session, or of its newest policy).
- */
-type Settings = PolicySettings & { readonly servedUntil: number; readonly stamp: number };
+/** Where the loop starts: an item known to be current, or one remembered (settings only). */
+interface Start {
+  readonly item: StoredSession | undefined;
+  readonly current: boolean;
+}
 
 /**
- * The authorization pipeline of the contract, for one request:
- * `pre` hooks → credential (auth hook, JWT or API key) → session (consistent read) →
- * `postAuth` hooks (may renew: read-your-writes) → inactive → expiry → access rights →
- * rate limit and quota (one conditional UpdateItem) → `post` hooks → decision.
+ * One request, end to end: `pre` hooks → credential (auth hook, JWT or API key) → session
+ * → `postAuth` hooks (read-your-writes) → {@link decide} → one conditional counting write
+ * → `post` hooks. When the write's condition fails, DynamoDB returns the item as it is and
+ * the request is decided again on it. See docs/ARCHITECTURE.md, "The counting model".
  *
- * The fast path: without a hook that needs the session before the checks, the read and
- * the consumption are one conditional UpdateItem that checks inactive, expiry, rate and
- * quota itself (see `SessionStore.fastConsume`); access rights are checked on the item it
- * returns, and the request is given back if they deny. When its condition fails, the item
- * comes back with the failure and the full path runs on it — still without a read.
- *
- * Denials are returned; faults (DynamoDB, JWKS, plugins, contention beyond the bound)
- * are thrown, and the handler fails closed.
+ * Denials are returned; faults (DynamoDB, JWKS, plugins, contention beyond the bound) are
+ * thrown, and the handler fails closed.
  */
 export class Pipeline {
   readonly #deps: PipelineDeps;
   readonly #clock: () => number;
+  readonly #memory: SettingsMemory;
 
   constructor(deps: PipelineDeps) {
     this.#deps = deps;
     this.#clock = deps.clock ?? Date.now;
+    this.#memory = new SettingsMemory(deps.rememberedSessions ?? 10_000);
   }
 
   async authorize(request: AuthRequest): Promise<Decision> {
     const { config, store, log } = this.#deps;
     const now = Math.floor(this.#clock() / 1000);
-    const hooks = new HookRunner({ plugins: this.#deps.plugins ?? [], store, log, timeoutMs: config.hookTimeoutMs, request, now });
+    const hooks = new HookRunner({
+      plugins: this.#deps.plugins ?? [],
+      store,
+      log,
+      timeoutMs: config.hookTimeoutMs,
+      request,
+      now,
+      limitsOf: (item) => this.#limitsOf(item, request.apiId),
+    });
 
     const preDenial = await hooks.pre();
     if (preDenial) return this.#logDenial(pluginDeny(preDenial), {});
@@ -85,117 +81,104 @@ export class Pipeline {
     const identity = await identify(request, hooks, this.#deps, now);
     if (isDenial(identity)) return identity;
 
-    const outcome =
-      identity.written === undefined && !hooks.hasPostAuth
-        ? await this.#fastPath(identity, request)
-        : await this.#fullPath(identity, request, hooks);
-    const { decision, session } = outcome;
+    const start = await this.#start(identity, hooks);
+    if (isDenial(start)) return this.#logDenial(start, identity.logFields);
+    const { decision, item } = await this.#decideAndCount(start, identity, request);
     if (!decision.allow) return this.#logDenial(decision, identity.logFields);
-    hooks.state.session = session;
+    hooks.state.session = item;
     const context = await hooks.post(decision.context, RESERVED_CONTEXT);
     return { ...decision, context };
   }
 
-  /** Consume first (one UpdateItem); fall back to the full checks on the item it returns. */
-  async #fastPath(identity: Identity, request: AuthRequest): Promise<Outcome> {
-    const nowMs = this.#clock();
-    const fast = await this.#deps.store.fastConsume(identity.pk, nowMs);
-    if (fast.ok) return this.#afterFastConsume(fast.session, identity, request, nowMs);
-    const session = fast.current ?? (await identity.whenMissing());
-    if (isDenial(session)) return { decision: session };
-    return this.#checkAndConsume(session, identity, request, true);
-  }
-
-  /** Read the session, run `postAuth` hooks on it, then check and consume. */
-  async #fullPath(identity: Identity, request: AuthRequest, hooks: HookRunner): Promise<Outcome> {
-    const session = await loadSession(identity, this.#deps.store);
-    if (isDenial(session)) return { decision: session };
-    hooks.state.pk = session.pk;
-    hooks.state.session = session;
+  /**
+   * The item the decision starts from: the one an `auth` hook wrote; with `postAuth` hooks,
+   * a consistent read and what the hooks wrote; else the settings this instance remembers,
+   * or a consistent read.
+   */
+  async #start(identity: Identity, hooks: HookRunner): Promise<Start | Denial> {
+    if (identity.written) return { item: identity.written, current: true };
+    if (!hooks.hasPostAuth) {
+      const remembered = this.#memory.get(identity.pk);
+      if (remembered) return { item: remembered, current: false };
+      return { item: await this.#deps.store.get(identity.pk), current: true };
+    }
+    const item = (await this.#deps.store.get(identity.pk)) ?? (await identity.whenMissing());
+    if (isDenial(item)) return item;
+    hooks.state.pk = item.pk;
+    hooks.state.session = item;
     const hookDenial = await hooks.postAuth();
-    if (hookDenial) return { decision: pluginDeny(hookDenial, identity.principalId) };
-    return this.#checkAndConsume(hooks.state.session, identity, request, false);
-  }
-
-  /** The checks the fast write could not make: policies and access rights; a denial gives the request back. */
-  async #afterFastConsume(taken: StoredSession, who: Identity, request: AuthRequest, nowMs: number): Promise<Outcome> {
-    const settings = await this.#settingsOf(taken, who);
-    const access = checkAccessRights(settings.accessRights, request);
-    const failed =
-      settings.missing.length > 0 ? 'no_matching_policy' : settings.inactive ? 'key_inactive' : access === 'allowed' ? undefined : access;
-    if (failed !== undefined) {
-      await this.#deps.store.refund(taken);
-      return { decision: deny(failed, { expires: taken.expires }, who.principalId) };
-    }
-    return { decision: { allow: true, principalId: who.principalId, context: allowContext(taken, settings.limits, nowMs) }, session: taken };
+    if (hookDenial) return pluginDeny(hookDenial, identity.principalId);
+    return { item: hooks.state.session, current: true };
   }
 
   /**
-   * Checks the session and consumes one request. When the conditional write finds the
-   * session changed (a concurrent request, an admin write, a renewal), the returned
-   * item is checked afresh — no second read.
+   * Decides on the item and counts the request. Only an Allow is ever made on remembered
+   * settings, and only through a write conditioned on them; anything else is decided on a
+   * current item (a consistent read, or the item a failed write returned).
    */
-  async #checkAndConsume(initial: StoredSession, who: Identity, request: AuthRequest, fastPath: boolean): Promise<Outcome> {
-    const principal = who.principalId;
-    let session: StoredSession | undefined = initial;
-    for (let attempt = 1; attempt <= MAX_CONSUME_ATTEMPTS; attempt++) {
-      if (session === undefined) return { decision: deny('key_not_found') };
+  async #decideAndCount(start: Start, who: Identity, request: AuthRequest): Promise<{ decision: Decision; item?: StoredSession }> {
+    const { store } = this.#deps;
+    let { item, current } = start;
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      if (item === undefined) {
+        this.#memory.forget(who.pk);
+        const created = await who.whenMissing();
+        if (isDenial(created)) return { decision: created };
+        item = created;
+        current = true;
+      }
       const nowMs = this.#clock();
-      const now = Math.floor(nowMs / 1000);
-      const settings = await this.#settingsOf(session, who);
-      if (settings.missing.length > 0) return { decision: deny('no_matching_policy', {}, principal) };
-      const inactive = session.isInactive || settings.inactive;
-      const failed = checkSession({ isInactive: inactive, expires: session.expires }, settings.accessRights, request, now);
-      if (failed !== undefined) return { decision: deny(failed, { expires: session.expires }, principal) };
-
-      // Counters with no recorded limits were just set by a settings write: they stand as they
-      // are. Counters recorded under newer limits than this instance knows (its policy cache
-      // is behind another's) stand too, and keep their record: otherwise instances with old
-      // and new copies of a changed policy would take turns opening fresh windows.
-      const recorded = session.armedLimits;
-      const behind = recorded !== undefined && (recorded.stamp ?? 0) > settings.stamp;
-      const plan = planConsumption(settings.limits, session, nowMs, recorded === undefined || behind ? settings.limits : recorded);
-      if (plan.kind === 'rate_limited') return { decision: deny('rate_limited', { retryAfter: plan.retryAfter }, principal) };
-      if (plan.kind === 'quota_exceeded') return { decision: deny('quota_exceeded', { quotaRenews: plan.quotaRenews }, principal) };
-
-      const arming = behind ? { until: undefined, limits: recorded } : this.#arming(session, settings, now);
-      // Nothing to count: a write only to arm the fast path, and only if it is in use.
-      if (plan.rate === 'none' && plan.quota === 'none' && (!fastPath || isArmed(session, arming, now))) {
-        return { decision: { allow: true, principalId: principal, context: allowContext(session, settings.limits, nowMs) }, session };
+      const policies = await this.#policiesOf(item, who);
+      const verdict = decide({ session: item, countersKnown: current, policies, target: request, nowMs });
+      const confirmed = verdict.allow && !countsNothing(verdict.plan);
+      if (!current && !confirmed) {
+        // Remembered settings never decide alone: read the item and decide on it.
+        item = await store.get(who.pk);
+        current = true;
+        continue;
       }
-      const result = await this.#deps.store.consume(session, plan, nowMs, arming);
+      if (!verdict.allow) return { decision: deny(verdict.reason, verdict.context, who.principalId) };
+      if (countsNothing(verdict.plan)) {
+        this.#memory.remember(item);
+        return { decision: this.#allow(item, verdict, who, nowMs), item };
+      }
+      const result = await store.count(who.pk, guardOf(item), verdict.governing.scope, verdict.plan);
       if (result.ok) {
-        return { decision: { allow: true, principalId: principal, context: allowContext(result.session, settings.limits, nowMs) }, session: result.session };
+        this.#memory.remember(result.item);
+        return { decision: this.#allow(result.item, verdict, who, nowMs), item: result.item };
       }
-      session = result.current;
+      item = result.current;
+      current = true;
+      if (item !== undefined) this.#memory.remember(item);
     }
-    throw new ContentionError(`gave up after ${MAX_CONSUME_ATTEMPTS} conflicting writes`);
+    throw new ContentionError(`gave up after ${MAX_ATTEMPTS} conflicting writes`);
   }
 
-  /**
-   * What a consumption write records, and whether it arms the item for the fast path: a
-   * session's own limits for a year (a settings write disarms it), limits from policies no
-   * longer than the policies read could be served from memory (none with a cache of 0).
-   */
-  #arming(session: StoredSession, settings: Settings, now: number): Arming {
-    const limits = { ...settings.limits, stamp: settings.stamp };
-    if ((session.applyPolicies ?? []).length === 0) return { until: now + OWN_LIMITS_ARMED_SECONDS, limits };
-    const until = Math.floor(settings.servedUntil / 1000);
-    return { until: this.#deps.config.policyCacheSeconds > 0 && until > now ? until : undefined, limits };
+  #allow(item: StoredSession, verdict: Extract<ReturnType<typeof decide>, { allow: true }>, who: Identity, nowMs: number): Decision {
+    return {
+      allow: true,
+      principalId: who.principalId,
+      context: allowContext(item, verdict.governing, nowMs),
+      routeScoped: verdict.routeScoped,
+    };
   }
 
-  async #settingsOf(session: StoredSession, who: Identity): Promise<Settings> {
-    const ids = session.applyPolicies ?? [];
-    let settings: Settings;
+  async #policiesOf(item: StoredSession, who: Identity): Promise<Policy[]> {
+    const ids = item.applyPolicies ?? [];
     if (ids.length === 0 || !this.#deps.policies) {
-      settings = { ...effectiveSettings(session, []), servedUntil: Number.MAX_SAFE_INTEGER, stamp: session.updatedAt ?? 0 };
-    } else {
-      const lookup = await this.#deps.policies.getMany(ids);
-      const stamp = Math.max(0, ...lookup.policies.map((policy) => policy.updatedAt));
-      settings = { ...effectiveSettings(session, lookup.policies), servedUntil: lookup.servedUntil, stamp };
+      if (ids.length > 0) this.#deps.log.warn('session names policies but no policy store is configured', who.logFields);
+      return [];
     }
-    if (settings.missing.length > 0) this.#deps.log.warn('session names policies that do not exist', { ...who.logFields, missing: settings.missing });
-    return settings;
+    const lookup = await this.#deps.policies.getMany(ids);
+    if (lookup.missing.length > 0) this.#deps.log.warn('session names policies that do not exist', { ...who.logFields, missing: lookup.missing });
+    return lookup.policies;
+  }
+
+  /** The limits that govern `item`'s requests to `apiId` (for plugins' view of the session). */
+  async #limitsOf(item: StoredSession, apiId: string): Promise<Limits> {
+    const ids = item.applyPolicies ?? [];
+    const policies = ids.length > 0 && this.#deps.policies ? (await this.#deps.policies.getMany(ids)).policies : [];
+    return governingLimits(effectiveSettings(item, policies), apiId).limits;
   }
 
   #logDenial<D extends Decision>(decision: D, logFields: Record<string, unknown>): D {
@@ -206,17 +189,4 @@ export class Pipeline {
 
 function isDenial(value: object): value is Denial {
   return 'allow' in value;
-}
-
-/**
- * Nothing to record: the same limits are recorded, and the item is armed for at least half
- * the arming period (or arming is off). Then an unlimited request needs no write at all.
- */
-function isArmed(session: StoredSession, arming: Arming, now: number): boolean {
-  const { armedUntil, armedLimits } = session;
-  if (armedLimits === undefined) return false;
-  const sameLimits = (Object.keys(arming.limits) as (keyof RecordedLimits)[]).every((k) => armedLimits[k] === arming.limits[k]);
-  if (!sameLimits) return false;
-  if (arming.until === undefined) return true;
-  return armedUntil !== undefined && armedUntil - now > (arming.until - now) / 2;
 }

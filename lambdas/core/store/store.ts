@@ -1,70 +1,32 @@
+import { randomUUID } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import {
-  DeleteCommand,
-  GetCommand,
-  PutCommand,
-  UpdateCommand,
-  type DynamoDBDocumentClient,
-} from '@aws-sdk/lib-dynamodb';
-import { consumeWrite, fastConsumeWrite, oldItem, refundWrite } from './counter-writes.ts';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { CountPlan } from '../limits/limits.ts';
+import type { CounterScope } from '../limits/scope.ts';
 import { AlreadyExistsError, NotFoundError, VersionConflictError } from '../model/errors.ts';
-import type { ConsumePlan, Counters, Limits } from '../limits/limits.ts';
-import type { Session, SessionFields } from '../model/session.ts';
+import { countWrite, type CountResult } from './count-write.ts';
+import { UpdateExpression } from './expression.ts';
+import { oldItem, type CounterSet, type SessionKind, type SessionSettings, type SettingsChanges, type SettingsGuard, type StoredSession } from './item.ts';
 import { TABLE } from './table.ts';
 
-/** A session item as stored: the public session plus its key and window counters. */
-export interface StoredSession extends Session, Counters {
-  readonly pk: string;
-  /** Until when (epoch s) the fast path may consume without a read: see {@link Arming}. */
-  readonly armedUntil?: number;
-  /** The limits the counters were last written under. */
-  readonly armedLimits?: RecordedLimits;
-}
-
-/**
- * What a consumption write records: the effective limits the counters are now written
- * under (so that a change of limits starts new windows), and until when the fast path may
- * assume them — for a session's own limits a year (every settings write disarms the item),
- * for limits from policies `policyCacheSeconds` (none when that is 0).
- */
-export interface Arming {
-  readonly until: number | undefined;
-  readonly limits: RecordedLimits;
-}
-
-/** Limits as recorded on the item, with how new they were (`updatedAt` of their source). */
-export type RecordedLimits = Limits & { readonly stamp?: number };
+/** Partition-key prefix of JWT identity sessions, which never get a TTL (see {@link SessionStore.create}). */
+const JWT_PREFIX = 'jwt#';
 
 export interface SessionStoreOptions {
   readonly client: DynamoDBDocumentClient;
   readonly tableName: string;
-  /** Seconds an expired session is kept before TTL may delete it. */
+  /** Seconds an expired API-key session is kept before TTL may delete it. */
   readonly retentionSeconds: number;
 }
 
-/** Fields whose change makes the counters stand as written by that change. */
-const COUNTER_FIELDS = ['quotaMax', 'quotaRemaining', 'quotaRenewalRate', 'quotaRenews', 'rate', 'per'] as const;
-
-/** What a session belongs to: an API key or a JWT identity. */
-export type SessionKind = 'key' | 'jwt';
-
-/** Fields a session update may set; `alias: null` removes the alias. */
-export type SessionChanges = Partial<Omit<SessionFields, 'alias'>> & { alias?: string | null };
-
-/** Outcome of a consumption write: the item after it, or the item that made it fail. */
-export type ConsumeResult =
-  | { readonly ok: true; readonly session: StoredSession }
-  | { readonly ok: false; readonly current: StoredSession | undefined };
-
 /**
- * Session persistence with the invariants of the contract: every read is strongly
- * consistent (I2); every write is conditional and awaited (I3) and returns the item as
- * written (`ALL_NEW`, I4); a failed condition returns the item as it is
- * (`ReturnValuesOnConditionCheckFailure: ALL_OLD`), so no second read is needed.
+ * Session persistence. Every read is strongly consistent; every write is conditional and
+ * awaited, and returns the item as written (`ALL_NEW`) or, when its condition failed, the
+ * item as it is (`ALL_OLD`), so no second read is needed.
  *
- * `version` guards the session's settings: admin writes and plugin updates increment it.
- * Counter consumption (quota, rate window) does not; it is guarded by the counters' own
- * values and by the version the request was checked against.
+ * Settings writes (`create`, `updateSettings`) increment `version` and never write a
+ * counter they read: counters change only by counting (`count`) or when a caller names
+ * them (`CounterSet`). See docs/ARCHITECTURE.md, "The counting model".
  */
 export class SessionStore {
   readonly #client: DynamoDBDocumentClient;
@@ -79,172 +41,127 @@ export class SessionStore {
 
   /** Strongly consistent read; `undefined` when there is no such session. */
   async get(pk: string): Promise<StoredSession | undefined> {
-    const out = await this.#client.send(
-      new GetCommand({ TableName: this.#table, Key: { pk }, ConsistentRead: true }),
-    );
+    const out = await this.#client.send(new GetCommand({ TableName: this.#table, Key: { pk }, ConsistentRead: true }));
     return out.Item as StoredSession | undefined;
   }
 
   /**
-   * Creates a session; fails with {@link AlreadyExistsError} if one exists under `pk`.
-   * `kind` (`key` or `jwt`) puts it in the kind index, for listing without a scan.
+   * Creates a session (version 1, a new incarnation); fails with {@link AlreadyExistsError}
+   * if one exists under `pk`. A JWT identity's session gets no TTL: it is the record that
+   * its trial was used, so an expired trial never restarts however long ago it expired.
    */
-  async create(pk: string, keyId: string, fields: SessionFields, now: number, kind: SessionKind = 'key'): Promise<StoredSession> {
-    const item: Record<string, unknown> = {
-      ...fields,
+  async create(pk: string, keyId: string, settings: SessionSettings, counters: CounterSet, now: number, kind: SessionKind = 'key'): Promise<StoredSession> {
+    const item = {
+      ...settings,
+      ...counters,
       pk,
       kind,
       keyId,
+      incarnation: randomUUID(),
       createdAt: now,
       updatedAt: now,
       version: 1,
-      // The counters start under the session's own limits (a policy's, if they differ, start anew).
-      armedLimits: { rate: fields.rate, per: fields.per, quotaMax: fields.quotaMax, quotaRenewalRate: fields.quotaRenewalRate },
-      ...this.#ttl(fields.expires),
+      ...(kind === 'key' ? this.#ttl(settings.expires) : {}),
     };
     try {
-      await this.#client.send(
-        new PutCommand({
-          TableName: this.#table,
-          Item: item,
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      );
+      await this.#client.send(new PutCommand({ TableName: this.#table, Item: item, ConditionExpression: 'attribute_not_exists(pk)' }));
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) {
-        throw new AlreadyExistsError('a session already exists for this key');
-      }
+      if (error instanceof ConditionalCheckFailedException) throw new AlreadyExistsError('a session already exists for this key');
       throw error;
     }
-    return item as unknown as StoredSession;
+    return item as StoredSession;
   }
 
   /**
-   * Changes the given fields, increments `version`, returns the item as written.
-   * With `expectedVersion`, fails with {@link VersionConflictError} (carrying the current
-   * item) when the stored version differs; fails with {@link NotFoundError} when absent.
+   * Changes the given settings and increments `version`, only at `expectedVersion`
+   * ({@link VersionConflictError} carrying the current item otherwise; {@link NotFoundError}
+   * when absent). Counters change only if `counters` names them.
    */
-  async update(
-    pk: string,
-    changes: SessionChanges,
-    now: number,
-    expectedVersion?: number,
-  ): Promise<StoredSession> {
-    const names: Record<string, string> = { '#version': 'version', '#updatedAt': 'updatedAt' };
-    const values: Record<string, unknown> = { ':one': 1, ':now': now };
-    const sets = ['#version = #version + :one', '#updatedAt = :now'];
-    const removes: string[] = [];
-
-    for (const [field, value] of Object.entries(changes)) {
+  async updateSettings(pk: string, changes: SettingsChanges, counters: CounterSet, now: number, expectedVersion: number): Promise<StoredSession> {
+    const x = new UpdateExpression();
+    x.when('the key exists', `attribute_exists(${x.name('pk')})`);
+    x.when('the version read', `${x.name('version')} = ${x.value(expectedVersion)}`);
+    x.setTo('version', `${x.name('version')} + ${x.value(1)}`).set('updatedAt', now);
+    for (const [field, value] of Object.entries({ ...changes, ...counters })) {
       if (value === undefined) continue;
-      names[`#${field}`] = field;
-      if (value === null) {
-        removes.push(`#${field}`);
-      } else {
-        values[`:${field}`] = value;
-        sets.push(`#${field} = :${field}`);
-      }
+      if (value === null) x.remove(field);
+      else x.set(field, value);
     }
-    if (changes.expires !== undefined) {
-      names['#ttl'] = TABLE.ttlAttribute;
-      if (changes.expires > 0) {
-        values[':ttl'] = changes.expires + this.#retention;
-        sets.push('#ttl = :ttl');
-      } else {
-        removes.push('#ttl');
-      }
+    if (changes.expires !== undefined && !pk.startsWith(JWT_PREFIX)) {
+      const ttl = this.#ttl(changes.expires)[TABLE.ttlAttribute];
+      if (ttl === undefined) x.remove(TABLE.ttlAttribute);
+      else x.set(TABLE.ttlAttribute, ttl);
     }
+    return this.#update(pk, x, expectedVersion);
+  }
 
-    // New settings: the fast path must not run on limits recorded under the old ones.
-    names['#armedUntil'] = 'armedUntil';
-    removes.push('#armedUntil');
-    // Counters or limits set by this write stand as written: no limits are recorded for them
-    // (see planConsumption), and a new rate limit starts a new rate window.
-    if (COUNTER_FIELDS.some((field) => changes[field] !== undefined)) {
-      names['#armedLimits'] = 'armedLimits';
-      removes.push('#armedLimits');
-    }
-    if (changes.rate !== undefined || changes.per !== undefined) {
-      names['#rateResetsAt'] = 'rateResetsAt';
-      removes.push('#rateResetsAt');
-    }
-
-    let condition = 'attribute_exists(pk)';
-    if (expectedVersion !== undefined) {
-      condition += ' AND #version = :expectedVersion';
-      values[':expectedVersion'] = expectedVersion;
-    }
-    const expression = `SET ${sets.join(', ')}` + (removes.length ? ` REMOVE ${removes.join(', ')}` : '');
-
+  /**
+   * Sets counters an admin names (reset-quota), without changing the settings version, so
+   * requests in flight are not disturbed. `token` makes a retried write recognisable: if
+   * the answer to a landed write is lost and the SDK sends it again, the retry finds its
+   * own token and does not reset a second time (which could erase counts made in between).
+   */
+  async setCounters(pk: string, counters: CounterSet, token: string, expectedVersion?: number): Promise<StoredSession> {
+    const x = new UpdateExpression();
+    x.when('the key exists', `attribute_exists(${x.name('pk')})`);
+    x.when('not already applied', `attribute_not_exists(${x.name('counterToken')}) OR ${x.name('counterToken')} <> ${x.value(token)}`);
+    if (expectedVersion !== undefined) x.when('the version named', `${x.name('version')} = ${x.value(expectedVersion)}`);
+    x.set('counterToken', token);
+    for (const [field, value] of Object.entries(counters)) if (value !== undefined) x.set(field, value);
     try {
-      const out = await this.#client.send(
-        new UpdateCommand({
-          TableName: this.#table,
-          Key: { pk },
-          UpdateExpression: expression,
-          ConditionExpression: condition,
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-          ReturnValues: 'ALL_NEW',
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      );
-      return out.Attributes as StoredSession;
+      return await this.#send(pk, x);
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) {
-        const current = oldItem(error);
-        if (current === undefined) throw new NotFoundError('no session for this key');
-        throw new VersionConflictError(
-          `session changed concurrently (expected version ${expectedVersion}, found ${current.version})`,
-          current,
-        );
-      }
-      throw error;
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const current = oldItem(error);
+      if (current === undefined) throw new NotFoundError('no session for this key');
+      if ((current as { counterToken?: string }).counterToken === token) return current; // our own write, retried
+      throw new VersionConflictError(`session changed concurrently (expected version ${expectedVersion}, found ${current.version})`, current);
     }
   }
 
   /** Deletes a session (optionally only at `expectedVersion`); false when there was none. */
   async delete(pk: string, expectedVersion?: number): Promise<boolean> {
+    const x = new UpdateExpression();
+    x.when('the key exists', `attribute_exists(${x.name('pk')})`);
+    if (expectedVersion !== undefined) x.when('the version named', `${x.name('version')} = ${x.value(expectedVersion)}`);
     try {
-      const out = await this.#client.send(
-        new DeleteCommand({
-          TableName: this.#table,
-          Key: { pk },
-          ConditionExpression:
-            expectedVersion === undefined ? 'attribute_exists(pk)' : 'attribute_exists(pk) AND #version = :v',
-          ...(expectedVersion === undefined
-            ? {}
-            : { ExpressionAttributeNames: { '#version': 'version' }, ExpressionAttributeValues: { ':v': expectedVersion } }),
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      );
-      return out !== undefined;
+      await this.#client.send(new DeleteCommand({ TableName: this.#table, Key: { pk }, ...x.build(), ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
+      return true;
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) {
-        const current = oldItem(error);
-        if (current === undefined) return false;
-        throw new VersionConflictError('session changed concurrently', current);
-      }
-      throw error;
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const current = oldItem(error);
+      if (current === undefined) return false;
+      throw new VersionConflictError('session changed concurrently', current);
     }
   }
 
-  /**
-   * Consumes one request from the rate window and the quota, as planned by
-   * `planConsumption` for the session as read (see {@link consumeWrite}).
-   */
-  consume(session: StoredSession, plan: Extract<ConsumePlan, { kind: 'consume' }>, nowMs: number, arming: Arming): Promise<ConsumeResult> {
-    return consumeWrite(this.#client, this.#table, session, plan, nowMs, arming);
+  /** Counts one request in `scope` as `plan` says, under the settings `guard` names (see `count-write.ts`). */
+  count(pk: string, guard: SettingsGuard, scope: CounterScope, plan: CountPlan): Promise<CountResult> {
+    return countWrite(this.#client, this.#table, pk, guard, scope, plan);
   }
 
-  /** The fast path: read, check and consume in one conditional write (see {@link fastConsumeWrite}). */
-  fastConsume(pk: string, nowMs: number): Promise<ConsumeResult> {
-    return fastConsumeWrite(this.#client, this.#table, pk, nowMs);
+  async #update(pk: string, x: UpdateExpression, expectedVersion: number): Promise<StoredSession> {
+    try {
+      return await this.#send(pk, x);
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const current = oldItem(error);
+      if (current === undefined) throw new NotFoundError('no session for this key');
+      throw new VersionConflictError(`session changed concurrently (expected version ${expectedVersion}, found ${current.version})`, current);
+    }
   }
 
-  /** Gives back what a fast-path write took (see {@link refundWrite}). */
-  refund(taken: StoredSession): Promise<void> {
-    return refundWrite(this.#client, this.#table, taken);
+  async #send(pk: string, x: UpdateExpression): Promise<StoredSession> {
+    const out = await this.#client.send(
+      new UpdateCommand({
+        TableName: this.#table,
+        Key: { pk },
+        ...x.build(),
+        ReturnValues: 'ALL_NEW',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      }),
+    );
+    return out.Attributes as StoredSession;
   }
 
   #ttl(expires: number): Record<string, number> {

@@ -15,7 +15,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createAdminHandler, type AdminHandler } from '../../../lambdas/admin/handler.ts';
 import type { HttpResult } from '../../../lambdas/admin/http.ts';
 import { ConfigSchema } from '../../../lambdas/core/model/config.ts';
-import type { StoredSession } from '../../../lambdas/core/store/store.ts';
+import type { StoredSession } from '../../../lambdas/core/store/item.ts';
 
 const NOW = 1_700_000_000;
 const NOW_MS = NOW * 1000;

@@ -16,7 +16,7 @@ import type { AuthorizerEvent, AuthorizerResult } from '../../../lambdas/authori
 import { ConfigSchema, type ConfigInput } from '../../../lambdas/core/model/config.ts';
 import type { DecisionContext } from '../../../lambdas/core/request/decision.ts';
 import { keyIdOf } from '../../../lambdas/core/model/keys.ts';
-import type { StoredSession } from '../../../lambdas/core/store/store.ts';
+import type { StoredSession } from '../../../lambdas/core/store/item.ts';
 import { conditionFailed } from '../../support/dynamo-doubles.ts';
 
 const NOW = 1_700_000_000;

@@ -5,7 +5,9 @@ import { HookRunner, sanitizeMessage } from '../../../lambdas/core/plugins/hooks
 import { keyIdOf, keySessionPk } from '../../../lambdas/core/model/keys.ts';
 import type { Log } from '../../../lambdas/core/model/log.ts';
 import type { GatepassPlugin, PluginRequest, Session } from '../../../lambdas/core/plugins/plugin.ts';
-import type { SessionChanges, SessionStore, StoredSession } from '../../../lambdas/core/store/store.ts';
+import type { SessionStore } from '../../../lambdas/core/store/store.ts';
+import type { CounterSet, SettingsChanges, StoredSession } from '../../../lambdas/core/store/item.ts';
+import { ownLimits } from '../../../lambdas/core/store/public-session.ts';
 
 const NOW = 1_750_000_000;
 const KEY = 'gp_hooks-test-key-0123456789abcdef';
@@ -17,7 +19,7 @@ const REQUEST: PluginRequest = {
 
 function stored(overrides: Partial<StoredSession> = {}): StoredSession {
   return {
-    pk: PK, keyId: keyIdOf(KEY), expires: 0, quotaMax: 100, quotaRemaining: 100, quotaRenewalRate: 0, quotaRenews: NOW,
+    pk: PK, keyId: keyIdOf(KEY), expires: 0, quotaMax: 100, quotaUsed: 0, quotaRenewalRate: 0, quotaRenews: NOW,
     rate: 0, per: 0, accessRights: {}, applyPolicies: [], metaData: {}, tags: [], isInactive: false,
     createdAt: NOW - 100, updatedAt: NOW - 100, version: 1, ...overrides,
   };
@@ -30,7 +32,7 @@ function stored(overrides: Partial<StoredSession> = {}): StoredSession {
  */
 class MemoryStore {
   readonly items = new Map<string, StoredSession>();
-  readonly writes: { pk: string; changes: SessionChanges; expectedVersion: number | undefined }[] = [];
+  readonly writes: { pk: string; changes: SettingsChanges & CounterSet; expectedVersion: number | undefined }[] = [];
   beforeUpdate: (pk: string) => void = () => undefined;
   beforeCreate: (pk: string) => void = () => undefined;
 
@@ -38,16 +40,17 @@ class MemoryStore {
     return this.items.get(pk);
   }
 
-  async create(pk: string, keyId: string, fields: object, now: number): Promise<StoredSession> {
+  async create(pk: string, keyId: string, settings: object, counters: CounterSet, now: number): Promise<StoredSession> {
     this.beforeCreate(pk);
     if (this.items.has(pk)) throw new AlreadyExistsError('a session already exists for this key');
-    const item = { ...fields, pk, keyId, createdAt: now, updatedAt: now, version: 1 } as StoredSession;
+    const item = { ...settings, ...counters, pk, keyId, createdAt: now, updatedAt: now, version: 1 } as StoredSession;
     this.items.set(pk, item);
     return item;
   }
 
-  async update(pk: string, changes: SessionChanges, now: number, expectedVersion?: number): Promise<StoredSession> {
+  async updateSettings(pk: string, settings: SettingsChanges, counters: CounterSet, now: number, expectedVersion?: number): Promise<StoredSession> {
     this.beforeUpdate(pk);
+    const changes = { ...settings, ...counters };
     this.writes.push({ pk, changes, expectedVersion });
     const current = this.items.get(pk);
     if (current === undefined) throw new NotFoundError('no session for this key');
@@ -72,8 +75,9 @@ function recordingLog() {
 function runner(plugins: GatepassPlugin[], options: { store?: MemoryStore; session?: StoredSession; timeoutMs?: number } = {}) {
   const store = options.store ?? new MemoryStore();
   const { log, lines } = recordingLog();
-  // The runner only calls get/create/update; MemoryStore implements those with the store's semantics.
-  const hooks = new HookRunner({ plugins, store: store as unknown as SessionStore, log, timeoutMs: options.timeoutMs ?? 1000, request: REQUEST, now: NOW });
+  // The runner only calls get/create/updateSettings; MemoryStore implements those with the store's semantics.
+  const limitsOf = async (item: StoredSession) => ownLimits(item);
+  const hooks = new HookRunner({ plugins, store: store as unknown as SessionStore, log, timeoutMs: options.timeoutMs ?? 1000, request: REQUEST, now: NOW, limitsOf });
   if (options.session) {
     store.items.set(options.session.pk, options.session);
     hooks.state.pk = options.session.pk;
@@ -255,7 +259,7 @@ describe('HookRunner', () => {
 
       const result = await hooks.auth();
 
-      expect(result).toMatchObject({ key: KEY, session: { pk: PK, expires: NOW + 60, quotaMax: 1000, quotaRemaining: 1000, quotaRenews: NOW + 60, version: 1 } });
+      expect(result).toMatchObject({ key: KEY, session: { pk: PK, expires: NOW + 60, quotaMax: 1000, quotaUsed: 0, quotaRenews: NOW + 60, version: 1 } });
       expect(store.items.get(PK)).toEqual((result as { session: StoredSession }).session);
     });
 
@@ -265,7 +269,7 @@ describe('HookRunner', () => {
 
       const result = await hooks.auth();
 
-      expect(result).toMatchObject({ session: { quotaMax: 5, quotaRemaining: 5, version: 8 } });
+      expect(result).toMatchObject({ session: { quotaMax: 5, quotaUsed: 0, version: 8 } });
       expect(store.writes).toMatchObject([{ pk: PK, expectedVersion: 7 }]);
     });
 
@@ -274,29 +278,29 @@ describe('HookRunner', () => {
 
       const result = await hooks.auth();
 
-      expect(result).toMatchObject({ key: KEY, session: { pk: PK, quotaMax: 1000, quotaRemaining: 1000, version: 1 } });
-      expect(store.items.get(PK)).toMatchObject({ quotaRemaining: 1000 });
+      expect(result).toMatchObject({ key: KEY, session: { pk: PK, quotaMax: 1000, quotaUsed: 0, version: 1 } });
+      expect(store.items.get(PK)).toMatchObject({ quotaUsed: 0 });
     });
 
     it('leaves an existing session alone on createSession: no write, its counters kept', async () => {
       const { hooks, store } = runner([{ name: 'first-sight', auth: () => ({ key: KEY, createSession: { quotaMax: 1000 } }) }]);
-      store.items.set(PK, stored({ quotaMax: 1000, quotaRemaining: 17, version: 3 }));
+      store.items.set(PK, stored({ quotaMax: 1000, quotaUsed: 983, version: 3 }));
 
       const result = await hooks.auth();
 
-      expect(result).toMatchObject({ session: { quotaRemaining: 17, version: 3 } });
+      expect(result).toMatchObject({ session: { quotaUsed: 983, version: 3 } });
       expect(store.writes).toEqual([]);
     });
 
     it('uses the session a concurrent first request created between the read and the create', async () => {
       const { hooks, store } = runner([{ name: 'first-sight', auth: () => ({ key: KEY, createSession: { quotaMax: 1000 } }) }]);
       store.beforeCreate = (pk) => {
-        if (!store.items.has(pk)) store.items.set(pk, stored({ quotaMax: 1000, quotaRemaining: 999, version: 1 }));
+        if (!store.items.has(pk)) store.items.set(pk, stored({ quotaMax: 1000, quotaUsed: 1, version: 1 }));
       };
 
       const result = await hooks.auth();
 
-      expect(result).toMatchObject({ session: { quotaRemaining: 999, version: 1 } });
+      expect(result).toMatchObject({ session: { quotaUsed: 1, version: 1 } });
     });
 
     it('treats an answer with both session and createSession as a fault', async () => {
@@ -429,7 +433,7 @@ describe('HookRunner', () => {
 
       await hooks.postAuth();
 
-      expect(hooks.state.session).toMatchObject({ quotaMax: 3, quotaRemaining: 3, expires: NOW + 60, version: 3 });
+      expect(hooks.state.session).toMatchObject({ quotaMax: 3, quotaUsed: 0, expires: NOW + 60, version: 3 });
     });
 
     it('reads sessions by raw key through sessions.get, as public sessions', async () => {

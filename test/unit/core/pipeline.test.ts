@@ -9,7 +9,8 @@ import type { Limits } from '../../../lambdas/core/limits/limits.ts';
 import type { Log } from '../../../lambdas/core/model/log.ts';
 import { Pipeline, type AuthRequest } from '../../../lambdas/core/request/pipeline.ts';
 import type { GatepassPlugin } from '../../../lambdas/core/plugins/plugin.ts';
-import { SessionStore, type StoredSession } from '../../../lambdas/core/store/store.ts';
+import { SessionStore } from '../../../lambdas/core/store/store.ts';
+import type { StoredSession } from '../../../lambdas/core/store/item.ts';
 import { conditionFailed, takeOne } from '../../support/dynamo-doubles.ts';
 
 const NOW = 1_700_000_000;

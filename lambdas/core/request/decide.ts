@@ -1,0 +1,97 @@
+import { planCount, type CountPlan, type Counters, type Limits } from '../limits/limits.ts';
+import { countersOf, type CounterScope } from '../limits/scope.ts';
+import type { Reason } from '../model/reasons.ts';
+import { isExpired, type AccessRight } from '../model/session.ts';
+import { effectiveSettings, type Policy, type PolicySettings } from '../policies/policy.ts';
+import type { StoredSession } from '../store/item.ts';
+import { checkAccessRights, type RequestTarget } from './access-rights.ts';
+
+/** The checks, in the order they run (Tyk's order, after the policies are resolved). */
+export const CHECKS = ['policies', 'inactive', 'expiry', 'access_rights', 'rate_limit', 'quota'] as const;
+export type CheckName = (typeof CHECKS)[number];
+
+export interface DecideInput {
+  /** The session's settings (and, when `countersKnown`, its counters). */
+  readonly session: StoredSession;
+  /**
+   * Whether the session's counters are known (a consistent read, or the item a write
+   * returned) or not (settings remembered by this instance: counters are never remembered).
+   */
+  readonly countersKnown: boolean;
+  /** The policies named by `applyPolicies` that exist (a missing one denies). */
+  readonly policies: readonly Policy[];
+  readonly target: RequestTarget;
+  /** Epoch milliseconds. */
+  readonly nowMs: number;
+}
+
+/** Where a request's limits and counters come from. */
+export interface Governing {
+  readonly limits: Limits;
+  readonly scope: CounterScope;
+}
+
+export type Verdict =
+  | {
+      readonly allow: true;
+      /** What to count; `rate` and `quota` both `none` when the request counts nothing. */
+      readonly plan: CountPlan;
+      readonly governing: Governing;
+      readonly effective: PolicySettings;
+      /** The Allow holds only for this route: the key's rights restrict URLs or methods of this API. */
+      readonly routeScoped: boolean;
+    }
+  | {
+      readonly allow: false;
+      readonly reason: Reason;
+      readonly check: CheckName;
+      /** Extra context of the denial (`retryAfter`, `quotaRenews`, `expires`). */
+      readonly context: Readonly<Record<string, number>>;
+      readonly effective: PolicySettings;
+    };
+
+/**
+ * THE decision: the one function that judges a request, used by the authorizer's pipeline
+ * and by the admin API's `explain`, so that the two can never disagree. Pure: it reads
+ * nothing and writes nothing. Checks, in order: a policy named but missing → inactive (the
+ * key or any policy) → session expiry → access rights (API, stage, URL and method) → rate
+ * limit → quota. An Allow carries the plan of what to count; the caller's conditional
+ * write makes the plan's assumptions hold, or fails and the request is decided again.
+ *
+ * @example
+ * const verdict = decide({ session: item, countersKnown: true, policies, target, nowMs: Date.now() });
+ * if (!verdict.allow) return deny(verdict.reason, verdict.context);
+ */
+export function decide(input: DecideInput): Verdict {
+  const { session, target, nowMs } = input;
+  const effective = effectiveSettings(session, input.policies);
+  const denial = (reason: Reason, check: CheckName, context: Record<string, number> = {}): Verdict => ({ allow: false, reason, check, context, effective });
+
+  if (effective.missing.length > 0) return denial('no_matching_policy', 'policies');
+  if (session.isInactive || effective.inactive) return denial('key_inactive', 'inactive');
+  if (isExpired(session.expires, Math.floor(nowMs / 1000))) return denial('session_expired', 'expiry', { expires: session.expires });
+  const access = checkAccessRights(effective.accessRights, target);
+  if (access !== 'allowed') return denial(access, 'access_rights');
+
+  const governing = governingLimits(effective, target.apiId);
+  const counters: Counters | undefined = input.countersKnown ? countersOf(session, governing.scope) : undefined;
+  const verdict = planCount(governing.limits, counters, nowMs);
+  if (verdict.kind === 'rate_limited') return denial('rate_limited', 'rate_limit', { retryAfter: verdict.retryAfter });
+  if (verdict.kind === 'quota_exceeded') return denial('quota_exceeded', 'quota', { quotaRenews: verdict.quotaRenews });
+  return { allow: true, plan: verdict.plan, governing, effective, routeScoped: isRouteScoped(effective.accessRights, target.apiId) };
+}
+
+/**
+ * The limits and counters that govern a request to `apiId`: the API's own limit when its
+ * access right has one (counted in that API's own scope), else the key's.
+ */
+export function governingLimits(effective: PolicySettings, apiId: string): Governing {
+  const right = Object.hasOwn(effective.accessRights, apiId) ? (effective.accessRights[apiId] as AccessRight & { limit?: Limits }) : undefined;
+  if (right?.limit !== undefined) return { limits: right.limit, scope: { apiId } };
+  return { limits: effective.limits, scope: 'key' };
+}
+
+function isRouteScoped(rights: Readonly<Record<string, AccessRight>>, apiId: string): boolean {
+  const right = Object.hasOwn(rights, apiId) ? rights[apiId] : undefined;
+  return right !== undefined && (right.allowedUrls?.length ?? 0) > 0;
+}

@@ -1,0 +1,56 @@
+import type { StoredSession } from '../store/item.ts';
+
+/**
+ * Sessions' settings remembered by one authorizer instance, so that a request on a known
+ * key costs one conditional write instead of a read and a write. Safe by construction: a
+ * remembered item is only ever used to decide an Allow whose counting write is conditioned
+ * on the remembered `(incarnation, version)`; if the settings changed, that write fails and
+ * returns the item as it is. Counters are never taken from memory (they are dropped here),
+ * and no denial is made on remembered settings.
+ *
+ * Bounded (least recently used goes first) and keyed by partition key — a hash, never a
+ * raw key.
+ */
+export class SettingsMemory {
+  readonly #max: number;
+  readonly #items = new Map<string, StoredSession>();
+
+  /** @param maxEntries most sessions remembered; 0 turns remembering off. @default 10000 */
+  constructor(maxEntries = 10_000) {
+    this.#max = maxEntries;
+  }
+
+  get(pk: string): StoredSession | undefined {
+    const item = this.#items.get(pk);
+    if (item === undefined) return undefined;
+    this.#items.delete(pk);
+    this.#items.set(pk, item);
+    return item;
+  }
+
+  /** Remembers an item's settings (its counters are not kept). */
+  remember(item: StoredSession): void {
+    if (this.#max === 0) return;
+    this.#items.delete(item.pk);
+    if (this.#items.size >= this.#max) this.#items.delete(this.#items.keys().next().value!);
+    this.#items.set(item.pk, withoutCounters(item));
+  }
+
+  forget(pk: string): void {
+    this.#items.delete(pk);
+  }
+
+  get size(): number {
+    return this.#items.size;
+  }
+}
+
+const COUNTER_PREFIXES = ['quotaUsed', 'quotaRenews', 'rateUsed', 'rateResetsAt', 'counterToken'];
+
+function withoutCounters(item: StoredSession): StoredSession {
+  const settings: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(item)) {
+    if (!COUNTER_PREFIXES.some((prefix) => name === prefix || name.startsWith(`${prefix}@`))) settings[name] = value;
+  }
+  return settings as unknown as StoredSession;
+}
