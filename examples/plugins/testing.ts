@@ -71,6 +71,7 @@ export function hookContext(options: { request?: Partial<PluginRequest>; now?: n
   return {
     request: testRequest(options.request),
     now,
+    signal: new AbortController().signal,
     log: recordingLog(),
     stored,
     sessions: {

@@ -14,8 +14,3 @@ export function conditionFailed(old?: StoredSession): ConditionalCheckFailedExce
     ...(old ? { Item: marshall(old) } : {}),
   });
 }
-
-/** The item after the fast write: one request taken from both counters. */
-export function takeOne(session: StoredSession): StoredSession {
-  return { ...session, rateRemaining: (session.rateRemaining ?? 0) - 1, quotaRemaining: session.quotaRemaining - 1 };
-}

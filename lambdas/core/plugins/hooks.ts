@@ -73,7 +73,7 @@ export class HookRunner {
   async pre(): Promise<PluginDenial | undefined> {
     for (const plugin of this.#options.plugins) {
       if (!plugin.pre) continue;
-      const result = await this.#call(plugin, 'pre', () => plugin.pre!(this.#context(plugin)));
+      const result = await this.#call(plugin, 'pre', (signal) => plugin.pre!(this.#context(plugin, signal)));
       const denial = this.#denial(plugin, result);
       if (denial) return denial;
     }
@@ -83,7 +83,7 @@ export class HookRunner {
   /** The first plugin with an `auth` hook names the key (and may write its session). */
   async auth(): Promise<{ key: string; session?: StoredSession } | PluginDenial> {
     const plugin = this.#options.plugins.find((p) => p.auth)!;
-    const result = await this.#call(plugin, 'auth', () => plugin.auth!(this.#context(plugin)));
+    const result = await this.#call(plugin, 'auth', (signal) => plugin.auth!(this.#context(plugin, signal)));
     const denial = this.#denial(plugin, result);
     if (denial) return denial;
     const { key, session, createSession } = (result ?? {}) as Partial<AuthResult>;
@@ -102,8 +102,11 @@ export class HookRunner {
       for (let attempt = 1; ; attempt++) {
         try {
           const session = await this.#view(this.state.session!);
-          const ctx = { ...this.#context(plugin), session, updateSession: (patch: SessionPatch) => this.#update(plugin, patch) };
-          const denial = this.#denial(plugin, await this.#call(plugin, 'postAuth', () => plugin.postAuth!(ctx)));
+          const run = (signal: AbortSignal) => {
+            const updateSession = (patch: SessionPatch) => this.#whileRunning(plugin, signal, () => this.#update(plugin, patch));
+            return plugin.postAuth!({ ...this.#context(plugin, signal), session, updateSession });
+          };
+          const denial = this.#denial(plugin, await this.#call(plugin, 'postAuth', run));
           if (denial) return denial;
           break;
         } catch (error) {
@@ -120,8 +123,10 @@ export class HookRunner {
     let merged = context;
     for (const plugin of this.#options.plugins) {
       if (!plugin.post) continue;
-      const ctx = { ...this.#context(plugin), session: await this.#view(this.state.session!), context: merged };
-      const result = (await this.#call(plugin, 'post', () => plugin.post!(ctx))) as { context?: unknown; deny?: unknown } | undefined;
+      const session = await this.#view(this.state.session!);
+      const result = (await this.#call(plugin, 'post', (signal) => plugin.post!({ ...this.#context(plugin, signal), session, context: merged }))) as
+        | { context?: unknown; deny?: unknown }
+        | undefined;
       // `post` runs after the decision: it cannot deny, and trying to is a bug, never an Allow.
       if (result !== null && typeof result === 'object' && 'deny' in result) throw this.#fault(plugin, 'post cannot deny (deny in pre, auth or postAuth)');
       if (result?.context === undefined) continue;
@@ -139,19 +144,28 @@ export class HookRunner {
     }
   }
 
-  #context(plugin: GatepassPlugin): HookContext {
+  #context(plugin: GatepassPlugin, signal: AbortSignal): HookContext {
     const { request, now } = this.#options;
-    return { request, now, log: tagged(this.#options.log, plugin.name), sessions: this.#sessions(plugin) };
+    return { request, now, signal, log: tagged(this.#options.log, plugin.name), sessions: this.#sessions(plugin, signal) };
   }
 
-  #sessions(plugin: GatepassPlugin): SessionsApi {
+  /**
+   * Runs a hook's write only while the hook is running: once it has answered or run past
+   * its deadline (and the request was failed closed), its writes are refused.
+   */
+  async #whileRunning<T>(plugin: GatepassPlugin, signal: AbortSignal, write: () => Promise<T>): Promise<T> {
+    if (signal.aborted) throw this.#fault(plugin, 'session write refused: the hook has finished or ran past its deadline');
+    return write();
+  }
+
+  #sessions(plugin: GatepassPlugin, signal: AbortSignal): SessionsApi {
     const { store, now } = this.#options;
     return {
       get: async (key) => {
         const item = await getSession(store, key);
         return item === undefined ? undefined : this.#view(item);
       },
-      set: async (key, session) => this.#view(await this.#write(plugin, () => setSession(store, key, session, now))),
+      set: (key, session) => this.#whileRunning(plugin, signal, async () => this.#view(await this.#write(plugin, () => setSession(store, key, session, now)))),
     };
   }
 
@@ -226,20 +240,29 @@ export class HookRunner {
     return out;
   }
 
-  /** Calls a hook within the time budget; errors become faults carrying the plugin's name. */
-  async #call<T>(plugin: GatepassPlugin, hook: string, fn: () => T | Promise<T>): Promise<T> {
+  /**
+   * Calls a hook within the time budget; errors become faults carrying the plugin's name.
+   * The hook's `signal` aborts when its time is up or when it has answered: a hook that
+   * keeps running in the background can no longer write (see {@link HookContext.signal}).
+   */
+  async #call<T>(plugin: GatepassPlugin, hook: string, fn: (signal: AbortSignal) => T | Promise<T>): Promise<T> {
     const { timeoutMs } = this.#options;
+    const controller = new AbortController();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(this.#fault(plugin, `${hook} hook ran past ${timeoutMs} ms`)), timeoutMs);
+      timer = setTimeout(() => {
+        controller.abort();
+        reject(this.#fault(plugin, `${hook} hook ran past ${timeoutMs} ms`));
+      }, timeoutMs);
     });
     try {
-      return await Promise.race([Promise.resolve().then(fn), timeout]);
+      return await Promise.race([Promise.resolve().then(() => fn(controller.signal)), timeout]);
     } catch (error) {
       if (error instanceof HookConflict || error instanceof PluginError) throw error;
       throw this.#fault(plugin, `${hook} hook threw: ${error instanceof Error ? error.message : String(error)}`, error);
     } finally {
       clearTimeout(timer);
+      controller.abort();
     }
   }
 

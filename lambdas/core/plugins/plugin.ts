@@ -4,7 +4,7 @@
  * `/opt/gatepass/plugins/<name>.mjs`, locally it is loaded from the config's entry path.
  *
  * @example
- * import type { GatepassPlugin } from 'gatepass/lambdas/core/plugins/plugin.ts';
+ * import type { GatepassPlugin } from 'gatepass/plugin';
  *
  * export default {
  *   name: 'renew-on-expiry',
@@ -55,6 +55,11 @@ export interface HookContext {
   readonly now: number;
   /** A logger tagged with the plugin's name. Never log raw keys. */
   readonly log: Log;
+  /**
+   * Aborts when the hook's time (`hookTimeoutMs`) is up or when it has answered. Pass it to
+   * your own I/O (`fetch(url, { signal })`); gatepass refuses the hook's session writes after it.
+   */
+  readonly signal: AbortSignal;
   readonly sessions: SessionsApi;
 }
 

@@ -63,13 +63,22 @@ export function explainDecision(session: StoredSession, policies: readonly Polic
     rate_limit: rateDetail(limits, counters, atMs) + where,
     quota: quotaDetail(limits, counters, atMs) + where,
   };
+  // For checks after the first failure: whether each would pass on its own (for people only).
+  const wouldPass: Record<CheckName, boolean> = {
+    policies: settings.missing.length === 0,
+    inactive: !session.isInactive && !settings.inactive,
+    expiry: !isExpired(session.expires, Math.floor(atMs / 1000)),
+    access_rights: checkAccessRights(settings.accessRights, target) === 'allowed',
+    rate_limit: planCount({ ...limits, quotaMax: -1 }, counters, atMs).kind === 'count',
+    quota: planCount({ ...limits, rate: 0, per: 0 }, counters, atMs).kind === 'count',
+  };
 
   const failed = verdict.allow ? undefined : verdict.check;
   const failedAt = failed === undefined ? CHECKS.length : CHECKS.indexOf(failed);
   const checks = CHECKS.map((check, index): CheckResult => {
     if (index < failedAt) return { check, outcome: 'pass', detail: details[check] };
     if (index === failedAt) return { check, outcome: 'fail', detail: details[check] };
-    return { check, outcome: 'skip', detail: `not reached (${details[check]})` };
+    return { check, outcome: 'skip', detail: `not reached (would ${wouldPass[check] ? 'pass' : 'fail'}: ${details[check]})` };
   });
   const decision = verdict.allow
     ? { decision: 'allow' as const }

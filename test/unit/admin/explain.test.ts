@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { explainDecision, type ExplainedSession } from '../../../lambdas/core/request/explain.ts';
+import { explainDecision } from '../../../lambdas/core/request/explain.ts';
+import type { StoredSession } from '../../../lambdas/core/store/item.ts';
+
+type ExplainedSession = StoredSession;
 import type { Policy } from '../../../lambdas/core/policies/policy.ts';
 
 const NOW = 1_700_000_000;
@@ -14,8 +17,15 @@ function session(overrides: Partial<ExplainedSession> = {}): ExplainedSession {
     per: 0,
     quotaMax: -1,
     quotaRenewalRate: 0,
-    quotaRemaining: -1,
+    quotaUsed: 0,
     quotaRenews: NOW,
+    pk: 'key#k',
+    keyId: 'k',
+    metaData: {},
+    tags: [],
+    createdAt: NOW,
+    updatedAt: NOW,
+    version: 1,
     accessRights: {},
     applyPolicies: [],
     ...overrides,
@@ -50,18 +60,18 @@ describe('explainDecision', () => {
 
     expect(result.decision).toBe('allow');
     expect(result).not.toHaveProperty('reason');
-    expect(result.checks.map((c) => c.detail)).toEqual(['the key is active', 'never expires', 'every API allowed', 'no rate limit', 'unlimited quota']);
+    expect(result.checks.map((c) => c.detail)).toEqual(['policies: none', 'the key is active', 'never expires', 'every API allowed', 'no rate limit', 'unlimited quota']);
   });
 
   it.each([
-    [{ isInactive: true }, 'key_inactive', ['inactive:fail', 'expiry:skip', 'access_rights:skip', 'rate_limit:skip', 'quota:skip']],
-    [{ expires: NOW }, 'session_expired', ['inactive:pass', 'expiry:fail', 'access_rights:skip', 'rate_limit:skip', 'quota:skip']],
-    [{ accessRights: { other: {} } }, 'api_not_allowed', ['inactive:pass', 'expiry:pass', 'access_rights:fail', 'rate_limit:skip', 'quota:skip']],
-    [{ accessRights: { api1: { versions: ['dev'] } } }, 'api_not_allowed', ['inactive:pass', 'expiry:pass', 'access_rights:fail', 'rate_limit:skip', 'quota:skip']],
-    [{ accessRights: { api1: { allowedUrls: [{ url: '/pets', methods: ['GET'] }] } } }, 'url_not_allowed', ['inactive:pass', 'expiry:pass', 'access_rights:fail', 'rate_limit:skip', 'quota:skip']],
-    [{ rate: 2, per: 10, rateRemaining: 0, rateResetsAt: AT + 4500 }, 'rate_limited', ['inactive:pass', 'expiry:pass', 'access_rights:pass', 'rate_limit:fail', 'quota:skip']],
-    [{ quotaMax: 5, quotaRemaining: 0, quotaRenewalRate: 60, quotaRenews: NOW + 30 }, 'quota_exceeded', ['inactive:pass', 'expiry:pass', 'access_rights:pass', 'rate_limit:pass', 'quota:fail']],
-    [{ quotaMax: 0 }, 'quota_exceeded', ['inactive:pass', 'expiry:pass', 'access_rights:pass', 'rate_limit:pass', 'quota:fail']],
+    [{ isInactive: true }, 'key_inactive', ['policies:pass', 'inactive:fail', 'expiry:skip', 'access_rights:skip', 'rate_limit:skip', 'quota:skip']],
+    [{ expires: NOW }, 'session_expired', ['policies:pass', 'inactive:pass', 'expiry:fail', 'access_rights:skip', 'rate_limit:skip', 'quota:skip']],
+    [{ accessRights: { other: {} } }, 'api_not_allowed', ['policies:pass', 'inactive:pass', 'expiry:pass', 'access_rights:fail', 'rate_limit:skip', 'quota:skip']],
+    [{ accessRights: { api1: { versions: ['dev'] } } }, 'api_not_allowed', ['policies:pass', 'inactive:pass', 'expiry:pass', 'access_rights:fail', 'rate_limit:skip', 'quota:skip']],
+    [{ accessRights: { api1: { allowedUrls: [{ url: '/pets', methods: ['GET'] }] } } }, 'url_not_allowed', ['policies:pass', 'inactive:pass', 'expiry:pass', 'access_rights:fail', 'rate_limit:skip', 'quota:skip']],
+    [{ rate: 2, per: 10, rateUsed: 2, rateResetsAt: AT + 4500 }, 'rate_limited', ['policies:pass', 'inactive:pass', 'expiry:pass', 'access_rights:pass', 'rate_limit:fail', 'quota:skip']],
+    [{ quotaMax: 5, quotaUsed: 5, quotaRenewalRate: 60, quotaRenews: NOW + 30 }, 'quota_exceeded', ['policies:pass', 'inactive:pass', 'expiry:pass', 'access_rights:pass', 'rate_limit:pass', 'quota:fail']],
+    [{ quotaMax: 0 }, 'quota_exceeded', ['policies:pass', 'inactive:pass', 'expiry:pass', 'access_rights:pass', 'rate_limit:pass', 'quota:fail']],
   ] as const)('denies %j with %s at the first failing check', (overrides, reason, expected) => {
     const result = explainDecision(session(overrides as Partial<ExplainedSession>), [], TARGET, AT);
 
@@ -71,40 +81,42 @@ describe('explainDecision', () => {
   });
 
   it('says what a skipped check would have found', () => {
-    const result = explainDecision(session({ isInactive: true, expires: NOW - 1, quotaMax: 3, quotaRemaining: 2, quotaRenewalRate: 60, quotaRenews: NOW + 10 }), [], TARGET, AT);
+    const result = explainDecision(session({ isInactive: true, expires: NOW - 1, quotaMax: 3, quotaUsed: 1, quotaRenewalRate: 60, quotaRenews: NOW + 10 }), [], TARGET, AT);
 
-    expect(result.checks[1]!.detail).toMatch(/^not reached \(would fail: expired at 2023-11-14T22:13:19\.000Z \(1 s ago\)\)$/);
-    expect(result.checks[4]!.detail).toMatch(/^not reached \(would pass: 2 of 3 requests left; renews at /);
+    expect(result.checks[2]!.detail).toMatch(/^not reached \(would fail: expired at 2023-11-14T22:13:19\.000Z \(1 s ago\)\)$/);
+    expect(result.checks[5]!.detail).toMatch(/^not reached \(would pass: 2 of 3 requests left; renews at /);
   });
 
   it('reads the counters at the time asked: a closed rate window and a quota window due to renew both pass', () => {
-    const s = session({ rate: 2, per: 10, rateRemaining: 0, rateResetsAt: AT + 4500, quotaMax: 5, quotaRemaining: 0, quotaRenewalRate: 60, quotaRenews: NOW + 30 });
+    const s = session({ rate: 2, per: 10, rateUsed: 2, rateResetsAt: AT + 4500, quotaMax: 5, quotaUsed: 5, quotaRenewalRate: 60, quotaRenews: NOW + 30 });
 
-    expect(outcomes(s, [], AT + 60_000)).toEqual(['inactive:pass', 'expiry:pass', 'access_rights:pass', 'rate_limit:pass', 'quota:pass']);
-    expect(explainDecision(s, [], TARGET, AT + 60_000).checks.slice(3).map((c) => c.detail)).toEqual([
+    expect(outcomes(s, [], AT + 60_000)).toEqual(['policies:pass', 'inactive:pass', 'expiry:pass', 'access_rights:pass', 'rate_limit:pass', 'quota:pass']);
+    expect(explainDecision(s, [], TARGET, AT + 60_000).checks.slice(4).map((c) => c.detail)).toEqual([
       'a new window of 2 per 10 s would open',
       'a new quota window of 5 requests would open',
     ]);
   });
 
   it('checks against the policies\' limits and rights, not the session\'s own', () => {
-    const s = session({ applyPolicies: ['gold'], quotaMax: 1000, quotaRemaining: 0, quotaRenewalRate: 60, quotaRenews: NOW + 30, accessRights: { other: {} } });
+    const s = session({ applyPolicies: ['gold'], quotaMax: 1000, quotaUsed: 10, quotaRenewalRate: 60, quotaRenews: NOW + 30, accessRights: { other: {} } });
     const result = explainDecision(s, [policy('gold', { quotaMax: 10, quotaRenewalRate: 60, accessRights: { api1: {} } })], TARGET, AT);
 
     expect(result).toMatchObject({ decision: 'deny', reason: 'quota_exceeded', effective: { limits: { quotaMax: 10 }, accessRights: { api1: {} }, policies: { applied: ['gold'], missing: [], inactive: [] } } });
   });
 
-  it('denies no_matching_policy, every check skipped, when a policy is missing', () => {
+  it('denies no_matching_policy at the policies check, every later check skipped, when a policy is missing', () => {
     const result = explainDecision(session({ applyPolicies: ['gold', 'gone'] }), [policy('gold')], TARGET, AT);
 
     expect(result).toMatchObject({ decision: 'deny', reason: 'no_matching_policy', effective: { policies: { applied: ['gold'], missing: ['gone'] } } });
-    expect(result.checks.every((c) => c.outcome === 'skip' && c.detail.includes('gone'))).toBe(true);
+    expect(result.checks[0]).toMatchObject({ check: 'policies', outcome: 'fail' });
+    expect(result.checks[0]!.detail).toContain('gone');
+    expect(result.checks.slice(1).every((c) => c.outcome === 'skip')).toBe(true);
   });
 
   it('names an inactive policy', () => {
     const result = explainDecision(session({ applyPolicies: ['off'] }), [policy('off', { isInactive: true })], TARGET, AT);
 
     expect(result).toMatchObject({ decision: 'deny', reason: 'key_inactive' });
-    expect(result.checks[0]!.detail).toBe('inactive policies: off');
+    expect(result.checks[1]!.detail).toBe('inactive policies: off');
   });
 });

@@ -184,6 +184,40 @@ describe('HookRunner', () => {
       expect(lines.filter((l) => l.level === 'error').map((l) => l.extra.plugin)).toEqual(['sloth']);
     });
 
+    it('refuses the writes of a hook that keeps running past its deadline, and aborts its signal', async () => {
+      vi.useFakeTimers();
+      let late: Promise<unknown> | undefined;
+      let signal: AbortSignal | undefined;
+      const lateWriter: GatepassPlugin = {
+        name: 'late-writer',
+        postAuth: (ctx) => {
+          signal = ctx.signal;
+          // Keeps going in the background and writes after the request was failed closed.
+          late = new Promise((resolve) => setTimeout(resolve, 500)).then(() => ctx.updateSession({ expires: NOW + 3600 }));
+          return late;
+        },
+      };
+      const { hooks, store } = runner([lateWriter], { session: stored(), timeoutMs: 250 });
+
+      const outcome = expectPluginError(hooks.postAuth(), 'late-writer', /ran past 250 ms/);
+      await vi.advanceTimersByTimeAsync(250);
+      await outcome;
+      expect(signal!.aborted).toBe(true);
+      await vi.advanceTimersByTimeAsync(300);
+
+      await expect(late).rejects.toThrow(/write refused/);
+      expect(store.writes).toEqual([]);
+      expect(store.items.get(PK)!.expires).toBe(0);
+    });
+
+    it('refuses a write a hook makes after it has answered', async () => {
+      let keep: (() => Promise<unknown>) | undefined;
+      const { hooks, store } = runner([{ name: 'leaky', postAuth: (ctx) => void (keep = () => ctx.updateSession({ expires: NOW + 1 })) }], { session: stored() });
+      await hooks.postAuth();
+      await expect(keep!()).rejects.toThrow(/write refused/);
+      expect(store.writes).toEqual([]);
+    });
+
     it('does not fail a hook that answers within its budget', async () => {
       vi.useFakeTimers();
       const { hooks } = runner([{ name: 'quick', pre: () => new Promise<void>((resolve) => setTimeout(resolve, 249)) }], { timeoutMs: 250 });
