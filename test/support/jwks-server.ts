@@ -2,7 +2,7 @@
  * Test helpers for JWT: a real JWKS endpoint over node:http on 127.0.0.1, key pairs made
  * with jose, and token builders (signed, HMAC, unsecured).
  */
-import { randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomUUID, sign as cryptoSign } from 'node:crypto';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
@@ -114,4 +114,44 @@ export function unsecuredToken(claims: JWTPayload): string {
 export function withPayload(token: string, claims: JWTPayload): string {
   const [header, , signature] = token.split('.');
   return `${header}.${base64url.encode(JSON.stringify(claims))}.${signature}`;
+}
+
+/**
+ * An RSA signing key under 2048 bits, as a misconfigured issuer might publish. jose refuses
+ * to sign with one, so `sign` builds the RS256 token with node:crypto.
+ */
+export interface ShortRsaKey {
+  readonly kid: string;
+  readonly bits: number;
+  readonly publicJwk: JWK;
+  sign(claims: JWTPayload): string;
+}
+
+export function generateShortRsaKey(bits = 1024, kid: string = randomUUID()): ShortRsaKey {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: bits });
+  const publicJwk: JWK = { ...publicKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' };
+  const part = (value: object): string => base64url.encode(JSON.stringify(value));
+  return {
+    kid,
+    bits,
+    publicJwk,
+    sign(claims) {
+      const input = `${part({ alg: 'RS256', kid, typ: 'JWT' })}.${part(claims)}`;
+      return `${input}.${cryptoSign('sha256', Buffer.from(input), privateKey).toString('base64url')}`;
+    },
+  };
+}
+
+/**
+ * Signs `claims` plus a `pad` claim sized so that the token is `length` characters long
+ * (give or take 3: base64url grows in steps of 4).
+ */
+export async function signTokenOfLength(key: TestKey, claims: JWTPayload, length: number): Promise<string> {
+  let pad = 0;
+  for (;;) {
+    const token = await signToken(key, { ...claims, pad: 'x'.repeat(pad) });
+    const missing = length - token.length;
+    if (missing >= 0 && missing < 4) return token;
+    pad += Math.trunc((missing * 3) / 4) || Math.sign(missing);
+  }
 }

@@ -3,13 +3,22 @@
  * every token into a verdict (outcomes are data) and throws only for faults — JWKS
  * unreachable, bad key config — so that the handler fails closed with 500 (I6).
  */
-import { createPublicKey } from 'node:crypto';
-import {
-  createRemoteJWKSet, decodeJwt, errors, importSPKI, jwtVerify,
-  type CryptoKey, type JWTPayload, type JWTVerifyGetKey,
-} from 'jose';
+import { decodeJwt, errors, jwtVerify, type JWTPayload } from 'jose';
 import type { JwtConfig } from '../model/config.ts';
-import { ConfigError, GatepassError } from '../model/errors.ts';
+import { silentLog, type Log } from '../model/log.ts';
+import { claimTypeProblem, identityOf } from './claims.ts';
+import { cognitoProblem } from './cognito.ts';
+import { keySource, type KeySourceOptions } from './key-source.ts';
+import { keyWarnings, UnusableKeyError } from './key-strength.ts';
+
+export { JwksUnavailableError } from './key-source.ts';
+
+/**
+ * Longest token read, in characters (a compact JWT is ASCII: bytes). API Gateway refuses a
+ * request whose request line and headers exceed 10,240 bytes, so no real token is longer;
+ * a longer one is refused as `token_invalid` without being decoded.
+ */
+export const MAX_TOKEN_LENGTH = 10_240;
 
 /** The token's time claims, as decoded (unverified), for logging skew on denials. */
 export interface TokenTimes { readonly iat?: number; readonly nbf?: number; readonly exp?: number }
@@ -19,7 +28,7 @@ export type JwtDenialReason = 'token_invalid' | 'token_expired' | 'token_not_yet
 export type JwtVerdict =
   | {
     readonly ok: true;
-    /** `claims[identityClaim]`, a number converted to a string. */
+    /** `claims[identityClaim]`; an integer (not allowed for `sub`) as its decimal string. */
     readonly identity: string;
     /** `claims.iss`, or `''` when the token has none (or not as a string). */
     readonly issuer: string;
@@ -32,25 +41,12 @@ export type JwtVerdict =
 
 export interface JwtVerifier { verify(token: string): Promise<JwtVerdict> }
 
-export interface JwtVerifierOptions {
+export interface JwtVerifierOptions extends KeySourceOptions {
   /** Current time, epoch ms; drives `exp`/`nbf`/`iat` checks (not the JWKS cache timers). @default Date.now */
   readonly clock?: () => number;
-  /** After a JWKS fetch, how long an unknown `kid` waits before it may trigger another, ms. @default 30_000 */
-  readonly jwksCooldownMs?: number;
-  /** How long fetched keys are used before the JWKS is fetched again, ms. @default 600_000 */
-  readonly jwksCacheMaxAgeMs?: number;
-  /** Budget of one JWKS fetch, ms (API Gateway is waiting for the answer). @default 1500 */
-  readonly jwksTimeoutMs?: number;
+  /** Where problems of the issuer's (a published key too weak to use) are warned about. @default silentLog */
+  readonly log?: Log;
 }
-
-/** The JWKS could not be fetched or is not a valid key set: a fault, never a denial. */
-export class JwksUnavailableError extends GatepassError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('ERR_JWKS_UNAVAILABLE', message, options);
-  }
-}
-
-type Algorithm = JwtConfig['algorithms'][number];
 
 /** jose codes that mean "this token is bad" (its key resolution faults are wrapped earlier). */
 const TOKEN_INVALID_CODES: ReadonlySet<string> = new Set([
@@ -62,7 +58,7 @@ const TOKEN_INVALID_CODES: ReadonlySet<string> = new Set([
 /**
  * Creates the verifier for a JWT config: the key source is set up here, once (a JWKS
  * resolver with its cache, an imported PEM, or the secret's bytes). The algorithms come
- * from config only; a key that cannot serve them is a {@link ConfigError} thrown here.
+ * from config only; a key that cannot serve them is a `ConfigError` thrown here.
  *
  * @example
  * const verifier = createJwtVerifier(config.jwt); // module scope
@@ -72,22 +68,29 @@ const TOKEN_INVALID_CODES: ReadonlySet<string> = new Set([
 export function createJwtVerifier(config: JwtConfig, options: JwtVerifierOptions = {}): JwtVerifier {
   const clock = options.clock ?? Date.now;
   const key = keySource(config, options);
+  const warnOnce = keyWarnings(options.log ?? silentLog, config.jwksUrl ?? 'jwt.publicKeyPem');
   const baseOptions = {
     algorithms: [...config.algorithms],
     issuer: config.issuer,
     audience: config.audience,
     clockTolerance: config.clockTolerance,
+    requiredClaims: config.requireExp ? ['exp'] : [],
   };
 
   return {
     async verify(token) {
+      if (token.length > MAX_TOKEN_LENGTH) {
+        return { ok: false, reason: 'token_invalid', detail: `token of ${token.length} bytes, over the ${MAX_TOKEN_LENGTH}-byte bound`, times: {} };
+      }
       const times = tokenTimes(token);
       const now = clock();
       let claims: JWTPayload;
       try {
         ({ payload: claims } = await jwtVerify(token, key, { ...baseOptions, currentDate: new Date(now) }));
       } catch (error) {
-        return { ok: false, ...denialFor(error), times };
+        if (!(error instanceof UnusableKeyError)) return { ok: false, ...denialFor(error), times };
+        warnOnce(error);
+        return { ok: false, reason: 'token_invalid', detail: error.message, times };
       }
       // jose does not reject a future `iat` on its own; SPEC §5 applies the tolerance to it too.
       const latest = Math.floor(now / 1000) + config.clockTolerance;
@@ -95,6 +98,8 @@ export function createJwtVerifier(config: JwtConfig, options: JwtVerifierOptions
         const detail = `"iat" is ${claims.iat - latest} s beyond now + tolerance: the issuer's clock is ahead (clock skew)`;
         return { ok: false, reason: 'token_not_yet_valid', detail, times };
       }
+      const problem = claimTypeProblem(claims) ?? cognitoProblem(claims, config);
+      if (problem !== undefined) return { ok: false, reason: 'token_invalid', detail: problem, times };
       return verdictFor(claims, config, times);
     },
   };
@@ -102,17 +107,15 @@ export function createJwtVerifier(config: JwtConfig, options: JwtVerifierOptions
 
 /** Identity and policies from verified claims; a malformed one is a bad token. */
 function verdictFor(claims: JWTPayload, config: JwtConfig, times: TokenTimes): JwtVerdict {
-  const rawIdentity = claims[config.identityClaim];
-  const identity = typeof rawIdentity === 'number' && Number.isFinite(rawIdentity) ? String(rawIdentity) : rawIdentity;
-  if (typeof identity !== 'string' || identity === '') {
-    return { ok: false, reason: 'token_invalid', detail: `no identity claim "${config.identityClaim}"`, times };
-  }
+  const found = identityOf(claims, config.identityClaim);
+  if ('problem' in found) return { ok: false, reason: 'token_invalid', detail: found.problem, times };
   const rawPolicies = claims[config.policyClaim];
   const policies = typeof rawPolicies === 'string' ? [rawPolicies] : rawPolicies;
   if (policies !== undefined && !isPolicyList(policies)) {
     return { ok: false, reason: 'token_invalid', detail: `"${config.policyClaim}" must be a policy id or a list of them`, times };
   }
-  return { ok: true, identity, issuer: typeof claims.iss === 'string' ? claims.iss : '', policies: policies && [...policies], claims, times };
+  const issuer = typeof claims.iss === 'string' ? claims.iss : '';
+  return { ok: true, identity: found.identity, issuer, policies: policies && [...policies], claims, times };
 }
 
 /** Policy ids are non-empty strings (as in the config schema). */
@@ -129,7 +132,7 @@ function denialFor(error: unknown): { reason: JwtDenialReason; detail: string } 
       return { reason: 'token_expired', detail };
     case 'ERR_JWT_CLAIM_VALIDATION_FAILED': {
       const { claim, reason } = error as errors.JWTClaimValidationFailed;
-      // A non-numeric `nbf` ("invalid") is malformed, not early.
+      // A non-numeric `nbf` ("invalid") is malformed, not early; a missing `exp` is invalid.
       return { reason: claim === 'nbf' && reason === 'check_failed' ? 'token_not_yet_valid' : 'token_invalid', detail };
     }
     default:
@@ -150,77 +153,4 @@ function tokenTimes(token: string): TokenTimes {
   } catch {
     return {};
   }
-}
-
-/** The key jose verifies with, set up once; checks the key kind against the pinned algorithms. */
-function keySource(config: JwtConfig, options: JwtVerifierOptions): Uint8Array | JWTVerifyGetKey {
-  const hmac = config.algorithms.filter((alg) => alg.startsWith('HS'));
-  if (config.secret !== undefined) {
-    if (hmac.length !== config.algorithms.length) throw new ConfigError('jwt.secret can only verify HS256, HS384 or HS512');
-    return new TextEncoder().encode(config.secret);
-  }
-  if (hmac.length > 0) throw new ConfigError(`jwt: ${hmac.join(', ')} need a secret, not a public key or JWKS`);
-  if (config.publicKeyPem !== undefined) return pemKey(config.publicKeyPem, config.algorithms);
-  if (config.jwksUrl !== undefined) return remoteKey(config.jwksUrl, options);
-  throw new ConfigError('jwt needs one of jwksUrl, publicKeyPem or secret');
-}
-
-/** Which public key kind each asymmetric algorithm needs (Node `asymmetricKeyType`, EC curve). */
-const KEY_KINDS: Partial<Record<Algorithm, string>> = {
-  RS256: 'rsa', RS384: 'rsa', RS512: 'rsa', PS256: 'rsa', PS384: 'rsa', PS512: 'rsa',
-  ES256: 'ec/prime256v1', ES384: 'ec/secp384r1', ES512: 'ec/secp521r1', EdDSA: 'ed25519',
-};
-
-/** A PEM public key, imported lazily per pinned algorithm (a CryptoKey is bound to one) and cached. */
-function pemKey(pem: string, algorithms: readonly Algorithm[]): JWTVerifyGetKey {
-  let details: { kind: string; modulusLength?: number | undefined };
-  try {
-    const key = createPublicKey(pem);
-    const { namedCurve, modulusLength } = key.asymmetricKeyDetails ?? {};
-    details = { kind: [key.asymmetricKeyType, namedCurve].filter(Boolean).join('/'), modulusLength };
-  } catch (cause) {
-    throw new ConfigError('jwt.publicKeyPem is not a PEM public key', { cause });
-  }
-  const { kind, modulusLength } = details;
-  const unfit = algorithms.filter((alg) => KEY_KINDS[alg] !== kind);
-  if (unfit.length > 0) throw new ConfigError(`jwt.publicKeyPem (${kind}) cannot verify ${unfit.join(', ')}`);
-  // jose refuses RSA keys under 2048 bits at verification; say so now rather than fail every request.
-  if (modulusLength !== undefined && modulusLength < 2048) throw new ConfigError('jwt.publicKeyPem: RSA keys need 2048 bits or more');
-
-  const imported = new Map<string, Promise<CryptoKey>>(); // at most one entry per pinned algorithm
-  return ({ alg }) => {
-    // jose has already refused an algorithm that is not pinned; this keeps the map bounded anyway.
-    if (!(algorithms as readonly string[]).includes(alg)) throw new errors.JOSEAlgNotAllowed(`"${alg}" is not allowed`);
-    let key = imported.get(alg);
-    if (key === undefined) {
-      key = importSPKI(pem, alg).catch((cause: unknown) => {
-        throw new ConfigError(`jwt.publicKeyPem cannot be imported for ${alg}`, { cause });
-      });
-      imported.set(alg, key);
-    }
-    return key;
-  };
-}
-
-/**
- * A JWKS resolver created once, with jose's cache: keys are reused for `jwksCacheMaxAgeMs`,
- * and an unknown `kid` refetches at most once per `jwksCooldownMs` (key rotation). A fetch
- * that fails or times out, or a response that is not a JWKS, becomes {@link JwksUnavailableError};
- * only "no key / several keys for this token" stay token errors.
- */
-function remoteKey(url: string, options: JwtVerifierOptions): JWTVerifyGetKey {
-  const jwks = createRemoteJWKSet(new URL(url), {
-    cooldownDuration: options.jwksCooldownMs ?? 30_000,
-    cacheMaxAge: options.jwksCacheMaxAgeMs ?? 600_000,
-    timeoutDuration: options.jwksTimeoutMs ?? 1500,
-  });
-  return async (header, token) => {
-    try {
-      return await jwks(header, token);
-    } catch (error) {
-      if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys) throw error;
-      const reason = error instanceof Error ? `${error.message}${error.cause instanceof Error ? ` (${error.cause.message})` : ''}` : String(error);
-      throw new JwksUnavailableError(`JWKS ${url} unavailable: ${reason}`, { cause: error });
-    }
-  };
 }

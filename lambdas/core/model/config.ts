@@ -18,11 +18,35 @@ export const JwtConfigSchema = z
     secret: z.string().min(32, 'must be at least 32 characters').optional(),
     /** The algorithms accepted; pinned here, never taken from the token. */
     algorithms: z.array(z.enum(JWT_ALGORITHMS)).min(1),
+    /** The required `iss`. @default - not checked */
     issuer: z.string().min(1).optional(),
+    /** The required `aud`: the token's must name one of these. @default - not checked */
     audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+    /**
+     * Refuse a token without `exp` (`token_invalid`). RFC 7519 §4.1.4 makes `exp` optional,
+     * but a token without one is valid forever: set `false` only for an issuer that never
+     * sets it. @default true
+     */
+    requireExp: z.boolean().default(true),
+    /**
+     * Amazon Cognito: the `token_use` a token must carry, `id` or `access` (aws-jwt-verify's
+     * `tokenUse`). @default - not checked (with `clientIds`, either one)
+     */
+    tokenUse: z.enum(['id', 'access']).optional(),
+    /**
+     * Amazon Cognito: the app client ids accepted (aws-jwt-verify's `clientId`). An access
+     * token's `client_id`, or an id token's `aud`, must be one of them, and `token_use` must
+     * be `id` or `access`. Use instead of `audience` (access tokens carry no `aud`).
+     * @default - not checked
+     */
+    clientIds: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
     /** Seconds of tolerance on `exp`, `nbf` and `iat`. @default 60 */
     clockTolerance: z.number().int().min(0).max(3600).default(60),
-    /** Claim naming the identity whose session is used. @default 'sub' */
+    /**
+     * Claim naming the identity whose session is used. `sub` must be a string (RFC 7519
+     * §4.1.2). Any other claim may also be an integer (within ±2^53−1), read as its decimal
+     * string: `42` and `"42"` are then the same identity, with one session. @default 'sub'
+     */
     identityClaim: z.string().min(1).default('sub'),
     /** Claim naming the policies of a new identity's session. @default 'pol' */
     policyClaim: z.string().min(1).default('pol'),
@@ -35,6 +59,9 @@ export const JwtConfigSchema = z
       const sources = [jwt.jwksUrl, jwt.publicKeyPem, jwt.secret].filter((s) => s !== undefined);
       if (sources.length !== 1) {
         ctx.addIssue({ code: 'custom', path: [], message: 'exactly one of jwksUrl, publicKeyPem or secret is required' });
+      }
+      if (jwt.clientIds !== undefined && jwt.audience !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['clientIds'], message: 'use clientIds (Cognito) or audience, not both: Cognito access tokens carry no aud' });
       }
     },
     { when: () => true },

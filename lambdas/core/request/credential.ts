@@ -18,18 +18,20 @@ export type Credential =
   | { readonly kind: 'apiKey'; readonly key: string }
   | { readonly kind: 'jwt'; readonly token: string };
 
+/** A compact JWS: three base64url segments (the signature may be empty, so that `alg: none` is refused as a JWT). */
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 /**
- * Reads the request's credential. With JWT configured, `Authorization: Bearer <a.b.c>` is
- * a JWT (whatever the API key header is). Otherwise the API key comes from the configured
- * header, raw or as `Bearer <key>`. A value that is too long or not printable ASCII is
- * `malformed` (denied without a look-up).
+ * Reads the request's credential. With JWT configured, `Authorization: Bearer <a.b.c>` —
+ * three base64url segments, of any length — is a JWT (whatever the API key header is); the
+ * verifier refuses one over its bound (`MAX_TOKEN_LENGTH`, 10,240 bytes) as `token_invalid`.
+ * Otherwise the API key comes from the configured header, raw or as `Bearer <key>`. A key
+ * that is too long or not printable ASCII is `malformed` (denied without a look-up).
  */
 export function readCredential(headers: Headers, headerName: string, jwtEnabled: boolean): Credential {
   if (jwtEnabled) {
     const bearer = bearerToken(headers['authorization']);
-    if (bearer !== undefined && JWT_SHAPE.test(bearer) && bearer.length <= MAX_JWT_LENGTH) return { kind: 'jwt', token: bearer };
+    if (bearer !== undefined && JWT_SHAPE.test(bearer)) return { kind: 'jwt', token: bearer };
   }
   const raw = headers[headerName.toLowerCase()];
   if (raw === undefined) return { kind: 'none' };
@@ -41,9 +43,6 @@ export function readCredential(headers: Headers, headerName: string, jwtEnabled:
   if (secret.length > MAX_KEY_LENGTH || !/^[\x21-\x7e]+$/.test(secret)) return { kind: 'malformed' };
   return { kind: 'apiKey', key: secret };
 }
-
-/** Longest JWT accepted (API Gateway's header limit is 10 KiB anyway). */
-const MAX_JWT_LENGTH = 8 * 1024;
 
 /** The value after `Bearer `, or undefined when the value is not a bearer credential. */
 function bearerToken(value: string | undefined): string | undefined {

@@ -33,7 +33,28 @@ describe('parseConfig', () => {
   it('applies the JWT defaults', () => {
     const config = parseConfig(JSON.stringify({ jwt: { secret: SECRET, algorithms: ['HS256'] } }));
 
-    expect(config.jwt).toMatchObject({ clockTolerance: 60, identityClaim: 'sub', policyClaim: 'pol', defaultPolicies: [] });
+    expect(config.jwt).toMatchObject({ clockTolerance: 60, identityClaim: 'sub', policyClaim: 'pol', defaultPolicies: [], requireExp: true });
+    expect(config.jwt).not.toHaveProperty('tokenUse');
+    expect(config.jwt).not.toHaveProperty('clientIds');
+  });
+
+  it('accepts the Cognito settings: tokenUse and clientIds, one id or a list', () => {
+    const jwt = (extra: object) => JSON.stringify({ jwt: { jwksUrl: 'https://issuer.example/jwks.json', algorithms: ['RS256'], ...extra } });
+
+    expect(parseConfig(jwt({ tokenUse: 'access', clientIds: ['a', 'b'] })).jwt).toMatchObject({ tokenUse: 'access', clientIds: ['a', 'b'] });
+    expect(parseConfig(jwt({ tokenUse: 'id', clientIds: 'a' })).jwt).toMatchObject({ tokenUse: 'id', clientIds: 'a' });
+  });
+
+  it('refuses a token_use other than id or access, an empty client id list and a non-boolean requireExp', () => {
+    const error = configError(JSON.stringify({ jwt: { secret: SECRET, algorithms: ['HS256'], tokenUse: 'refresh', clientIds: [], requireExp: 'no' } }));
+
+    for (const field of ['jwt.tokenUse', 'jwt.clientIds', 'jwt.requireExp']) expect(error.message).toContain(field);
+  });
+
+  it('refuses clientIds together with audience (Cognito access tokens carry no aud)', () => {
+    const error = configError(JSON.stringify({ jwt: { secret: SECRET, algorithms: ['HS256'], audience: 'api', clientIds: ['a'] } }));
+
+    expect(error.message).toMatch(/jwt\.clientIds: use clientIds \(Cognito\) or audience, not both/);
   });
 
   it('refuses a missing or blank config', () => {

@@ -103,6 +103,18 @@ describe('readCredential', () => {
       expect(readCredential({ authorization: `Bearer ${long}` }, 'Authorization', true)).toEqual({ kind: 'jwt', token: long });
     });
 
+    it('reads a JWT-shaped bearer of 9 KiB as a JWT, not as an over-long API key', () => {
+      const large = `${JWT}${'A'.repeat(9 * 1024)}`;
+
+      expect(readCredential({ authorization: `Bearer ${large}` }, 'Authorization', true)).toEqual({ kind: 'jwt', token: large });
+    });
+
+    it('reads a JWT-shaped bearer over 10,240 bytes as a JWT too: the verifier refuses it as token_invalid', () => {
+      const huge = `${JWT}${'A'.repeat(12 * 1024)}`;
+
+      expect(readCredential({ authorization: `Bearer ${huge}` }, 'Authorization', true)).toEqual({ kind: 'jwt', token: huge });
+    });
+
     it('reads a bearer JWT from Authorization even when API keys come from another header', () => {
       const headers = { authorization: `Bearer ${JWT}`, 'x-api-key': KEY };
 

@@ -3,7 +3,7 @@ import { jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { JwtConfigSchema, type JwtConfig } from '../../../lambdas/core/model/config.ts';
 import { ConfigError, GatepassError } from '../../../lambdas/core/model/errors.ts';
-import { createJwtVerifier, JwksUnavailableError, type JwtVerdict } from '../../../lambdas/core/jwt/jwt.ts';
+import { createJwtVerifier, JwksUnavailableError, MAX_TOKEN_LENGTH, type JwtVerdict } from '../../../lambdas/core/jwt/jwt.ts';
 import { generateTestKey, signHmacToken, signToken, unsecuredToken } from '../../support/jwks-server.ts';
 
 const NOW = 1_700_000_000; // epoch s
@@ -158,6 +158,20 @@ describe('times and clock tolerance', () => {
     expect(denial(verdict)).toMatchObject({ reason: 'token_not_yet_valid', detail: expect.stringContaining('clock skew') });
   });
 
+  // RFC 7519 §4.1.4 makes exp optional; a token without one would be valid forever.
+  it('refuses a token without exp by default, saying exp is missing', async () => {
+    const verdict = await verify(await signHmacToken(SECRET, claims({ exp: undefined })));
+
+    expect(denial(verdict)).toMatchObject({ reason: 'token_invalid', detail: expect.stringContaining('missing required "exp" claim') });
+  });
+
+  it('accepts a token without exp when requireExp is false, and still checks an exp that is there', async () => {
+    const relaxed = config({ requireExp: false });
+
+    expect(await verify(await signHmacToken(SECRET, claims({ exp: undefined })), relaxed)).toMatchObject({ ok: true, times: { iat: NOW } });
+    expect(denial(await verify(await signHmacToken(SECRET, claims({ exp: NOW - 120 })), relaxed)).reason).toBe('token_expired');
+  });
+
   it('treats a non-numeric nbf as an invalid token, not an early one', async () => {
     const verdict = await verify(await signHmacToken(SECRET, claims({ nbf: 'soon' as unknown as number })));
 
@@ -174,6 +188,34 @@ describe('times and clock tolerance', () => {
     const verdict = await verify('not-a-jwt');
 
     expect(verdict).toEqual({ ok: false, reason: 'token_invalid', detail: expect.stringContaining('ERR_JWS_INVALID'), times: {} });
+  });
+});
+
+describe('token length', () => {
+  /** A token MAC-ed with the secret, padded through a claim to exactly `length` characters. */
+  async function tokenOfLength(length: number): Promise<string> {
+    const bare = (await signHmacToken(SECRET, claims({ pad: '' }))).length;
+    const estimate = Math.floor(((length - bare) * 3) / 4); // 3 characters of pad make 4 of base64url
+    for (let pad = estimate - 3; pad <= estimate + 3; pad++) {
+      const token = await signHmacToken(SECRET, claims({ pad: 'x'.repeat(pad) }));
+      if (token.length === length) return token;
+    }
+    throw new Error(`no token of exactly ${length} characters`);
+  }
+
+  // API Gateway refuses a request line plus headers over 10,240 bytes: no real token is longer.
+  it(`accepts a token of exactly ${MAX_TOKEN_LENGTH} bytes`, async () => {
+    const verdict = await verify(await tokenOfLength(MAX_TOKEN_LENGTH));
+
+    expect(verdict.ok).toBe(true);
+  });
+
+  it('refuses a longer token as invalid without decoding it', async () => {
+    const token = await tokenOfLength(MAX_TOKEN_LENGTH + 1);
+
+    const verdict = await verify(token);
+
+    expect(verdict).toEqual({ ok: false, reason: 'token_invalid', detail: expect.stringContaining(`${MAX_TOKEN_LENGTH}-byte bound`), times: {} });
   });
 });
 
