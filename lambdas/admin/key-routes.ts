@@ -3,7 +3,7 @@ import type { KeyService } from './key-service.ts';
 import { TYK_SESSION_CONTENT_TYPE } from './tyk.ts';
 import { ifMatchVersion, json, noContent, readBody, readJsonBody } from './http.ts';
 import { ExplainQuerySchema, ListQuerySchema, parseQuery } from './queries.ts';
-import type { Route } from './routes.ts';
+import type { Route } from './route.ts';
 
 const KEY_ID = '(?<keyId>[0-9a-f]{64})';
 const KEY = new RegExp(`^/keys/${KEY_ID}$`);
@@ -33,7 +33,10 @@ export function keyRoutes(keys: KeyService): Route[] {
       pattern: /^\/keys$/,
       handle: async (event) => {
         const { alias, limit, cursor } = parseQuery(event, ListQuerySchema);
-        return json(200, await keys.list({ limit, ...(alias === undefined ? {} : { alias }), ...(cursor === undefined ? {} : { cursor }) }));
+        return json(
+          200,
+          await keys.list({ limit, ...(alias === undefined ? {} : { alias }), ...(cursor === undefined ? {} : { cursor }) }),
+        );
       },
     },
     {

@@ -1,16 +1,11 @@
-import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { NotFoundError, VersionConflictError, AlreadyExistsError } from '../core/model/errors.ts';
 import { InvalidInputError, type KeyService } from './key-service.ts';
-import { HttpError, json, type HttpResult } from './http.ts';
+import { HttpError, json } from './http.ts';
 import { keyRoutes } from './key-routes.ts';
+import type { Route, RouteHandler } from './route.ts';
 
-export type RouteHandler = (event: APIGatewayProxyEventV2, params: Record<string, string>) => Promise<HttpResult>;
-
-export interface Route {
-  readonly method: string;
-  readonly pattern: RegExp;
-  readonly handle: RouteHandler;
-}
+// Re-exported: the handler and the policy routes name them from here.
+export type { Route, RouteHandler };
 
 /** The admin API's routes: `/health` and the key routes (policies: `policy-routes.ts`). */
 export function routes(keys: KeyService): Route[] {

@@ -1,0 +1,63 @@
+/**
+ * `npm run build` (also run by `npm pack` and `npm publish`): the package's JavaScript in
+ * `dist/`, from scratch.
+ *
+ * - `tsc -p tsconfig.build.json`: `lambdas/`, `lib/`, `local/` and `bin/` as `.js` with `.d.ts`
+ *   beside them (`.ts` import specifiers rewritten to `.js`), so the package runs on Node.js
+ *   without TypeScript or tsx.
+ * - esbuild: each `lambdas/<name>/handler.ts` bundled into `dist/assets/<name>/index.mjs`, with
+ *   the options NodejsFunction uses in a checkout (`GATEPASS_BUNDLING`). The constructs deploy
+ *   these bundles when the TypeScript sources are absent (`gatepassFunction` in lib/bundling.ts).
+ */
+import { execFile } from 'node:child_process';
+import { readdirSync, rmSync } from 'node:fs';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { build, type BuildOptions } from 'esbuild';
+import { GATEPASS_BUNDLING, PROJECT_ROOT, prebuiltBundleDir } from '../lib/bundling.ts';
+
+const DIST = path.join(PROJECT_ROOT, 'dist');
+
+/** `lambdas/<name>/handler.ts` for every Lambda. */
+function handlerFiles(): string[] {
+  return readdirSync(path.join(PROJECT_ROOT, 'lambdas'), { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => `lambdas/${entry.name}/handler.ts`)
+    .filter((file) => readdirSync(path.join(PROJECT_ROOT, path.dirname(file))).includes('handler.ts'));
+}
+
+/** `GATEPASS_BUNDLING` (CDK's NodejsFunction options) as esbuild options, as NodejsFunction passes them. */
+function esbuildOptions(handlerFile: string): BuildOptions {
+  const options = GATEPASS_BUNDLING;
+  return {
+    entryPoints: [path.join(PROJECT_ROOT, handlerFile)],
+    outfile: path.join(DIST, path.relative(PROJECT_ROOT, prebuiltBundleDir(handlerFile)), 'index.mjs'),
+    bundle: true,
+    platform: 'node',
+    format: options.format === OutputFormat.CJS ? 'cjs' : 'esm',
+    target: options.target,
+    minify: options.minify,
+    sourcemap: options.sourceMap,
+    sourcesContent: options.sourcesContent,
+    mainFields: options.mainFields,
+    banner: options.banner === undefined ? undefined : { js: options.banner },
+    external: options.externalModules,
+    logLevel: 'warning',
+  };
+}
+
+async function compile(): Promise<void> {
+  try {
+    await promisify(execFile)(path.join(PROJECT_ROOT, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.build.json'], { cwd: PROJECT_ROOT });
+  } catch (error) {
+    const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
+    throw new Error(`tsc -p tsconfig.build.json failed:\n${stdout}${stderr}`);
+  }
+}
+
+const started = Date.now();
+rmSync(DIST, { recursive: true, force: true });
+const handlers = handlerFiles();
+await Promise.all([compile(), ...handlers.map((file) => build(esbuildOptions(file)))]);
+process.stdout.write(`build: dist/ (tsc) and ${handlers.length} Lambda bundles in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
