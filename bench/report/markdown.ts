@@ -16,13 +16,13 @@ export interface Report {
 /** Why a target is missed, by figure id: what the design does and what it would take. */
 const MISS_EXPLANATIONS: Record<string, string> = {
   'requests.apiKey.limited':
-    'Steady state is one conditional UpdateItem (the one-write path: inactive, expiry, rate and quota checked in its ConditionExpression). More than 1 here means the measured requests crossed a window boundary or an arming expiry: see the "new rate window each time" row for what each crossing costs.',
+    'Steady state is one conditional UpdateItem: the instance remembers the key\'s settings and counts with a write conditioned on their version and on the counters\' room. More than 1 here means the measured requests crossed a window boundary (the take fails, the open succeeds: see the "new rate window each time" row) or a settings change (one read).',
   'requests.jwt.limited':
-    'As for an API key: one conditional UpdateItem in steady state; limits that come from a policy are re-armed with a second write once per policyCacheSeconds, and each window boundary costs an extra write.',
+    'As for an API key: one conditional UpdateItem in steady state; each window boundary costs an extra write, and a policy is read once per policyCacheSeconds.',
   'requests.renew.unlimited':
-    'With a postAuth hook configured the one-write path is never taken (the hook must see the session first), so the request is GetItem → the hook\'s conditional UpdateItem (ALL_NEW, no re-read: I4) → the consuming write. On a key without limits that last write only re-arms the item for the one-write path — which this handler never uses, and which the next renewal disarms again. Skipping the arming write when postAuth hooks are configured would make this 2.',
+    'With a postAuth hook the session is read first (the hook must see it), then the hook\'s renewal writes (ALL_NEW, no re-read: I4). A key with nothing to count needs no third request.',
   'requests.renew.limited':
-    'GetItem, the hook\'s renewal (a settings write, guarded by the version) and the consuming write (guarded by the counters and the version the renewal produced) are three requests. Two would need the renewal folded into the consuming UpdateItem — `updateSession` deferring its patch until the checks, a change to its contract (today it resolves to the session as written) — or the hook running after a blind consume.',
+    'GetItem, the hook\'s renewal (a settings write, guarded by the version) and the counting write (guarded by the version the renewal produced and the counters) are three requests. Two would need the renewal folded into the counting UpdateItem — `updateSession` deferring its patch until the decision, a change to its contract (today it resolves to the session as written). A renewal happens once per session lifetime; the steady state of a hooked key is two.',
   'cold.bundleSize':
     'zod 4 is the largest input (see "Largest inputs"): the schemas the authorizer loads (config, session patch, policies) use the classic API, whose checks hang off schema methods that esbuild cannot drop. Moving those to `zod/mini` (tree-shakable functions) or validating the authorizer\'s config without zod is the lever.',
   'cold.importAndFirstEvent':

@@ -209,7 +209,7 @@ describe('DynamoDB throttling', () => {
       // Three attempts at the write (maxAttempts), then no other write was tried.
       expect(attempts.filter((c) => c === 'UpdateItemCommand')).toHaveLength(3);
       expect(attempts.filter((c) => c !== 'UpdateItemCommand' && c !== 'GetItemCommand')).toEqual([]);
-      expect((await store.get(keySessionPk(keyId)))?.quotaRemaining).toBe(10);
+      expect((await store.get(keySessionPk(keyId)))?.quotaUsed ?? 0).toBe(0);
     } finally {
       await gw.close();
       client.destroy();

@@ -95,7 +95,7 @@ function storedSession(overrides: Partial<StoredSession> = {}): StoredSession {
     keyId: KEY_ID,
     expires: 0,
     quotaMax: 100,
-    quotaRemaining: 40,
+    quotaUsed: 60,
     quotaRenewalRate: 3600,
     quotaRenews: NOW + 600,
     rate: 10,

@@ -194,7 +194,7 @@ describe('HookRunner', () => {
           signal = ctx.signal;
           // Keeps going in the background and writes after the request was failed closed.
           late = new Promise((resolve) => setTimeout(resolve, 500)).then(() => ctx.updateSession({ expires: NOW + 3600 }));
-          return late;
+          return late.then(() => undefined);
         },
       };
       const { hooks, store } = runner([lateWriter], { session: stored(), timeoutMs: 250 });
@@ -431,7 +431,7 @@ describe('HookRunner', () => {
         const current = store.items.get(pk)!;
         store.items.set(pk, { ...current, version: current.version + 1 });
       };
-      const hook = vi.fn(async (ctx: { updateSession: (p: SessionChanges) => Promise<unknown> }) => void (await ctx.updateSession({ tags: ['x'] })));
+      const hook = vi.fn(async (ctx: { updateSession: (p: SettingsChanges) => Promise<unknown> }) => void (await ctx.updateSession({ tags: ['x'] })));
       const { hooks } = runner([{ name: 'unlucky', postAuth: hook }], { store, session: stored() });
 
       await expectPluginError(hooks.postAuth(), 'unlucky', /lost 5 writes in a row/);
