@@ -15,6 +15,8 @@ export default defineConfig({
     globalSetup: DYNAMODB_LOCAL,
     env: TEST_ENV,
     fileParallelism: false,
+    // docs/RELIABILITY.md is written from each full run (test/reliability/report.ts).
+    reporters: ['default', './test/reliability/report.ts'],
     testTimeout: 120_000,
     hookTimeout: 60_000,
   },

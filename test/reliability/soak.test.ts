@@ -165,7 +165,8 @@ describe(`soak: ${TOTAL} authorizations with concurrent admin updates`, () => {
     await table?.drop();
   });
 
-  it('answers every one of the authorizations, none with a fault', () => {
+  it('answers every one of the authorizations, none with a fault', ({ annotate }) => {
+    void annotate(`${result.decisions} authorizations, ${result.adminUpdates} concurrent admin updates, ${result.faults.length} faults`);
     expect(result.decisions).toBe(TOTAL);
     expect(result.faults).toEqual([]);
   });
