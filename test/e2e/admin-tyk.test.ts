@@ -3,6 +3,7 @@ import { keyIdOf } from '../../lambdas/core/model/keys.ts';
 import type { DevServer } from '../../local/dev.ts';
 import { startTestDev } from '../support/dev.ts';
 import { countItems } from '../support/dynamo.ts';
+import { tykPolicy } from '../support/tyk.ts';
 
 // `any` keeps JSON bodies readable in assertions.
 type Json = Record<string, any>;
@@ -197,13 +198,35 @@ describe('Tyk migration through the admin API', () => {
     expect(await countItems(dev.tableName)).toBe(before);
   });
 
-  it('names Tyk URL rules that JavaScript cannot compile and lower-case methods', async () => {
+  it('names Tyk URL rules that RE2 (Go\'s regexp, as in Tyk) cannot compile, and lower-case methods', async () => {
     const res = await send('POST', '/keys', TYK_SESSION, {
       ...tykSession(),
-      access_rights: { local: { allowed_urls: [{ url: '/pets(', methods: ['GET'] }, { url: '/ok', methods: ['get'] }] } },
+      access_rights: {
+        local: { allowed_urls: [{ url: '/pets(', methods: ['GET'] }, { url: '/ok', methods: ['get'] }, { url: '/pets/(?=[0-9])', methods: ['GET'] }] },
+      },
     });
 
     expect(res.status).toBe(400);
-    expect(res.body.error.details.map((d: Json) => d.field)).toEqual(['access_rights.local.allowed_urls.0.url', 'access_rights.local.allowed_urls.1.methods.0']);
+    expect(res.body.error.details.map((d: Json) => d.field)).toEqual([
+      'access_rights.local.allowed_urls.0.url',
+      'access_rights.local.allowed_urls.1.methods.0',
+      'access_rights.local.allowed_urls.2.url',
+    ]);
+    expect(res.body.error.details[2].message).toContain('RE2 cannot compile it');
+  });
+
+  it('imports partitions and per-API limits, and refuses a policy Tyk itself refuses to apply, by its Tyk field name', async () => {
+    // internal/policy/testdata/policies.json: per_api_and_no_other_partitions, per_api_and_partitions.
+    const perApi = await send('PUT', '/policies/tyk-per-api', TYK_POLICY, tykPolicy('per_api_and_no_other_partitions'));
+    const mixed = await send('PUT', '/policies/tyk-mixed', TYK_POLICY, tykPolicy('per_api_and_partitions'));
+
+    expect(perApi.status).toBe(200);
+    expect(perApi.body).toMatchObject({
+      partitions: { perApi: true },
+      accessRights: { c: { limit: { rate: 2000, per: 60, quotaMax: -1 } }, d: { limit: { rate: 20, per: 1, quotaMax: 1000, quotaRenewalRate: 3600 } } },
+      ignoredFields: ['id'],
+    });
+    expect(mixed.status).toBe(400);
+    expect(mixed.body.error.details.map((d: Json) => d.field)).toEqual(['partitions.per_api']);
   });
 });

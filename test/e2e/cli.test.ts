@@ -186,7 +186,8 @@ describe('the gatepass CLI against a local stack', { timeout: 180_000 }, () => {
   it('imports a Tyk policy and a Tyk session, and the key authorizes as it did in Tyk', async () => {
     const policyFile = path.join(folder, 'policy.json');
     writeFileSync(policyFile, JSON.stringify({ id: 'abc', name: 'Silver', rate: 50, per: 1, quota_max: 1, quota_renewal_rate: 3600, active: true, org_id: 'o1' }));
-    const session = { expires: -1, apply_policies: ['cli-silver'], access_rights: { local: { allowed_urls: [{ url: '/pets', methods: ['GET'] }] } }, org_id: 'o1' };
+    // As Tyk exports an unused key: quota_remaining computed under its policy's quota (absent would mean used up).
+    const session = { expires: -1, apply_policies: ['cli-silver'], quota_remaining: 1, access_rights: { local: { allowed_urls: [{ url: '/pets', methods: ['GET'] }] } }, org_id: 'o1' };
 
     const policy = await gatepass(['policies', 'put', 'cli-silver', '--tyk', policyFile, ...admin]);
     const imported = await gatepass(['keys', 'import-tyk', '-', '--key', 'tyk-cli-key-0000000001', ...admin, '--json'], { input: JSON.stringify(session) });

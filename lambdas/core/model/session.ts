@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { urlPatternProblem } from './url-pattern.ts';
 
 /**
  * The public session: what the admin API, the plugin API and the CLI see (camelCase,
@@ -15,21 +16,36 @@ const httpMethod = z
   .string()
   .regex(/^[A-Z]+$/, 'must be an upper-case HTTP method such as GET');
 
-const urlPattern = z
-  .string()
-  .min(1)
-  .max(1024)
-  .refine(isValidRegex, 'must be a valid regular expression');
+/** An RE2 regular expression (see `url-pattern.ts`): refused here, when written, if RE2 cannot run it. */
+const urlPattern = z.string().superRefine((pattern, ctx) => {
+  const problem = urlPatternProblem(pattern);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+});
 
 export const AllowedUrlSchema = z.strictObject({
   url: urlPattern,
   methods: z.array(httpMethod).max(16).optional(),
 });
 
+/**
+ * An API's own limits (Tyk's `access_rights.{api}.limit`): requests to that API are counted
+ * apart from the key's other requests, against these limits. A field left out is not set:
+ * it takes no part when policies are merged, and a limit nobody sets is no limit.
+ */
+export const ApiLimitSchema = z
+  .strictObject({
+    rate: count.optional(),
+    per: windowSeconds.optional(),
+    quotaMax: z.number().int().min(-1).max(Number.MAX_SAFE_INTEGER).optional(),
+    quotaRenewalRate: windowSeconds.optional(),
+  })
+  .superRefine(checkRatePer);
+
 export const AccessRightSchema = z.strictObject({
   apiName: z.string().max(256).optional(),
   versions: z.array(z.string().min(1).max(128)).max(64).optional(),
   allowedUrls: z.array(AllowedUrlSchema).max(256).optional(),
+  limit: ApiLimitSchema.optional(),
 });
 
 // Numbers DynamoDB cannot store and `__proto__` keys are refused before parsing: see storable.ts.
@@ -93,6 +109,7 @@ export const SessionPatchSchema = z
 export type SessionInput = z.input<typeof SessionInputSchema>;
 export type SessionPatch = z.infer<typeof SessionPatchSchema>;
 export type AccessRight = z.infer<typeof AccessRightSchema>;
+export type ApiLimit = z.infer<typeof ApiLimitSchema>;
 export type AllowedUrl = z.infer<typeof AllowedUrlSchema>;
 export type MetaValue = z.infer<typeof metaValue>;
 
@@ -151,7 +168,8 @@ export function isExpired(expires: number, now: number): boolean {
  * `per` must be set with `rate`. Runs even when other fields failed (`when: always`), so
  * that every bad field is named at once; hence the defensive type checks.
  */
-function checkRatePer(value: { rate: unknown; per: unknown }, ctx: z.RefinementCtx): void {
+function checkRatePer(value: { readonly rate?: unknown; readonly per?: unknown }, ctx: z.RefinementCtx): void {
+  if (typeof value !== 'object' || value === null) return;
   const rate = value.rate ?? 0;
   const per = value.per ?? 0;
   if (typeof rate === 'number' && rate > 0 && typeof per === 'number' && per <= 0) {
@@ -161,13 +179,4 @@ function checkRatePer(value: { rate: unknown; per: unknown }, ctx: z.RefinementC
 
 function always(): boolean {
   return true;
-}
-
-function isValidRegex(pattern: string): boolean {
-  try {
-    new RegExp(pattern);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -9,7 +9,7 @@ import {
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { batchGetConsistent } from '../store/batch-get.ts';
 import { AlreadyExistsError, GatepassError, NotFoundError, VersionConflictError } from '../model/errors.ts';
-import { PolicyFieldsSchema, type Policy, type PolicyFields } from './policy.ts';
+import { OPTIONAL_POLICY_FIELDS, PolicyFieldsSchema, type Policy, type PolicyFields } from './policy.ts';
 import { TABLE } from '../store/table.ts';
 
 /** Partition key of a policy item. */
@@ -35,12 +35,6 @@ export interface PolicyStoreOptions {
 export interface PolicyLookup {
   readonly policies: Policy[];
   readonly missing: string[];
-  /**
-   * Epoch ms until which this answer could still be served from memory: the oldest entry
-   * used, plus the cache bound. Anything derived from it (the fast path's arming) must not
-   * outlive it, or a changed policy would take longer than `cacheSeconds` to apply.
-   */
-  readonly servedUntil: number;
 }
 
 interface CacheEntry {
@@ -112,10 +106,11 @@ export class PolicyStore {
       values[`:${field}`] = value;
       sets.push(`#${field} = :${field}`);
     }
-    if (fields.name === undefined) {
-      // A replace: a name the new body leaves out goes (`name` is the only optional field).
-      names['#name'] = 'name';
-      removes.push('#name');
+    for (const field of OPTIONAL_POLICY_FIELDS) {
+      // A replace: an optional field the new body leaves out goes.
+      if (fields[field] !== undefined) continue;
+      names[`#${field}`] = field;
+      removes.push(`#${field}`);
     }
     let condition: string;
     if (version === 0) {
@@ -209,13 +204,9 @@ export class PolicyStore {
     const wanted = [...new Set(ids)];
     const now = this.#clock();
     const known = new Map<string, Policy | undefined>();
-    let oldest = now;
     for (const id of wanted) {
       const entry = this.#cache.get(id);
-      if (entry !== undefined && now - entry.fetchedAt < this.#cacheMs && now >= entry.fetchedAt) {
-        known.set(id, entry.policy);
-        oldest = Math.min(oldest, entry.fetchedAt);
-      }
+      if (entry !== undefined && now - entry.fetchedAt < this.#cacheMs && now >= entry.fetchedAt) known.set(id, entry.policy);
     }
     const toRead = wanted.filter((id) => !known.has(id));
     if (toRead.length > 0) {
@@ -234,7 +225,7 @@ export class PolicyStore {
       if (policy === undefined) missing.push(id);
       else policies.push(policy);
     }
-    return { policies, missing, servedUntil: oldest + this.#cacheMs };
+    return { policies, missing };
   }
 
   #remember(id: string, policy: Policy | undefined, fetchedAt: number): void {

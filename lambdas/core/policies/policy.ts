@@ -1,12 +1,16 @@
 import * as z from 'zod';
 import { GatepassError } from '../model/errors.ts';
-import type { Limits } from '../limits/limits.ts';
-import { SessionFieldsSchema, type AccessRight, type AllowedUrl, type MetaValue } from '../model/session.ts';
+import { SessionFieldsSchema, type AccessRight, type MetaValue } from '../model/session.ts';
+import { effectiveSettings } from './effective.ts';
+
+export { effectiveSettings, limitsFor } from './effective.ts';
+export type { EffectiveAccessRight, MergedPolicy, Partitions, PolicySettings, PolicySubject } from './effective.ts';
+export { mergeAccessRights, mergeLimits } from './merge.ts';
 
 /**
- * Policies (Tyk semantics): named bundles of limits and access rights that sessions
- * reference through `applyPolicies`. This file holds the input schema and the pure merge;
- * persistence and the authorizer's cache are in `policy-store.ts`.
+ * Policies (Tyk's rules): named bundles of limits and access rights that sessions
+ * reference through `applyPolicies`. This file holds the input schema; the merge is in
+ * `effective.ts` and `merge.ts`, persistence and the authorizer's cache in `policy-store.ts`.
  */
 
 /** Policy ids: letters, digits, `_`, `.` and `-`, 1 to 128 characters. */
@@ -22,14 +26,27 @@ const session = SessionFieldsSchema.shape;
 /** Longest `keyExpiresIn`: 100 years, so that `now + keyExpiresIn` stays a valid epoch. */
 const MAX_KEY_EXPIRES_IN = 100 * 366 * 86_400;
 
-/** Fields a caller may set, with the same value rules as the session's fields. */
+/** Which parts of the policy take part in a merge (Tyk's `partitions`); none set = all of them. */
+export const PartitionsSchema = z.strictObject({
+  quota: z.boolean().optional(),
+  rateLimit: z.boolean().optional(),
+  acl: z.boolean().optional(),
+  perApi: z.boolean().optional(),
+});
+
+/**
+ * Fields a caller may set, with the same value rules as the session's fields. The limits
+ * are optional: a policy that leaves one out does not set it, and takes no part in merging
+ * it (an access-only policy never lifts another policy's limits).
+ */
 export const PolicyFieldsSchema = z.strictObject({
   name: z.string().min(1).max(256).optional(),
-  rate: session.rate,
-  per: session.per,
-  quotaMax: session.quotaMax,
-  quotaRenewalRate: session.quotaRenewalRate,
+  rate: session.rate.unwrap().optional(),
+  per: session.per.unwrap().optional(),
+  quotaMax: session.quotaMax.unwrap().optional(),
+  quotaRenewalRate: session.quotaRenewalRate.unwrap().optional(),
   accessRights: session.accessRights,
+  partitions: PartitionsSchema.optional(),
   /** Lifetime, in s, of a session created from this policy (JWT first sight); 0 = never expires. */
   keyExpiresIn: z.number().int().min(0).max(MAX_KEY_EXPIRES_IN).default(0),
   tags: session.tags,
@@ -37,28 +54,22 @@ export const PolicyFieldsSchema = z.strictObject({
   isInactive: session.isInactive,
 });
 
+/** Fields a replacing write removes when the new body leaves them out. */
+export const OPTIONAL_POLICY_FIELDS: readonly (keyof PolicyFields)[] = ['name', 'rate', 'per', 'quotaMax', 'quotaRenewalRate', 'partitions'];
+
 /**
- * Body of `PUT /policies/{id}`: every field optional (defaults as in SPEC §3), read-only
- * fields a client may echo back from a GET accepted and ignored.
+ * Body of `PUT /policies/{id}`: every field optional, read-only fields a client may echo
+ * back from a GET accepted and ignored.
  *
  * @example
- * PolicyInputSchema.parse({ rate: 10, per: 1 }).quotaMax; // -1
+ * PolicyInputSchema.parse({ rate: 10, per: 1 }).quotaMax; // undefined: this policy sets no quota
  */
 export const PolicyInputSchema = PolicyFieldsSchema.extend({
   id: z.unknown().optional(),
   version: z.unknown().optional(),
   createdAt: z.unknown().optional(),
   updatedAt: z.unknown().optional(),
-}).refine((value) => !(value.rate > 0 && value.per <= 0), {
-  path: ['per'],
-  message: 'must be greater than 0 when rate is set',
-  // Run even when other fields are bad, so that every bad field is named at once (SPEC §8);
-  // only `rate` and `per` themselves must be valid for the check to mean anything.
-  when: (payload) =>
-    !payload.issues.some((issue) =>
-      issue.path === undefined || issue.path.length === 0 ? issue.code !== 'unrecognized_keys' : issue.path[0] === 'rate' || issue.path[0] === 'per',
-    ),
-});
+}).superRefine(checkPolicy, { when: always });
 
 export type PolicyInput = z.input<typeof PolicyInputSchema>;
 /** A validated policy body, defaults applied, read-only fields dropped. */
@@ -79,156 +90,6 @@ export function parsePolicyInput(body: unknown): z.ZodSafeParseResult<PolicyFiel
   if (!result.success) return result;
   const { id: _i, version: _v, createdAt: _c, updatedAt: _u, ...fields } = result.data;
   return { success: true, data: fields };
-}
-
-/** What a session contributes to {@link effectiveSettings}. */
-export interface PolicySubject {
-  readonly rate: number;
-  readonly per: number;
-  readonly quotaMax: number;
-  readonly quotaRenewalRate: number;
-  readonly accessRights: Readonly<Record<string, AccessRight>>;
-  readonly applyPolicies: readonly string[];
-}
-
-/** The settings a session's checks run against. */
-export interface PolicySettings {
-  readonly limits: Limits;
-  readonly accessRights: Record<string, AccessRight>;
-  /** Some applied policy is inactive (or missing): every request is denied. */
-  readonly inactive: boolean;
-  /**
-   * Ids in `applyPolicies` with no policy. Non-empty means the other fields are NOT safe
-   * to enforce: the caller must deny (`no_matching_policy`), and check this before
-   * `inactive` so that the denial names the right reason.
-   */
-  readonly missing: string[];
-}
-
-/**
- * The settings a session is checked against (Tyk semantics):
- * - no `applyPolicies`: the session's own limits and rights;
- * - otherwise the policies' limits and rights replace the session's own, merged as
- *   {@link mergeLimits} and {@link mergeAccessRights} describe; any inactive policy makes
- *   the session inactive. `metaData` and `tags` are not merged here.
- * Duplicate ids count once; `policies` not named by `applyPolicies` are ignored.
- *
- * @example
- * const s = effectiveSettings(session, await policies.getMany(session.applyPolicies).then((r) => r.policies));
- * if (s.missing.length > 0) return deny('no_matching_policy');
- */
-export function effectiveSettings(subject: PolicySubject, policies: readonly Policy[]): PolicySettings {
-  const ids = [...new Set(subject.applyPolicies)];
-  if (ids.length === 0) {
-    const { rate, per, quotaMax, quotaRenewalRate } = subject;
-    return { limits: { rate, per, quotaMax, quotaRenewalRate }, accessRights: { ...subject.accessRights }, inactive: false, missing: [] };
-  }
-  const byId = new Map(policies.map((policy) => [policy.id, policy]));
-  const applied = ids.flatMap((id) => byId.get(id) ?? []);
-  const missing = ids.filter((id) => !byId.has(id));
-  if (applied.length === 0) {
-    // Nothing to enforce; `missing` tells the caller to deny. Inactive with a zero quota,
-    // so that a caller ignoring `missing` still denies.
-    return { limits: { rate: 0, per: 0, quotaMax: 0, quotaRenewalRate: 0 }, accessRights: {}, inactive: true, missing };
-  }
-  return {
-    limits: mergeLimits(applied),
-    accessRights: mergeAccessRights(applied.map((policy) => policy.accessRights)),
-    // A missing policy also makes the session inactive, so a caller that forgets to
-    // look at `missing` still denies (fail closed).
-    inactive: missing.length > 0 || applied.some((policy) => policy.isInactive),
-    missing,
-  };
-}
-
-/**
- * The most generous limits among `policies` (at least one), each pair taken whole from
- * one policy so the result is a limit some policy actually grants:
- * - rate: `rate = 0` (no limit) wins; else the highest `rate / per`; on equal ratios the
- *   larger `rate` (bigger bursts); then the first listed.
- * - quota: `quotaMax = -1` (unlimited) wins; else the highest `quotaMax`; on equal
- *   `quotaMax` the shortest renewing window (`quotaRenewalRate > 0`, smallest), a quota
- *   that never renews (0) last; then the first listed.
- */
-export function mergeLimits(policies: readonly Limits[]): Limits {
-  const rate = policies.reduce((best, p) => (compareRate(p, best) > 0 ? p : best));
-  const quota = policies.reduce((best, p) => (compareQuota(p, best) > 0 ? p : best));
-  return { rate: rate.rate, per: rate.per, quotaMax: quota.quotaMax, quotaRenewalRate: quota.quotaRenewalRate };
-}
-
-/** > 0 when `a`'s rate limit is more generous than `b`'s. Exact (BigInt cross-multiplication). */
-function compareRate(a: Limits, b: Limits): number {
-  if (a.rate === 0 || b.rate === 0) return (a.rate === 0 ? 1 : 0) - (b.rate === 0 ? 1 : 0);
-  const left = BigInt(a.rate) * BigInt(b.per);
-  const right = BigInt(b.rate) * BigInt(a.per);
-  if (left !== right) return left > right ? 1 : -1;
-  return Math.sign(a.rate - b.rate);
-}
-
-/** > 0 when `a`'s quota is more generous than `b`'s. */
-function compareQuota(a: Limits, b: Limits): number {
-  const max = (q: number): number => (q === -1 ? Number.POSITIVE_INFINITY : q);
-  if (max(a.quotaMax) !== max(b.quotaMax)) return max(a.quotaMax) > max(b.quotaMax) ? 1 : -1;
-  const window = (r: number): number => (r === 0 ? Number.POSITIVE_INFINITY : r);
-  return Math.sign(window(b.quotaRenewalRate) - window(a.quotaRenewalRate));
-}
-
-/**
- * The union of several access-right maps: what any of them allows is allowed.
- * - `{}` means every API (SPEC §3), so if any map is `{}` the union is `{}`;
- * - an API in several maps: `versions` omitted, empty or with `"Default"` on any side →
- *   every stage (omitted), else the union of stages; `allowedUrls` omitted or empty on
- *   any side → every path (omitted), else the union of entries, entries with the same
- *   `url` merged with the union of their `methods` (omitted or empty on any → every method);
- *   `apiName` from the first map that has one.
- * Stages and URLs are merged independently (as Tyk does): a stage from one policy and a
- * URL from another are both allowed together.
- */
-export function mergeAccessRights(maps: readonly Readonly<Record<string, AccessRight>>[]): Record<string, AccessRight> {
-  if (maps.some((rights) => Object.keys(rights).length === 0)) return {};
-  // A Map, not an object: an API id such as `__proto__` must stay an ordinary key.
-  const merged = new Map<string, AccessRight>();
-  for (const rights of maps) {
-    for (const [apiId, right] of Object.entries(rights)) {
-      const seen = merged.get(apiId);
-      merged.set(apiId, seen === undefined ? right : mergeRight(seen, right));
-    }
-  }
-  return Object.fromEntries(merged);
-}
-
-function mergeRight(a: AccessRight, b: AccessRight): AccessRight {
-  const everyStage = (v: readonly string[] | undefined): boolean => !v || v.length === 0 || v.includes('Default');
-  const versions = everyStage(a.versions) || everyStage(b.versions) ? undefined : union(a.versions!, b.versions!);
-  const everyPath = (u: readonly AllowedUrl[] | undefined): boolean => !u || u.length === 0;
-  const allowedUrls = everyPath(a.allowedUrls) || everyPath(b.allowedUrls) ? undefined : mergeUrls([...a.allowedUrls!, ...b.allowedUrls!]);
-  const apiName = a.apiName ?? b.apiName;
-  return {
-    ...(apiName === undefined ? {} : { apiName }),
-    ...(versions === undefined ? {} : { versions }),
-    ...(allowedUrls === undefined ? {} : { allowedUrls }),
-  };
-}
-
-function mergeUrls(entries: readonly AllowedUrl[]): AllowedUrl[] {
-  const byUrl = new Map<string, AllowedUrl>();
-  for (const entry of entries) {
-    const seen = byUrl.get(entry.url);
-    if (seen === undefined) {
-      byUrl.set(entry.url, entry);
-      continue;
-    }
-    const everyMethod = (m: readonly string[] | undefined): boolean => !m || m.length === 0;
-    byUrl.set(
-      entry.url,
-      everyMethod(seen.methods) || everyMethod(entry.methods) ? { url: entry.url } : { url: entry.url, methods: union(seen.methods!, entry.methods!) },
-    );
-  }
-  return [...byUrl.values()];
-}
-
-function union<T>(a: readonly T[], b: readonly T[]): T[] {
-  return [...new Set([...a, ...b])];
 }
 
 /** The fields of a session created from policies: assignable to `SessionInput` and to `SessionFields`. */
@@ -268,7 +129,8 @@ export function sessionFromPolicies(policies: readonly Policy[], now: number): P
     throw new GatepassError('ERR_VALIDATION', 'a session needs at least one policy');
   }
   const ids = [...new Set(policies.map((policy) => policy.id))];
-  const settings = effectiveSettings({ rate: 0, per: 0, quotaMax: -1, quotaRenewalRate: 0, accessRights: {}, applyPolicies: ids }, policies);
+  const subject = { rate: 0, per: 0, quotaMax: -1, quotaRenewalRate: 0, accessRights: {}, applyPolicies: ids, isInactive: false };
+  const settings = effectiveSettings(subject, policies);
   const lifetimes = policies.map((policy) => policy.keyExpiresIn).filter((seconds) => seconds > 0);
   const { quotaMax, quotaRenewalRate } = settings.limits;
   return {
@@ -282,4 +144,39 @@ export function sessionFromPolicies(policies: readonly Policy[], now: number): P
     tags: [...new Set(policies.flatMap((policy) => policy.tags))],
     isInactive: false,
   };
+}
+
+/**
+ * Rules across fields. Runs even when other fields are bad (`when: always`), so that every
+ * bad field is named at once; hence the defensive type checks.
+ * - `per` > 0 when `rate` > 0;
+ * - `partitions.perApi` cannot be combined with the other partitions (Tyk refuses to apply
+ *   such a policy), and needs `accessRights` listing at least one API;
+ * - an API's `limit` applies only in a per-API policy (Tyk ignores it elsewhere).
+ */
+function checkPolicy(value: unknown, ctx: z.RefinementCtx): void {
+  if (typeof value !== 'object' || value === null) return; // not an object: zod names the body
+  const { rate, per, partitions, accessRights } = value as Record<string, unknown>;
+  if (typeof rate === 'number' && rate > 0 && (per === undefined || (typeof per === 'number' && per <= 0))) {
+    ctx.addIssue({ code: 'custom', path: ['per'], message: 'must be greater than 0 when rate is set' });
+  }
+  const parts = typeof partitions === 'object' && partitions !== null ? (partitions as Record<string, unknown>) : {};
+  const perApi = parts.perApi === true;
+  if (perApi && (parts.quota === true || parts.rateLimit === true || parts.acl === true)) {
+    ctx.addIssue({ code: 'custom', path: ['partitions', 'perApi'], message: 'cannot be combined with quota, rateLimit or acl' });
+  }
+  if (typeof accessRights !== 'object' || accessRights === null) return;
+  if (perApi && Object.keys(accessRights).length === 0) {
+    ctx.addIssue({ code: 'custom', path: ['accessRights'], message: 'must list at least one API when partitions.perApi is set' });
+  }
+  if (perApi) return;
+  for (const [apiId, right] of Object.entries(accessRights)) {
+    if (typeof right === 'object' && right !== null && 'limit' in right) {
+      ctx.addIssue({ code: 'custom', path: ['accessRights', apiId, 'limit'], message: 'applies only when partitions.perApi is set' });
+    }
+  }
+}
+
+function always(): boolean {
+  return true;
 }

@@ -1,4 +1,5 @@
 import type { AccessRight } from '../model/session.ts';
+import { urlPatternMatches } from '../model/url-pattern.ts';
 
 /** Where a request is going, as far as access rights care. */
 export interface RequestTarget {
@@ -15,9 +16,10 @@ export type AccessVerdict = 'allowed' | 'api_not_allowed' | 'url_not_allowed';
  * - no rights (`{}`) = every API;
  * - otherwise the request's API must be listed;
  * - `versions` match the stage; omitted, empty or containing `"Default"` = every stage;
- * - `allowedUrls` omitted or empty = every path; otherwise some entry's `url` (a regular
- *   expression anchored at both ends) must match the whole path, and its `methods`
- *   (omitted or empty = every method) must include the request's method.
+ * - `allowedUrls` omitted or empty = every path; otherwise some entry's `url` (an RE2
+ *   regular expression, matched in linear time and anchored at both ends) must match the
+ *   whole path, and its `methods` (omitted or empty = every method) must include the
+ *   request's method. A path longer than `MAX_MATCHED_PATH_LENGTH` matches no entry.
  *
  * @example
  * checkAccessRights({ api1: { allowedUrls: [{ url: '/pets/[0-9]+', methods: ['GET'] }] } },
@@ -35,26 +37,12 @@ export function checkAccessRights(
   const method = target.method.toUpperCase();
   const allowed = right.allowedUrls.some(
     (entry) =>
-      anchored(entry.url).test(target.path) &&
-      (!entry.methods || entry.methods.length === 0 || entry.methods.includes(method)),
+      (!entry.methods || entry.methods.length === 0 || entry.methods.includes(method)) &&
+      urlPatternMatches(entry.url, target.path),
   );
   return allowed ? 'allowed' : 'url_not_allowed';
 }
 
 function stageAllowed(versions: readonly string[] | undefined, stage: string): boolean {
   return !versions || versions.length === 0 || versions.includes('Default') || versions.includes(stage);
-}
-
-/** Compiled, anchored patterns. Bounded: patterns come from admins, not callers. */
-const compiled = new Map<string, RegExp>();
-const MAX_COMPILED = 1000;
-
-function anchored(pattern: string): RegExp {
-  let regex = compiled.get(pattern);
-  if (regex === undefined) {
-    regex = new RegExp(`^(?:${pattern})$`);
-    if (compiled.size >= MAX_COMPILED) compiled.clear();
-    compiled.set(pattern, regex);
-  }
-  return regex;
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkAccessRights, type RequestTarget } from '../../../lambdas/core/request/access-rights.ts';
 import type { AccessRight } from '../../../lambdas/core/model/session.ts';
+import { MAX_MATCHED_PATH_LENGTH } from '../../../lambdas/core/model/url-pattern.ts';
 
 const GET_PET: RequestTarget = { apiId: 'api1', stage: 'prod', method: 'GET', path: '/pets/42' };
 
@@ -124,6 +125,48 @@ describe('checkAccessRights', () => {
       });
 
       expect(checkAccessRights(right, target({ method: 'DELETE' }))).toBe('url_not_allowed');
+    });
+
+    it('matches Go (RE2) syntax, named groups included', () => {
+      const right = rights({ allowedUrls: [{ url: '/pets/(?P<id>[0-9]+)' }, { url: '/owners/\\pL+' }] });
+
+      expect(checkAccessRights(right, target())).toBe('allowed');
+      expect(checkAccessRights(right, target({ path: '/owners/Zoë' }))).toBe('allowed');
+    });
+
+    it('answers at once for a pattern that backtracks catastrophically in a backtracking engine', () => {
+      // JavaScript's RegExp needs minutes for this (nested quantifiers, then a mismatch at
+      // the end); RE2 is linear in the path.
+      const right = rights({ allowedUrls: [{ url: '/files/([a-z0-9]+/?)+' }] });
+      const started = performance.now();
+
+      const verdict = checkAccessRights(right, target({ path: `/files/${'a1'.repeat(40)}!` }));
+
+      expect(verdict).toBe('url_not_allowed');
+      expect(performance.now() - started).toBeLessThan(250);
+    });
+
+    it('denies a path longer than the cap, without matching it, and matches one at the cap', () => {
+      const right = rights({ allowedUrls: [{ url: '/.*' }] });
+
+      expect(checkAccessRights(right, target({ path: `/${'a'.repeat(MAX_MATCHED_PATH_LENGTH - 1)}` }))).toBe('allowed');
+      expect(checkAccessRights(right, target({ path: `/${'a'.repeat(MAX_MATCHED_PATH_LENGTH)}` }))).toBe('url_not_allowed');
+    });
+
+    it('lets a stored pattern RE2 cannot compile match nothing, as a denial rather than a fault', () => {
+      // Written before patterns were checked with RE2: lookaround, backreferences.
+      const right = rights({ allowedUrls: [{ url: '(?!)' }, { url: '/(a)\\1' }, { url: '/pets/(?=4)[0-9]+' }] });
+
+      expect(checkAccessRights(right, target({ path: '/aa' }))).toBe('url_not_allowed');
+      expect(checkAccessRights(right, target())).toBe('url_not_allowed');
+    });
+
+    it('stays correct when more patterns are seen than the compiled-pattern cache holds', () => {
+      const verdicts = Array.from({ length: 1500 }, (_, i) =>
+        checkAccessRights(rights({ allowedUrls: [{ url: `/n/${i}` }] }), target({ path: `/n/${i % 2 === 0 ? i : i + 1}` })),
+      );
+
+      expect(verdicts.filter((v) => v === 'allowed')).toHaveLength(750);
     });
 
     it('checks the stage before the URL (a wrong stage is api_not_allowed)', () => {
