@@ -2,6 +2,7 @@ import type * as z from 'zod';
 import type { RequestTarget } from '../core/request/access-rights.ts';
 import { randomUUID } from 'node:crypto';
 import { quotaUsedFor, type Limits } from '../core/limits/limits.ts';
+import { counterAttributes, type CounterScope } from '../core/limits/scope.ts';
 import { NotFoundError } from '../core/model/errors.ts';
 import { explainDecision, type Explanation } from '../core/request/explain.ts';
 import { fieldProblems, InvalidInputError, type FieldProblem } from '../core/model/input-error.ts';
@@ -125,15 +126,26 @@ export class KeyService {
   }
 
   /**
-   * Starts a new quota window now: nothing used, `quotaRenews` = now + the renewal rate in
-   * force (the policies' when the key has any). The settings version is unchanged, so
-   * requests in flight are not disturbed; `ifMatch` still guards it when given.
+   * Starts new quota windows now: nothing used, `quotaRenews` = now + the renewal rate in
+   * force (the policies' when the key has any), for the key's own quota and for each API
+   * with a limit of its own. The settings version is unchanged, so requests in flight are
+   * not disturbed; `ifMatch` still guards it when given.
    */
   async resetQuota(keyId: string, ifMatch?: number): Promise<Session> {
     const current = await this.#read(keyId);
-    const limits = await this.#limitsOf(current);
+    const settings = effectiveSettings(current, await this.#policiesOf(current));
     const now = this.#clock();
-    const item = await this.#store.setCounters(keySessionPk(keyId), { quotaUsed: 0, quotaRenews: now + limits.quotaRenewalRate }, randomUUID(), ifMatch);
+    const counters: Record<string, number> = {};
+    const scopes: { scope: CounterScope; renewal: number }[] = [{ scope: 'key', renewal: settings.limits.quotaRenewalRate }];
+    for (const [apiId, right] of Object.entries(settings.accessRights)) {
+      if (right.limit !== undefined) scopes.push({ scope: { apiId }, renewal: right.limit.quotaRenewalRate });
+    }
+    for (const { scope, renewal } of scopes) {
+      const names = counterAttributes(scope);
+      counters[names.quotaUsed] = 0;
+      counters[names.quotaRenews] = now + renewal;
+    }
+    const item = await this.#store.setCounters(keySessionPk(keyId), counters, randomUUID(), ifMatch);
     return this.#public(item);
   }
 

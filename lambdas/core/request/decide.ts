@@ -1,8 +1,8 @@
 import { planCount, type CountPlan, type Counters, type Limits } from '../limits/limits.ts';
 import { countersOf, type CounterScope } from '../limits/scope.ts';
 import type { Reason } from '../model/reasons.ts';
-import { isExpired, type AccessRight } from '../model/session.ts';
-import { effectiveSettings, type Policy, type PolicySettings } from '../policies/policy.ts';
+import { isExpired } from '../model/session.ts';
+import { effectiveSettings, limitsFor, type Policy, type PolicySettings } from '../policies/policy.ts';
 import type { StoredSession } from '../store/item.ts';
 import { checkAccessRights, type RequestTarget } from './access-rights.ts';
 
@@ -67,8 +67,8 @@ export function decide(input: DecideInput): Verdict {
   const effective = effectiveSettings(session, input.policies);
   const denial = (reason: Reason, check: CheckName, context: Record<string, number> = {}): Verdict => ({ allow: false, reason, check, context, effective });
 
-  if (effective.missing.length > 0) return denial('no_matching_policy', 'policies');
-  if (session.isInactive || effective.inactive) return denial('key_inactive', 'inactive');
+  if (effective.missing.length > 0 || effective.conflicting.length > 0) return denial('no_matching_policy', 'policies');
+  if (effective.inactive) return denial('key_inactive', 'inactive');
   if (isExpired(session.expires, Math.floor(nowMs / 1000))) return denial('session_expired', 'expiry', { expires: session.expires });
   const access = checkAccessRights(effective.accessRights, target);
   if (access !== 'allowed') return denial(access, 'access_rights');
@@ -86,12 +86,10 @@ export function decide(input: DecideInput): Verdict {
  * access right has one (counted in that API's own scope), else the key's.
  */
 export function governingLimits(effective: PolicySettings, apiId: string): Governing {
-  const right = Object.hasOwn(effective.accessRights, apiId) ? (effective.accessRights[apiId] as AccessRight & { limit?: Limits }) : undefined;
-  if (right?.limit !== undefined) return { limits: right.limit, scope: { apiId } };
-  return { limits: effective.limits, scope: 'key' };
+  return limitsFor(effective, apiId);
 }
 
-function isRouteScoped(rights: Readonly<Record<string, AccessRight>>, apiId: string): boolean {
+function isRouteScoped(rights: PolicySettings['accessRights'], apiId: string): boolean {
   const right = Object.hasOwn(rights, apiId) ? rights[apiId] : undefined;
   return right !== undefined && (right.allowedUrls?.length ?? 0) > 0;
 }

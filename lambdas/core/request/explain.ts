@@ -56,7 +56,12 @@ export function explainDecision(session: StoredSession, policies: readonly Polic
   const counters = countersOf(session, scope);
   const where = scope === 'key' ? '' : ` (${scopeName(scope)}'s own limit)`;
   const details: Record<CheckName, string> = {
-    policies: settings.missing.length > 0 ? `applyPolicies names missing policies (${settings.missing.join(', ')})` : `policies: ${ids.join(', ') || 'none'}`,
+    policies:
+      settings.missing.length > 0
+        ? `applyPolicies names missing policies (${settings.missing.join(', ')})`
+        : settings.conflicting.length > 0
+          ? `policies that cannot apply together (per-API with partitioned): ${settings.conflicting.join(', ')}`
+          : `policies: ${ids.join(', ') || 'none'}`,
     inactive: session.isInactive ? 'the key is inactive (isInactive)' : inactivePolicies.length > 0 ? `inactive policies: ${inactivePolicies.join(', ')}` : 'the key is active',
     expiry: expiryDetail(session.expires, Math.floor(atMs / 1000)),
     access_rights: accessDetail(settings.accessRights, target),
@@ -65,7 +70,7 @@ export function explainDecision(session: StoredSession, policies: readonly Polic
   };
   // For checks after the first failure: whether each would pass on its own (for people only).
   const wouldPass: Record<CheckName, boolean> = {
-    policies: settings.missing.length === 0,
+    policies: settings.missing.length === 0 && settings.conflicting.length === 0,
     inactive: !session.isInactive && !settings.inactive,
     expiry: !isExpired(session.expires, Math.floor(atMs / 1000)),
     access_rights: checkAccessRights(settings.accessRights, target) === 'allowed',

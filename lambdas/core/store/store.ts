@@ -101,7 +101,7 @@ export class SessionStore {
    * the answer to a landed write is lost and the SDK sends it again, the retry finds its
    * own token and does not reset a second time (which could erase counts made in between).
    */
-  async setCounters(pk: string, counters: CounterSet, token: string, expectedVersion?: number): Promise<StoredSession> {
+  async setCounters(pk: string, counters: CounterSet | Readonly<Record<string, number>>, token: string, expectedVersion?: number): Promise<StoredSession> {
     const x = new UpdateExpression();
     x.when('the key exists', `attribute_exists(${x.name('pk')})`);
     x.when('not already applied', `attribute_not_exists(${x.name('counterToken')}) OR ${x.name('counterToken')} <> ${x.value(token)}`);
