@@ -1,6 +1,5 @@
 import type * as z from 'zod';
 import type { RequestTarget } from '../core/request/access-rights.ts';
-import { randomUUID } from 'node:crypto';
 import { quotaUsedFor, type Limits } from '../core/limits/limits.ts';
 import { counterAttributes, type CounterScope } from '../core/limits/scope.ts';
 import { NotFoundError } from '../core/model/errors.ts';
@@ -11,7 +10,7 @@ import { effectiveSettings, type Policy, type PolicySubject } from '../core/poli
 import type { PolicyStore } from '../core/policies/policy-store.ts';
 import { decodeCursor, encodeCursor, type SessionIndex, type SessionQuery } from './session-index.ts';
 import { newSessionFields, SessionInputSchema, SessionPatchSchema, type Session, type SessionPatch } from '../core/model/session.ts';
-import { storedFields, type CounterSet, type SettingsChanges, type StoredSession } from '../core/store/item.ts';
+import { storedFields, type CounterSet, type SettingsChanges, type SettingsGuard, type StoredSession } from '../core/store/item.ts';
 import { toPublicSession } from '../core/store/public-session.ts';
 import type { SessionStore } from '../core/store/store.ts';
 import { tykFieldName, tykSessionToInput } from './tyk.ts';
@@ -96,32 +95,33 @@ export class KeyService {
   }
 
   /**
-   * Partial update; with `ifMatch`, only at that version (else `VersionConflictError`).
-   * Settings change; the counters stand, and are judged by the new limits, unless the
-   * patch names `quotaRemaining` (read under the limits in force after the patch) or
-   * `quotaRenews`.
+   * Partial update; with `ifMatch`, only at that version of this key (else
+   * `VersionConflictError`). Settings change; the counters stand, and are judged by the new
+   * limits, unless the patch names `quotaRemaining` (read under the limits in force after
+   * the patch) or `quotaRenews`.
    */
   async update(keyId: string, body: unknown, ifMatch?: number): Promise<Session> {
     const { quotaRemaining, quotaRenews, ...changes } = stripReadOnly(parse(SessionPatchSchema, body));
     const current = await this.#read(keyId);
     checkRatePer(changes.rate ?? current.rate, changes.per ?? current.per);
-    const counters = await this.#counters({ ...current, ...changes } as StoredSession, quotaRemaining, quotaRenews);
-    const item = await this.#store.updateSettings(keySessionPk(keyId), changes, counters, this.#clock(), ifMatch ?? current.version);
+    const counters = await this.#counters(current, { ...current, ...changes } as StoredSession, quotaRemaining, quotaRenews);
+    const item = await this.#store.updateSettings(keySessionPk(keyId), changes, counters, this.#clock(), guardAt(current, ifMatch));
     return this.#public(item);
   }
 
   /**
    * Replaces the settings: fields left out get a new session's defaults (an omitted alias
-   * is removed). `createdAt` and the counters stand unless the body names `quotaRemaining`
-   * or `quotaRenews`: re-saving a key never gives its quota back.
+   * is removed). `createdAt` and the counters stand: `quotaRemaining` and `quotaRenews` in
+   * the body are read-only here, like `version` — a body saved back from a GET must never
+   * give quota back. Counters are set with PATCH or reset-quota.
    */
   async replace(keyId: string, body: unknown, ifMatch?: number): Promise<Session> {
     const input = parse(SessionInputSchema, body);
     const current = await this.#read(keyId);
     const now = this.#clock();
     const { settings } = storedFields(newSessionFields(input, now));
-    const counters = await this.#counters({ ...current, ...settings } as StoredSession, input.quotaRemaining, input.quotaRenews);
-    const item = await this.#store.updateSettings(keySessionPk(keyId), { ...settings, alias: settings.alias ?? null }, counters, now, ifMatch ?? current.version);
+    const counters = await this.#counters(current, { ...current, ...settings } as StoredSession, undefined, undefined);
+    const item = await this.#store.updateSettings(keySessionPk(keyId), { ...settings, alias: settings.alias ?? null }, counters, now, guardAt(current, ifMatch));
     return this.#public(item);
   }
 
@@ -145,12 +145,13 @@ export class KeyService {
       counters[names.quotaUsed] = 0;
       counters[names.quotaRenews] = now + renewal;
     }
-    const item = await this.#store.setCounters(keySessionPk(keyId), counters, randomUUID(), ifMatch);
+    const item = await this.#store.setCounters(keySessionPk(keyId), counters, ifMatch === undefined ? undefined : guardAt(current, ifMatch));
     return this.#public(item);
   }
 
   async delete(keyId: string, ifMatch?: number): Promise<void> {
-    const deleted = await this.#store.delete(keySessionPk(keyId), ifMatch);
+    const guard = ifMatch === undefined ? undefined : guardAt(await this.#read(keyId), ifMatch);
+    const deleted = await this.#store.delete(keySessionPk(keyId), guard);
     if (!deleted) throw new NotFoundError('no key with this id');
   }
 
@@ -180,11 +181,17 @@ export class KeyService {
     return toPublicSession(item, await this.#limitsOf(item), this.#clock());
   }
 
-  /** The counters a write names: `quotaRemaining` read under the limits of `after`, the session as it will be. */
-  async #counters(after: StoredSession, quotaRemaining: number | undefined, quotaRenews: number | undefined): Promise<CounterSet> {
+  /**
+   * The counters a settings write sets: those the caller names (`quotaRemaining` read under
+   * the limits of `after`, the session as it will be), and a window end when a quota that
+   * never renewed starts to renew — its one window then runs from now, count kept.
+   */
+  async #counters(before: StoredSession, after: StoredSession, quotaRemaining: number | undefined, quotaRenews: number | undefined): Promise<CounterSet> {
     const counters: { quotaUsed?: number; quotaRenews?: number } = {};
-    if (quotaRemaining !== undefined) counters.quotaUsed = quotaUsedFor((await this.#limitsOf(after)).quotaMax, quotaRemaining);
+    const limits = await this.#limitsOf(after);
+    if (quotaRemaining !== undefined) counters.quotaUsed = quotaUsedFor(limits.quotaMax, quotaRemaining);
     if (quotaRenews !== undefined) counters.quotaRenews = quotaRenews;
+    else if (limits.quotaRenewalRate > 0 && (await this.#limitsOf(before)).quotaRenewalRate === 0) counters.quotaRenews = this.#clock() + limits.quotaRenewalRate;
     return counters;
   }
 
@@ -205,6 +212,11 @@ export class KeyService {
     if (ids.length === 0 || this.#deps.policies === undefined) return [];
     return (await this.#deps.policies.getMany(ids)).policies;
   }
+}
+
+/** The settings state a write is guarded by: the version named (`If-Match`) or read, in the life of the key read. */
+function guardAt(current: StoredSession, ifMatch: number | undefined): SettingsGuard {
+  return { incarnation: current.incarnation, version: ifMatch ?? current.version };
 }
 
 function checkRatePer(rate: number, per: number): void {

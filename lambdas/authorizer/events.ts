@@ -6,9 +6,13 @@ import type {
   APIGatewayTokenAuthorizerEvent,
 } from 'aws-lambda';
 import type { Config } from '../core/model/config.ts';
+import { DENIAL_CONTEXT_KEY, denialFields } from '../core/model/gateway-responses.ts';
 import { normalizeHeaders } from '../core/request/credential.ts';
 import type { Decision, DecisionContext } from '../core/request/decision.ts';
 import type { AuthRequest } from '../core/request/pipeline.ts';
+import { parseMethodArn, stageWildcard } from './method-arn.ts';
+
+export { parseMethodArn } from './method-arn.ts';
 
 /** The authorizer events gatepass answers. */
 export type AuthorizerEvent =
@@ -25,24 +29,18 @@ export class UnauthorizedError extends Error {
   }
 }
 
-/** Parts of an execute-api ARN: `arn:aws:execute-api:region:account:apiId/stage/METHOD/path…`. */
-interface ArnParts {
-  readonly prefix: string;
-  readonly apiId: string;
-  readonly stage: string;
-  readonly method: string;
-  readonly path: string;
-}
-
-export function parseMethodArn(arn: string): ArnParts {
-  const parts = arn.split(':');
-  const [apiId = '', stage = '', method = '', ...rest] = (parts[5] ?? '').split('/');
-  return { prefix: parts.slice(0, 5).join(':'), apiId, stage, method, path: '/' + rest.join('/') };
-}
-
-/** Turns any supported event into the pipeline's request. */
+/**
+ * Turns any supported event into the pipeline's request.
+ *
+ * The path that URL rights are matched against is the API's own path: for REST APIs
+ * (REQUEST and TOKEN events, and HTTP API payload 1.0) the part of the method ARN after
+ * `stage/METHOD`, which does not change when the API is served on a custom domain with a
+ * base path mapping (`event.path` then starts with the base path). HTTP API payload 2.0
+ * events have no such ARN (their `routeArn` names the route template): their path is
+ * `rawPath` without the stage.
+ */
 export function toAuthRequest(event: AuthorizerEvent, config: Config): AuthRequest {
-  if ('version' in event && event.version === '2.0') {
+  if (isHttpApiV2(event)) {
     const { http, apiId, stage } = event.requestContext;
     return {
       apiId,
@@ -73,7 +71,7 @@ export function toAuthRequest(event: AuthorizerEvent, config: Config): AuthReque
     apiId: rest.requestContext?.apiId ?? arn.apiId,
     stage: rest.requestContext?.stage ?? arn.stage,
     method: rest.httpMethod ?? arn.method,
-    path: rest.path ?? arn.path,
+    path: arn.path,
     headers: normalizeHeaders(rest.headers),
     query: normalizeQuery(rest.queryStringParameters),
     sourceIp: rest.requestContext?.identity?.sourceIp ?? '',
@@ -81,43 +79,59 @@ export function toAuthRequest(event: AuthorizerEvent, config: Config): AuthReque
 }
 
 /**
- * Turns a decision into the answer API Gateway expects. A missing credential throws
- * `Unauthorized` (401, no context); every other denial is a Deny with `reason` and
- * `message` in the context (403 through the ACCESS_DENIED gateway response).
+ * Turns a decision into the answer API Gateway expects.
+ *
+ * - A missing credential on a REST API throws `Unauthorized` (401, no context). An HTTP API
+ *   is answered with a denial instead (403): its documented answers are a 401 from API
+ *   Gateway itself when an identity source is missing, without calling the Lambda (the
+ *   Authorizer `identitySource` in the API Gateway V2 API reference), and otherwise what the
+ *   Lambda returns — `isAuthorized: false` or a Deny is 403 ("Working with AWS Lambda
+ *   authorizers for HTTP APIs", API Gateway developer guide,
+ *   https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-lambda-authorizer.html).
+ *   Throwing `Unauthorized` is documented as a 401 for REST APIs only.
+ * - Every other denial is a Deny with `reason` and `message` in the context, plus the body
+ *   fields the ACCESS_DENIED gateway response inserts (403).
+ * - With result caching on, the pipeline refuses an Allow that would hold for this route
+ *   only (`url_rights_not_cacheable`, before anything is counted): API Gateway would serve
+ *   it from its cache for the caller's other routes.
+ * - The policy names the API and stage (`api/stage/*`), never the method ARN: API Gateway
+ *   limits a policy's Resource to 512 characters, which a long `{proxy+}` path exceeds. With
+ *   caching off the policy is used for this one request, so it need not name the route;
+ *   with caching on it must cover the caller's other routes.
  */
 export function toAuthorizerResult(decision: Decision, event: AuthorizerEvent, config: Config): AuthorizerResult {
-  if (!decision.allow && decision.reason === 'missing_credential') throw new UnauthorizedError();
-  const principalId = decision.principalId ?? 'anonymous';
+  const httpApi = isHttpApi(event);
+  if (!decision.allow && decision.reason === 'missing_credential' && !httpApi) throw new UnauthorizedError();
+  const final = decision;
+  const principalId = final.principalId ?? 'anonymous';
+  const context = final.allow ? final.context : { ...final.context, [DENIAL_CONTEXT_KEY]: denialFields(final.reason, final.message) };
 
-  if ('version' in event && event.version === '2.0') {
-    if (config.httpApiResponse === 'simple') {
-      return { isAuthorized: decision.allow, context: decision.context };
-    }
-    return policyResult(principalId, decision, scopeArn(event.routeArn, config));
+  if (isHttpApiV2(event)) {
+    if (config.httpApiResponse === 'simple') return { isAuthorized: final.allow, context };
+    return policyResult(principalId, final.allow, context, stageWildcard(event.routeArn));
   }
   const arn = (event as APIGatewayRequestAuthorizerEvent | APIGatewayTokenAuthorizerEvent).methodArn;
-  return policyResult(principalId, decision, scopeArn(arn, config));
+  return policyResult(principalId, final.allow, context, stageWildcard(arn));
 }
 
-function policyResult(principalId: string, decision: Decision, resource: string): APIGatewayAuthorizerResult {
+function policyResult(principalId: string, allow: boolean, context: DecisionContext, resource: string): APIGatewayAuthorizerResult {
   return {
     principalId,
     policyDocument: {
       Version: '2012-10-17',
-      Statement: [{ Action: 'execute-api:Invoke', Effect: decision.allow ? 'Allow' : 'Deny', Resource: resource }],
+      Statement: [{ Action: 'execute-api:Invoke', Effect: allow ? 'Allow' : 'Deny', Resource: resource }],
     },
-    context: decision.context,
+    context,
   };
 }
 
-/**
- * The policy's resource: the method ARN itself, or — when API Gateway caches results —
- * the whole API and stage, so that a cached answer is right for the caller's other routes.
- */
-function scopeArn(arn: string, config: Config): string {
-  if (config.resultsCacheTtl === 0) return arn;
-  const { prefix, apiId, stage } = parseMethodArn(arn);
-  return `${prefix}:${apiId}/${stage}/*`;
+/** HTTP API events carry a `version` (`2.0`, or `1.0` for IAM answers); REST API events do not. */
+function isHttpApi(event: AuthorizerEvent): boolean {
+  return typeof (event as { version?: unknown }).version === 'string';
+}
+
+function isHttpApiV2(event: AuthorizerEvent): event is APIGatewayRequestAuthorizerEventV2 {
+  return (event as { version?: unknown }).version === '2.0';
 }
 
 /** HTTP API paths carry the stage name unless it is `$default`. */

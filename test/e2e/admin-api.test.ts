@@ -375,6 +375,7 @@ describe('the admin API over HTTP', () => {
       expect(res.status).toBe(200);
       expect(res.body.decision).toBe('allow');
       expect(res.body.checks.map((c: Json) => [c.check, c.outcome])).toEqual([
+        ['policies', 'pass'],
         ['inactive', 'pass'],
         ['expiry', 'pass'],
         ['access_rights', 'pass'],
@@ -394,8 +395,8 @@ describe('the admin API over HTTP', () => {
       const quota = await call('GET', `/keys/${keyId}/explain?${target}&path=/pets`);
 
       expect(url.body).toMatchObject({ decision: 'deny', reason: 'url_not_allowed', message: 'Access to this resource has been disallowed' });
-      expect(url.body.checks.map((c: Json) => c.outcome)).toEqual(['pass', 'pass', 'fail', 'skip', 'skip']);
-      expect(url.body.checks[4].detail).toMatch(/^not reached \(would fail/);
+      expect(url.body.checks.map((c: Json) => c.outcome)).toEqual(['pass', 'pass', 'pass', 'fail', 'skip', 'skip']);
+      expect(url.body.checks[5].detail).toMatch(/^not reached \(would fail/);
       expect(quota.body).toMatchObject({ decision: 'deny', reason: 'quota_exceeded' });
     });
 

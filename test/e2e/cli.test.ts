@@ -92,7 +92,8 @@ describe('the gatepass CLI against a local stack', { timeout: 180_000 }, () => {
     // update (PATCH with If-Match), then read it as a table
     const updated = await gatepass(['keys', 'update', keyId, ...admin, '--quota-max', '2', '--if-match', '1', '--json']);
     expect(updated.code).toBe(0);
-    expect(JSON.parse(updated.stdout)).toMatchObject({ quotaMax: 2, quotaRemaining: 2, version: 2, alias: 'cli-user' });
+    // 1 request used: a quota lowered to 2 leaves 1.
+    expect(JSON.parse(updated.stdout)).toMatchObject({ quotaMax: 2, quotaRemaining: 1, version: 2, alias: 'cli-user' });
     const shown = await gatepass(['keys', 'get', keyId, ...admin]);
     expect(valueOf(shown.stdout, 'keyId')).toBe(keyId);
     expect(valueOf(shown.stdout, 'quota')).toMatch(/^2 of 2 left \(every 1h, renews \d{4}-/);

@@ -27,15 +27,15 @@ describe('TTL and JWT identity sessions', () => {
   };
 
   it('writes no TTL on a JWT identity session, at creation or when its expiry changes', async () => {
-    const created = await store.create('jwt#trial-1', 'trial-1', settings, { quotaUsed: 0, quotaRenews: NOW }, NOW, 'jwt');
+    const created = await store.create(`jwt#${'1'.repeat(64)}`, 'trial-1', settings, { quotaUsed: 0, quotaRenews: NOW }, NOW, 'jwt');
     expect(created).not.toHaveProperty('ttl');
-    const renewed = await store.updateSettings('jwt#trial-1', { expires: NOW + 7200 }, {}, NOW, created.version);
+    const renewed = await store.updateSettings(`jwt#${'1'.repeat(64)}`, { expires: NOW + 7200 }, {}, NOW, { incarnation: created.incarnation, version: created.version });
     expect(renewed.expires).toBe(NOW + 7200);
     expect(renewed).not.toHaveProperty('ttl');
   });
 
   it('keeps the TTL of API-key sessions: expires + retention', async () => {
-    const created = await store.create('key#trial-2', 'trial-2', settings, { quotaUsed: 0, quotaRenews: NOW }, NOW, 'key');
+    const created = await store.create(`key#${'2'.repeat(64)}`, 'trial-2', settings, { quotaUsed: 0, quotaRenews: NOW }, NOW, 'key');
     expect(created).toMatchObject({ ttl: NOW + 3600 + 86_400 });
   });
 });

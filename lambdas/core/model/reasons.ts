@@ -16,6 +16,11 @@ export const REASONS = {
   token_not_yet_valid: 'Key not authorized: token not valid yet (check clock skew)',
   no_matching_policy: 'Key not authorized: no matching policy',
   plugin_denied: 'Access denied by plugin',
+  /**
+   * Authorizer result caching is on and the key's rights restrict URLs or methods: a cached
+   * Allow would cover the caller's other routes, so the key cannot be used on that API.
+   */
+  url_rights_not_cacheable: 'Key not authorized: URL rights need authorizer caching off',
 } as const;
 
 export type Reason = keyof typeof REASONS;

@@ -16,7 +16,7 @@ import type {
 import { SessionPatchSchema, type Session } from '../model/session.ts';
 import { createSessionOnce, getSession, setSession } from './session-writes.ts';
 import { unstorable } from '../model/storable.ts';
-import type { CounterSet, SettingsChanges, StoredSession } from '../store/item.ts';
+import { guardOf, type CounterSet, type SettingsChanges, type StoredSession } from '../store/item.ts';
 import type { SessionStore } from '../store/store.ts';
 
 /** Times a `postAuth` hook is run again after losing a write to a concurrent request. */
@@ -195,6 +195,9 @@ export class HookRunner {
     }
     const { keyId: _k, createdAt: _c, updatedAt: _u, version: _v, quotaRemaining, quotaRenews, ...changes } = parsed.data;
     const current = this.state.session!;
+    if ((changes.rate ?? current.rate) > 0 && (changes.per ?? current.per) <= 0) {
+      throw this.#fault(plugin, 'invalid session patch: per: must be greater than 0 when rate is set');
+    }
     const counters: { -readonly [K in keyof CounterSet]: CounterSet[K] } = {};
     if (quotaRemaining !== undefined) {
       const limits = await this.#options.limitsOf({ ...current, ...(changes as SettingsChanges), alias: current.alias } as StoredSession);
@@ -202,7 +205,7 @@ export class HookRunner {
     }
     if (quotaRenews !== undefined) counters.quotaRenews = quotaRenews;
     try {
-      const written = await this.#options.store.updateSettings(current.pk, changes as SettingsChanges, counters, this.#options.now, current.version);
+      const written = await this.#options.store.updateSettings(current.pk, changes as SettingsChanges, counters, this.#options.now, guardOf(current));
       this.state.session = written;
       return this.#view(written);
     } catch (error) {

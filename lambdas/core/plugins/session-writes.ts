@@ -3,7 +3,7 @@ import { InvalidInputError, fieldProblems } from '../model/input-error.ts';
 import { keyIdOf, keySessionPk } from '../model/keys.ts';
 import { unstorable } from '../model/storable.ts';
 import { newSessionFields, SessionInputSchema } from '../model/session.ts';
-import { storedFields, type StoredSession } from '../store/item.ts';
+import { guardOf, storedFields, type StoredSession } from '../store/item.ts';
 import type { SessionStore } from '../store/store.ts';
 
 /** Attempts of a create-or-replace before giving up (each failure means another writer won). */
@@ -27,7 +27,7 @@ export async function setSession(store: SessionStore, key: string, init: unknown
   for (let attempt = 1; attempt <= MAX_SET_ATTEMPTS; attempt++) {
     try {
       if (current === undefined) return await store.create(pk, keyId, settings, counters, now);
-      return await store.updateSettings(pk, { ...settings, alias: settings.alias ?? null }, counters, now, current.version);
+      return await store.updateSettings(pk, { ...settings, alias: settings.alias ?? null }, counters, now, guardOf(current));
     } catch (error) {
       if (error instanceof AlreadyExistsError) current = await store.get(pk);
       else if (error instanceof VersionConflictError) current = error.current as StoredSession;

@@ -1,5 +1,5 @@
 import type { AccessRight } from '../model/session.ts';
-import { urlPatternMatches } from '../model/url-pattern.ts';
+import { MAX_MATCH_WORK, urlPatternMatches, urlPatternWork } from '../model/url-pattern.ts';
 
 /** Where a request is going, as far as access rights care. */
 export interface RequestTarget {
@@ -19,7 +19,8 @@ export type AccessVerdict = 'allowed' | 'api_not_allowed' | 'url_not_allowed';
  * - `allowedUrls` omitted or empty = every path; otherwise some entry's `url` (an RE2
  *   regular expression, matched in linear time and anchored at both ends) must match the
  *   whole path, and its `methods` (omitted or empty = every method) must include the
- *   request's method. A path longer than `MAX_MATCHED_PATH_LENGTH` matches no entry.
+ *   request's method. A path longer than `MAX_MATCHED_PATH_LENGTH` matches no entry, and
+ *   matching stops (denied) past `MAX_MATCH_WORK`.
  *
  * @example
  * checkAccessRights({ api1: { allowedUrls: [{ url: '/pets/[0-9]+', methods: ['GET'] }] } },
@@ -35,12 +36,14 @@ export function checkAccessRights(
   if (!stageAllowed(right.versions, target.stage)) return 'api_not_allowed';
   if (!right.allowedUrls || right.allowedUrls.length === 0) return 'allowed';
   const method = target.method.toUpperCase();
-  const allowed = right.allowedUrls.some(
-    (entry) =>
-      (!entry.methods || entry.methods.length === 0 || entry.methods.includes(method)) &&
-      urlPatternMatches(entry.url, target.path),
-  );
-  return allowed ? 'allowed' : 'url_not_allowed';
+  let work = 0;
+  for (const entry of right.allowedUrls) {
+    if (entry.methods && entry.methods.length > 0 && !entry.methods.includes(method)) continue;
+    work += urlPatternWork(entry.url, target.path.length);
+    if (work > MAX_MATCH_WORK) return 'url_not_allowed'; // bounded work: see MAX_MATCH_WORK
+    if (urlPatternMatches(entry.url, target.path)) return 'allowed';
+  }
+  return 'url_not_allowed';
 }
 
 function stageAllowed(versions: readonly string[] | undefined, stage: string): boolean {

@@ -1,5 +1,6 @@
 import { planCount, type CountPlan, type Counters, type Limits } from '../limits/limits.ts';
 import { countersOf, type CounterScope } from '../limits/scope.ts';
+import { GatepassError } from '../model/errors.ts';
 import type { Reason } from '../model/reasons.ts';
 import { isExpired } from '../model/session.ts';
 import { effectiveSettings, limitsFor, type Policy, type PolicySettings } from '../policies/policy.ts';
@@ -23,6 +24,11 @@ export interface DecideInput {
   readonly target: RequestTarget;
   /** Epoch milliseconds. */
   readonly nowMs: number;
+  /**
+   * API Gateway caches Allows (`resultsCacheTtl > 0`) for the caller's other routes, so an
+   * Allow that holds for this route only (URL or method rights) must be refused. @default false
+   */
+  readonly resultsCached?: boolean;
 }
 
 /** Where a request's limits and counters come from. */
@@ -38,8 +44,6 @@ export type Verdict =
       readonly plan: CountPlan;
       readonly governing: Governing;
       readonly effective: PolicySettings;
-      /** The Allow holds only for this route: the key's rights restrict URLs or methods of this API. */
-      readonly routeScoped: boolean;
     }
   | {
       readonly allow: false;
@@ -64,6 +68,7 @@ export type Verdict =
  */
 export function decide(input: DecideInput): Verdict {
   const { session, target, nowMs } = input;
+  checkItem(session);
   const effective = effectiveSettings(session, input.policies);
   const denial = (reason: Reason, check: CheckName, context: Record<string, number> = {}): Verdict => ({ allow: false, reason, check, context, effective });
 
@@ -72,13 +77,14 @@ export function decide(input: DecideInput): Verdict {
   if (isExpired(session.expires, Math.floor(nowMs / 1000))) return denial('session_expired', 'expiry', { expires: session.expires });
   const access = checkAccessRights(effective.accessRights, target);
   if (access !== 'allowed') return denial(access, 'access_rights');
+  if (input.resultsCached && isRouteScoped(effective.accessRights, target.apiId)) return denial('url_rights_not_cacheable', 'access_rights');
 
   const governing = governingLimits(effective, target.apiId);
   const counters: Counters | undefined = input.countersKnown ? countersOf(session, governing.scope) : undefined;
   const verdict = planCount(governing.limits, counters, nowMs);
   if (verdict.kind === 'rate_limited') return denial('rate_limited', 'rate_limit', { retryAfter: verdict.retryAfter });
   if (verdict.kind === 'quota_exceeded') return denial('quota_exceeded', 'quota', { quotaRenews: verdict.quotaRenews });
-  return { allow: true, plan: verdict.plan, governing, effective, routeScoped: isRouteScoped(effective.accessRights, target.apiId) };
+  return { allow: true, plan: verdict.plan, governing, effective };
 }
 
 /**
@@ -89,6 +95,20 @@ export function governingLimits(effective: PolicySettings, apiId: string): Gover
   return limitsFor(effective, apiId);
 }
 
+/**
+ * A session item that cannot be judged (a field missing or of the wrong type: a hand-written
+ * item, a partial restore) is a fault, never an unlimited key: fail closed.
+ */
+function checkItem(session: StoredSession): void {
+  const numbers = ['expires', 'quotaMax', 'quotaRenewalRate', 'rate', 'per', 'version'] as const;
+  const bad = numbers.filter((field) => typeof session[field] !== 'number');
+  if (typeof session.isInactive !== 'boolean') bad.push('isInactive' as never);
+  if (session.accessRights === null || typeof session.accessRights !== 'object') bad.push('accessRights' as never);
+  if (!Array.isArray(session.applyPolicies)) bad.push('applyPolicies' as never);
+  if (bad.length > 0) throw new GatepassError('ERR_STORE', `session item ${session.pk} cannot be judged: ${bad.join(', ')} missing or malformed`);
+}
+
+/** The Allow would hold for this route only: the key's rights restrict URLs or methods of this API. */
 function isRouteScoped(rights: PolicySettings['accessRights'], apiId: string): boolean {
   const right = Object.hasOwn(rights, apiId) ? rights[apiId] : undefined;
   return right !== undefined && (right.allowedUrls?.length ?? 0) > 0;

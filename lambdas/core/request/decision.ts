@@ -13,13 +13,7 @@ export type DecisionContext = Record<string, ContextValue>;
  * plugins) are thrown instead, and the handler fails closed.
  */
 export type Decision =
-  | {
-      readonly allow: true;
-      readonly principalId: string;
-      readonly context: DecisionContext;
-      /** The Allow holds only for this route (URL or method rights): it must not be cached for others. */
-      readonly routeScoped?: boolean;
-    }
+  | { readonly allow: true; readonly principalId: string; readonly context: DecisionContext }
   | {
       readonly allow: false;
       readonly reason: string;

@@ -8,9 +8,10 @@ import type { GatepassPlugin } from '../plugins/plugin.ts';
 import { effectiveSettings, type Policy } from '../policies/policy.ts';
 import type { PolicyStore } from '../policies/policy-store.ts';
 import { guardOf, type StoredSession } from '../store/item.ts';
+import { isLegacy } from '../store/legacy.ts';
 import type { SessionStore } from '../store/store.ts';
 import type { AuthRequest } from './auth-request.ts';
-import { decide, governingLimits } from './decide.ts';
+import { decide } from './decide.ts';
 import { allowContext, deny, pluginDeny, RESERVED_CONTEXT, type Decision, type Denial } from './decision.ts';
 import { identify, type Identity } from './identify.ts';
 import { SettingsMemory } from './settings-memory.ts';
@@ -72,7 +73,7 @@ export class Pipeline {
       timeoutMs: config.hookTimeoutMs,
       request,
       now,
-      limitsOf: (item) => this.#limitsOf(item, request.apiId),
+      limitsOf: (item) => this.#limitsOf(item),
     });
 
     const preDenial = await hooks.pre();
@@ -83,7 +84,7 @@ export class Pipeline {
 
     const start = await this.#start(identity, hooks);
     if (isDenial(start)) return this.#logDenial(start, identity.logFields);
-    const { decision, item } = await this.#decideAndCount(start, identity, request);
+    const { decision, item } = await this.#decideAndCount(start, identity, request, hooks);
     if (!decision.allow) return this.#logDenial(decision, identity.logFields);
     hooks.state.session = item;
     const context = await hooks.post(decision.context, RESERVED_CONTEXT);
@@ -91,19 +92,23 @@ export class Pipeline {
   }
 
   /**
-   * The item the decision starts from: the one an `auth` hook wrote; with `postAuth` hooks,
-   * a consistent read and what the hooks wrote; else the settings this instance remembers,
-   * or a consistent read.
+   * The item the decision starts from: with `postAuth` hooks, the item after they ran on
+   * it (the one an `auth` hook wrote, or a consistent read); else the one an `auth` hook
+   * wrote, the settings this instance remembers, or a consistent read.
    */
   async #start(identity: Identity, hooks: HookRunner): Promise<Start | Denial> {
-    if (identity.written) return { item: identity.written, current: true };
-    if (!hooks.hasPostAuth) {
-      const remembered = this.#memory.get(identity.pk);
-      if (remembered) return { item: remembered, current: false };
-      return { item: await this.#deps.store.get(identity.pk), current: true };
+    if (hooks.hasPostAuth) {
+      const item = identity.written ?? (await this.#deps.store.get(identity.pk)) ?? (await identity.whenMissing());
+      return isDenial(item) ? item : this.#runPostAuth(item, identity, hooks);
     }
-    const item = (await this.#deps.store.get(identity.pk)) ?? (await identity.whenMissing());
-    if (isDenial(item)) return item;
+    if (identity.written) return { item: identity.written, current: true };
+    const remembered = this.#memory.get(identity.pk);
+    if (remembered) return { item: remembered, current: false };
+    return { item: await this.#deps.store.get(identity.pk), current: true };
+  }
+
+  /** Runs the `postAuth` hooks on a current item; what they write is what is decided on (I4). */
+  async #runPostAuth(item: StoredSession, identity: Identity, hooks: HookRunner): Promise<Start | Denial> {
     hooks.state.pk = item.pk;
     hooks.state.session = item;
     const hookDenial = await hooks.postAuth();
@@ -116,9 +121,10 @@ export class Pipeline {
    * settings, and only through a write conditioned on them; anything else is decided on a
    * current item (a consistent read, or the item a failed write returned).
    */
-  async #decideAndCount(start: Start, who: Identity, request: AuthRequest): Promise<{ decision: Decision; item?: StoredSession }> {
+  async #decideAndCount(start: Start, who: Identity, request: AuthRequest, hooks: HookRunner): Promise<{ decision: Decision; item?: StoredSession }> {
     const { store } = this.#deps;
     let { item, current } = start;
+    let hooked = hooks.hasPostAuth ? item : undefined;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       if (item === undefined) {
         this.#memory.forget(who.pk);
@@ -127,9 +133,13 @@ export class Pipeline {
         item = created;
         current = true;
       }
+      if (current && isLegacy(item)) {
+        item = await store.migrate(item);
+        continue;
+      }
       const nowMs = this.#clock();
       const policies = await this.#policiesOf(item, who);
-      const verdict = decide({ session: item, countersKnown: current, policies, target: request, nowMs });
+      const verdict = decide({ session: item, countersKnown: current, policies, target: request, nowMs, resultsCached: this.#deps.config.resultsCacheTtl > 0 });
       const confirmed = verdict.allow && !countsNothing(verdict.plan);
       if (!current && !confirmed) {
         // Remembered settings never decide alone: read the item and decide on it.
@@ -150,6 +160,13 @@ export class Pipeline {
       item = result.current;
       current = true;
       if (item !== undefined) this.#memory.remember(item);
+      if (hooked !== undefined && item !== undefined && !sameSettings(hooked, item)) {
+        // The settings changed since the postAuth hooks judged them: they judge again.
+        const again = await this.#runPostAuth(item, who, hooks);
+        if (isDenial(again)) return { decision: again };
+        item = again.item;
+        hooked = item;
+      }
     }
     throw new ContentionError(`gave up after ${MAX_ATTEMPTS} conflicting writes`);
   }
@@ -159,7 +176,6 @@ export class Pipeline {
       allow: true,
       principalId: who.principalId,
       context: allowContext(item, verdict.governing, nowMs),
-      routeScoped: verdict.routeScoped,
     };
   }
 
@@ -174,17 +190,24 @@ export class Pipeline {
     return lookup.policies;
   }
 
-  /** The limits that govern `item`'s requests to `apiId` (for plugins' view of the session). */
-  async #limitsOf(item: StoredSession, apiId: string): Promise<Limits> {
+  /**
+   * The limits of a session's own counters (its policies' when it has any): what plugins
+   * see and set as `quotaRemaining`. An API's own limit is not a plugin's business.
+   */
+  async #limitsOf(item: StoredSession): Promise<Limits> {
     const ids = item.applyPolicies ?? [];
     const policies = ids.length > 0 && this.#deps.policies ? (await this.#deps.policies.getMany(ids)).policies : [];
-    return governingLimits(effectiveSettings(item, policies), apiId).limits;
+    return effectiveSettings(item, policies).limits;
   }
 
   #logDenial<D extends Decision>(decision: D, logFields: Record<string, unknown>): D {
     if (!decision.allow) this.#deps.log.info('request denied', { ...logFields, reason: decision.reason, context: decision.context });
     return decision;
   }
+}
+
+function sameSettings(a: StoredSession, b: StoredSession): boolean {
+  return a.version === b.version && a.incarnation === b.incarnation;
 }
 
 function isDenial(value: object): value is Denial {

@@ -3,7 +3,7 @@ import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamod
 import type { CountPlan } from '../limits/limits.ts';
 import { counterAttributes, type CounterAttributes, type CounterScope } from '../limits/scope.ts';
 import { UpdateExpression } from './expression.ts';
-import { oldItem, type SettingsGuard, type StoredSession } from './item.ts';
+import { oldItem, whenSameSettings, type SettingsGuard, type StoredSession } from './item.ts';
 
 /** Outcome of a counting write: the item after it, or the item that made it fail (none if deleted). */
 export type CountResult =
@@ -18,13 +18,7 @@ export function countExpression(guard: SettingsGuard, scope: CounterScope, plan:
   const x = new UpdateExpression();
   const names = counterAttributes(scope);
   x.when('the key exists', `attribute_exists(${x.name('pk')})`);
-  x.when('same settings version', `${x.name('version')} = ${x.value(guard.version)}`);
-  x.when(
-    'same incarnation',
-    guard.incarnation === undefined
-      ? `attribute_not_exists(${x.name('incarnation')})`
-      : `${x.name('incarnation')} = ${x.value(guard.incarnation)}`,
-  );
+  whenSameSettings(x, guard);
 
   const now = Math.floor(plan.nowMs / 1000);
   if (plan.rate !== 'none') countRate(x, plan, names);
@@ -58,7 +52,9 @@ function countQuota(x: UpdateExpression, plan: CountPlan, now: number, names: Co
   const endAttribute = names.quotaRenews;
   if (plan.quota === 'take') {
     if (limits.quotaRenewalRate > 0) x.when('quota window open', `${x.name(endAttribute)} > ${x.value(now)}`);
-    x.when('quota has room', `attribute_not_exists(${quotaUsed}) OR ${quotaUsed} < ${x.value(limits.quotaMax)}`);
+    // A first count, or one more under the limit; never on 0.1's counters (see legacy.ts).
+    const legacy = x.name('quotaRemaining');
+    x.when('quota has room', `(attribute_not_exists(${quotaUsed}) AND attribute_not_exists(${legacy})) OR ${quotaUsed} < ${x.value(limits.quotaMax)}`);
     x.setTo(usedAttribute, `if_not_exists(${quotaUsed}, ${x.value(0)}) + ${x.value(1)}`);
   } else {
     const quotaEnd = x.name(endAttribute);

@@ -2,6 +2,7 @@ import type { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { quotaUsedFor, type Counters } from '../limits/limits.ts';
 import type { SessionFields } from '../model/session.ts';
+import type { UpdateExpression } from './expression.ts';
 
 /**
  * A session's settings: everything an admin or a plugin sets. The counters
@@ -19,12 +20,15 @@ export type SessionKind = 'key' | 'jwt';
 export interface StoredSession extends SessionSettings, Counters {
   readonly pk: string;
   readonly keyId: string;
-  readonly kind?: SessionKind;
+  /** The `kind-index` value: `key#<d>` or `jwt#<d>`, d the first hex digit of the hash (see kind-index.ts). */
+  readonly kind?: string;
   /**
    * A random id fixed when the item is created: with `version`, it names one state of the
    * settings that is never reused, even by a deleted and re-created key.
    */
   readonly incarnation?: string;
+  /** The token of the last settings or counter write, to recognise it when it is re-sent after a lost answer. */
+  readonly writeToken?: string;
   readonly createdAt: number;
   readonly updatedAt: number;
   /** Incremented by every settings write; never by counting. */
@@ -50,6 +54,15 @@ export interface CounterSet {
 /** The guard of an item. */
 export function guardOf(item: StoredSession): SettingsGuard {
   return { incarnation: item.incarnation, version: item.version };
+}
+
+/** Conditions a write on the settings state a guard names: version and incarnation. */
+export function whenSameSettings(x: UpdateExpression, guard: SettingsGuard): void {
+  x.when('same settings version', `${x.name('version')} = ${x.value(guard.version)}`);
+  x.when(
+    'same incarnation',
+    guard.incarnation === undefined ? `attribute_not_exists(${x.name('incarnation')})` : `${x.name('incarnation')} = ${x.value(guard.incarnation)}`,
+  );
 }
 
 /**

@@ -6,7 +6,9 @@ import type { CounterScope } from '../limits/scope.ts';
 import { AlreadyExistsError, NotFoundError, VersionConflictError } from '../model/errors.ts';
 import { countWrite, type CountResult } from './count-write.ts';
 import { UpdateExpression } from './expression.ts';
-import { oldItem, type CounterSet, type SessionKind, type SessionSettings, type SettingsChanges, type SettingsGuard, type StoredSession } from './item.ts';
+import { sessionIndexKind } from './kind-index.ts';
+import { migrateLegacyCounters } from './legacy.ts';
+import { oldItem, whenSameSettings, type CounterSet, type SessionKind, type SessionSettings, type SettingsChanges, type SettingsGuard, type StoredSession } from './item.ts';
 import { TABLE } from './table.ts';
 
 /** Partition-key prefix of JWT identity sessions, which never get a TTL (see {@link SessionStore.create}). */
@@ -55,32 +57,39 @@ export class SessionStore {
       ...settings,
       ...counters,
       pk,
-      kind,
+      // Sharded index value (`key#3`): sessions are created on the authorization path (see kind-index.ts).
+      kind: sessionIndexKind(pk),
       keyId,
       incarnation: randomUUID(),
+      writeToken: randomUUID(),
       createdAt: now,
       updatedAt: now,
       version: 1,
       ...(kind === 'key' ? this.#ttl(settings.expires) : {}),
     };
     try {
-      await this.#client.send(new PutCommand({ TableName: this.#table, Item: item, ConditionExpression: 'attribute_not_exists(pk)' }));
+      await this.#client.send(
+        new PutCommand({ TableName: this.#table, Item: item, ConditionExpression: 'attribute_not_exists(pk)', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
+      );
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) throw new AlreadyExistsError('a session already exists for this key');
-      throw error;
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const current = oldItem(error);
+      if (current?.writeToken === item.writeToken) return current; // our own create, its answer lost and re-sent
+      throw new AlreadyExistsError('a session already exists for this key');
     }
     return item as StoredSession;
   }
 
   /**
-   * Changes the given settings and increments `version`, only at `expectedVersion`
-   * ({@link VersionConflictError} carrying the current item otherwise; {@link NotFoundError}
-   * when absent). Counters change only if `counters` names them.
+   * Changes the given settings and increments `version`, only at the settings state `guard`
+   * names — its version and incarnation — ({@link VersionConflictError} carrying the current
+   * item otherwise; {@link NotFoundError} when absent). Counters change only if `counters`
+   * names them. A write token makes a re-sent write (its answer lost) recognisable.
    */
-  async updateSettings(pk: string, changes: SettingsChanges, counters: CounterSet, now: number, expectedVersion: number): Promise<StoredSession> {
+  async updateSettings(pk: string, changes: SettingsChanges, counters: CounterSet, now: number, guard: SettingsGuard): Promise<StoredSession> {
     const x = new UpdateExpression();
     x.when('the key exists', `attribute_exists(${x.name('pk')})`);
-    x.when('the version read', `${x.name('version')} = ${x.value(expectedVersion)}`);
+    whenSameSettings(x, guard);
     x.setTo('version', `${x.name('version')} + ${x.value(1)}`).set('updatedAt', now);
     for (const [field, value] of Object.entries({ ...changes, ...counters })) {
       if (value === undefined) continue;
@@ -92,38 +101,28 @@ export class SessionStore {
       if (ttl === undefined) x.remove(TABLE.ttlAttribute);
       else x.set(TABLE.ttlAttribute, ttl);
     }
-    return this.#update(pk, x, expectedVersion);
+    return this.#write(pk, x, `expected version ${guard.version}`);
   }
 
   /**
    * Sets counters an admin names (reset-quota), without changing the settings version, so
-   * requests in flight are not disturbed. `token` makes a retried write recognisable: if
-   * the answer to a landed write is lost and the SDK sends it again, the retry finds its
-   * own token and does not reset a second time (which could erase counts made in between).
+   * requests in flight are not disturbed; at the settings state `guard` names, when given.
+   * If the answer to a landed write is lost and the SDK sends it again, the retry finds its
+   * own write token and does not reset a second time (which could erase counts made in between).
    */
-  async setCounters(pk: string, counters: CounterSet | Readonly<Record<string, number>>, token: string, expectedVersion?: number): Promise<StoredSession> {
+  setCounters(pk: string, counters: CounterSet | Readonly<Record<string, number>>, guard?: SettingsGuard): Promise<StoredSession> {
     const x = new UpdateExpression();
     x.when('the key exists', `attribute_exists(${x.name('pk')})`);
-    x.when('not already applied', `attribute_not_exists(${x.name('counterToken')}) OR ${x.name('counterToken')} <> ${x.value(token)}`);
-    if (expectedVersion !== undefined) x.when('the version named', `${x.name('version')} = ${x.value(expectedVersion)}`);
-    x.set('counterToken', token);
+    if (guard !== undefined) whenSameSettings(x, guard);
     for (const [field, value] of Object.entries(counters)) if (value !== undefined) x.set(field, value);
-    try {
-      return await this.#send(pk, x);
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      const current = oldItem(error);
-      if (current === undefined) throw new NotFoundError('no session for this key');
-      if ((current as { counterToken?: string }).counterToken === token) return current; // our own write, retried
-      throw new VersionConflictError(`session changed concurrently (expected version ${expectedVersion}, found ${current.version})`, current);
-    }
+    return this.#write(pk, x, guard === undefined ? 'the key exists' : `expected version ${guard.version}`);
   }
 
-  /** Deletes a session (optionally only at `expectedVersion`); false when there was none. */
-  async delete(pk: string, expectedVersion?: number): Promise<boolean> {
+  /** Deletes a session (optionally only at the settings state `guard` names); false when there was none. */
+  async delete(pk: string, guard?: SettingsGuard): Promise<boolean> {
     const x = new UpdateExpression();
     x.when('the key exists', `attribute_exists(${x.name('pk')})`);
-    if (expectedVersion !== undefined) x.when('the version named', `${x.name('version')} = ${x.value(expectedVersion)}`);
+    if (guard !== undefined) whenSameSettings(x, guard);
     try {
       await this.#client.send(new DeleteCommand({ TableName: this.#table, Key: { pk }, ...x.build(), ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
       return true;
@@ -135,33 +134,32 @@ export class SessionStore {
     }
   }
 
+  /** Moves an item of gatepass 0.1 to the current counters, once (see `legacy.ts`). */
+  migrate(item: StoredSession): Promise<StoredSession | undefined> {
+    return migrateLegacyCounters(this.#client, this.#table, item);
+  }
+
   /** Counts one request in `scope` as `plan` says, under the settings `guard` names (see `count-write.ts`). */
   count(pk: string, guard: SettingsGuard, scope: CounterScope, plan: CountPlan): Promise<CountResult> {
     return countWrite(this.#client, this.#table, pk, guard, scope, plan);
   }
 
-  async #update(pk: string, x: UpdateExpression, expectedVersion: number): Promise<StoredSession> {
+  /** A settings or counter write, with a fresh write token; a failed condition becomes a typed error. */
+  async #write(pk: string, x: UpdateExpression, expected: string): Promise<StoredSession> {
+    const token = randomUUID();
+    x.set('writeToken', token);
     try {
-      return await this.#send(pk, x);
+      const out = await this.#client.send(
+        new UpdateCommand({ TableName: this.#table, Key: { pk }, ...x.build(), ReturnValues: 'ALL_NEW', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
+      );
+      return out.Attributes as StoredSession;
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       const current = oldItem(error);
       if (current === undefined) throw new NotFoundError('no session for this key');
-      throw new VersionConflictError(`session changed concurrently (expected version ${expectedVersion}, found ${current.version})`, current);
+      if (current.writeToken === token) return current; // our own write, its answer lost and re-sent
+      throw new VersionConflictError(`session changed concurrently (${expected}, found ${current.version})`, current);
     }
-  }
-
-  async #send(pk: string, x: UpdateExpression): Promise<StoredSession> {
-    const out = await this.#client.send(
-      new UpdateCommand({
-        TableName: this.#table,
-        Key: { pk },
-        ...x.build(),
-        ReturnValues: 'ALL_NEW',
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      }),
-    );
-    return out.Attributes as StoredSession;
   }
 
   #ttl(expires: number): Record<string, number> {

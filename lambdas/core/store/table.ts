@@ -13,7 +13,8 @@ export const TABLE = {
    */
   aliasIndex: { name: 'alias-index', partitionKey: 'alias' },
   /**
-   * Index on `kind` (`key`, `jwt`, `policy`) sorted by `pk`, for listing one kind of item
+   * Index on `kind` (sessions: `key#0`…`key#f`, `jwt#0`…`jwt#f`, sharded as kind-index.ts
+   * explains; `policy`) sorted by `pk`, for listing one kind of item
    * without a scan. KEYS_ONLY, for the same reason as the alias index.
    */
   kindIndex: { name: 'kind-index', partitionKey: 'kind', sortKey: 'pk' },

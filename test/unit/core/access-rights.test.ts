@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkAccessRights, type RequestTarget } from '../../../lambdas/core/request/access-rights.ts';
 import type { AccessRight } from '../../../lambdas/core/model/session.ts';
-import { MAX_MATCHED_PATH_LENGTH } from '../../../lambdas/core/model/url-pattern.ts';
+import { MAX_MATCH_WORK, MAX_MATCHED_PATH_LENGTH, urlPatternWork } from '../../../lambdas/core/model/url-pattern.ts';
 
 const GET_PET: RequestTarget = { apiId: 'api1', stage: 'prod', method: 'GET', path: '/pets/42' };
 
@@ -167,6 +167,21 @@ describe('checkAccessRights', () => {
       );
 
       expect(verdicts.filter((v) => v === 'allowed')).toHaveLength(750);
+    });
+
+    it('stops matching, denied, once a request has cost its work budget (many large patterns, a long path)', () => {
+      const big = (i: number) => ({ url: `/x${i}/[a-z]{0,200}` }); // a few hundred RE2 instructions each
+      const path = `/${'a'.repeat(4000)}`;
+      const perPattern = urlPatternWork(big(0).url, path.length);
+      const affordable = Math.floor(MAX_MATCH_WORK / perPattern);
+      const allowsPath = { url: '/a+' };
+
+      // The pattern that would allow the path comes after more patterns than the budget pays for.
+      const tooMany = rights({ allowedUrls: [...Array.from({ length: affordable + 1 }, (_, i) => big(i)), allowsPath] });
+      expect(checkAccessRights(tooMany, target({ path }))).toBe('url_not_allowed');
+      // Within the budget, it is reached and allows.
+      const few = rights({ allowedUrls: [big(0), allowsPath] });
+      expect(checkAccessRights(few, target({ path }))).toBe('allowed');
     });
 
     it('checks the stage before the URL (a wrong stage is api_not_allowed)', () => {
