@@ -6,6 +6,8 @@ export const TEST_ENV = {
   AWS_REGION: 'us-east-1',
   AWS_ACCESS_KEY_ID: 'local',
   AWS_SECRET_ACCESS_KEY: 'local',
+  // No metric line per authorization in the test output; the metric tests switch them on.
+  POWERTOOLS_METRICS_DISABLED: 'true',
 };
 
 /** One DynamoDB Local for a project's whole run (needs Java); each test file makes its own table. */

@@ -13,6 +13,7 @@ import { createAuthorizerHandler, type AuthorizerHandler } from '../lambdas/auth
 import { jwtSessionPk } from '../lambdas/core/request/identify.ts';
 import { generateKey, keyIdOf, keySessionPk } from '../lambdas/core/model/keys.ts';
 import { newSessionFields, SessionInputSchema } from '../lambdas/core/model/session.ts';
+import { storedFields } from '../lambdas/core/store/item.ts';
 import { generateTestKey, jwksOf, startJwksServer } from '../test/support/jwks-server.ts';
 import { BENCH_ISSUER, BENCH_JWT_SECRET, benchConfig, invocationContext, LIMITED_KEY, requestEvent, silentLogger } from './lib/authorizer.ts';
 import type { Figure } from './lib/figures.ts';
@@ -121,12 +122,14 @@ function seedKey(items: ItemMap, fields: Record<string, unknown>, now: number): 
   const key = generateKey();
   const keyId = keyIdOf(key);
   const pk = keySessionPk(keyId);
-  items.set(pk, { ...newSessionFields(SessionInputSchema.parse(fields), now), pk, kind: 'key', keyId, createdAt: now, updatedAt: now, version: 1 });
+  const { settings, counters } = storedFields(newSessionFields(SessionInputSchema.parse(fields), now));
+  items.set(pk, { ...settings, ...counters, pk, kind: 'key', keyId, createdAt: now, updatedAt: now, version: 1 });
   return key;
 }
 
 /** A JWT identity's session as if created on first sight (no policies: unlimited). */
 function seedJwtSession(items: ItemMap, issuer: string, sub: string, now: number): void {
   const { pk, keyId } = jwtSessionPk(issuer, sub);
-  items.set(pk, { ...newSessionFields(SessionInputSchema.parse({}), now), pk, kind: 'jwt', keyId, createdAt: now, updatedAt: now, version: 1 });
+  const { settings, counters } = storedFields(newSessionFields(SessionInputSchema.parse({}), now));
+  items.set(pk, { ...settings, ...counters, pk, kind: 'jwt', keyId, createdAt: now, updatedAt: now, version: 1 });
 }

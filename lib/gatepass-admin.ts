@@ -2,11 +2,10 @@ import { Duration, Stack, type RemovalPolicy } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { TABLE } from '../lambdas/core/store/table.ts';
-import { acknowledgeNodeRuntime, gatepassFunctionDefaults } from './bundling.ts';
+import { acknowledgeNodeRuntime, gatepassFunction } from './bundling.ts';
 import { functionRole } from './function-role.ts';
 import { gatepassConfig, type GatepassConfigProps } from './gatepass-config.ts';
 
@@ -41,7 +40,7 @@ export interface GatepassAdminProps extends GatepassConfigProps {
 }
 
 /**
- * The admin API Lambda (keys and policies, SPEC §8) behind a Function URL with `AWS_IAM`
+ * The admin API Lambda (keys, policies and usage; the routes are listed in the README) behind a Function URL with `AWS_IAM`
  * auth: it is never reachable without IAM credentials. The CLI calls the URL or invokes the
  * function directly.
  *
@@ -51,7 +50,7 @@ export interface GatepassAdminProps extends GatepassConfigProps {
  */
 export class GatepassAdmin extends Construct {
   /** The admin Lambda. */
-  public readonly function: nodejs.NodejsFunction;
+  public readonly function: lambda.Function;
   /** Its IAM-auth Function URL. */
   public readonly url: lambda.FunctionUrl;
   /** The function's log group. */
@@ -67,8 +66,7 @@ export class GatepassAdmin extends Construct {
       removalPolicy: props.logRemovalPolicy,
     });
     this.role = functionRole(this, 'Role', this.logGroup, 'gatepass admin API');
-    this.function = new nodejs.NodejsFunction(this, 'Function', {
-      ...gatepassFunctionDefaults('lambdas/admin/handler.ts'),
+    this.function = gatepassFunction(this, 'Function', 'lambdas/admin/handler.ts', {
       memorySize: props.memorySize ?? 256,
       timeout: props.timeout ?? Duration.seconds(10),
       role: this.role,

@@ -32,6 +32,9 @@ export const CONTEXT_KEYS = [
   'tableName',
   'restApiIds',
   'gatewayResponses',
+  'gatewayResponseHeaders',
+  'wwwAuthenticate',
+  'otherAuthorizers',
   'jwt',
   'apiKeyHeader',
   'plugins',
@@ -58,11 +61,19 @@ export function gatepassStackPropsFromContext(node: Node): GatepassStackProps & 
     ...optional('apiKeyHeader', asString('apiKeyHeader', get('apiKeyHeader'))),
   };
   const ttl = asCount('resultsCacheTtl', get('resultsCacheTtl'));
+  const responseHeaders = asObject('gatewayResponseHeaders', get('gatewayResponseHeaders'));
+  for (const [name, value] of Object.entries(responseHeaders ?? {})) asString(`gatewayResponseHeaders.${name}`, value);
+  const gatewayResponseOptions = {
+    ...optional('headers', responseHeaders as Record<string, string> | undefined),
+    ...optional('wwwAuthenticate', asString('wwwAuthenticate', get('wwwAuthenticate'))),
+    ...optional('otherAuthorizers', asBoolean('otherAuthorizers', get('otherAuthorizers'))),
+  };
   return {
     stackName: asString('stackName', get('stackName')) ?? 'Gatepass',
     ...optional('tableName', asString('tableName', get('tableName'))),
     restApiIds: (asList('restApiIds', get('restApiIds')) ?? []).map((id) => asString('restApiIds', id) as string),
     ...optional('gatewayResponses', asBoolean('gatewayResponses', get('gatewayResponses'))),
+    gatewayResponseOptions,
     config,
     plugins: (asList('plugins', get('plugins')) ?? []).map((entry) => asPlugin(entry)),
     ...optional('resultsCacheTtl', ttl === undefined ? undefined : Duration.seconds(ttl)),

@@ -58,7 +58,7 @@ export interface GatepassAuthorizerProps extends GatepassConfigProps {
   readonly logRemovalPolicy?: RemovalPolicy;
   /**
    * How long API Gateway caches a decision. Off by default: a cached decision is the stale
-   * state that gatepass exists to avoid, and it makes quotas inexact (SPEC §4).
+   * state that gatepass exists to avoid, and it makes quotas inexact.
    *
    * @default Duration.seconds(0)
    */

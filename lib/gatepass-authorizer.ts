@@ -4,11 +4,11 @@ import type * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaAuthorizer, HttpLambdaResponseType } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { Config } from '../lambdas/core/model/config.ts';
-import { acknowledgeNodeRuntime, gatepassFunctionDefaults } from './bundling.ts';
+import { dynamoCallBudgetMs } from '../lambdas/core/store/dynamo-client.ts';
+import { acknowledgeNodeRuntime, gatepassFunction } from './bundling.ts';
 import { functionRole } from './function-role.ts';
 import type { AttachToRestApiOptions, GatepassAuthorizerProps, RestApiAttachment } from './gatepass-authorizer-props.ts';
 import { gatepassConfig } from './gatepass-config.ts';
@@ -27,7 +27,7 @@ import type { PluginLayer } from './plugin-layer.ts';
  */
 export class GatepassAuthorizer extends Construct {
   /** The authorizer Lambda. */
-  public readonly function: nodejs.NodejsFunction;
+  public readonly function: lambda.Function;
   /** The function's log group. */
   public readonly logGroup: logs.LogGroup;
   /** The function's execution role. */
@@ -53,6 +53,12 @@ export class GatepassAuthorizer extends Construct {
         `gatepass: hookTimeoutMs (${this.baseConfig.hookTimeoutMs}) must be shorter than the Lambda timeout (${timeout.toHumanString()})`,
       );
     }
+    // A slow DynamoDB must fail the request (500) before Lambda times it out: room for two calls at their worst.
+    if (!timeout.isUnresolved() && timeout.toMilliseconds() < 2 * dynamoCallBudgetMs()) {
+      throw new Error(
+        `gatepass: the Lambda timeout (${timeout.toHumanString()}) must be at least ${2 * dynamoCallBudgetMs()} ms: two DynamoDB calls at their worst (see DYNAMODB_TIMEOUTS)`,
+      );
+    }
     const caching = this.baseConfig.resultsCacheTtl > 0;
     this.identitySources = props.identitySources ?? (caching ? [apigateway.IdentitySource.header(this.baseConfig.apiKeyHeader)] : []);
     if (caching && this.identitySources.length === 0) {
@@ -73,8 +79,7 @@ export class GatepassAuthorizer extends Construct {
       removalPolicy: props.logRemovalPolicy,
     });
     this.role = functionRole(this, 'Role', this.logGroup, 'gatepass authorizer');
-    this.function = new nodejs.NodejsFunction(this, 'Function', {
-      ...gatepassFunctionDefaults('lambdas/authorizer/handler.ts'),
+    this.function = gatepassFunction(this, 'Function', 'lambdas/authorizer/handler.ts', {
       memorySize: props.memorySize ?? 256,
       timeout,
       role: this.role,
@@ -85,7 +90,6 @@ export class GatepassAuthorizer extends Construct {
       environment: {
         // Lazy: plugins added after construction (addPlugin) are in it too.
         GATEPASS_CONFIG: Lazy.string({ produce: () => Stack.of(this).toJsonString(this.config) }),
-        NODE_OPTIONS: '--enable-source-maps',
       },
       description: 'gatepass authorizer',
     });
@@ -128,15 +132,32 @@ export class GatepassAuthorizer extends Construct {
   /**
    * The REQUEST authorizer for `api` (created on first call, then reused). API Gateway binds
    * an authorizer to exactly one REST API, so each API gets its own. `api` may be a `RestApi`
-   * in this app or one imported with `RestApi.fromRestApiAttributes`.
+   * in this app — in this stack or another one — or one imported with
+   * `RestApi.fromRestApiAttributes`.
+   *
+   * The authorizer and its invoke permission are created under the API, in the API's stack,
+   * which then refers to this function's ARN (and never the other way round): an API in
+   * another stack does not make a dependency cycle. The API's deployment gets the
+   * authorizer's settings in its logical id, so a change of them (cache TTL, identity
+   * sources) deploys the stage again, with or without the
+   * `@aws-cdk/aws-apigateway:authorizerChangeDeploymentLogicalId` feature flag.
    */
   public forRestApi(api: apigateway.IRestApi): apigateway.RequestAuthorizer {
     let authorizer = this.restAuthorizers.get(api);
     if (!authorizer) {
-      authorizer = new apigateway.RequestAuthorizer(this, `RequestAuthorizer${Names.nodeUniqueId(api.node)}`, {
-        handler: this.function,
+      const scope = api instanceof Construct ? api : this;
+      const id = `GatepassAuthorizer${Names.nodeUniqueId(this.node)}`;
+      const handler = lambda.Function.fromFunctionAttributes(scope, `${id}Function`, {
+        functionArn: this.function.functionArn,
+        sameEnvironment: true,
+      });
+      authorizer = new apigateway.RequestAuthorizer(scope, id, {
+        handler,
         resultsCacheTtl: this.resultsCacheTtl,
         identitySources: [...this.identitySources],
+      });
+      api.latestDeployment?.addToLogicalId({
+        gatepassAuthorizer: { id, resultsCacheTtl: this.resultsCacheTtl.toSeconds(), identitySources: [...this.identitySources] },
       });
       this.restAuthorizers.set(api, authorizer);
     }

@@ -3,7 +3,7 @@ import { ConfigSchema, validate, type JWT_ALGORITHMS, type Config, type ConfigIn
 /** A JWT signature algorithm gatepass accepts (`none` is not one). */
 export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
 
-/** JWT verification settings, passed to `GATEPASS_CONFIG.jwt` (SPEC §5, §7). */
+/** JWT verification settings, passed to `GATEPASS_CONFIG.jwt` (see the README's JWT section). */
 export interface GatepassJwtConfig {
   /**
    * JWKS URL of the issuer. Exactly one of `jwksUrl`, `publicKeyPem` and `secret`.
@@ -39,6 +39,25 @@ export interface GatepassJwtConfig {
    */
   readonly audience?: string | readonly string[];
   /**
+   * Refuse tokens without `exp`.
+   *
+   * @default true
+   */
+  readonly requireExp?: boolean;
+  /**
+   * Amazon Cognito: the required `token_use`.
+   *
+   * @default - not checked
+   */
+  readonly tokenUse?: 'id' | 'access';
+  /**
+   * Amazon Cognito: accepted app client ids (an access token's `client_id`, an id token's
+   * `aud`). Not together with `audience`.
+   *
+   * @default - not checked
+   */
+  readonly clientIds?: string | readonly string[];
+  /**
    * Tolerance in seconds for `exp`, `nbf` and `iat`.
    *
    * @default 60
@@ -65,7 +84,7 @@ export interface GatepassJwtConfig {
 }
 
 /**
- * The runtime settings both Lambdas read from `GATEPASS_CONFIG` (SPEC §7). The table name
+ * The runtime settings both Lambdas read from `GATEPASS_CONFIG`. The table name
  * and the result cache TTL come from the constructs themselves.
  */
 export interface GatepassConfigProps {
@@ -131,6 +150,7 @@ export function gatepassConfig(tableName: string, props: GatepassConfigProps = {
       ...jwt,
       algorithms: [...jwt.algorithms],
       audience: typeof jwt.audience === 'string' || jwt.audience === undefined ? jwt.audience : [...jwt.audience],
+      clientIds: typeof jwt.clientIds === 'string' || jwt.clientIds === undefined ? jwt.clientIds : [...jwt.clientIds],
       defaultPolicies: jwt.defaultPolicies && [...jwt.defaultPolicies],
     },
     plugins: props.plugins && [...props.plugins],

@@ -1,14 +1,17 @@
 import { CfnOutput, Stack, type Duration, type RemovalPolicy, type StackProps } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { DemoApi } from './demo-api.ts';
 import { GatepassAdmin } from './gatepass-admin.ts';
 import { GatepassAuthorizer } from './gatepass-authorizer.ts';
+import { GatepassMonitoring } from './gatepass-monitoring.ts';
 import type { RestApiAttachment } from './gatepass-authorizer-props.ts';
 import type { GatepassConfigProps } from './gatepass-config.ts';
-import { addGatepassGatewayResponses } from './gateway-responses.ts';
+import { addGatepassGatewayResponses, type GatepassGatewayResponseOptions } from './gateway-responses.ts';
 import { PluginLayer, type PluginLayerProps } from './plugin-layer.ts';
 import { SessionTable } from './session-table.ts';
+import { UsageAggregator } from './usage-aggregator.ts';
 
 /** Properties of {@link GatepassStack}. */
 export interface GatepassStackProps extends StackProps {
@@ -58,6 +61,13 @@ export interface GatepassStackProps extends StackProps {
    */
   readonly gatewayResponses?: boolean;
   /**
+   * Headers (CORS), the 401's `WWW-Authenticate` and whether other authorizers share the
+   * APIs, for the gateway responses of the attached REST APIs.
+   *
+   * @default - no extra headers, `WWW-Authenticate: Bearer`, gatepass answers 401s
+   */
+  readonly gatewayResponseOptions?: GatepassGatewayResponseOptions;
+  /**
    * Authorizer result caching (see `GatepassAuthorizerProps.resultsCacheTtl`).
    *
    * @default Duration.seconds(0)
@@ -75,6 +85,38 @@ export interface GatepassStackProps extends StackProps {
    * @default - none
    */
   readonly reservedConcurrency?: number;
+  /**
+   * Per-key usage (`GET /keys/{keyId}/usage`, `gatepass keys usage`): the usage aggregator
+   * Lambda, subscribed to the authorizer's decision log lines.
+   *
+   * @default true
+   */
+  readonly usage?: boolean;
+  /**
+   * Days a key's usage of a day is kept after that day (the admin API answers up to 90).
+   *
+   * @default 35
+   */
+  readonly usageRetentionDays?: number;
+  /**
+   * The CloudWatch dashboard, the alarms, and Contributor Insights (on the table, and a rule
+   * ranking keys by requests).
+   *
+   * @default true
+   */
+  readonly monitoring?: boolean;
+  /**
+   * Where the alarms go (ALARM and OK), e.g. a topic your on-call tooling subscribes to.
+   *
+   * @default - no action: alarms show on the dashboard and in the CloudWatch console
+   */
+  readonly alarmTopic?: sns.ITopic;
+  /**
+   * The p99 authorization latency (over 5 minutes) above which the latency alarm fires.
+   *
+   * @default Duration.millis(500)
+   */
+  readonly latencyAlarmThreshold?: Duration;
 }
 
 /**
@@ -94,6 +136,10 @@ export class GatepassStack extends Stack {
   public readonly attachments: readonly RestApiAttachment[];
   /** The demo REST API, when no `restApiIds` are given. */
   public readonly demoApi?: DemoApi;
+  /** The usage aggregator, unless `usage` is false. */
+  public readonly usage?: UsageAggregator;
+  /** The dashboard and alarms, unless `monitoring` is false. */
+  public readonly monitoring?: GatepassMonitoring;
 
   constructor(scope: Construct, id: string, props: GatepassStackProps = {}) {
     super(scope, id, props);
@@ -102,6 +148,7 @@ export class GatepassStack extends Stack {
       tableName: props.tableName,
       removalPolicy: props.tableRemovalPolicy,
       deletionProtection: props.tableDeletionProtection,
+      contributorInsights: props.monitoring ?? true,
     });
     const table = this.sessions.table;
     this.authorizer = new GatepassAuthorizer(this, 'Authorizer', {
@@ -114,6 +161,23 @@ export class GatepassStack extends Stack {
     this.plugins = (props.plugins ?? []).map((plugin, i) => new PluginLayer(this, `Plugin${i}`, plugin));
     for (const plugin of this.plugins) this.authorizer.addPlugin(plugin);
     this.admin = new GatepassAdmin(this, 'Admin', { ...props.config, plugins: this.authorizer.config.plugins, table });
+    if (props.usage ?? true) {
+      this.usage = new UsageAggregator(this, 'Usage', {
+        table,
+        authorizerLogGroup: this.authorizer.logGroup,
+        retentionDays: props.usageRetentionDays,
+      });
+    }
+    if (props.monitoring ?? true) {
+      this.monitoring = new GatepassMonitoring(this, 'Monitoring', {
+        authorizer: this.authorizer.function,
+        authorizerLogGroup: this.authorizer.logGroup,
+        table,
+        ...(this.usage ? { usageAggregator: this.usage.function } : {}),
+        ...(props.alarmTopic ? { alarmTopic: props.alarmTopic } : {}),
+        ...(props.latencyAlarmThreshold ? { latencyThreshold: props.latencyAlarmThreshold } : {}),
+      });
+    }
 
     const restApiIds = props.restApiIds ?? [];
     for (const restApiId of restApiIds) {
@@ -122,7 +186,9 @@ export class GatepassStack extends Stack {
     if (new Set(restApiIds).size !== restApiIds.length) throw new Error('gatepass: restApiIds lists an API twice');
     this.attachments = restApiIds.map((restApiId) => this.authorizer.attachToRestApiId(restApiId));
     if (props.gatewayResponses ?? true) {
-      for (const restApiId of restApiIds) addGatepassGatewayResponses(apigateway.RestApi.fromRestApiId(this, `RestApi${restApiId}`, restApiId));
+      for (const restApiId of restApiIds) {
+        addGatepassGatewayResponses(apigateway.RestApi.fromRestApiId(this, `RestApi${restApiId}`, restApiId), props.gatewayResponseOptions);
+      }
     }
     if (restApiIds.length === 0) this.demoApi = new DemoApi(this, 'Demo', { authorizer: this.authorizer });
 
@@ -131,8 +197,18 @@ export class GatepassStack extends Stack {
       value: this.admin.function.functionName,
       description: 'Admin Lambda (gatepass keys … --function NAME)',
     });
+    new CfnOutput(this, 'AdminFunctionArn', {
+      value: this.admin.function.functionArn,
+      description: 'Admin Lambda ARN (lambda:InvokeFunctionUrl and lambda:InvokeFunction for operators)',
+    });
     new CfnOutput(this, 'AdminUrl', { value: this.admin.url.url, description: 'Admin API Function URL (AWS_IAM auth)' });
     new CfnOutput(this, 'AuthorizerFunctionArn', { value: this.authorizer.function.functionArn, description: 'gatepass authorizer Lambda' });
+    if (this.monitoring) {
+      new CfnOutput(this, 'DashboardUrl', {
+        value: `https://console.aws.amazon.com/cloudwatch/home?region=${this.region}#dashboards:name=${this.monitoring.dashboard.dashboardName}`,
+        description: 'gatepass CloudWatch dashboard',
+      });
+    }
     if (this.demoApi) {
       new CfnOutput(this, 'DemoApiUrl', { value: this.demoApi.api.url, description: 'Demo REST API guarded by gatepass' });
     }

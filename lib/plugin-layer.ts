@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { AssetHashType, DockerImage, type BundlingOptions, type ILocalBundling } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
-import { buildSync, type BuildOptions } from 'esbuild';
+import type { BuildOptions } from 'esbuild';
 import { LAYER_PLUGIN_DIR } from '../lambdas/core/plugins/plugin-loader.ts';
 import { ESM_REQUIRE_BANNER, RUNTIME_PROVIDED_MODULES } from './bundling.ts';
 
@@ -33,7 +34,7 @@ export interface PluginLayerProps {
 }
 
 /**
- * A gatepass plugin (SPEC §6) bundled into a Lambda layer: one minified ESM file
+ * A gatepass plugin (see examples/plugins/README.md) bundled into a Lambda layer: one minified ESM file
  * `gatepass/plugins/<name>.mjs` (so `/opt/gatepass/plugins/<name>.mjs` in the function),
  * built at synth time by the local esbuild, without Docker. Attach it with
  * `GatepassAuthorizer.addPlugin`, which also adds the name to the authorizer's config.
@@ -98,8 +99,8 @@ class PluginBundler implements ILocalBundling {
       format: 'esm',
       target: 'node22',
       minify: true,
-      sourcemap: true,
-      sourcesContent: false,
+      keepNames: true,
+      // No source map: the authorizer runs without --enable-source-maps, so none would be read.
       mainFields: ['module', 'main'],
       banner: { js: ESM_REQUIRE_BANNER },
       external: [...RUNTIME_PROVIDED_MODULES],
@@ -109,7 +110,22 @@ class PluginBundler implements ILocalBundling {
 
   tryBundle(outputDir: string, _options: BundlingOptions): boolean {
     const folder = path.posix.relative(LAYER_MOUNT, LAYER_PLUGIN_DIR);
-    buildSync({ ...this.options, outfile: path.join(outputDir, folder, `${this.name}.mjs`) });
+    loadEsbuild().buildSync({ ...this.options, outfile: path.join(outputDir, folder, `${this.name}.mjs`) });
     return true;
+  }
+}
+
+/**
+ * esbuild, loaded when a plugin is bundled: the package lists it as an optional peer
+ * dependency, so that using the other constructs needs no esbuild.
+ */
+function loadEsbuild(): typeof import('esbuild') {
+  try {
+    return createRequire(import.meta.url)('esbuild') as typeof import('esbuild');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw error;
+    throw new Error('gatepass: PluginLayer bundles plugins with esbuild, which is not installed (npm install --save-dev esbuild)', {
+      cause: error,
+    });
   }
 }

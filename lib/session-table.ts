@@ -26,18 +26,33 @@ export interface SessionTableProps {
    * @default true
    */
   readonly deletionProtection?: boolean;
+  /**
+   * DynamoDB Contributor Insights on the table: the most accessed and most throttled
+   * partition keys (`key#…`, `usage#…`) — a key nearing one item's write throughput shows
+   * there first. Billed per request event (CloudWatch Contributor Insights pricing).
+   *
+   * @default true
+   */
+  readonly contributorInsights?: boolean;
 }
 
 /**
  * gatepass's one DynamoDB table: sessions (`key#…`, `jwt#…`) and policies (`policy#…`)
  * under the string partition key `pk`, with a TTL attribute that cleans up long-expired
- * sessions and a sparse `alias-index` for alias look-ups.
+ * sessions, a sparse `alias-index` for alias look-ups and a `kind-index` for listings (its
+ * key spread over sixteen values per kind: see `lambdas/core/store/kind-index.ts`).
  *
- * It is a `TableV2` (AWS::DynamoDB::GlobalTable) rather than a `Table`: it is CDK's
- * recommended table construct, costs nothing extra with no replicas, and is the only one that
- * can later gain replicas in place — including multi-Region strong consistency, which the
- * strong reads and exact quotas (I2, I5) would need — where moving from `Table` to
- * `TableV2` means replacing or re-importing the table.
+ * It is a `TableV2` (AWS::DynamoDB::GlobalTable), CDK's recommended table construct, with
+ * no replicas. **It is single-Region, and stays so.** Replicas added to it would be
+ * eventually consistent across Regions (MREC), which breaks the strong reads and the exact
+ * quotas (I2, I5): two Regions could each grant the last request. Multi-Region strong
+ * consistency (MRSC) would keep them, but DynamoDB creates an MRSC table only from a new,
+ * empty table, in a fixed set of three Regions (or two and a witness) from a supported
+ * set; every write then waits for another Region (cross-Region latency on every counting
+ * write), and concurrent writes to one item fail with `ReplicatedWriteConflictException`
+ * (which gatepass would have to retry like a failed condition). There is no in-place path
+ * from this table: moving would mean a new table and copying the sessions (docs/DEPLOY.md,
+ * "Multi-Region").
  *
  * @example
  * const sessions = new SessionTable(this, 'Sessions');
@@ -67,7 +82,9 @@ export class SessionTable extends Construct {
           projectionType: dynamodb.ProjectionType.KEYS_ONLY,
         },
         {
-          // Lists keys, JWT sessions or policies without a table scan.
+          // Lists keys, JWT sessions or policies without a table scan. Its partition value is
+          // sharded (`key#0` … `key#f`): sessions are created on the authorization path, and
+          // one hot index partition would throttle the table writes behind it.
           indexName: TABLE.kindIndex.name,
           partitionKey: { name: TABLE.kindIndex.partitionKey, type: dynamodb.AttributeType.STRING },
           sortKey: { name: TABLE.kindIndex.sortKey, type: dynamodb.AttributeType.STRING },
@@ -76,6 +93,7 @@ export class SessionTable extends Construct {
       ],
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
       deletionProtection: props.deletionProtection ?? true,
+      contributorInsightsSpecification: { enabled: props.contributorInsights ?? true },
     });
   }
 }

@@ -4,6 +4,8 @@ import { createAdminHandler } from '../lambdas/admin/handler.ts';
 import { createAuthorizerHandler } from '../lambdas/authorizer/handler.ts';
 import { KeyService } from '../lambdas/admin/key-service.ts';
 import { SessionStore } from '../lambdas/core/store/store.ts';
+import { UsageWriter } from '../lambdas/core/usage/usage-writer.ts';
+import { AccessLog } from './access-log.ts';
 import { startAdminServer } from './admin-server.ts';
 import { loadLocalConfig } from './config-file.ts';
 import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.ts';
@@ -11,6 +13,7 @@ import { startGateway } from './gateway.ts';
 import { lambdaContext } from './lambda-context.ts';
 import { seedDemo, type SeededKeys } from './seed.ts';
 import { createDynamoClient, ensureTable } from './table.ts';
+import { LocalUsageFeed } from './usage-feed.ts';
 
 export interface DevOptions {
   /** Config file. @default ./gatepass.config.json if present */
@@ -29,6 +32,8 @@ export interface DevOptions {
   readonly dataDir?: string;
   /** @default no logs from the gateway itself */
   readonly gatewayLog?: (entry: object) => void;
+  /** Receives the access log, one line per request (`npm start` prints it). @default none */
+  readonly accessLog?: (line: string) => void;
 }
 
 export interface DevServer {
@@ -64,14 +69,37 @@ export async function startDev(options: DevOptions = {}): Promise<DevServer> {
     await ensureTable(raw, config.tableName);
     const client = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
 
-    const authorizer = createAuthorizerHandler({ config, client, logger: new Logger({ serviceName: 'gatepass-authorizer' }) });
+    // Usage is counted in process, by the deployed aggregator's code, as each request is answered.
+    const usage = new LocalUsageFeed(
+      new UsageWriter({ client, tableName: config.tableName }),
+      options.gatewayLog ?? ((entry) => process.stderr.write(`${JSON.stringify(entry)}\n`)),
+    );
+    stops.push(() => usage.idle());
+    const accessLog = new AccessLog({
+      write: options.accessLog ?? (() => undefined),
+      apiKeyHeader: config.apiKeyHeader,
+      jwt: config.jwt !== undefined,
+    });
+    const authorizer = createAuthorizerHandler({
+      config,
+      client,
+      logger: new Logger({ serviceName: 'gatepass-authorizer' }),
+      metrics: false,
+      onDecision: async (record, event) => {
+        accessLog.decided(record, event as Parameters<AccessLog['decided']>[1]);
+        await usage.record(record);
+      },
+    });
     const gateway = await startGateway({
       authorizer: (event) => authorizer(event, lambdaContext('gatepass-authorizer')),
       apiId: config.local.apiId,
       stage: config.local.stage,
       port: options.port ?? config.local.port,
       ...(options.upstream ?? config.local.upstream ? { upstream: (options.upstream ?? config.local.upstream)! } : {}),
-      log: options.gatewayLog ?? (() => undefined),
+      log: (entry) => {
+        options.gatewayLog?.(entry);
+        accessLog.answered(entry);
+      },
     });
     stops.push(() => gateway.close());
 

@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
-import { GATEWAY_RESPONSES } from '../lambdas/core/model/gateway-responses.ts';
+import { DEFAULT_WWW_AUTHENTICATE, GATEWAY_RESPONSES } from '../lambdas/core/model/gateway-responses.ts';
 import { buildRequestAuthorizerEvent } from './authorizer-event.ts';
 import { echoBody } from './echo.ts';
 import { evaluatePolicy } from './policy.ts';
@@ -23,7 +23,7 @@ import type { ContextValue, PolicyDecision } from './policy.ts';
  *   cannot use → 500 with the AUTHORIZER_FAILURE body (API Gateway reports these as
  *   `AuthorizerConfigurationException`; the error is logged, never sent);
  * - the policy denies the method ARN (explicitly or by not allowing it) → 403, the
- *   ACCESS_DENIED template filled from the authorizer context;
+ *   ACCESS_DENIED template filled from the authorizer context and API Gateway's message;
  * - it allows → the built-in echo backend, or the `upstream` URL (HTTP proxy integration).
  * Header names reach the authorizer as the client spelled them (from `rawHeaders`).
  */
@@ -136,6 +136,7 @@ async function handle(s: Settings, req: IncomingMessage, res: ServerResponse): P
   const outcome = await invokeAuthorizer(s, event);
   if ('unauthorized' in outcome) {
     const { statusCode, template } = GATEWAY_RESPONSES.UNAUTHORIZED;
+    res.setHeader('www-authenticate', DEFAULT_WWW_AUTHENTICATE);
     return sendJson(res, statusCode, template, 'UnauthorizedException');
   }
   const decision = 'failure' in outcome ? { malformed: outcome.failure } : evaluatePolicy(outcome.result, event.methodArn);
@@ -146,7 +147,7 @@ async function handle(s: Settings, req: IncomingMessage, res: ServerResponse): P
   }
   if (decision.effect === 'Deny') {
     const { statusCode, template } = GATEWAY_RESPONSES.ACCESS_DENIED;
-    return sendJson(res, statusCode, renderTemplate(template, decision), 'AccessDeniedException');
+    return sendJson(res, statusCode, renderTemplate(template, decision, accessDeniedMessage(decision)), 'AccessDeniedException');
   }
   const authorizer = authorizerContext(decision);
   if (s.upstream === undefined) {
@@ -193,16 +194,33 @@ async function invokeAuthorizer(s: Settings, event: APIGatewayRequestAuthorizerE
 }
 
 /**
- * Fills `$context.authorizer.<key>` references from the authorizer answer. A missing key
- * gives an empty string, as API Gateway does. Values are JSON-escaped (the templates put
- * them inside JSON strings) so a message with a quote still yields valid JSON.
+ * Fills a gateway response template as API Gateway does: simple substitution, no VTL and no
+ * escaping ("x-amazon-apigateway-gateway-responses.responseTemplates", API Gateway developer
+ * guide). `$context.authorizer.<key>` is the authorizer context's value as it is (a missing
+ * key gives an empty string); `$context.error.message` is `errorMessage`, and
+ * `$context.error.messageString` the same in double quotes.
  */
-export function renderTemplate(template: string, decision: Pick<PolicyDecision, 'principalId' | 'context'>): string {
+export function renderTemplate(template: string, decision: Pick<PolicyDecision, 'principalId' | 'context'>, errorMessage = ''): string {
   const values: Record<string, ContextValue> = { ...decision.context, principalId: decision.principalId };
-  return template.replace(/\$context\.authorizer\.([A-Za-z0-9_]+)/g, (_match, key: string) => {
+  return template.replace(/\$context\.(authorizer|error)\.([A-Za-z0-9_]+)/g, (match, scope: string, key: string) => {
+    if (scope === 'error') {
+      if (key === 'messageString') return `"${errorMessage}"`;
+      return key === 'message' ? errorMessage : match;
+    }
     const value = Object.hasOwn(values, key) ? values[key] : null;
-    return value === null || value === undefined ? '' : JSON.stringify(String(value)).slice(1, -1);
+    return value === null || value === undefined ? '' : String(value);
   });
+}
+
+/**
+ * API Gateway's `$context.error.message` for a denial by the authorizer's policy (its default
+ * ACCESS_DENIED body; the messages AWS's "403 errors after creating a Lambda authorizer"
+ * troubleshooting article shows).
+ */
+export function accessDeniedMessage(decision: Pick<PolicyDecision, 'explicit'>): string {
+  return decision.explicit
+    ? 'User is not authorized to access this resource with an explicit deny'
+    : 'User is not authorized to access this resource';
 }
 
 /** `requestContext.authorizer` as a proxy integration sees it: values stringified. */

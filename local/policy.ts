@@ -15,6 +15,8 @@ export type ContextValue = string | number | boolean | null;
 
 export interface PolicyDecision {
   readonly effect: 'Allow' | 'Deny';
+  /** A Deny statement matched (API Gateway's message then says "with an explicit deny"). */
+  readonly explicit: boolean;
   readonly principalId: string;
   readonly context: Readonly<Record<string, ContextValue>>;
 }
@@ -29,6 +31,12 @@ export type PolicyEvaluation = PolicyDecision | MalformedPolicy;
 const INVOKE_ACTION = 'execute-api:Invoke';
 const VERSIONS = new Set(['2012-10-17', '2008-10-17']);
 const UNSUPPORTED_KEYS = ['NotAction', 'NotResource', 'Condition', 'NotPrincipal', 'Principal'];
+/**
+ * Longest Resource API Gateway accepts in an authorizer's policy ("Output from an API
+ * Gateway Lambda authorizer": "currently limited to 512 characters long"). What a longer one
+ * does is not documented; the emulator treats it as an answer API Gateway cannot use (500).
+ */
+export const MAX_RESOURCE_LENGTH = 512;
 
 /**
  * Validates an authorizer result (as it arrives after Lambda's JSON round trip) and decides
@@ -63,10 +71,10 @@ export function evaluatePolicy(result: unknown, methodArn: string): PolicyEvalua
     if ('malformed' in checked) return checked;
     if (!checked.actions.some((a) => globMatch(a, INVOKE_ACTION, true))) continue;
     if (!checked.resources.some((r) => globMatch(r, methodArn, false))) continue;
-    if (checked.effect === 'Deny') return { effect: 'Deny', principalId, context: context.values };
+    if (checked.effect === 'Deny') return { effect: 'Deny', explicit: true, principalId, context: context.values };
     allowed = true;
   }
-  return { effect: allowed ? 'Allow' : 'Deny', principalId, context: context.values };
+  return { effect: allowed ? 'Allow' : 'Deny', explicit: false, principalId, context: context.values };
 }
 
 /**
@@ -98,6 +106,9 @@ function readStatement(value: unknown, index: number): Statement | MalformedPoli
   if (actions === undefined) return malformed(`${where}.Action must be a string or a list of strings`);
   const resources = asStrings(value.Resource);
   if (resources === undefined) return malformed(`${where}.Resource must be a string or a list of strings`);
+  if (resources.some((r) => r.length > MAX_RESOURCE_LENGTH)) {
+    return malformed(`${where}.Resource is longer than ${MAX_RESOURCE_LENGTH} characters`);
+  }
   return { effect, actions, resources };
 }
 

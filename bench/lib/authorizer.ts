@@ -26,7 +26,7 @@ export const POLICIES: Record<'unlimited' | 'limited', PolicyFields> = {
 export const LIMITED_KEY = { rate: 100_000, per: 1, quotaMax: 100_000_000 } as const;
 
 /**
- * The renew-on-expiry plugin of SPEC §1/§6, inline: renews a session that expires within
+ * The renew-on-expiry plugin (examples/plugins/renew-on-expiry.ts), inline: renews a session that expires within
  * 5 s for another 60 s.
  */
 export const renewOnExpiry: GatepassPlugin = {

@@ -1,4 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { functionUrlRegion, RequestSigner } from './sigv4.ts';
 import { HttpTransport, LambdaTransport, type AdminRequest, type AdminTransport } from './transport.ts';
 import { collect, collectMeta, integer, parseDuration, parseJson, parseQuota, readJsonFile, UsageError } from './parse.ts';
 
@@ -17,6 +18,8 @@ export interface CliIo {
 export interface ConnectionOptions {
   readonly adminUrl?: string;
   readonly function?: string;
+  /** Sign `--admin-url` requests (SigV4) for this Region; a Function URL's own Region is used without it. */
+  readonly region?: string;
   readonly json?: boolean;
 }
 
@@ -43,6 +46,11 @@ export function withConnection(command: Command): Command {
   return command
     .addOption(new Option('--admin-url <url>', `admin API URL (env GATEPASS_ADMIN_URL, default ${DEFAULT_ADMIN_URL})`).argParser(url).conflicts('function'))
     .addOption(new Option('--function <name>', 'invoke this admin Lambda instead (AWS region and credentials from the environment)'))
+    .addOption(
+      new Option('--region <region>', "sign --admin-url requests (SigV4) for this AWS Region; a Function URL is signed for its own Region without it").conflicts(
+        'function',
+      ),
+    )
     .option('--json', "print the admin API's JSON answer instead of a table");
 }
 
@@ -94,10 +102,17 @@ export function limitBody(options: LimitOptions): Record<string, unknown> {
   return body;
 }
 
+/**
+ * How the admin API is reached: the Lambda by name, or the URL — signed with SigV4 (AWS
+ * credentials from the standard provider chain) when it is a Lambda Function URL or a
+ * Region is given, unsigned otherwise (the local admin port).
+ */
 export function transportOf(io: CliIo, options: ConnectionOptions): AdminTransport {
   if (io.transport) return io.transport(options);
   if (options.function !== undefined) return new LambdaTransport(options.function);
-  return new HttpTransport(options.adminUrl ?? io.env.GATEPASS_ADMIN_URL ?? DEFAULT_ADMIN_URL);
+  const url = options.adminUrl ?? io.env.GATEPASS_ADMIN_URL ?? DEFAULT_ADMIN_URL;
+  const region = options.region ?? functionUrlRegion(url);
+  return new HttpTransport(url, region === undefined ? {} : { signer: new RequestSigner({ region }) });
 }
 
 /** Sends a request; an error status becomes an {@link ApiError}. */

@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import type { CliIo } from './common.ts';
 
-/** `gatepass dev`: the local gateway and admin API on DynamoDB Local (SPEC §9). */
+/** `gatepass dev`: the local gateway and admin API on DynamoDB Local (README, "Quick start"). */
 export function devCommand(io: CliIo): Command {
   return new Command('dev')
     .description('run the local gateway and admin API on DynamoDB Local')
@@ -15,7 +15,8 @@ export function devCommand(io: CliIo): Command {
     .action(async (opts: { config?: string; port?: number; adminPort?: number; upstream?: string; seed: boolean; dynamodbEndpoint?: string; dataDir?: string }) => {
       // Imported here: the key and policy commands need none of the local stack.
       const [{ startDev }, { devBanner }] = await Promise.all([import('../../local/dev.ts'), import('../../local/banner.ts')]);
-      const dev = await startDev(opts);
+      // The access log: one line per request, as a gateway prints it.
+      const dev = await startDev({ ...opts, accessLog: (line) => io.out(`${line}\n`) });
       io.out(devBanner(dev));
       let stopping = false;
       const shutdown = (): void => {

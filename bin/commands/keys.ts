@@ -11,7 +11,15 @@ import {
   type ConnectionOptions,
   type LimitOptions,
 } from './common.ts';
-import { explanationText, sessionFields, sessionTable, type ExplanationJson, type SessionJson } from './output.ts';
+import {
+  explanationText,
+  sessionFields,
+  sessionTable,
+  usageText,
+  type ExplanationJson,
+  type SessionJson,
+  type UsageJson,
+} from './output.ts';
 import { integer, parseDurationOrNever, parseTime, readJsonFile } from './parse.ts';
 
 type SessionOptions = ConnectionOptions &
@@ -24,7 +32,7 @@ interface Created {
   ignoredFields?: string[];
 }
 
-/** `gatepass keys …`: create, read, change, list and explain API keys through the admin API. */
+/** `gatepass keys …`: create, read, change, list, explain API keys and show their usage through the admin API. */
 export function keysCommand(io: CliIo): Command {
   const keys = new Command('keys').description('manage API keys through the admin API');
 
@@ -129,6 +137,19 @@ export function keysCommand(io: CliIo): Command {
       print(io, options, explanation, explanationText);
     });
 
+  withConnection(keys.command('usage'))
+    .description("show a key's requests per day (UTC): allowed, and denied by reason")
+    .argument('<keyId>', 'the key id', keyId)
+    .option('--days <n>', 'how many days back, today included: 1 to 90 (default 30)', usageDays)
+    .action(async (id: string, options: ConnectionOptions & { days?: number }) => {
+      const usage = (await call(io, options, {
+        method: 'GET',
+        path: `/keys/${id}/usage`,
+        query: { days: options.days?.toString() },
+      })) as UsageJson;
+      print(io, options, usage, usageText);
+    });
+
   return keys;
 }
 
@@ -160,6 +181,12 @@ function createdText(created: Created): string {
   ];
   if (created.ignoredFields?.length) lines.push('', `ignored Tyk fields: ${created.ignoredFields.join(', ')}`);
   return lines.join('\n');
+}
+
+function usageDays(value: string): number {
+  const days = integer(1)(value);
+  if (days > 90) throw new InvalidArgumentError('must be a whole number from 1 to 90 (usage is answered for up to 90 days)');
+  return days;
 }
 
 function keyId(value: string): string {

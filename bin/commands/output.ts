@@ -188,3 +188,38 @@ export function explanationText(e: ExplanationJson): string {
     ]),
   ].join('\n');
 }
+
+export interface UsageJson {
+  readonly keyId: string;
+  readonly days: ReadonlyArray<{ day: string; allowed: number; denied: Record<string, number> }>;
+  readonly totals: { allowed: number; denied: Record<string, number> };
+}
+
+/**
+ * A key's usage, a row per UTC day (newest first) and a total: allowed, denied, and a column
+ * per denial reason seen in the period (the most frequent first).
+ *
+ * @example
+ * DAY         ALLOWED  DENIED  rate_limited
+ * 2026-11-29  120      3       3
+ * TOTAL       120      3       3
+ */
+export function usageText(u: UsageJson): string {
+  const reasons = Object.keys(u.totals.denied);
+  const sum = (denied: Record<string, number>): number => Object.values(denied).reduce((a, b) => a + b, 0);
+  const row = (label: string, allowed: number, denied: Record<string, number>): string[] => [
+    label,
+    String(allowed),
+    String(sum(denied)),
+    ...reasons.map((reason) => String(denied[reason] ?? 0)),
+  ];
+  const days = u.days.length;
+  return [
+    `usage of ${u.keyId}, last ${days} day${days === 1 ? '' : 's'} (UTC)`,
+    '',
+    table(
+      ['DAY', 'ALLOWED', 'DENIED', ...reasons],
+      [...u.days.map((d) => row(d.day, d.allowed, d.denied)), row('TOTAL', u.totals.allowed, u.totals.denied)],
+    ),
+  ].join('\n');
+}

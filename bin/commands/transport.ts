@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { rfc3986Query, type RequestSigner } from './sigv4.ts';
 
 /** One admin API request, whatever carries it. */
 export interface AdminRequest {
@@ -35,33 +36,60 @@ export class TransportError extends Error {
   override readonly name = 'TransportError';
 }
 
-/** The admin API over HTTP. */
+/** Options of {@link HttpTransport}. */
+export interface HttpTransportOptions {
+  /**
+   * Signs every request (SigV4) for an `AWS_IAM` Function URL.
+   *
+   * @default - unsigned (the local admin port)
+   */
+  readonly signer?: RequestSigner;
+}
+
+/** The admin API over HTTP: the local admin port, or the deployed Function URL with signed requests. */
 export class HttpTransport implements AdminTransport {
   readonly target: string;
   readonly #base: string;
+  readonly #signer: RequestSigner | undefined;
 
-  constructor(baseUrl: string) {
+  constructor(baseUrl: string, options: HttpTransportOptions = {}) {
     this.#base = baseUrl.replace(/\/+$/, '');
     this.target = this.#base;
+    this.#signer = options.signer;
   }
 
   async send(request: AdminRequest): Promise<AdminResponse> {
     const url = new URL(this.#base + request.path);
-    for (const [name, value] of Object.entries(request.query ?? {})) if (value !== undefined) url.searchParams.set(name, value);
-    const headers: Record<string, string> = { ...request.headers };
-    if (request.body !== undefined) headers['content-type'] = request.contentType ?? 'application/json';
+    const query = Object.entries(request.query ?? {}).filter((entry): entry is [string, string] => entry[1] !== undefined);
+    url.search = rfc3986Query(query);
+    const body = request.body === undefined ? undefined : JSON.stringify(request.body);
+    let headers: Record<string, string> = { ...request.headers };
+    if (body !== undefined) headers['content-type'] = request.contentType ?? 'application/json';
+    if (this.#signer) {
+      try {
+        // fetch sends the Host it signs for (the URL's); it may not be set by hand.
+        const { host: _host, ...signed } = await this.#signer.sign({ method: request.method, url, headers, ...(body === undefined ? {} : { body }) });
+        headers = signed;
+      } catch (error) {
+        throw new TransportError(`cannot sign the request to ${this.target}: ${(error as Error).message}`);
+      }
+    }
     let res: Response;
     try {
-      res = await fetch(url, {
-        method: request.method,
-        headers,
-        ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) }),
-      });
+      res = await fetch(url, { method: request.method, headers, ...(body === undefined ? {} : { body }) });
     } catch (error) {
       const cause = (error as { cause?: { code?: string; message?: string } }).cause;
       throw new TransportError(`cannot reach the admin API at ${this.target}: ${cause?.code ?? cause?.message ?? (error as Error).message}`);
     }
-    return { status: res.status, body: parseBody(await res.text(), this.target) };
+    const parsed = parseBody(await res.text(), this.target);
+    if (res.status === 403 && this.#signer && (parsed as { error?: unknown } | undefined)?.error === undefined) {
+      // Lambda's own refusal, not the admin API's: the signature or the caller's permissions.
+      const message = (parsed as { Message?: string; message?: string } | undefined)?.Message ?? (parsed as { message?: string } | undefined)?.message ?? 'Forbidden';
+      throw new TransportError(
+        `${this.target} refused the signed request (403 ${message}): the credentials need lambda:InvokeFunctionUrl and lambda:InvokeFunction on the admin function, in the URL's Region`,
+      );
+    }
+    return { status: res.status, body: parsed };
   }
 }
 

@@ -1,5 +1,5 @@
 /**
- * renew-on-expiry: the case of SPEC §1. A `postAuth` hook that renews a session whose
+ * renew-on-expiry: the case gatepass was built for (README, "Why"). A `postAuth` hook that renews a session whose
  * `expires` is past, or within `within` seconds, to `now + extendBy` — and the request
  * that triggered the renewal is checked against the renewed session (read-your-writes).
  *

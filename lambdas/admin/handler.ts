@@ -9,6 +9,7 @@ import { PolicyStore } from '../core/policies/policy-store.ts';
 import { SessionIndex } from './session-index.ts';
 import { SessionStore } from '../core/store/store.ts';
 import { createDocumentClient } from '../core/store/dynamo-client.ts';
+import { UsageReader } from '../core/usage/usage-reader.ts';
 import { errorResult, HttpError, type HttpResult } from './http.ts';
 import { policyRoutes } from './policy-routes.ts';
 import { match, routes, toHttpError, type Route } from './routes.ts';
@@ -42,7 +43,8 @@ export function createAdminHandler(options: AdminOptions): AdminHandler {
     const policies = new PolicyStore({ client, tableName: config.tableName, cacheSeconds: 0 });
     const index = new SessionIndex({ client, tableName: config.tableName });
     const keys = new KeyService(store, undefined, { policies, index });
-    table = [...routes(keys), ...policyRoutes(policies)];
+    const usage = new UsageReader({ client, tableName: config.tableName });
+    table = [...routes(keys, usage), ...policyRoutes(policies)];
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     return middy(async (): Promise<HttpResult> => {

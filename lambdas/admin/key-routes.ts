@@ -10,7 +10,7 @@ const KEY = new RegExp(`^/keys/${KEY_ID}$`);
 const JSON_TYPE = 'application/json';
 
 /**
- * The admin API's key routes (SPEC §8). Each turns a request into one `KeyService` call:
+ * The admin API's key routes (README, "Keys and sessions"). Each turns a request into one `KeyService` call:
  * - `POST /keys` → 201 `{key, keyId, session}`; a Tyk session object with
  *   `content-type: application/vnd.tyk.session+json` (adds `ignoredFields`);
  * - `GET /keys?alias=&limit=&cursor=` → 200 `{items, cursor}` (`cursor` null on the last page);

@@ -31,7 +31,7 @@ const NO_POLICY_MESSAGE = 'no policy with this id';
  * `invalid_fields` naming each, conflicts → 409, missing → 404.
  *
  * @example
- * const table = [...routes(keys), ...policyRoutes(policyStore)];
+ * const table = [...routes(keys, usage), ...policyRoutes(policyStore)];
  */
 export function policyRoutes(store: PolicyStore): Route[] {
   return [

@@ -3,13 +3,19 @@ import { InvalidInputError, type KeyService } from './key-service.ts';
 import { HttpError, json } from './http.ts';
 import { keyRoutes } from './key-routes.ts';
 import type { Route, RouteHandler } from './route.ts';
+import type { UsageReader } from '../core/usage/usage-reader.ts';
+import { usageRoutes } from './usage-routes.ts';
 
 // Re-exported: the handler and the policy routes name them from here.
 export type { Route, RouteHandler };
 
-/** The admin API's routes: `/health` and the key routes (policies: `policy-routes.ts`). */
-export function routes(keys: KeyService): Route[] {
-  return [{ method: 'GET', pattern: /^\/health$/, handle: async () => json(200, { status: 'ok' }) }, ...keyRoutes(keys)];
+/** The admin API's routes: `/health`, the key routes and a key's usage (policies: `policy-routes.ts`). */
+export function routes(keys: KeyService, usage: UsageReader): Route[] {
+  return [
+    { method: 'GET', pattern: /^\/health$/, handle: async () => json(200, { status: 'ok' }) },
+    ...keyRoutes(keys),
+    ...usageRoutes(usage),
+  ];
 }
 
 /** Finds the route for a request: 404 for an unknown path, 405 for a known path with another method. */

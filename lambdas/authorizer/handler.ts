@@ -1,5 +1,6 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
@@ -11,7 +12,10 @@ import type { GatepassPlugin } from '../core/plugins/plugin.ts';
 import { loadPlugins } from '../core/plugins/plugin-loader.ts';
 import { PolicyStore } from '../core/policies/policy-store.ts';
 import { SessionStore } from '../core/store/store.ts';
+import { DecisionObserver, noteDecision, type DecisionListener } from './decision-observer.ts';
 import { toAuthorizerResult, toAuthRequest, UnauthorizedError, type AuthorizerEvent, type AuthorizerResult } from './events.ts';
+import { createMetrics } from './metrics.ts';
+import { countDynamoDBRequests, observingLog } from './observation.ts';
 
 export interface AuthorizerOptions {
   /** The config; a string is parsed and validated like `GATEPASS_CONFIG`. */
@@ -26,6 +30,18 @@ export interface AuthorizerOptions {
   readonly pluginDir?: string;
   /** Plugins already loaded (tests); replaces loading the config's `plugins`. */
   readonly plugins?: readonly GatepassPlugin[];
+  /**
+   * Where each request's metric line goes (embedded metric format, on stdout); `false`: no
+   * metrics (the local gateway prints an access log instead).
+   * @default Powertools Metrics, namespace `Gatepass`, `service` = the function's name
+   */
+  readonly metrics?: Metrics | false;
+  /**
+   * Called with each request's record once it is answered, and awaited (the local gateway:
+   * its access log and usage counters). What it throws is logged; it never changes an answer.
+   * @default none
+   */
+  readonly onDecision?: DecisionListener;
 }
 
 export type AuthorizerHandler = (event: AuthorizerEvent, context: Context) => Promise<AuthorizerResult>;
@@ -45,37 +61,49 @@ export function createAuthorizerHandler(options: AuthorizerOptions): AuthorizerH
   const logger = options.logger ?? new Logger({ serviceName: 'gatepass-authorizer' });
   const ready = build(options, logger);
   ready.catch(() => undefined); // reported on each request below
+  const observer = new DecisionObserver({
+    metrics: options.metrics ?? createMetrics(),
+    clock: options.clock ?? Date.now,
+    logger,
+    ...(options.onDecision ? { onDecision: options.onDecision } : {}),
+  });
 
-  return middy(async (event: AuthorizerEvent): Promise<AuthorizerResult> => {
+  return middy((event: AuthorizerEvent) => observer.observe(event, () => answer(event))).use(
+    injectLambdaContext(logger, { logEvent: false }),
+  ) as unknown as AuthorizerHandler;
+
+  async function answer(event: AuthorizerEvent): Promise<AuthorizerResult> {
     let built: Ready;
     try {
       built = await ready;
     } catch (error) {
       logger.error('authorizer misconfigured: failing closed', { error: describe(error) });
-      throw new Error('Authorizer misconfigured');
+      throw new Error('Authorizer misconfigured', { cause: error });
     }
     try {
       const decision = await built.pipeline.authorize(toAuthRequest(event, built.config));
+      noteDecision(decision);
       return toAuthorizerResult(decision, event, built.config);
     } catch (error) {
       if (error instanceof UnauthorizedError) throw error;
       // Fail closed: any fault becomes a 500 (AUTHORIZER_FAILURE), never an Allow.
       logger.error('authorization failed: failing closed', { error: describe(error) });
-      throw new Error('Authorizer failure');
+      throw new Error('Authorizer failure', { cause: error });
     }
-  }).use(injectLambdaContext(logger, { logEvent: false })) as unknown as AuthorizerHandler;
+  }
 }
 
 async function build(options: AuthorizerOptions, logger: Logger): Promise<Ready> {
   const config = typeof options.config === 'object' ? options.config : parseConfig(options.config);
   const client = options.client ?? createDocumentClient();
+  countDynamoDBRequests(client);
   const clock = options.clock ?? Date.now;
   const store = new SessionStore({ client, tableName: config.tableName, retentionSeconds: config.sessionRetentionSeconds });
   const policies = new PolicyStore({ client, tableName: config.tableName, cacheSeconds: config.policyCacheSeconds, clock });
-  const jwt = config.jwt ? createJwtVerifier(config.jwt, { clock }) : undefined;
+  const jwt = config.jwt ? createJwtVerifier(config.jwt, { clock, log: logger }) : undefined;
   const plugins = options.plugins ?? (await loadPlugins(config.plugins, options.pluginDir));
   if (plugins.length > 0) logger.info('plugins loaded', { plugins: plugins.map((p) => p.name) });
-  const pipeline = new Pipeline({ config, store, log: logger, clock, plugins, policies, ...(jwt ? { jwt } : {}) });
+  const pipeline = new Pipeline({ config, store, log: observingLog(logger), clock, plugins, policies, ...(jwt ? { jwt } : {}) });
   return { config, pipeline };
 }
 

@@ -47,6 +47,23 @@ describe('the CDK app', { timeout: CDK_TEST_TIMEOUT }, () => {
       expect(props.resultsCacheTtl?.toSeconds()).toBe(60);
     });
 
+    it("reads the gateway responses' headers, 401 challenge and other authorizers, from JSON or `-c` strings", () => {
+      const fromJson = propsFrom({
+        gatewayResponseHeaders: { 'Access-Control-Allow-Origin': "'https://app.example.com'" },
+        wwwAuthenticate: 'ApiKey',
+        otherAuthorizers: true,
+      });
+      const fromStrings = propsFrom({ gatewayResponseHeaders: '{"Vary": "\'Origin\'"}', otherAuthorizers: 'false' });
+
+      expect(fromJson.gatewayResponseOptions).toEqual({
+        headers: { 'Access-Control-Allow-Origin': "'https://app.example.com'" },
+        wwwAuthenticate: 'ApiKey',
+        otherAuthorizers: true,
+      });
+      expect(fromStrings.gatewayResponseOptions).toEqual({ headers: { Vary: "'Origin'" }, otherAuthorizers: false });
+      expect(() => propsFrom({ gatewayResponseHeaders: { Vary: 1 } })).toThrow(/gatewayResponseHeaders.Vary/);
+    });
+
     it('reads the strings of `-c key=value` (comma lists, JSON, numbers, booleans)', () => {
       const props = propsFrom({
         restApiIds: 'a1b2c3d4e5, f6g7h8i9j0',

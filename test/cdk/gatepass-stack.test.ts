@@ -25,7 +25,7 @@ describe('GatepassStack', { timeout: CDK_TEST_TIMEOUT }, () => {
 
       template.resourceCountIs('AWS::DynamoDB::GlobalTable', 1);
       template.hasResource('AWS::DynamoDB::GlobalTable', { DeletionPolicy: 'Retain' });
-      template.resourceCountIs('AWS::Lambda::Function', 3);
+      template.resourceCountIs('AWS::Lambda::Function', 4); // and the usage aggregator
       template.resourceCountIs('AWS::Lambda::Url', 1);
       template.hasResourceProperties('AWS::Lambda::Url', { AuthType: 'AWS_IAM' });
     });
@@ -80,6 +80,7 @@ describe('GatepassStack', { timeout: CDK_TEST_TIMEOUT }, () => {
 
       template.hasOutput('TableName', { Value: { Ref: logicalId(stack.sessions.table) } });
       template.hasOutput('AdminFunctionName', { Value: { Ref: logicalId(stack.admin.function) } });
+      template.hasOutput('AdminFunctionArn', { Value: { 'Fn::GetAtt': [logicalId(stack.admin.function), 'Arn'] } });
       template.hasOutput('AdminUrl', { Value: { 'Fn::GetAtt': [logicalId(stack.admin.url), 'FunctionUrl'] } });
       template.hasOutput('AuthorizerFunctionArn', { Value: { 'Fn::GetAtt': [logicalId(stack.authorizer.function), 'Arn'] } });
       template.hasOutput('DemoApiUrl', { Value: Match.anyValue() });
@@ -92,7 +93,7 @@ describe('GatepassStack', { timeout: CDK_TEST_TIMEOUT }, () => {
 
       expect(stack.demoApi).toBeUndefined();
       template.resourceCountIs('AWS::ApiGateway::RestApi', 0);
-      template.resourceCountIs('AWS::Lambda::Function', 2);
+      template.resourceCountIs('AWS::Lambda::Function', 3); // authorizer, admin, usage aggregator
       template.resourceCountIs('AWS::ApiGateway::Authorizer', 2);
       for (const restApiId of ['a1b2c3d4e5', 'f6g7h8i9j0']) {
         template.hasResourceProperties('AWS::ApiGateway::Authorizer', { RestApiId: restApiId, Type: 'REQUEST' });
@@ -114,6 +115,19 @@ describe('GatepassStack', { timeout: CDK_TEST_TIMEOUT }, () => {
       withResponses.resourceCountIs('AWS::ApiGateway::GatewayResponse', 2 * RESPONSE_TYPES.length);
       withResponses.hasResourceProperties('AWS::ApiGateway::GatewayResponse', { RestApiId: 'f6g7h8i9j0', ResponseType: 'ACCESS_DENIED' });
       without.resourceCountIs('AWS::ApiGateway::GatewayResponse', 0);
+    });
+
+    it("gives the attached APIs' gatepass responses the API's CORS headers, and leaves 401s alone when other authorizers share them", () => {
+      const { template } = build({
+        restApiIds: ['a1b2c3d4e5'],
+        gatewayResponseOptions: { headers: { 'Access-Control-Allow-Origin': "'https://app.example.com'" }, otherAuthorizers: true },
+      });
+
+      template.resourceCountIs('AWS::ApiGateway::GatewayResponse', RESPONSE_TYPES.length - 1);
+      template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
+        ResponseType: 'ACCESS_DENIED',
+        ResponseParameters: { 'gatewayresponse.header.Access-Control-Allow-Origin': "'https://app.example.com'" },
+      });
     });
 
     it('rejects something that is not a REST API id, and an API listed twice', () => {

@@ -65,7 +65,8 @@ describe('PluginLayer', { timeout: CDK_TEST_TIMEOUT }, () => {
       const { folder } = synthesizedLayer('renew-v2');
 
       expect(existsSync(path.join(folder, 'gatepass/plugins/renew-v2.mjs'))).toBe(true);
-      expect(existsSync(path.join(folder, 'gatepass/plugins/renew-v2.mjs.map'))).toBe(true);
+      // The authorizer runs without --enable-source-maps: a map would never be read.
+      expect(existsSync(path.join(folder, 'gatepass/plugins/renew-v2.mjs.map'))).toBe(false);
     });
 
     it('is a plugin object when Node imports it, on its own', async () => {

@@ -61,7 +61,7 @@ describe('cdk synth', { timeout: CDK_TEST_TIMEOUT }, () => {
 
     beforeAll(async () => {
       table = await createTestTable('synth');
-      keys = new KeyService(new SessionStore({ client: table.doc, tableName: table.tableName, retentionSeconds: 0 }));
+      keys = new KeyService(new SessionStore({ client: table.doc, tableName: table.tableName, retentionSeconds: 86_400 }));
       bundle = path.join(assetOf('gatepass authorizer'), 'index.mjs');
       provideRuntimeModules(outdir);
     });
@@ -75,7 +75,7 @@ describe('cdk synth', { timeout: CDK_TEST_TIMEOUT }, () => {
      * The context grants 25 s rather than the function's 3 s: middy stops a handler at the
      * deadline, and a cold start on a loaded CI machine is no measure of one on Lambda.
      */
-    async function authorize(key: string): Promise<APIGatewayAuthorizerResult> {
+    async function authorize(key: string, config: Record<string, unknown> = {}): Promise<APIGatewayAuthorizerResult & { logs: string }> {
       const event = buildRequestAuthorizerEvent({
         method: 'GET',
         path: '/orders/42',
@@ -89,38 +89,48 @@ describe('cdk synth', { timeout: CDK_TEST_TIMEOUT }, () => {
       const script = `const { handler } = await import(${JSON.stringify(pathToFileURL(bundle).href)});
         const context = { functionName: 'gatepass-authorizer', functionVersion: '$LATEST', invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:gatepass-authorizer', memoryLimitInMB: '256', awsRequestId: 'synth-test', logGroupName: 'g', logStreamName: 's', getRemainingTimeInMillis: () => 25000 };
         const result = await handler(JSON.parse(process.env.EVENT), context);
-        console.log('RESULT ' + JSON.stringify(result));`;
-      const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
+        console.log('RESULT ' + JSON.stringify(result));`.replace(
+        'const result = await handler(JSON.parse(process.env.EVENT), context);',
+        'const result = await handler(JSON.parse(process.env.EVENT), context).catch((error) => ({ error: error.message }));',
+      );
+      const { stdout, stderr } = await run(process.execPath, ['--input-type=module', '-e', script], {
         cwd: path.dirname(bundle),
         timeout: 30_000,
         env: {
           PATH: process.env.PATH,
-          GATEPASS_CONFIG: JSON.stringify({ tableName: table.tableName }),
+          GATEPASS_CONFIG: JSON.stringify({ tableName: table.tableName, ...config }),
           AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint(),
           AWS_REGION: 'us-east-1',
           AWS_ACCESS_KEY_ID: 'local',
           AWS_SECRET_ACCESS_KEY: 'local',
           AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-          POWERTOOLS_LOG_LEVEL: 'SILENT',
-          NODE_OPTIONS: '--enable-source-maps',
+          POWERTOOLS_LOG_LEVEL: 'ERROR',
+          // The authorizer's environment: no NODE_OPTIONS (no --enable-source-maps).
           EVENT: JSON.stringify(event),
         },
       });
       const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
       if (!line) throw new Error(`the bundle answered nothing: ${stdout}`);
-      return JSON.parse(line.slice('RESULT '.length)) as APIGatewayAuthorizerResult;
+      return { ...(JSON.parse(line.slice('RESULT '.length)) as APIGatewayAuthorizerResult), logs: stdout + stderr };
     }
 
-    it('allows a seeded key, for that method only, and counts the request', async () => {
+    it('allows a seeded key for the API and stage, and counts the request', async () => {
       const { key, keyId } = await keys.create({ alias: 'synth', quotaMax: 1000 });
 
       const result = await authorize(key);
 
       expect(result.principalId).toBe(keyId);
       expect(result.policyDocument.Statement).toEqual([
-        { Action: 'execute-api:Invoke', Effect: 'Allow', Resource: 'arn:aws:execute-api:us-east-1:000000000000:a1b2c3d4e5/prod/GET/orders/42' },
+        { Action: 'execute-api:Invoke', Effect: 'Allow', Resource: 'arn:aws:execute-api:us-east-1:000000000000:a1b2c3d4e5/prod/*' },
       ]);
       expect(result.context).toMatchObject({ keyId, alias: 'synth', quotaMax: 1000, quotaRemaining: 999 });
+    });
+
+    it('logs a fault with the class name of its error, not a minified one', async () => {
+      const result = await authorize('gp_anything-at-all-0123456789', { hookTimeoutMs: 0 });
+
+      expect(result).toMatchObject({ error: 'Authorizer misconfigured' });
+      expect(result.logs).toContain('"name":"ConfigError"');
     });
 
     it('denies an expired key with session_expired', async () => {

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { App, Stack, type CfnResource } from 'aws-cdk-lib';
@@ -15,6 +15,16 @@ export function testApp(context: Record<string, unknown> = {}, { bundle = false 
   const outdir = mkdtempSync(path.join(tmpdir(), 'gatepass-cdk-'));
   outdirs.push(outdir);
   return new App({ outdir, context: { ...(bundle ? {} : { 'aws:cdk:bundling-stacks': [] }), ...context } });
+}
+
+/**
+ * The feature flags of the repository's `cdk.json` (its `@aws-cdk/…` context keys): what
+ * `cdk synth` and `cdk deploy` run with. Pass them to {@link testApp} to test the deployed
+ * behaviour.
+ */
+export function cdkJsonFeatureFlags(): Record<string, unknown> {
+  const cdkJson = JSON.parse(readFileSync(path.join(import.meta.dirname, '../../cdk.json'), 'utf8')) as { context: Record<string, unknown> };
+  return Object.fromEntries(Object.entries(cdkJson.context).filter(([key]) => key.startsWith('@aws-cdk')));
 }
 
 /** Removes the folders of every {@link testApp} made so far. */

@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { GATEWAY_RESPONSES } from '../../lambdas/core/model/gateway-responses.ts';
+import { denialFields, GATEWAY_RESPONSES } from '../../lambdas/core/model/gateway-responses.ts';
 import type { EchoBody } from '../../local/echo.ts';
 import { startGateway } from '../../local/gateway.ts';
 import type { RunningGateway } from '../../local/gateway.ts';
@@ -104,38 +104,61 @@ describe('local gateway with the echo backend', () => {
     expect(event?.requestContext.requestId).toBeTypeOf('string');
   });
 
-  it('answers 403 with the Deny context in the ACCESS_DENIED template', async () => {
+  it("answers 403 with gatepass's denial fields and API Gateway's message in the ACCESS_DENIED template", async () => {
     state.authorizer = async (event) =>
-      policy('Deny', event.methodArn, { reason: 'session_expired', message: 'Key has expired, please renew' });
+      policy('Deny', event.methodArn, {
+        reason: 'session_expired',
+        message: 'Key has expired, please renew',
+        gatepassDenial: denialFields('session_expired', 'Key has expired, please renew'),
+      });
 
     const res = await fetch(`${gateway.url}/pets`);
 
     expect(res.status).toBe(403);
     expect(res.headers.get('x-amzn-errortype')).toBe('AccessDeniedException');
-    expect(await res.json()).toEqual({ error: 'Key has expired, please renew', reason: 'session_expired' });
+    expect(await res.json()).toEqual({
+      error: 'Key has expired, please renew',
+      reason: 'session_expired',
+      message: 'User is not authorized to access this resource with an explicit deny',
+    });
   });
 
-  it('JSON-escapes context values in the 403 body', async () => {
-    state.authorizer = async (event) => policy('Deny', event.methodArn, { reason: 'plugin_denied', message: 'no "quotes" \\ here\n' });
+  it('keeps quotes and backslashes of a denial message as JSON (the fields are built with JSON.stringify)', async () => {
+    const message = 'no "quotes" \\ here\n';
+    state.authorizer = async (event) => policy('Deny', event.methodArn, { gatepassDenial: denialFields('plugin_denied', message) });
 
     const res = await fetch(`${gateway.url}/pets`);
 
-    expect(await res.json()).toEqual({ error: 'no "quotes" \\ here\n', reason: 'plugin_denied' });
+    expect(await res.json()).toMatchObject({ error: message, reason: 'plugin_denied' });
   });
 
-  it('answers 403 with empty strings when the Deny has no context', async () => {
+  it("answers a Deny that is not gatepass's with API Gateway's own body, no empty gatepass fields", async () => {
     state.authorizer = async (event) => policy('Deny', event.methodArn);
 
     const res = await fetch(`${gateway.url}/pets`);
 
     expect(res.status).toBe(403);
-    expect(await res.json()).toEqual({ error: '', reason: '' });
+    expect(await res.json()).toEqual({ message: 'User is not authorized to access this resource with an explicit deny' });
+  });
+
+  it('answers 500 when the policy names a Resource longer than the 512 characters API Gateway allows', async () => {
+    state.authorizer = async (event) => policy('Allow', event.methodArn);
+
+    const short = await fetch(`${gateway.url}/files/${'a'.repeat(100)}`);
+    const long = await fetch(`${gateway.url}/files/${'a'.repeat(600)}`);
+
+    expect(short.status).toBe(200);
+    expect(long.status).toBe(500);
+    expect(JSON.stringify(state.logs)).toContain('longer than 512');
   });
 
   it('answers 403 when the policy allows only another method', async () => {
     state.authorizer = async (event) => policy('Allow', event.methodArn.replace('/GET/', '/POST/'));
 
-    expect((await fetch(`${gateway.url}/pets`)).status).toBe(403);
+    const res = await fetch(`${gateway.url}/pets`);
+
+    expect(res.status).toBe(403);
+    expect(await res.json()).toEqual({ message: 'User is not authorized to access this resource' });
   });
 
   it('answers 401 with the UNAUTHORIZED body when the authorizer throws Unauthorized', async () => {
@@ -146,6 +169,7 @@ describe('local gateway with the echo backend', () => {
     const res = await fetch(`${gateway.url}/pets`);
 
     expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toBe('Bearer');
     expect(await res.text()).toBe(GATEWAY_RESPONSES.UNAUTHORIZED.template);
   });
 

@@ -1,10 +1,15 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { sessionKeyOf } from '../../examples/plugins/custom-auth.ts';
 import { IP_DENIED_MESSAGE } from '../../examples/plugins/ip-deny.ts';
 import type { DevServer } from '../../local/dev.ts';
+import { findFreePort } from '../../local/ports.ts';
 import { createKey, startTestDev } from '../support/dev.ts';
+import { dynamoEndpoint } from '../support/dynamo.ts';
 
 const EXAMPLES = path.resolve(import.meta.dirname, '../../examples/plugins');
 const FIXTURES = path.resolve(import.meta.dirname, '../fixtures/plugins');
@@ -12,7 +17,9 @@ const example = (name: string) => path.join(EXAMPLES, name);
 const fixture = (name: string) => path.join(FIXTURES, name);
 
 const AUTHORIZER_FAILURE = { error: 'Authorizer failure', reason: 'authorizer_failure' };
-const SESSION_EXPIRED = { error: 'Key has expired, please renew', reason: 'session_expired' };
+/** API Gateway's own message for a Deny, which every 403 body carries after gatepass's fields. */
+const EXPLICIT_DENY = 'User is not authorized to access this resource with an explicit deny';
+const SESSION_EXPIRED = { error: 'Key has expired, please renew', reason: 'session_expired', message: EXPLICIT_DENY };
 
 const nowS = () => Math.floor(Date.now() / 1000);
 
@@ -20,7 +27,7 @@ interface Echo {
   authorizer: Record<string, string>;
 }
 
-interface StoredSession {
+interface SessionJson {
   expires: number;
   quotaMax: number;
   quotaRemaining: number;
@@ -32,11 +39,11 @@ function call(dev: DevServer, headers: Record<string, string> = {}, route = '/pe
   return fetch(`${dev.gatewayUrl}${route}`, { headers });
 }
 
-/** The stored session, through the admin API (GET /keys/{keyId}). */
-async function storedSession(dev: DevServer, keyId: string): Promise<StoredSession> {
+/** The key's session as the admin API shows it (GET /keys/{keyId}). */
+async function sessionOf(dev: DevServer, keyId: string): Promise<SessionJson> {
   const res = await fetch(`${dev.adminUrl}/keys/${keyId}`);
   if (res.status !== 200) throw new Error(`GET /keys/${keyId} answered ${res.status}: ${await res.text()}`);
-  return (await res.json()) as StoredSession;
+  return (await res.json()) as SessionJson;
 }
 
 async function patchSession(dev: DevServer, keyId: string, patch: Record<string, unknown>): Promise<void> {
@@ -97,7 +104,7 @@ describe('renew-on-expiry, end to end over HTTP', () => {
     const after = nowS();
 
     expect(res.status).toBe(200);
-    const stored = await storedSession(renewing, keyId);
+    const stored = await sessionOf(renewing, keyId);
     expect(stored.expires).toBeGreaterThanOrEqual(before + 60);
     expect(stored.expires).toBeLessThanOrEqual(after + 60);
     expect(((await res.json()) as Echo).authorizer.expires).toBe(String(stored.expires));
@@ -118,7 +125,7 @@ describe('renew-on-expiry, end to end over HTTP', () => {
     const res = await call(renewing, { Authorization: key });
 
     expect(res.status).toBe(200);
-    const stored = await storedSession(renewing, keyId);
+    const stored = await sessionOf(renewing, keyId);
     expect(stored.expires).toBeGreaterThanOrEqual(expires + 60);
     expect(stored.version).toBe(2);
   });
@@ -129,7 +136,7 @@ describe('renew-on-expiry, end to end over HTTP', () => {
 
     expect((await call(renewing, { Authorization: key })).status).toBe(200);
 
-    expect(await storedSession(renewing, keyId)).toMatchObject({ expires, version: 1 });
+    expect(await sessionOf(renewing, keyId)).toMatchObject({ expires, version: 1 });
   });
 });
 
@@ -152,7 +159,7 @@ describe('renew-on-expiry under 100 concurrent requests', () => {
     const statuses = await Promise.all(Array.from({ length: 100 }, async () => (await call(renewing, { Authorization: key })).status));
 
     expect(statuses.filter((s) => s === 200)).toHaveLength(100);
-    const stored = await storedSession(renewing, keyId);
+    const stored = await sessionOf(renewing, keyId);
     expect(stored.quotaRemaining).toBe(1000 - 100);
     expect(stored.expires).toBeGreaterThan(nowS() - 60);
     expect(stored.version).toBe(2); // renewed exactly once
@@ -165,7 +172,7 @@ describe('renew-on-expiry under 100 concurrent requests', () => {
     const statuses = await Promise.all(Array.from({ length: 100 }, async () => (await call(resetting, { Authorization: key })).status));
 
     expect(statuses.filter((s) => s === 200)).toHaveLength(100);
-    const stored = await storedSession(resetting, keyId);
+    const stored = await sessionOf(resetting, keyId);
     expect(stored.quotaRemaining).toBe(1000 - 100);
     expect(stored.version).toBe(2);
   });
@@ -196,14 +203,14 @@ describe('custom-auth, end to end over HTTP', () => {
 
     expect(remaining).toEqual(['999', '998', '997']);
     const keyId = createHash('sha256').update(sessionKeyOf(token)).digest('hex');
-    expect(await storedSession(dev, keyId)).toMatchObject({ quotaMax: 1000, quotaRemaining: 997, version: 1 });
+    expect(await sessionOf(dev, keyId)).toMatchObject({ quotaMax: 1000, quotaRemaining: 997, version: 1 });
   });
 
   it('denies a request without the token with 403 missing_token, even with an API key header', async () => {
     const res = await call(dev, { Authorization: 'gp_some-api-key-that-is-long-enough' });
 
     expect(res.status).toBe(403);
-    expect(await res.json()).toEqual({ error: 'Auth token missing', reason: 'missing_token' });
+    expect(await res.json()).toEqual({ error: 'Auth token missing', reason: 'missing_token', message: EXPLICIT_DENY });
   });
 
   it('with renew-on-expiry after it, allows the seed thread\'s request: a session expired 24 h ago is renewed on the same request', async () => {
@@ -215,7 +222,7 @@ describe('custom-auth, end to end over HTTP', () => {
     const res = await call(withRenewal, { 'x-auth-token': token });
 
     expect(res.status).toBe(200);
-    expect((await storedSession(withRenewal, keyId)).expires).toBeGreaterThan(nowS());
+    expect((await sessionOf(withRenewal, keyId)).expires).toBeGreaterThan(nowS());
   });
 });
 
@@ -239,7 +246,7 @@ describe('ip-deny, end to end over HTTP', () => {
     const withoutKey = await call(loopbackDenied);
 
     expect(withKey.status).toBe(403);
-    expect(await withKey.json()).toEqual({ error: IP_DENIED_MESSAGE, reason: 'ip_denied' });
+    expect(await withKey.json()).toEqual({ error: IP_DENIED_MESSAGE, reason: 'ip_denied', message: EXPLICIT_DENY });
     expect(withoutKey.status).toBe(403);
   });
 
@@ -292,7 +299,7 @@ describe('plugins that throw, hang or deny', () => {
     const res = await call(dev, { Authorization: key, 'x-fixture': 'deny' });
 
     expect(res.status).toBe(403);
-    expect(await res.json()).toEqual({ error: 'Closed for maintenance  backsoon', reason: 'under_maintenance' });
+    expect(await res.json()).toEqual({ error: 'Closed for maintenance  backsoon', reason: 'under_maintenance', message: EXPLICIT_DENY });
     expect((await call(dev, { Authorization: key })).status).toBe(200);
   });
 });
@@ -330,5 +337,64 @@ describe('plugins that fail to load', () => {
       expect(line).toContain(`plugin ${file}`);
       expect(line).toMatch(problem);
     }
+  });
+});
+
+/** A TypeScript plugin, with types, in a folder that has no package.json (so CommonJS to Node). */
+const BARE_PLUGIN = `interface Ctx { readonly request: { readonly path: string } }
+
+export default {
+  name: 'bare-folder',
+  async pre(ctx: Ctx) {
+    if (ctx.request.path === '/blocked') return { deny: { reason: 'blocked_here', message: 'Blocked by a bare plugin' } };
+    return undefined;
+  },
+};
+`;
+
+describe('a TypeScript plugin in a folder without package.json, under `gatepass dev` (npm start)', () => {
+  let folder: string;
+  let child: ChildProcess;
+  let gatewayUrl: string;
+  let output = '';
+
+  beforeAll(async () => {
+    folder = mkdtempSync(path.join(tmpdir(), 'gatepass-bare-plugin-'));
+    writeFileSync(path.join(folder, 'bare-plugin.ts'), BARE_PLUGIN);
+    writeFileSync(path.join(folder, 'gatepass.config.json'), JSON.stringify({ tableName: `bare-${randomUUID()}`, plugins: ['./bare-plugin.ts'] }));
+    const [port, adminPort] = [await findFreePort(), await findFreePort()];
+    gatewayUrl = `http://127.0.0.1:${port}`;
+    // The command npm start runs, from a folder of its own, as a user runs it.
+    const bin = path.resolve(import.meta.dirname, '../../bin/gatepass.mjs');
+    const args = ['dev', '--config', 'gatepass.config.json', '--port', String(port), '--admin-port', String(adminPort), '--no-seed', '--dynamodb-endpoint', dynamoEndpoint()];
+    child = spawn(process.execPath, [bin, ...args], { cwd: folder, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const health = await fetch(`http://127.0.0.1:${adminPort}/health`).catch(() => undefined);
+      if (health?.status === 200) break;
+      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`gatepass dev did not start:\n${output}`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }, 90_000);
+  afterAll(async () => {
+    if (child && child.exitCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGINT');
+      await exited;
+    }
+    rmSync(folder, { recursive: true, force: true });
+  });
+
+  it("loads the plugin and runs its hook: 403 with the plugin's reason", async () => {
+    const res = await fetch(`${gatewayUrl}/blocked`);
+
+    expect(res.status, output).toBe(403);
+    expect(await res.json()).toEqual({ error: 'Blocked by a bare plugin', reason: 'blocked_here', message: EXPLICIT_DENY });
+  });
+
+  it('lets other requests on to the credential check', async () => {
+    expect((await fetch(`${gatewayUrl}/pets`)).status).toBe(401);
   });
 });

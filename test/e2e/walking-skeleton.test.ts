@@ -64,7 +64,7 @@ describe('the local gateway, end to end over HTTP', () => {
     const res = await fetch(`${dev.gatewayUrl}/pets`, { headers: { Authorization: key } });
 
     expect(res.status).toBe(403);
-    expect(await res.json()).toEqual({ error: 'Key has expired, please renew', reason: 'session_expired' });
+    expect(await res.json()).toMatchObject({ error: 'Key has expired, please renew', reason: 'session_expired' });
   });
 
   it('denies an unknown key with 403 key_not_found', async () => {
@@ -87,7 +87,7 @@ describe('the local gateway, end to end over HTTP', () => {
     }
     const last = await fetch(`${dev.gatewayUrl}/pets`, { headers: { Authorization: key } });
     expect(statuses).toEqual([200, 200, 200, 403]);
-    expect(await last.json()).toEqual({ error: 'Quota exceeded', reason: 'quota_exceeded' });
+    expect(await last.json()).toMatchObject({ error: 'Quota exceeded', reason: 'quota_exceeded' });
   });
 
   it('denies a key outside its access rights with api_not_allowed / url_not_allowed', async () => {

@@ -12,7 +12,8 @@ import { SessionStore } from '../../lambdas/core/store/store.ts';
 import { createTestTable, dynamoEndpoint, type TestTable } from '../support/dynamo.ts';
 import { requestWith } from '../support/pipeline.ts';
 
-const NOW_MS = 1_760_000_000_000;
+// Real time (whole seconds): DynamoDB Local deletes items whose TTL has passed.
+const NOW_MS = Math.floor(Date.now() / 1000) * 1000;
 const NOW = NOW_MS / 1000;
 
 /**

@@ -8,7 +8,7 @@ import type { JWTPayload } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createJwtVerifier, JwksUnavailableError, type JwtVerifier } from '../../lambdas/core/jwt/jwt.ts';
 import { JwtConfigSchema } from '../../lambdas/core/model/config.ts';
-import type { Log } from '../../lambdas/core/model/log.ts';
+import { NOW, recordingLog, type RecordingLog } from '../support/fixtures.ts';
 import {
   generateShortRsaKey,
   generateTestKey,
@@ -20,14 +20,13 @@ import {
   type TestKey,
 } from '../support/jwks-server.ts';
 
-const NOW = 1_700_000_000; // epoch s
 const ISS = 'https://issuer.test/';
 
 let server: JwksServer;
 let rsa: TestKey;
 let ec: TestKey;
 let short: ShortRsaKey;
-let warnings: Array<Record<string, unknown>>;
+let log: RecordingLog;
 let verifier: JwtVerifier;
 
 beforeAll(async () => {
@@ -35,13 +34,7 @@ beforeAll(async () => {
   short = generateShortRsaKey(1024, 'short-kid');
   const broken = { ...ec.publicJwk, kid: 'broken', y: ec.publicJwk.x }; // not a point of P-256
   server.setKeys({ keys: [...jwksOf(rsa, ec).keys, short.publicJwk, broken] });
-  warnings = [];
-  const log: Log = {
-    debug() {},
-    info() {},
-    error() {},
-    warn: (message, ...extra) => warnings.push({ message, ...Object.assign({}, ...extra) }),
-  };
+  log = recordingLog();
   const config = JwtConfigSchema.parse({ jwksUrl: server.url, algorithms: ['RS256', 'ES256'], issuer: ISS });
   verifier = createJwtVerifier(config, { clock: () => NOW * 1000, log });
 });
@@ -69,8 +62,8 @@ describe('a JWKS that publishes a 1024-bit RSA key', () => {
     ];
 
     expect(verdicts.map((v) => (v.ok ? 'ok' : v.reason))).toEqual(['token_invalid', 'token_invalid', 'token_invalid']);
-    expect(warnings).toEqual([
-      expect.objectContaining({ kid: 'short-kid', source: server.url, detail: expect.stringContaining('1024 bits') }),
+    expect(log.at('warn')).toEqual([
+      expect.objectContaining({ fields: expect.objectContaining({ kid: 'short-kid', source: server.url, detail: expect.stringContaining('1024 bits') }) }),
     ]);
   });
 

@@ -1,7 +1,8 @@
 /**
  * JWT identities' sessions on the pipeline, on DynamoDB Local, with a real JWKS server and
  * an injected clock (token times, session expiry and the policy cache all follow it):
- * the two expiries of I8, the session created once per identity, and what is logged.
+ * the two expiries of I8, the session created once per identity (and never for a refused
+ * token or a missing policy), and what is logged.
  */
 import { randomUUID } from 'node:crypto';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -17,28 +18,14 @@ import { parsePolicyInput, type PolicyFields, type PolicyInput } from '../../lam
 import { PolicyStore } from '../../lambdas/core/policies/policy-store.ts';
 import { SessionStore } from '../../lambdas/core/store/store.ts';
 import { createTestTable, scanAll, type TestTable } from '../support/dynamo.ts';
-import { generateTestKey, jwksOf, signToken, startJwksServer, type JwksServer, type TestKey } from '../support/jwks-server.ts';
+import { recordingLog } from '../support/fixtures.ts';
+import { generateTestKey, jwksOf, signToken, startJwksServer, unsecuredToken, type JwksServer, type TestKey } from '../support/jwks-server.ts';
 import { concurrently, requestWith } from '../support/pipeline.ts';
 
 const T0 = 1_750_000_000; // epoch s
 const ISS = 'https://issuer.test/';
 const AUD = 'gatepass-api';
 const YEAR = 365 * 86_400;
-
-interface LogEntry {
-  readonly level: 'debug' | 'info' | 'warn' | 'error';
-  readonly message: string;
-  readonly fields: Record<string, unknown>;
-}
-
-/** A Log that keeps every entry. */
-function recordingLog(): Log & { readonly entries: LogEntry[] } {
-  const entries: LogEntry[] = [];
-  const record = (level: LogEntry['level']) => (message: string, ...extra: Record<string, unknown>[]) => {
-    entries.push({ level, message, fields: Object.assign({}, ...extra) as Record<string, unknown> });
-  };
-  return { entries, debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error') };
-}
 
 let table: TestTable;
 let doc: DynamoDBDocumentClient;
@@ -126,7 +113,7 @@ describe('the two expiries of a JWT identity (I8)', () => {
     const decision = await authorize(pipeline, await token(sub, { pol: trial }));
 
     expect(decision).toMatchObject({ allow: true, principalId: sub, context: { expires: T0 + 2 } });
-    expect(await sessionOf(sub)).toMatchObject({ kind: 'jwt', expires: T0 + 2, applyPolicies: [trial] });
+    expect(await sessionOf(sub)).toMatchObject({ kind: expect.stringMatching(/^jwt#[0-9a-f]$/), expires: T0 + 2, applyPolicies: [trial] });
   });
 
   it('denies a fresh, valid token with session_expired once the session has expired: a new token never extends it', async () => {
@@ -291,16 +278,35 @@ describe('one session per identity', () => {
     expect(await sessionOf(sub)).toMatchObject({ applyPolicies: [small], quotaMax: 2 });
   });
 
-  it('keys the session by issuer and identity: the same sub from another issuer is another identity', async () => {
+  it('keys the session by issuer and identity: another sub, or the same sub from another issuer, is another identity', async () => {
     const one = await policy({ quotaMax: 1 });
     const sub = `twin-${randomUUID()}`;
     const { pipeline } = jwtPipeline({ config: { jwt: { jwksUrl: jwks.url, algorithms: ['RS256'], audience: AUD } } });
 
     const first = await authorize(pipeline, await token(sub, { pol: one, iss: 'https://a.test/' }));
     const second = await authorize(pipeline, await token(sub, { pol: one, iss: 'https://b.test/' }));
+    const other = await authorize(pipeline, await token(`other-${sub}`, { pol: one, iss: 'https://a.test/' }));
 
-    expect([reasonOf(first), reasonOf(second)]).toEqual(['allowed', 'allowed']);
-    expect(first.allow && second.allow && first.context.keyId !== second.context.keyId).toBe(true);
+    expect([reasonOf(first), reasonOf(second), reasonOf(other)]).toEqual(['allowed', 'allowed', 'allowed']);
+    const keyIds = [first, second, other].map((d) => (d.allow ? d.context.keyId : undefined));
+    expect(new Set(keyIds).size).toBe(3);
+  });
+
+  it('creates no session for a refused token: unsecured, for another audience, or not valid yet', async () => {
+    const free = await policy({});
+    const sub = `refused-${randomUUID()}`;
+    const { pipeline } = jwtPipeline();
+    const before = (await jwtItems()).length;
+
+    const decisions = [
+      await authorize(pipeline, unsecuredToken({ iss: ISS, aud: AUD, sub, pol: free, iat: now(), exp: now() + 3600 })),
+      await authorize(pipeline, await token(sub, { pol: free, aud: 'another-api' })),
+      await authorize(pipeline, await token(sub, { pol: free, nbf: now() + 300 })),
+    ];
+
+    expect(decisions.map(reasonOf)).toEqual(['token_invalid', 'token_invalid', 'token_not_yet_valid']);
+    expect(await jwtItems()).toHaveLength(before);
+    expect(await sessionOf(sub)).toBeUndefined();
   });
 
   it('creates exactly one session for 50 concurrent first requests, with 50 decrements of its quota', async () => {
@@ -330,6 +336,22 @@ describe('one session per identity', () => {
     expect(decisions.filter((d) => d.allow)).toHaveLength(12);
     expect(decisions.filter((d) => !d.allow).map(reasonOf)).toEqual(Array(38).fill('quota_exceeded'));
     expect((await jwtItems()).filter((item) => item.pk === jwtSessionPk(ISS, sub).pk)).toHaveLength(1);
+  });
+});
+
+describe('policies of a new identity', () => {
+  it.each([
+    ['a policy that does not exist', (_: string) => ['does-not-exist']],
+    ['one existing policy and one missing', (existing: string) => [existing, 'does-not-exist']],
+  ])('denies no_matching_policy for a token naming %s, and creates no session', async (_, pol) => {
+    const existing = await policy({ quotaMax: 3 });
+    const sub = `nopolicy-${randomUUID()}`;
+    const { pipeline } = jwtPipeline();
+
+    const decision = await authorize(pipeline, await token(sub, { pol: pol(existing) }));
+
+    expect(decision).toMatchObject({ allow: false, reason: 'no_matching_policy', message: 'Key not authorized: no matching policy' });
+    expect(await sessionOf(sub)).toBeUndefined();
   });
 });
 

@@ -12,7 +12,9 @@ import { SessionStore } from '../../lambdas/core/store/store.ts';
 import { createTestTable, type TestTable } from '../support/dynamo.ts';
 import { concurrently, requestWith } from '../support/pipeline.ts';
 
-const NOW_MS = 1_760_000_000_000;
+// Real time (whole seconds): the table has TTL on, and DynamoDB Local deletes items whose
+// `ttl` (expires + retention) has passed — a fixed past clock would see its sessions vanish.
+const NOW_MS = Math.floor(Date.now() / 1000) * 1000;
 const NOW = NOW_MS / 1000;
 
 /**

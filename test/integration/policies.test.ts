@@ -1,5 +1,5 @@
 /**
- * Policies as the authorizer applies them (SPEC §5): limits and rights of the policies a
+ * Policies as the authorizer applies them (README, "Policies"): limits and rights of the policies a
  * key names, and how soon a changed policy takes effect. Over HTTP through the local
  * gateway where the real clock will do; on the pipeline with an injected clock where the
  * policy cache's bound must be crossed.
@@ -75,9 +75,8 @@ describe('keys with applyPolicies, through the local gateway (policyCacheSeconds
     expect(rest).toEqual([200, 200, 'quota_exceeded']);
   });
 
-  // BUG: a key's quota counters start from its own quotaMax (here 100) and are only reset to
-  // the policy's when a renewing window opens; with a policy quota that never renews, the
-  // key keeps its own 100 requests (planConsumption takes from quotaRemaining as stored).
+  // Counters hold requests used and are judged by the limits in force: under a policy's quota
+  // the key's own quotaMax (here 100) plays no part, even when the policy's quota never renews.
   it('gives a key the quota of its policy, not its own (a policy quota that never renews)', async () => {
     const policy = await putPolicy({ quotaMax: 3 });
     const { key } = await createKey(dev, { quotaMax: 100, applyPolicies: [policy] });
@@ -85,9 +84,7 @@ describe('keys with applyPolicies, through the local gateway (policyCacheSeconds
     expect(await statuses(key, 4)).toEqual([200, 200, 200, 'quota_exceeded']);
   });
 
-  // BUG: a key created with only applyPolicies has quotaMax -1 and quotaRemaining -1 (its own
-  // "unlimited"); under a policy quota that never renews, planConsumption finds
-  // quotaRemaining -1 <= 0 and denies the very first request with quota_exceeded.
+  // The key's own quotaMax is -1 (unlimited); the policy's quota applies from the first request.
   it('lets a key that names only a policy use the policy\'s quota from its first request', async () => {
     const policy = await putPolicy({ quotaMax: 3 });
     const { key } = await createKey(dev, { applyPolicies: [policy] });
@@ -299,10 +296,9 @@ describe('a changed policy on the pipeline, with an injected clock', () => {
     expect([first, stale, fresh]).toEqual([['no_matching_policy'], ['no_matching_policy'], ['allowed']]);
   });
 
-  // BUG: quotaRemaining is stored as counted down from the quotaMax in force when the window
-  // opened; a policy's new quotaMax is only used when the next window opens (here after an
-  // hour; never when quotaRenewalRate is 0). SPEC §5: "a changed policy takes effect within
-  // that bound" (policyCacheSeconds). Tyk counts requests used, so a raised quota applies at once.
+  // A changed policy takes effect within policyCacheSeconds (README, "Policies"). Counters hold
+  // requests used, so a raised quota applies at once to the count already made, as in Tyk
+  // (docs/ARCHITECTURE.md, "Why it is exact", point 6) — not only when the next window opens.
   it('lets an identity that used up its quota in again once its policy\'s quota is raised (after the cache bound)', async () => {
     const { pipeline } = authorizer(10);
     const policy = await newPolicy({ quotaMax: 2, quotaRenewalRate: 3600 });
@@ -319,7 +315,7 @@ describe('a changed policy on the pipeline, with an injected clock', () => {
     expect(after.at(-1)).toBe('quota_exceeded');
   });
 
-  // BUG: same cause: a lowered quota is not applied until the next window opens.
+  // The same rule in the other direction: a lowered quota applies to the count already made.
   it('holds an identity to its policy\'s lowered quota (after the cache bound)', async () => {
     const { pipeline } = authorizer(10);
     const policy = await newPolicy({ quotaMax: 100, quotaRenewalRate: 3600 });
@@ -334,8 +330,7 @@ describe('a changed policy on the pipeline, with an injected clock', () => {
     expect(after.at(-1)).toBe('quota_exceeded');
   });
 
-  // BUG: same cause: a session created under an unlimited policy stores quotaRemaining -1;
-  // once the policy sets a quota that never renews, every request finds -1 <= 0 and is denied.
+  // The same rule for a JWT identity: a quota its policy sets later applies to the count already made.
   it('gives an identity created under an unlimited policy the quota its policy sets later', async () => {
     const { pipeline } = authorizer(0);
     const policy = await newPolicy({ quotaMax: -1 });

@@ -1,10 +1,10 @@
 /**
  * Model check (fast-check): the pipeline, on DynamoDB Local, against a small reference
- * model written here from SPEC §3–§4 — inactive → expiry → access rights → rate → quota,
- * with a denied request consuming nothing. Random sessions (any counter state), random
- * request sequences and random clocks; every decision and the counters left behind must
- * match the model. A second property throws random headers and tokens at the handler:
- * never a 500, never an Allow without a valid credential.
+ * model written here from the README's "How a request is decided" — inactive → expiry →
+ * access rights → rate → quota, with a denied request consuming nothing. Random sessions
+ * (any counter state), random request sequences and random clocks; every decision and the
+ * counters left behind must match the model. A second property throws random headers and
+ * tokens at the handler: never a 500, never an Allow without a valid credential.
  */
 import { PutCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEventV2, APIGatewaySimpleAuthorizerWithContextResult } from 'aws-lambda';
@@ -66,7 +66,7 @@ type ModelDecision =
   | { allow: true; quotaRemaining: number; rateRemaining: number; quotaRenews: number }
   | { allow: false; reason: string; retryAfter?: number; quotaRenews?: number };
 
-/** The access check, written from SPEC §3 (not from access-rights.ts). */
+/** The access check, written from the README's access-rights rules (not from access-rights.ts). */
 function modelAccess(rights: Record<string, AccessRight>, r: ModelRequest): 'ok' | 'api_not_allowed' | 'url_not_allowed' {
   if (Object.keys(rights).length === 0) return 'ok';
   const right = rights[r.apiId];

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Reporter, TestModule } from 'vitest/node';
@@ -15,7 +15,9 @@ export default class ReliabilityReport implements Reporter {
 
   onTestRunEnd(modules: ReadonlyArray<TestModule>): void {
     const tests = modules.flatMap((m) => [...m.children.allTests()]);
-    if (modules.length === 0 || tests.some((t) => t.result().state === 'skipped') || process.argv.some((a) => a === '-t' || a.startsWith('--testNamePattern'))) {
+    const run = new Set(modules.map((m) => path.resolve(m.moduleId)));
+    const partial = reliabilityFiles().some((file) => !run.has(file));
+    if (partial || tests.some((t) => t.result().state === 'skipped') || process.argv.some((a) => a === '-t' || a.startsWith('--testNamePattern'))) {
       return;
     }
     const failed = tests.filter((t) => t.result().state === 'failed').length;
@@ -41,6 +43,14 @@ export default class ReliabilityReport implements Reporter {
     }
     writeFileSync(this.#out, `${lines.join('\n').trimEnd()}\n`);
   }
+}
+
+/** Every test file of the reliability suite (vitest.reliability.config.ts includes test/reliability/**\/*.test.ts). */
+function reliabilityFiles(): string[] {
+  const root = import.meta.dirname;
+  return readdirSync(root, { recursive: true, encoding: 'utf8' })
+    .filter((file) => file.endsWith('.test.ts') && !file.startsWith('.dbg'))
+    .map((file) => path.join(root, file));
 }
 
 function seconds(ms: number): string {

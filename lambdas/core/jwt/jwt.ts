@@ -1,9 +1,10 @@
 /**
- * JWT verification (SPEC §5). A verifier is created once per cold start; `verify` turns
+ * JWT verification (README, "JWT"). A verifier is created once per cold start; `verify` turns
  * every token into a verdict (outcomes are data) and throws only for faults — JWKS
  * unreachable, bad key config — so that the handler fails closed with 500 (I6).
  */
 import { decodeJwt, errors, jwtVerify, type JWTPayload } from 'jose';
+import { isPolicyId } from '../policies/policy.ts';
 import type { JwtConfig } from '../model/config.ts';
 import { silentLog, type Log } from '../model/log.ts';
 import { claimTypeProblem, identityOf } from './claims.ts';
@@ -92,7 +93,7 @@ export function createJwtVerifier(config: JwtConfig, options: JwtVerifierOptions
         warnOnce(error);
         return { ok: false, reason: 'token_invalid', detail: error.message, times };
       }
-      // jose does not reject a future `iat` on its own; SPEC §5 applies the tolerance to it too.
+      // jose does not reject a future `iat` on its own; `clockTolerance` applies to it too.
       const latest = Math.floor(now / 1000) + config.clockTolerance;
       if (claims.iat !== undefined && claims.iat > latest) {
         const detail = `"iat" is ${claims.iat - latest} s beyond now + tolerance: the issuer's clock is ahead (clock skew)`;
@@ -119,8 +120,14 @@ function verdictFor(claims: JWTPayload, config: JwtConfig, times: TokenTimes): J
 }
 
 /** Policy ids are non-empty strings (as in the config schema). */
+/**
+ * At most this many policies per token: the limit of a session's `applyPolicies`. A signed
+ * token still cannot make one request read thousands of policies.
+ */
+export const MAX_TOKEN_POLICIES = 32;
+
 function isPolicyList(value: unknown): value is string[] {
-  return Array.isArray(value) && value.every((id) => typeof id === 'string' && id !== '');
+  return Array.isArray(value) && value.length <= MAX_TOKEN_POLICIES && value.every((id) => typeof id === 'string' && isPolicyId(id));
 }
 
 /** Maps a jose error to a denial; anything else (JWKS down, config, bugs) is rethrown. */

@@ -159,7 +159,7 @@ export function newSessionFields(input: z.output<typeof SessionInputSchema>, now
   };
 }
 
-/** Expired when `expires > 0 && now >= expires` (SPEC: 0 = never). */
+/** Expired when `expires > 0 && now >= expires` (`expires: 0` = never). */
 export function isExpired(expires: number, now: number): boolean {
   return expires > 0 && now >= expires;
 }

@@ -35,12 +35,25 @@ export async function loadPlugins(entries: readonly string[], dir = LAYER_PLUGIN
     } catch (cause) {
       throw new PluginError(entry, `failed to load from ${file}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
     }
-    plugins.push(checkPlugin(entry, module.default));
+    plugins.push(checkPlugin(entry, defaultExport(module)));
   }
   const names = plugins.map((p) => p.name);
   const duplicate = names.find((name, i) => names.indexOf(name) !== i);
   if (duplicate !== undefined) throw new PluginError(duplicate, 'is configured twice');
   return plugins;
+}
+
+/**
+ * The module's default export. A plugin written as ESM but compiled to CommonJS (a
+ * TypeScript file outside a `"type": "module"` package, loaded locally) arrives as
+ * `{ default: { default: plugin } }`: its `exports.default` is the plugin.
+ */
+function defaultExport(module: { default?: unknown }): unknown {
+  const value = module.default;
+  if (value !== null && typeof value === 'object' && !('name' in value) && 'default' in value) {
+    return (value as { default: unknown }).default;
+  }
+  return value;
 }
 
 function checkPlugin(entry: string, value: unknown): GatepassPlugin {

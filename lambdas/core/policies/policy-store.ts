@@ -47,7 +47,7 @@ interface CacheEntry {
  * and the authorizer's bounded policy cache.
  *
  * Admin methods (`get`, `put`, `delete`, `list`) always read DynamoDB with strong reads and
- * write conditionally. `getMany` is for the authorizer: policies change rarely (SPEC §5), so
+ * write conditionally. `getMany` is for the authorizer: policies change rarely, so
  * a policy, or the fact that it does not exist, is reused for less than `cacheSeconds`.
  *
  * @example

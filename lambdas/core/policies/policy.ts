@@ -109,7 +109,7 @@ export interface PolicySessionFields {
 }
 
 /**
- * The session a JWT identity gets on first sight (SPEC §5), from the policies its token
+ * The session a JWT identity gets on first sight (README, "JWT"), from the policies its token
  * names (all found — check `missing` first; at least one):
  * - limits and rights as {@link effectiveSettings} computes them, a full quota window
  *   opening now;

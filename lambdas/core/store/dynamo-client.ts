@@ -1,14 +1,86 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+
+/** The SDK's retry token (RetryToken of @smithy/types), structurally. */
+interface RetryToken {
+  getRetryCount(): number;
+  getRetryDelay(): number;
+}
+
+/**
+ * How long one DynamoDB call may take, at most. API Gateway is waiting, and the authorizer
+ * Lambda has 3 s by default: a slow DynamoDB must fail the request closed (500) well before
+ * the Lambda times out, never hold it.
+ *
+ * - `requestTimeoutMs` bounds one attempt from the moment it is sent: connecting (and
+ *   waiting for a pooled socket), TLS, sending and the whole answer. The SDK's HTTP handler
+ *   only warns when it passes unless `throwOnRequestTimeout` is set, which is set.
+ * - `connectionTimeoutMs` gives up sooner on a connection that cannot be made.
+ * - `maxAttempts` attempts, `retryDelayMs` apart (a fixed delay: the SDK's standard strategy
+ *   waits up to 1 s after a throttling error).
+ *
+ * Worst case per call: {@link dynamoCallBudgetMs} = 2 × 400 + 50 = 850 ms. DynamoDB answers
+ * in single-digit milliseconds, so 400 ms is far above a healthy call.
+ */
+export const DYNAMODB_TIMEOUTS = {
+  connectionTimeoutMs: 200,
+  requestTimeoutMs: 400,
+  maxAttempts: 2,
+  retryDelayMs: 50,
+} as const;
+
+/** The longest one DynamoDB call can take with {@link DYNAMODB_TIMEOUTS}, retries included. */
+export function dynamoCallBudgetMs(timeouts: typeof DYNAMODB_TIMEOUTS = DYNAMODB_TIMEOUTS): number {
+  return timeouts.maxAttempts * timeouts.requestTimeoutMs + (timeouts.maxAttempts - 1) * timeouts.retryDelayMs;
+}
 
 /**
  * The DynamoDB document client the handlers use by default: created once per cold start
- * (module scope in the handlers), short timeouts and few attempts because API Gateway
- * is waiting. The endpoint comes from the SDK's own `AWS_ENDPOINT_URL_DYNAMODB`.
+ * (module scope in the handlers), with the bounded timeouts of {@link DYNAMODB_TIMEOUTS}.
+ * The endpoint comes from the SDK's own `AWS_ENDPOINT_URL_DYNAMODB`; `overrides` (tests, the
+ * local stack) are laid over these settings.
+ *
+ * @example
+ * const client = createDocumentClient(); // region, credentials and endpoint from the environment
  */
-export function createDocumentClient(): DynamoDBDocumentClient {
+export function createDocumentClient(overrides: DynamoDBClientConfig = {}): DynamoDBDocumentClient {
+  const { connectionTimeoutMs, requestTimeoutMs, maxAttempts, retryDelayMs } = DYNAMODB_TIMEOUTS;
   return DynamoDBDocumentClient.from(
-    new DynamoDBClient({ maxAttempts: 3, requestHandler: { connectionTimeout: 1000, requestTimeout: 1500 } }),
+    new DynamoDBClient({
+      maxAttempts,
+      retryStrategy: new FixedDelayRetryStrategy(maxAttempts, retryDelayMs),
+      requestHandler: { connectionTimeout: connectionTimeoutMs, requestTimeout: requestTimeoutMs, throwOnRequestTimeout: true },
+      ...overrides,
+    }),
     { marshallOptions: { removeUndefinedValues: true } },
   );
+}
+
+/**
+ * The SDK's retry strategy interface (RetryStrategyV2): retries what the SDK classes as
+ * transient (timeouts, connection resets, 5xx) or throttling — as its standard strategy
+ * does — up to `maxAttempts` attempts in all, always `delayMs` apart: a bounded worst case
+ * instead of the standard strategy's growing, jittered delays.
+ */
+export class FixedDelayRetryStrategy {
+  constructor(
+    readonly maxAttempts: number,
+    readonly delayMs: number,
+  ) {}
+
+  async acquireInitialRetryToken(): Promise<RetryToken> {
+    return retryToken(0, 0);
+  }
+
+  async refreshRetryTokenForRetry(token: RetryToken, errorInfo: { readonly errorType: string }): Promise<RetryToken> {
+    const retryable = errorInfo.errorType === 'TRANSIENT' || errorInfo.errorType === 'THROTTLING';
+    if (!retryable || token.getRetryCount() + 1 >= this.maxAttempts) throw new Error('no retry left');
+    return retryToken(token.getRetryCount() + 1, this.delayMs);
+  }
+
+  recordSuccess(): void {}
+}
+
+function retryToken(count: number, delay: number): RetryToken {
+  return { getRetryCount: () => count, getRetryDelay: () => delay };
 }

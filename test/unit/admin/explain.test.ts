@@ -1,62 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { explainDecision } from '../../../lambdas/core/request/explain.ts';
-import type { StoredSession } from '../../../lambdas/core/store/item.ts';
-
-type ExplainedSession = StoredSession;
 import type { Policy } from '../../../lambdas/core/policies/policy.ts';
+import type { StoredSession } from '../../../lambdas/core/store/item.ts';
+import { NOW, NOW_MS as AT, storedPolicy, storedSession } from '../../support/fixtures.ts';
 
-const NOW = 1_700_000_000;
-const AT = NOW * 1000;
 const TARGET = { apiId: 'api1', stage: 'prod', method: 'GET', path: '/pets/1' };
 
-function session(overrides: Partial<ExplainedSession> = {}): ExplainedSession {
-  return {
-    isInactive: false,
-    expires: 0,
-    rate: 0,
-    per: 0,
-    quotaMax: -1,
-    quotaRenewalRate: 0,
-    quotaUsed: 0,
-    quotaRenews: NOW,
-    pk: 'key#k',
-    keyId: 'k',
-    metaData: {},
-    tags: [],
-    createdAt: NOW,
-    updatedAt: NOW,
-    version: 1,
-    accessRights: {},
-    applyPolicies: [],
-    ...overrides,
-  };
-}
-
-function policy(id: string, overrides: Partial<Policy> = {}): Policy {
-  return {
-    id,
-    rate: 0,
-    per: 0,
-    quotaMax: -1,
-    quotaRenewalRate: 0,
-    accessRights: {},
-    keyExpiresIn: 0,
-    tags: [],
-    metaData: {},
-    isInactive: false,
-    version: 1,
-    createdAt: NOW,
-    updatedAt: NOW,
-    ...overrides,
-  };
-}
-
-const outcomes = (s: ExplainedSession, policies: Policy[] = [], at = AT) =>
+const outcomes = (s: StoredSession, policies: Policy[] = [], at = AT) =>
   explainDecision(s, policies, TARGET, at).checks.map((c) => `${c.check}:${c.outcome}`);
 
 describe('explainDecision', () => {
   it('allows an unrestricted session, every check passing', () => {
-    const result = explainDecision(session(), [], TARGET, AT);
+    const result = explainDecision(storedSession(), [], TARGET, AT);
 
     expect(result.decision).toBe('allow');
     expect(result).not.toHaveProperty('reason');
@@ -73,22 +28,22 @@ describe('explainDecision', () => {
     [{ quotaMax: 5, quotaUsed: 5, quotaRenewalRate: 60, quotaRenews: NOW + 30 }, 'quota_exceeded', ['policies:pass', 'inactive:pass', 'expiry:pass', 'access_rights:pass', 'rate_limit:pass', 'quota:fail']],
     [{ quotaMax: 0 }, 'quota_exceeded', ['policies:pass', 'inactive:pass', 'expiry:pass', 'access_rights:pass', 'rate_limit:pass', 'quota:fail']],
   ] as const)('denies %j with %s at the first failing check', (overrides, reason, expected) => {
-    const result = explainDecision(session(overrides as Partial<ExplainedSession>), [], TARGET, AT);
+    const result = explainDecision(storedSession(overrides as Partial<StoredSession>), [], TARGET, AT);
 
     expect(result).toMatchObject({ decision: 'deny', reason });
     expect(result.message).toBeTruthy();
-    expect(outcomes(session(overrides as Partial<ExplainedSession>))).toEqual(expected);
+    expect(outcomes(storedSession(overrides as Partial<StoredSession>))).toEqual(expected);
   });
 
   it('says what a skipped check would have found', () => {
-    const result = explainDecision(session({ isInactive: true, expires: NOW - 1, quotaMax: 3, quotaUsed: 1, quotaRenewalRate: 60, quotaRenews: NOW + 10 }), [], TARGET, AT);
+    const result = explainDecision(storedSession({ isInactive: true, expires: NOW - 1, quotaMax: 3, quotaUsed: 1, quotaRenewalRate: 60, quotaRenews: NOW + 10 }), [], TARGET, AT);
 
     expect(result.checks[2]!.detail).toMatch(/^not reached \(would fail: expired at 2023-11-14T22:13:19\.000Z \(1 s ago\)\)$/);
     expect(result.checks[5]!.detail).toMatch(/^not reached \(would pass: 2 of 3 requests left; renews at /);
   });
 
   it('reads the counters at the time asked: a closed rate window and a quota window due to renew both pass', () => {
-    const s = session({ rate: 2, per: 10, rateUsed: 2, rateResetsAt: AT + 4500, quotaMax: 5, quotaUsed: 5, quotaRenewalRate: 60, quotaRenews: NOW + 30 });
+    const s = storedSession({ rate: 2, per: 10, rateUsed: 2, rateResetsAt: AT + 4500, quotaMax: 5, quotaUsed: 5, quotaRenewalRate: 60, quotaRenews: NOW + 30 });
 
     expect(outcomes(s, [], AT + 60_000)).toEqual(['policies:pass', 'inactive:pass', 'expiry:pass', 'access_rights:pass', 'rate_limit:pass', 'quota:pass']);
     expect(explainDecision(s, [], TARGET, AT + 60_000).checks.slice(4).map((c) => c.detail)).toEqual([
@@ -98,14 +53,14 @@ describe('explainDecision', () => {
   });
 
   it('checks against the policies\' limits and rights, not the session\'s own', () => {
-    const s = session({ applyPolicies: ['gold'], quotaMax: 1000, quotaUsed: 10, quotaRenewalRate: 60, quotaRenews: NOW + 30, accessRights: { other: {} } });
-    const result = explainDecision(s, [policy('gold', { quotaMax: 10, quotaRenewalRate: 60, accessRights: { api1: {} } })], TARGET, AT);
+    const s = storedSession({ applyPolicies: ['gold'], quotaMax: 1000, quotaUsed: 10, quotaRenewalRate: 60, quotaRenews: NOW + 30, accessRights: { other: {} } });
+    const result = explainDecision(s, [storedPolicy('gold', { quotaMax: 10, quotaRenewalRate: 60, accessRights: { api1: {} } })], TARGET, AT);
 
     expect(result).toMatchObject({ decision: 'deny', reason: 'quota_exceeded', effective: { limits: { quotaMax: 10 }, accessRights: { api1: {} }, policies: { applied: ['gold'], missing: [], inactive: [] } } });
   });
 
   it('denies no_matching_policy at the policies check, every later check skipped, when a policy is missing', () => {
-    const result = explainDecision(session({ applyPolicies: ['gold', 'gone'] }), [policy('gold')], TARGET, AT);
+    const result = explainDecision(storedSession({ applyPolicies: ['gold', 'gone'] }), [storedPolicy('gold')], TARGET, AT);
 
     expect(result).toMatchObject({ decision: 'deny', reason: 'no_matching_policy', effective: { policies: { applied: ['gold'], missing: ['gone'] } } });
     expect(result.checks[0]).toMatchObject({ check: 'policies', outcome: 'fail' });
@@ -114,7 +69,7 @@ describe('explainDecision', () => {
   });
 
   it('names an inactive policy', () => {
-    const result = explainDecision(session({ applyPolicies: ['off'] }), [policy('off', { isInactive: true })], TARGET, AT);
+    const result = explainDecision(storedSession({ applyPolicies: ['off'] }), [storedPolicy('off', { isInactive: true })], TARGET, AT);
 
     expect(result).toMatchObject({ decision: 'deny', reason: 'key_inactive' });
     expect(result.checks[1]!.detail).toBe('inactive policies: off');

@@ -48,7 +48,8 @@ class MemoryStore {
     return item;
   }
 
-  async updateSettings(pk: string, settings: SettingsChanges, counters: CounterSet, now: number, expectedVersion?: number): Promise<StoredSession> {
+  async updateSettings(pk: string, settings: SettingsChanges, counters: CounterSet, now: number, guard?: { version: number }): Promise<StoredSession> {
+    const expectedVersion = guard?.version;
     this.beforeUpdate(pk);
     const changes = { ...settings, ...counters };
     this.writes.push({ pk, changes, expectedVersion });

@@ -8,9 +8,9 @@ import { describe, expect, it } from 'vitest';
 import { type CognitoSettings, cognitoProblem } from '../../../lambdas/core/jwt/cognito.ts';
 import { createJwtVerifier, type JwtVerdict } from '../../../lambdas/core/jwt/jwt.ts';
 import { JwtConfigSchema, type JwtConfig } from '../../../lambdas/core/model/config.ts';
+import { NOW } from '../../support/fixtures.ts';
 import { signHmacToken } from '../../support/jwks-server.ts';
 
-const NOW = 1_700_000_000; // epoch s
 const SECRET = 'a-test-secret-of-at-least-32-characters!';
 const ISS = 'https://issuer.test/';
 

@@ -1,18 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { keyWarnings, UnusableKeyError } from '../../../lambdas/core/jwt/key-strength.ts';
-import type { Log } from '../../../lambdas/core/model/log.ts';
-
-/** A log that keeps its warnings. */
-function recordingLog(): Log & { warnings: Array<Record<string, unknown>> } {
-  const warnings: Array<Record<string, unknown>> = [];
-  return {
-    warnings,
-    debug() {},
-    info() {},
-    error() {},
-    warn: (message, ...extra) => warnings.push({ message, ...Object.assign({}, ...extra) }),
-  };
-}
+import { recordingLog } from '../../support/fixtures.ts';
 
 describe('keyWarnings', () => {
   it('warns about a kid once, however many tokens name it, with the key source', () => {
@@ -21,12 +9,11 @@ describe('keyWarnings', () => {
 
     for (let i = 0; i < 5; i++) warn(new UnusableKeyError('k1', 'the issuer\'s RS256 key "k1" has 1024 bits'));
 
-    expect(log.warnings).toEqual([
+    expect(log.at('warn')).toEqual([
       {
+        level: 'warn',
         message: expect.stringContaining('unusable'),
-        kid: 'k1',
-        source: 'https://issuer.test/jwks.json',
-        detail: expect.stringContaining('1024 bits'),
+        fields: { kid: 'k1', source: 'https://issuer.test/jwks.json', detail: expect.stringContaining('1024 bits') },
       },
     ]);
   });
@@ -37,7 +24,7 @@ describe('keyWarnings', () => {
 
     for (const kid of ['k1', 'k2', undefined, 'k1', undefined]) warn(new UnusableKeyError(kid, 'weak'));
 
-    expect(log.warnings.map((w) => w.kid)).toEqual(['k1', 'k2', undefined]);
+    expect(log.at('warn').map((w) => w.fields.kid)).toEqual(['k1', 'k2', undefined]);
   });
 
   it('remembers at most max kids, forgetting the oldest first (bounded memory)', () => {
@@ -47,6 +34,6 @@ describe('keyWarnings', () => {
     for (const kid of ['a', 'b', 'c', 'b', 'c', 'a']) warn(new UnusableKeyError(kid, 'weak'));
 
     // 'a' was forgotten when 'c' came, so it is warned about again; 'b' and 'c' are not.
-    expect(log.warnings.map((w) => w.kid)).toEqual(['a', 'b', 'c', 'a']);
+    expect(log.at('warn').map((w) => w.fields.kid)).toEqual(['a', 'b', 'c', 'a']);
   });
 });

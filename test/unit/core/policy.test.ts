@@ -12,9 +12,8 @@ import {
   type PolicySubject,
 } from '../../../lambdas/core/policies/policy.ts';
 import { SessionInputSchema, type SessionFields, type SessionInput } from '../../../lambdas/core/model/session.ts';
+import { NOW } from '../../support/fixtures.ts';
 import { importedPolicy } from '../../support/tyk.ts';
-
-const NOW = 1_700_000_000;
 
 /** A stored policy: `fields` validated as a policy body. */
 function policy(id: string, fields: Record<string, unknown> = {}): Policy {

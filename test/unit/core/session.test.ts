@@ -6,8 +6,7 @@ import {
   SessionInputSchema,
   SessionPatchSchema,
 } from '../../../lambdas/core/model/session.ts';
-
-const NOW = 1_700_000_000;
+import { NOW } from '../../support/fixtures.ts';
 
 /** The paths zod names for an invalid input, unknown keys spelled out one by one. */
 function badFields(error: z.ZodError): string[] {
@@ -25,7 +24,7 @@ function problemsWith(input: unknown): string[] {
 }
 
 describe('SessionInputSchema and newSessionFields', () => {
-  it('applies the contract defaults to an empty body', () => {
+  it('applies the documented defaults to an empty body', () => {
     const fields = newSessionFields(SessionInputSchema.parse({}), NOW);
 
     expect(fields).toEqual({

@@ -15,6 +15,7 @@ describe('evaluatePolicy', () => {
   it('allows when a statement allows the method ARN exactly', () => {
     expect(evaluatePolicy(answer([statement('Allow', ARN)]), ARN)).toEqual({
       effect: 'Allow',
+      explicit: false,
       principalId: 'user-1',
       context: {},
     });
@@ -23,7 +24,18 @@ describe('evaluatePolicy', () => {
   it('returns the context with a Deny too, for the ACCESS_DENIED template', () => {
     const result = evaluatePolicy(answer([statement('Deny', ARN)], { context: { reason: 'key_inactive', n: 3, ok: false } }), ARN);
 
-    expect(result).toEqual({ effect: 'Deny', principalId: 'user-1', context: { reason: 'key_inactive', n: 3, ok: false } });
+    expect(result).toEqual({ effect: 'Deny', explicit: true, principalId: 'user-1', context: { reason: 'key_inactive', n: 3, ok: false } });
+  });
+
+  it('tells an explicit Deny from a request no statement allows (API Gateway words them differently)', () => {
+    expect(evaluatePolicy(answer([statement('Allow', `${ARN}/other`)]), ARN)).toMatchObject({ effect: 'Deny', explicit: false });
+  });
+
+  it('refuses a Resource longer than the 512 characters API Gateway allows', () => {
+    const long = `${ARN}/${'x'.repeat(512)}`;
+
+    expect(evaluatePolicy(answer([statement('Allow', long)]), long)).toEqual({ malformed: 'Statement[0].Resource is longer than 512 characters' });
+    expect(evaluatePolicy(answer([statement('Allow', 'arn:aws:execute-api:*:*:api1/dev/*')]), long)).toMatchObject({ effect: 'Allow' });
   });
 
   it('lets an explicit Deny win over a matching Allow, whatever the order', () => {
