@@ -191,8 +191,15 @@ export class KeyService {
     const limits = await this.#limitsOf(after);
     if (quotaRemaining !== undefined) counters.quotaUsed = quotaUsedFor(limits.quotaMax, quotaRemaining);
     if (quotaRenews !== undefined) counters.quotaRenews = quotaRenews;
-    else if (limits.quotaRenewalRate > 0 && (await this.#limitsOf(before)).quotaRenewalRate === 0) counters.quotaRenews = this.#clock() + limits.quotaRenewalRate;
+    else if (limits.quotaRenewalRate > 0 && (await this.#neverRenewed(before))) counters.quotaRenews = this.#clock() + limits.quotaRenewalRate;
     return counters;
+  }
+
+  /** The session's quota had one window forever (a renewal rate of 0 in force), whose stored end has passed. */
+  async #neverRenewed(session: StoredSession): Promise<boolean> {
+    const settings = effectiveSettings(session, await this.#policiesOf(session));
+    const real = settings.missing.length === 0 && settings.conflicting.length === 0;
+    return real && settings.limits.quotaRenewalRate === 0 && (session.quotaRenews ?? 0) <= this.#clock();
   }
 
   /** The limits in force for a session's own scope: its policies' when it names any (strong reads). */
