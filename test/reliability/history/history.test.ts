@@ -1,0 +1,137 @@
+/**
+ * The history checker of the counting model (docs/ARCHITECTURE.md): random histories on one
+ * DynamoDB Local table — two or three pipeline instances, each with its own policy cache
+ * and clock offset, some with a renewal hook; batches of concurrent authorizations to
+ * permitted and forbidden routes; admin PUT, PATCH and reset-quota, some running alongside
+ * a batch; policy writes; clock steps; answers lost after the write landed (below the SDK's
+ * retry). Each history is checked against a sequential reference model (model.ts) whose
+ * only slack is the documented bounds. Safety: no Allow that every setting in force denies,
+ * never more Allows than the counters could grant under the largest limit in force, no
+ * fault within the contention bound. Liveness, wherever nothing is in doubt: exactly
+ * min(permitted, room) Allows, less at most one per lost answer.
+ *
+ * - `GATEPASS_HISTORIES` (default 200): how many histories; `GATEPASS_SEED`: replay a run
+ *   (a failure prints its seed, the shrunk history and the trace of what each step did).
+ * - `GATEPASS_SHRINK_SECONDS` (default 60): time spent shrinking a failure.
+ * - `GATEPASS_HISTORY_SURVEY=1`: run every history to its first violation without
+ *   stopping, and list the failing seeds (each replays alone with `GATEPASS_SEED=<seed>
+ *   GATEPASS_HISTORIES=1`).
+ */
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { createDynamoClient } from '../../../local/table.ts';
+import { createTestTable, type TestTable } from '../../support/dynamo.ts';
+import { historyArb } from './generator.ts';
+import { runHistory, type HistoryRun, type Rig } from './harness.ts';
+import { LostAnswers } from './lost-answers.ts';
+
+const HISTORIES = positive('GATEPASS_HISTORIES', 200);
+const MIN_OPS = 20;
+const MAX_OPS = 40;
+const SHRINK_MS = positive('GATEPASS_SHRINK_SECONDS', 60) * 1000;
+const SEED = process.env.GATEPASS_SEED === undefined ? Math.floor(Math.random() * 2 ** 31) : positive('GATEPASS_SEED', 0);
+const SURVEY = process.env.GATEPASS_HISTORY_SURVEY === '1';
+
+describe('the counting model, checked by random histories on DynamoDB Local', () => {
+  let table: TestTable;
+  let rig: Rig;
+  beforeAll(async () => {
+    table = await createTestTable('history');
+    const lost = new LostAnswers();
+    const clients = [0, 1, 2, 3].map(() => createDynamoClient(table.endpoint));
+    for (const client of clients) lost.installOn(client);
+    rig = { tableName: table.tableName, instanceClients: clients.slice(0, 3), adminClient: clients[3]!, lost };
+  });
+  afterAll(async () => {
+    for (const client of [...(rig?.instanceClients ?? []), rig?.adminClient]) client?.destroy();
+    await table?.drop();
+  });
+
+  const totals = {
+    histories: 0,
+    ops: 0,
+    fewestOps: Number.POSITIVE_INFINITY,
+    mostOps: 0,
+    authorizations: 0,
+    batches: 0,
+    cleanBatches: 0,
+    lostAnswers: 0,
+    failedClosed: 0,
+    requests: 0,
+    violations: 0,
+  };
+  const add = (run: HistoryRun, ops: number) => {
+    totals.histories += 1;
+    totals.ops += ops;
+    totals.fewestOps = Math.min(totals.fewestOps, ops);
+    totals.mostOps = Math.max(totals.mostOps, ops);
+    totals.authorizations += run.authorizations;
+    totals.batches += run.batches;
+    totals.cleanBatches += run.cleanBatches;
+    totals.lostAnswers += run.lostAnswers;
+    totals.failedClosed += run.failedClosed;
+    totals.requests += run.requests;
+    if (run.violation) totals.violations += 1;
+  };
+  const summary = (started: number) =>
+    `history checker: ${totals.histories} histories, ${totals.fewestOps}–${totals.mostOps} operations each (${(totals.ops / Math.max(1, totals.histories)).toFixed(1)} on average), ` +
+    `${totals.authorizations} authorizations in ${totals.batches} batches (${totals.cleanBatches} predicted exactly), ` +
+    `${totals.requests} DynamoDB requests, ${totals.lostAnswers} lost answers, ${totals.failedClosed} failed closed, ${totals.violations} violations; ` +
+    `seed ${SEED}, ${((Date.now() - started) / 1000).toFixed(0)} s`;
+
+  it(
+    `keeps ${HISTORIES} random histories within the model's bounds`,
+    async ({ annotate }) => {
+      const started = Date.now();
+      try {
+        await (SURVEY ? survey() : check());
+      } finally {
+        const line = summary(started);
+        console.log(line);
+        await annotate(line);
+      }
+    },
+    HISTORIES * 3000 + SHRINK_MS + 60_000,
+  );
+
+  /** fast-check: stops at the first history that breaks the model, shrinks it, prints seed, history and trace. */
+  async function check(): Promise<void> {
+    let serial = 0;
+    let failedAt: number | undefined;
+    await fc.assert(
+      fc.asyncProperty(historyArb(MIN_OPS, MAX_OPS), async (spec) => {
+        // Shrinking runs real histories: stop it (keep the smallest failure so far) once its time is spent.
+        if (failedAt !== undefined && Date.now() - failedAt > SHRINK_MS) return;
+        const run = await runHistory(spec, rig, serial++);
+        if (failedAt === undefined) add(run, spec.ops.length);
+        if (run.violation) {
+          failedAt ??= Date.now();
+          throw new Error(`the history broke the counting model at operation ${run.violation.op}:\n${run.trace.join('\n')}`);
+        }
+      }),
+      { numRuns: HISTORIES, seed: SEED },
+    );
+  }
+
+  /** Every history to its first violation, one seed each, and the list of failing seeds. */
+  async function survey(): Promise<void> {
+    const failures: string[] = [];
+    for (let i = 0; i < HISTORIES; i++) {
+      const seed = SEED + i;
+      const [spec] = fc.sample(historyArb(MIN_OPS, MAX_OPS), { seed, numRuns: 1 });
+      const run = await runHistory(spec!, rig, i);
+      add(run, spec!.ops.length);
+      if (run.violation) failures.push(`seed ${seed}: op ${run.violation.op}: ${run.violation.messages.join(' | ')}`);
+    }
+    console.log(failures.length === 0 ? 'no failing seeds' : `failing seeds:\n${failures.join('\n')}`);
+    if (failures.length > 0) throw new Error(`${failures.length} of ${HISTORIES} histories break the counting model`);
+  }
+});
+
+function positive(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer, got ${raw}`);
+  return value;
+}
