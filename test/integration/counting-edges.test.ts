@@ -287,4 +287,74 @@ describe('the counting model at its edges', () => {
     await keys.update(keyId, { quotaMax: 3 });
     expect((await keys.get(keyId)).quotaRemaining).toBe(0);
   });
+
+  /** A store whose first UpdateItem answer is lost after it landed; `between` runs before the SDK re-sends it. */
+  function lossyStore(between: () => Promise<void>): SessionStore {
+    const client = new DynamoDBClient({ endpoint: dynamoEndpoint(), maxAttempts: 3 });
+    let dropped = 0;
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const result = await next(args);
+        if (context.commandName === 'UpdateItemCommand' && dropped === 0) {
+          dropped++;
+          await between();
+          throw Object.assign(new Error('socket hang up'), { name: 'Error', code: 'ECONNRESET', $metadata: {} });
+        }
+        return result;
+      },
+      { step: 'deserialize', name: 'loseFirstAnswer', priority: 'low' },
+    );
+    return new SessionStore({ client: DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } }), tableName: table.tableName, retentionSeconds: 3600 });
+  }
+
+  it('applies a reset once when its answer is lost and requests are counted before the SDK re-sends it', async () => {
+    const { key, keyId } = await keys.create({ quotaMax: 10, quotaRemaining: 0, quotaRenewalRate: 3600 });
+    const pipeline = pipelineWith();
+    const between: boolean[] = [];
+    const lossy = lossyStore(async () => {
+      for (let i = 0; i < 10; i++) between.push((await pipeline.authorize(requestWith(key))).allow);
+    });
+    await new KeyService(lossy, () => NOW, { policies }).resetQuota(keyId);
+    const after: boolean[] = [];
+    for (let i = 0; i < 10; i++) after.push((await pipeline.authorize(requestWith(key))).allow);
+
+    // One reset grants one quota of 10, wherever the requests fall.
+    expect([...between, ...after].filter(Boolean)).toHaveLength(10);
+  });
+
+  it('recognises a plugin\'s landed write even when an admin write lands before the SDK re-sends it', async () => {
+    const { key, keyId } = await keys.create({ quotaMax: 100, quotaRemaining: 0, quotaRenewalRate: 3600 });
+    const lossy = lossyStore(async () => {
+      await keys.update(keyId, { alias: 'renamed-meanwhile' });
+    });
+    const topUp: GatepassPlugin = {
+      name: 'top-up',
+      async postAuth(ctx) {
+        if (ctx.request.headers['x-voucher']) await ctx.updateSession({ quotaRemaining: ctx.session.quotaRemaining + 10 });
+      },
+    };
+    await pipelineWith({ plugins: [topUp], store: lossy }).authorize(requestWith(key, { headers: { authorization: key, 'x-voucher': 'v1' } }));
+
+    expect(await keys.get(keyId)).toMatchObject({ alias: 'renamed-meanwhile', quotaRemaining: 9 });
+  });
+
+  it('moves a previous-release item of a key with policies under the policies\' quota', async () => {
+    await policies.put('p-legacy', { accessRights: {}, quotaMax: 100, quotaRenewalRate: 3600, keyExpiresIn: 0, tags: [], metaData: {}, isInactive: false });
+    const raw = `gp_old-policy-${Math.random()}`;
+    const keyId = keyIdOf(raw);
+    await doc.send(
+      new PutCommand({
+        TableName: table.tableName,
+        Item: {
+          pk: keySessionPk(keyId), kind: 'key', keyId, version: 4, createdAt: NOW - 100, updatedAt: NOW - 100,
+          // The previous release dropped its record of limits when an admin set the counters.
+          expires: 0, quotaMax: -1, quotaRemaining: 2, quotaRenewalRate: 0, quotaRenews: NOW + 3000,
+          rate: 0, per: 0, accessRights: {}, applyPolicies: ['p-legacy'], metaData: {}, tags: [], isInactive: false,
+        },
+      }),
+    );
+    const decisions = [];
+    for (let i = 0; i < 5; i++) decisions.push(await pipelineWith().authorize(requestWith(raw)));
+    expect(decisions.filter((d) => d.allow)).toHaveLength(2);
+  });
 });

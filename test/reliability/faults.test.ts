@@ -9,7 +9,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig, type ConfigInput } from '../../lambdas/core/model/config.ts';
-import { createDocumentClient } from '../../lambdas/core/store/dynamo-client.ts';
+import { createDocumentClient, DYNAMODB_TIMEOUTS } from '../../lambdas/core/store/dynamo-client.ts';
 import { GATEWAY_RESPONSES } from '../../lambdas/core/model/gateway-responses.ts';
 import { KeyService } from '../../lambdas/admin/key-service.ts';
 import { keySessionPk } from '../../lambdas/core/model/keys.ts';
@@ -170,9 +170,9 @@ describe('DynamoDB throttling', () => {
       const answers = await Promise.all(Array.from({ length: 5 }, () => call(`${gw.url}/pets`, key)));
       expect(answers.map((a) => a.status)).toEqual([500, 500, 500, 500, 500]);
       expect(answers.every((a) => a.body === FAILURE_BODY)).toBe(true);
-      // maxAttempts 3 per request: bounded, and all of them the request's first command
-      // (a GetItem, or the consuming UpdateItem on a fast path): nothing went further.
-      expect(attempts).toHaveLength(15);
+      // The client's attempts per request (DYNAMODB_TIMEOUTS.maxAttempts): bounded, and all of
+      // them the request's first command (the consistent GetItem): nothing went further.
+      expect(attempts).toHaveLength(5 * DYNAMODB_TIMEOUTS.maxAttempts);
       expect(new Set(attempts).size).toBe(1);
       // The gateway saw the authorizer fail, not run past API Gateway's authorizer timeout.
       const failures = gw.gatewayLog.filter((e) => e.msg === 'authorizer failure');
@@ -206,8 +206,8 @@ describe('DynamoDB throttling', () => {
     try {
       const answer = await call(`${gw.url}/pets`, key);
       expect(answer).toEqual({ status: 500, body: FAILURE_BODY });
-      // Three attempts at the write (maxAttempts), then no other write was tried.
-      expect(attempts.filter((c) => c === 'UpdateItemCommand')).toHaveLength(3);
+      // The client's attempts at the write (maxAttempts), then no other write was tried.
+      expect(attempts.filter((c) => c === 'UpdateItemCommand')).toHaveLength(DYNAMODB_TIMEOUTS.maxAttempts);
       expect(attempts.filter((c) => c !== 'UpdateItemCommand' && c !== 'GetItemCommand')).toEqual([]);
       expect((await store.get(keySessionPk(keyId)))?.quotaUsed ?? 0).toBe(0);
     } finally {

@@ -69,9 +69,19 @@ function compileChecked(pattern: string): { readonly regex: RE2JS } | { readonly
 /** A compiled pattern; `undefined` for one RE2 cannot compile (stored before patterns were checked): it matches nothing. */
 type Compiled = RE2JS | undefined;
 
-/** Compiled patterns, bounded: patterns come from admins and plugins, not callers. */
+/**
+ * Compiled patterns, least recently used first out, bounded: patterns come from admins and
+ * plugins, not callers.
+ */
 const compiled = new Map<string, Compiled>();
-const MAX_COMPILED = 1000;
+const MAX_COMPILED = 5000;
+
+/**
+ * Most `allowedUrls` entries matched for one request (the most one access right may list).
+ * Rights merged from many policies can list more; past this the request matches no further
+ * entry (`url_not_allowed`), so that compiling and matching stay bounded per request.
+ */
+export const MAX_MATCHED_ENTRIES = 256;
 
 /**
  * True when `pattern` matches the whole of `path` (anchored at both ends). Never throws:
@@ -92,10 +102,15 @@ export function urlPatternMatches(pattern: string, path: string): boolean {
 }
 
 function compile(pattern: string): Compiled {
-  if (compiled.has(pattern)) return compiled.get(pattern);
+  if (compiled.has(pattern)) {
+    const hit = compiled.get(pattern);
+    compiled.delete(pattern);
+    compiled.set(pattern, hit);
+    return hit;
+  }
   const result = compileChecked(pattern);
   const regex = 'regex' in result ? result.regex : undefined;
-  if (compiled.size >= MAX_COMPILED) compiled.clear();
+  if (compiled.size >= MAX_COMPILED) compiled.delete(compiled.keys().next().value!);
   compiled.set(pattern, regex);
   return regex;
 }

@@ -1,5 +1,5 @@
 import type { AccessRight } from '../model/session.ts';
-import { MAX_MATCH_WORK, urlPatternMatches, urlPatternWork } from '../model/url-pattern.ts';
+import { MAX_MATCH_WORK, MAX_MATCHED_ENTRIES, urlPatternMatches, urlPatternWork } from '../model/url-pattern.ts';
 
 /** Where a request is going, as far as access rights care. */
 export interface RequestTarget {
@@ -37,8 +37,10 @@ export function checkAccessRights(
   if (!right.allowedUrls || right.allowedUrls.length === 0) return 'allowed';
   const method = target.method.toUpperCase();
   let work = 0;
+  let entries = 0;
   for (const entry of right.allowedUrls) {
     if (entry.methods && entry.methods.length > 0 && !entry.methods.includes(method)) continue;
+    if (++entries > MAX_MATCHED_ENTRIES) return 'url_not_allowed'; // bounded compiling: see MAX_MATCHED_ENTRIES
     work += urlPatternWork(entry.url, target.path.length);
     if (work > MAX_MATCH_WORK) return 'url_not_allowed'; // bounded work: see MAX_MATCH_WORK
     if (urlPatternMatches(entry.url, target.path)) return 'allowed';

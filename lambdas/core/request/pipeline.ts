@@ -134,7 +134,7 @@ export class Pipeline {
         current = true;
       }
       if (current && isLegacy(item)) {
-        item = await store.migrate(item);
+        item = await store.migrate(item, (await this.#limitsOf(item)).quotaMax);
         continue;
       }
       const nowMs = this.#clock();

@@ -24,13 +24,15 @@ export function isLegacy(item: StoredSession): boolean {
 
 /**
  * Moves an item's 0.1 counters to `quotaUsed` in one conditional write (compare-and-swap on
- * the `quotaRemaining` read); the rate window starts afresh (a rate window lasts `per`
+ * the `quotaRemaining` read), read under the quota they were counted under; the rate window starts afresh (a rate window lasts `per`
  * seconds). Returns the item as it is after the move (written, or moved by a concurrent request).
  */
-export async function migrateLegacyCounters(client: DynamoDBDocumentClient, table: string, item: StoredSession): Promise<StoredSession | undefined> {
+export async function migrateLegacyCounters(client: DynamoDBDocumentClient, table: string, item: StoredSession, quotaMaxInForce: number): Promise<StoredSession | undefined> {
   const legacy = item as StoredSession & LegacyFields;
   const remaining = legacy.quotaRemaining as number;
-  const countedUnder = typeof legacy.armedLimits?.quotaMax === 'number' ? legacy.armedLimits.quotaMax : item.quotaMax;
+  // 0.1 recorded the limits it counted under; without that record (a settings write set the
+  // counters) they were the limits in force — the policies' for a key with policies.
+  const countedUnder = typeof legacy.armedLimits?.quotaMax === 'number' ? legacy.armedLimits.quotaMax : quotaMaxInForce;
   const x = new UpdateExpression();
   x.when('still 0.1 counters', `attribute_not_exists(${x.name('quotaUsed')}) AND ${x.name('quotaRemaining')} = ${x.value(remaining)}`);
   x.set('quotaUsed', quotaUsedFor(countedUnder, remaining));

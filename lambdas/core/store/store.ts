@@ -11,6 +11,9 @@ import { migrateLegacyCounters } from './legacy.ts';
 import { oldItem, whenSameSettings, type CounterSet, type SessionKind, type SessionSettings, type SettingsChanges, type SettingsGuard, type StoredSession } from './item.ts';
 import { TABLE } from './table.ts';
 
+/** The attributes holding the tokens of an item's last writes, newest first (see `#write`). */
+const WRITE_TOKEN_SLOTS = ['writeToken', 'writeToken1', 'writeToken2', 'writeToken3'] as const;
+
 /** Partition-key prefix of JWT identity sessions, which never get a TTL (see {@link SessionStore.create}). */
 const JWT_PREFIX = 'jwt#';
 
@@ -135,8 +138,8 @@ export class SessionStore {
   }
 
   /** Moves an item of gatepass 0.1 to the current counters, once (see `legacy.ts`). */
-  migrate(item: StoredSession): Promise<StoredSession | undefined> {
-    return migrateLegacyCounters(this.#client, this.#table, item);
+  migrate(item: StoredSession, quotaMaxInForce: number): Promise<StoredSession | undefined> {
+    return migrateLegacyCounters(this.#client, this.#table, item, quotaMaxInForce);
   }
 
   /** Counts one request in `scope` as `plan` says, under the settings `guard` names (see `count-write.ts`). */
@@ -144,10 +147,21 @@ export class SessionStore {
     return countWrite(this.#client, this.#table, pk, guard, scope, plan);
   }
 
-  /** A settings or counter write, with a fresh write token; a failed condition becomes a typed error. */
+  /**
+   * A settings or counter write, with a fresh write token. The item keeps the tokens of its
+   * last {@link WRITE_TOKEN_SLOTS} writes, and a write whose token is among them does not
+   * apply again: when DynamoDB applies a write and its answer is lost, the SDK's re-sent copy
+   * fails here — even if other writes landed in between — and is recognised as landed.
+   */
   async #write(pk: string, x: UpdateExpression, expected: string): Promise<StoredSession> {
     const token = randomUUID();
-    x.set('writeToken', token);
+    const mine = x.value(token);
+    x.when('not already applied', `NOT (${WRITE_TOKEN_SLOTS.map((slot) => `${x.name(slot)} = ${mine}`).join(' OR ')})`);
+    const none = x.value('');
+    for (let i = WRITE_TOKEN_SLOTS.length - 1; i > 0; i--) {
+      x.setTo(WRITE_TOKEN_SLOTS[i]!, `if_not_exists(${x.name(WRITE_TOKEN_SLOTS[i - 1]!)}, ${none})`);
+    }
+    x.setTo(WRITE_TOKEN_SLOTS[0]!, mine);
     try {
       const out = await this.#client.send(
         new UpdateCommand({ TableName: this.#table, Key: { pk }, ...x.build(), ReturnValues: 'ALL_NEW', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
@@ -157,7 +171,8 @@ export class SessionStore {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       const current = oldItem(error);
       if (current === undefined) throw new NotFoundError('no session for this key');
-      if (current.writeToken === token) return current; // our own write, its answer lost and re-sent
+      const item = current as unknown as Record<string, unknown>;
+      if (WRITE_TOKEN_SLOTS.some((slot) => item[slot] === token)) return current; // our own write, its answer lost and re-sent
       throw new VersionConflictError(`session changed concurrently (${expected}, found ${current.version})`, current);
     }
   }

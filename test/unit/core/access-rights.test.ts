@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkAccessRights, type RequestTarget } from '../../../lambdas/core/request/access-rights.ts';
 import type { AccessRight } from '../../../lambdas/core/model/session.ts';
-import { MAX_MATCH_WORK, MAX_MATCHED_PATH_LENGTH, urlPatternWork } from '../../../lambdas/core/model/url-pattern.ts';
+import { MAX_MATCH_WORK, MAX_MATCHED_ENTRIES, MAX_MATCHED_PATH_LENGTH, urlPatternWork } from '../../../lambdas/core/model/url-pattern.ts';
 
 const GET_PET: RequestTarget = { apiId: 'api1', stage: 'prod', method: 'GET', path: '/pets/42' };
 
@@ -182,6 +182,12 @@ describe('checkAccessRights', () => {
       // Within the budget, it is reached and allows.
       const few = rights({ allowedUrls: [big(0), allowsPath] });
       expect(checkAccessRights(few, target({ path }))).toBe('allowed');
+    });
+
+    it('matches at most MAX_MATCHED_ENTRIES entries per request (rights merged from many policies), then denies', () => {
+      const others = Array.from({ length: MAX_MATCHED_ENTRIES }, (_, i) => ({ url: `/other/${i}` }));
+      expect(checkAccessRights(rights({ allowedUrls: [...others, { url: '.*' }] }), target())).toBe('url_not_allowed');
+      expect(checkAccessRights(rights({ allowedUrls: [...others.slice(1), { url: '.*' }] }), target())).toBe('allowed');
     });
 
     it('checks the stage before the URL (a wrong stage is api_not_allowed)', () => {
