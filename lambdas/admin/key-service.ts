@@ -3,8 +3,9 @@ import type { RequestTarget } from '../core/request/access-rights.ts';
 import { quotaUsedFor, type Limits } from '../core/limits/limits.ts';
 import { counterAttributes, type CounterScope } from '../core/limits/scope.ts';
 import { NotFoundError } from '../core/model/errors.ts';
+import { RATE_NEEDS_PER, rateWithoutPer } from '../core/model/limit-rules.ts';
 import { explainDecision, type Explanation } from '../core/request/explain.ts';
-import { fieldProblems, InvalidInputError, type FieldProblem } from '../core/model/input-error.ts';
+import { fieldProblems, InvalidInputError } from '../core/model/input-error.ts';
 import { generateKey, keyIdOf, keySessionPk, MIN_IMPORTED_KEY_LENGTH } from '../core/model/keys.ts';
 import { effectiveSettings, type Policy, type PolicySubject } from '../core/policies/policy.ts';
 import type { PolicyStore } from '../core/policies/policy-store.ts';
@@ -227,7 +228,7 @@ function guardAt(current: StoredSession, ifMatch: number | undefined): SettingsG
 }
 
 function checkRatePer(rate: number, per: number): void {
-  if (rate > 0 && per <= 0) throw new InvalidInputError([{ field: 'per', message: 'must be greater than 0 when rate is set' }]);
+  if (rateWithoutPer(rate, per)) throw new InvalidInputError([{ field: 'per', message: RATE_NEEDS_PER }]);
 }
 
 function splitKey(body: unknown): { key?: string } & Record<string, unknown> {
@@ -250,37 +251,12 @@ function splitKey(body: unknown): { key?: string } & Record<string, unknown> {
   return { key, ...rest };
 }
 
-/**
- * Longest `per` and `quotaRenewalRate`: 100 years. The schemas allow any safe integer, but
- * `now + quotaRenewalRate` (and the rate window's end in ms) must stay storable numbers.
- */
-export const MAX_WINDOW_SECONDS = 100 * 366 * 86_400;
-
-/**
- * Window lengths too long to add to the clock. Checked on the raw body, so that these
- * problems are named together with the schema's.
- *
- * @example
- * windowProblems({ per: 1e15 }); // [{ field: 'per', message: 'must be at most 3162240000 s (100 years)' }]
- */
-export function windowProblems(body: unknown): FieldProblem[] {
-  if (body === null || typeof body !== 'object') return [];
-  return (['per', 'quotaRenewalRate'] as const)
-    .filter((field) => {
-      const value = (body as Record<string, unknown>)[field];
-      return typeof value === 'number' && value > MAX_WINDOW_SECONDS;
-    })
-    .map((field) => ({ field, message: `must be at most ${MAX_WINDOW_SECONDS} s (100 years)` }));
-}
-
 function parse<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new InvalidInputError([{ field: '(body)', message: 'must be a JSON object' }]);
   }
   const result = schema.safeParse(value);
-  const problems = result.success ? [] : fieldProblems(result.error);
-  for (const problem of windowProblems(value)) if (!problems.some((p) => p.field === problem.field)) problems.push(problem);
-  if (problems.length > 0 || !result.success) throw new InvalidInputError(problems);
+  if (!result.success) throw new InvalidInputError(fieldProblems(result.error));
   return result.data;
 }
 

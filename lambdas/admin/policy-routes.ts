@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { NotFoundError } from '../core/model/errors.ts';
-import { fieldProblems, InvalidInputError, windowProblems, type FieldProblem } from './key-service.ts';
+import { fieldProblems, InvalidInputError, type FieldProblem } from './key-service.ts';
 import { isPolicyId, parsePolicyInput, type PolicyFields } from '../core/policies/policy.ts';
 import type { PolicyStore } from '../core/policies/policy-store.ts';
 import { TYK_POLICY_CONTENT_TYPE, tykFieldName, tykPolicyToInput } from './tyk.ts';
@@ -88,7 +88,7 @@ function policyInput(id: string, body: unknown, tyk: boolean): { fields: PolicyF
     ignored = mapped.ignored;
   }
   const parsed = parsePolicyInput(input);
-  const invalid = [...(parsed.success ? [] : fieldProblems(parsed.error)), ...windowProblems(input)];
+  const invalid = parsed.success ? [] : fieldProblems(parsed.error);
   for (const problem of invalid) {
     const field = tyk ? tykFieldName(problem.field) : problem.field;
     if (!problems.some((p) => p.field === field)) problems.push({ ...problem, field });

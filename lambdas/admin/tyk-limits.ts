@@ -1,4 +1,5 @@
 import type { FieldProblem } from '../core/model/input-error.ts';
+import { RATE_NEEDS_PER, rateWithoutPer } from '../core/model/limit-rules.ts';
 
 /**
  * Tyk's rate limits and quotas as gatepass's. Tyk reads the same numbers three ways, and so
@@ -62,8 +63,8 @@ function mapRate(rate: number, per: number, kind: TykLimitKind, problems: FieldP
   if (kind === 'policy' && (rate === 0 || per === 0)) return {};
   if (kind === 'key' && rate <= 0) return { rate: 0, per: 0 };
   if (kind !== 'key' && (rate <= 0 || per <= 0)) return { rate: 0 }; // no duration: no limit, and it wins a merge
-  if (per <= 0) {
-    problems.push({ field: `${prefix}per`, message: 'must be greater than 0 when rate is set' });
+  if (rateWithoutPer(rate, per)) {
+    problems.push({ field: `${prefix}per`, message: RATE_NEEDS_PER });
     return {};
   }
   // Tyk's rate and per are floats: scale a fraction to whole requests per whole seconds.

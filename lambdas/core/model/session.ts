@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { MAX_WINDOW_SECONDS, RATE_NEEDS_PER, rateWithoutPer } from './limit-rules.ts';
 import { urlPatternProblem } from './url-pattern.ts';
 
 /**
@@ -10,7 +11,7 @@ import { urlPatternProblem } from './url-pattern.ts';
 const epochSeconds = z.number().int().min(0).max(253_402_300_799); // up to year 9999
 const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 /** A window length: up to 100 years, so that now + window is still a storable time. */
-const windowSeconds = z.number().int().min(0).max(3_155_760_000, 'must be at most 100 years (3155760000 s)');
+const windowSeconds = z.number().int().min(0).max(MAX_WINDOW_SECONDS, `must be at most 100 years (${MAX_WINDOW_SECONDS} s)`);
 
 const httpMethod = z
   .string()
@@ -170,10 +171,8 @@ export function isExpired(expires: number, now: number): boolean {
  */
 function checkRatePer(value: { readonly rate?: unknown; readonly per?: unknown }, ctx: z.RefinementCtx): void {
   if (typeof value !== 'object' || value === null) return;
-  const rate = value.rate ?? 0;
-  const per = value.per ?? 0;
-  if (typeof rate === 'number' && rate > 0 && typeof per === 'number' && per <= 0) {
-    ctx.addIssue({ code: 'custom', path: ['per'], message: 'must be greater than 0 when rate is set' });
+  if (rateWithoutPer(value.rate, value.per ?? 0) && (value.per === undefined || typeof value.per === 'number')) {
+    ctx.addIssue({ code: 'custom', path: ['per'], message: RATE_NEEDS_PER });
   }
 }
 

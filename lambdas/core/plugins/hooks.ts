@@ -1,6 +1,7 @@
 import type { DecisionContext } from '../request/decision.ts';
 import { PluginError, VersionConflictError } from '../model/errors.ts';
 import { fieldProblems } from '../model/input-error.ts';
+import { RATE_NEEDS_PER, rateWithoutPer } from '../model/limit-rules.ts';
 import { quotaUsedFor, type Limits } from '../limits/limits.ts';
 import { toPublicSession } from '../store/public-session.ts';
 import type { Log } from '../model/log.ts';
@@ -195,8 +196,8 @@ export class HookRunner {
     }
     const { keyId: _k, createdAt: _c, updatedAt: _u, version: _v, quotaRemaining, quotaRenews, ...changes } = parsed.data;
     const current = this.state.session!;
-    if ((changes.rate ?? current.rate) > 0 && (changes.per ?? current.per) <= 0) {
-      throw this.#fault(plugin, 'invalid session patch: per: must be greater than 0 when rate is set');
+    if (rateWithoutPer(changes.rate ?? current.rate, changes.per ?? current.per)) {
+      throw this.#fault(plugin, `invalid session patch: per: ${RATE_NEEDS_PER}`);
     }
     const counters: { -readonly [K in keyof CounterSet]: CounterSet[K] } = {};
     if (quotaRemaining !== undefined) {

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { MAX_WINDOW_SECONDS, RATE_NEEDS_PER, rateWithoutPer } from '../model/limit-rules.ts';
 import { GatepassError } from '../model/errors.ts';
 import { SessionFieldsSchema, type AccessRight, type MetaValue } from '../model/session.ts';
 import { effectiveSettings } from './effective.ts';
@@ -24,7 +25,7 @@ export function isPolicyId(id: string): boolean {
 const session = SessionFieldsSchema.shape;
 
 /** Longest `keyExpiresIn`: 100 years, so that `now + keyExpiresIn` stays a valid epoch. */
-const MAX_KEY_EXPIRES_IN = 100 * 366 * 86_400;
+const MAX_KEY_EXPIRES_IN = MAX_WINDOW_SECONDS;
 
 /** Which parts of the policy take part in a merge (Tyk's `partitions`); none set = all of them. */
 export const PartitionsSchema = z.strictObject({
@@ -157,8 +158,8 @@ export function sessionFromPolicies(policies: readonly Policy[], now: number): P
 function checkPolicy(value: unknown, ctx: z.RefinementCtx): void {
   if (typeof value !== 'object' || value === null) return; // not an object: zod names the body
   const { rate, per, partitions, accessRights } = value as Record<string, unknown>;
-  if (typeof rate === 'number' && rate > 0 && (per === undefined || (typeof per === 'number' && per <= 0))) {
-    ctx.addIssue({ code: 'custom', path: ['per'], message: 'must be greater than 0 when rate is set' });
+  if (rateWithoutPer(rate, per) && (per === undefined || typeof per === 'number')) {
+    ctx.addIssue({ code: 'custom', path: ['per'], message: RATE_NEEDS_PER });
   }
   const parts = typeof partitions === 'object' && partitions !== null ? (partitions as Record<string, unknown>) : {};
   const perApi = parts.perApi === true;
