@@ -10,6 +10,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { batchGetConsistent } from '../store/batch-get.ts';
 import { AlreadyExistsError, GatepassError, NotFoundError, VersionConflictError } from '../model/errors.ts';
 import { OPTIONAL_POLICY_FIELDS, PolicyFieldsSchema, type Policy, type PolicyFields } from './policy.ts';
+import { UpdateExpression } from '../store/expression.ts';
 import { TABLE } from '../store/table.ts';
 
 /** Partition key of a policy item. */
@@ -96,41 +97,24 @@ export class PolicyStore {
   async put(id: string, fields: PolicyFields, expectedVersion?: number): Promise<Policy> {
     const version = expectedVersion ?? (await this.get(id))?.version ?? 0;
     const now = Math.floor(this.#clock() / 1000);
-    const names: Record<string, string> = { '#kind': 'kind', '#id': 'id', '#version': 'version', '#updatedAt': 'updatedAt' };
-    const values: Record<string, unknown> = { ':kind': KIND, ':id': id, ':now': now, ':version': version + 1 };
-    const sets = ['#kind = :kind', '#id = :id', '#version = :version', '#updatedAt = :now'];
-    const removes: string[] = [];
-    for (const [field, value] of Object.entries(fields)) {
-      if (value === undefined) continue;
-      names[`#${field}`] = field;
-      values[`:${field}`] = value;
-      sets.push(`#${field} = :${field}`);
-    }
-    for (const field of OPTIONAL_POLICY_FIELDS) {
-      // A replace: an optional field the new body leaves out goes.
-      if (fields[field] !== undefined) continue;
-      names[`#${field}`] = field;
-      removes.push(`#${field}`);
-    }
-    let condition: string;
+    const x = new UpdateExpression();
     if (version === 0) {
-      condition = 'attribute_not_exists(pk)';
-      names['#createdAt'] = 'createdAt';
-      sets.push('#createdAt = :now');
+      x.when('no such policy yet', `attribute_not_exists(${x.name('pk')})`);
+      x.set('createdAt', now);
     } else {
-      condition = '#version = :expected';
-      values[':expected'] = version;
+      x.when('the version expected', `${x.name('version')} = ${x.value(version)}`);
     }
+    x.set('kind', KIND).set('id', id).set('version', version + 1).set('updatedAt', now);
+    for (const [field, value] of Object.entries(fields)) if (value !== undefined) x.set(field, value);
+    // A replace: an optional field the new body leaves out goes.
+    for (const field of OPTIONAL_POLICY_FIELDS) if (fields[field] === undefined) x.remove(field);
     this.#cache.delete(id);
     try {
       const out = await this.#client.send(
         new UpdateCommand({
           TableName: this.#table,
           Key: { pk: policyPk(id) },
-          UpdateExpression: `SET ${sets.join(', ')}` + (removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''),
-          ConditionExpression: condition,
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
+          ...x.build(),
           ReturnValues: 'ALL_NEW',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
@@ -148,17 +132,12 @@ export class PolicyStore {
   /** Deletes a policy (optionally only at `expectedVersion`); false when there was none. */
   async delete(id: string, expectedVersion?: number): Promise<boolean> {
     this.#cache.delete(id);
+    const x = new UpdateExpression();
+    x.when('the policy exists', `attribute_exists(${x.name('pk')})`);
+    if (expectedVersion !== undefined) x.when('the version expected', `${x.name('version')} = ${x.value(expectedVersion)}`);
     try {
       await this.#client.send(
-        new DeleteCommand({
-          TableName: this.#table,
-          Key: { pk: policyPk(id) },
-          ConditionExpression: expectedVersion === undefined ? 'attribute_exists(pk)' : 'attribute_exists(pk) AND #version = :v',
-          ...(expectedVersion === undefined
-            ? {}
-            : { ExpressionAttributeNames: { '#version': 'version' }, ExpressionAttributeValues: { ':v': expectedVersion } }),
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
+        new DeleteCommand({ TableName: this.#table, Key: { pk: policyPk(id) }, ...x.build(), ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
       );
       return true;
     } catch (error) {
