@@ -103,7 +103,7 @@ module.exports = {
     {
       name: 'no-unresolvable-import',
       comment:
-        'Every import resolves to a file or a package. The launcher\'s import of the compiled CLI (dist/, made by ' +
+        "Every import resolves to a file or a package. The launcher's import of the compiled CLI (dist/, made by " +
         '`npm run build`) is the one exception: a checkout runs the sources, and dist/ exists only once built.',
       severity: 'error',
       from: {},

@@ -16,13 +16,15 @@ const result = await autocannon({
   timeout: 10,
 });
 const { latency, requests } = result;
-process.stdout.write(`BENCH_RESULT ${JSON.stringify({
-  total: requests.total,
-  durationSeconds: result.duration,
-  perSecond: requests.total / result.duration,
-  latency: { p50: latency.p50, p90: latency.p90, p97_5: latency.p97_5, p99: latency.p99, max: latency.max },
-  status2xx: result['2xx'],
-  non2xx: result.non2xx,
-  errors: result.errors,
-  timeouts: result.timeouts,
-})}\n`);
+process.stdout.write(
+  `BENCH_RESULT ${JSON.stringify({
+    total: requests.total,
+    durationSeconds: result.duration,
+    perSecond: requests.total / result.duration,
+    latency: { p50: latency.p50, p90: latency.p90, p97_5: latency.p97_5, p99: latency.p99, max: latency.max },
+    status2xx: result['2xx'],
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+  })}\n`,
+);

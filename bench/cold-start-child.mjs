@@ -24,5 +24,7 @@ const context = {
 const result = await handler(JSON.parse(process.env.BENCH_EVENT), context);
 const answeredMs = performance.now();
 const effect = result?.policyDocument?.Statement?.[0]?.Effect;
-process.stdout.write(`BENCH_RESULT ${JSON.stringify({ bootMs, importMs: importedMs - bootMs, firstEventMs: answeredMs - importedMs, effect })}\n`);
+process.stdout.write(
+  `BENCH_RESULT ${JSON.stringify({ bootMs, importMs: importedMs - bootMs, firstEventMs: answeredMs - importedMs, effect })}\n`,
+);
 process.exit(0); // the SDK's keep-alive sockets would otherwise hold the process open

@@ -56,7 +56,8 @@ export async function measureColdStart(endpoint: string): Promise<Figure[]> {
     };
     const cold = await coldRuns(external.file, env);
     const coldDeployed = await coldRuns(deployed.file, env);
-    const deployedText = deployedExternals.length === 0 ? 'nothing external: the AWS SDK bundled too' : `external: ${deployedExternals.join(', ')}`;
+    const deployedText =
+      deployedExternals.length === 0 ? 'nothing external: the AWS SDK bundled too' : `external: ${deployedExternals.join(', ')}`;
 
     return [
       {

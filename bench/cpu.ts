@@ -15,7 +15,15 @@ import { generateKey, keyIdOf, keySessionPk } from '../lambdas/core/model/keys.t
 import { newSessionFields, SessionInputSchema } from '../lambdas/core/model/session.ts';
 import { storedFields } from '../lambdas/core/store/item.ts';
 import { generateTestKey, jwksOf, startJwksServer } from '../test/support/jwks-server.ts';
-import { BENCH_ISSUER, BENCH_JWT_SECRET, benchConfig, invocationContext, LIMITED_KEY, requestEvent, silentLogger } from './lib/authorizer.ts';
+import {
+  BENCH_ISSUER,
+  BENCH_JWT_SECRET,
+  benchConfig,
+  invocationContext,
+  LIMITED_KEY,
+  requestEvent,
+  silentLogger,
+} from './lib/authorizer.ts';
 import type { Figure } from './lib/figures.ts';
 import { memoryDocumentClient, memoryHttpDocumentClient, type ItemMap } from './lib/memory-dynamo.ts';
 
@@ -48,8 +56,12 @@ export async function measureCpu(): Promise<Figure[]> {
     const signing = await generateTestKey('RS256');
     jwks.setKeys(jwksOf(signing));
     const claims = { iss: BENCH_ISSUER, iat: now, exp: now + 7200 };
-    const rs256 = await new SignJWT({ ...claims, sub: 'bench-rs256' }).setProtectedHeader({ alg: 'RS256', kid: signing.kid }).sign(signing.privateKey);
-    const hs256 = await new SignJWT({ ...claims, sub: 'bench-hs256' }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(BENCH_JWT_SECRET));
+    const rs256 = await new SignJWT({ ...claims, sub: 'bench-rs256' })
+      .setProtectedHeader({ alg: 'RS256', kid: signing.kid })
+      .sign(signing.privateKey);
+    const hs256 = await new SignJWT({ ...claims, sub: 'bench-hs256' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .sign(new TextEncoder().encode(BENCH_JWT_SECRET));
 
     const memory = memoryDocumentClient(items);
     const keyHandler = handlerWith(memory, {});
@@ -58,22 +70,51 @@ export async function measureCpu(): Promise<Figure[]> {
     const sdkHandler = handlerWith(memoryHttpDocumentClient(items), {});
 
     const cases: Case[] = [
-      { id: 'cpu.apiKey.unlimited', label: 'API key, no limits', handler: keyHandler, event: requestEvent(unlimitedKey), target: 0.3,
-        note: 'SHA-256 of the key, the session call, the checks, the Allow policy.' },
-      { id: 'cpu.apiKey.limited', label: 'API key, rate limit + quota', handler: keyHandler, event: requestEvent(limitedKey), target: 0.3,
-        note: 'Adds the rate and quota bookkeeping.' },
-      { id: 'cpu.jwt.rs256', label: 'JWT RS256, warm JWKS', handler: rsHandler, event: requestEvent(`Bearer ${rs256}`), target: 1,
-        note: 'Dominated by the RSA-2048 signature verification (node:crypto via jose).' },
-      { id: 'cpu.jwt.hs256', label: 'JWT HS256', handler: hsHandler, event: requestEvent(`Bearer ${hs256}`),
-        note: 'HMAC through jose (WebCrypto) is not cheaper than RSA verification here.' },
-      { id: 'cpu.sdk.apiKey.limited', label: 'API key, rate limit + quota, with the SDK stack', handler: sdkHandler, event: requestEvent(limitedKey),
-        note: 'The real document client (marshalling, SigV4 signing, JSON (de)serialisation) over an in-memory HTTP handler: what a Lambda also spends per decision.' },
+      {
+        id: 'cpu.apiKey.unlimited',
+        label: 'API key, no limits',
+        handler: keyHandler,
+        event: requestEvent(unlimitedKey),
+        target: 0.3,
+        note: 'SHA-256 of the key, the session call, the checks, the Allow policy.',
+      },
+      {
+        id: 'cpu.apiKey.limited',
+        label: 'API key, rate limit + quota',
+        handler: keyHandler,
+        event: requestEvent(limitedKey),
+        target: 0.3,
+        note: 'Adds the rate and quota bookkeeping.',
+      },
+      {
+        id: 'cpu.jwt.rs256',
+        label: 'JWT RS256, warm JWKS',
+        handler: rsHandler,
+        event: requestEvent(`Bearer ${rs256}`),
+        target: 1,
+        note: 'Dominated by the RSA-2048 signature verification (node:crypto via jose).',
+      },
+      {
+        id: 'cpu.jwt.hs256',
+        label: 'JWT HS256',
+        handler: hsHandler,
+        event: requestEvent(`Bearer ${hs256}`),
+        note: 'HMAC through jose (WebCrypto) is not cheaper than RSA verification here.',
+      },
+      {
+        id: 'cpu.sdk.apiKey.limited',
+        label: 'API key, rate limit + quota, with the SDK stack',
+        handler: sdkHandler,
+        event: requestEvent(limitedKey),
+        note: 'The real document client (marshalling, SigV4 signing, JSON (de)serialisation) over an in-memory HTTP handler: what a Lambda also spends per decision.',
+      },
     ];
 
     const context = invocationContext();
     const decide = async (c: Case): Promise<void> => {
       const result = (await c.handler(c.event, context)) as APIGatewayAuthorizerResult;
-      if ((result.policyDocument.Statement[0] as { Effect: string }).Effect !== 'Allow') throw new Error(`${c.id}: denied; the setup is wrong`);
+      if ((result.policyDocument.Statement[0] as { Effect: string }).Effect !== 'Allow')
+        throw new Error(`${c.id}: denied; the setup is wrong`);
     };
     // Cold start, JWKS fetch, then enough calls for the JIT to settle (the SDK's stack needs many).
     for (const c of cases) for (let i = 0; i < WARMUP_CALLS; i++) await decide(c);
@@ -97,7 +138,13 @@ export async function measureCpu(): Promise<Figure[]> {
         ...(c.target === undefined ? {} : { target: { kind: 'max' as const, value: c.target } }),
         note: `${c.note} Mean process CPU ${cpuMs.toFixed(3)} ms/decision over ${CPU_USAGE_CALLS} calls; ${result.latency.samplesCount} samples.`,
       });
-      figures.push({ ...base, id: `${c.id}.p99`, label: `${c.label} — p99`, value: result.latency.p99, note: 'Tail: garbage collection and JIT pauses.' });
+      figures.push({
+        ...base,
+        id: `${c.id}.p99`,
+        label: `${c.label} — p99`,
+        value: result.latency.p99,
+        note: 'Tail: garbage collection and JIT pauses.',
+      });
     }
     return figures;
   } finally {

@@ -52,7 +52,9 @@ async function main(): Promise<void> {
     await step('requests', () => measureRequestsPerAuthorization(db.endpoint));
     await step('cpu', () => measureCpu());
     await step('cold', () => measureColdStart(db.endpoint));
-    await step('throughput', () => measureThroughput(db.endpoint, { dynamoPid: db.pid, ...(quick ? { seconds: 4, warmupSeconds: 1 } : {}) }));
+    await step('throughput', () =>
+      measureThroughput(db.endpoint, { dynamoPid: db.pid, ...(quick ? { seconds: 4, warmupSeconds: 1 } : {}) }),
+    );
   } finally {
     await db.stop();
   }
@@ -61,7 +63,9 @@ async function main(): Promise<void> {
   const report = { figures, machine: withEndLoad(machine), durationSeconds, chart: 'benchmarks.svg' };
   writeFileSync(path.join(ROOT, 'bench', 'results.json'), JSON.stringify({ ...report, quick }, null, 2) + '\n');
   console.log(renderTable(figures));
-  console.log(`\n${figures.filter((f) => meets(f) === true).length} of ${figures.filter((f) => f.target).length} targets met; ${durationSeconds.toFixed(0)} s.`);
+  console.log(
+    `\n${figures.filter((f) => meets(f) === true).length} of ${figures.filter((f) => f.target).length} targets met; ${durationSeconds.toFixed(0)} s.`,
+  );
   if (quick || only.size < MEASUREMENTS.length) {
     console.log('docs/BENCHMARKS.md not rewritten (partial or --quick run).');
     return;

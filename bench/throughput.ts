@@ -64,15 +64,17 @@ export async function measureThroughput(endpoint: string, options: ThroughputOpt
       const pk = 'bench#raw-counter';
       await doc.send(new PutCommand({ TableName: table.tableName, Item: { pk, n: 0 } }));
       const update = () =>
-        doc.send(new UpdateCommand({
-          TableName: table.tableName,
-          Key: { pk },
-          UpdateExpression: 'SET #n = #n + :one',
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeNames: { '#n': 'n' },
-          ExpressionAttributeValues: { ':one': 1 },
-          ReturnValues: 'ALL_NEW',
-        }));
+        doc.send(
+          new UpdateCommand({
+            TableName: table.tableName,
+            Key: { pk },
+            UpdateExpression: 'SET #n = #n + :one',
+            ConditionExpression: 'attribute_exists(pk)',
+            ExpressionAttributeNames: { '#n': 'n' },
+            ExpressionAttributeValues: { ':one': 1 },
+            ReturnValues: 'ALL_NEW',
+          }),
+        );
       const get = () => doc.send(new GetCommand({ TableName: table.tableName, Key: { pk }, ConsistentRead: true }));
       const load = (authorization: string, duration: number) =>
         autocannon({ url, connections: concurrency, durationSeconds: duration, headers: { authorization } });
@@ -96,9 +98,12 @@ export async function measureThroughput(endpoint: string, options: ThroughputOpt
       const rawGet = await cpu(() => rawLoad(get, concurrency, half));
 
       const failures = gateway.failures + gatewayLimited.failures + rawUpdate.failures + rawGet.failures;
-      const latencyText = (load: Load) => `p50 ${load.latency.p50} ms, p90 ${load.latency.p90} ms, p99 ${load.latency.p99} ms, max ${load.latency.max} ms`;
+      const latencyText = (load: Load) =>
+        `p50 ${load.latency.p50} ms, p90 ${load.latency.p90} ms, p99 ${load.latency.p99} ms, max ${load.latency.max} ms`;
       const cpuText = (load: Load, self: string) =>
-        load.cpu === undefined ? '' : ` CPU: ${self} ${Math.round(load.cpu.self)} % of a core${load.cpu.dynamo === undefined ? '' : `, DynamoDB Local ${Math.round(load.cpu.dynamo)} %`}.`;
+        load.cpu === undefined
+          ? ''
+          : ` CPU: ${self} ${Math.round(load.cpu.self)} % of a core${load.cpu.dynamo === undefined ? '' : `, DynamoDB Local ${Math.round(load.cpu.dynamo)} %`}.`;
       const base = { group: GROUP };
       return [
         {
@@ -193,7 +198,8 @@ async function withCpu(run: () => Promise<Load>, dynamoPid: number | undefined):
     ...load,
     cpu: {
       self: ((used.user + used.system) / 1000 / wallMs) * 100,
-      dynamo: dynamo === undefined || dynamoAfter === undefined ? undefined : (((dynamoAfter - dynamo) / ticksPerSecond) * 1000 / wallMs) * 100,
+      dynamo:
+        dynamo === undefined || dynamoAfter === undefined ? undefined : ((((dynamoAfter - dynamo) / ticksPerSecond) * 1000) / wallMs) * 100,
     },
   };
 }
@@ -240,9 +246,17 @@ async function rawLoad(op: () => Promise<unknown>, concurrency: number, seconds:
 }
 
 /** Runs autocannon in a child process; bounded by its duration plus a margin. */
-function autocannon(options: { url: string; connections: number; durationSeconds: number; headers: Record<string, string> }): Promise<Load> {
+function autocannon(options: {
+  url: string;
+  connections: number;
+  durationSeconds: number;
+  headers: Record<string, string>;
+}): Promise<Load> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
+    const child = spawn(process.execPath, [CHILD, JSON.stringify(options)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NODE_OPTIONS: '' },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -256,9 +270,21 @@ function autocannon(options: { url: string; connections: number; durationSeconds
         return;
       }
       const r = JSON.parse(line.slice('BENCH_RESULT '.length)) as {
-        total: number; perSecond: number; durationSeconds: number; latency: Load['latency']; non2xx: number; errors: number; timeouts: number;
+        total: number;
+        perSecond: number;
+        durationSeconds: number;
+        latency: Load['latency'];
+        non2xx: number;
+        errors: number;
+        timeouts: number;
       };
-      resolve({ perSecond: r.perSecond, seconds: r.durationSeconds, total: r.total, latency: r.latency, failures: r.non2xx + r.errors + r.timeouts });
+      resolve({
+        perSecond: r.perSecond,
+        seconds: r.durationSeconds,
+        total: r.total,
+        latency: r.latency,
+        failures: r.non2xx + r.errors + r.timeouts,
+      });
     });
   });
 }

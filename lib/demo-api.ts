@@ -98,7 +98,8 @@ export class DemoApi extends Construct {
       { id: 'AwsSolutions-APIG6', reason: noLogging },
       {
         id: 'AwsSolutions-APIG3',
-        reason: 'WAF is a per-deployment choice with its own cost; the demo API serves an echo backend. Attach a web ACL to production APIs.',
+        reason:
+          'WAF is a per-deployment choice with its own cost; the demo API serves an echo backend. Attach a web ACL to production APIs.',
       },
     );
   }

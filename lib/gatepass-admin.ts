@@ -82,13 +82,7 @@ export class GatepassAdmin extends Construct {
     // Written out so that the grant is exactly the admin API's needs (no scan, no batch writes).
     this.role.addToPolicy(
       new iam.PolicyStatement({
-        actions: [
-          'dynamodb:GetItem',
-          'dynamodb:PutItem',
-          'dynamodb:UpdateItem',
-          'dynamodb:DeleteItem',
-          'dynamodb:BatchGetItem',
-        ],
+        actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchGetItem'],
         resources: [props.table.tableArn],
       }),
     );
@@ -96,10 +90,7 @@ export class GatepassAdmin extends Construct {
     this.role.addToPolicy(
       new iam.PolicyStatement({
         actions: ['dynamodb:Query'],
-        resources: [
-          `${props.table.tableArn}/index/${TABLE.aliasIndex.name}`,
-          `${props.table.tableArn}/index/${TABLE.kindIndex.name}`,
-        ],
+        resources: [`${props.table.tableArn}/index/${TABLE.aliasIndex.name}`, `${props.table.tableArn}/index/${TABLE.kindIndex.name}`],
       }),
     );
     props.table.encryptionKey?.grantEncryptDecrypt(this.role);

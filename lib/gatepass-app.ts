@@ -130,7 +130,10 @@ function asList(key: string, value: unknown): unknown[] | undefined {
   if (Array.isArray(value)) return value;
   if (typeof value === 'string') {
     if (value.trim().startsWith('[')) return asList(key, parseJson(key, value));
-    return value.split(',').map((item) => item.trim()).filter((item) => item !== '');
+    return value
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item !== '');
   }
   return fail(key, 'a list (JSON array or comma-separated)', value);
 }

@@ -71,7 +71,10 @@ export class GatepassAuthorizer extends Construct {
       );
     }
     if (props.jwt?.secret !== undefined) {
-      Annotations.of(this).addWarningV2('gatepass:jwtSecret', 'jwt.secret is stored in clear text in the template and the Lambda environment.');
+      Annotations.of(this).addWarningV2(
+        'gatepass:jwtSecret',
+        'jwt.secret is stored in clear text in the template and the Lambda environment.',
+      );
     }
 
     this.logGroup = new logs.LogGroup(this, 'LogGroup', {

@@ -202,7 +202,10 @@ export class GatepassStack extends Stack {
       description: 'Admin Lambda ARN (lambda:InvokeFunctionUrl and lambda:InvokeFunction for operators)',
     });
     new CfnOutput(this, 'AdminUrl', { value: this.admin.url.url, description: 'Admin API Function URL (AWS_IAM auth)' });
-    new CfnOutput(this, 'AuthorizerFunctionArn', { value: this.authorizer.function.functionArn, description: 'gatepass authorizer Lambda' });
+    new CfnOutput(this, 'AuthorizerFunctionArn', {
+      value: this.authorizer.function.functionArn,
+      description: 'gatepass authorizer Lambda',
+    });
     if (this.monitoring) {
       new CfnOutput(this, 'DashboardUrl', {
         value: `https://console.aws.amazon.com/cloudwatch/home?region=${this.region}#dashboards:name=${this.monitoring.dashboard.dashboardName}`,

@@ -68,7 +68,10 @@ export function addGatepassGatewayResponses(
   if (challenge.includes("'")) throw new Error('gatepass: wwwAuthenticate cannot contain a single quote');
 
   const responses: Partial<Record<GatepassResponseType, apigateway.GatewayResponse>> = {};
-  for (const [type, response] of Object.entries(GATEWAY_RESPONSES) as [GatepassResponseType, (typeof GATEWAY_RESPONSES)[GatepassResponseType]][]) {
+  for (const [type, response] of Object.entries(GATEWAY_RESPONSES) as [
+    GatepassResponseType,
+    (typeof GATEWAY_RESPONSES)[GatepassResponseType],
+  ][]) {
     if (type === 'UNAUTHORIZED' && options.otherAuthorizers) continue;
     const responseHeaders = type === 'UNAUTHORIZED' && challenge !== '' ? { ...headers, 'WWW-Authenticate': `'${challenge}'` } : headers;
     responses[type] = new apigateway.GatewayResponse(api, `Gatepass${type}`, {

@@ -12,11 +12,7 @@ export function setRef(child: ChildProcess, ref: boolean): void {
 }
 
 /** Sends every output line to `log`, and stderr lines to `onStderr` too. */
-export function forwardLines(
-  child: ChildProcess,
-  log: ((line: string) => void) | undefined,
-  onStderr: (line: string) => void,
-): void {
+export function forwardLines(child: ChildProcess, log: ((line: string) => void) | undefined, onStderr: (line: string) => void): void {
   // Always read both pipes: a full pipe would block the java process.
   if (child.stdout) createInterface({ input: child.stdout }).on('line', (line) => log?.(line));
   if (child.stderr) {

@@ -95,7 +95,7 @@ export async function startDev(options: DevOptions = {}): Promise<DevServer> {
       apiId: config.local.apiId,
       stage: config.local.stage,
       port: options.port ?? config.local.port,
-      ...(options.upstream ?? config.local.upstream ? { upstream: (options.upstream ?? config.local.upstream)! } : {}),
+      ...((options.upstream ?? config.local.upstream) ? { upstream: (options.upstream ?? config.local.upstream)! } : {}),
       log: (entry) => {
         options.gatewayLog?.(entry);
         accessLog.answered(entry);

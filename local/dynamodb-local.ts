@@ -135,10 +135,7 @@ function findJarDir(): string {
     : [];
   const newest = candidates.at(-1);
   if (newest === undefined) {
-    throw new DynamoDbLocalError(
-      'ERR_DYNAMODB_LOCAL_JAR_NOT_FOUND',
-      `DynamoDB Local jar not found under ${libDir}/*/DynamoDBLocal.jar`,
-    );
+    throw new DynamoDbLocalError('ERR_DYNAMODB_LOCAL_JAR_NOT_FOUND', `DynamoDB Local jar not found under ${libDir}/*/DynamoDBLocal.jar`);
   }
   return join(libDir, newest);
 }
@@ -222,13 +219,7 @@ interface ChildState {
 }
 
 /** Polls `ListTables` until it answers; rejects if the process dies or the time runs out. */
-async function waitUntilReady(
-  state: ChildState,
-  endpoint: string,
-  timeoutMs: number,
-  stderr: () => string,
-): Promise<void> {
-
+async function waitUntilReady(state: ChildState, endpoint: string, timeoutMs: number, stderr: () => string): Promise<void> {
   const client = new DynamoDBClient({
     endpoint,
     region: 'us-east-1',
@@ -242,11 +233,9 @@ async function waitUntilReady(
       const { spawnError, exit } = state;
       if (spawnError) {
         if (spawnError.code === 'ENOENT') throw new JavaNotFoundError({ cause: spawnError });
-        throw new DynamoDbLocalError(
-          'ERR_DYNAMODB_LOCAL_SPAWN',
-          `could not start DynamoDB Local: ${spawnError.message}`,
-          { cause: spawnError },
-        );
+        throw new DynamoDbLocalError('ERR_DYNAMODB_LOCAL_SPAWN', `could not start DynamoDB Local: ${spawnError.message}`, {
+          cause: spawnError,
+        });
       }
       if (exit) {
         // Let the last stderr lines arrive before reporting them.

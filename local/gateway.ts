@@ -60,8 +60,7 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
-type Settings = Required<Omit<GatewayOptions, 'upstream' | 'stageVariables'>> &
-  Pick<GatewayOptions, 'upstream' | 'stageVariables'>;
+type Settings = Required<Omit<GatewayOptions, 'upstream' | 'stageVariables'>> & Pick<GatewayOptions, 'upstream' | 'stageVariables'>;
 type Headers = Record<string, string[]>;
 
 /**
@@ -101,10 +100,11 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   return {
     url: `http://${host}:${port}`,
     port,
-    close: () => new Promise<void>((resolve, reject) => {
-      server.close((error) => (error ? reject(error) : resolve()));
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeAllConnections();
+      }),
   };
 }
 
@@ -116,21 +116,31 @@ async function handle(s: Settings, req: IncomingMessage, res: ServerResponse): P
   const url = new URL(target.startsWith('/') ? `http://gateway.invalid${target}` : target);
   const method = (req.method ?? 'GET').toUpperCase();
   res.setHeader('x-amzn-RequestId', requestId);
-  res.once('finish', () => s.log({ level: 'info', msg: 'request', requestId, method,
-    path: url.pathname, status: res.statusCode, ms: Date.now() - started }));
+  res.once('finish', () =>
+    s.log({ level: 'info', msg: 'request', requestId, method, path: url.pathname, status: res.statusCode, ms: Date.now() - started }),
+  );
 
   const body = await readBody(req, s.maxBodyBytes);
   if (body === undefined) {
     res.setHeader('connection', 'close');
-    return sendJson(res, 413, `{"message": "HTTP content length exceeded ${s.maxBodyBytes} bytes"}`,
-      'RequestTooLargeException');
+    return sendJson(res, 413, `{"message": "HTTP content length exceeded ${s.maxBodyBytes} bytes"}`, 'RequestTooLargeException');
   }
   const sourceIp = (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, '');
   const headers = forwardedHeaders(req, sourceIp);
   const event = buildRequestAuthorizerEvent({
-    method, path: url.pathname, headers, query: url.searchParams, sourceIp, requestId,
-    apiId: s.apiId, stage: s.stage, accountId: s.accountId, region: s.region,
-    domainName: req.headers.host, protocol: `HTTP/${req.httpVersion}`, stageVariables: s.stageVariables,
+    method,
+    path: url.pathname,
+    headers,
+    query: url.searchParams,
+    sourceIp,
+    requestId,
+    apiId: s.apiId,
+    stage: s.stage,
+    accountId: s.accountId,
+    region: s.region,
+    domainName: req.headers.host,
+    protocol: `HTTP/${req.httpVersion}`,
+    stageVariables: s.stageVariables,
   });
 
   const outcome = await invokeAuthorizer(s, event);
@@ -176,7 +186,10 @@ async function invokeAuthorizer(s: Settings, event: APIGatewayRequestAuthorizerE
   // Settles either way, so a late rejection after a timeout is never unhandled.
   const call = Promise.resolve()
     .then(() => s.authorizer(payload))
-    .then((value) => ({ value }), (error: unknown) => ({ error }));
+    .then(
+      (value) => ({ value }),
+      (error: unknown) => ({ error }),
+    );
   const answer = await Promise.race([call, timeout]);
   clearTimeout(timer);
   if (answer === 'timeout') return { failure: `authorizer timed out after ${s.authorizerTimeoutMs} ms` };

@@ -118,7 +118,9 @@ function readContext(value: unknown): { values: Record<string, ContextValue> } |
   const values: Record<string, ContextValue> = {};
   for (const [key, v] of Object.entries(value)) {
     if (v !== null && typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') {
-      return malformed(`context.${key} is ${Array.isArray(v) ? 'an array' : `a ${typeof v}`}: only strings, numbers and booleans are allowed`);
+      return malformed(
+        `context.${key} is ${Array.isArray(v) ? 'an array' : `a ${typeof v}`}: only strings, numbers and booleans are allowed`,
+      );
     }
     values[key] = v;
   }

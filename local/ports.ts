@@ -23,10 +23,7 @@ export async function isPortFree(port: number): Promise<boolean> {
   return new Promise((resolveFree, reject) => {
     const server = createServer();
     server.unref();
-    server.once('error', (error: NodeJS.ErrnoException) =>
-      error.code === 'EADDRINUSE' ? resolveFree(false) : reject(error),
-    );
+    server.once('error', (error: NodeJS.ErrnoException) => (error.code === 'EADDRINUSE' ? resolveFree(false) : reject(error)));
     server.listen(port, () => server.close(() => resolveFree(true)));
   });
 }
-

@@ -16,8 +16,19 @@ type Headers = Record<string, string[]>;
 /** The header that carries the authorizer context to a real upstream (JSON, ASCII only). */
 export const AUTHORIZER_HEADER = 'x-gatepass-authorizer';
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization',
-  'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length', AUTHORIZER_HEADER]);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+  'content-length',
+  AUTHORIZER_HEADER,
+]);
 
 /**
  * HTTP proxy integration: method, path (appended to the upstream's base path) and query go
@@ -26,8 +37,11 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'p
  * No answer within the integration timeout → 504 "Endpoint request timed out"; unreachable →
  * 504 "Network error communicating with endpoint" (what API Gateway answers for both).
  */
-export function proxy(s: UpstreamSettings, r: { method: string; url: URL; headers: Headers; body: Buffer;
-  authorizer: Record<string, string | null>; requestId: string }, res: ServerResponse): Promise<void> {
+export function proxy(
+  s: UpstreamSettings,
+  r: { method: string; url: URL; headers: Headers; body: Buffer; authorizer: Record<string, string | null>; requestId: string },
+  res: ServerResponse,
+): Promise<void> {
   const base = new URL(s.upstream as string);
   const target = new URL(`${base.pathname.replace(/\/$/, '')}${r.url.pathname}${r.url.search}`, base);
   const headers: OutgoingHttpHeaders = { 'x-amzn-apigateway-api-id': s.apiId };
@@ -45,7 +59,13 @@ export function proxy(s: UpstreamSettings, r: { method: string; url: URL; header
       clearTimeout(timer);
       if (settled) return;
       settled = true;
-      s.log({ level: 'error', msg: 'integration failure', requestId: r.requestId, upstream: target.origin, error: describe(error ?? message) });
+      s.log({
+        level: 'error',
+        msg: 'integration failure',
+        requestId: r.requestId,
+        upstream: target.origin,
+        error: describe(error ?? message),
+      });
       if (!res.headersSent) sendJson(res, status, JSON.stringify({ message }), 'InternalServerErrorException');
       else res.destroy();
       resolve();
@@ -78,4 +98,3 @@ export function proxy(s: UpstreamSettings, r: { method: string; url: URL; header
 export function asciiJson(value: unknown): string {
   return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
-

@@ -18,8 +18,28 @@ export const BENCH_ISSUER = 'https://issuer.bench.invalid/';
 
 /** A policy with no limits, and one with a rate limit and a quota (both consumed per request). */
 export const POLICIES: Record<'unlimited' | 'limited', PolicyFields> = {
-  unlimited: { rate: 0, per: 0, quotaMax: -1, quotaRenewalRate: 0, accessRights: {}, keyExpiresIn: 0, tags: [], metaData: {}, isInactive: false },
-  limited: { rate: 100_000, per: 1, quotaMax: 100_000_000, quotaRenewalRate: 0, accessRights: {}, keyExpiresIn: 0, tags: [], metaData: {}, isInactive: false },
+  unlimited: {
+    rate: 0,
+    per: 0,
+    quotaMax: -1,
+    quotaRenewalRate: 0,
+    accessRights: {},
+    keyExpiresIn: 0,
+    tags: [],
+    metaData: {},
+    isInactive: false,
+  },
+  limited: {
+    rate: 100_000,
+    per: 1,
+    quotaMax: 100_000_000,
+    quotaRenewalRate: 0,
+    accessRights: {},
+    keyExpiresIn: 0,
+    tags: [],
+    metaData: {},
+    isInactive: false,
+  },
 };
 
 /** Session fields of an API key with a rate limit and a quota. */

@@ -54,7 +54,10 @@ export function memoryHttpDocumentClient(items: ItemMap): DynamoDBDocumentClient
     async handle(request: HttpRequest) {
       const operation = String(request.headers['x-amz-target']).split('.')[1];
       const raw = request.body as string | Uint8Array;
-      const input = JSON.parse(typeof raw === 'string' ? raw : new TextDecoder().decode(raw)) as { Key?: Record<string, never>; Item?: Record<string, never> };
+      const input = JSON.parse(typeof raw === 'string' ? raw : new TextDecoder().decode(raw)) as {
+        Key?: Record<string, never>;
+        Item?: Record<string, never>;
+      };
       let output: object;
       switch (operation) {
         case 'GetItem': {

@@ -68,7 +68,12 @@ export function shareOfTarget(figure: Figure): number {
   return figure.value === 0 ? Number.POSITIVE_INFINITY : target.value / figure.value;
 }
 
-function text(x: number, y: number, content: string, options: { anchor?: 'start' | 'middle' | 'end'; fill?: string; weight?: 'bold' } = {}): string {
+function text(
+  x: number,
+  y: number,
+  content: string,
+  options: { anchor?: 'start' | 'middle' | 'end'; fill?: string; weight?: 'bold' } = {},
+): string {
   const attrs = [`x="${x.toFixed(1)}"`, `y="${y}"`];
   if (options.anchor && options.anchor !== 'start') attrs.push(`text-anchor="${options.anchor}"`);
   if (options.fill) attrs.push(`fill="${options.fill}"`);

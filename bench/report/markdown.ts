@@ -20,11 +20,11 @@ const MISS_EXPLANATIONS: Record<string, string> = {
   'requests.jwt.limited':
     'As for an API key: one conditional UpdateItem in steady state; each window boundary costs an extra write, and a policy is read once per policyCacheSeconds.',
   'requests.renew.unlimited':
-    'With a postAuth hook the session is read first (the hook must see it), then the hook\'s renewal writes (ALL_NEW, no re-read: I4). A key with nothing to count needs no third request.',
+    "With a postAuth hook the session is read first (the hook must see it), then the hook's renewal writes (ALL_NEW, no re-read: I4). A key with nothing to count needs no third request.",
   'requests.renew.limited':
-    'GetItem, the hook\'s renewal (a settings write, guarded by the version) and the counting write (guarded by the version the renewal produced and the counters) are three requests. Two would need the renewal folded into the counting UpdateItem — `updateSession` deferring its patch until the decision, a change to its contract (today it resolves to the session as written). A renewal happens once per session lifetime; the steady state of a hooked key is two.',
+    "GetItem, the hook's renewal (a settings write, guarded by the version) and the counting write (guarded by the version the renewal produced and the counters) are three requests. Two would need the renewal folded into the counting UpdateItem — `updateSession` deferring its patch until the decision, a change to its contract (today it resolves to the session as written). A renewal happens once per session lifetime; the steady state of a hooked key is two.",
   'cold.bundleSize':
-    're2js (about 147 KB) is now the largest input: the price of matching URL rights in linear time with a pure JavaScript RE2 (no native build to ship for Lambda ARM64). zod 4 comes next: the schemas the authorizer loads use the classic API, whose checks hang off schema methods that esbuild cannot drop. The levers: `zod/mini` for the authorizer\'s schemas, and loading re2js only when a key has URL rights (a dynamic import on first use).',
+    "re2js (about 147 KB) is now the largest input: the price of matching URL rights in linear time with a pure JavaScript RE2 (no native build to ship for Lambda ARM64). zod 4 comes next: the schemas the authorizer loads use the classic API, whose checks hang off schema methods that esbuild cannot drop. The levers: `zod/mini` for the authorizer's schemas, and loading re2js only when a key has URL rights (a dynamic import on first use).",
   'cold.importAndFirstEvent':
     'Most of it is loading code, and most of that is the AWS SDK: with `@aws-sdk/*` external, Node.js resolves and compiles the SDK\'s modules file by file from node_modules (importing `@aws-sdk/client-dynamodb` alone takes about 130 ms in a fresh process here); the bundle itself, zod its largest part, adds the rest. The first event (config, clients, first connection, first DynamoDB call) is small. Bundling the SDK in, as the CDK construct does ("as deployed" rows), is faster but still over 100 ms; going under would take a lighter DynamoDB client than the SDK v3 or less code at start-up (zod/mini). A busy machine (see the load average) inflates all of this.',
   'throughput.ratio':
@@ -70,7 +70,9 @@ export function renderMarkdown(report: Report): string {
       out.push('| figure | measured | target | | notes |');
       out.push('|---|--:|---|---|---|');
     }
-    out.push(`| ${figure.label} | ${valueText(figure)} | ${targetText(figure)} | ${verdictText(figure)} | ${(figure.note ?? '').replace(/\|/g, '\\|')} |`);
+    out.push(
+      `| ${figure.label} | ${valueText(figure)} | ${targetText(figure)} | ${verdictText(figure)} | ${(figure.note ?? '').replace(/\|/g, '\\|')} |`,
+    );
   }
 
   out.push('');
@@ -78,7 +80,9 @@ export function renderMarkdown(report: Report): string {
   out.push('');
   if (missed.length === 0) out.push('None in this run.');
   for (const figure of missed) {
-    out.push(`- **${figure.label}: ${valueText(figure)}, target ${targetText(figure)}.** ${MISS_EXPLANATIONS[figure.id] ?? figure.note ?? ''}`);
+    out.push(
+      `- **${figure.label}: ${valueText(figure)}, target ${targetText(figure)}.** ${MISS_EXPLANATIONS[figure.id] ?? figure.note ?? ''}`,
+    );
   }
 
   out.push('');
@@ -92,7 +96,7 @@ export function renderMarkdown(report: Report): string {
   out.push(
     '`npm run bench` starts its own DynamoDB Local (in memory, on a free port) and stops it at the end; it needs nothing else ' +
       'running and sends traffic only to 127.0.0.1. Close other heavy processes first: the run shares 2 cores between the ' +
-      'authorizer, the load generator and DynamoDB Local\'s JVM. `bench/results.json` holds every figure with its target ' +
+      "authorizer, the load generator and DynamoDB Local's JVM. `bench/results.json` holds every figure with its target " +
       'and the machine description below. The modules: `bench/requests-per-auth.ts`, `bench/cpu.ts`, ' +
       '`bench/cold-start.ts`, `bench/throughput.ts`, orchestrated by `bench/run.ts`.',
   );
@@ -119,7 +123,7 @@ const GROUP_MEANING: Record<string, string> = {
   'DynamoDB requests per allowed authorization':
     'How many round trips sit between API Gateway and the answer, and what DynamoDB bills for them. Every read is ' +
     'strongly consistent (I2) and every write conditional (I3): these are the costs of never deciding on stale state. ' +
-    'Counted with an SDK middleware on the authorizer\'s own document client, averaged over 50 allowed requests after ' +
+    "Counted with an SDK middleware on the authorizer's own document client, averaged over 50 allowed requests after " +
     'one warm-up, with the capacity units DynamoDB Local reports. Units matter as much as requests: on on-demand ' +
     'pricing a write request unit costs five times a read request unit, a strongly consistent read of up to 4 KB is ' +
     '1 read unit, and a write costs 1 write unit per KB of the item — so a key without limits costs one consistent read, ' +
@@ -128,7 +132,7 @@ const GROUP_MEANING: Record<string, string> = {
     'The compute the authorizer itself adds to each request — Lambda bills it by the millisecond — with DynamoDB taken ' +
     'out: the handler (middy, the Powertools logger context, event parsing, the pipeline, the answer) runs against a ' +
     'stand-in client that answers from memory. p50 is the typical request, p99 the slow one in a hundred (garbage ' +
-    'collection, JIT). The last row keeps the real AWS SDK stack over an in-memory HTTP handler, to show the SDK\'s share. ' +
+    "collection, JIT). The last row keeps the real AWS SDK stack over an in-memory HTTP handler, to show the SDK's share. " +
     'The metric line the deployed authorizer writes per decision (Powertools Metrics, turned off here so the report stays ' +
     'readable) adds about 0.02 ms, measured apart.',
   'Cold start':
@@ -137,7 +141,7 @@ const GROUP_MEANING: Record<string, string> = {
     '`node` process then imports it and answers one REST REQUEST event against DynamoDB Local. A smaller bundle also ' +
     'deploys faster. The "as deployed" rows use the construct\'s own externals.',
   'Throughput (local gateway vs raw DynamoDB Local, same run, same concurrency)':
-    'How much of the store\'s capacity the whole gateway path keeps. autocannon drives the local gateway (`startDev`: ' +
+    "How much of the store's capacity the whole gateway path keeps. autocannon drives the local gateway (`startDev`: " +
     'the real authorizer handler in front of the echo backend) in a separate process; the raw figures are the same ' +
     'DynamoDB Local driven directly with the same client settings and the same number of requests in flight. On AWS ' +
     'the store scales out and this ratio is not the limit; locally it shows what the gateway path adds per request.',

@@ -5,7 +5,11 @@ export function renderTable(figures: readonly Figure[]): string {
   const rows = figures.map((f) => [f.label, valueText(f), targetText(f), verdictText(f)]);
   const header = ['figure', 'measured', 'target', ''];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 1 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === 1 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   const out: string[] = [];
   let group: string | undefined;
   out.push(line(header));

@@ -44,12 +44,17 @@ export class ApiError extends Error {
 /** Adds `--admin-url`, `--function` and `--json` to a command that talks to the admin API. */
 export function withConnection(command: Command): Command {
   return command
-    .addOption(new Option('--admin-url <url>', `admin API URL (env GATEPASS_ADMIN_URL, default ${DEFAULT_ADMIN_URL})`).argParser(url).conflicts('function'))
+    .addOption(
+      new Option('--admin-url <url>', `admin API URL (env GATEPASS_ADMIN_URL, default ${DEFAULT_ADMIN_URL})`)
+        .argParser(url)
+        .conflicts('function'),
+    )
     .addOption(new Option('--function <name>', 'invoke this admin Lambda instead (AWS region and credentials from the environment)'))
     .addOption(
-      new Option('--region <region>', "sign --admin-url requests (SigV4) for this AWS Region; a Function URL is signed for its own Region without it").conflicts(
-        'function',
-      ),
+      new Option(
+        '--region <region>',
+        'sign --admin-url requests (SigV4) for this AWS Region; a Function URL is signed for its own Region without it',
+      ).conflicts('function'),
     )
     .option('--json', "print the admin API's JSON answer instead of a table");
 }
@@ -128,7 +133,8 @@ export function print<T>(io: CliIo, options: ConnectionOptions, json: T, human: 
 }
 
 /** `--if-match <version>`. */
-export const ifMatchOption = (): Option => new Option('--if-match <version>', 'only if the item is still at this version (else 409)').argParser(integer(0));
+export const ifMatchOption = (): Option =>
+  new Option('--if-match <version>', 'only if the item is still at this version (else 409)').argParser(integer(0));
 
 /** The `If-Match` header for `--if-match`, if given. */
 export function ifMatchHeader(version: number | undefined): Record<string, string> {

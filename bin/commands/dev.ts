@@ -12,22 +12,32 @@ export function devCommand(io: CliIo): Command {
     .option('--no-seed', 'do not create the demo keys')
     .option('--dynamodb-endpoint <url>', 'use this running DynamoDB instead of starting DynamoDB Local')
     .option('--data-dir <dir>', "keep DynamoDB Local's data in this folder (default: in memory)")
-    .action(async (opts: { config?: string; port?: number; adminPort?: number; upstream?: string; seed: boolean; dynamodbEndpoint?: string; dataDir?: string }) => {
-      // Imported here: the key and policy commands need none of the local stack.
-      const [{ startDev }, { devBanner }] = await Promise.all([import('../../local/dev.ts'), import('../../local/banner.ts')]);
-      // The access log: one line per request, as a gateway prints it.
-      const dev = await startDev({ ...opts, accessLog: (line) => io.out(`${line}\n`) });
-      io.out(devBanner(dev));
-      let stopping = false;
-      const shutdown = (): void => {
-        if (stopping) return;
-        stopping = true;
-        io.out('\nstopping…\n');
-        void dev.stop().then(() => process.exit(0));
-      };
-      process.on('SIGINT', shutdown);
-      process.on('SIGTERM', shutdown);
-    });
+    .action(
+      async (opts: {
+        config?: string;
+        port?: number;
+        adminPort?: number;
+        upstream?: string;
+        seed: boolean;
+        dynamodbEndpoint?: string;
+        dataDir?: string;
+      }) => {
+        // Imported here: the key and policy commands need none of the local stack.
+        const [{ startDev }, { devBanner }] = await Promise.all([import('../../local/dev.ts'), import('../../local/banner.ts')]);
+        // The access log: one line per request, as a gateway prints it.
+        const dev = await startDev({ ...opts, accessLog: (line) => io.out(`${line}\n`) });
+        io.out(devBanner(dev));
+        let stopping = false;
+        const shutdown = (): void => {
+          if (stopping) return;
+          stopping = true;
+          io.out('\nstopping…\n');
+          void dev.stop().then(() => process.exit(0));
+        };
+        process.on('SIGINT', shutdown);
+        process.on('SIGTERM', shutdown);
+      },
+    );
 }
 
 function port(value: string): number {

@@ -47,17 +47,22 @@ export function keysCommand(io: CliIo): Command {
 
   withConnection(keys.command('import-tyk'))
     .description('create a key from a Tyk session object (JSON file, or - for standard input)')
-    .argument('<file>', 'the Tyk session JSON, as Tyk\'s Gateway API returns it')
+    .argument('<file>', "the Tyk session JSON, as Tyk's Gateway API returns it")
     .option('--key <key>', 'the raw key to import (Tyk keeps it outside the session object)')
     .action(async (file: string, options: ConnectionOptions & { key?: string }) => {
       const session = readJsonFile(file);
       const body = options.key === undefined ? session : { ...(session as object), key: options.key };
-      const created = (await call(io, options, { method: 'POST', path: '/keys', body, contentType: 'application/vnd.tyk.session+json' })) as Created;
+      const created = (await call(io, options, {
+        method: 'POST',
+        path: '/keys',
+        body,
+        contentType: 'application/vnd.tyk.session+json',
+      })) as Created;
       print(io, options, created, createdText);
     });
 
   withConnection(keys.command('get'))
-    .description('show a key\'s session')
+    .description("show a key's session")
     .argument('<keyId>', 'the key id (SHA-256 of the key, as `keys create` prints it)', keyId)
     .action(async (id: string, options: ConnectionOptions) => {
       print(io, options, (await call(io, options, { method: 'GET', path: `/keys/${id}` })) as SessionJson, sessionFields);
@@ -93,7 +98,11 @@ export function keysCommand(io: CliIo): Command {
     .argument('<keyId>', 'the key id', keyId)
     .addOption(ifMatchOption())
     .action(async (id: string, options: ConnectionOptions & { ifMatch?: number }) => {
-      const session = (await call(io, options, { method: 'POST', path: `/keys/${id}/reset-quota`, headers: ifMatchHeader(options.ifMatch) })) as SessionJson;
+      const session = (await call(io, options, {
+        method: 'POST',
+        path: `/keys/${id}/reset-quota`,
+        headers: ifMatchHeader(options.ifMatch),
+      })) as SessionJson;
       print(io, options, session, sessionFields);
     });
 
@@ -128,14 +137,16 @@ export function keysCommand(io: CliIo): Command {
     .option('--method <method>', 'HTTP method', 'GET')
     .option('--path <path>', 'request path', '/')
     .option('--at <time>', 'when: epoch seconds or an ISO date (default now)', parseTime)
-    .action(async (id: string, options: ConnectionOptions & { apiId: string; stage: string; method: string; path: string; at?: number }) => {
-      const explanation = (await call(io, options, {
-        method: 'GET',
-        path: `/keys/${id}/explain`,
-        query: { apiId: options.apiId, stage: options.stage, method: options.method, path: options.path, at: options.at?.toString() },
-      })) as ExplanationJson;
-      print(io, options, explanation, explanationText);
-    });
+    .action(
+      async (id: string, options: ConnectionOptions & { apiId: string; stage: string; method: string; path: string; at?: number }) => {
+        const explanation = (await call(io, options, {
+          method: 'GET',
+          path: `/keys/${id}/explain`,
+          query: { apiId: options.apiId, stage: options.stage, method: options.method, path: options.path, at: options.at?.toString() },
+        })) as ExplanationJson;
+        print(io, options, explanation, explanationText);
+      },
+    );
 
   withConnection(keys.command('usage'))
     .description("show a key's requests per day (UTC): allowed, and denied by reason")
@@ -157,9 +168,16 @@ export function keysCommand(io: CliIo): Command {
 function sessionOptions(command: Command): Command {
   return withLimitOptions(command)
     .option('--alias <alias>', 'a human name, searchable with `keys list --alias`')
-    .addOption(new Option('--expires-in <duration>', 'expire after this long, e.g. 30d, 12h (never = does not expire)').argParser(parseDurationOrNever).conflicts('expiresAt'))
+    .addOption(
+      new Option('--expires-in <duration>', 'expire after this long, e.g. 30d, 12h (never = does not expire)')
+        .argParser(parseDurationOrNever)
+        .conflicts('expiresAt'),
+    )
     .option('--expires-at <time>', 'expire at this time: epoch seconds, an ISO date, or never', parseTime)
-    .option('--policy <id>', 'apply this policy (repeatable; replaces the policies)', (value: string, previous: string[] = []) => [...previous, value]);
+    .option('--policy <id>', 'apply this policy (repeatable; replaces the policies)', (value: string, previous: string[] = []) => [
+      ...previous,
+      value,
+    ]);
 }
 
 function sessionBody(options: SessionOptions): Record<string, unknown> {

@@ -17,7 +17,14 @@ type Row = readonly string[];
 export function table(headers: Row, rows: readonly Row[]): string {
   const all = [headers, ...rows];
   const widths = headers.map((_, i) => Math.max(...all.map((row) => (row[i] ?? '').length)));
-  return all.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n');
+  return all
+    .map((row) =>
+      row
+        .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 /** Two columns, label and value, for one object. */
@@ -96,7 +103,10 @@ function rightsText(rights: Limited['accessRights']): string {
   if (entries.length === 0) return 'every API';
   return entries
     .map(([api, right]) => {
-      const parts = [right.versions?.length ? `stages ${right.versions.join(',')}` : '', ...(right.allowedUrls ?? []).map((u) => `${u.methods?.join(',') || '*'} ${u.url}`)];
+      const parts = [
+        right.versions?.length ? `stages ${right.versions.join(',')}` : '',
+        ...(right.allowedUrls ?? []).map((u) => `${u.methods?.join(',') || '*'} ${u.url}`),
+      ];
       const detail = parts.filter(Boolean).join('; ');
       return detail ? `${api} (${detail})` : api;
     })
@@ -105,7 +115,11 @@ function rightsText(rights: Limited['accessRights']): string {
 
 const list = (items: readonly string[] | undefined): string => (items?.length ? items.join(', ') : '-');
 const meta = (data: Record<string, unknown> | undefined): string =>
-  Object.keys(data ?? {}).length ? Object.entries(data!).map(([k, v]) => `${k}=${String(v)}`).join(', ') : '-';
+  Object.keys(data ?? {}).length
+    ? Object.entries(data!)
+        .map(([k, v]) => `${k}=${String(v)}`)
+        .join(', ')
+    : '-';
 
 export function sessionFields(s: SessionJson): string {
   return fields([
@@ -154,7 +168,9 @@ export function policyTable(items: readonly PolicyJson[]): string {
     items.map((p) => [
       p.id,
       p.name ?? '-',
-      p.quotaMax === undefined || p.quotaMax < 0 ? 'unlimited' : `${p.quotaMax}${p.quotaRenewalRate ? `/${formatDuration(p.quotaRenewalRate)}` : ''}`,
+      p.quotaMax === undefined || p.quotaMax < 0
+        ? 'unlimited'
+        : `${p.quotaMax}${p.quotaRenewalRate ? `/${formatDuration(p.quotaRenewalRate)}` : ''}`,
       rateText(p),
       p.keyExpiresIn ? formatDuration(p.keyExpiresIn) : 'never',
       p.isInactive ? 'inactive' : 'active',
@@ -177,11 +193,19 @@ export function explanationText(e: ExplanationJson): string {
   return [
     `decision  ${decision}`,
     '',
-    table(['CHECK', 'OUTCOME', 'DETAIL'], e.checks.map((c) => [c.check, c.outcome, c.detail])),
+    table(
+      ['CHECK', 'OUTCOME', 'DETAIL'],
+      e.checks.map((c) => [c.check, c.outcome, c.detail]),
+    ),
     '',
     fields([
       ['effective rate limit', rateText(limits)],
-      ['effective quota', limits.quotaMax === undefined || limits.quotaMax < 0 ? 'unlimited' : `${limits.quotaMax}${limits.quotaRenewalRate ? ` every ${formatDuration(limits.quotaRenewalRate)}` : ' (never renews)'}`],
+      [
+        'effective quota',
+        limits.quotaMax === undefined || limits.quotaMax < 0
+          ? 'unlimited'
+          : `${limits.quotaMax}${limits.quotaRenewalRate ? ` every ${formatDuration(limits.quotaRenewalRate)}` : ' (never renews)'}`,
+      ],
       ['effective access', rightsText(e.effective.accessRights)],
       ['policies', list(e.effective.policies?.applied)],
       ...(e.effective.policies?.missing.length ? [['missing policies', list(e.effective.policies.missing)] as const] : []),

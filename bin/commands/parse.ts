@@ -44,7 +44,12 @@ export function formatDuration(seconds: number): string {
   if (seconds % 604_800 === 0) return `${seconds / 604_800}w`;
   let rest = seconds;
   let out = '';
-  for (const [unit, size] of [['d', 86_400], ['h', 3600], ['m', 60], ['s', 1]] as const) {
+  for (const [unit, size] of [
+    ['d', 86_400],
+    ['h', 3600],
+    ['m', 60],
+    ['s', 1],
+  ] as const) {
     if (rest >= size) {
       out += `${Math.floor(rest / size)}${unit}`;
       rest %= size;
@@ -57,7 +62,8 @@ export function formatDuration(seconds: number): string {
 export function integer(min: number): (value: string) => number {
   return (value) => {
     const n = Number(value);
-    if (value.trim() === '' || !Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`must be a whole number, at least ${min}`);
+    if (value.trim() === '' || !Number.isSafeInteger(n) || n < min)
+      throw new InvalidArgumentError(`must be a whole number, at least ${min}`);
     return n;
   };
 }

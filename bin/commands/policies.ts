@@ -79,7 +79,20 @@ function policyBody(options: PutOptions): Record<string, unknown> {
 }
 
 function hasFieldOptions(options: PutOptions): boolean {
-  const fields: Array<keyof PutOptions> = ['quotaMax', 'quotaRenewalRate', 'rate', 'per', 'accessRightsJson', 'tag', 'meta', 'inactive', 'active', 'body', 'name', 'keyExpiresIn'];
+  const fields: Array<keyof PutOptions> = [
+    'quotaMax',
+    'quotaRenewalRate',
+    'rate',
+    'per',
+    'accessRightsJson',
+    'tag',
+    'meta',
+    'inactive',
+    'active',
+    'body',
+    'name',
+    'keyExpiresIn',
+  ];
   return fields.some((field) => options[field] !== undefined);
 }
 

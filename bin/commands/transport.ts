@@ -68,7 +68,12 @@ export class HttpTransport implements AdminTransport {
     if (this.#signer) {
       try {
         // fetch sends the Host it signs for (the URL's); it may not be set by hand.
-        const { host: _host, ...signed } = await this.#signer.sign({ method: request.method, url, headers, ...(body === undefined ? {} : { body }) });
+        const { host: _host, ...signed } = await this.#signer.sign({
+          method: request.method,
+          url,
+          headers,
+          ...(body === undefined ? {} : { body }),
+        });
         headers = signed;
       } catch (error) {
         throw new TransportError(`cannot sign the request to ${this.target}: ${(error as Error).message}`);
@@ -79,12 +84,17 @@ export class HttpTransport implements AdminTransport {
       res = await fetch(url, { method: request.method, headers, ...(body === undefined ? {} : { body }) });
     } catch (error) {
       const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-      throw new TransportError(`cannot reach the admin API at ${this.target}: ${cause?.code ?? cause?.message ?? (error as Error).message}`);
+      throw new TransportError(
+        `cannot reach the admin API at ${this.target}: ${cause?.code ?? cause?.message ?? (error as Error).message}`,
+      );
     }
     const parsed = parseBody(await res.text(), this.target);
     if (res.status === 403 && this.#signer && (parsed as { error?: unknown } | undefined)?.error === undefined) {
       // Lambda's own refusal, not the admin API's: the signature or the caller's permissions.
-      const message = (parsed as { Message?: string; message?: string } | undefined)?.Message ?? (parsed as { message?: string } | undefined)?.message ?? 'Forbidden';
+      const message =
+        (parsed as { Message?: string; message?: string } | undefined)?.Message ??
+        (parsed as { message?: string } | undefined)?.message ??
+        'Forbidden';
       throw new TransportError(
         `${this.target} refused the signed request (403 ${message}): the credentials need lambda:InvokeFunctionUrl and lambda:InvokeFunction on the admin function, in the URL's Region`,
       );
@@ -128,7 +138,8 @@ export class LambdaTransport implements AdminTransport {
     }
     const result = parseBody(payload, this.target) as { statusCode?: unknown; body?: unknown; isBase64Encoded?: boolean } | undefined;
     if (typeof result?.statusCode !== 'number') throw new TransportError(`${this.target} did not answer like the gatepass admin API`);
-    const body = typeof result.body === 'string' ? (result.isBase64Encoded ? Buffer.from(result.body, 'base64').toString('utf8') : result.body) : '';
+    const body =
+      typeof result.body === 'string' ? (result.isBase64Encoded ? Buffer.from(result.body, 'base64').toString('utf8') : result.body) : '';
     return { status: result.statusCode, body: parseBody(body, this.target) };
   }
 }

@@ -31,7 +31,10 @@ describe('custom-auth', () => {
 
   it('reuses the session of a token it has seen: names the key and writes nothing', async () => {
     const key = sessionKeyOf(TOKEN);
-    const ctx = hookContext({ request: { headers: { 'x-auth-token': TOKEN } }, stored: new Map([[key, testSession({ quotaRemaining: 998 })]]) });
+    const ctx = hookContext({
+      request: { headers: { 'x-auth-token': TOKEN } },
+      stored: new Map([[key, testSession({ quotaRemaining: 998 })]]),
+    });
 
     expect(await plugin.auth(ctx)).toEqual({ key });
   });

@@ -40,7 +40,9 @@ describe('ip-deny', () => {
   });
 
   it('uses the message given to the factory', () => {
-    expect(ipDeny({ cidrs: ['0.0.0.0/0'], message: 'Go away' }).pre(from('1.2.3.4'))).toEqual({ deny: { reason: 'ip_denied', message: 'Go away' } });
+    expect(ipDeny({ cidrs: ['0.0.0.0/0'], message: 'Go away' }).pre(from('1.2.3.4'))).toEqual({
+      deny: { reason: 'ip_denied', message: 'Go away' },
+    });
   });
 
   it.each(['10.0.0.0/33', '2001:db8::/129', '10.0.0.0/', '10.0.0.0/8/8', 'example.com', '10.0.0.0/-1', '10.0.0.0/08x'])(

@@ -55,7 +55,10 @@ describe('renew-on-expiry', () => {
 
   it('with resetQuota, starts a fresh quota window in the same write', async () => {
     const resetting = renewOnExpiry({ resetQuota: true });
-    const ctx = sessionContext({ session: testSession({ expires: NOW - 1, quotaMax: 1000, quotaRemaining: 3, quotaRenewalRate: 60, quotaRenews: NOW - 500 }), now: NOW });
+    const ctx = sessionContext({
+      session: testSession({ expires: NOW - 1, quotaMax: 1000, quotaRemaining: 3, quotaRenewalRate: 60, quotaRenews: NOW - 500 }),
+      now: NOW,
+    });
 
     await resetting.postAuth(ctx);
 
@@ -68,7 +71,11 @@ describe('renew-on-expiry', () => {
     await plugin.postAuth(ctx);
 
     expect(ctx.log.lines).toEqual([
-      { level: 'info', message: 'session renewed', extra: { keyId: 'a'.repeat(64), expired: NOW - 1, expires: NOW + 60, resetQuota: false } },
+      {
+        level: 'info',
+        message: 'session renewed',
+        extra: { keyId: 'a'.repeat(64), expired: NOW - 1, expires: NOW + 60, resetQuota: false },
+      },
     ]);
   });
 

@@ -53,9 +53,11 @@ export interface RecordingLog extends Log {
 
 export function recordingLog(): RecordingLog {
   const lines: RecordingLog['lines'] = [];
-  const at = (level: string) => (message: string, ...extra: Record<string, unknown>[]) => {
-    lines.push({ level, message, extra: Object.assign({}, ...extra) });
-  };
+  const at =
+    (level: string) =>
+    (message: string, ...extra: Record<string, unknown>[]) => {
+      lines.push({ level, message, extra: Object.assign({}, ...extra) });
+    };
   return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
 
@@ -78,7 +80,11 @@ export function hookContext(options: { request?: Partial<PluginRequest>; now?: n
       get: async (key) => stored.get(key),
       set: async (key, init: SessionInit) => {
         const fields = init as Partial<Session>;
-        const session = testSession({ ...fields, quotaRemaining: fields.quotaRemaining ?? fields.quotaMax ?? -1, version: (stored.get(key)?.version ?? 0) + 1 });
+        const session = testSession({
+          ...fields,
+          quotaRemaining: fields.quotaRemaining ?? fields.quotaMax ?? -1,
+          version: (stored.get(key)?.version ?? 0) + 1,
+        });
         stored.set(key, session);
         return session;
       },

@@ -88,6 +88,9 @@ export function ifMatchVersion(event: APIGatewayProxyEventV2): number | undefine
   const value = header(event, 'if-match');
   if (value === undefined) return undefined;
   const match = /^\s*(?:W\/)?"?(\d{1,15})"?\s*$/.exec(value);
-  if (!match) throw new HttpError(400, 'invalid_if_match', 'If-Match must be a session version number', [{ field: 'If-Match', message: 'must be a version number' }]);
+  if (!match)
+    throw new HttpError(400, 'invalid_if_match', 'If-Match must be a session version number', [
+      { field: 'If-Match', message: 'must be a version number' },
+    ]);
   return Number(match[1]);
 }

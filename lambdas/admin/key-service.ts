@@ -122,7 +122,13 @@ export class KeyService {
     const now = this.#clock();
     const { settings } = storedFields(newSessionFields(input, now));
     const counters = await this.#counters(current, { ...current, ...settings } as StoredSession, undefined, undefined);
-    const item = await this.#store.updateSettings(keySessionPk(keyId), { ...settings, alias: settings.alias ?? null }, counters, now, guardAt(current, ifMatch));
+    const item = await this.#store.updateSettings(
+      keySessionPk(keyId),
+      { ...settings, alias: settings.alias ?? null },
+      counters,
+      now,
+      guardAt(current, ifMatch),
+    );
     return this.#public(item);
   }
 
@@ -146,7 +152,11 @@ export class KeyService {
       counters[names.quotaUsed] = 0;
       counters[names.quotaRenews] = now + renewal;
     }
-    const item = await this.#store.setCounters(keySessionPk(keyId), counters, ifMatch === undefined ? undefined : guardAt(current, ifMatch));
+    const item = await this.#store.setCounters(
+      keySessionPk(keyId),
+      counters,
+      ifMatch === undefined ? undefined : guardAt(current, ifMatch),
+    );
     return this.#public(item);
   }
 
@@ -187,12 +197,18 @@ export class KeyService {
    * the limits of `after`, the session as it will be), and a window end when a quota that
    * never renewed starts to renew — its one window then runs from now, count kept.
    */
-  async #counters(before: StoredSession, after: StoredSession, quotaRemaining: number | undefined, quotaRenews: number | undefined): Promise<CounterSet> {
+  async #counters(
+    before: StoredSession,
+    after: StoredSession,
+    quotaRemaining: number | undefined,
+    quotaRenews: number | undefined,
+  ): Promise<CounterSet> {
     const counters: { quotaUsed?: number; quotaRenews?: number } = {};
     const limits = await this.#limitsOf(after);
     if (quotaRemaining !== undefined) counters.quotaUsed = quotaUsedFor(limits.quotaMax, quotaRemaining);
     if (quotaRenews !== undefined) counters.quotaRenews = quotaRenews;
-    else if (limits.quotaRenewalRate > 0 && (await this.#neverRenewed(before))) counters.quotaRenews = this.#clock() + limits.quotaRenewalRate;
+    else if (limits.quotaRenewalRate > 0 && (await this.#neverRenewed(before)))
+      counters.quotaRenews = this.#clock() + limits.quotaRenewalRate;
     return counters;
   }
 

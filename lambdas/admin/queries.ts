@@ -7,13 +7,21 @@ import { MAX_PAGE_SIZE } from './session-index.ts';
 export const DEFAULT_PAGE_SIZE = 25;
 
 const wholeNumber = (digits: number, message: string) =>
-  z.string().regex(new RegExp(`^[0-9]{1,${digits}}$`), message).transform(Number);
+  z
+    .string()
+    .regex(new RegExp(`^[0-9]{1,${digits}}$`), message)
+    .transform(Number);
 
 /** `GET /keys?alias=&limit=&cursor=`: unknown parameters are named like unknown body fields. */
 export const ListQuerySchema = z.strictObject({
   alias: z.string().min(1).max(256).optional(),
   limit: wholeNumber(3, `must be a whole number from 1 to ${MAX_PAGE_SIZE}`)
-    .pipe(z.number().min(1, `must be a whole number from 1 to ${MAX_PAGE_SIZE}`).max(MAX_PAGE_SIZE, `must be a whole number from 1 to ${MAX_PAGE_SIZE}`))
+    .pipe(
+      z
+        .number()
+        .min(1, `must be a whole number from 1 to ${MAX_PAGE_SIZE}`)
+        .max(MAX_PAGE_SIZE, `must be a whole number from 1 to ${MAX_PAGE_SIZE}`),
+    )
     .default(DEFAULT_PAGE_SIZE),
   cursor: z.string().min(1).max(2048).optional(),
 });

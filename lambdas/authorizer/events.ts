@@ -15,10 +15,7 @@ import { parseMethodArn, stageWildcard } from './method-arn.ts';
 export { parseMethodArn } from './method-arn.ts';
 
 /** The authorizer events gatepass answers. */
-export type AuthorizerEvent =
-  | APIGatewayRequestAuthorizerEvent
-  | APIGatewayTokenAuthorizerEvent
-  | APIGatewayRequestAuthorizerEventV2;
+export type AuthorizerEvent = APIGatewayRequestAuthorizerEvent | APIGatewayTokenAuthorizerEvent | APIGatewayRequestAuthorizerEventV2;
 
 export type AuthorizerResult = APIGatewayAuthorizerResult | APIGatewaySimpleAuthorizerWithContextResult<DecisionContext>;
 

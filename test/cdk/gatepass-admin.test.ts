@@ -57,10 +57,7 @@ describe('GatepassAdmin', { timeout: CDK_TEST_TIMEOUT }, () => {
       },
       {
         actions: ['dynamodb:Query'],
-        resources: [
-          { 'Fn::Join': ['', [tableArn, '/index/alias-index']] },
-          { 'Fn::Join': ['', [tableArn, '/index/kind-index']] },
-        ],
+        resources: [{ 'Fn::Join': ['', [tableArn, '/index/alias-index']] }, { 'Fn::Join': ['', [tableArn, '/index/kind-index']] }],
       },
     ]);
   });

@@ -37,7 +37,13 @@ describe('GatepassAuthorizer', { timeout: CDK_TEST_TIMEOUT }, () => {
       const { template, authorizer } = build();
 
       const properties = functionProperties(template, authorizer);
-      expect(properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Handler: 'index.handler', MemorySize: 256, Timeout: 3 });
+      expect(properties).toMatchObject({
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        Handler: 'index.handler',
+        MemorySize: 256,
+        Timeout: 3,
+      });
       expect((properties.Environment as { Variables: object }).Variables).not.toHaveProperty('NODE_OPTIONS');
     });
 
@@ -176,9 +182,9 @@ describe('GatepassAuthorizer', { timeout: CDK_TEST_TIMEOUT }, () => {
 
     it('rejects an invalid config at synth time, naming the field', () => {
       expect(() => build({ apiKeyHeader: 'X Api Key' })).toThrow(/apiKeyHeader/);
-      expect(() =>
-        build({ jwt: { jwksUrl: 'https://issuer.example/jwks.json', publicKeyPem: 'pem', algorithms: ['RS256'] } }),
-      ).toThrow(/jwksUrl, publicKeyPem or secret/);
+      expect(() => build({ jwt: { jwksUrl: 'https://issuer.example/jwks.json', publicKeyPem: 'pem', algorithms: ['RS256'] } })).toThrow(
+        /jwksUrl, publicKeyPem or secret/,
+      );
     });
 
     it('warns that a JWT secret ends up in clear text', () => {

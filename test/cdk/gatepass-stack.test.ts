@@ -168,7 +168,10 @@ describe('GatepassStack', { timeout: CDK_TEST_TIMEOUT }, () => {
         TracingConfig: { Mode: 'Active' },
         ReservedConcurrentExecutions: 20,
       });
-      expect(gatepassConfigOf(template, logicalId(stack.authorizer.function))).toMatchObject({ resultsCacheTtl: 60, apiKeyHeader: 'X-Api-Key' });
+      expect(gatepassConfigOf(template, logicalId(stack.authorizer.function))).toMatchObject({
+        resultsCacheTtl: 60,
+        apiKeyHeader: 'X-Api-Key',
+      });
       template.hasResourceProperties('AWS::ApiGateway::Authorizer', { AuthorizerResultTtlInSeconds: 60 });
     });
   });

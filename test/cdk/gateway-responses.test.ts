@@ -47,7 +47,9 @@ describe('addGatepassGatewayResponses', { timeout: CDK_TEST_TIMEOUT }, () => {
     const stack = new Stack(testApp(), 'Test');
 
     addGatepassGatewayResponses(apigateway.RestApi.fromRestApiId(stack, 'Default', 'a1b2c3d4e5'));
-    addGatepassGatewayResponses(apigateway.RestApi.fromRestApiId(stack, 'Custom', 'f6g7h8i9j0'), { wwwAuthenticate: 'ApiKey realm="orders"' });
+    addGatepassGatewayResponses(apigateway.RestApi.fromRestApiId(stack, 'Custom', 'f6g7h8i9j0'), {
+      wwwAuthenticate: 'ApiKey realm="orders"',
+    });
 
     const template = Template.fromStack(stack);
     template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
@@ -101,19 +103,23 @@ describe('addGatepassGatewayResponses', { timeout: CDK_TEST_TIMEOUT }, () => {
   it('leaves 401s to API Gateway when other authorizers share the API', () => {
     const stack = new Stack(testApp(), 'Test');
 
-    const responses = addGatepassGatewayResponses(apigateway.RestApi.fromRestApiId(stack, 'Imported', 'a1b2c3d4e5'), { otherAuthorizers: true });
+    const responses = addGatepassGatewayResponses(apigateway.RestApi.fromRestApiId(stack, 'Imported', 'a1b2c3d4e5'), {
+      otherAuthorizers: true,
+    });
 
     expect(Object.keys(responses).sort()).toEqual(['ACCESS_DENIED', 'AUTHORIZER_CONFIGURATION_ERROR', 'AUTHORIZER_FAILURE']);
-    const types = Object.values(Template.fromStack(stack).findResources('AWS::ApiGateway::GatewayResponse')).map((r) => r.Properties.ResponseType);
+    const types = Object.values(Template.fromStack(stack).findResources('AWS::ApiGateway::GatewayResponse')).map(
+      (r) => r.Properties.ResponseType,
+    );
     expect(types).not.toContain('UNAUTHORIZED');
   });
 
   it('refuses a header without a value', () => {
     const stack = new Stack(testApp(), 'Test');
 
-    expect(() => addGatepassGatewayResponses(apigateway.RestApi.fromRestApiId(stack, 'Imported', 'a1b2c3d4e5'), { headers: { Vary: ' ' } })).toThrow(
-      /Vary/,
-    );
+    expect(() =>
+      addGatepassGatewayResponses(apigateway.RestApi.fromRestApiId(stack, 'Imported', 'a1b2c3d4e5'), { headers: { Vary: ' ' } }),
+    ).toThrow(/Vary/);
   });
 
   it('makes the next deployment of an app API depend on them', () => {

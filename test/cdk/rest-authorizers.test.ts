@@ -32,10 +32,17 @@ describe('GatepassAuthorizer on REST APIs', { timeout: CDK_TEST_TIMEOUT }, () =>
       const { template, authorizer } = buildGuardedApi();
 
       template.resourceCountIs('AWS::ApiGateway::Authorizer', 1);
-      template.hasResourceProperties('AWS::ApiGateway::Authorizer', { Type: 'REQUEST', AuthorizerResultTtlInSeconds: 0, IdentitySource: '' });
+      template.hasResourceProperties('AWS::ApiGateway::Authorizer', {
+        Type: 'REQUEST',
+        AuthorizerResultTtlInSeconds: 0,
+        IdentitySource: '',
+      });
       const [resource] = Object.values(template.findResources('AWS::ApiGateway::Authorizer'));
       expect(JSON.stringify(resource?.Properties.AuthorizerUri)).toContain(logicalId(authorizer.function));
-      template.hasResourceProperties('AWS::Lambda::Permission', { FunctionName: functionArn(authorizer), Principal: 'apigateway.amazonaws.com' });
+      template.hasResourceProperties('AWS::Lambda::Permission', {
+        FunctionName: functionArn(authorizer),
+        Principal: 'apigateway.amazonaws.com',
+      });
     });
 
     it('uses the API key header as identity source and tells the Lambda when caching is on', () => {
@@ -93,7 +100,15 @@ describe('GatepassAuthorizer on REST APIs', { timeout: CDK_TEST_TIMEOUT }, () =>
         AuthorizerUri: {
           'Fn::Join': [
             '',
-            ['arn:', { Ref: 'AWS::Partition' }, ':apigateway:', { Ref: 'AWS::Region' }, ':lambda:path/2015-03-31/functions/', functionArn(authorizer), '/invocations'],
+            [
+              'arn:',
+              { Ref: 'AWS::Partition' },
+              ':apigateway:',
+              { Ref: 'AWS::Region' },
+              ':lambda:path/2015-03-31/functions/',
+              functionArn(authorizer),
+              '/invocations',
+            ],
           ],
         },
         AuthorizerResultTtlInSeconds: 0,

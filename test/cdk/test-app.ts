@@ -23,7 +23,9 @@ export function testApp(context: Record<string, unknown> = {}, { bundle = false 
  * behaviour.
  */
 export function cdkJsonFeatureFlags(): Record<string, unknown> {
-  const cdkJson = JSON.parse(readFileSync(path.join(import.meta.dirname, '../../cdk.json'), 'utf8')) as { context: Record<string, unknown> };
+  const cdkJson = JSON.parse(readFileSync(path.join(import.meta.dirname, '../../cdk.json'), 'utf8')) as {
+    context: Record<string, unknown>;
+  };
   return Object.fromEntries(Object.entries(cdkJson.context).filter(([key]) => key.startsWith('@aws-cdk')));
 }
 

@@ -17,7 +17,12 @@ describe('the admin API over HTTP', () => {
     await dev?.stop();
   });
 
-  async function call(method: string, route: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Json }> {
+  async function call(
+    method: string,
+    route: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; body: Json }> {
     const res = await fetch(dev.adminUrl + route, {
       method,
       headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
@@ -45,15 +50,23 @@ describe('the admin API over HTTP', () => {
   }
 
   describe('POST /keys', () => {
-    it('creates a key with a new session\'s defaults', async () => {
+    it("creates a key with a new session's defaults", async () => {
       const res = await call('POST', '/keys', { alias: 'defaults' });
 
       expect(res.status).toBe(201);
       expect(res.body.key).toMatch(/^gp_/);
-      expect(res.body.session).toMatchObject({ keyId: keyIdOf(res.body.key), alias: 'defaults', expires: 0, quotaMax: -1, rate: 0, version: 1, isInactive: false });
+      expect(res.body.session).toMatchObject({
+        keyId: keyIdOf(res.body.key),
+        alias: 'defaults',
+        expires: 0,
+        quotaMax: -1,
+        rate: 0,
+        version: 1,
+        isInactive: false,
+      });
     });
 
-    it('imports a caller\'s key and answers 409 already_exists for the same key again, writing nothing', async () => {
+    it("imports a caller's key and answers 409 already_exists for the same key again, writing nothing", async () => {
       const key = `imported-${Date.now()}-abcdefgh`;
       const first = await call('POST', '/keys', { key, quotaMax: 5 });
       let again: { status: number; body: Json } | undefined;
@@ -68,7 +81,9 @@ describe('the admin API over HTTP', () => {
 
     it('answers 400 naming a short imported key with every other bad field, writing nothing', async () => {
       let res: { status: number; body: Json } | undefined;
-      await writesNothing(async () => (res = await call('POST', '/keys', { key: 'short', quotaMax: 'x', color: 'red', quotaRenewalRate: 1e15 })));
+      await writesNothing(
+        async () => (res = await call('POST', '/keys', { key: 'short', quotaMax: 'x', color: 'red', quotaRenewalRate: 1e15 })),
+      );
 
       expect(res!.status).toBe(400);
       expect(fields(res!.body)).toEqual(['color', 'key', 'quotaMax', 'quotaRenewalRate']);
@@ -95,7 +110,9 @@ describe('the admin API over HTTP', () => {
 
   it('answers 400 for a __proto__ name anywhere in a body (zod would drop it: rights for every API), writing nothing', async () => {
     let res: { status: number; body: Json } | undefined;
-    await writesNothing(async () => (res = await call('POST', '/keys', '{"accessRights": {"__proto__": {}}, "metaData": {"__proto__": "x"}}')));
+    await writesNothing(
+      async () => (res = await call('POST', '/keys', '{"accessRights": {"__proto__": {}}, "metaData": {"__proto__": "x"}}')),
+    );
 
     expect(res!.status).toBe(400);
     expect(fields(res!.body)).toEqual(['accessRights.__proto__', 'metaData.__proto__']);
@@ -103,7 +120,10 @@ describe('the admin API over HTTP', () => {
 
   it('answers 400 for numbers that could not be stored, writing nothing', async () => {
     let res: { status: number; body: Json } | undefined;
-    await writesNothing(async () => (res = await call('POST', '/keys', '{"metaData": {"big": 1e200, "tiny": 1e-200, "unsafe": 9007199254740993, "ok": 2.5}}')));
+    await writesNothing(
+      async () =>
+        (res = await call('POST', '/keys', '{"metaData": {"big": 1e200, "tiny": 1e-200, "unsafe": 9007199254740993, "ok": 2.5}}')),
+    );
 
     expect(res!.status).toBe(400);
     expect(fields(res!.body)).toEqual(['metaData.big', 'metaData.tiny', 'metaData.unsafe']);
@@ -190,14 +210,30 @@ describe('the admin API over HTTP', () => {
 
   describe('PUT /keys/{keyId}', () => {
     it('replaces the settings with defaults for omitted fields, keeping createdAt and the quota counter', async () => {
-      const { key, keyId, session } = await createKey(dev, { alias: 'old', quotaMax: 10, quotaRenewalRate: 3600, tags: ['t'], metaData: { a: 1 } });
+      const { key, keyId, session } = await createKey(dev, {
+        alias: 'old',
+        quotaMax: 10,
+        quotaRenewalRate: 3600,
+        tags: ['t'],
+        metaData: { a: 1 },
+      });
       expect(await spend(key, 3)).toEqual([200, 200, 200]);
 
       const res = await call('PUT', `/keys/${keyId}`, { quotaMax: 10, quotaRenewalRate: 3600, rate: 2, per: 1 });
 
       expect(res.status).toBe(200);
       expect(res.body).not.toHaveProperty('alias');
-      expect(res.body).toMatchObject({ quotaMax: 10, quotaRemaining: 7, quotaRenews: session.quotaRenews, rate: 2, per: 1, tags: [], metaData: {}, createdAt: session.createdAt, version: 2 });
+      expect(res.body).toMatchObject({
+        quotaMax: 10,
+        quotaRemaining: 7,
+        quotaRenews: session.quotaRenews,
+        rate: 2,
+        per: 1,
+        tags: [],
+        metaData: {},
+        createdAt: session.createdAt,
+        version: 2,
+      });
     });
 
     it('caps the kept quota counter at a lowered quotaMax', async () => {
@@ -251,7 +287,7 @@ describe('the admin API over HTTP', () => {
       expect(await spend(key, 3)).toEqual([200, 200, 403]);
     });
 
-    it('restores the quota of the key\'s policies when it has any', async () => {
+    it("restores the quota of the key's policies when it has any", async () => {
       await call('PUT', '/policies/reset-gold', { quotaMax: 5, quotaRenewalRate: 60 });
       const { key, keyId } = await createKey(dev, { applyPolicies: ['reset-gold'], quotaMax: 1 });
       await spend(key, 5);
@@ -340,7 +376,9 @@ describe('the admin API over HTTP', () => {
       const deleted = await call('DELETE', '/policies/e2e-gold');
       const gone = await call('GET', '/policies/e2e-gold');
 
-      expect([created.status, replaced.status, read.status, listed.status, deleted.status, gone.status]).toEqual([200, 200, 200, 200, 204, 404]);
+      expect([created.status, replaced.status, read.status, listed.status, deleted.status, gone.status]).toEqual([
+        200, 200, 200, 200, 204, 404,
+      ]);
       expect(created.body).toMatchObject({ id: 'e2e-gold', name: 'Gold', rate: 10, version: 1 });
       expect(replaced.body).toMatchObject({ quotaMax: 100, version: 2 });
       // A replace drops what the new body leaves out: the name, and the rate it no longer sets.
@@ -388,13 +426,20 @@ describe('the admin API over HTTP', () => {
     });
 
     it('names the first failing check and marks the later ones skipped', async () => {
-      const { key, keyId } = await createKey(dev, { quotaMax: 1, accessRights: { local: { allowedUrls: [{ url: '/pets', methods: ['GET'] }] } } });
+      const { key, keyId } = await createKey(dev, {
+        quotaMax: 1,
+        accessRights: { local: { allowedUrls: [{ url: '/pets', methods: ['GET'] }] } },
+      });
       await spend(key, 1);
 
       const url = await call('GET', `/keys/${keyId}/explain?${target}&method=DELETE&path=/pets`);
       const quota = await call('GET', `/keys/${keyId}/explain?${target}&path=/pets`);
 
-      expect(url.body).toMatchObject({ decision: 'deny', reason: 'url_not_allowed', message: 'Access to this resource has been disallowed' });
+      expect(url.body).toMatchObject({
+        decision: 'deny',
+        reason: 'url_not_allowed',
+        message: 'Access to this resource has been disallowed',
+      });
       expect(url.body.checks.map((c: Json) => c.outcome)).toEqual(['pass', 'pass', 'pass', 'fail', 'skip', 'skip']);
       expect(url.body.checks[5].detail).toMatch(/^not reached \(would fail/);
       expect(quota.body).toMatchObject({ decision: 'deny', reason: 'quota_exceeded' });

@@ -125,7 +125,10 @@ describe('Tyk migration through the admin API', () => {
 
   it('treats quota_max 0 and rate -1 as unlimited, like Tyk', async () => {
     const key = 'tyk-5e9d9544a1dcd60001d0ed20-0003';
-    await send('POST', '/keys', TYK_SESSION, { ...tykSession({ quota_max: 0, quota_remaining: 0, rate: -1, per: -1, access_rights: {} }), key });
+    await send('POST', '/keys', TYK_SESSION, {
+      ...tykSession({ quota_max: 0, quota_remaining: 0, rate: -1, per: -1, access_rights: {} }),
+      key,
+    });
 
     const statuses = await Promise.all([1, 2, 3, 4].map(() => get(key, '/anything').then((r) => r.status)));
 
@@ -167,7 +170,17 @@ describe('Tyk migration through the admin API', () => {
     for (let i = 0; i < 3; i++) statuses.push((await get(key, '/anything')).status);
 
     expect(policy.status).toBe(200);
-    expect(policy.body).toMatchObject({ id: 'tyk-gold', name: 'Gold', rate: 100, per: 1, quotaMax: 2, quotaRenewalRate: 86400, keyExpiresIn: 0, isInactive: false, tags: ['gold'] });
+    expect(policy.body).toMatchObject({
+      id: 'tyk-gold',
+      name: 'Gold',
+      rate: 100,
+      per: 1,
+      quotaMax: 2,
+      quotaRenewalRate: 86400,
+      keyExpiresIn: 0,
+      isInactive: false,
+      tags: ['gold'],
+    });
     expect(policy.body.accessRights).toEqual({ local: { apiName: 'Pets', versions: ['Default'] } });
     expect(policy.body.ignoredFields).toEqual(['_id', 'id', 'org_id']);
     expect(statuses).toEqual([200, 200, 403]);
@@ -198,11 +211,17 @@ describe('Tyk migration through the admin API', () => {
     expect(await countItems(dev.tableName)).toBe(before);
   });
 
-  it('names Tyk URL rules that RE2 (Go\'s regexp, as in Tyk) cannot compile, and lower-case methods', async () => {
+  it("names Tyk URL rules that RE2 (Go's regexp, as in Tyk) cannot compile, and lower-case methods", async () => {
     const res = await send('POST', '/keys', TYK_SESSION, {
       ...tykSession(),
       access_rights: {
-        local: { allowed_urls: [{ url: '/pets(', methods: ['GET'] }, { url: '/ok', methods: ['get'] }, { url: '/pets/(?=[0-9])', methods: ['GET'] }] },
+        local: {
+          allowed_urls: [
+            { url: '/pets(', methods: ['GET'] },
+            { url: '/ok', methods: ['get'] },
+            { url: '/pets/(?=[0-9])', methods: ['GET'] },
+          ],
+        },
       },
     });
 
@@ -223,7 +242,10 @@ describe('Tyk migration through the admin API', () => {
     expect(perApi.status).toBe(200);
     expect(perApi.body).toMatchObject({
       partitions: { perApi: true },
-      accessRights: { c: { limit: { rate: 2000, per: 60, quotaMax: -1 } }, d: { limit: { rate: 20, per: 1, quotaMax: 1000, quotaRenewalRate: 3600 } } },
+      accessRights: {
+        c: { limit: { rate: 2000, per: 60, quotaMax: -1 } },
+        d: { limit: { rate: 20, per: 1, quotaMax: 1000, quotaRenewalRate: 3600 } },
+      },
       ignoredFields: ['id'],
     });
     expect(mixed.status).toBe(400);

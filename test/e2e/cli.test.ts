@@ -57,15 +57,42 @@ describe('the gatepass CLI against a local stack', { timeout: 180_000 }, () => {
   it('runs a key through its lifecycle: create → list → explain → update → reset-quota → delete', async () => {
     // create
     const created = await gatepass([
-      'keys', 'create', ...admin, '--json',
-      '--alias', 'cli-user', '--quota-max', '5', '--quota-renewal-rate', '1h', '--rate', '10', '--per', '1m',
-      '--expires-in', '30d', '--tag', 'a', '--tag', 'b', '--meta', 'plan=gold',
+      'keys',
+      'create',
+      ...admin,
+      '--json',
+      '--alias',
+      'cli-user',
+      '--quota-max',
+      '5',
+      '--quota-renewal-rate',
+      '1h',
+      '--rate',
+      '10',
+      '--per',
+      '1m',
+      '--expires-in',
+      '30d',
+      '--tag',
+      'a',
+      '--tag',
+      'b',
+      '--meta',
+      'plan=gold',
     ]);
     expect(created.code).toBe(0);
     const { key, keyId, session } = JSON.parse(created.stdout) as { key: string; keyId: string; session: Record<string, unknown> };
     expect(keyId).toBe(keyIdOf(key));
     const now = Math.floor(Date.now() / 1000);
-    expect(session).toMatchObject({ alias: 'cli-user', quotaMax: 5, quotaRenewalRate: 3600, rate: 10, per: 60, tags: ['a', 'b'], metaData: { plan: 'gold' } });
+    expect(session).toMatchObject({
+      alias: 'cli-user',
+      quotaMax: 5,
+      quotaRenewalRate: 3600,
+      rate: 10,
+      per: 60,
+      tags: ['a', 'b'],
+      metaData: { plan: 'gold' },
+    });
     expect(session.expires as number).toBeGreaterThan(now + 30 * 86_400 - 120);
     expect(session.expires as number).toBeLessThanOrEqual(now + 30 * 86_400 + 5);
     expect(await hit(key)).toBe(200);
@@ -132,7 +159,7 @@ describe('the gatepass CLI against a local stack', { timeout: 180_000 }, () => {
     expect(valueOf(created.stdout, 'expires')).toBe('never');
   });
 
-  it('exits 1 with the API\'s error on stderr: a version conflict, a bad field, an unreachable admin API', async () => {
+  it("exits 1 with the API's error on stderr: a version conflict, a bad field, an unreachable admin API", async () => {
     const { keyId } = JSON.parse((await gatepass(['keys', 'create', ...admin, '--json'])).stdout) as { keyId: string };
 
     const [conflict, badField, unreachable] = await Promise.all([
@@ -167,10 +194,14 @@ describe('the gatepass CLI against a local stack', { timeout: 180_000 }, () => {
     expect(results[2]!.stderr).toContain('cannot be used with option');
     expect(results[5]!.stderr).toContain('cannot read');
     // Nothing was created by any of them.
-    const listed = JSON.parse((await gatepass(['keys', 'list', ...admin, '--json', '--limit', '100', '--all'])).stdout) as { items: unknown[] };
+    const listed = JSON.parse((await gatepass(['keys', 'list', ...admin, '--json', '--limit', '100', '--all'])).stdout) as {
+      items: unknown[];
+    };
     const before = listed.items.length;
     await gatepass(['keys', 'create', ...admin, '--rate', 'fast']);
-    const after = JSON.parse((await gatepass(['keys', 'list', ...admin, '--json', '--limit', '100', '--all'])).stdout) as { items: unknown[] };
+    const after = JSON.parse((await gatepass(['keys', 'list', ...admin, '--json', '--limit', '100', '--all'])).stdout) as {
+      items: unknown[];
+    };
     expect(after.items.length).toBe(before);
   });
 
@@ -186,12 +217,23 @@ describe('the gatepass CLI against a local stack', { timeout: 180_000 }, () => {
 
   it('imports a Tyk policy and a Tyk session, and the key authorizes as it did in Tyk', async () => {
     const policyFile = path.join(folder, 'policy.json');
-    writeFileSync(policyFile, JSON.stringify({ id: 'abc', name: 'Silver', rate: 50, per: 1, quota_max: 1, quota_renewal_rate: 3600, active: true, org_id: 'o1' }));
+    writeFileSync(
+      policyFile,
+      JSON.stringify({ id: 'abc', name: 'Silver', rate: 50, per: 1, quota_max: 1, quota_renewal_rate: 3600, active: true, org_id: 'o1' }),
+    );
     // As Tyk exports an unused key: quota_remaining computed under its policy's quota (absent would mean used up).
-    const session = { expires: -1, apply_policies: ['cli-silver'], quota_remaining: 1, access_rights: { local: { allowed_urls: [{ url: '/pets', methods: ['GET'] }] } }, org_id: 'o1' };
+    const session = {
+      expires: -1,
+      apply_policies: ['cli-silver'],
+      quota_remaining: 1,
+      access_rights: { local: { allowed_urls: [{ url: '/pets', methods: ['GET'] }] } },
+      org_id: 'o1',
+    };
 
     const policy = await gatepass(['policies', 'put', 'cli-silver', '--tyk', policyFile, ...admin]);
-    const imported = await gatepass(['keys', 'import-tyk', '-', '--key', 'tyk-cli-key-0000000001', ...admin, '--json'], { input: JSON.stringify(session) });
+    const imported = await gatepass(['keys', 'import-tyk', '-', '--key', 'tyk-cli-key-0000000001', ...admin, '--json'], {
+      input: JSON.stringify(session),
+    });
 
     expect(policy.code).toBe(0);
     expect(valueOf(policy.stdout, 'name')).toBe('Silver');
@@ -203,7 +245,25 @@ describe('the gatepass CLI against a local stack', { timeout: 180_000 }, () => {
   });
 
   it('manages policies: put with options, get, list as a table, delete', async () => {
-    const put = await gatepass(['policies', 'put', 'cli-bronze', ...admin, '--name', 'Bronze', '--rate', '5', '--per', '1s', '--quota-max', '100', '--quota-renewal-rate', '1d', '--key-expires-in', '30d', '--json']);
+    const put = await gatepass([
+      'policies',
+      'put',
+      'cli-bronze',
+      ...admin,
+      '--name',
+      'Bronze',
+      '--rate',
+      '5',
+      '--per',
+      '1s',
+      '--quota-max',
+      '100',
+      '--quota-renewal-rate',
+      '1d',
+      '--key-expires-in',
+      '30d',
+      '--json',
+    ]);
     const [got, listed, created] = await Promise.all([
       gatepass(['policies', 'get', 'cli-bronze', ...admin, '--json']),
       gatepass(['policies', 'list', ...admin]),
@@ -213,7 +273,15 @@ describe('the gatepass CLI against a local stack', { timeout: 180_000 }, () => {
     const missing = await gatepass(['policies', 'get', 'cli-bronze', ...admin]);
 
     expect(put.code).toBe(0);
-    expect(JSON.parse(got.stdout)).toMatchObject({ id: 'cli-bronze', name: 'Bronze', rate: 5, per: 1, quotaMax: 100, quotaRenewalRate: 86_400, keyExpiresIn: 2_592_000 });
+    expect(JSON.parse(got.stdout)).toMatchObject({
+      id: 'cli-bronze',
+      name: 'Bronze',
+      rate: 5,
+      per: 1,
+      quotaMax: 100,
+      quotaRenewalRate: 86_400,
+      keyExpiresIn: 2_592_000,
+    });
     const row = listed.stdout.split('\n').find((line) => line.startsWith('cli-bronze'));
     expect(row!.split(/\s{2,}/)).toEqual(['cli-bronze', 'Bronze', '100/1d', '5 per 1s', '30d', 'active', '1']);
     expect(created.code).toBe(1);

@@ -19,7 +19,8 @@ function policy(effect: 'Allow' | 'Deny', resource: string, context?: Record<str
   };
 }
 
-const allow: Authorizer = async (event) => policy('Allow', event.methodArn, { keyId: 'k1', quotaRemaining: 9, meta_tier: 'gold', trial: false });
+const allow: Authorizer = async (event) =>
+  policy('Allow', event.methodArn, { keyId: 'k1', quotaRemaining: 9, meta_tier: 'gold', trial: false });
 
 /** Starts a gateway whose authorizer can be swapped per test; collects its log entries. */
 async function gatewayWith(options: { upstream?: string; integrationTimeoutMs?: number } = {}) {
@@ -236,7 +237,11 @@ describe('local gateway with the echo backend', () => {
     const junk = await fetch(`${gateway.url}/pets`, { headers: { 'x-junk': 'j'.repeat(12 * 1024) } });
     const utf8 = await rawRequest(
       gateway.port,
-      Buffer.concat([Buffer.from('GET /pets HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Name: '), Buffer.from('Zoë — 日本', 'utf8'), Buffer.from('\r\n\r\n')]),
+      Buffer.concat([
+        Buffer.from('GET /pets HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Name: '),
+        Buffer.from('Zoë — 日本', 'utf8'),
+        Buffer.from('\r\n\r\n'),
+      ]),
     );
     const after = await fetch(`${gateway.url}/pets`);
 
@@ -289,7 +294,11 @@ describe('local gateway with a real upstream', () => {
       expect(request?.headers).toMatchObject({ 'x-custom': 'c', 'x-amzn-apigateway-api-id': 'api1', 'x-forwarded-for': '127.0.0.1' });
       expect(request?.headers).not.toHaveProperty('proxy-authorization');
       expect(JSON.parse(request?.headers?.['x-gatepass-authorizer'] as string)).toEqual({
-        principalId: 'key-1', keyId: 'k1', quotaRemaining: '9', meta_tier: 'gold', trial: 'false',
+        principalId: 'key-1',
+        keyId: 'k1',
+        quotaRemaining: '9',
+        meta_tier: 'gold',
+        trial: 'false',
       });
     } finally {
       await gateway.close();

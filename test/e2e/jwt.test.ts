@@ -46,14 +46,22 @@ describe('JWT identities through the local gateway', () => {
   });
 
   describe('valid tokens', () => {
-    it.each(['RS256', 'ES256'] as const)('allows a valid %s token, with the sub as principal and the identity\'s session in the context', async (alg) => {
-      const sub = `user-${alg}-${randomUUID()}`;
+    it.each(['RS256', 'ES256'] as const)(
+      "allows a valid %s token, with the sub as principal and the identity's session in the context",
+      async (alg) => {
+        const sub = `user-${alg}-${randomUUID()}`;
 
-      const answer = await bearer(dev, await signToken(alg === 'RS256' ? rsa : ec, claims(sub)));
+        const answer = await bearer(dev, await signToken(alg === 'RS256' ? rsa : ec, claims(sub)));
 
-      expect(answer.status).toBe(200);
-      expect(answer.body.authorizer).toMatchObject({ principalId: sub, keyId: jwtSessionPk(ISS, sub).keyId, quotaMax: '-1', expires: '0' });
-    });
+        expect(answer.status).toBe(200);
+        expect(answer.body.authorizer).toMatchObject({
+          principalId: sub,
+          keyId: jwtSessionPk(ISS, sub).keyId,
+          quotaMax: '-1',
+          expires: '0',
+        });
+      },
+    );
 
     it('reads a valid 9 KiB bearer token as a JWT and allows it (API Gateway lets through 10,240 bytes of request line and headers)', async () => {
       const sub = `large-${randomUUID()}`;
@@ -78,8 +86,13 @@ describe('JWT identities through the local gateway', () => {
       const answeredBy = nowSeconds();
 
       expect(answer.status).toBe(403);
-      expect(answer.body).toMatchObject({ error: 'Key not authorized: token not valid yet (check clock skew)', reason: 'token_not_yet_valid' });
-      const entry = logEntries().find((e) => e.reason === 'token_not_yet_valid' && (e.token as { nbf?: number } | undefined)?.nbf === times.nbf);
+      expect(answer.body).toMatchObject({
+        error: 'Key not authorized: token not valid yet (check clock skew)',
+        reason: 'token_not_yet_valid',
+      });
+      const entry = logEntries().find(
+        (e) => e.reason === 'token_not_yet_valid' && (e.token as { nbf?: number } | undefined)?.nbf === times.nbf,
+      );
       expect(entry).toMatchObject({ message: 'request denied', token: times, serverTime: expect.any(Number) });
       expect(entry!.serverTime).toBeGreaterThanOrEqual(sentAt);
       expect(entry!.serverTime).toBeLessThanOrEqual(answeredBy);

@@ -167,7 +167,12 @@ describe('renew-on-expiry under 100 concurrent requests', () => {
 
   it('with resetQuota, resets the quota once, before any decrement', async () => {
     // Only 5 requests left in the window: without the reset, 95 of the 100 would be denied.
-    const { key, keyId } = await createKey(resetting, { quotaMax: 1000, quotaRemaining: 5, quotaRenewalRate: 3600, expires: nowS() - 86_400 });
+    const { key, keyId } = await createKey(resetting, {
+      quotaMax: 1000,
+      quotaRemaining: 5,
+      quotaRenewalRate: 3600,
+      expires: nowS() - 86_400,
+    });
 
     const statuses = await Promise.all(Array.from({ length: 100 }, async () => (await call(resetting, { Authorization: key })).status));
 
@@ -213,7 +218,7 @@ describe('custom-auth, end to end over HTTP', () => {
     expect(await res.json()).toEqual({ error: 'Auth token missing', reason: 'missing_token', message: EXPLICIT_DENY });
   });
 
-  it('with renew-on-expiry after it, allows the seed thread\'s request: a session expired 24 h ago is renewed on the same request', async () => {
+  it("with renew-on-expiry after it, allows the seed thread's request: a session expired 24 h ago is renewed on the same request", async () => {
     const token = `tok-${randomUUID()}`;
     expect((await call(withRenewal, { 'x-auth-token': token })).status).toBe(200);
     const keyId = createHash('sha256').update(sessionKeyOf(token)).digest('hex');
@@ -239,7 +244,7 @@ describe('ip-deny, end to end over HTTP', () => {
     await elsewhereDenied?.stop();
   });
 
-  it('denies a listed source address with 403 ip_denied and the plugin\'s message, before reading any key', async () => {
+  it("denies a listed source address with 403 ip_denied and the plugin's message, before reading any key", async () => {
     const { key } = await createKey(loopbackDenied);
 
     const withKey = await call(loopbackDenied, { Authorization: key });
@@ -273,7 +278,7 @@ describe('plugins that throw, hang or deny', () => {
     await dev?.stop();
   });
 
-  it('answers 500 when a hook throws, logs the plugin\'s name, and keeps serving', async () => {
+  it("answers 500 when a hook throws, logs the plugin's name, and keeps serving", async () => {
     const mark = logLines.length;
 
     const res = await call(dev, { Authorization: key, 'x-fixture': 'throw' });
@@ -284,7 +289,7 @@ describe('plugins that throw, hang or deny', () => {
     expect((await call(dev, { Authorization: key })).status).toBe(200);
   });
 
-  it('answers 500 when a hook runs past hookTimeoutMs, logs the plugin\'s name, and keeps serving', async () => {
+  it("answers 500 when a hook runs past hookTimeoutMs, logs the plugin's name, and keeps serving", async () => {
     const mark = logLines.length;
 
     const res = await call(dev, { Authorization: key, 'x-fixture': 'hang' });
@@ -295,7 +300,7 @@ describe('plugins that throw, hang or deny', () => {
     expect((await call(dev, { Authorization: key })).status).toBe(200);
   });
 
-  it('answers 403 with the denying hook\'s reason and its message, made safe for the JSON template', async () => {
+  it("answers 403 with the denying hook's reason and its message, made safe for the JSON template", async () => {
     const res = await call(dev, { Authorization: key, 'x-fixture': 'deny' });
 
     expect(res.status).toBe(403);
@@ -327,11 +332,17 @@ describe('plugins that fail to load', () => {
     const { key } = await createKey(dev);
     const mark = logLines.length;
 
-    const answers = [await call(dev, { Authorization: key }), await call(dev), await call(dev, { Authorization: 'gp_unknown-key-0123456789' })];
+    const answers = [
+      await call(dev, { Authorization: key }),
+      await call(dev),
+      await call(dev, { Authorization: 'gp_unknown-key-0123456789' }),
+    ];
 
     expect(answers.map((r) => r.status)).toEqual([500, 500, 500]);
     for (const res of answers) expect(await res.json()).toEqual(AUTHORIZER_FAILURE);
-    const misconfigured = logsSince(mark).split('\n').filter((line) => line.includes('authorizer misconfigured'));
+    const misconfigured = logsSince(mark)
+      .split('\n')
+      .filter((line) => line.includes('authorizer misconfigured'));
     expect(misconfigured).toHaveLength(3);
     for (const line of misconfigured) {
       expect(line).toContain(`plugin ${file}`);
@@ -361,12 +372,26 @@ describe('a TypeScript plugin in a folder without package.json, under `gatepass 
   beforeAll(async () => {
     folder = mkdtempSync(path.join(tmpdir(), 'gatepass-bare-plugin-'));
     writeFileSync(path.join(folder, 'bare-plugin.ts'), BARE_PLUGIN);
-    writeFileSync(path.join(folder, 'gatepass.config.json'), JSON.stringify({ tableName: `bare-${randomUUID()}`, plugins: ['./bare-plugin.ts'] }));
+    writeFileSync(
+      path.join(folder, 'gatepass.config.json'),
+      JSON.stringify({ tableName: `bare-${randomUUID()}`, plugins: ['./bare-plugin.ts'] }),
+    );
     const [port, adminPort] = [await findFreePort(), await findFreePort()];
     gatewayUrl = `http://127.0.0.1:${port}`;
     // The command npm start runs, from a folder of its own, as a user runs it.
     const bin = path.resolve(import.meta.dirname, '../../bin/gatepass.mjs');
-    const args = ['dev', '--config', 'gatepass.config.json', '--port', String(port), '--admin-port', String(adminPort), '--no-seed', '--dynamodb-endpoint', dynamoEndpoint()];
+    const args = [
+      'dev',
+      '--config',
+      'gatepass.config.json',
+      '--port',
+      String(port),
+      '--admin-port',
+      String(adminPort),
+      '--no-seed',
+      '--dynamodb-endpoint',
+      dynamoEndpoint(),
+    ];
     child = spawn(process.execPath, [bin, ...args], { cwd: folder, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
     child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));

@@ -9,12 +9,15 @@ import { adminPost, createKey, startTestDev } from '../support/dev.ts';
 function rawGet(url: string, headerLines: string[]): Promise<{ status: number; body: string }> {
   const target = new URL(url);
   return new Promise((resolve, reject) => {
-    const req = request({ host: target.hostname, port: target.port, path: target.pathname, method: 'GET', insecureHTTPParser: true }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
+    const req = request(
+      { host: target.hostname, port: target.port, path: target.pathname, method: 'GET', insecureHTTPParser: true },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
     req.on('error', reject);
     for (const line of headerLines) {
       const [name, ...rest] = line.split(':');
@@ -55,10 +58,17 @@ describe('the local gateway, end to end over HTTP', () => {
     expect(res.status).toBe(200);
     const echo = (await res.json()) as { method: string; path: string; authorizer: Record<string, string> };
     expect(echo).toMatchObject({ method: 'GET', path: '/pets/42' });
-    expect(echo.authorizer).toMatchObject({ principalId: keyId, keyId, alias: 'alice', quotaRemaining: '9', quotaMax: '10', meta_plan: 'gold' });
+    expect(echo.authorizer).toMatchObject({
+      principalId: keyId,
+      keyId,
+      alias: 'alice',
+      quotaRemaining: '9',
+      quotaMax: '10',
+      meta_plan: 'gold',
+    });
   });
 
-  it('denies an expired key with 403 session_expired and Tyk\'s message', async () => {
+  it("denies an expired key with 403 session_expired and Tyk's message", async () => {
     const { key } = await createKey(dev, { expires: Math.floor(Date.now() / 1000) - 86_400 });
 
     const res = await fetch(`${dev.gatewayUrl}/pets`, { headers: { Authorization: key } });

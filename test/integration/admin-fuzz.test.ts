@@ -34,20 +34,34 @@ const maybe = <T>(valid: fc.Arbitrary<T>): fc.Arbitrary<unknown> => mostly(valid
 
 /** Whole numbers in range, mostly; sometimes any integer, a fraction, or a number DynamoDB cannot store. */
 const int = (min: number, max: number) =>
-  mostly(fc.integer({ min, max }), fc.oneof(fc.integer(), fc.double(), fc.constantFrom(-1, 0, 1e200, -1e130, 5e-324, 2 ** 53, Number.MAX_SAFE_INTEGER)), 40);
+  mostly(
+    fc.integer({ min, max }),
+    fc.oneof(fc.integer(), fc.double(), fc.constantFrom(-1, 0, 1e200, -1e130, 5e-324, 2 ** 53, Number.MAX_SAFE_INTEGER)),
+    40,
+  );
 
 /**
  * A `per` for a `rate` given without one (else most such bodies would fail the same
  * cross-field check), and now and then a field no schema knows.
  */
 const withStray = (body: fc.Arbitrary<Record<string, unknown>>): fc.Arbitrary<Record<string, unknown>> =>
-  fc.tuple(body, mostly(fc.constant(null), fc.tuple(fc.string({ maxLength: 6 }), fc.anything({ maxDepth: 1 })), 15)).map(([value, stray]) => {
-    const paired = typeof value.rate === 'number' && value.rate > 0 && value.per === undefined ? { ...value, per: 30 } : value;
-    return stray === null ? paired : { ...paired, [stray[0]]: stray[1] };
-  });
+  fc
+    .tuple(body, mostly(fc.constant(null), fc.tuple(fc.string({ maxLength: 6 }), fc.anything({ maxDepth: 1 })), 15))
+    .map(([value, stray]) => {
+      const paired = typeof value.rate === 'number' && value.rate > 0 && value.per === undefined ? { ...value, per: 30 } : value;
+      return stray === null ? paired : { ...paired, [stray[0]]: stray[1] };
+    });
 
-const method = mostly(fc.constantFrom('GET', 'POST', 'DELETE'), fc.oneof(fc.constantFrom('get', 'G T', ''), fc.string({ maxLength: 6 })), 40);
-const urlPattern = mostly(fc.constantFrom('/pets', '/pets/[0-9]+', '^/a|/b$', '.*', '/x{2}'), fc.oneof(fc.constantFrom('(', '[', ''), fc.string({ maxLength: 12 })), 40);
+const method = mostly(
+  fc.constantFrom('GET', 'POST', 'DELETE'),
+  fc.oneof(fc.constantFrom('get', 'G T', ''), fc.string({ maxLength: 6 })),
+  40,
+);
+const urlPattern = mostly(
+  fc.constantFrom('/pets', '/pets/[0-9]+', '^/a|/b$', '.*', '/x{2}'),
+  fc.oneof(fc.constantFrom('(', '[', ''), fc.string({ maxLength: 12 })),
+  40,
+);
 const apiId = mostly(fc.constantFrom('api1', 'local', 'a-b'), fc.string({ maxLength: 8 }), 40);
 const name = mostly(fc.constantFrom('plan', 'tier', 'x_y'), fc.string({ maxLength: 8 }), 40);
 
@@ -55,7 +69,11 @@ const accessRight = fc.record(
   {
     apiName: maybe(fc.string({ maxLength: 10 })),
     versions: maybe(fc.array(mostly(fc.constantFrom('Default', 'prod'), fc.string({ maxLength: 5 }), 40), { maxLength: 3 })),
-    allowedUrls: maybe(fc.array(fc.record({ url: maybe(urlPattern), methods: maybe(fc.array(method, { maxLength: 3 })) }, { requiredKeys: ['url'] }), { maxLength: 3 })),
+    allowedUrls: maybe(
+      fc.array(fc.record({ url: maybe(urlPattern), methods: maybe(fc.array(method, { maxLength: 3 })) }, { requiredKeys: ['url'] }), {
+        maxLength: 3,
+      }),
+    ),
   },
   { requiredKeys: [] },
 );
@@ -66,101 +84,121 @@ const metaValue = mostly(
   40,
 );
 
-const sessionBody = withStray(fc.record(
-  {
-    alias: maybe(mostly(fc.string({ minLength: 1, maxLength: 12 }), fc.constantFrom('', null))),
-    expires: maybe(int(0, 2_000_000_000)),
-    quotaMax: maybe(int(-1, 100)),
-    quotaRemaining: maybe(int(-1, 100)),
-    quotaRenewalRate: maybe(int(0, 86_400)),
-    quotaRenews: maybe(int(0, 2_000_000_000)),
-    rate: maybe(int(0, 50)),
-    per: maybe(int(0, 60)),
-    accessRights: maybe(fc.dictionary(apiId, accessRight, { maxKeys: 3 })),
-    applyPolicies: maybe(fc.array(mostly(fc.string({ minLength: 1, maxLength: 8 }), fc.constant(''), 40), { maxLength: 3 })),
-    metaData: maybe(fc.dictionary(name, metaValue, { maxKeys: 3 })),
-    tags: maybe(fc.array(mostly(fc.string({ minLength: 1, maxLength: 8 }), fc.constant(''), 40), { maxLength: 3 })),
-    isInactive: maybe(fc.boolean()),
-    // Read-only fields a client may echo back from a GET: ignored.
-    keyId: mostly(fc.constant('e'.repeat(64)), fc.anything({ maxDepth: 1 }), 4),
-    version: mostly(fc.nat(), fc.anything({ maxDepth: 1 }), 4),
-  },
-  { requiredKeys: [] },
-));
+const sessionBody = withStray(
+  fc.record(
+    {
+      alias: maybe(mostly(fc.string({ minLength: 1, maxLength: 12 }), fc.constantFrom('', null))),
+      expires: maybe(int(0, 2_000_000_000)),
+      quotaMax: maybe(int(-1, 100)),
+      quotaRemaining: maybe(int(-1, 100)),
+      quotaRenewalRate: maybe(int(0, 86_400)),
+      quotaRenews: maybe(int(0, 2_000_000_000)),
+      rate: maybe(int(0, 50)),
+      per: maybe(int(0, 60)),
+      accessRights: maybe(fc.dictionary(apiId, accessRight, { maxKeys: 3 })),
+      applyPolicies: maybe(fc.array(mostly(fc.string({ minLength: 1, maxLength: 8 }), fc.constant(''), 40), { maxLength: 3 })),
+      metaData: maybe(fc.dictionary(name, metaValue, { maxKeys: 3 })),
+      tags: maybe(fc.array(mostly(fc.string({ minLength: 1, maxLength: 8 }), fc.constant(''), 40), { maxLength: 3 })),
+      isInactive: maybe(fc.boolean()),
+      // Read-only fields a client may echo back from a GET: ignored.
+      keyId: mostly(fc.constant('e'.repeat(64)), fc.anything({ maxDepth: 1 }), 4),
+      version: mostly(fc.nat(), fc.anything({ maxDepth: 1 }), 4),
+    },
+    { requiredKeys: [] },
+  ),
+);
 
-const tykSessionBody = withStray(fc.record(
-  {
-    expires: maybe(int(-1, 2_000_000_000)),
-    quota_max: maybe(int(-1, 100)),
-    quota_remaining: maybe(int(-1, 100)),
-    quota_renewal_rate: maybe(int(-1, 86_400)),
-    quota_renews: maybe(int(0, 2_000_000_000)),
-    rate: maybe(fc.oneof(int(-1, 50), fc.constantFrom(0.5, 2.25))),
-    per: maybe(fc.oneof(int(-1, 60), fc.constantFrom(0.5, 1.5))),
-    access_rights: maybe(
-      fc.dictionary(
-        apiId,
-        fc.record(
-          {
-            api_id: maybe(apiId),
-            api_name: maybe(fc.string({ maxLength: 8 })),
-            versions: maybe(fc.array(mostly(fc.constantFrom('Default', 'v1'), fc.string({ maxLength: 5 }), 40), { maxLength: 2 })),
-            allowed_urls: maybe(fc.array(fc.record({ url: maybe(urlPattern), methods: maybe(fc.array(method, { maxLength: 2 })) }, { requiredKeys: ['url'] }), { maxLength: 2 })),
-            limit: fc.anything({ maxDepth: 1 }),
-          },
-          { requiredKeys: [] },
+const tykSessionBody = withStray(
+  fc.record(
+    {
+      expires: maybe(int(-1, 2_000_000_000)),
+      quota_max: maybe(int(-1, 100)),
+      quota_remaining: maybe(int(-1, 100)),
+      quota_renewal_rate: maybe(int(-1, 86_400)),
+      quota_renews: maybe(int(0, 2_000_000_000)),
+      rate: maybe(fc.oneof(int(-1, 50), fc.constantFrom(0.5, 2.25))),
+      per: maybe(fc.oneof(int(-1, 60), fc.constantFrom(0.5, 1.5))),
+      access_rights: maybe(
+        fc.dictionary(
+          apiId,
+          fc.record(
+            {
+              api_id: maybe(apiId),
+              api_name: maybe(fc.string({ maxLength: 8 })),
+              versions: maybe(fc.array(mostly(fc.constantFrom('Default', 'v1'), fc.string({ maxLength: 5 }), 40), { maxLength: 2 })),
+              allowed_urls: maybe(
+                fc.array(
+                  fc.record({ url: maybe(urlPattern), methods: maybe(fc.array(method, { maxLength: 2 })) }, { requiredKeys: ['url'] }),
+                  { maxLength: 2 },
+                ),
+              ),
+              limit: fc.anything({ maxDepth: 1 }),
+            },
+            { requiredKeys: [] },
+          ),
+          { maxKeys: 2 },
         ),
-        { maxKeys: 2 },
       ),
-    ),
-    meta_data: maybe(fc.dictionary(name, metaValue, { maxKeys: 3 })),
-    tags: maybe(fc.oneof(fc.constant(null), fc.array(mostly(fc.string({ minLength: 1, maxLength: 8 }), fc.constant(''), 40), { maxLength: 2 }))),
-    apply_policies: maybe(fc.oneof(fc.constant(null), fc.array(mostly(fc.string({ minLength: 1, maxLength: 8 }), fc.constant(''), 40), { maxLength: 2 }))),
-    apply_policy_id: maybe(fc.string({ maxLength: 6 })),
-    alias: maybe(fc.string({ maxLength: 10 })),
-    is_inactive: maybe(fc.boolean()),
-    org_id: fc.string({ maxLength: 6 }),
-    key: maybe(mostly(fc.stringMatching(/^[\x21-\x7e]{16,30}$/), fc.string({ maxLength: 20 }), 4)),
-  },
-  { requiredKeys: [] },
-));
+      meta_data: maybe(fc.dictionary(name, metaValue, { maxKeys: 3 })),
+      tags: maybe(
+        fc.oneof(fc.constant(null), fc.array(mostly(fc.string({ minLength: 1, maxLength: 8 }), fc.constant(''), 40), { maxLength: 2 })),
+      ),
+      apply_policies: maybe(
+        fc.oneof(fc.constant(null), fc.array(mostly(fc.string({ minLength: 1, maxLength: 8 }), fc.constant(''), 40), { maxLength: 2 })),
+      ),
+      apply_policy_id: maybe(fc.string({ maxLength: 6 })),
+      alias: maybe(fc.string({ maxLength: 10 })),
+      is_inactive: maybe(fc.boolean()),
+      org_id: fc.string({ maxLength: 6 }),
+      key: maybe(mostly(fc.stringMatching(/^[\x21-\x7e]{16,30}$/), fc.string({ maxLength: 20 }), 4)),
+    },
+    { requiredKeys: [] },
+  ),
+);
 
-const policyBody = withStray(fc.record(
-  {
-    name: maybe(mostly(fc.string({ minLength: 1, maxLength: 12 }), fc.constant(''), 40)),
-    rate: maybe(int(0, 50)),
-    per: maybe(int(0, 60)),
-    quotaMax: maybe(int(-1, 100)),
-    quotaRenewalRate: maybe(int(0, 86_400)),
-    accessRights: maybe(fc.dictionary(apiId, accessRight, { maxKeys: 2 })),
-    keyExpiresIn: maybe(int(0, 86_400)),
-    tags: maybe(fc.array(mostly(fc.string({ minLength: 1, maxLength: 8 }), fc.constant(''), 40), { maxLength: 3 })),
-    metaData: maybe(fc.dictionary(name, metaValue, { maxKeys: 3 })),
-    isInactive: maybe(fc.boolean()),
-  },
-  { requiredKeys: [] },
-));
+const policyBody = withStray(
+  fc.record(
+    {
+      name: maybe(mostly(fc.string({ minLength: 1, maxLength: 12 }), fc.constant(''), 40)),
+      rate: maybe(int(0, 50)),
+      per: maybe(int(0, 60)),
+      quotaMax: maybe(int(-1, 100)),
+      quotaRenewalRate: maybe(int(0, 86_400)),
+      accessRights: maybe(fc.dictionary(apiId, accessRight, { maxKeys: 2 })),
+      keyExpiresIn: maybe(int(0, 86_400)),
+      tags: maybe(fc.array(mostly(fc.string({ minLength: 1, maxLength: 8 }), fc.constant(''), 40), { maxLength: 3 })),
+      metaData: maybe(fc.dictionary(name, metaValue, { maxKeys: 3 })),
+      isInactive: maybe(fc.boolean()),
+    },
+    { requiredKeys: [] },
+  ),
+);
 
-const tykPolicyBody = withStray(fc.record(
-  {
-    name: maybe(fc.string({ maxLength: 12 })),
-    rate: maybe(int(-1, 50)),
-    per: maybe(int(-1, 60)),
-    quota_max: maybe(int(-1, 100)),
-    quota_renewal_rate: maybe(int(-1, 86_400)),
-    key_expires_in: maybe(int(-1, 86_400)),
-    active: maybe(fc.boolean()),
-    tags: maybe(fc.array(mostly(fc.string({ minLength: 1, maxLength: 8 }), fc.constant(''), 40), { maxLength: 2 })),
-    _id: fc.string({ maxLength: 6 }),
-  },
-  { requiredKeys: [] },
-));
+const tykPolicyBody = withStray(
+  fc.record(
+    {
+      name: maybe(fc.string({ maxLength: 12 })),
+      rate: maybe(int(-1, 50)),
+      per: maybe(int(-1, 60)),
+      quota_max: maybe(int(-1, 100)),
+      quota_renewal_rate: maybe(int(-1, 86_400)),
+      key_expires_in: maybe(int(-1, 86_400)),
+      active: maybe(fc.boolean()),
+      tags: maybe(fc.array(mostly(fc.string({ minLength: 1, maxLength: 8 }), fc.constant(''), 40), { maxLength: 2 })),
+      _id: fc.string({ maxLength: 6 }),
+    },
+    { requiredKeys: [] },
+  ),
+);
 
 /** The raw body text: JSON of the object, or now and then not JSON, or a JSON non-object. */
 const raw = (object: fc.Arbitrary<unknown>): fc.Arbitrary<string> =>
   fc.oneof(
     { weight: 18, arbitrary: object.map((value) => JSON.stringify(value)) },
-    { weight: 1, arbitrary: fc.oneof(fc.string({ maxLength: 20 }), fc.constantFrom('{"alias":', '', 'null', '[]', '"x"', '{"__proto__":{"a":1}}')) },
+    {
+      weight: 1,
+      arbitrary: fc.oneof(fc.string({ maxLength: 20 }), fc.constantFrom('{"alias":', '', 'null', '[]', '"x"', '{"__proto__":{"a":1}}')),
+    },
     { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 2 }).map((value) => JSON.stringify(value)) },
   );
 
@@ -190,7 +228,13 @@ describe('admin API bodies, fuzzed', { timeout: 300_000 }, () => {
     await table?.drop();
   });
 
-  function send(method: string, path: string, body: string | undefined, contentType: string, headers: Record<string, string> = {}): Promise<HttpResult> {
+  function send(
+    method: string,
+    path: string,
+    body: string | undefined,
+    contentType: string,
+    headers: Record<string, string> = {},
+  ): Promise<HttpResult> {
     const event: APIGatewayProxyEventV2 = {
       version: '2.0',
       routeKey: '$default',
@@ -225,7 +269,9 @@ describe('admin API bodies, fuzzed', { timeout: 300_000 }, () => {
     expect(STATUSES.has(result.statusCode), `status ${result.statusCode}: ${String(result.body)}`).toBe(true);
     const after = await snapshot();
     if (result.statusCode >= 400) {
-      const { error } = JSON.parse(String(result.body)) as { error: { code: string; message: string; details?: Array<{ field: string; message: string }> } };
+      const { error } = JSON.parse(String(result.body)) as {
+        error: { code: string; message: string; details?: Array<{ field: string; message: string }> };
+      };
       expect(typeof error.code).toBe('string');
       expect(typeof error.message).toBe('string');
       if (error.code === 'invalid_fields') {
@@ -274,18 +320,28 @@ describe('admin API bodies, fuzzed', { timeout: 300_000 }, () => {
     let state = await snapshot();
     const ifMatch = mostly(fc.constant(undefined), fc.constantFrom('1', '999', '"2"', 'W/"3"', 'abc', ''), 3);
     await fc.assert(
-      fc.asyncProperty(raw(sessionBody), fc.constantFrom('PATCH', 'PUT'), contentType('application/json'), ifMatch, async (body, method, type, version) => {
-        const result = await send(method, `/keys/${keyId}`, body, type, version === undefined ? {} : { 'if-match': version });
-        count(result.statusCode);
-        state = await check(result, state);
-      }),
+      fc.asyncProperty(
+        raw(sessionBody),
+        fc.constantFrom('PATCH', 'PUT'),
+        contentType('application/json'),
+        ifMatch,
+        async (body, method, type, version) => {
+          const result = await send(method, `/keys/${keyId}`, body, type, version === undefined ? {} : { 'if-match': version });
+          count(result.statusCode);
+          state = await check(result, state);
+        },
+      ),
       { numRuns: 350 * SCALE },
     );
   });
 
   it('PUT /policies/{id}: never a 500, never a partial write', async () => {
     let state = await snapshot();
-    const id = mostly(fc.constantFrom('fz-a', 'fz-b', 'fz.c'), fc.string({ maxLength: 6 }).map((s) => encodeURIComponent(s)), 6);
+    const id = mostly(
+      fc.constantFrom('fz-a', 'fz-b', 'fz.c'),
+      fc.string({ maxLength: 6 }).map((s) => encodeURIComponent(s)),
+      6,
+    );
     await fc.assert(
       fc.asyncProperty(
         fc.oneof(

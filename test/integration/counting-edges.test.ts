@@ -41,13 +41,23 @@ describe('the counting model at its edges', () => {
 
   function pipelineWith(options: { plugins?: GatepassPlugin[]; clock?: () => number; store?: SessionStore } = {}): Pipeline {
     const config = parseConfig(JSON.stringify({ tableName: table.tableName }));
-    return new Pipeline({ config, store: options.store ?? store, log: silentLog, clock: options.clock ?? (() => NOW_MS), plugins: options.plugins ?? [], policies });
+    return new Pipeline({
+      config,
+      store: options.store ?? store,
+      log: silentLog,
+      clock: options.clock ?? (() => NOW_MS),
+      plugins: options.plugins ?? [],
+      policies,
+    });
   }
 
   it('runs postAuth hooks on the session an auth hook answered', async () => {
     const token = `tok-${Math.random()}-padding`;
     await keys.create({ key: token, quotaMax: 100, tags: ['silver'] }); // the session exists already
-    const auth: GatepassPlugin = { name: 'auth', auth: (ctx) => ({ key: ctx.request.headers['x-token']!, createSession: { quotaMax: 100 } }) };
+    const auth: GatepassPlugin = {
+      name: 'auth',
+      auth: (ctx) => ({ key: ctx.request.headers['x-token']!, createSession: { quotaMax: 100 } }),
+    };
     const authKeyOnly: GatepassPlugin = { name: 'auth', auth: (ctx) => ({ key: ctx.request.headers['x-token']! }) };
     const goldOnly: GatepassPlugin = {
       name: 'gold-only',
@@ -87,7 +97,7 @@ describe('the counting model at its edges', () => {
     expect(decision).toMatchObject({ allow: false, reason: 'not_gold' });
   });
 
-  it('lets plugins see and set the key\'s own quota, never an API\'s own counter under the key\'s name', async () => {
+  it("lets plugins see and set the key's own quota, never an API's own counter under the key's name", async () => {
     const { key, keyId } = await keys.create({ quotaMax: 100, accessRights: { api1: { limit: { quotaMax: 5, quotaRenewalRate: 3600 } } } });
     let seen: number | undefined;
     const cutOff: GatepassPlugin = {
@@ -106,7 +116,7 @@ describe('the counting model at its edges', () => {
     expect(decision).toMatchObject({ allow: true, context: { quotaMax: 5, quotaRemaining: 4 } });
   });
 
-  it('measures windows with the deciding instance\'s clock: a window is short by at most the clock spread between instances', async () => {
+  it("measures windows with the deciding instance's clock: a window is short by at most the clock spread between instances", async () => {
     const { key } = await keys.create({ rate: 2, per: 10 });
     let real = NOW_MS + 1_000_000;
     const behind = pipelineWith({ clock: () => real - 5_000 }); // 5 s behind
@@ -142,9 +152,24 @@ describe('the counting model at its edges', () => {
       new PutCommand({
         TableName: table.tableName,
         Item: {
-          pk: keySessionPk(keyId), kind: 'key', keyId, version: 4, createdAt: NOW - 100, updatedAt: NOW - 100,
-          expires: 0, quotaMax: 5, quotaRemaining: 0, quotaRenewalRate: 3600, quotaRenews: NOW + 3000,
-          rate: 0, per: 0, accessRights: {}, applyPolicies: [], metaData: {}, tags: [], isInactive: false,
+          pk: keySessionPk(keyId),
+          kind: 'key',
+          keyId,
+          version: 4,
+          createdAt: NOW - 100,
+          updatedAt: NOW - 100,
+          expires: 0,
+          quotaMax: 5,
+          quotaRemaining: 0,
+          quotaRenewalRate: 3600,
+          quotaRenews: NOW + 3000,
+          rate: 0,
+          per: 0,
+          accessRights: {},
+          applyPolicies: [],
+          metaData: {},
+          tags: [],
+          isInactive: false,
           armedLimits: { rate: 0, per: 0, quotaMax: 5, quotaRenewalRate: 3600 },
         },
       }),
@@ -158,7 +183,7 @@ describe('the counting model at its edges', () => {
     expect(item).not.toHaveProperty('quotaRemaining');
   });
 
-  it('refuses a plugin\'s rate without per (a fault, never an unlimited key)', async () => {
+  it("refuses a plugin's rate without per (a fault, never an unlimited key)", async () => {
     const { key } = await keys.create({});
     let t = NOW_MS;
     const throttle: GatepassPlugin = {
@@ -171,7 +196,7 @@ describe('the counting model at its edges', () => {
     await expect(pipeline.authorize(requestWith(key))).rejects.toThrow(/per: must be greater than 0/);
   });
 
-  it('recognises a plugin\'s write re-sent after a lost answer, instead of applying it twice', async () => {
+  it("recognises a plugin's write re-sent after a lost answer, instead of applying it twice", async () => {
     const client = new DynamoDBClient({ endpoint: dynamoEndpoint(), maxAttempts: 3 });
     let dropped = 0;
     client.middlewareStack.add(
@@ -185,7 +210,11 @@ describe('the counting model at its edges', () => {
       },
       { step: 'deserialize', name: 'loseFirstAnswer', priority: 'low' },
     );
-    const lossy = new SessionStore({ client: DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } }), tableName: table.tableName, retentionSeconds: 3600 });
+    const lossy = new SessionStore({
+      client: DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } }),
+      tableName: table.tableName,
+      retentionSeconds: 3600,
+    });
     const { key, keyId } = await keys.create({ quotaMax: 100, quotaRemaining: 0, quotaRenewalRate: 3600 });
     // A top-up plugin: a request carrying a voucher adds 10 requests to the quota.
     const topUp: GatepassPlugin = {
@@ -194,21 +223,40 @@ describe('the counting model at its edges', () => {
         if (ctx.request.headers['x-voucher']) await ctx.updateSession({ quotaRemaining: ctx.session.quotaRemaining + 10 });
       },
     };
-    await pipelineWith({ plugins: [topUp], store: lossy }).authorize(requestWith(key, { headers: { authorization: key, 'x-voucher': 'v1' } }));
+    await pipelineWith({ plugins: [topUp], store: lossy }).authorize(
+      requestWith(key, { headers: { authorization: key, 'x-voucher': 'v1' } }),
+    );
 
     expect(dropped).toBe(1);
     expect((await keys.get(keyId)).quotaRemaining).toBe(9);
   });
 
   it('counts an API that gets limits of its own in a scope of its own, from zero (documented)', async () => {
-    await policies.put('p-scope', { accessRights: { api1: {} }, quotaMax: 3, quotaRenewalRate: 3600, keyExpiresIn: 0, tags: [], metaData: {}, isInactive: false });
+    await policies.put('p-scope', {
+      accessRights: { api1: {} },
+      quotaMax: 3,
+      quotaRenewalRate: 3600,
+      keyExpiresIn: 0,
+      tags: [],
+      metaData: {},
+      isInactive: false,
+    });
     const { key } = await keys.create({ applyPolicies: ['p-scope'] });
     const pipeline = pipelineWith();
     const before = [];
     for (let i = 0; i < 4; i++) before.push(await pipeline.authorize(requestWith(key)));
     expect(before.filter((d) => d.allow)).toHaveLength(3);
 
-    await policies.put('p-scope', { accessRights: { api1: {} }, quotaMax: 3, quotaRenewalRate: 3600, partitions: { perApi: true }, keyExpiresIn: 0, tags: [], metaData: {}, isInactive: false });
+    await policies.put('p-scope', {
+      accessRights: { api1: {} },
+      quotaMax: 3,
+      quotaRenewalRate: 3600,
+      partitions: { perApi: true },
+      keyExpiresIn: 0,
+      tags: [],
+      metaData: {},
+      isInactive: false,
+    });
     const after = [];
     for (let i = 0; i < 4; i++) after.push(await pipeline.authorize(requestWith(key)));
     expect(after.filter((d) => d.allow)).toHaveLength(3);
@@ -230,7 +278,7 @@ describe('the counting model at its edges', () => {
     expect(await keys.get(keyId)).toMatchObject({ alias: 'echo-renamed', quotaRemaining: 0 });
   });
 
-  it('guards admin writes by the key\'s incarnation too: a deleted and re-created key is another key', async () => {
+  it("guards admin writes by the key's incarnation too: a deleted and re-created key is another key", async () => {
     const raw = `gp_aba-${Math.random()}-padding`;
     const { keyId } = await keys.create({ key: raw, quotaMax: 10 });
     const first = await store.get(keySessionPk(keyId));
@@ -238,27 +286,64 @@ describe('the counting model at its edges', () => {
     await keys.create({ key: raw, quotaMax: 10, isInactive: true });
 
     // A write conditioned on the first key's settings state finds another key.
-    await expect(store.updateSettings(keySessionPk(keyId), { isInactive: false }, {}, NOW, { incarnation: first!.incarnation, version: first!.version })).rejects.toMatchObject({
+    await expect(
+      store.updateSettings(keySessionPk(keyId), { isInactive: false }, {}, NOW, {
+        incarnation: first!.incarnation,
+        version: first!.version,
+      }),
+    ).rejects.toMatchObject({
       code: 'ERR_VERSION_CONFLICT',
     });
     expect(await pipelineWith().authorize(requestWith(raw))).toMatchObject({ allow: false, reason: 'key_inactive' });
   });
 
   it('never allows more than the largest limit while three instances count, an admin patches and a policy flips', async () => {
-    await policies.put('p-soak', { quotaMax: 15, quotaRenewalRate: 3600, rate: 50, per: 1, accessRights: {}, keyExpiresIn: 0, tags: [], metaData: {}, isInactive: false });
+    await policies.put('p-soak', {
+      quotaMax: 15,
+      quotaRenewalRate: 3600,
+      rate: 50,
+      per: 1,
+      accessRights: {},
+      keyExpiresIn: 0,
+      tags: [],
+      metaData: {},
+      isInactive: false,
+    });
     const { key, keyId } = await keys.create({ applyPolicies: ['p-soak'] });
     const config = parseConfig(JSON.stringify({ tableName: table.tableName, policyCacheSeconds: 0 }));
-    const instances = [0, 1, 2].map(() => new Pipeline({ config, store, log: silentLog, policies: new PolicyStore({ client: doc, tableName: table.tableName, cacheSeconds: 0 }) }));
+    const instances = [0, 1, 2].map(
+      () =>
+        new Pipeline({
+          config,
+          store,
+          log: silentLog,
+          policies: new PolicyStore({ client: doc, tableName: table.tableName, cacheSeconds: 0 }),
+        }),
+    );
     let running = true;
     const admin = (async () => {
       let i = 0;
       while (running) {
         i++;
         await keys.update(keyId, { alias: `a${i}`, tags: [`t${i}`] }).catch(() => undefined);
-        await policies.put('p-soak', { quotaMax: i % 2 ? 20 : 10, quotaRenewalRate: 3600, rate: 50, per: 1, accessRights: {}, keyExpiresIn: 0, tags: [], metaData: {}, isInactive: false }).catch(() => undefined);
+        await policies
+          .put('p-soak', {
+            quotaMax: i % 2 ? 20 : 10,
+            quotaRenewalRate: 3600,
+            rate: 50,
+            per: 1,
+            accessRights: {},
+            keyExpiresIn: 0,
+            tags: [],
+            metaData: {},
+            isInactive: false,
+          })
+          .catch(() => undefined);
       }
     })();
-    const results = await Promise.all(Array.from({ length: 120 }, (_, i) => instances[i % 3]!.authorize(requestWith(key)).catch((e: unknown) => e)));
+    const results = await Promise.all(
+      Array.from({ length: 120 }, (_, i) => instances[i % 3]!.authorize(requestWith(key)).catch((e: unknown) => e)),
+    );
     running = false;
     await admin;
     const allowed = results.filter((d) => (d as { allow?: boolean }).allow === true).length;
@@ -272,10 +357,26 @@ describe('the counting model at its edges', () => {
   it('fails closed on a session item without quotaMax (hand-written, partial restore)', async () => {
     const raw = `gp_partial-${Math.random()}`;
     const keyId = keyIdOf(raw);
-    await doc.send(new PutCommand({ TableName: table.tableName, Item: {
-      pk: keySessionPk(keyId), kind: 'key', keyId, version: 1, incarnation: 'x', createdAt: NOW, updatedAt: NOW,
-      expires: 0, accessRights: {}, applyPolicies: [], metaData: {}, tags: [], isInactive: false,
-    } }));
+    await doc.send(
+      new PutCommand({
+        TableName: table.tableName,
+        Item: {
+          pk: keySessionPk(keyId),
+          kind: 'key',
+          keyId,
+          version: 1,
+          incarnation: 'x',
+          createdAt: NOW,
+          updatedAt: NOW,
+          expires: 0,
+          accessRights: {},
+          applyPolicies: [],
+          metaData: {},
+          tags: [],
+          isInactive: false,
+        },
+      }),
+    );
     await expect(pipelineWith().authorize(requestWith(raw))).rejects.toMatchObject({ code: 'ERR_STORE' });
   });
 
@@ -304,7 +405,11 @@ describe('the counting model at its edges', () => {
       },
       { step: 'deserialize', name: 'loseFirstAnswer', priority: 'low' },
     );
-    return new SessionStore({ client: DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } }), tableName: table.tableName, retentionSeconds: 3600 });
+    return new SessionStore({
+      client: DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } }),
+      tableName: table.tableName,
+      retentionSeconds: 3600,
+    });
   }
 
   it('applies a reset once when its answer is lost and requests are counted before the SDK re-sends it', async () => {
@@ -322,7 +427,7 @@ describe('the counting model at its edges', () => {
     expect([...between, ...after].filter(Boolean)).toHaveLength(10);
   });
 
-  it('recognises a plugin\'s landed write even when an admin write lands before the SDK re-sends it', async () => {
+  it("recognises a plugin's landed write even when an admin write lands before the SDK re-sends it", async () => {
     const { key, keyId } = await keys.create({ quotaMax: 100, quotaRemaining: 0, quotaRenewalRate: 3600 });
     const lossy = lossyStore(async () => {
       await keys.update(keyId, { alias: 'renamed-meanwhile' });
@@ -333,23 +438,48 @@ describe('the counting model at its edges', () => {
         if (ctx.request.headers['x-voucher']) await ctx.updateSession({ quotaRemaining: ctx.session.quotaRemaining + 10 });
       },
     };
-    await pipelineWith({ plugins: [topUp], store: lossy }).authorize(requestWith(key, { headers: { authorization: key, 'x-voucher': 'v1' } }));
+    await pipelineWith({ plugins: [topUp], store: lossy }).authorize(
+      requestWith(key, { headers: { authorization: key, 'x-voucher': 'v1' } }),
+    );
 
     expect(await keys.get(keyId)).toMatchObject({ alias: 'renamed-meanwhile', quotaRemaining: 9 });
   });
 
-  it('moves a previous-release item of a key with policies under the policies\' quota', async () => {
-    await policies.put('p-legacy', { accessRights: {}, quotaMax: 100, quotaRenewalRate: 3600, keyExpiresIn: 0, tags: [], metaData: {}, isInactive: false });
+  it("moves a previous-release item of a key with policies under the policies' quota", async () => {
+    await policies.put('p-legacy', {
+      accessRights: {},
+      quotaMax: 100,
+      quotaRenewalRate: 3600,
+      keyExpiresIn: 0,
+      tags: [],
+      metaData: {},
+      isInactive: false,
+    });
     const raw = `gp_old-policy-${Math.random()}`;
     const keyId = keyIdOf(raw);
     await doc.send(
       new PutCommand({
         TableName: table.tableName,
         Item: {
-          pk: keySessionPk(keyId), kind: 'key', keyId, version: 4, createdAt: NOW - 100, updatedAt: NOW - 100,
+          pk: keySessionPk(keyId),
+          kind: 'key',
+          keyId,
+          version: 4,
+          createdAt: NOW - 100,
+          updatedAt: NOW - 100,
           // The previous release dropped its record of limits when an admin set the counters.
-          expires: 0, quotaMax: -1, quotaRemaining: 2, quotaRenewalRate: 0, quotaRenews: NOW + 3000,
-          rate: 0, per: 0, accessRights: {}, applyPolicies: ['p-legacy'], metaData: {}, tags: [], isInactive: false,
+          expires: 0,
+          quotaMax: -1,
+          quotaRemaining: 2,
+          quotaRenewalRate: 0,
+          quotaRenews: NOW + 3000,
+          rate: 0,
+          per: 0,
+          accessRights: {},
+          applyPolicies: ['p-legacy'],
+          metaData: {},
+          tags: [],
+          isInactive: false,
         },
       }),
     );

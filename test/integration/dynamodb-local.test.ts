@@ -19,12 +19,7 @@ import {
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_TABLE_NAME, TABLE } from '../../lambdas/core/store/table.ts';
-import {
-  DynamoDbLocalError,
-  JavaNotFoundError,
-  startDynamoDbLocal,
-  type DynamoDbLocal,
-} from '../../local/dynamodb-local.ts';
+import { DynamoDbLocalError, JavaNotFoundError, startDynamoDbLocal, type DynamoDbLocal } from '../../local/dynamodb-local.ts';
 import { createDynamoClient, ensureTable } from '../../local/table.ts';
 import { countItems, createTestTable, dynamoEndpoint, scanAll, type TestTable } from '../support/dynamo.ts';
 
@@ -118,9 +113,7 @@ describe('ensureTable on the test run’s DynamoDB Local', () => {
       IndexStatus: 'ACTIVE',
     });
 
-    const { TimeToLiveDescription } = await table.client.send(
-      new DescribeTimeToLiveCommand({ TableName: table.tableName }),
-    );
+    const { TimeToLiveDescription } = await table.client.send(new DescribeTimeToLiveCommand({ TableName: table.tableName }));
     expect(TimeToLiveDescription).toEqual({ TimeToLiveStatus: 'ENABLED', AttributeName: TABLE.ttlAttribute });
   });
 
@@ -143,9 +136,7 @@ describe('ensureTable on the test run’s DynamoDB Local', () => {
     const pk = `key#${randomUUID()}`;
     await table.doc.send(new PutCommand({ TableName: table.tableName, Item: { pk, version: 1, alias: 'a' } }));
 
-    const { Item } = await table.doc.send(
-      new GetCommand({ TableName: table.tableName, Key: { pk }, ConsistentRead: true }),
-    );
+    const { Item } = await table.doc.send(new GetCommand({ TableName: table.tableName, Key: { pk }, ConsistentRead: true }));
 
     expect(Item).toEqual({ pk, version: 1, alias: 'a' });
   });
@@ -195,9 +186,7 @@ describe('ensureTable on the test run’s DynamoDB Local', () => {
       quotaRemaining: { N: '0' },
       version: { N: '7' },
     });
-    const { Item } = await table.doc.send(
-      new GetCommand({ TableName: table.tableName, Key: { pk }, ConsistentRead: true }),
-    );
+    const { Item } = await table.doc.send(new GetCommand({ TableName: table.tableName, Key: { pk }, ConsistentRead: true }));
     expect(Item?.quotaRemaining).toBe(0);
   });
 });

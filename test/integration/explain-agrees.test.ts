@@ -25,7 +25,12 @@ describe('explain and the pipeline', () => {
     const policies = new PolicyStore({ client: doc, tableName: table.tableName, cacheSeconds: 0 });
     const store = new SessionStore({ client: doc, tableName: table.tableName, retentionSeconds: 0 });
     const keys = new KeyService(store, undefined, { policies });
-    const pipeline = new Pipeline({ config: parseConfig(JSON.stringify({ tableName: table.tableName, policyCacheSeconds: 0 })), store, log: silentLog, policies });
+    const pipeline = new Pipeline({
+      config: parseConfig(JSON.stringify({ tableName: table.tableName, policyCacheSeconds: 0 })),
+      store,
+      log: silentLog,
+      policies,
+    });
     const target = { apiId: 'api1', stage: 'prod', method: 'GET', path: '/pets' };
 
     await policies.put('plan', PolicyFieldsSchema.parse({ quotaMax: 5, quotaRenewalRate: 3600 }));

@@ -63,7 +63,9 @@ describe('a JWKS that publishes a 1024-bit RSA key', () => {
 
     expect(verdicts.map((v) => (v.ok ? 'ok' : v.reason))).toEqual(['token_invalid', 'token_invalid', 'token_invalid']);
     expect(log.at('warn')).toEqual([
-      expect.objectContaining({ fields: expect.objectContaining({ kid: 'short-kid', source: server.url, detail: expect.stringContaining('1024 bits') }) }),
+      expect.objectContaining({
+        fields: expect.objectContaining({ kid: 'short-kid', source: server.url, detail: expect.stringContaining('1024 bits') }),
+      }),
     ]);
   });
 

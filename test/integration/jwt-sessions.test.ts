@@ -19,7 +19,15 @@ import { PolicyStore } from '../../lambdas/core/policies/policy-store.ts';
 import { SessionStore } from '../../lambdas/core/store/store.ts';
 import { createTestTable, scanAll, type TestTable } from '../support/dynamo.ts';
 import { recordingLog } from '../support/fixtures.ts';
-import { generateTestKey, jwksOf, signToken, startJwksServer, unsecuredToken, type JwksServer, type TestKey } from '../support/jwks-server.ts';
+import {
+  generateTestKey,
+  jwksOf,
+  signToken,
+  startJwksServer,
+  unsecuredToken,
+  type JwksServer,
+  type TestKey,
+} from '../support/jwks-server.ts';
 import { concurrently, requestWith } from '../support/pipeline.ts';
 
 const T0 = 1_750_000_000; // epoch s
@@ -58,11 +66,13 @@ beforeEach(() => {
  * on the test table and the test clock.
  */
 function jwtPipeline(options: { config?: Record<string, unknown>; log?: Log } = {}): { pipeline: Pipeline; config: Config; log: Log } {
-  const config = parseConfig(JSON.stringify({
-    tableName: table.tableName,
-    jwt: { jwksUrl: jwks.url, algorithms: ['RS256', 'ES256'], issuer: ISS, audience: AUD },
-    ...options.config,
-  }));
+  const config = parseConfig(
+    JSON.stringify({
+      tableName: table.tableName,
+      jwt: { jwksUrl: jwks.url, algorithms: ['RS256', 'ES256'], issuer: ISS, audience: AUD },
+      ...options.config,
+    }),
+  );
   const log = options.log ?? recordingLog();
   const store = new SessionStore({ client: doc, tableName: table.tableName, retentionSeconds: config.sessionRetentionSeconds });
   const policies = new PolicyStore({ client: doc, tableName: table.tableName, cacheSeconds: config.policyCacheSeconds, clock });
@@ -157,7 +167,7 @@ describe('the two expiries of a JWT identity (I8)', () => {
     expect(decision).toMatchObject({ allow: false, reason: 'token_expired' });
   });
 
-  it('logs the session_expired denial with the token\'s iat, nbf and exp, the session\'s expires and the server time', async () => {
+  it("logs the session_expired denial with the token's iat, nbf and exp, the session's expires and the server time", async () => {
     const trial = await policy({ keyExpiresIn: 2 });
     const sub = `logged-${randomUUID()}`;
     const log = recordingLog();
@@ -176,7 +186,7 @@ describe('the two expiries of a JWT identity (I8)', () => {
     });
   });
 
-  it('with keyExpiresIn 0, lets the token\'s exp alone decide: a valid token is allowed years later', async () => {
+  it("with keyExpiresIn 0, lets the token's exp alone decide: a valid token is allowed years later", async () => {
     const forever = await policy({ keyExpiresIn: 0 });
     const sub = `forever-${randomUUID()}`;
     const { pipeline } = jwtPipeline();
@@ -189,7 +199,7 @@ describe('the two expiries of a JWT identity (I8)', () => {
     expect(await sessionOf(sub)).toMatchObject({ expires: 0 });
   });
 
-  it('with keyExpiresIn 0, denies the identity\'s expired token with token_expired', async () => {
+  it("with keyExpiresIn 0, denies the identity's expired token with token_expired", async () => {
     const forever = await policy({ keyExpiresIn: 0 });
     const sub = `forever-${randomUUID()}`;
     const { pipeline } = jwtPipeline();
@@ -202,7 +212,7 @@ describe('the two expiries of a JWT identity (I8)', () => {
     expect(decision).toMatchObject({ allow: false, reason: 'token_expired', message: 'Key not authorized: token has expired' });
   });
 
-  it('fixes the session\'s expiry when it is created: a later keyExpiresIn 0 on the policy does not revive it', async () => {
+  it("fixes the session's expiry when it is created: a later keyExpiresIn 0 on the policy does not revive it", async () => {
     const trial = await policy({ keyExpiresIn: 2 });
     const sub = `revived-${randomUUID()}`;
     const { pipeline } = jwtPipeline({ config: { policyCacheSeconds: 0 } });
@@ -216,7 +226,11 @@ describe('the two expiries of a JWT identity (I8)', () => {
   });
 
   it('takes the shortest non-zero keyExpiresIn when the token names several policies', async () => {
-    const [long, short, never] = await Promise.all([policy({ keyExpiresIn: 600 }), policy({ keyExpiresIn: 60 }), policy({ keyExpiresIn: 0 })]);
+    const [long, short, never] = await Promise.all([
+      policy({ keyExpiresIn: 600 }),
+      policy({ keyExpiresIn: 60 }),
+      policy({ keyExpiresIn: 0 }),
+    ]);
     const sub = `several-${randomUUID()}`;
     const { pipeline } = jwtPipeline();
 
@@ -227,7 +241,7 @@ describe('the two expiries of a JWT identity (I8)', () => {
 });
 
 describe('clock skew between the issuer and the authorizer', () => {
-  it('allows a token issued 30 s ahead of the server clock and creates its session at the server\'s time', async () => {
+  it("allows a token issued 30 s ahead of the server clock and creates its session at the server's time", async () => {
     const free = await policy({ keyExpiresIn: 100 });
     const sub = `ahead-${randomUUID()}`;
     const { pipeline } = jwtPipeline();
@@ -256,7 +270,9 @@ describe('clock skew between the issuer and the authorizer', () => {
 
   it('honours a custom clockTolerance of 0: a token issued 30 s ahead is not valid yet', async () => {
     const free = await policy({});
-    const { pipeline } = jwtPipeline({ config: { jwt: { jwksUrl: jwks.url, algorithms: ['RS256'], issuer: ISS, audience: AUD, clockTolerance: 0 } } });
+    const { pipeline } = jwtPipeline({
+      config: { jwt: { jwksUrl: jwks.url, algorithms: ['RS256'], issuer: ISS, audience: AUD, clockTolerance: 0 } },
+    });
 
     const decision = await authorize(pipeline, await token(`strict-${randomUUID()}`, { pol: free, iat: now() + 30 }));
 
@@ -356,7 +372,7 @@ describe('policies of a new identity', () => {
 });
 
 describe('policies of an existing identity', () => {
-  it('denies key_inactive when the identity\'s policy is made inactive, and allows again when it is reactivated', async () => {
+  it("denies key_inactive when the identity's policy is made inactive, and allows again when it is reactivated", async () => {
     const id = await policy({});
     const sub = `paused-${randomUUID()}`;
     const { pipeline } = jwtPipeline({ config: { policyCacheSeconds: 0 } });
@@ -370,7 +386,7 @@ describe('policies of an existing identity', () => {
     expect([reasonOf(paused), reasonOf(resumed)]).toEqual(['key_inactive', 'allowed']);
   });
 
-  it('denies no_matching_policy once the identity\'s policy is deleted', async () => {
+  it("denies no_matching_policy once the identity's policy is deleted", async () => {
     const id = await policy({});
     const sub = `orphan-${randomUUID()}`;
     const { pipeline } = jwtPipeline({ config: { policyCacheSeconds: 0 } });
@@ -384,7 +400,9 @@ describe('policies of an existing identity', () => {
 
   it('uses defaultPolicies for a token without pol, and denies no_matching_policy without them', async () => {
     const free = await policy({ quotaMax: 7 });
-    const withDefaults = jwtPipeline({ config: { jwt: { jwksUrl: jwks.url, algorithms: ['RS256'], issuer: ISS, audience: AUD, defaultPolicies: [free] } } });
+    const withDefaults = jwtPipeline({
+      config: { jwt: { jwksUrl: jwks.url, algorithms: ['RS256'], issuer: ISS, audience: AUD, defaultPolicies: [free] } },
+    });
     const without = jwtPipeline();
 
     const defaulted = await authorize(withDefaults.pipeline, await token(`defaulted-${randomUUID()}`));

@@ -9,11 +9,23 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { JWTPayload } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JwtConfigSchema, type JwtConfig } from '../../lambdas/core/model/config.ts';
-import { createJwtVerifier, JwksUnavailableError, type JwtVerdict, type JwtVerifier, type JwtVerifierOptions } from '../../lambdas/core/jwt/jwt.ts';
+import {
+  createJwtVerifier,
+  JwksUnavailableError,
+  type JwtVerdict,
+  type JwtVerifier,
+  type JwtVerifierOptions,
+} from '../../lambdas/core/jwt/jwt.ts';
 import { NOW } from '../support/fixtures.ts';
 import {
-  generateTestKey, jwksOf, signHmacToken, signToken, startJwksServer,
-  type JwksOutage, type JwksServer, type TestKey,
+  generateTestKey,
+  jwksOf,
+  signHmacToken,
+  signToken,
+  startJwksServer,
+  type JwksOutage,
+  type JwksServer,
+  type TestKey,
 } from '../support/jwks-server.ts';
 
 const ISS = 'https://issuer.test/';
@@ -64,8 +76,12 @@ describe('JWT verification with a JWKS URL', () => {
       const verdict = await shared.verify(await signToken(key, claims({ pol: ['gold', 'beta'] })));
 
       expect(verdict).toMatchObject({
-        ok: true, identity: 'user-1', issuer: ISS, policies: ['gold', 'beta'],
-        claims: { sub: 'user-1', aud: AUD }, times: { iat: NOW, exp: NOW + 3600 },
+        ok: true,
+        identity: 'user-1',
+        issuer: ISS,
+        policies: ['gold', 'beta'],
+        claims: { sub: 'user-1', aud: AUD },
+        times: { iat: NOW, exp: NOW + 3600 },
       });
     });
   });
@@ -120,7 +136,9 @@ describe('JWKS fetching', () => {
     own.setKeys(jwksOf(rsa, ec));
     const before = own.requests();
     const jwt = ownVerifier();
-    const tokens = await Promise.all([rsa, ec].flatMap((key) => Array.from({ length: 10 }, (_, i) => signToken(key, claims({ sub: `u${i}` })))));
+    const tokens = await Promise.all(
+      [rsa, ec].flatMap((key) => Array.from({ length: 10 }, (_, i) => signToken(key, claims({ sub: `u${i}` })))),
+    );
 
     const first = await Promise.all(tokens.map((token) => jwt.verify(token)));
     const second = await Promise.all(tokens.map((token) => jwt.verify(token)));

@@ -21,9 +21,11 @@ describe('the kind index on DynamoDB Local', () => {
   beforeAll(async () => {
     table = await createTestTable('kind-index');
     index = new SessionIndex({ client: table.doc, tableName: table.tableName });
-    for (const pk of keyPks) await table.doc.send(new PutCommand({ TableName: table.tableName, Item: sessionItem(pk, sessionIndexKind(pk)) }));
+    for (const pk of keyPks)
+      await table.doc.send(new PutCommand({ TableName: table.tableName, Item: sessionItem(pk, sessionIndexKind(pk)) }));
     // Keys written before the shards, and JWT identities and policies, which a key listing never shows.
-    for (const pk of legacyPks) await table.doc.send(new PutCommand({ TableName: table.tableName, Item: sessionItem(pk, LEGACY_KEY_KIND) }));
+    for (const pk of legacyPks)
+      await table.doc.send(new PutCommand({ TableName: table.tableName, Item: sessionItem(pk, LEGACY_KEY_KIND) }));
     const jwtPk = `jwt#${hex('identity')}`;
     await table.doc.send(new PutCommand({ TableName: table.tableName, Item: sessionItem(jwtPk, sessionIndexKind(jwtPk)) }));
     await table.doc.send(new PutCommand({ TableName: table.tableName, Item: { pk: 'policy#gold', kind: 'policy', id: 'gold' } }));

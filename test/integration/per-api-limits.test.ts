@@ -33,7 +33,10 @@ describe('per-API limits on DynamoDB Local', () => {
 
     // reset-quota starts every window afresh, the API's own included.
     await keys.resetQuota(keyId);
-    expect(await pipeline.authorize(requestWith(key, { apiId: 'payments' }))).toMatchObject({ allow: true, context: { quotaMax: 5, quotaRemaining: 4 } });
+    expect(await pipeline.authorize(requestWith(key, { apiId: 'payments' }))).toMatchObject({
+      allow: true,
+      context: { quotaMax: 5, quotaRemaining: 4 },
+    });
   });
 
   it('applies an API rate limit of its own and says so in the context', async () => {

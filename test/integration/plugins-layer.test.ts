@@ -28,7 +28,8 @@ describe('the example plugins as Lambda layers', () => {
     for (const asset of readdirSync(outdir).filter((f) => f.startsWith('asset.'))) {
       const folder = path.join(outdir, asset, 'gatepass', 'plugins');
       if (!existsSync(folder)) continue;
-      for (const file of readdirSync(folder).filter((f) => f.endsWith('.mjs'))) bundles.set(file.replace(/\.mjs$/, ''), path.join(folder, file));
+      for (const file of readdirSync(folder).filter((f) => f.endsWith('.mjs')))
+        bundles.set(file.replace(/\.mjs$/, ''), path.join(folder, file));
     }
   }, 120_000); // importing aws-cdk-lib and bundling three layers is slow on a busy machine
   afterAll(() => {
@@ -55,7 +56,9 @@ describe('the example plugins as Lambda layers', () => {
       const denied = deny.pre({ request: { sourceIp: '203.0.113.9' }, log: { info() {} } });
       console.log(JSON.stringify({ names: [renew.name, auth.name, deny.name], updates, missing, denied }));
     `;
-    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script, ...NAMES.map((n) => bundles.get(n)!)], { encoding: 'utf8' });
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script, ...NAMES.map((n) => bundles.get(n)!)], {
+      encoding: 'utf8',
+    });
 
     expect(JSON.parse(out)).toEqual({
       names: NAMES,

@@ -56,7 +56,7 @@ describe('plugins in the pipeline, on DynamoDB Local', () => {
     return new Pipeline({ config, store, log: silentLog, clock: () => NOW_MS, plugins });
   }
 
-  it('renews an expired session and checks the request against the write\'s ALL_NEW item, without a second read', async () => {
+  it("renews an expired session and checks the request against the write's ALL_NEW item, without a second read", async () => {
     const { key, keyId } = await keys.create({ expires: NOW - 86_400, quotaMax: 10 });
     const pipeline = pipelineWith([renewOnExpiry]);
     const counts = commandCounter();
@@ -68,7 +68,7 @@ describe('plugins in the pipeline, on DynamoDB Local', () => {
     expect(await store.get(keySessionPk(keyId))).toMatchObject({ expires: NOW + 60, quotaUsed: 1, version: 2 });
   });
 
-  it('gives custom-auth\'s session to the request that created it', async () => {
+  it("gives custom-auth's session to the request that created it", async () => {
     const token = `tok-${Math.random()}`;
     const pipeline = pipelineWith([customAuth]);
 
@@ -80,7 +80,7 @@ describe('plugins in the pipeline, on DynamoDB Local', () => {
     expect(second).toMatchObject({ allow: true, context: { quotaRemaining: 998 } });
   });
 
-  it('decides on what was written, not on a hook\'s in-place edit of ctx.session (no write, no effect)', async () => {
+  it("decides on what was written, not on a hook's in-place edit of ctx.session (no write, no effect)", async () => {
     const { key } = await keys.create({ accessRights: { 'another-api': {} }, metaData: { plan: 'free' } });
     const editor: GatepassPlugin = {
       name: 'in-place-editor',
@@ -116,7 +116,9 @@ describe('plugins in the pipeline, on DynamoDB Local', () => {
     const token = `tok-${Math.random()}`;
     const pipeline = pipelineWith([customAuth]);
 
-    const decisions = await concurrently(10, () => pipeline.authorize(requestWith(undefined, { headers: { 'x-auth-token': token } })).catch((error: unknown) => error));
+    const decisions = await concurrently(10, () =>
+      pipeline.authorize(requestWith(undefined, { headers: { 'x-auth-token': token } })).catch((error: unknown) => error),
+    );
 
     expect(decisions.filter((d) => (d as { allow?: boolean }).allow === true)).toHaveLength(10);
     expect(await store.get(keySessionPk(keyIdOf(sessionKeyOf(token))))).toMatchObject({ quotaUsed: 10, version: 1 });

@@ -49,7 +49,10 @@ describe('keys with applyPolicies, through the local gateway (policyCacheSeconds
     return id;
   }
 
-  async function call(key: string, path = '/pets'): Promise<{ status: number; reason?: string; authorizer?: Record<string, string | null> }> {
+  async function call(
+    key: string,
+    path = '/pets',
+  ): Promise<{ status: number; reason?: string; authorizer?: Record<string, string | null> }> {
     const res = await fetch(dev.gatewayUrl + path, { headers: { Authorization: key } });
     const body = (await res.json()) as { reason?: string; authorizer?: Record<string, string | null> };
     return { status: res.status, ...body };
@@ -59,7 +62,7 @@ describe('keys with applyPolicies, through the local gateway (policyCacheSeconds
     const out: Array<number | string> = [];
     for (let i = 0; i < n; i++) {
       const answer = await call(key);
-      out.push(answer.status === 200 ? 200 : answer.reason ?? answer.status);
+      out.push(answer.status === 200 ? 200 : (answer.reason ?? answer.status));
     }
     return out;
   }
@@ -85,7 +88,7 @@ describe('keys with applyPolicies, through the local gateway (policyCacheSeconds
   });
 
   // The key's own quotaMax is -1 (unlimited); the policy's quota applies from the first request.
-  it('lets a key that names only a policy use the policy\'s quota from its first request', async () => {
+  it("lets a key that names only a policy use the policy's quota from its first request", async () => {
     const policy = await putPolicy({ quotaMax: 3 });
     const { key } = await createKey(dev, { applyPolicies: [policy] });
 
@@ -101,14 +104,14 @@ describe('keys with applyPolicies, through the local gateway (policyCacheSeconds
     expect(answers).toEqual([200, 200, 'rate_limited']);
   });
 
-  it('merges the access rights of the key\'s policies, and drops the key\'s own', async () => {
+  it("merges the access rights of the key's policies, and drops the key's own", async () => {
     const pets = await putPolicy({ accessRights: { local: { allowedUrls: [{ url: '/pets(/.*)?', methods: ['GET'] }] } } });
     const owners = await putPolicy({ accessRights: { local: { allowedUrls: [{ url: '/owners(/.*)?', methods: ['GET'] }] } } });
     const { key } = await createKey(dev, { accessRights: {}, applyPolicies: [pets, owners] });
 
     const answers = await Promise.all(['/pets/1', '/owners/1', '/stores/1'].map((path) => call(key, path)));
 
-    expect(answers.map((a) => a.status === 200 ? 200 : a.reason)).toEqual([200, 200, 'url_not_allowed']);
+    expect(answers.map((a) => (a.status === 200 ? 200 : a.reason))).toEqual([200, 200, 'url_not_allowed']);
   });
 
   it('denies api_not_allowed for an API outside the policy, even one the key itself lists', async () => {
@@ -120,7 +123,7 @@ describe('keys with applyPolicies, through the local gateway (policyCacheSeconds
     expect(answer).toMatchObject({ status: 403, reason: 'api_not_allowed' });
   });
 
-  it('denies key_inactive while one of the key\'s policies is inactive', async () => {
+  it("denies key_inactive while one of the key's policies is inactive", async () => {
     const active = await putPolicy({});
     const inactive = await putPolicy({ isInactive: true });
     const { key } = await createKey(dev, { applyPolicies: [active, inactive] });
@@ -188,11 +191,13 @@ describe('a changed policy on the pipeline, with an injected clock', () => {
 
   /** A pipeline as the authorizer builds it, with its own policy cache (one warm Lambda). */
   function authorizer(policyCacheSeconds: number) {
-    const config = parseConfig(JSON.stringify({
-      tableName: table.tableName,
-      policyCacheSeconds,
-      jwt: { jwksUrl: jwks.url, algorithms: ['RS256'], issuer: ISS },
-    }));
+    const config = parseConfig(
+      JSON.stringify({
+        tableName: table.tableName,
+        policyCacheSeconds,
+        jwt: { jwksUrl: jwks.url, algorithms: ['RS256'], issuer: ISS },
+      }),
+    );
     const store = new SessionStore({ client: doc, tableName: table.tableName, retentionSeconds: config.sessionRetentionSeconds });
     const policies = new PolicyStore({ client: doc, tableName: table.tableName, cacheSeconds: config.policyCacheSeconds, clock });
     const pipeline = new Pipeline({ config, store, log: silentLog, clock, jwt: createJwtVerifier(config.jwt!, { clock }), policies });
@@ -299,7 +304,7 @@ describe('a changed policy on the pipeline, with an injected clock', () => {
   // A changed policy takes effect within policyCacheSeconds (README, "Policies"). Counters hold
   // requests used, so a raised quota applies at once to the count already made, as in Tyk
   // (docs/ARCHITECTURE.md, "Why it is exact", point 6) — not only when the next window opens.
-  it('lets an identity that used up its quota in again once its policy\'s quota is raised (after the cache bound)', async () => {
+  it("lets an identity that used up its quota in again once its policy's quota is raised (after the cache bound)", async () => {
     const { pipeline } = authorizer(10);
     const policy = await newPolicy({ quotaMax: 2, quotaRenewalRate: 3600 });
     const token = await signToken(rsa, { iss: ISS, sub: `upgraded-${randomUUID()}`, pol: policy, iat: T0 / 1000, exp: T0 / 1000 + 3600 });
@@ -316,7 +321,7 @@ describe('a changed policy on the pipeline, with an injected clock', () => {
   });
 
   // The same rule in the other direction: a lowered quota applies to the count already made.
-  it('holds an identity to its policy\'s lowered quota (after the cache bound)', async () => {
+  it("holds an identity to its policy's lowered quota (after the cache bound)", async () => {
     const { pipeline } = authorizer(10);
     const policy = await newPolicy({ quotaMax: 100, quotaRenewalRate: 3600 });
     const token = await signToken(rsa, { iss: ISS, sub: `downgraded-${randomUUID()}`, pol: policy, iat: T0 / 1000, exp: T0 / 1000 + 3600 });

@@ -66,7 +66,13 @@ describe('PolicyStore on DynamoDB Local', () => {
     it('creates a policy at version 1 and stores it as policy#<id> with kind "policy"', async () => {
       const created = await admin.put('free', fields({ name: 'Free', rate: 10, per: 60, quotaMax: 1000 }));
 
-      expect(created).toEqual({ ...fields({ name: 'Free', rate: 10, per: 60, quotaMax: 1000 }), id: 'free', version: 1, createdAt: T0 / 1000, updatedAt: T0 / 1000 });
+      expect(created).toEqual({
+        ...fields({ name: 'Free', rate: 10, per: 60, quotaMax: 1000 }),
+        id: 'free',
+        version: 1,
+        createdAt: T0 / 1000,
+        updatedAt: T0 / 1000,
+      });
       expect(await admin.get('free')).toEqual(created);
       const raw = await table.doc.send(new BatchGetCommand({ RequestItems: { [table.tableName]: { Keys: [{ pk: policyPk('free') }] } } }));
       expect(raw.Responses?.[table.tableName]?.[0]).toMatchObject({ pk: 'policy#free', kind: 'policy', id: 'free' });
@@ -78,7 +84,13 @@ describe('PolicyStore on DynamoDB Local', () => {
 
       const replaced = await admin.put('replace-me', fields({ rate: 1, per: 1 }));
 
-      expect(replaced).toEqual({ ...fields({ rate: 1, per: 1 }), id: 'replace-me', version: 2, createdAt: T0 / 1000, updatedAt: T0 / 1000 + 30 });
+      expect(replaced).toEqual({
+        ...fields({ rate: 1, per: 1 }),
+        id: 'replace-me',
+        version: 2,
+        createdAt: T0 / 1000,
+        updatedAt: T0 / 1000 + 30,
+      });
       expect(replaced).not.toHaveProperty('name');
     });
 
@@ -99,10 +111,12 @@ describe('PolicyStore on DynamoDB Local', () => {
     });
 
     it('lets exactly one of concurrent create-only puts of the same id succeed', async () => {
-      const results = await concurrently(10, (i) => admin.put('race-create', fields({ quotaMax: i }), 0).then(
-        (policy) => ({ ok: true as const, policy }),
-        (error: unknown) => ({ ok: false as const, error }),
-      ));
+      const results = await concurrently(10, (i) =>
+        admin.put('race-create', fields({ quotaMax: i }), 0).then(
+          (policy) => ({ ok: true as const, policy }),
+          (error: unknown) => ({ ok: false as const, error }),
+        ),
+      );
 
       const winners = results.filter((r) => r.ok);
       expect(winners).toHaveLength(1);
@@ -111,10 +125,12 @@ describe('PolicyStore on DynamoDB Local', () => {
     });
 
     it('never lets two concurrent unguarded puts both write over the same version', async () => {
-      const results = await concurrently(10, (i) => admin.put('race-replace', fields({ quotaMax: i })).then(
-        (policy) => ({ ok: true as const, policy }),
-        (error: unknown) => ({ ok: false as const, error }),
-      ));
+      const results = await concurrently(10, (i) =>
+        admin.put('race-replace', fields({ quotaMax: i })).then(
+          (policy) => ({ ok: true as const, policy }),
+          (error: unknown) => ({ ok: false as const, error }),
+        ),
+      );
 
       const versions = results.flatMap((r) => (r.ok ? [r.policy.version] : []));
       expect(new Set(versions).size).toBe(versions.length);
@@ -133,7 +149,12 @@ describe('PolicyStore on DynamoDB Local', () => {
     });
 
     it('fails closed on a malformed policy item instead of reading defaults into it', async () => {
-      await table.doc.send(new PutCommand({ TableName: table.tableName, Item: { pk: policyPk('broken'), kind: 'policy', id: 'broken', rate: 'fast', version: 1, createdAt: 1, updatedAt: 1 } }));
+      await table.doc.send(
+        new PutCommand({
+          TableName: table.tableName,
+          Item: { pk: policyPk('broken'), kind: 'policy', id: 'broken', rate: 'fast', version: 1, createdAt: 1, updatedAt: 1 },
+        }),
+      );
 
       await expect(admin.get('broken')).rejects.toMatchObject({ code: 'ERR_STORE' });
       await expect(authorizerStore().store.getMany(['broken'])).rejects.toMatchObject({ code: 'ERR_STORE' });
@@ -241,7 +262,7 @@ describe('PolicyStore on DynamoDB Local', () => {
       expect(calls).toHaveLength(2);
     });
 
-    it("forgets a policy the same store writes or deletes", async () => {
+    it('forgets a policy the same store writes or deletes', async () => {
       const { store } = authorizerStore();
       await store.put('own-write', fields({ quotaMax: 1 }));
       await store.getMany(['own-write']);
@@ -281,7 +302,11 @@ describe('PolicyStore on DynamoDB Local', () => {
       routesTable = policyRoutes(admin);
     });
 
-    async function call(method: string, path: string, options: { body?: unknown; headers?: Record<string, string> } = {}): Promise<HttpResult & { json: any }> {
+    async function call(
+      method: string,
+      path: string,
+      options: { body?: unknown; headers?: Record<string, string> } = {},
+    ): Promise<HttpResult & { json: any }> {
       const event = {
         rawPath: path,
         headers: { 'content-type': 'application/json', ...options.headers },
@@ -339,8 +364,13 @@ describe('PolicyStore on DynamoDB Local', () => {
     });
 
     it('maps body and header problems as the keys routes do (415, 400)', async () => {
-      expect(await call('PUT', '/policies/route.x', { body: '{}', headers: { 'content-type': 'text/plain' } })).toMatchObject({ statusCode: 415 });
-      expect(await call('PUT', '/policies/route.x', { body: '{not json' })).toMatchObject({ statusCode: 400, json: { error: { code: 'invalid_json' } } });
+      expect(await call('PUT', '/policies/route.x', { body: '{}', headers: { 'content-type': 'text/plain' } })).toMatchObject({
+        statusCode: 415,
+      });
+      expect(await call('PUT', '/policies/route.x', { body: '{not json' })).toMatchObject({
+        statusCode: 400,
+        json: { error: { code: 'invalid_json' } },
+      });
       expect(await call('PUT', '/policies/route.x', { body: {}, headers: { 'if-match': 'soon' } })).toMatchObject({ statusCode: 400 });
       expect(await call('PUT', '/policies/route.x', { body: {}, headers: { 'if-none-match': '"3"' } })).toMatchObject({ statusCode: 400 });
       expect(await call('GET', '/policies/route.x')).toMatchObject({ statusCode: 404 });

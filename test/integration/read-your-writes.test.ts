@@ -35,7 +35,11 @@ describe('the store and the pipeline on DynamoDB Local', () => {
     expect((await pipeline.authorize(requestWith(key))).allow).toBe(true);
 
     await keys.update(keyId, { expires: now });
-    expect(await pipeline.authorize(requestWith(key))).toMatchObject({ allow: false, reason: 'session_expired', message: 'Key has expired, please renew' });
+    expect(await pipeline.authorize(requestWith(key))).toMatchObject({
+      allow: false,
+      reason: 'session_expired',
+      message: 'Key has expired, please renew',
+    });
 
     await keys.update(keyId, { expires: now + 60, isInactive: true });
     expect(await pipeline.authorize(requestWith(key))).toMatchObject({ allow: false, reason: 'key_inactive' });

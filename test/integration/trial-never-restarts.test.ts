@@ -22,14 +22,25 @@ describe('TTL and JWT identity sessions', () => {
 
   const NOW = 1_760_000_000;
   const settings: SessionSettings = {
-    expires: NOW + 3600, quotaMax: 10, quotaRenewalRate: 0, rate: 0, per: 0, accessRights: {}, applyPolicies: ['trial'],
-    metaData: {}, tags: [], isInactive: false,
+    expires: NOW + 3600,
+    quotaMax: 10,
+    quotaRenewalRate: 0,
+    rate: 0,
+    per: 0,
+    accessRights: {},
+    applyPolicies: ['trial'],
+    metaData: {},
+    tags: [],
+    isInactive: false,
   };
 
   it('writes no TTL on a JWT identity session, at creation or when its expiry changes', async () => {
     const created = await store.create(`jwt#${'1'.repeat(64)}`, 'trial-1', settings, { quotaUsed: 0, quotaRenews: NOW }, NOW, 'jwt');
     expect(created).not.toHaveProperty('ttl');
-    const renewed = await store.updateSettings(`jwt#${'1'.repeat(64)}`, { expires: NOW + 7200 }, {}, NOW, { incarnation: created.incarnation, version: created.version });
+    const renewed = await store.updateSettings(`jwt#${'1'.repeat(64)}`, { expires: NOW + 7200 }, {}, NOW, {
+      incarnation: created.incarnation,
+      version: created.version,
+    });
     expect(renewed.expires).toBe(NOW + 7200);
     expect(renewed).not.toHaveProperty('ttl');
   });

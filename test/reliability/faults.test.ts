@@ -223,7 +223,15 @@ describe('JWKS down with nothing cached', () => {
   beforeAll(async () => {
     table = await createTestTable('reliability-jwks');
     await new PolicyStore({ client: DynamoDBDocumentClient.from(table.client), tableName: table.tableName, cacheSeconds: 0 }).put('free', {
-      rate: 0, per: 0, quotaMax: -1, quotaRenewalRate: 0, accessRights: {}, keyExpiresIn: 0, tags: [], metaData: {}, isInactive: false,
+      rate: 0,
+      per: 0,
+      quotaMax: -1,
+      quotaRenewalRate: 0,
+      accessRights: {},
+      keyExpiresIn: 0,
+      tags: [],
+      metaData: {},
+      isInactive: false,
     });
   });
   afterAll(async () => {
@@ -239,7 +247,15 @@ describe('JWKS down with nothing cached', () => {
       jwks.down(outage);
       const config: ConfigInput = {
         tableName: table.tableName,
-        jwt: { jwksUrl: jwks.url, algorithms: ['RS256'], issuer, defaultPolicies: ['free'], clockTolerance: 60, identityClaim: 'sub', policyClaim: 'pol' },
+        jwt: {
+          jwksUrl: jwks.url,
+          algorithms: ['RS256'],
+          issuer,
+          defaultPolicies: ['free'],
+          clockTolerance: 60,
+          identityClaim: 'sub',
+          policyClaim: 'pol',
+        },
       };
       // A fresh handler: its JWKS cache is empty.
       const gw = await gatewayWith({ config: parseConfig(JSON.stringify(config)), client: DynamoDBDocumentClient.from(table.client) });
@@ -281,10 +297,34 @@ describe('plugin crash and hang', () => {
 
   const never = () => new Promise<never>(() => undefined);
   const cases: Array<[string, GatepassPlugin]> = [
-    ['pre throws', { name: 'crash-pre', pre: () => { throw new Error('boom'); } }],
+    [
+      'pre throws',
+      {
+        name: 'crash-pre',
+        pre: () => {
+          throw new Error('boom');
+        },
+      },
+    ],
     ['auth rejects', { name: 'crash-auth', auth: () => Promise.reject(new Error('boom')) }],
-    ['postAuth throws a string', { name: 'crash-post-auth', postAuth: () => { throw 'boom'; } }],
-    ['post throws', { name: 'crash-post', post: () => { throw new TypeError('boom'); } }],
+    [
+      'postAuth throws a string',
+      {
+        name: 'crash-post-auth',
+        postAuth: () => {
+          throw 'boom';
+        },
+      },
+    ],
+    [
+      'post throws',
+      {
+        name: 'crash-post',
+        post: () => {
+          throw new TypeError('boom');
+        },
+      },
+    ],
     ['pre hangs', { name: 'hang-pre', pre: never }],
     ['auth hangs', { name: 'hang-auth', auth: never }],
     ['postAuth hangs', { name: 'hang-post-auth', postAuth: never }],
@@ -292,7 +332,7 @@ describe('plugin crash and hang', () => {
     ['postAuth answers garbage', { name: 'garbage-post-auth', postAuth: () => ({ deny: 'nope' }) as never }],
   ];
 
-  it.each(cases)('answers 500 when a plugin\'s %s, and logs the plugin\'s name', async (_name, plugin) => {
+  it.each(cases)("answers 500 when a plugin's %s, and logs the plugin's name", async (_name, plugin) => {
     const { key } = await keys.create({ quotaMax: 100 });
     const gw = await gatewayWith({
       config: parseConfig(JSON.stringify({ tableName: table.tableName, hookTimeoutMs: 200 })),

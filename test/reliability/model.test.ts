@@ -7,7 +7,11 @@
  * tokens at the handler: never a 500, never an Allow without a valid credential.
  */
 import { PutCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEventV2, APIGatewaySimpleAuthorizerWithContextResult } from 'aws-lambda';
+import type {
+  APIGatewayAuthorizerResult,
+  APIGatewayRequestAuthorizerEventV2,
+  APIGatewaySimpleAuthorizerWithContextResult,
+} from 'aws-lambda';
 import fc from 'fast-check';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -75,7 +79,9 @@ function modelAccess(rights: Record<string, AccessRight>, r: ModelRequest): 'ok'
   if (versions && versions.length > 0 && !versions.includes('Default') && !versions.includes(r.stage)) return 'api_not_allowed';
   const urls = right.allowedUrls;
   if (!urls || urls.length === 0) return 'ok';
-  const match = urls.some((u) => new RegExp(`^(?:${u.url})$`).test(r.path) && (!u.methods || u.methods.length === 0 || u.methods.includes(r.method)));
+  const match = urls.some(
+    (u) => new RegExp(`^(?:${u.url})$`).test(r.path) && (!u.methods || u.methods.length === 0 || u.methods.includes(r.method)),
+  );
   return match ? 'ok' : 'url_not_allowed';
 }
 
@@ -143,7 +149,10 @@ const accessRightsArb = fc.oneof(
             allowedUrls: fc.constantFrom(
               [{ url: '/pets(/[0-9]+)?', methods: ['GET'] }],
               [{ url: '/pets' }],
-              [{ url: '/users', methods: ['GET', 'POST'] }, { url: '/pets/[0-9]+', methods: ['POST'] }],
+              [
+                { url: '/users', methods: ['GET', 'POST'] },
+                { url: '/pets/[0-9]+', methods: ['POST'] },
+              ],
             ),
           },
           { requiredKeys: [] },
@@ -158,7 +167,10 @@ const accessRightsArb = fc.oneof(
 const sessionArb: fc.Arbitrary<ModelSession> = fc
   .record({
     isInactive: fc.oneof({ weight: 6, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
-    expires: fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 2, arbitrary: fc.integer({ min: BASE_S - 10, max: BASE_S + 40 }) }),
+    expires: fc.oneof(
+      { weight: 3, arbitrary: fc.constant(0) },
+      { weight: 2, arbitrary: fc.integer({ min: BASE_S - 10, max: BASE_S + 40 }) },
+    ),
     accessRights: accessRightsArb as fc.Arbitrary<Record<string, AccessRight>>,
     rate: fc.oneof({ weight: 2, arbitrary: fc.constant(0) }, { weight: 3, arbitrary: fc.integer({ min: 1, max: 4 }) }),
     per: fc.integer({ min: 1, max: 10 }),
@@ -170,7 +182,10 @@ const sessionArb: fc.Arbitrary<ModelSession> = fc
     quotaRenewalRate: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 20 })),
     quotaRemainingShare: fc.double({ min: 0, max: 1, noNaN: true }),
     quotaRenews: fc.integer({ min: BASE_S - 20, max: BASE_S + 20 }),
-    rateWindow: fc.option(fc.record({ share: fc.double({ min: 0, max: 1, noNaN: true }), resetsIn: fc.integer({ min: -5000, max: 10_000 }) }), { nil: undefined }),
+    rateWindow: fc.option(
+      fc.record({ share: fc.double({ min: 0, max: 1, noNaN: true }), resetsIn: fc.integer({ min: -5000, max: 10_000 }) }),
+      { nil: undefined },
+    ),
   })
   .map(({ quotaRemainingShare, rateWindow, ...s }) => {
     const quotaRemaining = s.quotaMax > 0 ? Math.round(quotaRemainingShare * s.quotaMax) : s.quotaMax;
@@ -183,7 +198,10 @@ const sessionArb: fc.Arbitrary<ModelSession> = fc
   });
 
 const requestArb: fc.Arbitrary<ModelRequest> = fc.record({
-  credential: fc.oneof({ weight: 10, arbitrary: fc.constant('key' as const) }, { weight: 1, arbitrary: fc.constantFrom('none' as const, 'unknown' as const) }),
+  credential: fc.oneof(
+    { weight: 10, arbitrary: fc.constant('key' as const) },
+    { weight: 1, arbitrary: fc.constantFrom('none' as const, 'unknown' as const) },
+  ),
   apiId: fc.constantFrom('api1', 'api2', 'api3'),
   stage: fc.constantFrom('prod', 'dev'),
   method: fc.constantFrom('GET', 'POST'),
@@ -215,19 +233,36 @@ describe('the pipeline against the reference model, on DynamoDB Local', () => {
         const key = generateKey();
         const keyId = keyIdOf(key);
         const pk = keySessionPk(keyId);
-        await doc.send(new PutCommand({
-          TableName: table.tableName,
-          Item: { ...storedCounters(initial), pk, kind: 'key', keyId, applyPolicies: [], metaData: {}, tags: [], createdAt: BASE_S, updatedAt: BASE_S, version: 1 },
-        }));
+        await doc.send(
+          new PutCommand({
+            TableName: table.tableName,
+            Item: {
+              ...storedCounters(initial),
+              pk,
+              kind: 'key',
+              keyId,
+              applyPolicies: [],
+              metaData: {},
+              tags: [],
+              createdAt: BASE_S,
+              updatedAt: BASE_S,
+              version: 1,
+            },
+          }),
+        );
         const model: ModelSession = structuredClone(initial);
 
         for (const [i, r] of requests.entries()) {
           nowMs += r.dtMs;
           const credential = r.credential === 'key' ? key : r.credential === 'unknown' ? generateKey() : undefined;
           const decision = await pipeline.authorize({
-            apiId: r.apiId, stage: r.stage, method: r.method, path: r.path,
+            apiId: r.apiId,
+            stage: r.stage,
+            method: r.method,
+            path: r.path,
             headers: credential === undefined ? {} : { authorization: credential },
-            query: {}, sourceIp: '127.0.0.1',
+            query: {},
+            sourceIp: '127.0.0.1',
           });
           const expected = modelDecide(model, r, nowMs);
           expect(observed(decision), `request ${i} at +${nowMs - BASE_MS} ms`).toEqual(expected);
@@ -253,7 +288,10 @@ function storedCounters(session: ModelSession): Record<string, unknown> {
 }
 
 /** A stored item's counters read as what is left under the model's limits. */
-function remainingCounters(item: StoredSession, limits: ModelSession): Pick<ModelSession, 'quotaRemaining' | 'quotaRenews' | 'rateRemaining' | 'rateResetsAt'> {
+function remainingCounters(
+  item: StoredSession,
+  limits: ModelSession,
+): Pick<ModelSession, 'quotaRemaining' | 'quotaRenews' | 'rateRemaining' | 'rateResetsAt'> {
   return {
     quotaRemaining: limits.quotaMax - (item.quotaUsed ?? 0),
     quotaRenews: item.quotaRenews ?? 0,
@@ -263,7 +301,10 @@ function remainingCounters(item: StoredSession, limits: ModelSession): Pick<Mode
 }
 
 /** The stored counters that carry meaning for the session's limits. */
-function countersOf(item: Pick<ModelSession, 'quotaRemaining' | 'quotaRenews' | 'rateRemaining' | 'rateResetsAt'>, limits: ModelSession): Record<string, number | undefined> {
+function countersOf(
+  item: Pick<ModelSession, 'quotaRemaining' | 'quotaRenews' | 'rateRemaining' | 'rateResetsAt'>,
+  limits: ModelSession,
+): Record<string, number | undefined> {
   return {
     ...(limits.quotaMax > 0 ? { quotaRemaining: item.quotaRemaining, quotaRenews: item.quotaRenews } : {}),
     ...(limits.rate > 0 && limits.rateResetsAt !== undefined ? { rateRemaining: item.rateRemaining, rateResetsAt: item.rateResetsAt } : {}),
@@ -274,7 +315,12 @@ function countersOf(item: Pick<ModelSession, 'quotaRemaining' | 'quotaRenews' | 
 function observed(decision: Decision): ModelDecision {
   if (decision.allow) {
     const c = decision.context;
-    return { allow: true, quotaRemaining: Number(c.quotaRemaining), rateRemaining: Number(c.rateRemaining), quotaRenews: Number(c.quotaRenews) };
+    return {
+      allow: true,
+      quotaRemaining: Number(c.quotaRemaining),
+      rateRemaining: Number(c.rateRemaining),
+      quotaRenews: Number(c.quotaRenews),
+    };
   }
   const out: ModelDecision = { allow: false, reason: decision.reason };
   if (decision.reason === 'rate_limited') out.retryAfter = Number(decision.context.retryAfter);
@@ -297,7 +343,15 @@ describe('random headers and tokens against the handler', () => {
     const store = new SessionStore({ client: doc, tableName: table.tableName, retentionSeconds: 0 });
     validKey = (await new KeyService(store).create({})).key;
     await new PolicyStore({ client: doc, tableName: table.tableName, cacheSeconds: 0 }).put('free', {
-      rate: 0, per: 0, quotaMax: -1, quotaRenewalRate: 0, accessRights: {}, keyExpiresIn: 0, tags: [], metaData: {}, isInactive: false,
+      rate: 0,
+      per: 0,
+      quotaMax: -1,
+      quotaRenewalRate: 0,
+      accessRights: {},
+      keyExpiresIn: 0,
+      tags: [],
+      metaData: {},
+      isInactive: false,
     });
     const now = Math.floor(Date.now() / 1000);
     const sign = (claims: Record<string, unknown>, secret = SECRET) =>
@@ -306,10 +360,12 @@ describe('random headers and tokens against the handler', () => {
     expiredToken = await sign({ sub: 'alice', iss: ISSUER, iat: now - 7200, exp: now - 3600 });
     wrongSecretToken = await sign({ sub: 'alice', iss: ISSUER, iat: now, exp: now + 3600 }, 'another-secret-0123456789abcdefghijk');
     handler = createAuthorizerHandler({
-      config: parseConfig(JSON.stringify({
-        tableName: table.tableName,
-        jwt: { secret: SECRET, algorithms: ['HS256'], issuer: ISSUER, defaultPolicies: ['free'] },
-      })),
+      config: parseConfig(
+        JSON.stringify({
+          tableName: table.tableName,
+          jwt: { secret: SECRET, algorithms: ['HS256'], issuer: ISSUER, defaultPolicies: ['free'] },
+        }),
+      ),
       client: doc,
       logger: capturingLogger().logger,
       plugins: [],
@@ -328,7 +384,10 @@ describe('random headers and tokens against the handler', () => {
       const replacement = s[at] === c ? (c === 'A' ? 'B' : 'A') : c;
       return s.slice(0, at) + replacement + s.slice(at + 1);
     };
-    const b64 = fc.string({ unit: fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'.split('')), maxLength: 40 });
+    const b64 = fc.string({
+      unit: fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'.split('')),
+      maxLength: 40,
+    });
 
     const credentialArb: fc.Arbitrary<Credential | undefined> = fc.oneof(
       fc.constant(undefined),
@@ -350,37 +409,67 @@ describe('random headers and tokens against the handler', () => {
       fc.constant(invalid(`Basic ${Buffer.from(`user:${validKey}`).toString('base64')}`)),
       fc.nat().map((n) => invalid('A'.repeat(1000 + (n % 10_000)))),
     );
-    const headerName = fc.string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-0123456789'.split('')), minLength: 1, maxLength: 20 })
+    const headerName = fc
+      .string({
+        unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-0123456789'.split('')),
+        minLength: 1,
+        maxLength: 20,
+      })
       .filter((n) => n.toLowerCase() !== 'authorization');
     const otherHeaders = fc.dictionary(headerName, fc.oneof(fc.string(), fc.string({ unit: 'binary', maxLength: 20 })), { maxKeys: 6 });
     const shapeArb = fc.constantFrom('REQUEST' as const, 'TOKEN' as const, 'HTTP' as const);
     const casing = fc.constantFrom('Authorization', 'authorization', 'AUTHORIZATION');
-    const pathArb = fc.oneof(fc.constantFrom('/', '/pets', '/pets/1'), fc.string({ maxLength: 30 }).map((p) => `/${p.replace(/[\s?#]/g, '')}`));
+    const pathArb = fc.oneof(
+      fc.constantFrom('/', '/pets', '/pets/1'),
+      fc.string({ maxLength: 30 }).map((p) => `/${p.replace(/[\s?#]/g, '')}`),
+    );
 
     await fc.assert(
-      fc.asyncProperty(credentialArb, otherHeaders, shapeArb, casing, pathArb, fc.constantFrom('GET', 'POST', 'DELETE'), async (credential, headers, shape, name, path, method) => {
-        const all: Record<string, string> = { ...headers };
-        if (credential !== undefined) all[name] = credential.value;
-        const event = eventOf(shape, all, credential?.value, path, method);
-        let outcome: 'allow' | 'deny' | 'unauthorized';
-        try {
-          outcome = effectOf(await handler(event, lambdaContext('gatepass-authorizer')));
-        } catch (error) {
-          // Only a missing credential may throw, and only as API Gateway's exact `Unauthorized` (401).
-          expect((error as Error).message).toBe('Unauthorized');
-          outcome = 'unauthorized';
-        }
-        if (outcome === 'allow') expect(credential?.valid).toBe(true);
-        if (credential?.valid) expect(outcome).toBe('allow');
-      }),
+      fc.asyncProperty(
+        credentialArb,
+        otherHeaders,
+        shapeArb,
+        casing,
+        pathArb,
+        fc.constantFrom('GET', 'POST', 'DELETE'),
+        async (credential, headers, shape, name, path, method) => {
+          const all: Record<string, string> = { ...headers };
+          if (credential !== undefined) all[name] = credential.value;
+          const event = eventOf(shape, all, credential?.value, path, method);
+          let outcome: 'allow' | 'deny' | 'unauthorized';
+          try {
+            outcome = effectOf(await handler(event, lambdaContext('gatepass-authorizer')));
+          } catch (error) {
+            // Only a missing credential may throw, and only as API Gateway's exact `Unauthorized` (401).
+            expect((error as Error).message).toBe('Unauthorized');
+            outcome = 'unauthorized';
+          }
+          if (outcome === 'allow') expect(credential?.valid).toBe(true);
+          if (credential?.valid) expect(outcome).toBe('allow');
+        },
+      ),
       { numRuns: FUZZ_RUNS },
     );
   }, 120_000);
 });
 
-function eventOf(shape: 'REQUEST' | 'TOKEN' | 'HTTP', headers: Record<string, string>, token: string | undefined, path: string, method: string): AuthorizerEvent {
+function eventOf(
+  shape: 'REQUEST' | 'TOKEN' | 'HTTP',
+  headers: Record<string, string>,
+  token: string | undefined,
+  path: string,
+  method: string,
+): AuthorizerEvent {
   if (shape === 'REQUEST') {
-    return buildRequestAuthorizerEvent({ method, path, headers, query: new URLSearchParams(), sourceIp: '127.0.0.1', apiId: 'fuzz', stage: 'dev' });
+    return buildRequestAuthorizerEvent({
+      method,
+      path,
+      headers,
+      query: new URLSearchParams(),
+      sourceIp: '127.0.0.1',
+      apiId: 'fuzz',
+      stage: 'dev',
+    });
   }
   if (shape === 'TOKEN') {
     // API Gateway only calls a TOKEN authorizer when the identity source is present.
@@ -433,7 +522,15 @@ describe('stored counters of limits that are not in force', () => {
     const { pipeline, keys } = pipelineOn(table.client, table.tableName);
     const { key, keyId } = await keys.create({ rate: 100, per: 60 });
     for (let i = 0; i < 5; i++) {
-      const decision = await pipeline.authorize({ apiId: 'a', stage: 's', method: 'GET', path: '/', headers: { authorization: key }, query: {}, sourceIp: '127.0.0.1' });
+      const decision = await pipeline.authorize({
+        apiId: 'a',
+        stage: 's',
+        method: 'GET',
+        path: '/',
+        headers: { authorization: key },
+        query: {},
+        sourceIp: '127.0.0.1',
+      });
       expect(decision.allow).toBe(true);
     }
     const session = await keys.get(keyId);

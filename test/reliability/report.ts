@@ -17,7 +17,11 @@ export default class ReliabilityReport implements Reporter {
     const tests = modules.flatMap((m) => [...m.children.allTests()]);
     const run = new Set(modules.map((m) => path.resolve(m.moduleId)));
     const partial = reliabilityFiles().some((file) => !run.has(file));
-    if (partial || tests.some((t) => t.result().state === 'skipped') || process.argv.some((a) => a === '-t' || a.startsWith('--testNamePattern'))) {
+    if (
+      partial ||
+      tests.some((t) => t.result().state === 'skipped') ||
+      process.argv.some((a) => a === '-t' || a.startsWith('--testNamePattern'))
+    ) {
       return;
     }
     const failed = tests.filter((t) => t.result().state === 'failed').length;
@@ -34,10 +38,22 @@ export default class ReliabilityReport implements Reporter {
       '',
     ];
     for (const module of [...modules].sort((a, b) => a.relativeModuleId.localeCompare(b.relativeModuleId))) {
-      lines.push(`## ${module.relativeModuleId}`, '', description(module.moduleId), '', '| test | result | time | figures |', '|---|---|---|---|');
+      lines.push(
+        `## ${module.relativeModuleId}`,
+        '',
+        description(module.moduleId),
+        '',
+        '| test | result | time | figures |',
+        '|---|---|---|---|',
+      );
       for (const test of module.children.allTests()) {
-        const figures = test.annotations().map((a) => a.message.replaceAll('|', '\\|')).join('<br>');
-        lines.push(`| ${test.fullName.replaceAll('|', '\\|')} | ${test.result().state === 'passed' ? 'pass' : 'FAIL'} | ${seconds(test.diagnostic()?.duration ?? 0)} | ${figures} |`);
+        const figures = test
+          .annotations()
+          .map((a) => a.message.replaceAll('|', '\\|'))
+          .join('<br>');
+        lines.push(
+          `| ${test.fullName.replaceAll('|', '\\|')} | ${test.result().state === 'passed' ? 'pass' : 'FAIL'} | ${seconds(test.diagnostic()?.duration ?? 0)} | ${figures} |`,
+        );
       }
       lines.push('');
     }

@@ -91,10 +91,21 @@ describe('raw keys in logs when event logging is turned on', () => {
     const doc = DynamoDBDocumentClient.from(table.client, { marshallOptions: { removeUndefinedValues: true } });
     const { key } = await new KeyService(new SessionStore({ client: doc, tableName: table.tableName, retentionSeconds: 0 })).create({});
     const logs = capturingLogger();
-    const handler = createAuthorizerHandler({ config: parseConfig(JSON.stringify({ tableName: table.tableName })), client: doc, logger: logs.logger, plugins: [] });
+    const handler = createAuthorizerHandler({
+      config: parseConfig(JSON.stringify({ tableName: table.tableName })),
+      client: doc,
+      logger: logs.logger,
+      plugins: [],
+    });
     for (const authorization of [key, `Bearer ${key}`, `${key}x`]) {
       const event = buildRequestAuthorizerEvent({
-        method: 'GET', path: '/pets', headers: { Authorization: authorization }, query: new URLSearchParams(), sourceIp: '127.0.0.1', apiId: 'local', stage: 'dev',
+        method: 'GET',
+        path: '/pets',
+        headers: { Authorization: authorization },
+        query: new URLSearchParams(),
+        sourceIp: '127.0.0.1',
+        apiId: 'local',
+        stage: 'dev',
       });
       await handler(event, lambdaContext('gatepass-authorizer'));
     }

@@ -43,7 +43,23 @@ const SESSION_OF: Record<Exclude<Kind, 'unknown'>, Record<string, unknown>> = {
   smallQuota: { quotaMax: 150 },
   smallRate: { rate: 120, per: 3600 },
 };
-const MIX: Kind[] = ['unlimited', 'unlimited', 'unlimited', 'bigQuota', 'bigQuota', 'bigQuota', 'rateQuota', 'rateQuota', 'rateQuota', 'smallQuota', 'smallQuota', 'smallRate', 'smallRate', 'unknown', 'unknown'];
+const MIX: Kind[] = [
+  'unlimited',
+  'unlimited',
+  'unlimited',
+  'bigQuota',
+  'bigQuota',
+  'bigQuota',
+  'rateQuota',
+  'rateQuota',
+  'rateQuota',
+  'smallQuota',
+  'smallQuota',
+  'smallRate',
+  'smallRate',
+  'unknown',
+  'unknown',
+];
 
 interface SoakKey {
   readonly kind: Kind;
@@ -138,7 +154,10 @@ describe(`soak: ${TOTAL} authorizations with concurrent admin updates`, () => {
       for (let round = 0; round < MAX_ADMIN_UPDATES_PER_LOOP && !done; round++) {
         const k = mine[round % mine.length]!;
         const alias = `soak-${loop}-${round}`;
-        const res = await adminHandler(patchEvent(k.keyId!, { alias, metaData: { round, loop: String(loop) } }), lambdaContext('gatepass-admin', INVOCATION_TIMEOUT_MS));
+        const res = await adminHandler(
+          patchEvent(k.keyId!, { alias, metaData: { round, loop: String(loop) } }),
+          lambdaContext('gatepass-admin', INVOCATION_TIMEOUT_MS),
+        );
         if (res.statusCode === 200) {
           k.lastPatch = { alias, round };
           adminUpdates += 1;
@@ -215,7 +234,9 @@ describe(`soak: ${TOTAL} authorizations with concurrent admin updates`, () => {
   it('never writes a raw key into a log line, and logs unknown keys masked', () => {
     const lines = [...result.logs.lines, ...result.adminLogs.lines];
     expect(lines.length).toBeGreaterThan(0);
-    const leaks = result.keys.flatMap((k) => lines.filter((line) => line.includes(k.key)).map((line) => `${k.kind}: ${line.slice(0, 200)}`));
+    const leaks = result.keys.flatMap((k) =>
+      lines.filter((line) => line.includes(k.key)).map((line) => `${k.kind}: ${line.slice(0, 200)}`),
+    );
     expect(leaks).toEqual([]);
     for (const k of result.keys.filter((key) => key.kind === 'unknown')) {
       expect(result.logs.lines.some((line) => line.includes(`"key":"${maskKey(k.key)}"`))).toBe(true);

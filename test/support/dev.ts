@@ -26,7 +26,10 @@ export async function adminPost(dev: DevServer, route: string, body: unknown): P
 }
 
 /** Creates a key through the admin API and returns `{ key, keyId, session }`. */
-export async function createKey(dev: DevServer, body: Record<string, unknown> = {}): Promise<{ key: string; keyId: string; session: Record<string, unknown> }> {
+export async function createKey(
+  dev: DevServer,
+  body: Record<string, unknown> = {},
+): Promise<{ key: string; keyId: string; session: Record<string, unknown> }> {
   const res = await adminPost(dev, '/keys', body);
   if (res.status !== 201) throw new Error(`POST /keys answered ${res.status}: ${await res.text()}`);
   return (await res.json()) as { key: string; keyId: string; session: Record<string, unknown> };

@@ -87,17 +87,12 @@ export async function countItems(tableName: string, client: DynamoDBClient = def
 }
 
 /** Every item in the table, unmarshalled (a paginated, consistent `Scan`). */
-export async function scanAll(
-  tableName: string,
-  client: DynamoDBClient = defaultClient(),
-): Promise<Record<string, unknown>[]> {
+export async function scanAll(tableName: string, client: DynamoDBClient = defaultClient()): Promise<Record<string, unknown>[]> {
   const doc = DynamoDBDocumentClient.from(client);
   const items: Record<string, unknown>[] = [];
   let startKey: Record<string, unknown> | undefined;
   do {
-    const page = await doc.send(
-      new DocScanCommand({ TableName: tableName, ConsistentRead: true, ExclusiveStartKey: startKey }),
-    );
+    const page = await doc.send(new DocScanCommand({ TableName: tableName, ConsistentRead: true, ExclusiveStartKey: startKey }));
     items.push(...(page.Items ?? []));
     startKey = page.LastEvaluatedKey;
   } while (startKey);

@@ -6,8 +6,16 @@ import { generateKeyPairSync, randomUUID, sign as cryptoSign } from 'node:crypto
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
-  base64url, exportJWK, exportSPKI, generateKeyPair, SignJWT,
-  type CryptoKey, type JSONWebKeySet, type JWK, type JWTHeaderParameters, type JWTPayload,
+  base64url,
+  exportJWK,
+  exportSPKI,
+  generateKeyPair,
+  SignJWT,
+  type CryptoKey,
+  type JSONWebKeySet,
+  type JWK,
+  type JWTHeaderParameters,
+  type JWTPayload,
 } from 'jose';
 
 /**
@@ -57,14 +65,21 @@ export async function startJwksServer(): Promise<JwksServer> {
 
   return {
     url: `http://127.0.0.1:${port}/.well-known/jwks.json`,
-    setKeys: (next) => { jwks = structuredClone(next); },
-    down: (mode = 'reset') => { outage = mode; },
-    up: () => { outage = undefined; },
+    setKeys: (next) => {
+      jwks = structuredClone(next);
+    },
+    down: (mode = 'reset') => {
+      outage = mode;
+    },
+    up: () => {
+      outage = undefined;
+    },
     requests: () => count,
-    close: () => new Promise<void>((resolve, reject) => {
-      server.close((error) => (error ? reject(error) : resolve()));
-      server.closeAllConnections(); // keep-alive and hung sockets
-    }),
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeAllConnections(); // keep-alive and hung sockets
+      }),
   };
 }
 

@@ -22,25 +22,31 @@ export { JwksUnavailableError } from './key-source.ts';
 export const MAX_TOKEN_LENGTH = 10_240;
 
 /** The token's time claims, as decoded (unverified), for logging skew on denials. */
-export interface TokenTimes { readonly iat?: number; readonly nbf?: number; readonly exp?: number }
+export interface TokenTimes {
+  readonly iat?: number;
+  readonly nbf?: number;
+  readonly exp?: number;
+}
 
 export type JwtDenialReason = 'token_invalid' | 'token_expired' | 'token_not_yet_valid';
 
 export type JwtVerdict =
   | {
-    readonly ok: true;
-    /** `claims[identityClaim]`; an integer (not allowed for `sub`) as its decimal string. */
-    readonly identity: string;
-    /** `claims.iss`, or `''` when the token has none (or not as a string). */
-    readonly issuer: string;
-    /** `claims[policyClaim]` as a list; `undefined` when the claim is absent. */
-    readonly policies: string[] | undefined;
-    readonly claims: JWTPayload;
-    readonly times: TokenTimes;
-  }
+      readonly ok: true;
+      /** `claims[identityClaim]`; an integer (not allowed for `sub`) as its decimal string. */
+      readonly identity: string;
+      /** `claims.iss`, or `''` when the token has none (or not as a string). */
+      readonly issuer: string;
+      /** `claims[policyClaim]` as a list; `undefined` when the claim is absent. */
+      readonly policies: string[] | undefined;
+      readonly claims: JWTPayload;
+      readonly times: TokenTimes;
+    }
   | { readonly ok: false; readonly reason: JwtDenialReason; readonly detail: string; readonly times: TokenTimes };
 
-export interface JwtVerifier { verify(token: string): Promise<JwtVerdict> }
+export interface JwtVerifier {
+  verify(token: string): Promise<JwtVerdict>;
+}
 
 export interface JwtVerifierOptions extends KeySourceOptions {
   /** Current time, epoch ms; drives `exp`/`nbf`/`iat` checks (not the JWKS cache timers). @default Date.now */
@@ -51,8 +57,12 @@ export interface JwtVerifierOptions extends KeySourceOptions {
 
 /** jose codes that mean "this token is bad" (its key resolution faults are wrapped earlier). */
 const TOKEN_INVALID_CODES: ReadonlySet<string> = new Set([
-  'ERR_JWS_SIGNATURE_VERIFICATION_FAILED', 'ERR_JWS_INVALID', 'ERR_JWT_INVALID',
-  'ERR_JOSE_ALG_NOT_ALLOWED', 'ERR_JWKS_NO_MATCHING_KEY', 'ERR_JWKS_MULTIPLE_MATCHING_KEYS',
+  'ERR_JWS_SIGNATURE_VERIFICATION_FAILED',
+  'ERR_JWS_INVALID',
+  'ERR_JWT_INVALID',
+  'ERR_JOSE_ALG_NOT_ALLOWED',
+  'ERR_JWKS_NO_MATCHING_KEY',
+  'ERR_JWKS_MULTIPLE_MATCHING_KEYS',
   'ERR_JOSE_NOT_SUPPORTED', // an unrecognised `crit` header extension
 ]);
 
@@ -81,7 +91,12 @@ export function createJwtVerifier(config: JwtConfig, options: JwtVerifierOptions
   return {
     async verify(token) {
       if (token.length > MAX_TOKEN_LENGTH) {
-        return { ok: false, reason: 'token_invalid', detail: `token of ${token.length} bytes, over the ${MAX_TOKEN_LENGTH}-byte bound`, times: {} };
+        return {
+          ok: false,
+          reason: 'token_invalid',
+          detail: `token of ${token.length} bytes, over the ${MAX_TOKEN_LENGTH}-byte bound`,
+          times: {},
+        };
       }
       const times = tokenTimes(token);
       const now = clock();

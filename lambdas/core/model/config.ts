@@ -4,8 +4,19 @@ import { DEFAULT_TABLE_NAME } from '../store/table.ts';
 
 /** Algorithms a JWT may be verified with. `none` is never among them. */
 export const JWT_ALGORITHMS = [
-  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512',
-  'ES256', 'ES384', 'ES512', 'EdDSA', 'HS256', 'HS384', 'HS512',
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'HS256',
+  'HS384',
+  'HS512',
 ] as const;
 
 export const JwtConfigSchema = z
@@ -61,7 +72,11 @@ export const JwtConfigSchema = z
         ctx.addIssue({ code: 'custom', path: [], message: 'exactly one of jwksUrl, publicKeyPem or secret is required' });
       }
       if (jwt.clientIds !== undefined && jwt.audience !== undefined) {
-        ctx.addIssue({ code: 'custom', path: ['clientIds'], message: 'use clientIds (Cognito) or audience, not both: Cognito access tokens carry no aud' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['clientIds'],
+          message: 'use clientIds (Cognito) or audience, not both: Cognito access tokens carry no aud',
+        });
       }
     },
     { when: () => true },
@@ -71,7 +86,12 @@ export const ConfigSchema = z.strictObject({
   /** The session table. @default 'gatepass-sessions' */
   tableName: z.string().min(3).max(255).default(DEFAULT_TABLE_NAME),
   /** Header carrying the API key, raw or as `Bearer <key>`. @default 'Authorization' */
-  apiKeyHeader: z.string().min(1).max(128).regex(/^[A-Za-z0-9-]+$/).default('Authorization'),
+  apiKeyHeader: z
+    .string()
+    .min(1)
+    .max(128)
+    .regex(/^[A-Za-z0-9-]+$/)
+    .default('Authorization'),
   jwt: JwtConfigSchema.optional(),
   /** Plugins, run in this order: layer names in Lambda, entry paths locally. @default [] */
   plugins: z.array(z.string().min(1)).default([]),

@@ -13,9 +13,7 @@ const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 /** A window length: up to 100 years, so that now + window is still a storable time. */
 const windowSeconds = z.number().int().min(0).max(MAX_WINDOW_SECONDS, `must be at most 100 years (${MAX_WINDOW_SECONDS} s)`);
 
-const httpMethod = z
-  .string()
-  .regex(/^[A-Z]+$/, 'must be an upper-case HTTP method such as GET');
+const httpMethod = z.string().regex(/^[A-Z]+$/, 'must be an upper-case HTTP method such as GET');
 
 /** An RE2 regular expression (see `url-pattern.ts`): refused here, when written, if RE2 cannot run it. */
 const urlPattern = z.string().superRefine((pattern, ctx) => {
@@ -98,14 +96,10 @@ const readOnlyFields = {
 export const SessionInputSchema = SessionFieldsSchema.extend(readOnlyFields).superRefine(checkRatePer, { when: always });
 
 /** Body of a partial update: only the fields given change; no defaults are applied. */
-export const SessionPatchSchema = z
-  .strictObject(sessionFields)
-  .partial()
-  .extend(readOnlyFields)
-  .extend({
-    // `null` removes the alias.
-    alias: sessionFields.alias.nullable().optional(),
-  });
+export const SessionPatchSchema = z.strictObject(sessionFields).partial().extend(readOnlyFields).extend({
+  // `null` removes the alias.
+  alias: sessionFields.alias.nullable().optional(),
+});
 
 export type SessionInput = z.input<typeof SessionInputSchema>;
 export type SessionPatch = z.infer<typeof SessionPatchSchema>;

@@ -11,7 +11,12 @@ export function unstorable(value: unknown, path = ''): Array<{ field: string; me
   if (typeof value === 'number') {
     const magnitude = Math.abs(value);
     return magnitude > Number.MAX_SAFE_INTEGER || (value !== 0 && magnitude < 1e-130)
-      ? [{ field: path || '(body)', message: `is outside the range of numbers that can be stored (0, or 1e-130 to ${Number.MAX_SAFE_INTEGER} either side of 0)` }]
+      ? [
+          {
+            field: path || '(body)',
+            message: `is outside the range of numbers that can be stored (0, or 1e-130 to ${Number.MAX_SAFE_INTEGER} either side of 0)`,
+          },
+        ]
       : [];
   }
   if (value === null || typeof value !== 'object') return [];

@@ -1,19 +1,12 @@
 import type { DecisionContext } from '../request/decision.ts';
 import { PluginError, VersionConflictError } from '../model/errors.ts';
+import { readDenial, tagged, type PluginDenial } from './hook-answers.ts';
 import { fieldProblems } from '../model/input-error.ts';
 import { RATE_NEEDS_PER, rateWithoutPer } from '../model/limit-rules.ts';
 import { quotaUsedFor, type Limits } from '../limits/limits.ts';
 import { toPublicSession } from '../store/public-session.ts';
 import type { Log } from '../model/log.ts';
-import type {
-  AuthResult,
-  GatepassPlugin,
-  HookContext,
-  HookDenial,
-  PluginRequest,
-  SessionPatch,
-  SessionsApi,
-} from './plugin.ts';
+import type { AuthResult, GatepassPlugin, HookContext, PluginRequest, SessionPatch, SessionsApi } from './plugin.ts';
 import { SessionPatchSchema, type Session } from '../model/session.ts';
 import { createSessionOnce, getSession, setSession } from './session-writes.ts';
 import { unstorable } from '../model/storable.ts';
@@ -22,12 +15,6 @@ import type { SessionStore } from '../store/store.ts';
 
 /** Times a `postAuth` hook is run again after losing a write to a concurrent request. */
 const MAX_HOOK_ATTEMPTS = 5;
-
-/** A plugin's denial, checked: a snake_case reason and a message safe to put in a JSON template. */
-export interface PluginDenial {
-  readonly reason: string;
-  readonly message: string;
-}
 
 /**
  * The request's session while hooks run. Hooks that write it (`updateSession`, `auth`,
@@ -55,6 +42,8 @@ export interface HookRunnerOptions {
  * budget. A hook that throws, hangs or answers something invalid is a fault: it is logged
  * with the plugin's name and rethrown as {@link PluginError}, and the request fails closed.
  */
+export { sanitizeMessage, type PluginDenial } from './hook-answers.ts';
+
 export class HookRunner {
   readonly state: RequestSession = { pk: undefined, session: undefined };
   readonly #options: HookRunnerOptions;
@@ -92,7 +81,8 @@ export class HookRunner {
     if (session !== undefined && createSession !== undefined) throw this.#fault(plugin, 'auth answers session or createSession, not both');
     const { store, now } = this.#options;
     if (session !== undefined) return { key, session: await this.#write(plugin, () => setSession(store, key, session, now)) };
-    if (createSession !== undefined) return { key, session: await this.#write(plugin, () => createSessionOnce(store, key, createSession, now)) };
+    if (createSession !== undefined)
+      return { key, session: await this.#write(plugin, () => createSessionOnce(store, key, createSession, now)) };
     return { key };
   }
 
@@ -125,11 +115,12 @@ export class HookRunner {
     for (const plugin of this.#options.plugins) {
       if (!plugin.post) continue;
       const session = await this.#view(this.state.session!);
-      const result = (await this.#call(plugin, 'post', (signal) => plugin.post!({ ...this.#context(plugin, signal), session, context: merged }))) as
-        | { context?: unknown; deny?: unknown }
-        | undefined;
+      const result = (await this.#call(plugin, 'post', (signal) =>
+        plugin.post!({ ...this.#context(plugin, signal), session, context: merged }),
+      )) as { context?: unknown; deny?: unknown } | undefined;
       // `post` runs after the decision: it cannot deny, and trying to is a bug, never an Allow.
-      if (result !== null && typeof result === 'object' && 'deny' in result) throw this.#fault(plugin, 'post cannot deny (deny in pre, auth or postAuth)');
+      if (result !== null && typeof result === 'object' && 'deny' in result)
+        throw this.#fault(plugin, 'post cannot deny (deny in pre, auth or postAuth)');
       if (result?.context === undefined) continue;
       merged = { ...merged, ...this.#contextAdditions(plugin, result.context, reserved) };
     }
@@ -166,7 +157,8 @@ export class HookRunner {
         const item = await getSession(store, key);
         return item === undefined ? undefined : this.#view(item);
       },
-      set: (key, session) => this.#whileRunning(plugin, signal, async () => this.#view(await this.#write(plugin, () => setSession(store, key, session, now)))),
+      set: (key, session) =>
+        this.#whileRunning(plugin, signal, async () => this.#view(await this.#write(plugin, () => setSession(store, key, session, now)))),
     };
   }
 
@@ -176,7 +168,8 @@ export class HookRunner {
     try {
       written = await write();
     } catch (error) {
-      if (error instanceof Error && error.name === 'InvalidInputError') throw this.#fault(plugin, `invalid session: ${error.message}`, error);
+      if (error instanceof Error && error.name === 'InvalidInputError')
+        throw this.#fault(plugin, `invalid session: ${error.message}`, error);
       throw error;
     }
     if (this.state.pk !== undefined && this.state.pk === written.pk) this.state.session = written;
@@ -192,7 +185,12 @@ export class HookRunner {
     if (unsafe.length > 0) throw this.#fault(plugin, `invalid session patch: ${unsafe.map((p) => `${p.field}: ${p.message}`).join('; ')}`);
     const parsed = SessionPatchSchema.safeParse(patch);
     if (!parsed.success) {
-      throw this.#fault(plugin, `invalid session patch: ${fieldProblems(parsed.error).map((p) => `${p.field}: ${p.message}`).join('; ')}`);
+      throw this.#fault(
+        plugin,
+        `invalid session patch: ${fieldProblems(parsed.error)
+          .map((p) => `${p.field}: ${p.message}`)
+          .join('; ')}`,
+      );
     }
     const { keyId: _k, createdAt: _c, updatedAt: _u, version: _v, quotaRemaining, quotaRenews, ...changes } = parsed.data;
     const current = this.state.session!;
@@ -206,7 +204,13 @@ export class HookRunner {
     }
     if (quotaRenews !== undefined) counters.quotaRenews = quotaRenews;
     try {
-      const written = await this.#options.store.updateSettings(current.pk, changes as SettingsChanges, counters, this.#options.now, guardOf(current));
+      const written = await this.#options.store.updateSettings(
+        current.pk,
+        changes as SettingsChanges,
+        counters,
+        this.#options.now,
+        guardOf(current),
+      );
       this.state.session = written;
       return this.#view(written);
     } catch (error) {
@@ -236,7 +240,7 @@ export class HookRunner {
         throw this.#fault(plugin, `context value ${name} must be a string, number or boolean`);
       }
       if (reserved.has(name) || name.startsWith('meta_')) {
-        tagged(this.#options.log, plugin.name).warn('context value ignored: the name is gatepass\'s own', { name });
+        tagged(this.#options.log, plugin.name).warn("context value ignored: the name is gatepass's own", { name });
         continue;
       }
       out[name] = value as string | number | boolean;
@@ -285,39 +289,7 @@ class HookConflict extends Error {
 }
 
 function unwrapConflict(plugin: GatepassPlugin, error: unknown): unknown {
-  return error instanceof HookConflict ? new PluginError(plugin.name, `postAuth lost ${MAX_HOOK_ATTEMPTS} writes in a row to concurrent requests`) : error;
-}
-
-const REASON = /^[a-z][a-z0-9_]{0,63}$/;
-
-/**
- * A hook's `{ deny }`, checked. The message is placed unescaped into API Gateway's
- * ACCESS_DENIED JSON template, so quotes, backslashes and control characters are removed.
- */
-function readDenial(plugin: GatepassPlugin, result: unknown): PluginDenial | undefined {
-  if (result === null || typeof result !== 'object' || !('deny' in result)) return undefined;
-  const deny = (result as HookDenial).deny as { reason?: unknown; message?: unknown } | undefined;
-  if (!deny || typeof deny.message !== 'string') {
-    throw new PluginError(plugin.name, 'deny must be { reason?, message: string }');
-  }
-  const reason = deny.reason ?? 'plugin_denied';
-  if (typeof reason !== 'string' || !REASON.test(reason)) {
-    throw new PluginError(plugin.name, `deny reason must be snake_case, got ${JSON.stringify(reason)}`);
-  }
-  return { reason, message: sanitizeMessage(deny.message) };
-}
-
-
-export function sanitizeMessage(message: string): string {
-  return message.replace(/["\\\u0000-\u001f\u007f]/g, '').slice(0, 256);
-}
-
-function tagged(log: Log, plugin: string): Log {
-  const tag = (extra: Record<string, unknown>[]) => [{ plugin, ...Object.assign({}, ...extra) }];
-  return {
-    debug: (message, ...extra) => log.debug(message, ...tag(extra)),
-    info: (message, ...extra) => log.info(message, ...tag(extra)),
-    warn: (message, ...extra) => log.warn(message, ...tag(extra)),
-    error: (message, ...extra) => log.error(message, ...tag(extra)),
-  };
+  return error instanceof HookConflict
+    ? new PluginError(plugin.name, `postAuth lost ${MAX_HOOK_ATTEMPTS} writes in a row to concurrent requests`)
+    : error;
 }

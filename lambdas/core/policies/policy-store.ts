@@ -1,11 +1,5 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import {
-  DeleteCommand,
-  GetCommand,
-  QueryCommand,
-  UpdateCommand,
-  type DynamoDBDocumentClient,
-} from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { batchGetConsistent } from '../store/batch-get.ts';
 import { AlreadyExistsError, GatepassError, NotFoundError, VersionConflictError } from '../model/errors.ts';
@@ -79,9 +73,7 @@ export class PolicyStore {
 
   /** Strongly consistent read; `undefined` when there is no such policy. */
   async get(id: string): Promise<Policy | undefined> {
-    const out = await this.#client.send(
-      new GetCommand({ TableName: this.#table, Key: { pk: policyPk(id) }, ConsistentRead: true }),
-    );
+    const out = await this.#client.send(new GetCommand({ TableName: this.#table, Key: { pk: policyPk(id) }, ConsistentRead: true }));
     return out.Item === undefined ? undefined : toPolicy(out.Item);
   }
 
@@ -104,7 +96,10 @@ export class PolicyStore {
     } else {
       x.when('the version expected', `${x.name('version')} = ${x.value(version)}`);
     }
-    x.set('kind', KIND).set('id', id).set('version', version + 1).set('updatedAt', now);
+    x.set('kind', KIND)
+      .set('id', id)
+      .set('version', version + 1)
+      .set('updatedAt', now);
     for (const [field, value] of Object.entries(fields)) if (value !== undefined) x.set(field, value);
     // A replace: an optional field the new body leaves out goes.
     for (const field of OPTIONAL_POLICY_FIELDS) if (fields[field] === undefined) x.remove(field);
@@ -137,14 +132,22 @@ export class PolicyStore {
     if (expectedVersion !== undefined) x.when('the version expected', `${x.name('version')} = ${x.value(expectedVersion)}`);
     try {
       await this.#client.send(
-        new DeleteCommand({ TableName: this.#table, Key: { pk: policyPk(id) }, ...x.build(), ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
+        new DeleteCommand({
+          TableName: this.#table,
+          Key: { pk: policyPk(id) },
+          ...x.build(),
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
       );
       return true;
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       const current = oldPolicy(error);
       if (current === undefined) return false;
-      throw new VersionConflictError(`policy ${id} changed concurrently (expected version ${expectedVersion}, found ${current.version})`, current);
+      throw new VersionConflictError(
+        `policy ${id} changed concurrently (expected version ${expectedVersion}, found ${current.version})`,
+        current,
+      );
     }
   }
 

@@ -56,7 +56,14 @@ export const PolicyFieldsSchema = z.strictObject({
 });
 
 /** Fields a replacing write removes when the new body leaves them out. */
-export const OPTIONAL_POLICY_FIELDS: readonly (keyof PolicyFields)[] = ['name', 'rate', 'per', 'quotaMax', 'quotaRenewalRate', 'partitions'];
+export const OPTIONAL_POLICY_FIELDS: readonly (keyof PolicyFields)[] = [
+  'name',
+  'rate',
+  'per',
+  'quotaMax',
+  'quotaRenewalRate',
+  'partitions',
+];
 
 /**
  * Body of `PUT /policies/{id}`: every field optional, read-only fields a client may echo

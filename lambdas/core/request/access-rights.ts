@@ -26,10 +26,7 @@ export type AccessVerdict = 'allowed' | 'api_not_allowed' | 'url_not_allowed';
  * checkAccessRights({ api1: { allowedUrls: [{ url: '/pets/[0-9]+', methods: ['GET'] }] } },
  *   { apiId: 'api1', stage: 'prod', method: 'GET', path: '/pets/42' }); // 'allowed'
  */
-export function checkAccessRights(
-  rights: Readonly<Record<string, AccessRight>>,
-  target: RequestTarget,
-): AccessVerdict {
+export function checkAccessRights(rights: Readonly<Record<string, AccessRight>>, target: RequestTarget): AccessVerdict {
   if (Object.keys(rights).length === 0) return 'allowed';
   const right = Object.hasOwn(rights, target.apiId) ? rights[target.apiId] : undefined;
   if (right === undefined) return 'api_not_allowed';

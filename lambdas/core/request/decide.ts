@@ -70,14 +70,21 @@ export function decide(input: DecideInput): Verdict {
   const { session, target, nowMs } = input;
   checkItem(session);
   const effective = effectiveSettings(session, input.policies);
-  const denial = (reason: Reason, check: CheckName, context: Record<string, number> = {}): Verdict => ({ allow: false, reason, check, context, effective });
+  const denial = (reason: Reason, check: CheckName, context: Record<string, number> = {}): Verdict => ({
+    allow: false,
+    reason,
+    check,
+    context,
+    effective,
+  });
 
   if (effective.missing.length > 0 || effective.conflicting.length > 0) return denial('no_matching_policy', 'policies');
   if (effective.inactive) return denial('key_inactive', 'inactive');
   if (isExpired(session.expires, Math.floor(nowMs / 1000))) return denial('session_expired', 'expiry', { expires: session.expires });
   const access = checkAccessRights(effective.accessRights, target);
   if (access !== 'allowed') return denial(access, 'access_rights');
-  if (input.resultsCached && isRouteScoped(effective.accessRights, target.apiId)) return denial('url_rights_not_cacheable', 'access_rights');
+  if (input.resultsCached && isRouteScoped(effective.accessRights, target.apiId))
+    return denial('url_rights_not_cacheable', 'access_rights');
 
   const governing = governingLimits(effective, target.apiId);
   const counters: Counters | undefined = input.countersKnown ? countersOf(session, governing.scope) : undefined;
@@ -105,7 +112,8 @@ function checkItem(session: StoredSession): void {
   if (typeof session.isInactive !== 'boolean') bad.push('isInactive' as never);
   if (session.accessRights === null || typeof session.accessRights !== 'object') bad.push('accessRights' as never);
   if (!Array.isArray(session.applyPolicies)) bad.push('applyPolicies' as never);
-  if (bad.length > 0) throw new GatepassError('ERR_STORE', `session item ${session.pk} cannot be judged: ${bad.join(', ')} missing or malformed`);
+  if (bad.length > 0)
+    throw new GatepassError('ERR_STORE', `session item ${session.pk} cannot be judged: ${bad.join(', ')} missing or malformed`);
 }
 
 /** The Allow would hold for this route only: the key's rights restrict URLs or methods of this API. */

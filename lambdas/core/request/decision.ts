@@ -48,8 +48,17 @@ export function pluginDeny(denial: { reason: string; message: string }, principa
 
 /** Context names gatepass sets on an Allow; plugins cannot replace them. */
 export const RESERVED_CONTEXT = new Set([
-  'keyId', 'alias', 'quotaRemaining', 'quotaMax', 'quotaRenews', 'expires', 'rateLimit', 'rateRemaining',
-  'reason', 'message', 'principalId',
+  'keyId',
+  'alias',
+  'quotaRemaining',
+  'quotaMax',
+  'quotaRenews',
+  'expires',
+  'rateLimit',
+  'rateRemaining',
+  'reason',
+  'message',
+  'principalId',
 ]);
 
 /**

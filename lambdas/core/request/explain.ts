@@ -62,7 +62,11 @@ export function explainDecision(session: StoredSession, policies: readonly Polic
         : settings.conflicting.length > 0
           ? `policies that cannot apply together (per-API with partitioned): ${settings.conflicting.join(', ')}`
           : `policies: ${ids.join(', ') || 'none'}`,
-    inactive: session.isInactive ? 'the key is inactive (isInactive)' : inactivePolicies.length > 0 ? `inactive policies: ${inactivePolicies.join(', ')}` : 'the key is active',
+    inactive: session.isInactive
+      ? 'the key is inactive (isInactive)'
+      : inactivePolicies.length > 0
+        ? `inactive policies: ${inactivePolicies.join(', ')}`
+        : 'the key is active',
     expiry: expiryDetail(session.expires, Math.floor(atMs / 1000)),
     access_rights: accessDetail(settings.accessRights, target),
     rate_limit: rateDetail(limits, counters, atMs) + where,
@@ -101,8 +105,11 @@ function accessDetail(rights: Readonly<Record<string, AccessRight>>, target: Req
   const where = `${target.method.toUpperCase()} ${target.path} on API ${target.apiId}, stage ${target.stage}`;
   const verdict = checkAccessRights(rights, target);
   if (verdict === 'allowed') return Object.keys(rights).length === 0 ? 'every API allowed' : `${where} allowed`;
-  if (verdict === 'url_not_allowed') return `no allowedUrls entry of API ${target.apiId} allows ${target.method.toUpperCase()} ${target.path}`;
-  return Object.hasOwn(rights, target.apiId) ? `stage ${target.stage} is not in the versions of API ${target.apiId}` : `API ${target.apiId} is not in the access rights`;
+  if (verdict === 'url_not_allowed')
+    return `no allowedUrls entry of API ${target.apiId} allows ${target.method.toUpperCase()} ${target.path}`;
+  return Object.hasOwn(rights, target.apiId)
+    ? `stage ${target.stage} is not in the versions of API ${target.apiId}`
+    : `API ${target.apiId} is not in the access rights`;
 }
 
 function rateDetail(limits: Limits, counters: Counters, atMs: number): string {

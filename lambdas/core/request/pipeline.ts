@@ -121,7 +121,12 @@ export class Pipeline {
    * settings, and only through a write conditioned on them; anything else is decided on a
    * current item (a consistent read, or the item a failed write returned).
    */
-  async #decideAndCount(start: Start, who: Identity, request: AuthRequest, hooks: HookRunner): Promise<{ decision: Decision; item?: StoredSession }> {
+  async #decideAndCount(
+    start: Start,
+    who: Identity,
+    request: AuthRequest,
+    hooks: HookRunner,
+  ): Promise<{ decision: Decision; item?: StoredSession }> {
     const { store } = this.#deps;
     let { item, current } = start;
     let hooked = hooks.hasPostAuth ? item : undefined;
@@ -139,7 +144,14 @@ export class Pipeline {
       }
       const nowMs = this.#clock();
       const policies = await this.#policiesOf(item, who);
-      const verdict = decide({ session: item, countersKnown: current, policies, target: request, nowMs, resultsCached: this.#deps.config.resultsCacheTtl > 0 });
+      const verdict = decide({
+        session: item,
+        countersKnown: current,
+        policies,
+        target: request,
+        nowMs,
+        resultsCached: this.#deps.config.resultsCacheTtl > 0,
+      });
       const confirmed = verdict.allow && !countsNothing(verdict.plan);
       if (!current && !confirmed) {
         // Remembered settings never decide alone: read the item and decide on it.
@@ -186,7 +198,8 @@ export class Pipeline {
       return [];
     }
     const lookup = await this.#deps.policies.getMany(ids);
-    if (lookup.missing.length > 0) this.#deps.log.warn('session names policies that do not exist', { ...who.logFields, missing: lookup.missing });
+    if (lookup.missing.length > 0)
+      this.#deps.log.warn('session names policies that do not exist', { ...who.logFields, missing: lookup.missing });
     return lookup.policies;
   }
 

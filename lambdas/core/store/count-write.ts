@@ -54,7 +54,10 @@ function countQuota(x: UpdateExpression, plan: CountPlan, now: number, names: Co
     if (limits.quotaRenewalRate > 0) x.when('quota window open', `${x.name(endAttribute)} > ${x.value(now)}`);
     // A first count, or one more under the limit; never on 0.1's counters (see legacy.ts).
     const legacy = x.name('quotaRemaining');
-    x.when('quota has room', `(attribute_not_exists(${quotaUsed}) AND attribute_not_exists(${legacy})) OR ${quotaUsed} < ${x.value(limits.quotaMax)}`);
+    x.when(
+      'quota has room',
+      `(attribute_not_exists(${quotaUsed}) AND attribute_not_exists(${legacy})) OR ${quotaUsed} < ${x.value(limits.quotaMax)}`,
+    );
     x.setTo(usedAttribute, `if_not_exists(${quotaUsed}, ${x.value(0)}) + ${x.value(1)}`);
   } else {
     const quotaEnd = x.name(endAttribute);

@@ -61,7 +61,9 @@ export function whenSameSettings(x: UpdateExpression, guard: SettingsGuard): voi
   x.when('same settings version', `${x.name('version')} = ${x.value(guard.version)}`);
   x.when(
     'same incarnation',
-    guard.incarnation === undefined ? `attribute_not_exists(${x.name('incarnation')})` : `${x.name('incarnation')} = ${x.value(guard.incarnation)}`,
+    guard.incarnation === undefined
+      ? `attribute_not_exists(${x.name('incarnation')})`
+      : `${x.name('incarnation')} = ${x.value(guard.incarnation)}`,
   );
 }
 
@@ -79,7 +81,10 @@ export function oldItem(error: ConditionalCheckFailedException): StoredSession |
  * and `quotaRenews` it names (`quotaRemaining` read under `quotaMax`, the quota in force —
  * the policies' when the session has any).
  */
-export function storedFields(fields: SessionFields, quotaMax: number = fields.quotaMax): { settings: SessionSettings; counters: CounterSet } {
+export function storedFields(
+  fields: SessionFields,
+  quotaMax: number = fields.quotaMax,
+): { settings: SessionSettings; counters: CounterSet } {
   const { quotaRemaining, quotaRenews, ...settings } = fields;
   return { settings, counters: { quotaUsed: quotaUsedFor(quotaMax, quotaRemaining), quotaRenews } };
 }

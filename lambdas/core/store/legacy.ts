@@ -27,7 +27,12 @@ export function isLegacy(item: StoredSession): boolean {
  * the `quotaRemaining` read), read under the quota they were counted under; the rate window starts afresh (a rate window lasts `per`
  * seconds). Returns the item as it is after the move (written, or moved by a concurrent request).
  */
-export async function migrateLegacyCounters(client: DynamoDBDocumentClient, table: string, item: StoredSession, quotaMaxInForce: number): Promise<StoredSession | undefined> {
+export async function migrateLegacyCounters(
+  client: DynamoDBDocumentClient,
+  table: string,
+  item: StoredSession,
+  quotaMaxInForce: number,
+): Promise<StoredSession | undefined> {
   const legacy = item as StoredSession & LegacyFields;
   const remaining = legacy.quotaRemaining as number;
   // 0.1 recorded the limits it counted under; without that record (a settings write set the
@@ -39,7 +44,13 @@ export async function migrateLegacyCounters(client: DynamoDBDocumentClient, tabl
   for (const gone of ['quotaRemaining', 'rateRemaining', 'rateResetsAt', 'armedLimits', 'armedUntil']) x.remove(gone);
   try {
     const out = await client.send(
-      new UpdateCommand({ TableName: table, Key: { pk: item.pk }, ...x.build(), ReturnValues: 'ALL_NEW', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
+      new UpdateCommand({
+        TableName: table,
+        Key: { pk: item.pk },
+        ...x.build(),
+        ReturnValues: 'ALL_NEW',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      }),
     );
     return out.Attributes as StoredSession;
   } catch (error) {

@@ -4,8 +4,23 @@ import type { StoredSession } from './item.ts';
 
 /** The fields of the public session, in the order the admin API shows them. */
 const PUBLIC_FIELDS = [
-  'keyId', 'alias', 'expires', 'quotaMax', 'quotaRemaining', 'quotaRenewalRate', 'quotaRenews', 'rate', 'per',
-  'accessRights', 'applyPolicies', 'metaData', 'tags', 'isInactive', 'createdAt', 'updatedAt', 'version',
+  'keyId',
+  'alias',
+  'expires',
+  'quotaMax',
+  'quotaRemaining',
+  'quotaRenewalRate',
+  'quotaRenews',
+  'rate',
+  'per',
+  'accessRights',
+  'applyPolicies',
+  'metaData',
+  'tags',
+  'isInactive',
+  'createdAt',
+  'updatedAt',
+  'version',
 ] as const satisfies ReadonlyArray<keyof Session>;
 
 /**

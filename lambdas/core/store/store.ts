@@ -8,7 +8,16 @@ import { countWrite, type CountResult } from './count-write.ts';
 import { UpdateExpression } from './expression.ts';
 import { sessionIndexKind } from './kind-index.ts';
 import { migrateLegacyCounters } from './legacy.ts';
-import { oldItem, whenSameSettings, type CounterSet, type SessionKind, type SessionSettings, type SettingsChanges, type SettingsGuard, type StoredSession } from './item.ts';
+import {
+  oldItem,
+  whenSameSettings,
+  type CounterSet,
+  type SessionKind,
+  type SessionSettings,
+  type SettingsChanges,
+  type SettingsGuard,
+  type StoredSession,
+} from './item.ts';
 import { TABLE } from './table.ts';
 
 /** The attributes holding the tokens of an item's last writes, newest first (see `#write`). */
@@ -55,7 +64,14 @@ export class SessionStore {
    * if one exists under `pk`. A JWT identity's session gets no TTL: it is the record that
    * its trial was used, so an expired trial never restarts however long ago it expired.
    */
-  async create(pk: string, keyId: string, settings: SessionSettings, counters: CounterSet, now: number, kind: SessionKind = 'key'): Promise<StoredSession> {
+  async create(
+    pk: string,
+    keyId: string,
+    settings: SessionSettings,
+    counters: CounterSet,
+    now: number,
+    kind: SessionKind = 'key',
+  ): Promise<StoredSession> {
     const item = {
       ...settings,
       ...counters,
@@ -72,7 +88,12 @@ export class SessionStore {
     };
     try {
       await this.#client.send(
-        new PutCommand({ TableName: this.#table, Item: item, ConditionExpression: 'attribute_not_exists(pk)', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
+        new PutCommand({
+          TableName: this.#table,
+          Item: item,
+          ConditionExpression: 'attribute_not_exists(pk)',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
       );
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
@@ -89,7 +110,13 @@ export class SessionStore {
    * item otherwise; {@link NotFoundError} when absent). Counters change only if `counters`
    * names them. A write token makes a re-sent write (its answer lost) recognisable.
    */
-  async updateSettings(pk: string, changes: SettingsChanges, counters: CounterSet, now: number, guard: SettingsGuard): Promise<StoredSession> {
+  async updateSettings(
+    pk: string,
+    changes: SettingsChanges,
+    counters: CounterSet,
+    now: number,
+    guard: SettingsGuard,
+  ): Promise<StoredSession> {
     const x = new UpdateExpression();
     x.when('the key exists', `attribute_exists(${x.name('pk')})`);
     whenSameSettings(x, guard);
@@ -127,7 +154,9 @@ export class SessionStore {
     x.when('the key exists', `attribute_exists(${x.name('pk')})`);
     if (guard !== undefined) whenSameSettings(x, guard);
     try {
-      await this.#client.send(new DeleteCommand({ TableName: this.#table, Key: { pk }, ...x.build(), ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
+      await this.#client.send(
+        new DeleteCommand({ TableName: this.#table, Key: { pk }, ...x.build(), ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
+      );
       return true;
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
@@ -164,7 +193,13 @@ export class SessionStore {
     x.setTo(WRITE_TOKEN_SLOTS[0]!, mine);
     try {
       const out = await this.#client.send(
-        new UpdateCommand({ TableName: this.#table, Key: { pk }, ...x.build(), ReturnValues: 'ALL_NEW', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: { pk },
+          ...x.build(),
+          ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
       );
       return out.Attributes as StoredSession;
     } catch (error) {

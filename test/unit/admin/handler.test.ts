@@ -1,12 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import {
-  DeleteCommand,
-  DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
@@ -89,9 +83,7 @@ function fieldsNamed(result: HttpResult): string[] {
 const ddb = mockClient(DynamoDBDocumentClient);
 
 function writesSent(): number {
-  return (
-    ddb.commandCalls(PutCommand).length + ddb.commandCalls(UpdateCommand).length + ddb.commandCalls(DeleteCommand).length
-  );
+  return ddb.commandCalls(PutCommand).length + ddb.commandCalls(UpdateCommand).length + ddb.commandCalls(DeleteCommand).length;
 }
 
 describe('createAdminHandler', () => {
@@ -120,7 +112,15 @@ describe('createAdminHandler', () => {
       const { key, keyId, session } = bodyOf(result) as { key: string; keyId: string; session: Record<string, unknown> };
       expect(key).toMatch(/^gp_[A-Za-z0-9_-]{43}$/);
       expect(keyId).toBe(createHash('sha256').update(key).digest('hex'));
-      expect(session).toMatchObject({ keyId, alias: 'ci', quotaMax: 10, quotaRemaining: 10, quotaRenews: NOW + 60, version: 1, createdAt: NOW });
+      expect(session).toMatchObject({
+        keyId,
+        alias: 'ci',
+        quotaMax: 10,
+        quotaRemaining: 10,
+        quotaRenews: NOW + 60,
+        version: 1,
+        createdAt: NOW,
+      });
       expect(session).not.toHaveProperty('pk');
 
       const puts = ddb.commandCalls(PutCommand);
@@ -132,7 +132,7 @@ describe('createAdminHandler', () => {
       expect(JSON.stringify(input.Item)).not.toContain(key.slice(3));
     });
 
-    it('imports a caller\'s key, storing its hash', async () => {
+    it("imports a caller's key, storing its hash", async () => {
       ddb.on(PutCommand).resolves({});
       const imported = 'my-own-imported-key-0001';
 
@@ -317,9 +317,7 @@ describe('createAdminHandler', () => {
     it('answers 409 with the current version, from the item its failed write returns, when If-Match names an old one', async () => {
       const current = storedSession({ version: 3 });
       ddb.on(GetCommand).resolves({ Item: current });
-      ddb.on(UpdateCommand).rejects(
-        new ConditionalCheckFailedException({ message: 'conflict', $metadata: {}, Item: marshall(current) }),
-      );
+      ddb.on(UpdateCommand).rejects(new ConditionalCheckFailedException({ message: 'conflict', $metadata: {}, Item: marshall(current) }));
 
       const result = await handler(jsonRequest('PATCH', `/keys/${KEY_ID}`, { alias: 'renamed' }, { 'If-Match': '"2"' }), LAMBDA_CONTEXT);
 

@@ -68,7 +68,10 @@ async function list(query: Record<string, string>) {
     logger: new Logger({ serviceName: 'list-test', logLevel: 'SILENT' }),
   });
   const result = await handler(get(query), lambdaContext('gatepass-admin'));
-  return { status: result.statusCode, body: JSON.parse(String(result.body)) as { items: Array<Record<string, unknown>>; cursor: string | null } };
+  return {
+    status: result.statusCode,
+    body: JSON.parse(String(result.body)) as { items: Array<Record<string, unknown>>; cursor: string | null },
+  };
 }
 
 describe('GET /keys', () => {
@@ -78,14 +81,23 @@ describe('GET /keys', () => {
   });
 
   it('queries the keys-only kind index, then reads the items with one consistent BatchGetItem — never a scan', async () => {
-    ddb.on(QueryCommand).resolves({ Items: [{ pk: pk('a'), kind: 'key' }, { pk: pk('b'), kind: 'key' }], LastEvaluatedKey: { pk: pk('b'), kind: 'key' } });
+    ddb.on(QueryCommand).resolves({
+      Items: [
+        { pk: pk('a'), kind: 'key' },
+        { pk: pk('b'), kind: 'key' },
+      ],
+      LastEvaluatedKey: { pk: pk('b'), kind: 'key' },
+    });
     ddb.on(BatchGetCommand).resolves({ Responses: { [TABLE]: [item('b'), item('a')] } });
 
     const { status, body } = await list({ limit: '2' });
 
     expect(status).toBe(200);
     expect(ddb.commandCalls(QueryCommand)[0]!.args[0].input).toMatchObject({ TableName: TABLE, IndexName: 'kind-index', Limit: 2 });
-    expect(ddb.commandCalls(BatchGetCommand)[0]!.args[0].input.RequestItems![TABLE]).toEqual({ Keys: [{ pk: pk('a') }, { pk: pk('b') }], ConsistentRead: true });
+    expect(ddb.commandCalls(BatchGetCommand)[0]!.args[0].input.RequestItems![TABLE]).toEqual({
+      Keys: [{ pk: pk('a') }, { pk: pk('b') }],
+      ConsistentRead: true,
+    });
     expect(ddb.commandCalls(DocScanCommand)).toHaveLength(0);
     expect(raw.commandCalls(ScanCommand)).toHaveLength(0);
     expect(body.items.map((s) => s.keyId)).toEqual(['a'.repeat(64), 'b'.repeat(64)]);
@@ -95,7 +107,13 @@ describe('GET /keys', () => {
   });
 
   it('looks an alias up in the alias index and drops items whose alias changed since the index saw them', async () => {
-    ddb.on(QueryCommand).resolves({ Items: [{ pk: pk('a'), alias: 'ci' }, { pk: pk('b'), alias: 'ci' }, { pk: pk('c'), alias: 'ci' }] });
+    ddb.on(QueryCommand).resolves({
+      Items: [
+        { pk: pk('a'), alias: 'ci' },
+        { pk: pk('b'), alias: 'ci' },
+        { pk: pk('c'), alias: 'ci' },
+      ],
+    });
     ddb.on(BatchGetCommand).resolves({ Responses: { [TABLE]: [item('a', { alias: 'ci' }), item('b', { alias: 'renamed' })] } });
 
     const { body } = await list({ alias: 'ci' });

@@ -44,7 +44,8 @@ function httpEvent(version: '1.0' | '2.0'): AuthorizerEvent {
 
 const allow = (): Decision => ({ allow: true, principalId: 'k1', context: { keyId: 'k1' } });
 
-const statement = (result: unknown) => (result as APIGatewayAuthorizerResult).policyDocument.Statement[0] as { Effect: string; Resource: string };
+const statement = (result: unknown) =>
+  (result as APIGatewayAuthorizerResult).policyDocument.Statement[0] as { Effect: string; Resource: string };
 
 describe('the method ARN', () => {
   it('is split on its first five colons only: a colon in the path stays in the path', () => {

@@ -69,7 +69,6 @@ function httpApiEvent(headers: Record<string, string>): APIGatewayRequestAuthori
   } as unknown as APIGatewayRequestAuthorizerEventV2;
 }
 
-
 async function rejection(promise: Promise<unknown>): Promise<Error | undefined> {
   return promise.then(
     () => undefined,
@@ -97,7 +96,11 @@ describe('the authorizer handler without DynamoDB', () => {
 
   function handlerWith(config: ConfigInput | string | undefined, extra: Partial<AuthorizerOptions> = {}) {
     const resolved = typeof config === 'object' ? ConfigSchema.parse(config) : config;
-    const client = createDocumentClient({ endpoint: unreachable, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+    const client = createDocumentClient({
+      endpoint: unreachable,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+    });
     return createAuthorizerHandler({ config: resolved, client, logger, ...extra });
   }
 
@@ -149,8 +152,12 @@ describe('the authorizer handler without DynamoDB', () => {
     });
 
     it('rejects every invocation when the config is missing or not JSON', async () => {
-      await expect(handlerWith(undefined)(restRequestEvent({ Authorization: KEY }), LAMBDA_CONTEXT)).rejects.toThrow('Authorizer misconfigured');
-      await expect(handlerWith('not json')(restRequestEvent({ Authorization: KEY }), LAMBDA_CONTEXT)).rejects.toThrow('Authorizer misconfigured');
+      await expect(handlerWith(undefined)(restRequestEvent({ Authorization: KEY }), LAMBDA_CONTEXT)).rejects.toThrow(
+        'Authorizer misconfigured',
+      );
+      await expect(handlerWith('not json')(restRequestEvent({ Authorization: KEY }), LAMBDA_CONTEXT)).rejects.toThrow(
+        'Authorizer misconfigured',
+      );
     });
   });
 });

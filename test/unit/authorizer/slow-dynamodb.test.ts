@@ -59,7 +59,10 @@ describe('a DynamoDB that accepts connections and never answers', () => {
 
     const error = await client()
       .send(new GetCommand({ TableName: 't', Key: { pk: 'x' } }))
-      .then(() => undefined, (reason: unknown) => reason as Error & { $metadata?: { attempts?: number } });
+      .then(
+        () => undefined,
+        (reason: unknown) => reason as Error & { $metadata?: { attempts?: number } },
+      );
 
     const elapsed = Date.now() - started;
     expect(error?.name).toBe('TimeoutError');
@@ -73,7 +76,10 @@ describe('a DynamoDB that accepts connections and never answers', () => {
     const handler = createAuthorizerHandler({ config: ConfigSchema.parse({ policyCacheSeconds: 0 }), client: client(), logger });
     const started = Date.now();
 
-    const error = await handler(EVENT, CONTEXT).then(() => undefined, (reason: unknown) => reason as Error);
+    const error = await handler(EVENT, CONTEXT).then(
+      () => undefined,
+      (reason: unknown) => reason as Error,
+    );
 
     const elapsed = Date.now() - started;
     expect(error).toBeInstanceOf(Error);

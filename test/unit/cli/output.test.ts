@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { explanationText, fields, policyTable, sessionFields, sessionTable, table, type SessionJson } from '../../../bin/commands/output.ts';
+import {
+  explanationText,
+  fields,
+  policyTable,
+  sessionFields,
+  sessionTable,
+  table,
+  type SessionJson,
+} from '../../../bin/commands/output.ts';
 
 const NOW = Math.floor(Date.now() / 1000);
 
@@ -28,17 +36,32 @@ function session(overrides: Partial<SessionJson> = {}): SessionJson {
 
 describe('table', () => {
   it('pads every column to its widest cell, two spaces apart, without trailing spaces', () => {
-    expect(table(['ID', 'NAME', 'X'], [['gold', 'Gold plan', ''], ['b', 'B', 'y']])).toBe(['ID    NAME       X', 'gold  Gold plan', 'b     B          y'].join('\n'));
+    expect(
+      table(
+        ['ID', 'NAME', 'X'],
+        [
+          ['gold', 'Gold plan', ''],
+          ['b', 'B', 'y'],
+        ],
+      ),
+    ).toBe(['ID    NAME       X', 'gold  Gold plan', 'b     B          y'].join('\n'));
   });
 
   it('lines labels up in a two-column field list', () => {
-    expect(fields([['a', '1'], ['long label', '2']])).toBe('a           1\nlong label  2');
+    expect(
+      fields([
+        ['a', '1'],
+        ['long label', '2'],
+      ]),
+    ).toBe('a           1\nlong label  2');
   });
 });
 
 describe('session output', () => {
   it('shows a session field by field in words', () => {
-    const text = sessionFields(session({ accessRights: { api1: { versions: ['prod'], allowedUrls: [{ url: '/pets', methods: ['GET'] }, { url: '/x' }] } } }));
+    const text = sessionFields(
+      session({ accessRights: { api1: { versions: ['prod'], allowedUrls: [{ url: '/pets', methods: ['GET'] }, { url: '/x' }] } } }),
+    );
 
     expect(text.split('\n')).toEqual([
       `keyId          ${'a'.repeat(64)}`,
@@ -69,7 +92,10 @@ describe('session output', () => {
   });
 
   it('lists sessions one per row', () => {
-    const rows = sessionTable([session(), session({ keyId: 'b'.repeat(64), alias: undefined, expires: 1_900_000_000, quotaMax: -1 })]).split('\n');
+    const rows = sessionTable([
+      session(),
+      session({ keyId: 'b'.repeat(64), alias: undefined, expires: 1_900_000_000, quotaMax: -1 }),
+    ]).split('\n');
 
     expect(rows[0]!.split(/\s{2,}/)).toEqual(['KEY ID', 'ALIAS', 'QUOTA', 'RATE', 'EXPIRES', 'STATUS']);
     expect(rows[1]!.split(/\s{2,}/)).toEqual(['a'.repeat(64), 'ci', '7/10', '5 per 1m', 'never', 'active']);
@@ -79,7 +105,9 @@ describe('session output', () => {
 
 describe('policy and explain output', () => {
   it('lists policies one per row', () => {
-    const rows = policyTable([{ id: 'gold', name: 'Gold', rate: 0, quotaMax: 1000, quotaRenewalRate: 86_400, keyExpiresIn: 0, isInactive: true, version: 2 }]).split('\n');
+    const rows = policyTable([
+      { id: 'gold', name: 'Gold', rate: 0, quotaMax: 1000, quotaRenewalRate: 86_400, keyExpiresIn: 0, isInactive: true, version: 2 },
+    ]).split('\n');
 
     expect(rows[1]!.split(/\s{2,}/)).toEqual(['gold', 'Gold', '1000/1d', 'none', 'never', 'inactive', '2']);
   });
@@ -93,7 +121,11 @@ describe('policy and explain output', () => {
         { check: 'inactive', outcome: 'pass', detail: 'the key is active' },
         { check: 'quota', outcome: 'fail', detail: 'quota of 10 used up' },
       ],
-      effective: { limits: { rate: 0, per: 0, quotaMax: 10, quotaRenewalRate: 0 }, accessRights: {}, policies: { applied: ['gold'], missing: [] } },
+      effective: {
+        limits: { rate: 0, per: 0, quotaMax: 10, quotaRenewalRate: 0 },
+        accessRights: {},
+        policies: { applied: ['gold'], missing: [] },
+      },
     });
 
     expect(text.split('\n').slice(0, 5)).toEqual([

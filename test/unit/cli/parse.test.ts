@@ -1,6 +1,16 @@
 import { InvalidArgumentError } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { collect, collectMeta, formatDuration, integer, parseDuration, parseDurationOrNever, parseJson, parseQuota, parseTime } from '../../../bin/commands/parse.ts';
+import {
+  collect,
+  collectMeta,
+  formatDuration,
+  integer,
+  parseDuration,
+  parseDurationOrNever,
+  parseJson,
+  parseQuota,
+  parseTime,
+} from '../../../bin/commands/parse.ts';
 
 describe('parseDuration', () => {
   it.each([

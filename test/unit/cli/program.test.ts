@@ -6,7 +6,19 @@ import { runCli } from '../../../bin/commands/program.ts';
 import { TransportError, type AdminRequest, type AdminResponse, type AdminTransport } from '../../../bin/commands/transport.ts';
 
 const KEY_ID = 'c'.repeat(64);
-const SESSION = { keyId: KEY_ID, expires: 0, quotaMax: -1, rate: 0, per: 0, accessRights: {}, applyPolicies: [], metaData: {}, tags: [], isInactive: false, version: 1 };
+const SESSION = {
+  keyId: KEY_ID,
+  expires: 0,
+  quotaMax: -1,
+  rate: 0,
+  per: 0,
+  accessRights: {},
+  applyPolicies: [],
+  metaData: {},
+  tags: [],
+  isInactive: false,
+  version: 1,
+};
 
 /** Runs the CLI in-process against a fake admin API that answers from `answer` and records every request. */
 async function run(args: string[], answer: (request: AdminRequest) => AdminResponse | Error = () => ({ status: 200, body: SESSION })) {
@@ -39,9 +51,38 @@ describe('gatepass keys', () => {
     const before = Math.floor(Date.now() / 1000);
     const { code, requests } = await run(
       [
-        'keys', 'create', '--alias', 'ci', '--quota-max', '100', '--quota-renewal-rate', '1d', '--rate', '5', '--per', '1m',
-        '--expires-in', '30d', '--tag', 'a', '--tag', 'b', '--meta', 'plan=gold', '--meta', 'team=x', '--policy', 'p1', '--policy', 'p2',
-        '--access-rights-json', '{"api1":{"versions":["prod"]}}', '--inactive', '--key', 'my-imported-key-0001', '--json',
+        'keys',
+        'create',
+        '--alias',
+        'ci',
+        '--quota-max',
+        '100',
+        '--quota-renewal-rate',
+        '1d',
+        '--rate',
+        '5',
+        '--per',
+        '1m',
+        '--expires-in',
+        '30d',
+        '--tag',
+        'a',
+        '--tag',
+        'b',
+        '--meta',
+        'plan=gold',
+        '--meta',
+        'team=x',
+        '--policy',
+        'p1',
+        '--policy',
+        'p2',
+        '--access-rights-json',
+        '{"api1":{"versions":["prod"]}}',
+        '--inactive',
+        '--key',
+        'my-imported-key-0001',
+        '--json',
       ],
       () => ({ status: 201, body: { key: 'k', keyId: KEY_ID, session: SESSION } }),
     );
@@ -71,7 +112,12 @@ describe('gatepass keys', () => {
   it('sends only the fields given on update (PATCH), null to remove the alias, and If-Match', async () => {
     const { requests } = await run(['keys', 'update', KEY_ID, '--no-alias', '--active', '--expires-at', 'never', '--if-match', '4']);
 
-    expect(requests[0]).toMatchObject({ method: 'PATCH', path: `/keys/${KEY_ID}`, body: { alias: null, isInactive: false, expires: 0 }, headers: { 'If-Match': '4' } });
+    expect(requests[0]).toMatchObject({
+      method: 'PATCH',
+      path: `/keys/${KEY_ID}`,
+      body: { alias: null, isInactive: false, expires: 0 },
+      headers: { 'If-Match': '4' },
+    });
     expect(Object.keys(requests[0]!.body as object).sort()).toEqual(['alias', 'expires', 'isInactive']);
   });
 
@@ -112,10 +158,13 @@ describe('gatepass keys', () => {
   });
 
   it('sends the request to explain, with local defaults for the API and stage', async () => {
-    const { requests } = await run(['keys', 'explain', KEY_ID, '--method', 'post', '--path', '/pets', '--at', '1800000000', '--json'], () => ({
-      status: 200,
-      body: { decision: 'allow', checks: [], effective: { limits: {}, accessRights: {} } },
-    }));
+    const { requests } = await run(
+      ['keys', 'explain', KEY_ID, '--method', 'post', '--path', '/pets', '--at', '1800000000', '--json'],
+      () => ({
+        status: 200,
+        body: { decision: 'allow', checks: [], effective: { limits: {}, accessRights: {} } },
+      }),
+    );
 
     expect(requests[0]).toMatchObject({
       method: 'GET',
@@ -134,19 +183,32 @@ describe('gatepass keys', () => {
       body: { key: 'tyk-key-00000000001', keyId: KEY_ID, session: SESSION, ignoredFields: ['org_id'] },
     }));
 
-    expect(requests[0]).toMatchObject({ method: 'POST', path: '/keys', contentType: 'application/vnd.tyk.session+json', body: { quota_max: 5, org_id: 'x', key: 'tyk-key-00000000001' } });
+    expect(requests[0]).toMatchObject({
+      method: 'POST',
+      path: '/keys',
+      contentType: 'application/vnd.tyk.session+json',
+      body: { quota_max: 5, org_id: 'x', key: 'tyk-key-00000000001' },
+    });
     expect(stdout).toContain('ignored Tyk fields: org_id');
   });
 });
 
 describe('gatepass policies', () => {
   it('puts a policy from options, create-only, with If-None-Match', async () => {
-    const { requests } = await run(['policies', 'put', 'gold', '--name', 'Gold', '--rate', '10', '--per', '1s', '--key-expires-in', 'never', '--create-only'], () => ({
-      status: 200,
-      body: { id: 'gold', version: 1 },
-    }));
+    const { requests } = await run(
+      ['policies', 'put', 'gold', '--name', 'Gold', '--rate', '10', '--per', '1s', '--key-expires-in', 'never', '--create-only'],
+      () => ({
+        status: 200,
+        body: { id: 'gold', version: 1 },
+      }),
+    );
 
-    expect(requests[0]).toMatchObject({ method: 'PUT', path: '/policies/gold', body: { name: 'Gold', rate: 10, per: 1, keyExpiresIn: 0 }, headers: { 'If-None-Match': '*' } });
+    expect(requests[0]).toMatchObject({
+      method: 'PUT',
+      path: '/policies/gold',
+      body: { name: 'Gold', rate: 10, per: 1, keyExpiresIn: 0 },
+      headers: { 'If-None-Match': '*' },
+    });
   });
 
   it('refuses field options together with --tyk', async () => {
@@ -162,7 +224,9 @@ describe('exit codes and transports', () => {
   it('exits 1 with the code, message and each bad field on stderr when the API answers an error', async () => {
     const { code, stdout, stderr } = await run(['keys', 'create'], () => ({
       status: 400,
-      body: { error: { code: 'invalid_fields', message: 'invalid fields: per', details: [{ field: 'per', message: 'must be greater than 0' }] } },
+      body: {
+        error: { code: 'invalid_fields', message: 'invalid fields: per', details: [{ field: 'per', message: 'must be greater than 0' }] },
+      },
     }));
 
     expect(code).toBe(1);

@@ -59,20 +59,30 @@ class VerifyingServer {
   /** `valid`, or why not. */
   async verify(req: IncomingMessage, body: string): Promise<string> {
     const authorization = String(req.headers.authorization ?? '');
-    const match = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$/.exec(authorization);
+    const match =
+      /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$/.exec(
+        authorization,
+      );
     if (!match) return 'no SigV4 authorization header';
     const [, accessKeyId = '', , region, service, signedHeaders = '', signature] = match;
     const secretAccessKey = this.secrets[accessKeyId];
     if (secretAccessKey === undefined) return 'unknown access key';
     if (createHash('sha256').update(body).digest('hex') !== req.headers['x-amz-content-sha256']) return 'body does not match its hash';
     const amzDate = String(req.headers['x-amz-date']);
-    const signingDate = new Date(`${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 8)}T${amzDate.slice(9, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`);
+    const signingDate = new Date(
+      `${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 8)}T${amzDate.slice(9, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`,
+    );
     const url = new URL(req.url ?? '/', 'http://placeholder');
     const query: Record<string, string> = {};
     for (const [name, value] of url.searchParams) query[name] = value;
     const headers: Record<string, string> = {};
     for (const name of signedHeaders.split(';')) headers[name] = String(req.headers[name] ?? '');
-    const signer = new SignatureV4({ service: service ?? '', region: region ?? '', credentials: { accessKeyId, secretAccessKey }, sha256: Sha256 });
+    const signer = new SignatureV4({
+      service: service ?? '',
+      region: region ?? '',
+      credentials: { accessKeyId, secretAccessKey },
+      sha256: Sha256,
+    });
     const resigned = await signer.sign(
       new HttpRequest({ method: req.method ?? 'GET', protocol: 'http:', hostname: '127.0.0.1', path: url.pathname, query, headers, body }),
       { signingDate },
@@ -105,7 +115,7 @@ function bytes(data: string | ArrayBuffer | ArrayBufferView): Buffer {
 const KEY_ID = 'a'.repeat(64);
 
 describe('functionUrlRegion', () => {
-  it("reads the Region of a Lambda Function URL from its host, and nothing from other URLs", () => {
+  it('reads the Region of a Lambda Function URL from its host, and nothing from other URLs', () => {
     expect(functionUrlRegion('https://abcdefghij0123456789abcdefghij01.lambda-url.eu-west-1.on.aws/')).toBe('eu-west-1');
     expect(functionUrlRegion('http://127.0.0.1:3001')).toBeUndefined();
     expect(functionUrlRegion('https://api.example.com/admin')).toBeUndefined();
@@ -114,12 +124,20 @@ describe('functionUrlRegion', () => {
 
 describe('rfc3986Query', () => {
   it('encodes a space as %20 and reserved characters as AWS decodes them', () => {
-    expect(rfc3986Query([['alias', "ci team (eu)*"], ['limit', '5']])).toBe('alias=ci%20team%20%28eu%29%2A&limit=5');
+    expect(
+      rfc3986Query([
+        ['alias', 'ci team (eu)*'],
+        ['limit', '5'],
+      ]),
+    ).toBe('alias=ci%20team%20%28eu%29%2A&limit=5');
   });
 });
 
 describe('the CLI over an IAM-authenticated admin URL', () => {
-  const server = new VerifyingServer({ AKIDEXAMPLE: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY', [ENV_CREDENTIALS.accessKeyId]: ENV_CREDENTIALS.secretAccessKey });
+  const server = new VerifyingServer({
+    AKIDEXAMPLE: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
+    [ENV_CREDENTIALS.accessKeyId]: ENV_CREDENTIALS.secretAccessKey,
+  });
 
   beforeAll(() => server.start());
   afterAll(() => server.stop());
@@ -128,10 +146,19 @@ describe('the CLI over an IAM-authenticated admin URL', () => {
   });
 
   it('signs a request with a body and a query so that the server recomputes the same signature', async () => {
-    const signer = new RequestSigner({ region: REGION, credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' } });
+    const signer = new RequestSigner({
+      region: REGION,
+      credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' },
+    });
     const transport = new HttpTransport(server.url, { signer });
 
-    const answer = await transport.send({ method: 'PATCH', path: '/keys/k1', query: { alias: 'ci team', limit: '5' }, headers: { 'If-Match': '3' }, body: { alias: 'x y' } });
+    const answer = await transport.send({
+      method: 'PATCH',
+      path: '/keys/k1',
+      query: { alias: 'ci team', limit: '5' },
+      headers: { 'If-Match': '3' },
+      body: { alias: 'x y' },
+    });
 
     expect(server.seen.map((s) => s.verdict)).toEqual(['valid']);
     expect(server.seen[0]).toMatchObject({ method: 'PATCH', url: '/keys/k1?alias=ci%20team&limit=5', body: '{"alias":"x y"}' });

@@ -10,7 +10,13 @@ const payload = (value: unknown) => Buffer.from(JSON.stringify(value)) as unknow
 describe('adminEvent', () => {
   it('builds the payload 2.0 event a Function URL would send', () => {
     const event = adminEvent(
-      { method: 'PATCH', path: '/keys/abc', query: { limit: '5', cursor: undefined, alias: 'a b' }, headers: { 'If-Match': '3' }, body: { alias: 'x' } },
+      {
+        method: 'PATCH',
+        path: '/keys/abc',
+        query: { limit: '5', cursor: undefined, alias: 'a b' },
+        headers: { 'If-Match': '3' },
+        body: { alias: 'x' },
+      },
       new Date(1_700_000_000_000),
     );
 
@@ -41,7 +47,9 @@ describe('LambdaTransport', () => {
   });
 
   it('invokes the function with the event and reads its HTTP result', async () => {
-    lambda.on(InvokeCommand).resolves({ StatusCode: 200, Payload: payload({ statusCode: 201, headers: {}, body: '{"keyId":"k"}' }) as never });
+    lambda
+      .on(InvokeCommand)
+      .resolves({ StatusCode: 200, Payload: payload({ statusCode: 201, headers: {}, body: '{"keyId":"k"}' }) as never });
 
     const response = await new LambdaTransport('gatepass-admin', new LambdaClient({ region: 'us-east-1' })).send({
       method: 'POST',
@@ -52,13 +60,18 @@ describe('LambdaTransport', () => {
     expect(response).toEqual({ status: 201, body: { keyId: 'k' } });
     const input = lambda.commandCalls(InvokeCommand)[0]!.args[0].input;
     expect(input.FunctionName).toBe('gatepass-admin');
-    expect(JSON.parse(Buffer.from(input.Payload as Uint8Array).toString('utf8'))).toMatchObject({ rawPath: '/keys', body: '{"alias":"x"}' });
+    expect(JSON.parse(Buffer.from(input.Payload as Uint8Array).toString('utf8'))).toMatchObject({
+      rawPath: '/keys',
+      body: '{"alias":"x"}',
+    });
   });
 
   it('decodes a base64 body and an empty 204', async () => {
     lambda
       .on(InvokeCommand)
-      .resolvesOnce({ Payload: payload({ statusCode: 200, body: Buffer.from('{"a":1}').toString('base64'), isBase64Encoded: true }) as never })
+      .resolvesOnce({
+        Payload: payload({ statusCode: 200, body: Buffer.from('{"a":1}').toString('base64'), isBase64Encoded: true }) as never,
+      })
       .resolvesOnce({ Payload: payload({ statusCode: 204, body: '' }) as never });
     const transport = new LambdaTransport('f', new LambdaClient({ region: 'us-east-1' }));
 

@@ -116,7 +116,7 @@ describe('checkAccessRights', () => {
       expect(checkAccessRights(right, target({ method: 'DELETE' }))).toBe('allowed');
     });
 
-    it('does not let one entry lend its method to another entry\'s path', () => {
+    it("does not let one entry lend its method to another entry's path", () => {
       const right = rights({
         allowedUrls: [
           { url: '/pets/[0-9]+', methods: ['GET'] },

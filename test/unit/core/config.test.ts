@@ -33,20 +33,32 @@ describe('parseConfig', () => {
   it('applies the JWT defaults', () => {
     const config = parseConfig(JSON.stringify({ jwt: { secret: SECRET, algorithms: ['HS256'] } }));
 
-    expect(config.jwt).toMatchObject({ clockTolerance: 60, identityClaim: 'sub', policyClaim: 'pol', defaultPolicies: [], requireExp: true });
+    expect(config.jwt).toMatchObject({
+      clockTolerance: 60,
+      identityClaim: 'sub',
+      policyClaim: 'pol',
+      defaultPolicies: [],
+      requireExp: true,
+    });
     expect(config.jwt).not.toHaveProperty('tokenUse');
     expect(config.jwt).not.toHaveProperty('clientIds');
   });
 
   it('accepts the Cognito settings: tokenUse and clientIds, one id or a list', () => {
-    const jwt = (extra: object) => JSON.stringify({ jwt: { jwksUrl: 'https://issuer.example/jwks.json', algorithms: ['RS256'], ...extra } });
+    const jwt = (extra: object) =>
+      JSON.stringify({ jwt: { jwksUrl: 'https://issuer.example/jwks.json', algorithms: ['RS256'], ...extra } });
 
-    expect(parseConfig(jwt({ tokenUse: 'access', clientIds: ['a', 'b'] })).jwt).toMatchObject({ tokenUse: 'access', clientIds: ['a', 'b'] });
+    expect(parseConfig(jwt({ tokenUse: 'access', clientIds: ['a', 'b'] })).jwt).toMatchObject({
+      tokenUse: 'access',
+      clientIds: ['a', 'b'],
+    });
     expect(parseConfig(jwt({ tokenUse: 'id', clientIds: 'a' })).jwt).toMatchObject({ tokenUse: 'id', clientIds: 'a' });
   });
 
   it('refuses a token_use other than id or access, an empty client id list and a non-boolean requireExp', () => {
-    const error = configError(JSON.stringify({ jwt: { secret: SECRET, algorithms: ['HS256'], tokenUse: 'refresh', clientIds: [], requireExp: 'no' } }));
+    const error = configError(
+      JSON.stringify({ jwt: { secret: SECRET, algorithms: ['HS256'], tokenUse: 'refresh', clientIds: [], requireExp: 'no' } }),
+    );
 
     for (const field of ['jwt.tokenUse', 'jwt.clientIds', 'jwt.requireExp']) expect(error.message).toContain(field);
   });
@@ -96,7 +108,9 @@ describe('parseConfig', () => {
   });
 
   it('accepts exactly one key source', () => {
-    expect(() => parseConfig(JSON.stringify({ jwt: { jwksUrl: 'https://issuer.example/jwks.json', algorithms: ['RS256'] } }))).not.toThrow();
+    expect(() =>
+      parseConfig(JSON.stringify({ jwt: { jwksUrl: 'https://issuer.example/jwks.json', algorithms: ['RS256'] } })),
+    ).not.toThrow();
     expect(() => parseConfig(JSON.stringify({ jwt: { publicKeyPem: '-----BEGIN PUBLIC KEY-----', algorithms: ['RS256'] } }))).not.toThrow();
     expect(() => parseConfig(JSON.stringify({ jwt: { secret: SECRET, algorithms: ['HS256'] } }))).not.toThrow();
   });

@@ -8,28 +8,68 @@ const TARGET = { apiId: 'api1', stage: 'prod', method: 'GET', path: '/pets' };
 
 function session(overrides: Partial<StoredSession> = {}): StoredSession {
   return {
-    pk: `key#${'a'.repeat(64)}`, keyId: 'a'.repeat(64), incarnation: 'i1', expires: 0, quotaMax: 10, quotaUsed: 0, quotaRenewalRate: 3600,
-    quotaRenews: NOW + 100, rate: 0, per: 0, accessRights: {}, applyPolicies: [], metaData: {}, tags: [], isInactive: false,
-    createdAt: NOW, updatedAt: NOW, version: 1, ...overrides,
+    pk: `key#${'a'.repeat(64)}`,
+    keyId: 'a'.repeat(64),
+    incarnation: 'i1',
+    expires: 0,
+    quotaMax: 10,
+    quotaUsed: 0,
+    quotaRenewalRate: 3600,
+    quotaRenews: NOW + 100,
+    rate: 0,
+    per: 0,
+    accessRights: {},
+    applyPolicies: [],
+    metaData: {},
+    tags: [],
+    isInactive: false,
+    createdAt: NOW,
+    updatedAt: NOW,
+    version: 1,
+    ...overrides,
   };
 }
 
 function policy(id: string, overrides: Partial<Policy> = {}): Policy {
   return {
-    id, rate: 0, per: 0, quotaMax: -1, quotaRenewalRate: 0, accessRights: {}, keyExpiresIn: 0, tags: [], metaData: {}, isInactive: false,
-    version: 1, createdAt: NOW, updatedAt: NOW, ...overrides,
+    id,
+    rate: 0,
+    per: 0,
+    quotaMax: -1,
+    quotaRenewalRate: 0,
+    accessRights: {},
+    keyExpiresIn: 0,
+    tags: [],
+    metaData: {},
+    isInactive: false,
+    version: 1,
+    createdAt: NOW,
+    updatedAt: NOW,
+    ...overrides,
   } as Policy;
 }
 
-const run = (overrides: Partial<DecideInput>) => decide({ session: session(), countersKnown: true, policies: [], target: TARGET, nowMs: NOW * 1000, ...overrides });
+const run = (overrides: Partial<DecideInput>) =>
+  decide({ session: session(), countersKnown: true, policies: [], target: TARGET, nowMs: NOW * 1000, ...overrides });
 
 describe('decide', () => {
-  it('denies in Tyk\'s order, naming the first check that fails', () => {
-    const everythingWrong = session({ applyPolicies: ['gone'], isInactive: true, expires: NOW - 1, accessRights: { other: {} }, quotaUsed: 10 });
+  it("denies in Tyk's order, naming the first check that fails", () => {
+    const everythingWrong = session({
+      applyPolicies: ['gone'],
+      isInactive: true,
+      expires: NOW - 1,
+      accessRights: { other: {} },
+      quotaUsed: 10,
+    });
     expect(run({ session: everythingWrong })).toMatchObject({ allow: false, reason: 'no_matching_policy', check: 'policies' });
     expect(run({ session: { ...everythingWrong, applyPolicies: [] } })).toMatchObject({ reason: 'key_inactive' });
-    expect(run({ session: { ...everythingWrong, applyPolicies: [], isInactive: false } })).toMatchObject({ reason: 'session_expired', context: { expires: NOW - 1 } });
-    expect(run({ session: { ...everythingWrong, applyPolicies: [], isInactive: false, expires: 0 } })).toMatchObject({ reason: 'api_not_allowed' });
+    expect(run({ session: { ...everythingWrong, applyPolicies: [], isInactive: false } })).toMatchObject({
+      reason: 'session_expired',
+      context: { expires: NOW - 1 },
+    });
+    expect(run({ session: { ...everythingWrong, applyPolicies: [], isInactive: false, expires: 0 } })).toMatchObject({
+      reason: 'api_not_allowed',
+    });
     expect(run({ session: { ...everythingWrong, applyPolicies: [], isInactive: false, expires: 0, accessRights: {} } })).toMatchObject({
       reason: 'quota_exceeded',
       context: { quotaRenews: NOW + 100 },
@@ -38,15 +78,21 @@ describe('decide', () => {
 
   it('plans the count of an Allow from known counters, and guesses a take when they are not known', () => {
     expect(run({ session: session({ quotaRenews: NOW - 1 }) })).toMatchObject({ allow: true, plan: { quota: 'open' } });
-    expect(run({ session: session({ quotaRenews: NOW - 1 }), countersKnown: false })).toMatchObject({ allow: true, plan: { quota: 'take' } });
+    expect(run({ session: session({ quotaRenews: NOW - 1 }), countersKnown: false })).toMatchObject({
+      allow: true,
+      plan: { quota: 'take' },
+    });
   });
 
-  it('judges by the policies in force, not the key\'s own limits', () => {
-    const verdict = run({ session: session({ applyPolicies: ['gold'], quotaUsed: 10 }), policies: [policy('gold', { quotaMax: 20, quotaRenewalRate: 3600 })] });
+  it("judges by the policies in force, not the key's own limits", () => {
+    const verdict = run({
+      session: session({ applyPolicies: ['gold'], quotaUsed: 10 }),
+      policies: [policy('gold', { quotaMax: 20, quotaRenewalRate: 3600 })],
+    });
     expect(verdict).toMatchObject({ allow: true, governing: { limits: { quotaMax: 20 }, scope: 'key' } });
   });
 
-  it('counts an API with a limit of its own in that API\'s scope', () => {
+  it("counts an API with a limit of its own in that API's scope", () => {
     const verdict = run({ session: session({ accessRights: { api1: { limit: { quotaMax: 2, quotaRenewalRate: 60 } } } }) });
     expect(verdict).toMatchObject({ allow: true, governing: { limits: { quotaMax: 2 }, scope: { apiId: 'api1' } } });
   });

@@ -14,14 +14,35 @@ const KEY = 'gp_hooks-test-key-0123456789abcdef';
 const PK = keySessionPk(keyIdOf(KEY));
 
 const REQUEST: PluginRequest = {
-  method: 'GET', path: '/pets', headers: { 'x-trace': 'abc' }, query: {}, sourceIp: '198.18.0.7', apiId: 'api1', stage: 'prod',
+  method: 'GET',
+  path: '/pets',
+  headers: { 'x-trace': 'abc' },
+  query: {},
+  sourceIp: '198.18.0.7',
+  apiId: 'api1',
+  stage: 'prod',
 };
 
 function stored(overrides: Partial<StoredSession> = {}): StoredSession {
   return {
-    pk: PK, keyId: keyIdOf(KEY), expires: 0, quotaMax: 100, quotaUsed: 0, quotaRenewalRate: 0, quotaRenews: NOW,
-    rate: 0, per: 0, accessRights: {}, applyPolicies: [], metaData: {}, tags: [], isInactive: false,
-    createdAt: NOW - 100, updatedAt: NOW - 100, version: 1, ...overrides,
+    pk: PK,
+    keyId: keyIdOf(KEY),
+    expires: 0,
+    quotaMax: 100,
+    quotaUsed: 0,
+    quotaRenewalRate: 0,
+    quotaRenews: NOW,
+    rate: 0,
+    per: 0,
+    accessRights: {},
+    applyPolicies: [],
+    metaData: {},
+    tags: [],
+    isInactive: false,
+    createdAt: NOW - 100,
+    updatedAt: NOW - 100,
+    version: 1,
+    ...overrides,
   };
 }
 
@@ -48,7 +69,13 @@ class MemoryStore {
     return item;
   }
 
-  async updateSettings(pk: string, settings: SettingsChanges, counters: CounterSet, now: number, guard?: { version: number }): Promise<StoredSession> {
+  async updateSettings(
+    pk: string,
+    settings: SettingsChanges,
+    counters: CounterSet,
+    now: number,
+    guard?: { version: number },
+  ): Promise<StoredSession> {
     const expectedVersion = guard?.version;
     this.beforeUpdate(pk);
     const changes = { ...settings, ...counters };
@@ -66,9 +93,11 @@ class MemoryStore {
 
 function recordingLog() {
   const lines: { level: string; message: string; extra: Record<string, unknown> }[] = [];
-  const at = (level: string) => (message: string, ...extra: Record<string, unknown>[]) => {
-    lines.push({ level, message, extra: Object.assign({}, ...extra) });
-  };
+  const at =
+    (level: string) =>
+    (message: string, ...extra: Record<string, unknown>[]) => {
+      lines.push({ level, message, extra: Object.assign({}, ...extra) });
+    };
   const log: Log = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
   return { log, lines };
 }
@@ -78,7 +107,15 @@ function runner(plugins: GatepassPlugin[], options: { store?: MemoryStore; sessi
   const { log, lines } = recordingLog();
   // The runner only calls get/create/updateSettings; MemoryStore implements those with the store's semantics.
   const limitsOf = async (item: StoredSession) => ownLimits(item);
-  const hooks = new HookRunner({ plugins, store: store as unknown as SessionStore, log, timeoutMs: options.timeoutMs ?? 1000, request: REQUEST, now: NOW, limitsOf });
+  const hooks = new HookRunner({
+    plugins,
+    store: store as unknown as SessionStore,
+    log,
+    timeoutMs: options.timeoutMs ?? 1000,
+    request: REQUEST,
+    now: NOW,
+    limitsOf,
+  });
   if (options.session) {
     store.items.set(options.session.pk, options.session);
     hooks.state.pk = options.session.pk;
@@ -136,7 +173,7 @@ describe('HookRunner', () => {
       expect(later).not.toHaveBeenCalled();
     });
 
-    it('gives every hook the request, the request time and a log tagged with the plugin\'s name', async () => {
+    it("gives every hook the request, the request time and a log tagged with the plugin's name", async () => {
       let seen: { request: PluginRequest; now: number } | undefined;
       const { hooks, lines } = runner([
         {
@@ -158,17 +195,38 @@ describe('HookRunner', () => {
   describe('faults', () => {
     it('turns a hook that throws into a PluginError naming the plugin, logged, with the cause kept', async () => {
       const boom = new Error('kaboom');
-      const { hooks, lines } = runner([{ name: 'exploder', pre: () => { throw boom; } }]);
+      const { hooks, lines } = runner([
+        {
+          name: 'exploder',
+          pre: () => {
+            throw boom;
+          },
+        },
+      ]);
 
       const error = await expectPluginError(hooks.pre(), 'exploder', /^plugin exploder: pre hook threw: kaboom$/);
 
       expect(error.cause).toBe(boom);
-      expect(lines).toContainEqual({ level: 'error', message: 'plugin failed: failing closed', extra: { plugin: 'exploder', error: 'pre hook threw: kaboom' } });
+      expect(lines).toContainEqual({
+        level: 'error',
+        message: 'plugin failed: failing closed',
+        extra: { plugin: 'exploder', error: 'pre hook threw: kaboom' },
+      });
     });
 
     it('turns a rejected promise or a thrown non-Error into a PluginError too', async () => {
       const rejects = runner([{ name: 'rejects', pre: () => Promise.reject(new Error('nope')) }]);
-      const throwsString = runner([{ name: 'strings', post: () => { throw 'just a string'; } }], { session: stored() });
+      const throwsString = runner(
+        [
+          {
+            name: 'strings',
+            post: () => {
+              throw 'just a string';
+            },
+          },
+        ],
+        { session: stored() },
+      );
 
       await expectPluginError(rejects.hooks.pre(), 'rejects', /pre hook threw: nope/);
       await expectPluginError(throwsString.hooks.post({}, RESERVED_CONTEXT), 'strings', /post hook threw: just a string/);
@@ -176,7 +234,10 @@ describe('HookRunner', () => {
 
     it('fails a hook that runs past its time budget with a PluginError naming the plugin', async () => {
       vi.useFakeTimers();
-      const { hooks, lines } = runner([{ name: 'sloth', postAuth: () => new Promise<never>(() => undefined) }], { session: stored(), timeoutMs: 250 });
+      const { hooks, lines } = runner([{ name: 'sloth', postAuth: () => new Promise<never>(() => undefined) }], {
+        session: stored(),
+        timeoutMs: 250,
+      });
 
       const outcome = expectPluginError(hooks.postAuth(), 'sloth', /^plugin sloth: postAuth hook ran past 250 ms$/);
       await vi.advanceTimersByTimeAsync(250);
@@ -213,7 +274,9 @@ describe('HookRunner', () => {
 
     it('refuses a write a hook makes after it has answered', async () => {
       let keep: (() => Promise<unknown>) | undefined;
-      const { hooks, store } = runner([{ name: 'leaky', postAuth: (ctx) => void (keep = () => ctx.updateSession({ expires: NOW + 1 })) }], { session: stored() });
+      const { hooks, store } = runner([{ name: 'leaky', postAuth: (ctx) => void (keep = () => ctx.updateSession({ expires: NOW + 1 })) }], {
+        session: stored(),
+      });
       await hooks.postAuth();
       await expect(keep!()).rejects.toThrow(/write refused/);
       expect(store.writes).toEqual([]);
@@ -221,7 +284,9 @@ describe('HookRunner', () => {
 
     it('does not fail a hook that answers within its budget', async () => {
       vi.useFakeTimers();
-      const { hooks } = runner([{ name: 'quick', pre: () => new Promise<void>((resolve) => setTimeout(resolve, 249)) }], { timeoutMs: 250 });
+      const { hooks } = runner([{ name: 'quick', pre: () => new Promise<void>((resolve) => setTimeout(resolve, 249)) }], {
+        timeoutMs: 250,
+      });
 
       const outcome = hooks.pre();
       await vi.advanceTimersByTimeAsync(300);
@@ -269,7 +334,16 @@ describe('HookRunner', () => {
     });
 
     it('lets a postAuth hook deny, with the session it saw', async () => {
-      const { hooks } = runner([{ name: 'gold-only', postAuth: (ctx) => (ctx.session.tags.includes('gold') ? undefined : { deny: { reason: 'not_gold', message: 'Gold plan only' } }) }], { session: stored({ tags: ['silver'] }) });
+      const { hooks } = runner(
+        [
+          {
+            name: 'gold-only',
+            postAuth: (ctx) =>
+              ctx.session.tags.includes('gold') ? undefined : { deny: { reason: 'not_gold', message: 'Gold plan only' } },
+          },
+        ],
+        { session: stored({ tags: ['silver'] }) },
+      );
 
       expect(await hooks.postAuth()).toEqual({ reason: 'not_gold', message: 'Gold plan only' });
     });
@@ -278,7 +352,11 @@ describe('HookRunner', () => {
   describe('auth', () => {
     it('asks the first plugin with an auth hook for the key', async () => {
       const second = vi.fn();
-      const { hooks } = runner([{ name: 'no-auth', pre: () => undefined }, { name: 'first', auth: () => ({ key: KEY }) }, { name: 'second', auth: second }]);
+      const { hooks } = runner([
+        { name: 'no-auth', pre: () => undefined },
+        { name: 'first', auth: () => ({ key: KEY }) },
+        { name: 'second', auth: second },
+      ]);
 
       expect(hooks.hasAuth).toBe(true);
       expect(await hooks.auth()).toEqual({ key: KEY });
@@ -290,11 +368,16 @@ describe('HookRunner', () => {
     });
 
     it('creates the session the hook gives, with the defaults of a new session, and returns it as written', async () => {
-      const { hooks, store } = runner([{ name: 'creator', auth: (ctx) => ({ key: KEY, session: { expires: ctx.now + 60, quotaMax: 1000, quotaRenewalRate: 60 } }) }]);
+      const { hooks, store } = runner([
+        { name: 'creator', auth: (ctx) => ({ key: KEY, session: { expires: ctx.now + 60, quotaMax: 1000, quotaRenewalRate: 60 } }) },
+      ]);
 
       const result = await hooks.auth();
 
-      expect(result).toMatchObject({ key: KEY, session: { pk: PK, expires: NOW + 60, quotaMax: 1000, quotaUsed: 0, quotaRenews: NOW + 60, version: 1 } });
+      expect(result).toMatchObject({
+        key: KEY,
+        session: { pk: PK, expires: NOW + 60, quotaMax: 1000, quotaUsed: 0, quotaRenews: NOW + 60, version: 1 },
+      });
       expect(store.items.get(PK)).toEqual((result as { session: StoredSession }).session);
     });
 
@@ -309,7 +392,9 @@ describe('HookRunner', () => {
     });
 
     it('creates the session of createSession when there is none', async () => {
-      const { hooks, store } = runner([{ name: 'first-sight', auth: () => ({ key: KEY, createSession: { quotaMax: 1000, expires: NOW + 60 } }) }]);
+      const { hooks, store } = runner([
+        { name: 'first-sight', auth: () => ({ key: KEY, createSession: { quotaMax: 1000, expires: NOW + 60 } }) },
+      ]);
 
       const result = await hooks.auth();
 
@@ -339,7 +424,9 @@ describe('HookRunner', () => {
     });
 
     it('treats an answer with both session and createSession as a fault', async () => {
-      const { hooks, store } = runner([{ name: 'undecided', auth: () => ({ key: KEY, session: { quotaMax: 1 }, createSession: { quotaMax: 2 } }) }]);
+      const { hooks, store } = runner([
+        { name: 'undecided', auth: () => ({ key: KEY, session: { quotaMax: 1 }, createSession: { quotaMax: 2 } }) },
+      ]);
 
       await expectPluginError(hooks.auth(), 'undecided', /session or createSession/);
       expect(store.items.size).toBe(0);
@@ -373,7 +460,9 @@ describe('HookRunner', () => {
 
   describe('postAuth and read-your-writes', () => {
     it('writes updateSession conditionally on the version read, and the request continues with the item as written', async () => {
-      const { hooks, store } = runner([{ name: 'renew', postAuth: (ctx) => void ctx.updateSession({ expires: ctx.now + 60 }) }], { session: stored({ expires: NOW - 10, version: 4 }) });
+      const { hooks, store } = runner([{ name: 'renew', postAuth: (ctx) => void ctx.updateSession({ expires: ctx.now + 60 }) }], {
+        session: stored({ expires: NOW - 10, version: 4 }),
+      });
 
       await hooks.postAuth();
 
@@ -409,13 +498,15 @@ describe('HookRunner', () => {
         store.items.set(pk, { ...current, expires: NOW + 60, version: current.version + 1 });
       };
       const { hooks } = runner(
-        [{
-          name: 'renew',
-          async postAuth(ctx) {
-            seen.push(ctx.session.expires);
-            if (ctx.session.expires <= ctx.now) await ctx.updateSession({ expires: ctx.now + 60 });
+        [
+          {
+            name: 'renew',
+            async postAuth(ctx) {
+              seen.push(ctx.session.expires);
+              if (ctx.session.expires <= ctx.now) await ctx.updateSession({ expires: ctx.now + 60 });
+            },
           },
-        }],
+        ],
         { store, session: stored({ expires: NOW - 10, version: 1 }) },
       );
 
@@ -432,7 +523,9 @@ describe('HookRunner', () => {
         const current = store.items.get(pk)!;
         store.items.set(pk, { ...current, version: current.version + 1 });
       };
-      const hook = vi.fn(async (ctx: { updateSession: (p: SettingsChanges) => Promise<unknown> }) => void (await ctx.updateSession({ tags: ['x'] })));
+      const hook = vi.fn(
+        async (ctx: { updateSession: (p: SettingsChanges) => Promise<unknown> }) => void (await ctx.updateSession({ tags: ['x'] })),
+      );
       const { hooks } = runner([{ name: 'unlucky', postAuth: hook }], { store, session: stored() });
 
       await expectPluginError(hooks.postAuth(), 'unlucky', /lost 5 writes in a row/);
@@ -444,7 +537,9 @@ describe('HookRunner', () => {
       [{ quotaMax: 'lots' }, /quotaMax/],
       [{ bogus: true }, /bogus/],
     ])('treats the invalid patch %j as a fault and writes nothing', async (patch, field) => {
-      const { hooks, store } = runner([{ name: 'sloppy', postAuth: async (ctx) => void (await ctx.updateSession(patch as never)) }], { session: stored() });
+      const { hooks, store } = runner([{ name: 'sloppy', postAuth: async (ctx) => void (await ctx.updateSession(patch as never)) }], {
+        session: stored(),
+      });
 
       await expectPluginError(hooks.postAuth(), 'sloppy', field);
       expect(store.writes).toEqual([]);
@@ -452,7 +547,13 @@ describe('HookRunner', () => {
 
     it('ignores read-only fields in a patch (keyId, version, createdAt, updatedAt)', async () => {
       const { hooks, store } = runner(
-        [{ name: 'echo', postAuth: async (ctx) => void (await ctx.updateSession({ ...ctx.session, keyId: 'forged', version: 99, alias: 'renamed' } as never)) }],
+        [
+          {
+            name: 'echo',
+            postAuth: async (ctx) =>
+              void (await ctx.updateSession({ ...ctx.session, keyId: 'forged', version: 99, alias: 'renamed' } as never)),
+          },
+        ],
         { session: stored({ version: 3 }) },
       );
 
@@ -463,8 +564,11 @@ describe('HookRunner', () => {
       expect(hooks.state.session).toMatchObject({ keyId: keyIdOf(KEY), version: 4, alias: 'renamed' });
     });
 
-    it('makes sessions.set on the request\'s own key the session the request continues with', async () => {
-      const { hooks } = runner([{ name: 'setter', postAuth: async (ctx) => void (await ctx.sessions.set(KEY, { quotaMax: 3, expires: ctx.now + 60 })) }], { session: stored({ version: 2 }) });
+    it("makes sessions.set on the request's own key the session the request continues with", async () => {
+      const { hooks } = runner(
+        [{ name: 'setter', postAuth: async (ctx) => void (await ctx.sessions.set(KEY, { quotaMax: 3, expires: ctx.now + 60 })) }],
+        { session: stored({ version: 2 }) },
+      );
 
       await hooks.postAuth();
 
@@ -473,7 +577,15 @@ describe('HookRunner', () => {
 
     it('reads sessions by raw key through sessions.get, as public sessions', async () => {
       let got: unknown;
-      const { hooks } = runner([{ name: 'getter', postAuth: async (ctx) => void (got = [await ctx.sessions.get(KEY), await ctx.sessions.get('gp_nobody-has-this-key-00')]) }], { session: stored() });
+      const { hooks } = runner(
+        [
+          {
+            name: 'getter',
+            postAuth: async (ctx) => void (got = [await ctx.sessions.get(KEY), await ctx.sessions.get('gp_nobody-has-this-key-00')]),
+          },
+        ],
+        { session: stored() },
+      );
 
       await hooks.postAuth();
 
@@ -488,7 +600,13 @@ describe('HookRunner', () => {
       const { hooks } = runner(
         [
           { name: 'a', post: () => ({ context: { region: 'eu', tier: 2 } }) },
-          { name: 'b', post: (ctx) => { seenByB = { ...ctx.context }; return { context: { beta: true } }; } },
+          {
+            name: 'b',
+            post: (ctx) => {
+              seenByB = { ...ctx.context };
+              return { context: { beta: true } };
+            },
+          },
           { name: 'c', post: () => undefined },
         ],
         { session: stored() },
@@ -500,9 +618,11 @@ describe('HookRunner', () => {
       expect(context).toEqual({ keyId: 'k', quotaRemaining: 9, region: 'eu', tier: 2, beta: true });
     });
 
-    it('never replaces gatepass\'s own context values nor meta_* entries, and warns', async () => {
+    it("never replaces gatepass's own context values nor meta_* entries, and warns", async () => {
       const own = Object.fromEntries([...RESERVED_CONTEXT].map((name) => [name, 'forged']));
-      const { hooks, lines } = runner([{ name: 'forger', post: () => ({ context: { ...own, meta_plan: 'gold', mine: 'ok' } }) }], { session: stored() });
+      const { hooks, lines } = runner([{ name: 'forger', post: () => ({ context: { ...own, meta_plan: 'gold', mine: 'ok' } }) }], {
+        session: stored(),
+      });
 
       const context = await hooks.post({ keyId: 'k', quotaRemaining: 9, meta_plan: 'free' }, RESERVED_CONTEXT);
 

@@ -39,14 +39,21 @@ describe('createJwtVerifier with an HMAC secret', () => {
     const verdict = await verify(await signHmacToken(SECRET, claims({ pol: 'gold' })));
 
     expect(verdict).toMatchObject({
-      ok: true, identity: 'user-1', issuer: ISS, policies: ['gold'], times: { iat: NOW, exp: NOW + 3600 },
+      ok: true,
+      identity: 'user-1',
+      issuer: ISS,
+      policies: ['gold'],
+      times: { iat: NOW, exp: NOW + 3600 },
     });
   });
 
   it('refuses a token MAC-ed with another secret', async () => {
     const verdict = await verify(await signHmacToken('another-secret-of-at-least-32-characters', claims()));
 
-    expect(denial(verdict)).toMatchObject({ reason: 'token_invalid', detail: expect.stringContaining('ERR_JWS_SIGNATURE_VERIFICATION_FAILED') });
+    expect(denial(verdict)).toMatchObject({
+      reason: 'token_invalid',
+      detail: expect.stringContaining('ERR_JWS_SIGNATURE_VERIFICATION_FAILED'),
+    });
   });
 
   it('refuses an algorithm that is not pinned, even with the right secret', async () => {
@@ -70,8 +77,10 @@ describe('createJwtVerifier with an HMAC secret', () => {
   });
 
   it('relies on jose refusing alg none even without an algorithm list', async () => {
-    await expect(jwtVerify(unsecuredToken(claims()), new TextEncoder().encode(SECRET)))
-      .rejects.toMatchObject({ code: 'ERR_JOSE_NOT_SUPPORTED', message: expect.stringContaining('alg none') });
+    await expect(jwtVerify(unsecuredToken(claims()), new TextEncoder().encode(SECRET))).rejects.toMatchObject({
+      code: 'ERR_JOSE_NOT_SUPPORTED',
+      message: expect.stringContaining('alg none'),
+    });
   });
 
   it('refuses a token with an unrecognised critical header extension', async () => {
@@ -89,7 +98,10 @@ describe('createJwtVerifier with an HMAC secret', () => {
 
     const verdict = await verify(withPayload(token, claims({ pol: 'admin' })));
 
-    expect(denial(verdict)).toMatchObject({ reason: 'token_invalid', detail: expect.stringContaining('ERR_JWS_SIGNATURE_VERIFICATION_FAILED') });
+    expect(denial(verdict)).toMatchObject({
+      reason: 'token_invalid',
+      detail: expect.stringContaining('ERR_JWS_SIGNATURE_VERIFICATION_FAILED'),
+    });
     expect(verdict.times).toEqual({ iat: NOW, exp: NOW + 3600 });
   });
 
@@ -97,7 +109,10 @@ describe('createJwtVerifier with an HMAC secret', () => {
     ['issuer', { iss: 'https://evil.test/' }, '"iss"'],
     ['audience', { aud: 'another-api' }, '"aud"'],
   ])('refuses a token with the wrong %s', async (_, overrides, claim) => {
-    const verdict = await verify(await signHmacToken(SECRET, claims({ aud: 'gatepass-api', ...overrides })), config({ audience: 'gatepass-api' }));
+    const verdict = await verify(
+      await signHmacToken(SECRET, claims({ aud: 'gatepass-api', ...overrides })),
+      config({ audience: 'gatepass-api' }),
+    );
 
     expect(denial(verdict)).toMatchObject({ reason: 'token_invalid', detail: expect.stringContaining(claim) });
     expect(denial(verdict).detail).toContain('ERR_JWT_CLAIM_VALIDATION_FAILED');
@@ -177,7 +192,7 @@ describe('times and clock tolerance', () => {
 
   it.each([
     ['expired 30 s ago', { exp: NOW - 30 }, 'allowed'],
-    ['issued and valid from 30 s ahead (the issuer\'s clock is ahead)', { iat: NOW + 30, nbf: NOW + 30 }, 'allowed'],
+    ["issued and valid from 30 s ahead (the issuer's clock is ahead)", { iat: NOW + 30, nbf: NOW + 30 }, 'allowed'],
     ['expired 120 s ago', { exp: NOW - 120 }, 'token_expired'],
     ['valid only from now + 300 s', { nbf: NOW + 300 }, 'token_not_yet_valid'],
   ])('with the default 60 s tolerance, judges a token %s as %s, reporting its times', async (_, times, outcome) => {
@@ -264,7 +279,12 @@ describe('token length', () => {
 
     const verdict = await verify(token);
 
-    expect(verdict).toEqual({ ok: false, reason: 'token_invalid', detail: expect.stringContaining(`${MAX_TOKEN_LENGTH}-byte bound`), times: {} });
+    expect(verdict).toEqual({
+      ok: false,
+      reason: 'token_invalid',
+      detail: expect.stringContaining(`${MAX_TOKEN_LENGTH}-byte bound`),
+      times: {},
+    });
   });
 });
 

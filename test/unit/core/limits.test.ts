@@ -19,7 +19,10 @@ describe('planCount', () => {
   });
 
   it('denies a used-up quota with the time it renews', () => {
-    expect(planCount(QUOTA_10_PER_HOUR, { quotaUsed: 10, quotaRenews: NOW + 5 }, AT)).toEqual({ kind: 'quota_exceeded', quotaRenews: NOW + 5 });
+    expect(planCount(QUOTA_10_PER_HOUR, { quotaUsed: 10, quotaRenews: NOW + 5 }, AT)).toEqual({
+      kind: 'quota_exceeded',
+      quotaRenews: NOW + 5,
+    });
   });
 
   it('judges the count made so far by the limit in force: a lowered quota denies, a raised one grants the difference', () => {

@@ -23,14 +23,39 @@ const PK = `key#${KEY_ID}`;
 
 function item(overrides: Partial<StoredSession> = {}): StoredSession {
   return {
-    pk: PK, keyId: KEY_ID, incarnation: 'inc-1', expires: 0, quotaMax: 10, quotaUsed: 2, quotaRenewalRate: 3600, quotaRenews: NOW + 600,
-    rate: 0, per: 0, accessRights: {}, applyPolicies: [], metaData: { plan: 'gold' }, tags: [], isInactive: false,
-    createdAt: NOW - 1000, updatedAt: NOW - 1000, version: 3, ...overrides,
+    pk: PK,
+    keyId: KEY_ID,
+    incarnation: 'inc-1',
+    expires: 0,
+    quotaMax: 10,
+    quotaUsed: 2,
+    quotaRenewalRate: 3600,
+    quotaRenews: NOW + 600,
+    rate: 0,
+    per: 0,
+    accessRights: {},
+    applyPolicies: [],
+    metaData: { plan: 'gold' },
+    tags: [],
+    isInactive: false,
+    createdAt: NOW - 1000,
+    updatedAt: NOW - 1000,
+    version: 3,
+    ...overrides,
   };
 }
 
 function request(overrides: Partial<AuthRequest> = {}): AuthRequest {
-  return { apiId: 'api1', stage: 'prod', method: 'GET', path: '/pets', headers: { authorization: KEY }, query: {}, sourceIp: '127.0.0.1', ...overrides };
+  return {
+    apiId: 'api1',
+    stage: 'prod',
+    method: 'GET',
+    path: '/pets',
+    headers: { authorization: KEY },
+    query: {},
+    sourceIp: '127.0.0.1',
+    ...overrides,
+  };
 }
 
 const lines: string[] = [];
@@ -84,7 +109,8 @@ describe('Pipeline', () => {
 
   it('decides again on the item a failed write returns, without a read', async () => {
     ddb.on(GetCommand).resolves({ Item: item() });
-    ddb.on(UpdateCommand)
+    ddb
+      .on(UpdateCommand)
       .rejectsOnce(conditionFailed(item({ version: 4, quotaUsed: 10 })))
       .resolves({ Attributes: item() });
 
@@ -117,7 +143,10 @@ describe('Pipeline', () => {
 
   it('denies key_not_found when the key was deleted since this instance remembered it', async () => {
     ddb.on(GetCommand).resolves({ Item: item() });
-    ddb.on(UpdateCommand).resolvesOnce({ Attributes: item({ quotaUsed: 3 }) }).rejects(conditionFailed(undefined));
+    ddb
+      .on(UpdateCommand)
+      .resolvesOnce({ Attributes: item({ quotaUsed: 3 }) })
+      .rejects(conditionFailed(undefined));
     const instance = pipeline();
     await instance.authorize(request());
     expect(await instance.authorize(request())).toMatchObject({ allow: false, reason: 'key_not_found' });
@@ -140,7 +169,10 @@ describe('Pipeline', () => {
   });
 
   it('never logs the raw key, whatever the outcome', async () => {
-    ddb.on(GetCommand).resolvesOnce({ Item: undefined }).resolves({ Item: item({ isInactive: true }) });
+    ddb
+      .on(GetCommand)
+      .resolvesOnce({ Item: undefined })
+      .resolves({ Item: item({ isInactive: true }) });
     const instance = pipeline();
     await instance.authorize(request());
     await instance.authorize(request());

@@ -65,7 +65,11 @@ describe('loadPlugins', () => {
   });
 
   it('fails on a missing file, naming the entry and the path tried', async () => {
-    await expectPluginError(loadPlugins(['not-installed'], FIXTURES), 'not-installed', new RegExp(`failed to load from ${fixture('not-installed.mjs')}`));
+    await expectPluginError(
+      loadPlugins(['not-installed'], FIXTURES),
+      'not-installed',
+      new RegExp(`failed to load from ${fixture('not-installed.mjs')}`),
+    );
   });
 
   it('fails on a module that throws while loading', async () => {
@@ -99,6 +103,10 @@ describe('loadPlugins', () => {
   });
 
   it('fails on the first bad entry even when the others are fine', async () => {
-    await expectPluginError(loadPlugins([fixture('denies.mjs'), fixture('no-hooks.mjs'), fixture('throws.mjs')]), 'no-hooks', /defines no hook/);
+    await expectPluginError(
+      loadPlugins([fixture('denies.mjs'), fixture('no-hooks.mjs'), fixture('throws.mjs')]),
+      'no-hooks',
+      /defines no hook/,
+    );
   });
 });

@@ -1,19 +1,12 @@
 import type { z } from 'zod';
 import { describe, expect, it } from 'vitest';
-import {
-  isExpired,
-  newSessionFields,
-  SessionInputSchema,
-  SessionPatchSchema,
-} from '../../../lambdas/core/model/session.ts';
+import { isExpired, newSessionFields, SessionInputSchema, SessionPatchSchema } from '../../../lambdas/core/model/session.ts';
 import { NOW } from '../../support/fixtures.ts';
 
 /** The paths zod names for an invalid input, unknown keys spelled out one by one. */
 function badFields(error: z.ZodError): string[] {
   return error.issues.flatMap((issue) =>
-    issue.code === 'unrecognized_keys'
-      ? issue.keys.map((key) => [...issue.path, key].join('.'))
-      : [issue.path.join('.')],
+    issue.code === 'unrecognized_keys' ? issue.keys.map((key) => [...issue.path, key].join('.')) : [issue.path.join('.')],
   );
 }
 

@@ -5,11 +5,14 @@ import type { SessionStore } from '../../../lambdas/core/store/store.ts';
 import { unstorable } from '../../../lambdas/core/model/storable.ts';
 
 /** A store that fails the test if anything reaches it. */
-const untouchable = new Proxy({}, {
-  get: () => () => {
-    throw new Error('the store must not be called');
+const untouchable = new Proxy(
+  {},
+  {
+    get: () => () => {
+      throw new Error('the store must not be called');
+    },
   },
-}) as unknown as SessionStore;
+) as unknown as SessionStore;
 
 describe('unstorable', () => {
   it('names a __proto__ key anywhere (JSON.parse keeps it; zod records would drop it and widen access)', () => {
@@ -19,7 +22,10 @@ describe('unstorable', () => {
   });
 
   it('names numbers DynamoDB cannot store exactly', () => {
-    expect(unstorable({ metaData: { big: 1e300, tiny: 1e-200, fine: 1.5 } }).map((p) => p.field)).toEqual(['metaData.big', 'metaData.tiny']);
+    expect(unstorable({ metaData: { big: 1e300, tiny: 1e-200, fine: 1.5 } }).map((p) => p.field)).toEqual([
+      'metaData.big',
+      'metaData.tiny',
+    ]);
   });
 
   it('accepts ordinary bodies', () => {

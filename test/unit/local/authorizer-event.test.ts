@@ -1,9 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  buildRequestAuthorizerEvent,
-  buildTokenAuthorizerEvent,
-  methodArn,
-} from '../../../local/authorizer-event.ts';
+import { buildRequestAuthorizerEvent, buildTokenAuthorizerEvent, methodArn } from '../../../local/authorizer-event.ts';
 
 const base = {
   method: 'get',
@@ -21,8 +17,9 @@ describe('methodArn', () => {
   });
 
   it('ends with a slash for the root path, like the developer guide example', () => {
-    expect(methodArn({ ...base, path: '/', region: 'eu-west-1', accountId: '123456789012' }))
-      .toBe('arn:aws:execute-api:eu-west-1:123456789012:abc123/dev/GET/');
+    expect(methodArn({ ...base, path: '/', region: 'eu-west-1', accountId: '123456789012' })).toBe(
+      'arn:aws:execute-api:eu-west-1:123456789012:abc123/dev/GET/',
+    );
   });
 });
 

@@ -34,7 +34,9 @@ describe('evaluatePolicy', () => {
   it('refuses a Resource longer than the 512 characters API Gateway allows', () => {
     const long = `${ARN}/${'x'.repeat(512)}`;
 
-    expect(evaluatePolicy(answer([statement('Allow', long)]), long)).toEqual({ malformed: 'Statement[0].Resource is longer than 512 characters' });
+    expect(evaluatePolicy(answer([statement('Allow', long)]), long)).toEqual({
+      malformed: 'Statement[0].Resource is longer than 512 characters',
+    });
     expect(evaluatePolicy(answer([statement('Allow', 'arn:aws:execute-api:*:*:api1/dev/*')]), long)).toMatchObject({ effect: 'Allow' });
   });
 
