@@ -1,53 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import type { Policy } from '../../../lambdas/core/policies/policy.ts';
 import { decide, type DecideInput } from '../../../lambdas/core/request/decide.ts';
 import type { StoredSession } from '../../../lambdas/core/store/item.ts';
+import { NOW, storedPolicy, storedSession } from '../../support/fixtures.ts';
 
-const NOW = 1_750_000_000;
 const TARGET = { apiId: 'api1', stage: 'prod', method: 'GET', path: '/pets' };
 
-function session(overrides: Partial<StoredSession> = {}): StoredSession {
-  return {
-    pk: `key#${'a'.repeat(64)}`,
-    keyId: 'a'.repeat(64),
-    incarnation: 'i1',
-    expires: 0,
-    quotaMax: 10,
-    quotaUsed: 0,
-    quotaRenewalRate: 3600,
-    quotaRenews: NOW + 100,
-    rate: 0,
-    per: 0,
-    accessRights: {},
-    applyPolicies: [],
-    metaData: {},
-    tags: [],
-    isInactive: false,
-    createdAt: NOW,
-    updatedAt: NOW,
-    version: 1,
-    ...overrides,
-  };
-}
-
-function policy(id: string, overrides: Partial<Policy> = {}): Policy {
-  return {
-    id,
-    rate: 0,
-    per: 0,
-    quotaMax: -1,
-    quotaRenewalRate: 0,
-    accessRights: {},
-    keyExpiresIn: 0,
-    tags: [],
-    metaData: {},
-    isInactive: false,
-    version: 1,
-    createdAt: NOW,
-    updatedAt: NOW,
-    ...overrides,
-  } as Policy;
-}
+/** A key with a quota of 10 per hour, none used, its window open. */
+const session = (overrides: Partial<StoredSession> = {}): StoredSession =>
+  storedSession({ incarnation: 'i1', quotaMax: 10, quotaUsed: 0, quotaRenewalRate: 3600, quotaRenews: NOW + 100, ...overrides });
+const policy = storedPolicy;
 
 const run = (overrides: Partial<DecideInput>) =>
   decide({ session: session(), countersKnown: true, policies: [], target: TARGET, nowMs: NOW * 1000, ...overrides });
