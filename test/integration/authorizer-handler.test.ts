@@ -1,13 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import type {
-  APIGatewayAuthorizerResult,
-  APIGatewayRequestAuthorizerEvent,
-  APIGatewayRequestAuthorizerEventV2,
-  APIGatewaySimpleAuthorizerWithContextResult,
-  APIGatewayTokenAuthorizerEvent,
-  Context,
-} from 'aws-lambda';
+import type { APIGatewayAuthorizerResult, APIGatewaySimpleAuthorizerWithContextResult } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ARN_PREFIX, httpApiEvent, LAMBDA_CONTEXT, restRequestEvent, restTokenEvent } from '../support/authorizer-events.ts';
 import { KeyService } from '../../lambdas/admin/key-service.ts';
 import type { AuthorizerResult } from '../../lambdas/authorizer/events.ts';
 import { createAuthorizerHandler } from '../../lambdas/authorizer/handler.ts';
@@ -21,60 +15,10 @@ import { createTestTable, type TestTable } from '../support/dynamo.ts';
  * Gateway sends and each answer it expects. Missing credentials and faults, which need no
  * DynamoDB, are in test/unit/authorizer/handler.test.ts.
  */
-const ARN_PREFIX = 'arn:aws:execute-api:us-east-1:123456789012';
-const METHOD_ARN = `${ARN_PREFIX}:api1/prod/GET/pets/42`;
 const STAGE_ARN = `${ARN_PREFIX}:api1/prod/*`;
-
-const LAMBDA_CONTEXT = {
-  functionName: 'gatepass-authorizer',
-  awsRequestId: 'c6af9ac6-7b61-11e6-9a41-93e812345678',
-  getRemainingTimeInMillis: () => 3000,
-} as unknown as Context;
 
 /** Rights of the test keys: only GET /pets/<n> on API api1, stage prod. */
 const PETS_ONLY = { api1: { versions: ['prod'], allowedUrls: [{ url: '/pets/[0-9]+', methods: ['GET'] }] } };
-
-function restRequestEvent(headers: Record<string, string>, methodArn = METHOD_ARN): APIGatewayRequestAuthorizerEvent {
-  return {
-    type: 'REQUEST',
-    methodArn,
-    resource: '/pets/{id}',
-    path: '/pets/42',
-    httpMethod: 'GET',
-    headers,
-    multiValueHeaders: null,
-    pathParameters: { id: '42' },
-    queryStringParameters: null,
-    multiValueQueryStringParameters: null,
-    stageVariables: null,
-    requestContext: { apiId: 'api1', stage: 'prod', identity: { sourceIp: '203.0.113.9' } },
-  } as unknown as APIGatewayRequestAuthorizerEvent;
-}
-
-function restTokenEvent(token: string): APIGatewayTokenAuthorizerEvent {
-  return { type: 'TOKEN', methodArn: METHOD_ARN, authorizationToken: token };
-}
-
-function httpApiEvent(headers: Record<string, string>): APIGatewayRequestAuthorizerEventV2 {
-  return {
-    version: '2.0',
-    type: 'REQUEST',
-    routeArn: METHOD_ARN,
-    identitySource: [],
-    routeKey: 'GET /pets/{id}',
-    rawPath: '/prod/pets/42',
-    rawQueryString: '',
-    headers,
-    requestContext: {
-      accountId: '123456789012',
-      apiId: 'api1',
-      http: { method: 'GET', path: '/prod/pets/42', protocol: 'HTTP/1.1', sourceIp: '203.0.113.9', userAgent: 'curl/8' },
-      requestId: 'r1',
-      routeKey: 'GET /pets/{id}',
-      stage: 'prod',
-    },
-  } as unknown as APIGatewayRequestAuthorizerEventV2;
-}
 
 function statementOf(result: AuthorizerResult): { Effect: string; Resource: unknown; Action: unknown } {
   const statements = (result as APIGatewayAuthorizerResult).policyDocument.Statement;

@@ -1,13 +1,8 @@
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Logger } from '@aws-lambda-powertools/logger';
-import type {
-  APIGatewayRequestAuthorizerEvent,
-  APIGatewayRequestAuthorizerEventV2,
-  APIGatewayTokenAuthorizerEvent,
-  Context,
-} from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { httpApiEvent, LAMBDA_CONTEXT, restRequestEvent, restTokenEvent } from '../../support/authorizer-events.ts';
 import type { AuthorizerEvent } from '../../../lambdas/authorizer/events.ts';
 import { createAuthorizerHandler, type AuthorizerOptions } from '../../../lambdas/authorizer/handler.ts';
 import { ConfigSchema, type ConfigInput } from '../../../lambdas/core/model/config.ts';
@@ -18,56 +13,6 @@ import { createDocumentClient } from '../../../lambdas/core/store/dynamo-client.
  * read) and faults, which fail closed. Allows and denials on DynamoDB Local are in
  * test/integration/authorizer-handler.test.ts.
  */
-const ARN_PREFIX = 'arn:aws:execute-api:us-east-1:123456789012';
-const METHOD_ARN = `${ARN_PREFIX}:api1/prod/GET/pets/42`;
-
-const LAMBDA_CONTEXT = {
-  functionName: 'gatepass-authorizer',
-  awsRequestId: 'c6af9ac6-7b61-11e6-9a41-93e812345678',
-  getRemainingTimeInMillis: () => 3000,
-} as unknown as Context;
-
-function restRequestEvent(headers: Record<string, string>, methodArn = METHOD_ARN): APIGatewayRequestAuthorizerEvent {
-  return {
-    type: 'REQUEST',
-    methodArn,
-    resource: '/pets/{id}',
-    path: '/pets/42',
-    httpMethod: 'GET',
-    headers,
-    multiValueHeaders: null,
-    pathParameters: { id: '42' },
-    queryStringParameters: null,
-    multiValueQueryStringParameters: null,
-    stageVariables: null,
-    requestContext: { apiId: 'api1', stage: 'prod', identity: { sourceIp: '203.0.113.9' } },
-  } as unknown as APIGatewayRequestAuthorizerEvent;
-}
-
-function restTokenEvent(token: string): APIGatewayTokenAuthorizerEvent {
-  return { type: 'TOKEN', methodArn: METHOD_ARN, authorizationToken: token };
-}
-
-function httpApiEvent(headers: Record<string, string>): APIGatewayRequestAuthorizerEventV2 {
-  return {
-    version: '2.0',
-    type: 'REQUEST',
-    routeArn: METHOD_ARN,
-    identitySource: [],
-    routeKey: 'GET /pets/{id}',
-    rawPath: '/prod/pets/42',
-    rawQueryString: '',
-    headers,
-    requestContext: {
-      accountId: '123456789012',
-      apiId: 'api1',
-      http: { method: 'GET', path: '/prod/pets/42', protocol: 'HTTP/1.1', sourceIp: '203.0.113.9', userAgent: 'curl/8' },
-      requestId: 'r1',
-      routeKey: 'GET /pets/{id}',
-      stage: 'prod',
-    },
-  } as unknown as APIGatewayRequestAuthorizerEventV2;
-}
 
 async function rejection(promise: Promise<unknown>): Promise<Error | undefined> {
   return promise.then(
