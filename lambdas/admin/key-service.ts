@@ -152,11 +152,8 @@ export class KeyService {
       counters[names.quotaUsed] = 0;
       counters[names.quotaRenews] = now + renewal;
     }
-    const item = await this.#store.setCounters(
-      keySessionPk(keyId),
-      counters,
-      ifMatch === undefined ? undefined : guardAt(current, ifMatch),
-    );
+    // Guarded by the settings read (or named): a reset re-sent late, after settings writes, fails instead of applying again.
+    const item = await this.#store.setCounters(keySessionPk(keyId), counters, guardAt(current, ifMatch));
     return this.#public(item);
   }
 

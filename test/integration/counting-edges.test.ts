@@ -413,6 +413,22 @@ describe('the counting model at its edges', () => {
     expect([...between, ...after].filter(Boolean)).toHaveLength(10);
   });
 
+  it('never applies a reset twice, even when its re-sent copy comes after four settings writes', async () => {
+    const { key, keyId } = await keys.create({ quotaMax: 10, quotaRemaining: 0, quotaRenewalRate: 3600 });
+    const pipeline = pipelineWith();
+    const between: boolean[] = [];
+    const lossy = lossyStore(async () => {
+      for (let i = 0; i < 10; i++) between.push((await pipeline.authorize(requestWith(key))).allow);
+      for (let i = 0; i < 4; i++) await keys.update(keyId, { tags: [`t${i}`] });
+    });
+    // The copy fails on the settings version: the admin sees a conflict, never a second reset.
+    await expect(new KeyService(lossy, () => NOW, { policies }).resetQuota(keyId)).rejects.toMatchObject({ code: 'ERR_VERSION_CONFLICT' });
+    const after: boolean[] = [];
+    for (let i = 0; i < 10; i++) after.push((await pipeline.authorize(requestWith(key))).allow);
+
+    expect([...between, ...after].filter(Boolean)).toHaveLength(10);
+  });
+
   it("recognises a plugin's landed write even when an admin write lands before the SDK re-sends it", async () => {
     const { key, keyId } = await keys.create({ quotaMax: 100, quotaRemaining: 0, quotaRenewalRate: 3600 });
     const lossy = lossyStore(async () => {

@@ -74,7 +74,7 @@ type Compiled = RE2JS | undefined;
  * plugins, not callers.
  */
 const compiled = new Map<string, Compiled>();
-const MAX_COMPILED = 5000;
+const MAX_COMPILED = 500; // a compiled pattern near MAX_URL_PATTERN_PROGRAM takes about 85 KB: at most about 40 MB
 
 /**
  * Most `allowedUrls` entries matched for one request (the most one access right may list).

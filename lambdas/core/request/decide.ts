@@ -1,6 +1,7 @@
 import { planCount, type CountPlan, type Counters, type Limits } from '../limits/limits.ts';
 import { countersOf, type CounterScope } from '../limits/scope.ts';
 import { GatepassError } from '../model/errors.ts';
+import { rateWithoutPer } from '../model/limit-rules.ts';
 import type { Reason } from '../model/reasons.ts';
 import { isExpired } from '../model/session.ts';
 import { effectiveSettings, limitsFor, type Policy, type PolicySettings } from '../policies/policy.ts';
@@ -87,6 +88,10 @@ export function decide(input: DecideInput): Verdict {
     return denial('url_rights_not_cacheable', 'access_rights');
 
   const governing = governingLimits(effective, target.apiId);
+  if (rateWithoutPer(governing.limits.rate, governing.limits.per)) {
+    // Stored before the rule was checked, or written around it: never an unlimited key.
+    throw new GatepassError('ERR_STORE', `session ${session.pk} has a rate limit without a window (per): failing closed`);
+  }
   const counters: Counters | undefined = input.countersKnown ? countersOf(session, governing.scope) : undefined;
   const verdict = planCount(governing.limits, counters, nowMs);
   if (verdict.kind === 'rate_limited') return denial('rate_limited', 'rate_limit', { retryAfter: verdict.retryAfter });

@@ -98,7 +98,8 @@ export class SessionStore {
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       const current = oldItem(error);
-      if (current?.writeToken === item.writeToken) return current; // our own create, its answer lost and re-sent
+      const tokens = current as unknown as Record<string, unknown> | undefined;
+      if (WRITE_TOKEN_SLOTS.some((slot) => tokens?.[slot] === item.writeToken)) return current!; // our own create, its answer lost and re-sent
       throw new AlreadyExistsError('a session already exists for this key');
     }
     return item as StoredSession;

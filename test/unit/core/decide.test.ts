@@ -73,3 +73,9 @@ describe('decide on a malformed item', () => {
     expect(() => run({ session: session({ isInactive: 'no' as unknown as boolean }) })).toThrow(/isInactive/);
   });
 });
+
+describe('decide on limits that cannot be enforced', () => {
+  it('fails closed on a stored rate limit without a window (per 0), never an unlimited key', () => {
+    expect(() => run({ session: session({ rate: 2, per: 0 }) })).toThrow(/without a window/);
+  });
+});
