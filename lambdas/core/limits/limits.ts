@@ -88,12 +88,12 @@ export function countsNothing(plan: CountPlan): boolean {
 }
 
 /** The rate window is open while its end is in the future. */
-export function rateWindowOpen(counters: Counters, nowMs: number): boolean {
+function rateWindowOpen(counters: Counters, nowMs: number): boolean {
   return counters.rateResetsAt !== undefined && counters.rateResetsAt > nowMs;
 }
 
 /** A quota that never renews has one window forever; a renewing one ends at `quotaRenews`. */
-export function quotaWindowOpen(limits: Limits, counters: Counters, now: number): boolean {
+function quotaWindowOpen(limits: Limits, counters: Counters, now: number): boolean {
   if (limits.quotaRenewalRate === 0) return true;
   return counters.quotaRenews !== undefined && counters.quotaRenews > now;
 }

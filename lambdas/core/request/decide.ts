@@ -1,5 +1,5 @@
-import { planCount, type CountPlan, type Counters, type Limits } from '../limits/limits.ts';
-import { countersOf, type CounterScope } from '../limits/scope.ts';
+import { planCount, type CountPlan, type Counters } from '../limits/limits.ts';
+import { countersOf } from '../limits/scope.ts';
 import { GatepassError } from '../model/errors.ts';
 import { rateWithoutPer } from '../model/limit-rules.ts';
 import type { Reason } from '../model/reasons.ts';
@@ -32,11 +32,8 @@ export interface DecideInput {
   readonly resultsCached?: boolean;
 }
 
-/** Where a request's limits and counters come from. */
-export interface Governing {
-  readonly limits: Limits;
-  readonly scope: CounterScope;
-}
+/** Where a request's limits and counters come from (see `limitsFor`). */
+export type Governing = ReturnType<typeof limitsFor>;
 
 export type Verdict =
   | {
@@ -87,7 +84,7 @@ export function decide(input: DecideInput): Verdict {
   if (input.resultsCached && isRouteScoped(effective.accessRights, target.apiId))
     return denial('url_rights_not_cacheable', 'access_rights');
 
-  const governing = governingLimits(effective, target.apiId);
+  const governing = limitsFor(effective, target.apiId);
   if (rateWithoutPer(governing.limits.rate, governing.limits.per)) {
     // Stored before the rule was checked, or written around it: never an unlimited key.
     throw new GatepassError('ERR_STORE', `session ${session.pk} has a rate limit without a window (per): failing closed`);
@@ -97,14 +94,6 @@ export function decide(input: DecideInput): Verdict {
   if (verdict.kind === 'rate_limited') return denial('rate_limited', 'rate_limit', { retryAfter: verdict.retryAfter });
   if (verdict.kind === 'quota_exceeded') return denial('quota_exceeded', 'quota', { quotaRenews: verdict.quotaRenews });
   return { allow: true, plan: verdict.plan, governing, effective };
-}
-
-/**
- * The limits and counters that govern a request to `apiId`: the API's own limit when its
- * access right has one (counted in that API's own scope), else the key's.
- */
-export function governingLimits(effective: PolicySettings, apiId: string): Governing {
-  return limitsFor(effective, apiId);
 }
 
 /**

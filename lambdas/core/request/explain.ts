@@ -5,7 +5,8 @@ import { isExpired, type AccessRight } from '../model/session.ts';
 import type { Policy } from '../policies/policy.ts';
 import type { StoredSession } from '../store/item.ts';
 import { checkAccessRights, type RequestTarget } from './access-rights.ts';
-import { CHECKS, decide, governingLimits, type CheckName } from './decide.ts';
+import { limitsFor } from '../policies/policy.ts';
+import { CHECKS, decide, type CheckName } from './decide.ts';
 
 /** `skip`: not reached, because an earlier check denied first. */
 export type CheckOutcome = 'pass' | 'fail' | 'skip';
@@ -52,7 +53,7 @@ export function explainDecision(session: StoredSession, policies: readonly Polic
     policies: { applied: applied.map((policy) => policy.id), missing: settings.missing, inactive: inactivePolicies },
   };
 
-  const { limits, scope } = governingLimits(settings, target.apiId);
+  const { limits, scope } = limitsFor(settings, target.apiId);
   const counters = countersOf(session, scope);
   const where = scope === 'key' ? '' : ` (${scopeName(scope)}'s own limit)`;
   const details: Record<CheckName, string> = {

@@ -60,11 +60,6 @@ export class UpdateExpression {
     return this;
   }
 
-  /** The names of the condition clauses, in order (for tests and logs). */
-  get conditionLabels(): string[] {
-    return [...this.#conditions.keys()];
-  }
-
   /** The parameters of an UpdateItem (or, without sets, of a DeleteItem or PutItem condition). */
   build(): {
     UpdateExpression?: string;

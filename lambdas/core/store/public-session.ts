@@ -39,8 +39,3 @@ export function toPublicSession(item: StoredSession, limits: Limits, now: number
   for (const field of PUBLIC_FIELDS) if (derived[field] !== undefined) session[field] = derived[field];
   return session as unknown as Session;
 }
-
-/** The session's own limits (what applies when it has no policies). */
-export function ownLimits(item: Pick<StoredSession, 'rate' | 'per' | 'quotaMax' | 'quotaRenewalRate'>): Limits {
-  return { rate: item.rate, per: item.per, quotaMax: item.quotaMax, quotaRenewalRate: item.quotaRenewalRate };
-}

@@ -7,7 +7,6 @@ import type { Log } from '../../../lambdas/core/model/log.ts';
 import type { GatepassPlugin, PluginRequest, Session } from '../../../lambdas/core/plugins/plugin.ts';
 import type { SessionStore } from '../../../lambdas/core/store/store.ts';
 import type { CounterSet, SettingsChanges, StoredSession } from '../../../lambdas/core/store/item.ts';
-import { ownLimits } from '../../../lambdas/core/store/public-session.ts';
 
 const NOW = 1_750_000_000;
 const KEY = 'gp_hooks-test-key-0123456789abcdef';
@@ -106,7 +105,7 @@ function runner(plugins: GatepassPlugin[], options: { store?: MemoryStore; sessi
   const store = options.store ?? new MemoryStore();
   const { log, lines } = recordingLog();
   // The runner only calls get/create/updateSettings; MemoryStore implements those with the store's semantics.
-  const limitsOf = async (item: StoredSession) => ownLimits(item);
+  const limitsOf = async ({ rate, per, quotaMax, quotaRenewalRate }: StoredSession) => ({ rate, per, quotaMax, quotaRenewalRate });
   const hooks = new HookRunner({
     plugins,
     store: store as unknown as SessionStore,
