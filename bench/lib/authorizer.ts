@@ -8,7 +8,7 @@ import type { APIGatewayAuthorizerResult, Context } from 'aws-lambda';
 import { createAuthorizerHandler, type AuthorizerHandler } from '../../lambdas/authorizer/handler.ts';
 import { parseConfig, type Config, type ConfigInput } from '../../lambdas/core/model/config.ts';
 import type { GatepassPlugin } from '../../lambdas/core/plugins/plugin.ts';
-import type { PolicyFields } from '../../lambdas/core/policies/policy.ts';
+import { PolicyFieldsSchema, type PolicyFields } from '../../lambdas/core/policies/policy.ts';
 import { buildRequestAuthorizerEvent } from '../../local/authorizer-event.ts';
 import { lambdaContext } from '../../local/lambda-context.ts';
 
@@ -16,30 +16,10 @@ import { lambdaContext } from '../../local/lambda-context.ts';
 export const BENCH_JWT_SECRET = 'gatepass-bench-secret-0123456789abcdef';
 export const BENCH_ISSUER = 'https://issuer.bench.invalid/';
 
-/** A policy with no limits, and one with a rate limit and a quota (both consumed per request). */
+/** A policy with no limits, and one with a rate limit and a quota (both counted per request). */
 export const POLICIES: Record<'unlimited' | 'limited', PolicyFields> = {
-  unlimited: {
-    rate: 0,
-    per: 0,
-    quotaMax: -1,
-    quotaRenewalRate: 0,
-    accessRights: {},
-    keyExpiresIn: 0,
-    tags: [],
-    metaData: {},
-    isInactive: false,
-  },
-  limited: {
-    rate: 100_000,
-    per: 1,
-    quotaMax: 100_000_000,
-    quotaRenewalRate: 0,
-    accessRights: {},
-    keyExpiresIn: 0,
-    tags: [],
-    metaData: {},
-    isInactive: false,
-  },
+  unlimited: PolicyFieldsSchema.parse({ rate: 0, per: 0, quotaMax: -1, quotaRenewalRate: 0 }),
+  limited: PolicyFieldsSchema.parse({ rate: 100_000, per: 1, quotaMax: 100_000_000, quotaRenewalRate: 0 }),
 };
 
 /** Session fields of an API key with a rate limit and a quota. */

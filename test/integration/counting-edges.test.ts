@@ -6,6 +6,7 @@ import { parseConfig } from '../../lambdas/core/model/config.ts';
 import { keyIdOf, keySessionPk } from '../../lambdas/core/model/keys.ts';
 import { silentLog } from '../../lambdas/core/model/log.ts';
 import type { GatepassPlugin } from '../../lambdas/core/plugins/plugin.ts';
+import { PolicyFieldsSchema } from '../../lambdas/core/policies/policy.ts';
 import { PolicyStore } from '../../lambdas/core/policies/policy-store.ts';
 import { Pipeline } from '../../lambdas/core/request/pipeline.ts';
 import { SessionStore } from '../../lambdas/core/store/store.ts';
@@ -38,6 +39,19 @@ describe('the counting model at its edges', () => {
   afterAll(async () => {
     await table.drop();
   });
+
+  /**
+   * Writes a session item straight into the table, as an older release (or a hand) left it,
+   * for the raw key returned: the base fields of an active key without limits, then `fields`.
+   */
+  async function putRawItem(name: string, fields: Record<string, unknown>): Promise<{ raw: string; keyId: string }> {
+    const raw = `gp_${name}-${Math.random()}`;
+    const keyId = keyIdOf(raw);
+    const base = { pk: keySessionPk(keyId), kind: 'key', keyId, version: 4, createdAt: NOW - 100, updatedAt: NOW - 100 };
+    const settings = { expires: 0, rate: 0, per: 0, accessRights: {}, applyPolicies: [], metaData: {}, tags: [], isInactive: false };
+    await doc.send(new PutCommand({ TableName: table.tableName, Item: { ...base, ...settings, ...fields } }));
+    return { raw, keyId };
+  }
 
   function pipelineWith(options: { plugins?: GatepassPlugin[]; clock?: () => number; store?: SessionStore } = {}): Pipeline {
     const config = parseConfig(JSON.stringify({ tableName: table.tableName }));
@@ -146,34 +160,13 @@ describe('the counting model at its edges', () => {
   });
 
   it('moves an item of the previous release (quotaRemaining stored) to counts used, once, without giving its quota back', async () => {
-    const raw = `gp_old-release-${Math.random()}`;
-    const keyId = keyIdOf(raw);
-    await doc.send(
-      new PutCommand({
-        TableName: table.tableName,
-        Item: {
-          pk: keySessionPk(keyId),
-          kind: 'key',
-          keyId,
-          version: 4,
-          createdAt: NOW - 100,
-          updatedAt: NOW - 100,
-          expires: 0,
-          quotaMax: 5,
-          quotaRemaining: 0,
-          quotaRenewalRate: 3600,
-          quotaRenews: NOW + 3000,
-          rate: 0,
-          per: 0,
-          accessRights: {},
-          applyPolicies: [],
-          metaData: {},
-          tags: [],
-          isInactive: false,
-          armedLimits: { rate: 0, per: 0, quotaMax: 5, quotaRenewalRate: 3600 },
-        },
-      }),
-    );
+    const { raw, keyId } = await putRawItem('old-release', {
+      quotaMax: 5,
+      quotaRemaining: 0,
+      quotaRenewalRate: 3600,
+      quotaRenews: NOW + 3000,
+      armedLimits: { rate: 0, per: 0, quotaMax: 5, quotaRenewalRate: 3600 },
+    });
     const pipeline = pipelineWith();
     const decisions = [];
     for (let i = 0; i < 6; i++) decisions.push(await pipeline.authorize(requestWith(raw)));
@@ -218,31 +211,29 @@ describe('the counting model at its edges', () => {
   });
 
   it('counts an API that gets limits of its own in a scope of its own, from zero (documented)', async () => {
-    await policies.put('p-scope', {
-      accessRights: { api1: {} },
-      quotaMax: 3,
-      quotaRenewalRate: 3600,
-      keyExpiresIn: 0,
-      tags: [],
-      metaData: {},
-      isInactive: false,
-    });
+    await policies.put(
+      'p-scope',
+      PolicyFieldsSchema.parse({
+        accessRights: { api1: {} },
+        quotaMax: 3,
+        quotaRenewalRate: 3600,
+      }),
+    );
     const { key } = await keys.create({ applyPolicies: ['p-scope'] });
     const pipeline = pipelineWith();
     const before = [];
     for (let i = 0; i < 4; i++) before.push(await pipeline.authorize(requestWith(key)));
     expect(before.filter((d) => d.allow)).toHaveLength(3);
 
-    await policies.put('p-scope', {
-      accessRights: { api1: {} },
-      quotaMax: 3,
-      quotaRenewalRate: 3600,
-      partitions: { perApi: true },
-      keyExpiresIn: 0,
-      tags: [],
-      metaData: {},
-      isInactive: false,
-    });
+    await policies.put(
+      'p-scope',
+      PolicyFieldsSchema.parse({
+        accessRights: { api1: {} },
+        quotaMax: 3,
+        quotaRenewalRate: 3600,
+        partitions: { perApi: true },
+      }),
+    );
     const after = [];
     for (let i = 0; i < 4; i++) after.push(await pipeline.authorize(requestWith(key)));
     expect(after.filter((d) => d.allow)).toHaveLength(3);
@@ -284,17 +275,15 @@ describe('the counting model at its edges', () => {
   });
 
   it('never allows more than the largest limit while three instances count, an admin patches and a policy flips', async () => {
-    await policies.put('p-soak', {
-      quotaMax: 15,
-      quotaRenewalRate: 3600,
-      rate: 50,
-      per: 1,
-      accessRights: {},
-      keyExpiresIn: 0,
-      tags: [],
-      metaData: {},
-      isInactive: false,
-    });
+    await policies.put(
+      'p-soak',
+      PolicyFieldsSchema.parse({
+        quotaMax: 15,
+        quotaRenewalRate: 3600,
+        rate: 50,
+        per: 1,
+      }),
+    );
     const { key, keyId } = await keys.create({ applyPolicies: ['p-soak'] });
     const config = parseConfig(JSON.stringify({ tableName: table.tableName, policyCacheSeconds: 0 }));
     const instances = [0, 1, 2].map(
@@ -341,28 +330,7 @@ describe('the counting model at its edges', () => {
   });
 
   it('fails closed on a session item without quotaMax (hand-written, partial restore)', async () => {
-    const raw = `gp_partial-${Math.random()}`;
-    const keyId = keyIdOf(raw);
-    await doc.send(
-      new PutCommand({
-        TableName: table.tableName,
-        Item: {
-          pk: keySessionPk(keyId),
-          kind: 'key',
-          keyId,
-          version: 1,
-          incarnation: 'x',
-          createdAt: NOW,
-          updatedAt: NOW,
-          expires: 0,
-          accessRights: {},
-          applyPolicies: [],
-          metaData: {},
-          tags: [],
-          isInactive: false,
-        },
-      }),
-    );
+    const { raw } = await putRawItem('partial', { version: 1, incarnation: 'x' }); // no quotaMax, no quotaRenewalRate
     await expect(pipelineWith().authorize(requestWith(raw))).rejects.toMatchObject({ code: 'ERR_STORE' });
   });
 
@@ -448,43 +416,21 @@ describe('the counting model at its edges', () => {
   });
 
   it("moves a previous-release item of a key with policies under the policies' quota", async () => {
-    await policies.put('p-legacy', {
-      accessRights: {},
-      quotaMax: 100,
-      quotaRenewalRate: 3600,
-      keyExpiresIn: 0,
-      tags: [],
-      metaData: {},
-      isInactive: false,
-    });
-    const raw = `gp_old-policy-${Math.random()}`;
-    const keyId = keyIdOf(raw);
-    await doc.send(
-      new PutCommand({
-        TableName: table.tableName,
-        Item: {
-          pk: keySessionPk(keyId),
-          kind: 'key',
-          keyId,
-          version: 4,
-          createdAt: NOW - 100,
-          updatedAt: NOW - 100,
-          // The previous release dropped its record of limits when an admin set the counters.
-          expires: 0,
-          quotaMax: -1,
-          quotaRemaining: 2,
-          quotaRenewalRate: 0,
-          quotaRenews: NOW + 3000,
-          rate: 0,
-          per: 0,
-          accessRights: {},
-          applyPolicies: ['p-legacy'],
-          metaData: {},
-          tags: [],
-          isInactive: false,
-        },
+    await policies.put(
+      'p-legacy',
+      PolicyFieldsSchema.parse({
+        quotaMax: 100,
+        quotaRenewalRate: 3600,
       }),
     );
+    const { raw } = await putRawItem('old-policy', {
+      // The previous release dropped its record of limits when an admin set the counters.
+      quotaMax: -1,
+      quotaRemaining: 2,
+      quotaRenewalRate: 0,
+      quotaRenews: NOW + 3000,
+      applyPolicies: ['p-legacy'],
+    });
     const decisions = [];
     for (let i = 0; i < 5; i++) decisions.push(await pipelineWith().authorize(requestWith(raw)));
     expect(decisions.filter((d) => d.allow)).toHaveLength(2);

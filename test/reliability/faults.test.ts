@@ -14,6 +14,7 @@ import { GATEWAY_RESPONSES } from '../../lambdas/core/model/gateway-responses.ts
 import { KeyService } from '../../lambdas/admin/key-service.ts';
 import { keySessionPk } from '../../lambdas/core/model/keys.ts';
 import type { GatepassPlugin } from '../../lambdas/core/plugins/plugin.ts';
+import { PolicyFieldsSchema } from '../../lambdas/core/policies/policy.ts';
 import { PolicyStore } from '../../lambdas/core/policies/policy-store.ts';
 import { SessionStore } from '../../lambdas/core/store/store.ts';
 import { startDev } from '../../local/dev.ts';
@@ -222,17 +223,10 @@ describe('JWKS down with nothing cached', () => {
   const issuer = 'https://issuer.reliability.invalid/';
   beforeAll(async () => {
     table = await createTestTable('reliability-jwks');
-    await new PolicyStore({ client: DynamoDBDocumentClient.from(table.client), tableName: table.tableName, cacheSeconds: 0 }).put('free', {
-      rate: 0,
-      per: 0,
-      quotaMax: -1,
-      quotaRenewalRate: 0,
-      accessRights: {},
-      keyExpiresIn: 0,
-      tags: [],
-      metaData: {},
-      isInactive: false,
-    });
+    await new PolicyStore({ client: DynamoDBDocumentClient.from(table.client), tableName: table.tableName, cacheSeconds: 0 }).put(
+      'free',
+      PolicyFieldsSchema.parse({ rate: 0, per: 0, quotaMax: -1, quotaRenewalRate: 0 }),
+    ); // no limits, every API
   });
   afterAll(async () => {
     await table.drop();

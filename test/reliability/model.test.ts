@@ -21,6 +21,7 @@ import { parseConfig } from '../../lambdas/core/model/config.ts';
 import type { Decision } from '../../lambdas/core/request/decision.ts';
 import { KeyService } from '../../lambdas/admin/key-service.ts';
 import { generateKey, keyIdOf, keySessionPk } from '../../lambdas/core/model/keys.ts';
+import { PolicyFieldsSchema } from '../../lambdas/core/policies/policy.ts';
 import { PolicyStore } from '../../lambdas/core/policies/policy-store.ts';
 import type { AccessRight } from '../../lambdas/core/model/session.ts';
 import { SessionStore } from '../../lambdas/core/store/store.ts';
@@ -342,17 +343,10 @@ describe('random headers and tokens against the handler', () => {
     const doc = DynamoDBDocumentClient.from(table.client, { marshallOptions: { removeUndefinedValues: true } });
     const store = new SessionStore({ client: doc, tableName: table.tableName, retentionSeconds: 0 });
     validKey = (await new KeyService(store).create({})).key;
-    await new PolicyStore({ client: doc, tableName: table.tableName, cacheSeconds: 0 }).put('free', {
-      rate: 0,
-      per: 0,
-      quotaMax: -1,
-      quotaRenewalRate: 0,
-      accessRights: {},
-      keyExpiresIn: 0,
-      tags: [],
-      metaData: {},
-      isInactive: false,
-    });
+    await new PolicyStore({ client: doc, tableName: table.tableName, cacheSeconds: 0 }).put(
+      'free',
+      PolicyFieldsSchema.parse({ rate: 0, per: 0, quotaMax: -1, quotaRenewalRate: 0 }),
+    ); // no limits, every API
     const now = Math.floor(Date.now() / 1000);
     const sign = (claims: Record<string, unknown>, secret = SECRET) =>
       new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(new TextEncoder().encode(secret));

@@ -6,6 +6,7 @@ import { keyIdOf, keySessionPk } from '../../../lambdas/core/model/keys.ts';
 import type { Log } from '../../../lambdas/core/model/log.ts';
 import type { GatepassPlugin, PluginRequest, Session } from '../../../lambdas/core/plugins/plugin.ts';
 import type { SessionStore } from '../../../lambdas/core/store/store.ts';
+import { storedSession } from '../../support/fixtures.ts';
 import type { CounterSet, SettingsChanges, StoredSession } from '../../../lambdas/core/store/item.ts';
 
 const NOW = 1_750_000_000;
@@ -22,27 +23,9 @@ const REQUEST: PluginRequest = {
   stage: 'prod',
 };
 
+/** The request's key, with a quota of 100 (nothing used), created 100 s ago. */
 function stored(overrides: Partial<StoredSession> = {}): StoredSession {
-  return {
-    pk: PK,
-    keyId: keyIdOf(KEY),
-    expires: 0,
-    quotaMax: 100,
-    quotaUsed: 0,
-    quotaRenewalRate: 0,
-    quotaRenews: NOW,
-    rate: 0,
-    per: 0,
-    accessRights: {},
-    applyPolicies: [],
-    metaData: {},
-    tags: [],
-    isInactive: false,
-    createdAt: NOW - 100,
-    updatedAt: NOW - 100,
-    version: 1,
-    ...overrides,
-  };
+  return storedSession({ keyId: keyIdOf(KEY), quotaMax: 100, quotaRenews: NOW, createdAt: NOW - 100, updatedAt: NOW - 100, ...overrides });
 }
 
 /**
