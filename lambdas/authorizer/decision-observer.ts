@@ -63,9 +63,9 @@ export class DecisionObserver {
   }
 }
 
-/** Notes the key id of an Allow (a denial's comes from its log line: see `observingLog`). */
+/** Notes the key id the decision is about (none before an identity was found). */
 export function noteDecision(decision: Decision): void {
-  if (decision.allow) noteKeyId(decision.context.keyId);
+  noteKeyId(decision.allow ? decision.context.keyId : decision.keyId);
 }
 
 /**

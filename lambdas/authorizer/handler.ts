@@ -15,7 +15,7 @@ import { SessionStore } from '../core/store/store.ts';
 import { DecisionObserver, noteDecision, type DecisionListener } from './decision-observer.ts';
 import { toAuthorizerResult, toAuthRequest, UnauthorizedError, type AuthorizerEvent, type AuthorizerResult } from './events.ts';
 import { createMetrics } from './metrics.ts';
-import { countDynamoDBRequests, observingLog } from './observation.ts';
+import { countDynamoDBRequests } from './observation.ts';
 
 export interface AuthorizerOptions {
   /** The config; a string is parsed and validated like `GATEPASS_CONFIG`. */
@@ -103,7 +103,7 @@ async function build(options: AuthorizerOptions, logger: Logger): Promise<Ready>
   const jwt = config.jwt ? createJwtVerifier(config.jwt, { clock, log: logger }) : undefined;
   const plugins = options.plugins ?? (await loadPlugins(config.plugins, options.pluginDir));
   if (plugins.length > 0) logger.info('plugins loaded', { plugins: plugins.map((p) => p.name) });
-  const pipeline = new Pipeline({ config, store, log: observingLog(logger), clock, plugins, policies, ...(jwt ? { jwt } : {}) });
+  const pipeline = new Pipeline({ config, store, log: logger, clock, plugins, policies, ...(jwt ? { jwt } : {}) });
   return { config, pipeline };
 }
 

@@ -1,6 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { Log } from '../core/model/log.ts';
 
 /**
  * What one invocation has done so far, collected while it runs: the DynamoDB requests it
@@ -64,22 +63,4 @@ export function countDynamoDBRequests(client: DynamoDBDocumentClient): void {
     },
     { step: 'finalizeRequest', priority: 'low', name: MIDDLEWARE },
   );
-}
-
-/**
- * `log`, which also notes the key id that a denial's log line names. The pipeline logs each
- * denial once, with the identity's key id (never the raw key) and the reason; a plugin's
- * lines carry `plugin` and are not read.
- */
-export function observingLog(log: Log): Log {
-  return {
-    debug: (message, ...extra) => log.debug(message, ...extra),
-    info: (message, ...extra) => {
-      const fields = extra[0];
-      if (fields && typeof fields.reason === 'string' && fields.plugin === undefined) noteKeyId(fields.keyId);
-      log.info(message, ...extra);
-    },
-    warn: (message, ...extra) => log.warn(message, ...extra),
-    error: (message, ...extra) => log.error(message, ...extra),
-  };
 }

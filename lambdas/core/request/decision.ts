@@ -19,6 +19,8 @@ export type Decision =
       readonly reason: string;
       readonly message: string;
       readonly principalId?: string;
+      /** The key id of the identity the denial is about, once one was identified. */
+      readonly keyId?: string;
       readonly context: DecisionContext;
     };
 

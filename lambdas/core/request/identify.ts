@@ -19,6 +19,8 @@ import type { SessionStore } from '../store/store.ts';
 export interface Identity {
   readonly pk: string;
   readonly principalId: string;
+  /** The hash that names the session (`pk` without its prefix): never the raw key. */
+  readonly keyId: string;
   /** Safe to log: masked key or identity, key id, token times. */
   readonly logFields: Record<string, unknown>;
   /** The session an `auth` hook wrote for this request, when it wrote one. */
@@ -71,6 +73,7 @@ function apiKeyIdentity(key: string, written?: StoredSession): Identity {
   return {
     pk: keySessionPk(keyId),
     principalId: keyId,
+    keyId,
     logFields,
     ...(written ? { written } : {}),
     // Logged once, with the other denials, by the pipeline.
@@ -90,6 +93,7 @@ async function jwtIdentity(token: string, deps: IdentifyDeps, now: number): Prom
   return {
     pk,
     principalId: verdict.identity,
+    keyId,
     logFields,
     whenMissing: () => createIdentitySession(pk, keyId, verdict.policies, logFields, deps, now),
   };

@@ -83,9 +83,9 @@ export class Pipeline {
     if (isDenial(identity)) return identity;
 
     const start = await this.#start(identity, hooks);
-    if (isDenial(start)) return this.#logDenial(start, identity.logFields);
+    if (isDenial(start)) return this.#logDenial({ ...start, keyId: identity.keyId }, identity.logFields);
     const { decision, item } = await this.#decideAndCount(start, identity, request, hooks);
-    if (!decision.allow) return this.#logDenial(decision, identity.logFields);
+    if (!decision.allow) return this.#logDenial({ ...decision, keyId: identity.keyId }, identity.logFields);
     hooks.state.session = item;
     const context = await hooks.post(decision.context, RESERVED_CONTEXT);
     return { ...decision, context };
