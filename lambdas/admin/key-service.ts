@@ -136,7 +136,8 @@ export class KeyService {
    * Starts new quota windows now: nothing used, `quotaRenews` = now + the renewal rate in
    * force (the policies' when the key has any), for the key's own quota and for each API
    * with a limit of its own. The settings version is unchanged, so requests in flight are
-   * not disturbed; `ifMatch` still guards it when given.
+   * not disturbed; `ifMatch` still guards it when given. A reset that finds another reset
+   * landed since its read answers with that one's result.
    */
   async resetQuota(keyId: string, ifMatch?: number): Promise<Session> {
     const current = await this.#read(keyId);
@@ -152,8 +153,9 @@ export class KeyService {
       counters[names.quotaUsed] = 0;
       counters[names.quotaRenews] = now + renewal;
     }
-    // Guarded by the settings read (or named): a reset re-sent late, after settings writes, fails instead of applying again.
-    const item = await this.#store.setCounters(keySessionPk(keyId), counters, guardAt(current, ifMatch));
+    // Guarded by the resets read: a copy re-sent after a lost answer never applies twice (see resetCounters).
+    const guard = ifMatch === undefined ? undefined : guardAt(current, ifMatch);
+    const item = await this.#store.resetCounters(keySessionPk(keyId), counters, current.resets ?? 0, guard);
     return this.#public(item);
   }
 

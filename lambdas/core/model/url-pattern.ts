@@ -74,7 +74,13 @@ type Compiled = RE2JS | undefined;
  * plugins, not callers.
  */
 const compiled = new Map<string, Compiled>();
-const MAX_COMPILED = 500; // a compiled pattern near MAX_URL_PATTERN_PROGRAM takes about 85 KB: at most about 40 MB
+/**
+ * The cache's bound, in RE2 instructions (a compiled pattern takes about 85 bytes of heap per
+ * instruction, so about 40 MB): thousands of everyday patterns fit, and never fewer than the
+ * entries one request may match (MAX_MATCHED_ENTRIES × MAX_URL_PATTERN_PROGRAM = 256,000).
+ */
+const MAX_COMPILED_PROGRAM = 500_000;
+let compiledProgram = 0;
 
 /**
  * Most `allowedUrls` entries matched for one request (the most one access right may list).
@@ -110,7 +116,13 @@ function compile(pattern: string): Compiled {
   }
   const result = compileChecked(pattern);
   const regex = 'regex' in result ? result.regex : undefined;
-  if (compiled.size >= MAX_COMPILED) compiled.delete(compiled.keys().next().value!);
+  const size = regex?.programSize() ?? 1;
+  while (compiledProgram + size > MAX_COMPILED_PROGRAM && compiled.size > 0) {
+    const [oldest, old] = compiled.entries().next().value!;
+    compiled.delete(oldest);
+    compiledProgram -= old?.programSize() ?? 1;
+  }
   compiled.set(pattern, regex);
+  compiledProgram += size;
   return regex;
 }

@@ -27,6 +27,8 @@ export interface StoredSession extends SessionSettings, Counters {
    * settings that is never reused, even by a deleted and re-created key.
    */
   readonly incarnation?: string;
+  /** How many times its counters were reset (reset-quota): the guard of a reset. */
+  readonly resets?: number;
   /** The token of the last settings or counter write, to recognise it when it is re-sent after a lost answer. */
   readonly writeToken?: string;
   readonly createdAt: number;

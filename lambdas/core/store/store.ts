@@ -136,17 +136,42 @@ export class SessionStore {
   }
 
   /**
-   * Sets counters an admin names (reset-quota), without changing the settings version, so
-   * requests in flight are not disturbed; at the settings state `guard` names, when given.
-   * If the answer to a landed write is lost and the SDK sends it again, the retry finds its
-   * own write token and does not reset a second time (which could erase counts made in between).
+   * Resets counters (reset-quota), without changing the settings version, so requests in
+   * flight are not disturbed. Resets have a count of their own, `resets`: the write applies
+   * only if no reset landed since `readResets` was read, and increments it. When it fails
+   * because a reset landed since — ours, re-sent by the SDK after a lost answer, or another
+   * admin's — the key has been reset after this call began, and that is the answer: a reset
+   * never applies twice and never waits on settings traffic. With `guard` (`If-Match`) it
+   * also requires that settings state ({@link VersionConflictError} otherwise).
    */
-  setCounters(pk: string, counters: CounterSet | Readonly<Record<string, number>>, guard?: SettingsGuard): Promise<StoredSession> {
+  async resetCounters(
+    pk: string,
+    counters: Readonly<Record<string, number>>,
+    readResets: number,
+    guard?: SettingsGuard,
+  ): Promise<StoredSession> {
     const x = new UpdateExpression();
     x.when('the key exists', `attribute_exists(${x.name('pk')})`);
+    const resets = x.name('resets');
+    x.when(
+      'no reset since the read',
+      readResets === 0 ? `attribute_not_exists(${resets}) OR ${resets} = ${x.value(0)}` : `${resets} = ${x.value(readResets)}`,
+    );
     if (guard !== undefined) whenSameSettings(x, guard);
-    for (const [field, value] of Object.entries(counters)) if (value !== undefined) x.set(field, value);
-    return this.#write(pk, x, guard === undefined ? 'the key exists' : `expected version ${guard.version}`);
+    for (const [field, value] of Object.entries(counters)) x.set(field, value);
+    x.set('resets', readResets + 1);
+    try {
+      return await this.#send(pk, x);
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const current = oldItem(error);
+      if (current === undefined) throw new NotFoundError('no session for this key');
+      if ((current.resets ?? 0) !== readResets) return current; // reset since the read: ours re-sent, or another's
+      throw new VersionConflictError(
+        `session changed concurrently (expected version ${guard?.version}, found ${current.version})`,
+        current,
+      );
+    }
   }
 
   /** Deletes a session (optionally only at the settings state `guard` names); false when there was none. */
@@ -193,16 +218,7 @@ export class SessionStore {
     }
     x.setTo(WRITE_TOKEN_SLOTS[0]!, mine);
     try {
-      const out = await this.#client.send(
-        new UpdateCommand({
-          TableName: this.#table,
-          Key: { pk },
-          ...x.build(),
-          ReturnValues: 'ALL_NEW',
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      );
-      return out.Attributes as StoredSession;
+      return await this.#send(pk, x);
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       const current = oldItem(error);
@@ -211,6 +227,20 @@ export class SessionStore {
       if (WRITE_TOKEN_SLOTS.some((slot) => item[slot] === token)) return current; // our own write, its answer lost and re-sent
       throw new VersionConflictError(`session changed concurrently (${expected}, found ${current.version})`, current);
     }
+  }
+
+  /** One UpdateItem: the item as written, or a ConditionalCheckFailedException carrying the item as it is. */
+  async #send(pk: string, x: UpdateExpression): Promise<StoredSession> {
+    const out = await this.#client.send(
+      new UpdateCommand({
+        TableName: this.#table,
+        Key: { pk },
+        ...x.build(),
+        ReturnValues: 'ALL_NEW',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      }),
+    );
+    return out.Attributes as StoredSession;
   }
 
   #ttl(expires: number): Record<string, number> {
