@@ -14,8 +14,38 @@ const SHIPPED = '^(lambdas|lib|local|bin)/';
  */
 const DECLARED = ['npm', 'npm-dev', 'npm-peer', 'npm-optional'];
 
+/**
+ * The layers of lambdas/core, lowest first: a folder imports only its own layer and those
+ * below it. The session service sits above the policies (it applies them) and below the
+ * plugins and the request that use it.
+ */
+const CORE_LAYERS = [
+  ['model', 'observability'],
+  ['limits'],
+  ['store'],
+  ['policies', 'jwt', 'usage'],
+  ['session'],
+  ['plugins'],
+  ['request'],
+];
+
+const layerRules = CORE_LAYERS.slice(0, -1).map((layer, index) => ({
+  name: `core-layer-${layer.join('-')}`,
+  comment: `lambdas/core/${layer.join(', ')} import nothing from the layers above them (${CORE_LAYERS.slice(index + 1)
+    .flat()
+    .join(', ')}): the layers of docs/ARCHITECTURE.md.`,
+  severity: 'error',
+  from: { path: `^lambdas/core/(${layer.join('|')})/` },
+  to: {
+    path: `^lambdas/core/(${CORE_LAYERS.slice(index + 1)
+      .flat()
+      .join('|')})/`,
+  },
+}));
+
 module.exports = {
   forbidden: [
+    ...layerRules,
     {
       name: 'core-is-the-domain',
       comment:

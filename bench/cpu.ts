@@ -169,7 +169,8 @@ function seedKey(items: ItemMap, fields: Record<string, unknown>, now: number): 
   const key = generateKey();
   const keyId = keyIdOf(key);
   const pk = keySessionPk(keyId);
-  const { settings, counters } = storedFields(newSessionFields(SessionInputSchema.parse(fields), now));
+  const fieldsIn = newSessionFields(SessionInputSchema.parse(fields), now);
+  const { settings, counters } = storedFields(fieldsIn, fieldsIn);
   items.set(pk, { ...settings, ...counters, pk, kind: 'key', keyId, createdAt: now, updatedAt: now, version: 1 });
   return key;
 }
@@ -177,6 +178,7 @@ function seedKey(items: ItemMap, fields: Record<string, unknown>, now: number): 
 /** A JWT identity's session as if created on first sight (no policies: unlimited). */
 function seedJwtSession(items: ItemMap, issuer: string, sub: string, now: number): void {
   const { pk, keyId } = jwtSessionPk(issuer, sub);
-  const { settings, counters } = storedFields(newSessionFields(SessionInputSchema.parse({}), now));
+  const fieldsIn = newSessionFields(SessionInputSchema.parse({}), now);
+  const { settings, counters } = storedFields(fieldsIn, fieldsIn);
   items.set(pk, { ...settings, ...counters, pk, kind: 'jwt', keyId, createdAt: now, updatedAt: now, version: 1 });
 }

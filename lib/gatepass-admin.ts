@@ -4,7 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { TABLE } from '../lambdas/core/store/table.ts';
+import { TABLE } from '../lambdas/core/model/table.ts';
 import { acknowledgeNodeRuntime, gatepassFunction } from './bundling.ts';
 import { functionRole } from './function-role.ts';
 import { gatepassConfig, type GatepassConfigProps } from './gatepass-config.ts';

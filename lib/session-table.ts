@@ -1,7 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import { TABLE } from '../lambdas/core/store/table.ts';
+import { TABLE } from '../lambdas/core/model/table.ts';
 
 /** Properties of {@link SessionTable}. */
 export interface SessionTableProps {

@@ -1,6 +1,6 @@
 /**
  * Creates gatepass's table on a local (or any already running) DynamoDB, with the same
- * shape the CDK stack deploys: see `TABLE` in `lambdas/core/store/table.ts`.
+ * shape the CDK stack deploys: see `TABLE` in `lambdas/core/model/table.ts`.
  */
 import {
   CreateTableCommand,
@@ -12,7 +12,7 @@ import {
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TABLE } from '../lambdas/core/store/table.ts';
+import { TABLE } from '../lambdas/core/model/table.ts';
 
 const ACTIVE_POLL_MS = 100;
 const ACTIVE_TIMEOUT_MS = 60_000;

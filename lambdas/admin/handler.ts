@@ -42,7 +42,7 @@ export function createAdminHandler(options: AdminOptions): AdminHandler {
     });
     const policies = new PolicyStore({ client, tableName: config.tableName, cacheSeconds: 0 });
     const index = new SessionIndex({ client, tableName: config.tableName });
-    const keys = new KeyService(store, undefined, { policies, index });
+    const keys = new KeyService(store, undefined, { policies, index, resultsCached: config.resultsCacheTtl > 0 });
     const usage = new UsageReader({ client, tableName: config.tableName });
     table = [...routes(keys, usage), ...policyRoutes(policies)];
   } catch (error) {

@@ -3,7 +3,7 @@ import { batchGetConsistent } from '../core/store/batch-get.ts';
 import { LEGACY_KEY_KIND, sessionIndexKinds } from '../core/store/kind-index.ts';
 import { GatepassError } from '../core/model/errors.ts';
 import type { StoredSession } from '../core/store/item.ts';
-import { TABLE } from '../core/store/table.ts';
+import { TABLE } from '../core/model/table.ts';
 
 /** BatchGetItem takes at most 100 keys per call; a page is never larger. */
 export const MAX_PAGE_SIZE = 100;

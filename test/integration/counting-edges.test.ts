@@ -20,7 +20,7 @@ const NOW = NOW_MS / 1000;
 /**
  * The edges of the counting model, each one a way an outside review broke it: hooks that must
  * judge again, admin writes that must not rewind counters, lost answers to settings writes,
- * items of the previous release, scope changes. On DynamoDB Local.
+ * scope changes. On DynamoDB Local.
  */
 describe('the counting model at its edges', () => {
   let table: TestTable;
@@ -159,23 +159,6 @@ describe('the counting model at its edges', () => {
     expect((await keys.get(keyId)).quotaRenews).toBe(NOW + 30 * 86_400);
   });
 
-  it('moves an item of the previous release (quotaRemaining stored) to counts used, once, without giving its quota back', async () => {
-    const { raw, keyId } = await putRawItem('old-release', {
-      quotaMax: 5,
-      quotaRemaining: 0,
-      quotaRenewalRate: 3600,
-      quotaRenews: NOW + 3000,
-      armedLimits: { rate: 0, per: 0, quotaMax: 5, quotaRenewalRate: 3600 },
-    });
-    const pipeline = pipelineWith();
-    const decisions = [];
-    for (let i = 0; i < 6; i++) decisions.push(await pipeline.authorize(requestWith(raw)));
-    expect(decisions.filter((d) => d.allow)).toHaveLength(0);
-    const item = await store.get(keySessionPk(keyId));
-    expect(item).toMatchObject({ quotaUsed: 5 });
-    expect(item).not.toHaveProperty('quotaRemaining');
-  });
-
   it("refuses a plugin's rate without per (a fault, never an unlimited key)", async () => {
     const { key } = await keys.create({});
     let t = NOW_MS;
@@ -264,13 +247,13 @@ describe('the counting model at its edges', () => {
 
     // A write conditioned on the first key's settings state finds another key.
     await expect(
-      store.updateSettings(keySessionPk(keyId), { isInactive: false }, {}, NOW, {
-        incarnation: first!.incarnation,
-        version: first!.version,
-      }),
-    ).rejects.toMatchObject({
-      code: 'ERR_VERSION_CONFLICT',
-    });
+      store.change(
+        keySessionPk(keyId),
+        { incarnation: first!.incarnation, version: first!.version },
+        { settings: { isInactive: false } },
+        NOW,
+      ),
+    ).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
     expect(await pipelineWith().authorize(requestWith(raw))).toMatchObject({ allow: false, reason: 'key_inactive' });
   });
 
@@ -323,8 +306,17 @@ describe('the counting model at its edges', () => {
     await admin;
     const allowed = results.filter((d) => (d as { allow?: boolean }).allow === true).length;
     const faults = results.filter((d) => d instanceof Error).length;
+    if (faults > 0)
+      console.error(
+        'FAULTS',
+        results
+          .filter((d) => d instanceof Error)
+          .slice(0, 3)
+          .map((e) => String(e)),
+      );
     const item = await store.get(keySessionPk(keyId));
-    expect(faults).toBeLessThanOrEqual(results.length / 10); // contention on a loaded machine fails closed, never open
+    const firstFault = String(results.find((d) => d instanceof Error));
+    expect(faults, firstFault).toBeLessThanOrEqual(results.length / 10); // contention on a loaded machine fails closed, never open
     expect(allowed).toBeLessThanOrEqual(20);
     expect(item!.quotaUsed).toBe(allowed);
   });
@@ -350,7 +342,8 @@ describe('the counting model at its edges', () => {
     client.middlewareStack.add(
       (next, context) => async (args) => {
         const result = await next(args);
-        if (context.commandName === 'UpdateItemCommand' && dropped === 0) {
+        // Settings writes, resets and plugin writes are single-item transactions.
+        if (context.commandName === 'TransactWriteItemsCommand' && dropped === 0) {
           dropped++;
           await between();
           throw Object.assign(new Error('socket hang up'), { name: 'Error', code: 'ECONNRESET', $metadata: {} });
@@ -423,10 +416,18 @@ describe('the counting model at its edges', () => {
     const lossy = lossyStore(async () => {
       await keys.update(keyId, { alias: 'renamed-meanwhile' });
     });
+    // A voucher redeemed once (recorded on the session): the hook runs again when the admin's
+    // write lands between its own write and the count, and must then see its voucher spent.
     const topUp: GatepassPlugin = {
       name: 'top-up',
       async postAuth(ctx) {
-        if (ctx.request.headers['x-voucher']) await ctx.updateSession({ quotaRemaining: ctx.session.quotaRemaining + 10 });
+        const voucher = ctx.request.headers['x-voucher'];
+        if (voucher && ctx.session.metaData[`voucher_${voucher}`] !== true) {
+          await ctx.updateSession({
+            quotaRemaining: ctx.session.quotaRemaining + 10,
+            metaData: { ...ctx.session.metaData, [`voucher_${voucher}`]: true },
+          });
+        }
       },
     };
     await pipelineWith({ plugins: [topUp], store: lossy }).authorize(
@@ -434,26 +435,5 @@ describe('the counting model at its edges', () => {
     );
 
     expect(await keys.get(keyId)).toMatchObject({ alias: 'renamed-meanwhile', quotaRemaining: 9 });
-  });
-
-  it("moves a previous-release item of a key with policies under the policies' quota", async () => {
-    await policies.put(
-      'p-legacy',
-      PolicyFieldsSchema.parse({
-        quotaMax: 100,
-        quotaRenewalRate: 3600,
-      }),
-    );
-    const { raw } = await putRawItem('old-policy', {
-      // The previous release dropped its record of limits when an admin set the counters.
-      quotaMax: -1,
-      quotaRemaining: 2,
-      quotaRenewalRate: 0,
-      quotaRenews: NOW + 3000,
-      applyPolicies: ['p-legacy'],
-    });
-    const decisions = [];
-    for (let i = 0; i < 5; i++) decisions.push(await pipelineWith().authorize(requestWith(raw)));
-    expect(decisions.filter((d) => d.allow)).toHaveLength(2);
   });
 });

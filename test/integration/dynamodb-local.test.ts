@@ -18,7 +18,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_TABLE_NAME, TABLE } from '../../lambdas/core/store/table.ts';
+import { DEFAULT_TABLE_NAME, TABLE } from '../../lambdas/core/model/table.ts';
 import { DynamoDbLocalError, JavaNotFoundError, startDynamoDbLocal, type DynamoDbLocal } from '../../local/dynamodb-local.ts';
 import { createDynamoClient, ensureTable } from '../../local/table.ts';
 import { countItems, createTestTable, dynamoEndpoint, scanAll, type TestTable } from '../support/dynamo.ts';

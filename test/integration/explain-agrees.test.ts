@@ -44,4 +44,18 @@ describe('explain and the pipeline', () => {
     expect(explained).toMatchObject({ decision: 'allow', session: { quotaRemaining: 5 } });
     expect(await pipeline.authorize(requestWith(key))).toMatchObject({ allow: true, context: { quotaRemaining: 4, quotaMax: 10 } });
   });
+
+  it('agree when the authorizer caches results: a key with URL rights is denied url_rights_not_cacheable by both', async () => {
+    const doc = DynamoDBDocumentClient.from(table.client);
+    const store = new SessionStore({ client: doc, tableName: table.tableName, retentionSeconds: 0 });
+    const config = parseConfig(JSON.stringify({ tableName: table.tableName, resultsCacheTtl: 300 }));
+    const keys = new KeyService(store, undefined, { resultsCached: config.resultsCacheTtl > 0 });
+    const pipeline = new Pipeline({ config, store, log: silentLog });
+    const { key, keyId } = await keys.create({ accessRights: { api1: { allowedUrls: [{ url: '/pets' }] } } });
+
+    expect(await pipeline.authorize(requestWith(key))).toMatchObject({ allow: false, reason: 'url_rights_not_cacheable' });
+    const explained = await keys.explain(keyId, { apiId: 'api1', stage: 'prod', method: 'GET', path: '/pets' });
+    expect(explained).toMatchObject({ decision: 'deny', reason: 'url_rights_not_cacheable' });
+    expect(explained.checks.find((check) => check.outcome === 'fail')).toMatchObject({ check: 'access_rights' });
+  });
 });

@@ -24,7 +24,7 @@ describe('answers lost after the write landed', () => {
     await table.drop();
   });
 
-  /** A document client whose UpdateItem answers are lost once each, after DynamoDB applied the write. */
+  /** A document client whose write answers (counts, and the transactions of changes) are lost once each, after DynamoDB applied the write. */
   function lossyClient(): { doc: DynamoDBDocumentClient; lost: () => number } {
     const client = new DynamoDBClient({ endpoint: dynamoEndpoint(), maxAttempts: 3 });
     let lost = 0;
@@ -32,7 +32,7 @@ describe('answers lost after the write landed', () => {
     client.middlewareStack.add(
       (next, context) => async (args) => {
         const result = await next(args);
-        if (context.commandName === 'UpdateItemCommand' && drop) {
+        if ((context.commandName === 'UpdateItemCommand' || context.commandName === 'TransactWriteItemsCommand') && drop) {
           drop = false;
           lost++;
           throw Object.assign(new Error('socket hang up'), { name: 'Error', code: 'ECONNRESET', $metadata: {} });

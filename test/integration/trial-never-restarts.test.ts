@@ -35,18 +35,21 @@ describe('TTL and JWT identity sessions', () => {
   };
 
   it('writes no TTL on a JWT identity session, at creation or when its expiry changes', async () => {
-    const created = await store.create(`jwt#${'1'.repeat(64)}`, 'trial-1', settings, { quotaUsed: 0, quotaRenews: NOW }, NOW, 'jwt');
+    const created = await store.create(`jwt#${'1'.repeat(64)}`, 'trial-1', settings, { quotaUsed: 0, quotaStart: NOW * 1000 }, NOW, 'jwt');
     expect(created).not.toHaveProperty('ttl');
-    const renewed = await store.updateSettings(`jwt#${'1'.repeat(64)}`, { expires: NOW + 7200 }, {}, NOW, {
-      incarnation: created.incarnation,
-      version: created.version,
-    });
-    expect(renewed.expires).toBe(NOW + 7200);
+    await store.change(
+      `jwt#${'1'.repeat(64)}`,
+      { incarnation: created.incarnation, version: created.version },
+      { settings: { expires: NOW + 7200 } },
+      NOW,
+    );
+    const renewed = await store.get(`jwt#${'1'.repeat(64)}`);
+    expect(renewed!.expires).toBe(NOW + 7200);
     expect(renewed).not.toHaveProperty('ttl');
   });
 
   it('keeps the TTL of API-key sessions: expires + retention', async () => {
-    const created = await store.create(`key#${'2'.repeat(64)}`, 'trial-2', settings, { quotaUsed: 0, quotaRenews: NOW }, NOW, 'key');
+    const created = await store.create(`key#${'2'.repeat(64)}`, 'trial-2', settings, { quotaUsed: 0, quotaStart: NOW * 1000 }, NOW, 'key');
     expect(created).toMatchObject({ ttl: NOW + 3600 + 86_400 });
   });
 });

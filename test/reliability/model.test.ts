@@ -52,9 +52,11 @@ interface ModelSession {
   quotaMax: number;
   quotaRenewalRate: number;
   quotaRemaining: number;
-  quotaRenews: number;
+  /** Epoch ms the quota window started. */
+  quotaStart: number;
   rateRemaining?: number;
-  rateResetsAt?: number;
+  /** Epoch ms the rate window started. */
+  rateStart?: number;
 }
 
 interface ModelRequest {
@@ -98,39 +100,41 @@ function modelDecide(s: ModelSession, r: ModelRequest, nowMs: number): ModelDeci
 
   // Rate: a fixed window opened by the first request after the previous one closed.
   let rateRemaining = s.rateRemaining;
-  let rateResetsAt = s.rateResetsAt;
+  let rateStart = s.rateStart;
   if (s.rate > 0) {
-    if (rateResetsAt === undefined || rateResetsAt <= nowMs) {
+    const end = rateStart === undefined ? undefined : rateStart + s.per * 1000;
+    if (end === undefined || end <= nowMs) {
       rateRemaining = s.rate - 1;
-      rateResetsAt = nowMs + s.per * 1000;
+      rateStart = nowMs;
     } else if ((rateRemaining ?? 0) > 0) {
       rateRemaining = rateRemaining! - 1;
     } else {
-      return { allow: false, reason: 'rate_limited', retryAfter: Math.max(1, Math.ceil((rateResetsAt - nowMs) / 1000)) };
+      return { allow: false, reason: 'rate_limited', retryAfter: Math.max(1, Math.ceil((end - nowMs) / 1000)) };
     }
   }
-  // Quota: -1 unlimited, 0 none; a renewing window resets at quotaRenews.
+  // Quota: -1 unlimited, 0 none; a renewing window ends at its start plus the renewal rate.
   let quotaRemaining = s.quotaRemaining;
-  let quotaRenews = s.quotaRenews;
-  if (s.quotaMax === 0) return { allow: false, reason: 'quota_exceeded', quotaRenews };
+  let quotaStart = s.quotaStart;
+  const renews = () => (s.quotaRenewalRate > 0 ? Math.ceil((quotaStart + s.quotaRenewalRate * 1000) / 1000) : 0);
+  if (s.quotaMax === 0) return { allow: false, reason: 'quota_exceeded', quotaRenews: renews() };
   if (s.quotaMax > 0) {
-    if (s.quotaRenewalRate > 0 && now >= quotaRenews) {
+    if (s.quotaRenewalRate > 0 && nowMs >= quotaStart + s.quotaRenewalRate * 1000) {
       quotaRemaining = s.quotaMax - 1;
-      quotaRenews = now + s.quotaRenewalRate;
+      quotaStart = nowMs;
     } else if (quotaRemaining > 0) {
       quotaRemaining -= 1;
     } else {
-      return { allow: false, reason: 'quota_exceeded', quotaRenews };
+      return { allow: false, reason: 'quota_exceeded', quotaRenews: renews() };
     }
   }
   // Allowed: commit both counters together.
-  Object.assign(s, { quotaRemaining, quotaRenews });
-  if (s.rate > 0) Object.assign(s, { rateRemaining, rateResetsAt });
+  Object.assign(s, { quotaRemaining, quotaStart });
+  if (s.rate > 0) Object.assign(s, { rateRemaining, rateStart });
   return {
     allow: true,
     quotaRemaining: s.quotaMax < 0 ? -1 : quotaRemaining,
     rateRemaining: s.rate > 0 ? rateRemaining! : -1,
-    quotaRenews,
+    quotaRenews: renews(),
   };
 }
 
@@ -182,7 +186,7 @@ const sessionArb: fc.Arbitrary<ModelSession> = fc
     ),
     quotaRenewalRate: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 20 })),
     quotaRemainingShare: fc.double({ min: 0, max: 1, noNaN: true }),
-    quotaRenews: fc.integer({ min: BASE_S - 20, max: BASE_S + 20 }),
+    quotaStart: fc.integer({ min: BASE_MS - 40_000, max: BASE_MS }),
     rateWindow: fc.option(
       fc.record({ share: fc.double({ min: 0, max: 1, noNaN: true }), resetsIn: fc.integer({ min: -5000, max: 10_000 }) }),
       { nil: undefined },
@@ -193,7 +197,7 @@ const sessionArb: fc.Arbitrary<ModelSession> = fc
     const session: ModelSession = { ...s, quotaRemaining };
     if (s.rate > 0 && rateWindow) {
       session.rateRemaining = Math.round(rateWindow.share * s.rate);
-      session.rateResetsAt = BASE_MS + rateWindow.resetsIn;
+      session.rateStart = BASE_MS + rateWindow.resetsIn - s.per * 1000;
     }
     return session;
   });
@@ -292,23 +296,23 @@ function storedCounters(session: ModelSession): Record<string, unknown> {
 function remainingCounters(
   item: StoredSession,
   limits: ModelSession,
-): Pick<ModelSession, 'quotaRemaining' | 'quotaRenews' | 'rateRemaining' | 'rateResetsAt'> {
+): Pick<ModelSession, 'quotaRemaining' | 'quotaStart' | 'rateRemaining' | 'rateStart'> {
   return {
     quotaRemaining: limits.quotaMax - (item.quotaUsed ?? 0),
-    quotaRenews: item.quotaRenews ?? 0,
+    quotaStart: item.quotaStart ?? 0,
     ...(item.rateUsed === undefined ? {} : { rateRemaining: limits.rate - item.rateUsed }),
-    ...(item.rateResetsAt === undefined ? {} : { rateResetsAt: item.rateResetsAt }),
+    ...(item.rateStart === undefined ? {} : { rateStart: item.rateStart }),
   };
 }
 
 /** The stored counters that carry meaning for the session's limits. */
 function countersOf(
-  item: Pick<ModelSession, 'quotaRemaining' | 'quotaRenews' | 'rateRemaining' | 'rateResetsAt'>,
+  item: Pick<ModelSession, 'quotaRemaining' | 'quotaStart' | 'rateRemaining' | 'rateStart'>,
   limits: ModelSession,
 ): Record<string, number | undefined> {
   return {
-    ...(limits.quotaMax > 0 ? { quotaRemaining: item.quotaRemaining, quotaRenews: item.quotaRenews } : {}),
-    ...(limits.rate > 0 && limits.rateResetsAt !== undefined ? { rateRemaining: item.rateRemaining, rateResetsAt: item.rateResetsAt } : {}),
+    ...(limits.quotaMax > 0 ? { quotaRemaining: item.quotaRemaining, quotaStart: item.quotaStart } : {}),
+    ...(limits.rate > 0 && limits.rateStart !== undefined ? { rateRemaining: item.rateRemaining, rateStart: item.rateStart } : {}),
   };
 }
 

@@ -35,7 +35,7 @@ export function storedSession(overrides: Partial<StoredSession> = {}): StoredSes
     quotaMax: -1,
     quotaUsed: 0,
     quotaRenewalRate: 0,
-    quotaRenews: NOW,
+    quotaStart: NOW * 1000,
     rate: 0,
     per: 0,
     accessRights: {},

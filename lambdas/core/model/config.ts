@@ -1,6 +1,6 @@
 import * as z from 'zod'; // a namespace import lets esbuild drop what is unused (zod's locales)
 import { ConfigError } from './errors.ts';
-import { DEFAULT_TABLE_NAME } from '../store/table.ts';
+import { DEFAULT_TABLE_NAME } from '../model/table.ts';
 
 /** Algorithms a JWT may be verified with. `none` is never among them. */
 export const JWT_ALGORITHMS = [

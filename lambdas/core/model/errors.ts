@@ -43,8 +43,12 @@ export class VersionConflictError extends GatepassError {
 
 /** A create found an item already there. */
 export class AlreadyExistsError extends GatepassError {
-  constructor(message: string) {
+  /** The item that exists, when the store returned it. */
+  readonly current: unknown;
+
+  constructor(message: string, current?: unknown) {
     super('ERR_ALREADY_EXISTS', message);
+    this.current = current;
   }
 }
 

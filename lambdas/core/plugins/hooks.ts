@@ -1,17 +1,15 @@
-import type { DecisionContext } from '../request/decision.ts';
+import type { DecisionContext } from '../model/context.ts';
 import { PluginError, VersionConflictError } from '../model/errors.ts';
 import { readDenial, tagged, type PluginDenial } from './hook-answers.ts';
-import { fieldProblems } from '../model/input-error.ts';
-import { RATE_NEEDS_PER, rateWithoutPer } from '../model/limit-rules.ts';
-import { quotaUsedFor, type Limits } from '../limits/limits.ts';
+import { fieldProblems, InvalidInputError } from '../model/input-error.ts';
 import { toPublicSession } from '../store/public-session.ts';
 import type { Log } from '../model/log.ts';
 import type { AuthResult, GatepassPlugin, HookContext, PluginRequest, SessionPatch, SessionsApi } from './plugin.ts';
 import { SessionPatchSchema, type Session } from '../model/session.ts';
 import { createSessionOnce, getSession, setSession } from './session-writes.ts';
 import { unstorable } from '../model/storable.ts';
-import { guardOf, type CounterSet, type SettingsChanges, type StoredSession } from '../store/item.ts';
-import type { SessionStore } from '../store/store.ts';
+import type { SessionService } from '../session/service.ts';
+import type { StoredSession } from '../store/item.ts';
 
 /** Times a `postAuth` hook is run again after losing a write to a concurrent request. */
 const MAX_HOOK_ATTEMPTS = 5;
@@ -23,18 +21,19 @@ const MAX_HOOK_ATTEMPTS = 5;
 export interface RequestSession {
   pk: string | undefined;
   session: StoredSession | undefined;
+  /** A hook wrote the session: its settings are as written, its counters as read before (others may have counted since). */
+  written: boolean;
 }
 
 export interface HookRunnerOptions {
   readonly plugins: readonly GatepassPlugin[];
-  readonly store: SessionStore;
+  /** Every session read and write of a hook goes through the session service. */
+  readonly sessions: SessionService;
   readonly log: Log;
   readonly timeoutMs: number;
   readonly request: PluginRequest;
-  /** Epoch seconds. */
-  readonly now: number;
-  /** The limits in force for a session (its policies' when it has any): what `quotaRemaining` is read under. */
-  readonly limitsOf: (item: StoredSession) => Promise<Limits>;
+  /** Epoch milliseconds of the request; plugins see `now` in seconds. */
+  readonly nowMs: number;
 }
 
 /**
@@ -45,8 +44,9 @@ export interface HookRunnerOptions {
 export { sanitizeMessage, type PluginDenial } from './hook-answers.ts';
 
 export class HookRunner {
-  readonly state: RequestSession = { pk: undefined, session: undefined };
+  readonly state: RequestSession = { pk: undefined, session: undefined, written: false };
   readonly #options: HookRunnerOptions;
+  readonly #pending = new Set<Promise<unknown>>();
 
   constructor(options: HookRunnerOptions) {
     this.#options = options;
@@ -79,10 +79,10 @@ export class HookRunner {
     const { key, session, createSession } = (result ?? {}) as Partial<AuthResult>;
     if (typeof key !== 'string' || key.length === 0) throw this.#fault(plugin, 'auth must answer { key } or { deny }');
     if (session !== undefined && createSession !== undefined) throw this.#fault(plugin, 'auth answers session or createSession, not both');
-    const { store, now } = this.#options;
-    if (session !== undefined) return { key, session: await this.#write(plugin, () => setSession(store, key, session, now)) };
+    const { sessions, nowMs } = this.#options;
+    if (session !== undefined) return { key, session: await this.#write(plugin, () => setSession(sessions, key, session, nowMs)) };
     if (createSession !== undefined)
-      return { key, session: await this.#write(plugin, () => createSessionOnce(store, key, createSession, now)) };
+      return { key, session: await this.#write(plugin, () => createSessionOnce(sessions, key, createSession, nowMs)) };
     return { key };
   }
 
@@ -97,7 +97,9 @@ export class HookRunner {
             const updateSession = (patch: SessionPatch) => this.#whileRunning(plugin, signal, () => this.#update(plugin, patch));
             return plugin.postAuth!({ ...this.#context(plugin, signal), session, updateSession });
           };
-          const denial = this.#denial(plugin, await this.#call(plugin, 'postAuth', run));
+          const answer = await this.#call(plugin, 'postAuth', run);
+          await this.#settle();
+          const denial = this.#denial(plugin, answer);
           if (denial) return denial;
           break;
         } catch (error) {
@@ -137,8 +139,14 @@ export class HookRunner {
   }
 
   #context(plugin: GatepassPlugin, signal: AbortSignal): HookContext {
-    const { request, now } = this.#options;
-    return { request, now, signal, log: tagged(this.#options.log, plugin.name), sessions: this.#sessions(plugin, signal) };
+    const { request, nowMs } = this.#options;
+    return {
+      request,
+      now: Math.floor(nowMs / 1000),
+      signal,
+      log: tagged(this.#options.log, plugin.name),
+      sessions: this.#sessions(plugin, signal),
+    };
   }
 
   /**
@@ -147,18 +155,27 @@ export class HookRunner {
    */
   async #whileRunning<T>(plugin: GatepassPlugin, signal: AbortSignal, write: () => Promise<T>): Promise<T> {
     if (signal.aborted) throw this.#fault(plugin, 'session write refused: the hook has finished or ran past its deadline');
-    return write();
+    const pending = write();
+    this.#pending.add(pending);
+    return pending.finally(() => this.#pending.delete(pending));
+  }
+
+  /** Waits for the writes a hook started and did not await: the request goes on with what they wrote. */
+  async #settle(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.all([...this.#pending]);
   }
 
   #sessions(plugin: GatepassPlugin, signal: AbortSignal): SessionsApi {
-    const { store, now } = this.#options;
+    const { sessions, nowMs } = this.#options;
     return {
       get: async (key) => {
-        const item = await getSession(store, key);
+        const item = await getSession(sessions, key);
         return item === undefined ? undefined : this.#view(item);
       },
       set: (key, session) =>
-        this.#whileRunning(plugin, signal, async () => this.#view(await this.#write(plugin, () => setSession(store, key, session, now)))),
+        this.#whileRunning(plugin, signal, async () =>
+          this.#view(await this.#write(plugin, () => setSession(sessions, key, session, nowMs))),
+        ),
     };
   }
 
@@ -172,7 +189,10 @@ export class HookRunner {
         throw this.#fault(plugin, `invalid session: ${error.message}`, error);
       throw error;
     }
-    if (this.state.pk !== undefined && this.state.pk === written.pk) this.state.session = written;
+    if (this.state.pk !== undefined && this.state.pk === written.pk) {
+      this.state.session = written;
+      this.state.written = true;
+    }
     return written;
   }
 
@@ -192,30 +212,18 @@ export class HookRunner {
           .join('; ')}`,
       );
     }
-    const { keyId: _k, createdAt: _c, updatedAt: _u, version: _v, quotaRemaining, quotaRenews, ...changes } = parsed.data;
     const current = this.state.session!;
-    if (rateWithoutPer(changes.rate ?? current.rate, changes.per ?? current.per)) {
-      throw this.#fault(plugin, `invalid session patch: per: ${RATE_NEEDS_PER}`);
-    }
-    const counters: { -readonly [K in keyof CounterSet]: CounterSet[K] } = {};
-    if (quotaRemaining !== undefined) {
-      const limits = await this.#options.limitsOf({ ...current, ...(changes as SettingsChanges), alias: current.alias } as StoredSession);
-      counters.quotaUsed = quotaUsedFor(limits.quotaMax, quotaRemaining);
-    }
-    if (quotaRenews !== undefined) counters.quotaRenews = quotaRenews;
     try {
-      const written = await this.#options.store.updateSettings(
-        current.pk,
-        changes as SettingsChanges,
-        counters,
-        this.#options.now,
-        guardOf(current),
-      );
+      const written = await this.#options.sessions.update(current, parsed.data, this.#options.nowMs);
       this.state.session = written;
+      this.state.written = true;
       return this.#view(written);
     } catch (error) {
+      if (error instanceof InvalidInputError)
+        throw this.#fault(plugin, `invalid session patch: ${error.details.map((p) => `${p.field}: ${p.message}`).join('; ')}`, error);
       if (error instanceof VersionConflictError && error.current) {
         this.state.session = error.current as StoredSession;
+        this.state.written = false;
         throw new HookConflict(error);
       }
       throw error;
@@ -227,7 +235,7 @@ export class HookRunner {
    * only a write (`updateSession`) changes the session this request is checked against.
    */
   async #view(item: StoredSession): Promise<Session> {
-    return structuredClone(toPublicSession(item, await this.#options.limitsOf(item), this.#options.now));
+    return structuredClone(toPublicSession(item, await this.#options.sessions.limitsOf(item), this.#options.nowMs));
   }
 
   #contextAdditions(plugin: GatepassPlugin, additions: unknown, reserved: ReadonlySet<string>): DecisionContext {

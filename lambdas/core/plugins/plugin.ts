@@ -15,7 +15,7 @@
  *   },
  * } satisfies GatepassPlugin;
  */
-import type { DecisionContext } from '../request/decision.ts';
+import type { DecisionContext } from '../model/context.ts';
 import type { Log } from '../model/log.ts';
 import type { Session, SessionFields, SessionInput } from '../model/session.ts';
 

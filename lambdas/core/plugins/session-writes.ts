@@ -1,73 +1,42 @@
-import { AlreadyExistsError, ContentionError, NotFoundError, VersionConflictError } from '../model/errors.ts';
 import { InvalidInputError, fieldProblems } from '../model/input-error.ts';
 import { keyIdOf, keySessionPk } from '../model/keys.ts';
 import { unstorable } from '../model/storable.ts';
-import { newSessionFields, SessionInputSchema } from '../model/session.ts';
-import { guardOf, storedFields, type StoredSession } from '../store/item.ts';
-import type { SessionStore } from '../store/store.ts';
-
-/** Attempts of a create-or-replace before giving up (each failure means another writer won). */
-const MAX_SET_ATTEMPTS = 5;
+import { SessionInputSchema } from '../model/session.ts';
+import type { SessionInputFields, SessionService } from '../session/service.ts';
+import type { StoredSession } from '../store/item.ts';
 
 /**
  * Creates or replaces the session of a raw key (`TykSetKeyData`): a full replacement with
- * the defaults of a new session, written conditionally — `attribute_not_exists` when there
- * is none, the read version otherwise — and retried on the fresh item when a concurrent
- * writer got there first. Returns the item as written.
+ * the defaults of a new session and the counters it names (default: a whole window starting
+ * now), written through the session service. Returns the item as written.
  */
-export async function setSession(store: SessionStore, key: string, init: unknown, now: number): Promise<StoredSession> {
-  const parsed = parseStorable(init);
-  if (!parsed.success) throw new InvalidInputError(fieldProblems(parsed.error));
-  // A replacement writes the counters too: `quotaRemaining` (default: the whole quota) and `quotaRenews`.
-  const { settings, counters } = storedFields(newSessionFields(parsed.data, now));
+export async function setSession(sessions: SessionService, key: string, init: unknown, nowMs: number): Promise<StoredSession> {
   const keyId = keyIdOf(key);
-  const pk = keySessionPk(keyId);
-
-  let current = await store.get(pk);
-  for (let attempt = 1; attempt <= MAX_SET_ATTEMPTS; attempt++) {
-    try {
-      if (current === undefined) return await store.create(pk, keyId, settings, counters, now);
-      return await store.updateSettings(pk, { ...settings, alias: settings.alias ?? null }, counters, now, guardOf(current));
-    } catch (error) {
-      if (error instanceof AlreadyExistsError) current = await store.get(pk);
-      else if (error instanceof VersionConflictError) current = error.current as StoredSession;
-      else if (error instanceof NotFoundError) current = undefined;
-      else throw error;
-    }
-  }
-  throw new ContentionError(`session of ${pk} kept changing during ${MAX_SET_ATTEMPTS} attempts`);
+  return sessions.put(keySessionPk(keyId), keyId, parseStorable(init), nowMs);
 }
 
 /**
  * Creates the session of a raw key only if it has none (first sight). Concurrent first
  * requests make exactly one; the others use it, counters untouched.
  */
-export async function createSessionOnce(store: SessionStore, key: string, init: unknown, now: number): Promise<StoredSession> {
+export async function createSessionOnce(sessions: SessionService, key: string, init: unknown, nowMs: number): Promise<StoredSession> {
   const keyId = keyIdOf(key);
   const pk = keySessionPk(keyId);
-  const existing = await store.get(pk);
+  const existing = await sessions.read(pk);
   if (existing !== undefined) return existing;
-  const parsed = parseStorable(init);
-  if (!parsed.success) throw new InvalidInputError(fieldProblems(parsed.error));
-  try {
-    const { settings, counters } = storedFields(newSessionFields(parsed.data, now));
-    return await store.create(pk, keyId, settings, counters, now);
-  } catch (error) {
-    if (!(error instanceof AlreadyExistsError)) throw error;
-    const winner = await store.get(pk);
-    if (winner === undefined) throw error;
-    return winner;
-  }
+  return sessions.createOnce(pk, keyId, parseStorable(init), nowMs);
 }
 
 /** A session input that parses and that DynamoDB can store as given. */
-function parseStorable(init: unknown): ReturnType<typeof SessionInputSchema.safeParse> {
+function parseStorable(init: unknown): SessionInputFields {
   const problems = unstorable(init);
   if (problems.length > 0) throw new InvalidInputError(problems);
-  return SessionInputSchema.safeParse(init);
+  const parsed = SessionInputSchema.safeParse(init);
+  if (!parsed.success) throw new InvalidInputError(fieldProblems(parsed.error));
+  return parsed.data;
 }
 
 /** The session of a raw key, read consistently (`TykGetKeyData`). */
-export function getSession(store: SessionStore, key: string): Promise<StoredSession | undefined> {
-  return store.get(keySessionPk(keyIdOf(key)));
+export function getSession(sessions: SessionService, key: string): Promise<StoredSession | undefined> {
+  return sessions.read(keySessionPk(keyIdOf(key)));
 }

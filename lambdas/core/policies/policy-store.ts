@@ -5,7 +5,7 @@ import { batchGetConsistent } from '../store/batch-get.ts';
 import { AlreadyExistsError, GatepassError, NotFoundError, VersionConflictError } from '../model/errors.ts';
 import { OPTIONAL_POLICY_FIELDS, PolicyFieldsSchema, type Policy, type PolicyFields } from './policy.ts';
 import { UpdateExpression } from '../store/expression.ts';
-import { TABLE } from '../store/table.ts';
+import { TABLE } from '../model/table.ts';
 
 /** Partition key of a policy item. */
 export function policyPk(id: string): string {

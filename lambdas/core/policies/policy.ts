@@ -100,13 +100,11 @@ export function parsePolicyInput(body: unknown): z.ZodSafeParseResult<PolicyFiel
   return { success: true, data: fields };
 }
 
-/** The fields of a session created from policies: assignable to `SessionInput` and to `SessionFields`. */
+/** The fields of a session created from policies (a new window, whole quota): assignable to a parsed `SessionInput`. */
 export interface PolicySessionFields {
   expires: number;
   quotaMax: number;
-  quotaRemaining: number;
   quotaRenewalRate: number;
-  quotaRenews: number;
   rate: number;
   per: number;
   accessRights: Record<string, AccessRight>;
@@ -140,12 +138,9 @@ export function sessionFromPolicies(policies: readonly Policy[], now: number): P
   const subject = { rate: 0, per: 0, quotaMax: -1, quotaRenewalRate: 0, accessRights: {}, applyPolicies: ids, isInactive: false };
   const settings = effectiveSettings(subject, policies);
   const lifetimes = policies.map((policy) => policy.keyExpiresIn).filter((seconds) => seconds > 0);
-  const { quotaMax, quotaRenewalRate } = settings.limits;
   return {
     expires: lifetimes.length > 0 ? now + Math.min(...lifetimes) : 0,
     ...settings.limits,
-    quotaRemaining: quotaMax,
-    quotaRenews: now + quotaRenewalRate, // as newSessionFields: shown even when the quota never renews
     accessRights: settings.accessRights,
     applyPolicies: ids,
     metaData: Object.assign({}, ...policies.map((policy) => policy.metaData)) as Record<string, MetaValue>,

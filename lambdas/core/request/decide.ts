@@ -1,4 +1,4 @@
-import { planCount, type CountPlan, type Counters } from '../limits/limits.ts';
+import { planCount, type CountPlan, type Counters, type LimitVerdict } from '../limits/limits.ts';
 import { countersOf } from '../limits/scope.ts';
 import { GatepassError } from '../model/errors.ts';
 import { rateWithoutPer } from '../model/limit-rules.ts';
@@ -17,7 +17,7 @@ export interface DecideInput {
   readonly session: StoredSession;
   /**
    * Whether the session's counters are known (a consistent read, or the item a write
-   * returned) or not (settings remembered by this instance: counters are never remembered).
+   * returned) or not (settings remembered by this instance, or just written by a hook).
    */
   readonly countersKnown: boolean;
   /** The policies named by `applyPolicies` that exist (a missing one denies). */
@@ -35,30 +35,51 @@ export interface DecideInput {
 /** Where a request's limits and counters come from (see `limitsFor`). */
 export type Governing = ReturnType<typeof limitsFor>;
 
+/**
+ * One check as `decide` ran it: `pass`, `fail` (the first failure decides), or `skip` (after
+ * the first failure; `wouldPass` says what it would have found on its own).
+ */
+export interface CheckTrace {
+  readonly check: CheckName;
+  readonly outcome: 'pass' | 'fail' | 'skip';
+  readonly wouldPass: boolean;
+  /** For access rights, the reason it fails with. */
+  readonly reason?: Reason;
+  /** For the rate limit and quota: the limit verdict on its own (the counting step, or when it frees up). */
+  readonly limit?: LimitVerdict;
+}
+
+/** What every verdict carries: the checks as run, the merged settings, the limits and counters that governed. */
+interface Traced {
+  readonly trace: readonly CheckTrace[];
+  readonly effective: PolicySettings;
+  readonly governing: Governing;
+  /** The governing scope's counters, when known. */
+  readonly counters: Counters | undefined;
+}
+
 export type Verdict =
-  | {
+  | (Traced & {
       readonly allow: true;
       /** What to count; `rate` and `quota` both `none` when the request counts nothing. */
       readonly plan: CountPlan;
-      readonly governing: Governing;
-      readonly effective: PolicySettings;
-    }
-  | {
+    })
+  | (Traced & {
       readonly allow: false;
       readonly reason: Reason;
       readonly check: CheckName;
       /** Extra context of the denial (`retryAfter`, `quotaRenews`, `expires`). */
       readonly context: Readonly<Record<string, number>>;
-      readonly effective: PolicySettings;
-    };
+    });
 
 /**
  * THE decision: the one function that judges a request, used by the authorizer's pipeline
- * and by the admin API's `explain`, so that the two can never disagree. Pure: it reads
- * nothing and writes nothing. Checks, in order: a policy named but missing → inactive (the
- * key or any policy) → session expiry → access rights (API, stage, URL and method) → rate
- * limit → quota. An Allow carries the plan of what to count; the caller's conditional
- * write makes the plan's assumptions hold, or fails and the request is decided again.
+ * and by the admin API's `explain` (which only formats its trace), so that the two can never
+ * disagree. Pure: it reads nothing and writes nothing. Checks, in order: a policy named but
+ * missing → inactive (the key or any policy) → session expiry → access rights (API, stage,
+ * URL and method; and route-scoped rights under result caching) → rate limit → quota. An
+ * Allow carries the plan of what to count; the caller's conditional write makes the plan's
+ * assumptions hold, or fails and the request is decided again.
  *
  * @example
  * const verdict = decide({ session: item, countersKnown: true, policies, target, nowMs: Date.now() });
@@ -68,32 +89,74 @@ export function decide(input: DecideInput): Verdict {
   const { session, target, nowMs } = input;
   checkItem(session);
   const effective = effectiveSettings(session, input.policies);
-  const denial = (reason: Reason, check: CheckName, context: Record<string, number> = {}): Verdict => ({
-    allow: false,
-    reason,
-    check,
-    context,
-    effective,
-  });
-
-  if (effective.missing.length > 0 || effective.conflicting.length > 0) return denial('no_matching_policy', 'policies');
-  if (effective.inactive) return denial('key_inactive', 'inactive');
-  if (isExpired(session.expires, Math.floor(nowMs / 1000))) return denial('session_expired', 'expiry', { expires: session.expires });
-  const access = checkAccessRights(effective.accessRights, target);
-  if (access !== 'allowed') return denial(access, 'access_rights');
-  if (input.resultsCached && isRouteScoped(effective.accessRights, target.apiId))
-    return denial('url_rights_not_cacheable', 'access_rights');
-
   const governing = limitsFor(effective, target.apiId);
   if (rateWithoutPer(governing.limits.rate, governing.limits.per)) {
     // Stored before the rule was checked, or written around it: never an unlimited key.
     throw new GatepassError('ERR_STORE', `session ${session.pk} has a rate limit without a window (per): failing closed`);
   }
-  const counters: Counters | undefined = input.countersKnown ? countersOf(session, governing.scope) : undefined;
-  const verdict = planCount(governing.limits, counters, nowMs);
-  if (verdict.kind === 'rate_limited') return denial('rate_limited', 'rate_limit', { retryAfter: verdict.retryAfter });
-  if (verdict.kind === 'quota_exceeded') return denial('quota_exceeded', 'quota', { quotaRenews: verdict.quotaRenews });
-  return { allow: true, plan: verdict.plan, governing, effective };
+  const counters = input.countersKnown ? countersOf(session, governing.scope) : undefined;
+  const access = checkAccessRights(effective.accessRights, target);
+  const uncacheable = input.resultsCached === true && isRouteScoped(effective.accessRights, target.apiId);
+  const rate = planCount({ ...governing.limits, quotaMax: -1 }, counters, nowMs);
+  const quota = planCount({ ...governing.limits, rate: 0, per: 0 }, counters, nowMs);
+
+  const results: Record<CheckName, { pass: boolean; reason?: Reason; limit?: LimitVerdict }> = {
+    policies: { pass: effective.missing.length === 0 && effective.conflicting.length === 0 },
+    inactive: { pass: !effective.inactive },
+    expiry: { pass: !isExpired(session.expires, Math.floor(nowMs / 1000)) },
+    access_rights:
+      access !== 'allowed'
+        ? { pass: false, reason: access }
+        : uncacheable
+          ? { pass: false, reason: 'url_rights_not_cacheable' }
+          : { pass: true },
+    rate_limit: { pass: rate.kind === 'count', limit: rate },
+    quota: { pass: quota.kind === 'count', limit: quota },
+  };
+  const failed = CHECKS.find((check) => !results[check].pass);
+  const failedAt = failed === undefined ? CHECKS.length : CHECKS.indexOf(failed);
+  const trace = CHECKS.map((check, index): CheckTrace => {
+    const { pass, reason, limit } = results[check];
+    const outcome = index < failedAt ? 'pass' : index === failedAt ? 'fail' : 'skip';
+    return { check, outcome, wouldPass: pass, ...(reason === undefined ? {} : { reason }), ...(limit === undefined ? {} : { limit }) };
+  });
+  const traced = { trace, effective, governing, counters };
+
+  if (failed === undefined) {
+    const plan = {
+      limits: governing.limits,
+      rate: rate.kind === 'count' ? rate.plan.rate : 'none',
+      quota: quota.kind === 'count' ? quota.plan.quota : 'none',
+      nowMs,
+    } satisfies CountPlan;
+    return { allow: true, plan, ...traced };
+  }
+  const denial = (reason: Reason, context: Record<string, number> = {}): Verdict => ({
+    allow: false,
+    reason,
+    check: failed,
+    context,
+    ...traced,
+  });
+  switch (failed) {
+    case 'policies':
+      return denial('no_matching_policy');
+    case 'inactive':
+      return denial('key_inactive');
+    case 'expiry':
+      return denial('session_expired', { expires: session.expires });
+    case 'access_rights':
+      return denial(results.access_rights.reason!);
+    case 'rate_limit':
+      return denial('rate_limited', { retryAfter: (rate as Extract<LimitVerdict, { kind: 'rate_limited' }>).retryAfter });
+    case 'quota': {
+      const over = quota as Extract<LimitVerdict, { kind: 'quota_exceeded' }>;
+      return denial('quota_exceeded', {
+        quotaRenews: over.quotaRenews,
+        ...(over.retryAfter === undefined ? {} : { retryAfter: over.retryAfter }),
+      });
+    }
+  }
 }
 
 /**
@@ -102,10 +165,10 @@ export function decide(input: DecideInput): Verdict {
  */
 function checkItem(session: StoredSession): void {
   const numbers = ['expires', 'quotaMax', 'quotaRenewalRate', 'rate', 'per', 'version'] as const;
-  const bad = numbers.filter((field) => typeof session[field] !== 'number');
-  if (typeof session.isInactive !== 'boolean') bad.push('isInactive' as never);
-  if (session.accessRights === null || typeof session.accessRights !== 'object') bad.push('accessRights' as never);
-  if (!Array.isArray(session.applyPolicies)) bad.push('applyPolicies' as never);
+  const bad: string[] = numbers.filter((field) => typeof session[field] !== 'number');
+  if (typeof session.isInactive !== 'boolean') bad.push('isInactive');
+  if (session.accessRights === null || typeof session.accessRights !== 'object') bad.push('accessRights');
+  if (!Array.isArray(session.applyPolicies)) bad.push('applyPolicies');
   if (bad.length > 0)
     throw new GatepassError('ERR_STORE', `session item ${session.pk} cannot be judged: ${bad.join(', ')} missing or malformed`);
 }

@@ -1,12 +1,12 @@
 import { REASONS, type Reason } from '../model/reasons.ts';
-import { quotaRemaining, rateRemaining } from '../limits/limits.ts';
+import { quotaRemaining, quotaRenews, rateRemaining } from '../limits/limits.ts';
 import { countersOf } from '../limits/scope.ts';
 import type { StoredSession } from '../store/item.ts';
 import type { Governing } from './decide.ts';
 
-/** Values API Gateway accepts in an authorizer context. */
-export type ContextValue = string | number | boolean;
-export type DecisionContext = Record<string, ContextValue>;
+import type { DecisionContext } from '../model/context.ts';
+
+export type { ContextValue, DecisionContext } from '../model/context.ts';
 
 /**
  * The outcome of an authorization: data, not an exception. Faults (DynamoDB, config,
@@ -74,9 +74,9 @@ export function allowContext(session: StoredSession, governing: Governing, nowMs
   const context: DecisionContext = {
     keyId: session.keyId,
     alias: session.alias ?? '',
-    quotaRemaining: quotaRemaining(limits, counters, Math.floor(nowMs / 1000)),
+    quotaRemaining: quotaRemaining(limits, counters, nowMs),
     quotaMax: limits.quotaMax,
-    quotaRenews: counters.quotaRenews ?? 0,
+    quotaRenews: quotaRenews(limits, counters),
     expires: session.expires,
     rateLimit: limits.rate,
     rateRemaining: rateRemaining(limits, counters, nowMs),

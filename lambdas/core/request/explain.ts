@@ -1,12 +1,11 @@
-import { planCount, quotaRemaining, rateRemaining, type Counters, type Limits } from '../limits/limits.ts';
-import { countersOf, scopeName } from '../limits/scope.ts';
+import { quotaRemaining, quotaRenews, rateRemaining, type Counters, type Limits } from '../limits/limits.ts';
+import { scopeName } from '../limits/scope.ts';
 import { REASONS, type Reason } from '../model/reasons.ts';
 import { isExpired, type AccessRight } from '../model/session.ts';
 import type { Policy } from '../policies/policy.ts';
 import type { StoredSession } from '../store/item.ts';
-import { checkAccessRights, type RequestTarget } from './access-rights.ts';
-import { limitsFor } from '../policies/policy.ts';
-import { CHECKS, decide, type CheckName } from './decide.ts';
+import type { RequestTarget } from './access-rights.ts';
+import { decide, type CheckName, type CheckTrace, type DecideInput, type Verdict } from './decide.ts';
 
 /** `skip`: not reached, because an earlier check denied first. */
 export type CheckOutcome = 'pass' | 'fail' | 'skip';
@@ -31,18 +30,32 @@ export interface Explanation {
   };
 }
 
+/** What the authorizer would pass to `decide` for this dry run, besides the session, policies, target and time. */
+export interface ExplainOptions {
+  /** The authorizer's result caching (`resultsCacheTtl > 0`). @default false */
+  readonly resultsCached?: boolean;
+}
+
 /**
  * The decision the authorizer would reach for `target` at `atMs`, without writing anything:
- * a dry run for operators ("why is this key denied?"). The decision is {@link decide}'s —
- * the function the authorizer runs — so the two cannot disagree; this adds, for each check,
- * what it found (checks after the first failure say what they would have found).
+ * a dry run for operators ("why is this key denied?"). It calls {@link decide} — the function
+ * the authorizer runs — with the inputs the authorizer gives it (a current item, result
+ * caching as configured), and only formats the trace `decide` returns, so the two cannot
+ * disagree.
  *
  * @example
  * const why = explainDecision(item, policies, { apiId: 'api1', stage: 'prod', method: 'GET', path: '/pets' }, Date.now());
  * why.checks.find((c) => c.outcome === 'fail'); // { check: 'quota', outcome: 'fail', detail: 'quota of 100 used up; renews at …' }
  */
-export function explainDecision(session: StoredSession, policies: readonly Policy[], target: RequestTarget, atMs: number): Explanation {
-  const verdict = decide({ session, countersKnown: true, policies, target, nowMs: atMs });
+export function explainDecision(
+  session: StoredSession,
+  policies: readonly Policy[],
+  target: RequestTarget,
+  atMs: number,
+  options: ExplainOptions = {},
+): Explanation {
+  const input: DecideInput = { session, countersKnown: true, policies, target, nowMs: atMs, resultsCached: options.resultsCached ?? false };
+  const verdict = decide(input);
   const settings = verdict.effective;
   const ids = [...new Set(session.applyPolicies ?? [])];
   const applied = policies.filter((policy) => ids.includes(policy.id));
@@ -52,48 +65,49 @@ export function explainDecision(session: StoredSession, policies: readonly Polic
     accessRights: settings.accessRights,
     policies: { applied: applied.map((policy) => policy.id), missing: settings.missing, inactive: inactivePolicies },
   };
-
-  const { limits, scope } = limitsFor(settings, target.apiId);
-  const counters = countersOf(session, scope);
-  const where = scope === 'key' ? '' : ` (${scopeName(scope)}'s own limit)`;
-  const details: Record<CheckName, string> = {
-    policies:
-      settings.missing.length > 0
-        ? `applyPolicies names missing policies (${settings.missing.join(', ')})`
-        : settings.conflicting.length > 0
-          ? `policies that cannot apply together (per-API with partitioned): ${settings.conflicting.join(', ')}`
-          : `policies: ${ids.join(', ') || 'none'}`,
-    inactive: session.isInactive
-      ? 'the key is inactive (isInactive)'
-      : inactivePolicies.length > 0
-        ? `inactive policies: ${inactivePolicies.join(', ')}`
-        : 'the key is active',
-    expiry: expiryDetail(session.expires, Math.floor(atMs / 1000)),
-    access_rights: accessDetail(settings.accessRights, target),
-    rate_limit: rateDetail(limits, counters, atMs) + where,
-    quota: quotaDetail(limits, counters, atMs) + where,
-  };
-  // For checks after the first failure: whether each would pass on its own (for people only).
-  const wouldPass: Record<CheckName, boolean> = {
-    policies: settings.missing.length === 0 && settings.conflicting.length === 0,
-    inactive: !session.isInactive && !settings.inactive,
-    expiry: !isExpired(session.expires, Math.floor(atMs / 1000)),
-    access_rights: checkAccessRights(settings.accessRights, target) === 'allowed',
-    rate_limit: planCount({ ...limits, quotaMax: -1 }, counters, atMs).kind === 'count',
-    quota: planCount({ ...limits, rate: 0, per: 0 }, counters, atMs).kind === 'count',
-  };
-
-  const failed = verdict.allow ? undefined : verdict.check;
-  const failedAt = failed === undefined ? CHECKS.length : CHECKS.indexOf(failed);
-  const checks = CHECKS.map((check, index): CheckResult => {
-    if (index < failedAt) return { check, outcome: 'pass', detail: details[check] };
-    if (index === failedAt) return { check, outcome: 'fail', detail: details[check] };
-    return { check, outcome: 'skip', detail: `not reached (would ${wouldPass[check] ? 'pass' : 'fail'}: ${details[check]})` };
+  const checks = verdict.trace.map((step): CheckResult => {
+    const detail = describe(step, verdict, session, target, atMs, inactivePolicies, ids);
+    if (step.outcome !== 'skip') return { check: step.check, outcome: step.outcome, detail };
+    return { check: step.check, outcome: 'skip', detail: `not reached (would ${step.wouldPass ? 'pass' : 'fail'}: ${detail})` };
   });
   const decision = verdict.allow
     ? { decision: 'allow' as const }
     : { decision: 'deny' as const, reason: verdict.reason, message: REASONS[verdict.reason] };
   return { ...decision, checks, effective };
+}
+
+/** What one check found, in words. */
+function describe(
+  step: CheckTrace,
+  verdict: Verdict,
+  session: StoredSession,
+  target: RequestTarget,
+  atMs: number,
+  inactivePolicies: readonly string[],
+  ids: readonly string[],
+): string {
+  const settings = verdict.effective;
+  const { limits, scope } = verdict.governing;
+  const counters = verdict.counters ?? {};
+  const where = scope === 'key' ? '' : ` (${scopeName(scope)}'s own limit)`;
+  switch (step.check) {
+    case 'policies':
+      if (settings.missing.length > 0) return `applyPolicies names missing policies (${settings.missing.join(', ')})`;
+      if (settings.conflicting.length > 0)
+        return `policies that cannot apply together (per-API with partitioned): ${settings.conflicting.join(', ')}`;
+      return `policies: ${ids.join(', ') || 'none'}`;
+    case 'inactive':
+      if (session.isInactive) return 'the key is inactive (isInactive)';
+      return inactivePolicies.length > 0 ? `inactive policies: ${inactivePolicies.join(', ')}` : 'the key is active';
+    case 'expiry':
+      return expiryDetail(session.expires, Math.floor(atMs / 1000));
+    case 'access_rights':
+      return accessDetail(step.reason, settings.accessRights, target);
+    case 'rate_limit':
+      return rateDetail(step, limits, counters, atMs) + where;
+    case 'quota':
+      return quotaDetail(step, limits, counters, atMs) + where;
+  }
 }
 
 function expiryDetail(expires: number, now: number): string {
@@ -102,32 +116,36 @@ function expiryDetail(expires: number, now: number): string {
   return isExpired(expires, now) ? `expired at ${at} (${now - expires} s ago)` : `expires at ${at} (in ${expires - now} s)`;
 }
 
-function accessDetail(rights: Readonly<Record<string, AccessRight>>, target: RequestTarget): string {
-  const where = `${target.method.toUpperCase()} ${target.path} on API ${target.apiId}, stage ${target.stage}`;
-  const verdict = checkAccessRights(rights, target);
-  if (verdict === 'allowed') return Object.keys(rights).length === 0 ? 'every API allowed' : `${where} allowed`;
-  if (verdict === 'url_not_allowed')
-    return `no allowedUrls entry of API ${target.apiId} allows ${target.method.toUpperCase()} ${target.path}`;
+function accessDetail(reason: Reason | undefined, rights: Readonly<Record<string, AccessRight>>, target: RequestTarget): string {
+  const method = target.method.toUpperCase();
+  if (reason === undefined)
+    return Object.keys(rights).length === 0
+      ? 'every API allowed'
+      : `${method} ${target.path} on API ${target.apiId}, stage ${target.stage} allowed`;
+  if (reason === 'url_not_allowed') return `no allowedUrls entry of API ${target.apiId} allows ${method} ${target.path}`;
+  if (reason === 'url_rights_not_cacheable')
+    return `API ${target.apiId} has URL rights, and authorizer result caching is on: an Allow would be cached for other routes`;
   return Object.hasOwn(rights, target.apiId)
     ? `stage ${target.stage} is not in the versions of API ${target.apiId}`
     : `API ${target.apiId} is not in the access rights`;
 }
 
-function rateDetail(limits: Limits, counters: Counters, atMs: number): string {
+function rateDetail(step: CheckTrace, limits: Limits, counters: Counters, atMs: number): string {
   if (limits.rate === 0) return 'no rate limit';
   const limit = `${limits.rate} per ${limits.per} s`;
-  const plan = planCount({ ...limits, quotaMax: -1 }, counters, atMs);
-  if (plan.kind === 'rate_limited') return `rate limit of ${limit} reached; the window resets in ${plan.retryAfter} s`;
-  if (plan.kind === 'count' && plan.plan.rate === 'open') return `a new window of ${limit} would open`;
+  const verdict = step.limit!;
+  if (verdict.kind === 'rate_limited') return `rate limit of ${limit} reached; the window resets in ${verdict.retryAfter} s`;
+  if (verdict.kind === 'count' && verdict.plan.rate === 'open') return `a new window of ${limit} would open`;
   return `${rateRemaining(limits, counters, atMs)} of ${limit} left in the current window`;
 }
 
-function quotaDetail(limits: Limits, counters: Counters, atMs: number): string {
+function quotaDetail(step: CheckTrace, limits: Limits, counters: Counters, atMs: number): string {
   if (limits.quotaMax === -1) return 'unlimited quota';
   if (limits.quotaMax === 0) return 'quotaMax is 0: no requests allowed';
-  const renews = limits.quotaRenewalRate > 0 ? `renews at ${new Date((counters.quotaRenews ?? 0) * 1000).toISOString()}` : 'never renews';
-  const plan = planCount({ ...limits, rate: 0, per: 0 }, counters, atMs);
-  if (plan.kind === 'quota_exceeded') return `quota of ${limits.quotaMax} used up; ${renews}`;
-  if (plan.kind === 'count' && plan.plan.quota === 'open') return `a new quota window of ${limits.quotaMax} requests would open`;
-  return `${quotaRemaining(limits, counters, Math.floor(atMs / 1000))} of ${limits.quotaMax} requests left; ${renews}`;
+  const renewsAt = quotaRenews(limits, counters);
+  const renews = limits.quotaRenewalRate > 0 ? `renews at ${new Date(renewsAt * 1000).toISOString()}` : 'never renews';
+  const verdict = step.limit!;
+  if (verdict.kind === 'quota_exceeded') return `quota of ${limits.quotaMax} used up; ${renews}`;
+  if (verdict.kind === 'count' && verdict.plan.quota === 'open') return `a new quota window of ${limits.quotaMax} requests would open`;
+  return `${quotaRemaining(limits, counters, atMs)} of ${limits.quotaMax} requests left; ${renews}`;
 }

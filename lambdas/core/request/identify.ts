@@ -1,7 +1,6 @@
 import type { Config } from '../model/config.ts';
 import { readCredential } from './credential.ts';
 import { deny, pluginDeny, type Denial } from './decision.ts';
-import { AlreadyExistsError } from '../model/errors.ts';
 import type { HookRunner } from '../plugins/hooks.ts';
 import type { JwtVerifier } from '../jwt/jwt.ts';
 import { keyIdOf, keySessionPk, maskKey, sha256Hex } from '../model/keys.ts';
@@ -9,8 +8,8 @@ import type { Log } from '../model/log.ts';
 import type { AuthRequest } from './auth-request.ts';
 import { sessionFromPolicies } from '../policies/policy.ts';
 import type { PolicyStore } from '../policies/policy-store.ts';
-import { storedFields, type StoredSession } from '../store/item.ts';
-import type { SessionStore } from '../store/store.ts';
+import type { SessionService } from '../session/service.ts';
+import type { StoredSession } from '../store/item.ts';
 
 /**
  * Who is calling: where their session lives, the principal to answer with, and what may
@@ -31,7 +30,7 @@ export interface Identity {
 
 export interface IdentifyDeps {
   readonly config: Config;
-  readonly store: SessionStore;
+  readonly sessions: SessionService;
   readonly log: Log;
   readonly jwt?: JwtVerifier;
   readonly policies?: PolicyStore;
@@ -40,14 +39,19 @@ export interface IdentifyDeps {
 /** The partition key of a JWT identity's session: `jwt#` + SHA-256(`iss|identity`). */
 export function jwtSessionPk(issuer: string, identity: string): { pk: string; keyId: string } {
   const keyId = sha256Hex(`${issuer}|${identity}`);
-  return { pk: `jwt#${keyId}`, keyId };
+  return { pk: jwtSessionPkOf(keyId), keyId };
+}
+
+/** The partition key of the JWT identity session whose key id is `keyId`. */
+export function jwtSessionPkOf(keyId: string): string {
+  return `jwt#${keyId}`;
 }
 
 /**
  * Step 2 of the pipeline: find the credential — a custom `auth` hook, else a JWT, else an
  * API key — and say where its session is.
  */
-export async function identify(request: AuthRequest, hooks: HookRunner, deps: IdentifyDeps, now: number): Promise<Identity | Denial> {
+export async function identify(request: AuthRequest, hooks: HookRunner, deps: IdentifyDeps, nowMs: number): Promise<Identity | Denial> {
   if (hooks.hasAuth) {
     const result = await hooks.auth();
     if ('reason' in result) return pluginDeny(result);
@@ -61,7 +65,7 @@ export async function identify(request: AuthRequest, hooks: HookRunner, deps: Id
       deps.log.info('credential rejected: malformed');
       return deny('key_not_found');
     case 'jwt':
-      return jwtIdentity(credential.token, deps, now);
+      return jwtIdentity(credential.token, deps, nowMs);
     case 'apiKey':
       return apiKeyIdentity(credential.key);
   }
@@ -81,7 +85,8 @@ function apiKeyIdentity(key: string, written?: StoredSession): Identity {
   };
 }
 
-async function jwtIdentity(token: string, deps: IdentifyDeps, now: number): Promise<Identity | Denial> {
+async function jwtIdentity(token: string, deps: IdentifyDeps, nowMs: number): Promise<Identity | Denial> {
+  const now = Math.floor(nowMs / 1000);
   const verdict = await deps.jwt!.verify(token);
   if (!verdict.ok) {
     // Both clocks in one line, so that skew is visible at a glance (I8).
@@ -95,7 +100,7 @@ async function jwtIdentity(token: string, deps: IdentifyDeps, now: number): Prom
     principalId: verdict.identity,
     keyId,
     logFields,
-    whenMissing: () => createIdentitySession(pk, keyId, verdict.policies, logFields, deps, now),
+    whenMissing: () => createIdentitySession(pk, keyId, verdict.policies, logFields, deps, nowMs),
   };
 }
 
@@ -109,7 +114,7 @@ async function createIdentitySession(
   named: string[] | undefined,
   logFields: Record<string, unknown>,
   deps: IdentifyDeps,
-  now: number,
+  nowMs: number,
 ): Promise<StoredSession | Denial> {
   const ids = named ?? deps.config.jwt!.defaultPolicies;
   const lookup = ids.length > 0 && deps.policies ? await deps.policies.getMany(ids) : undefined;
@@ -117,14 +122,6 @@ async function createIdentitySession(
     deps.log.info('request denied', { ...logFields, reason: 'no_matching_policy', policies: ids, missing: lookup?.missing });
     return deny('no_matching_policy');
   }
-  try {
-    const { settings, counters } = storedFields(sessionFromPolicies(lookup.policies, now));
-    return await deps.store.create(pk, keyId, settings, counters, now, 'jwt');
-  } catch (error) {
-    if (!(error instanceof AlreadyExistsError)) throw error;
-    // A concurrent first request created it: use that one.
-    const session = await deps.store.get(pk);
-    if (session === undefined) throw error;
-    return session;
-  }
+  // Concurrent first requests make exactly one session, and all use it.
+  return deps.sessions.createOnce(pk, keyId, sessionFromPolicies(lookup.policies, Math.floor(nowMs / 1000)), nowMs, 'jwt');
 }

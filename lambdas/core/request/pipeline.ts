@@ -1,14 +1,14 @@
-import { countsNothing, type Limits } from '../limits/limits.ts';
+import { countsNothing } from '../limits/limits.ts';
 import type { Config } from '../model/config.ts';
 import { ContentionError } from '../model/errors.ts';
 import type { Log } from '../model/log.ts';
 import type { JwtVerifier } from '../jwt/jwt.ts';
 import { HookRunner } from '../plugins/hooks.ts';
 import type { GatepassPlugin } from '../plugins/plugin.ts';
-import { effectiveSettings, type Policy } from '../policies/policy.ts';
+import type { Policy } from '../policies/policy.ts';
 import type { PolicyStore } from '../policies/policy-store.ts';
+import { SessionService } from '../session/service.ts';
 import { guardOf, type StoredSession } from '../store/item.ts';
-import { isLegacy } from '../store/legacy.ts';
 import type { SessionStore } from '../store/store.ts';
 import type { AuthRequest } from './auth-request.ts';
 import { decide } from './decide.ts';
@@ -37,11 +37,19 @@ export interface PipelineDeps {
 /** Decisions made in a row on items that kept changing under the request before it gives up (fail closed). */
 const MAX_ATTEMPTS = 8;
 
-/** Where the loop starts: an item known to be current, or one remembered (settings only). */
-interface Start {
+/**
+ * What the loop knows of an item: its settings are current (a consistent read, the item a
+ * write returned, or a hook's write that just landed) or only remembered; its counters are
+ * known (a read or a returned item) or not (remembered, or written by a hook while others
+ * may have counted).
+ */
+interface Known {
   readonly item: StoredSession | undefined;
-  readonly current: boolean;
+  readonly settingsCurrent: boolean;
+  readonly countersKnown: boolean;
 }
+
+const READ = { settingsCurrent: true, countersKnown: true } as const;
 
 /**
  * One request, end to end: `pre` hooks → credential (auth hook, JWT or API key) → session
@@ -56,30 +64,31 @@ export class Pipeline {
   readonly #deps: PipelineDeps;
   readonly #clock: () => number;
   readonly #memory: SettingsMemory;
+  readonly #sessions: SessionService;
 
   constructor(deps: PipelineDeps) {
     this.#deps = deps;
     this.#clock = deps.clock ?? Date.now;
     this.#memory = new SettingsMemory(deps.rememberedSessions ?? 10_000);
+    this.#sessions = new SessionService(deps.store, async (ids) => (await this.#lookupPolicies(ids)).policies);
   }
 
   async authorize(request: AuthRequest): Promise<Decision> {
-    const { config, store, log } = this.#deps;
-    const now = Math.floor(this.#clock() / 1000);
+    const { config, log } = this.#deps;
+    const nowMs = this.#clock();
     const hooks = new HookRunner({
       plugins: this.#deps.plugins ?? [],
-      store,
+      sessions: this.#sessions,
       log,
       timeoutMs: config.hookTimeoutMs,
       request,
-      now,
-      limitsOf: (item) => this.#limitsOf(item),
+      nowMs,
     });
 
     const preDenial = await hooks.pre();
     if (preDenial) return this.#logDenial(pluginDeny(preDenial), {});
 
-    const identity = await identify(request, hooks, this.#deps, now);
+    const identity = await identify(request, hooks, { ...this.#deps, sessions: this.#sessions }, nowMs);
     if (isDenial(identity)) return identity;
 
     const start = await this.#start(identity, hooks);
@@ -96,24 +105,26 @@ export class Pipeline {
    * it (the one an `auth` hook wrote, or a consistent read); else the one an `auth` hook
    * wrote, the settings this instance remembers, or a consistent read.
    */
-  async #start(identity: Identity, hooks: HookRunner): Promise<Start | Denial> {
+  async #start(identity: Identity, hooks: HookRunner): Promise<Known | Denial> {
+    const written = identity.written === undefined ? undefined : { item: identity.written, settingsCurrent: true, countersKnown: false };
     if (hooks.hasPostAuth) {
       const item = identity.written ?? (await this.#deps.store.get(identity.pk)) ?? (await identity.whenMissing());
-      return isDenial(item) ? item : this.#runPostAuth(item, identity, hooks);
+      return isDenial(item) ? item : this.#runPostAuth({ item, ...(written ?? READ) }, identity, hooks);
     }
-    if (identity.written) return { item: identity.written, current: true };
+    if (written) return written;
     const remembered = this.#memory.get(identity.pk);
-    if (remembered) return { item: remembered, current: false };
-    return { item: await this.#deps.store.get(identity.pk), current: true };
+    if (remembered) return { item: remembered, settingsCurrent: false, countersKnown: false };
+    return { item: await this.#deps.store.get(identity.pk), ...READ };
   }
 
   /** Runs the `postAuth` hooks on a current item; what they write is what is decided on (I4). */
-  async #runPostAuth(item: StoredSession, identity: Identity, hooks: HookRunner): Promise<Start | Denial> {
-    hooks.state.pk = item.pk;
-    hooks.state.session = item;
+  async #runPostAuth(start: Known, identity: Identity, hooks: HookRunner): Promise<Known | Denial> {
+    hooks.state.pk = start.item!.pk;
+    hooks.state.session = start.item;
+    hooks.state.written = !start.countersKnown;
     const hookDenial = await hooks.postAuth();
     if (hookDenial) return pluginDeny(hookDenial, identity.principalId);
-    return { item: hooks.state.session, current: true };
+    return { item: hooks.state.session, settingsCurrent: true, countersKnown: !hooks.state.written };
   }
 
   /**
@@ -122,41 +133,35 @@ export class Pipeline {
    * current item (a consistent read, or the item a failed write returned).
    */
   async #decideAndCount(
-    start: Start,
+    start: Known,
     who: Identity,
     request: AuthRequest,
     hooks: HookRunner,
   ): Promise<{ decision: Decision; item?: StoredSession }> {
     const { store } = this.#deps;
-    let { item, current } = start;
+    let { item, settingsCurrent, countersKnown } = start;
     let hooked = hooks.hasPostAuth ? item : undefined;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       if (item === undefined) {
         this.#memory.forget(who.pk);
         const created = await who.whenMissing();
         if (isDenial(created)) return { decision: created };
-        item = created;
-        current = true;
-      }
-      if (current && isLegacy(item)) {
-        item = await store.migrate(item, (await this.#limitsOf(item)).quotaMax);
-        continue;
+        ({ item, settingsCurrent, countersKnown } = { item: created, ...READ });
       }
       const nowMs = this.#clock();
       const policies = await this.#policiesOf(item, who);
       const verdict = decide({
         session: item,
-        countersKnown: current,
+        countersKnown,
         policies,
         target: request,
         nowMs,
         resultsCached: this.#deps.config.resultsCacheTtl > 0,
       });
       const confirmed = verdict.allow && !countsNothing(verdict.plan);
-      if (!current && !confirmed) {
+      if (!settingsCurrent && !confirmed) {
         // Remembered settings never decide alone: read the item and decide on it.
-        item = await store.get(who.pk);
-        current = true;
+        ({ item, settingsCurrent, countersKnown } = { item: await store.get(who.pk), ...READ });
         continue;
       }
       if (!verdict.allow) return { decision: deny(verdict.reason, verdict.context, who.principalId) };
@@ -169,14 +174,13 @@ export class Pipeline {
         this.#memory.remember(result.item);
         return { decision: this.#allow(result.item, verdict, who, nowMs), item: result.item };
       }
-      item = result.current;
-      current = true;
+      ({ item, settingsCurrent, countersKnown } = { item: result.current, ...READ });
       if (item !== undefined) this.#memory.remember(item);
       if (hooked !== undefined && item !== undefined && !sameSettings(hooked, item)) {
         // The settings changed since the postAuth hooks judged them: they judge again.
-        const again = await this.#runPostAuth(item, who, hooks);
+        const again = await this.#runPostAuth({ item, ...READ }, who, hooks);
         if (isDenial(again)) return { decision: again };
-        item = again.item;
+        ({ item, settingsCurrent, countersKnown } = again);
         hooked = item;
       }
     }
@@ -193,24 +197,18 @@ export class Pipeline {
 
   async #policiesOf(item: StoredSession, who: Identity): Promise<Policy[]> {
     const ids = item.applyPolicies ?? [];
-    if (ids.length === 0 || !this.#deps.policies) {
-      if (ids.length > 0) this.#deps.log.warn('session names policies but no policy store is configured', who.logFields);
-      return [];
-    }
-    const lookup = await this.#deps.policies.getMany(ids);
+    if (ids.length > 0 && !this.#deps.policies)
+      this.#deps.log.warn('session names policies but no policy store is configured', who.logFields);
+    const lookup = await this.#lookupPolicies(ids);
     if (lookup.missing.length > 0)
       this.#deps.log.warn('session names policies that do not exist', { ...who.logFields, missing: lookup.missing });
     return lookup.policies;
   }
 
-  /**
-   * The limits of a session's own counters (its policies' when it has any): what plugins
-   * see and set as `quotaRemaining`. An API's own limit is not a plugin's business.
-   */
-  async #limitsOf(item: StoredSession): Promise<Limits> {
-    const ids = item.applyPolicies ?? [];
-    const policies = ids.length > 0 && this.#deps.policies ? (await this.#deps.policies.getMany(ids)).policies : [];
-    return effectiveSettings(item, policies).limits;
+  /** The policies by id, through this instance's cache (none without a policy store). */
+  async #lookupPolicies(ids: readonly string[]): Promise<{ policies: Policy[]; missing: string[] }> {
+    if (ids.length === 0 || !this.#deps.policies) return { policies: [], missing: [] };
+    return this.#deps.policies.getMany([...ids]);
   }
 
   #logDenial<D extends Decision>(decision: D, logFields: Record<string, unknown>): D {

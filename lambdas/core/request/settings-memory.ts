@@ -1,10 +1,11 @@
+import { isCounterAttribute } from '../limits/scope.ts';
 import type { StoredSession } from '../store/item.ts';
 
 /**
  * Sessions' settings remembered by one authorizer instance, so that a request on a known
  * key costs one conditional write instead of a read and a write. Safe by construction: a
  * remembered item is only ever used to decide an Allow whose counting write is conditioned
- * on the remembered `(incarnation, version)`; if the settings changed, that write fails and
+ * on the remembered incarnation and version; if the settings changed, that write fails and
  * returns the item as it is. Counters are never taken from memory (they are dropped here),
  * and no denial is made on remembered settings.
  *
@@ -45,12 +46,10 @@ export class SettingsMemory {
   }
 }
 
-const COUNTER_PREFIXES = ['quotaUsed', 'quotaRenews', 'rateUsed', 'rateResetsAt', 'counterToken'];
-
 function withoutCounters(item: StoredSession): StoredSession {
   const settings: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(item)) {
-    if (!COUNTER_PREFIXES.some((prefix) => name === prefix || name.startsWith(`${prefix}@`))) settings[name] = value;
+    if (!isCounterAttribute(name)) settings[name] = value;
   }
   return settings as unknown as StoredSession;
 }

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GatepassError } from '../model/errors.ts';
-import { TABLE } from './table.ts';
+import { TABLE } from '../model/table.ts';
 
 /** BatchGetItem takes at most 100 keys per call. */
 const BATCH_SIZE = 100;

@@ -1,9 +1,9 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { CountPlan } from '../limits/limits.ts';
-import { counterAttributes, type CounterAttributes, type CounterScope } from '../limits/scope.ts';
+import type { CountPlan, Step } from '../limits/limits.ts';
+import { counterAttributes, type CounterScope } from '../limits/scope.ts';
 import { UpdateExpression } from './expression.ts';
-import { oldItem, whenSameSettings, type SettingsGuard, type StoredSession } from './item.ts';
+import { oldItem, whenGuard, type StoredSession, type WriteGuard } from './item.ts';
 
 /** Outcome of a counting write: the item after it, or the item that made it fail (none if deleted). */
 export type CountResult =
@@ -14,56 +14,47 @@ export type CountResult =
  * The condition and update of counting one request as `plan` says, under the settings
  * `guard` names. Exported for tests; {@link countWrite} sends it.
  */
-export function countExpression(guard: SettingsGuard, scope: CounterScope, plan: CountPlan): UpdateExpression {
+export function countExpression(guard: WriteGuard, scope: CounterScope, plan: CountPlan): UpdateExpression {
   const x = new UpdateExpression();
   const names = counterAttributes(scope);
-  x.when('the key exists', `attribute_exists(${x.name('pk')})`);
-  whenSameSettings(x, guard);
-
-  const now = Math.floor(plan.nowMs / 1000);
-  if (plan.rate !== 'none') countRate(x, plan, names);
-  if (plan.quota !== 'none') countQuota(x, plan, now, names);
+  whenGuard(x, guard);
+  const { limits, nowMs } = plan;
+  countWindow(x, 'rate', plan.rate, { used: names.rateUsed, start: names.rateStart }, limits.rate, limits.per, nowMs);
+  countWindow(x, 'quota', plan.quota, { used: names.quotaUsed, start: names.quotaStart }, limits.quotaMax, limits.quotaRenewalRate, nowMs);
   return x;
 }
 
-/** The rate window: take from the open one (still open, room left), or open the next (the last one is over). */
-function countRate(x: UpdateExpression, plan: CountPlan, names: CounterAttributes): void {
-  const { limits, nowMs } = plan;
-  const rateUsed = x.name(names.rateUsed);
-  const rateEnd = x.name(names.rateResetsAt);
-  const usedAttribute = names.rateUsed;
-  const endAttribute = names.rateResetsAt;
-  if (plan.rate === 'take') {
-    x.when('rate window open', `${rateEnd} > ${x.value(nowMs)}`);
-    x.when('rate window has room', `${rateUsed} < ${x.value(limits.rate)}`);
-    x.setTo(usedAttribute, `${rateUsed} + ${x.value(1)}`);
+/**
+ * One window's step, written as the window rule of `limits.ts` says: `take` needs the window
+ * open (`start > now - length`, or any start when the length is 0) and room under `limit`;
+ * `open` needs the window over (no start, or `start <= now - length`; a window of length 0
+ * never ends) and starts the next one now with this request.
+ */
+function countWindow(
+  x: UpdateExpression,
+  label: string,
+  step: Step,
+  attributes: { readonly used: string; readonly start: string },
+  limit: number,
+  lengthSeconds: number,
+  nowMs: number,
+): void {
+  if (step === 'none') return;
+  const used = x.name(attributes.used);
+  const start = x.name(attributes.start);
+  // The latest start of a window still open now (only a window that ends has one).
+  const bound = () => x.value(nowMs - lengthSeconds * 1000);
+  if (step === 'take') {
+    x.when(`${label} window open`, lengthSeconds === 0 ? `attribute_exists(${start})` : `${start} > ${bound()}`);
+    x.when(`${label} window has room`, `${used} < ${x.value(limit)}`);
+    x.setTo(attributes.used, `${used} + ${x.value(1)}`);
   } else {
-    x.when('rate window over', `attribute_not_exists(${rateEnd}) OR ${rateEnd} <= ${x.value(nowMs)}`);
-    x.set(usedAttribute, 1);
-    x.set(endAttribute, nowMs + limits.per * 1000);
-  }
-}
-
-/** The quota window: take from the current one (still open if it renews, room left), or open the next. */
-function countQuota(x: UpdateExpression, plan: CountPlan, now: number, names: CounterAttributes): void {
-  const { limits } = plan;
-  const quotaUsed = x.name(names.quotaUsed);
-  const usedAttribute = names.quotaUsed;
-  const endAttribute = names.quotaRenews;
-  if (plan.quota === 'take') {
-    if (limits.quotaRenewalRate > 0) x.when('quota window open', `${x.name(endAttribute)} > ${x.value(now)}`);
-    // A first count, or one more under the limit; never on 0.1's counters (see legacy.ts).
-    const legacy = x.name('quotaRemaining');
     x.when(
-      'quota has room',
-      `(attribute_not_exists(${quotaUsed}) AND attribute_not_exists(${legacy})) OR ${quotaUsed} < ${x.value(limits.quotaMax)}`,
+      `${label} window over`,
+      lengthSeconds === 0 ? `attribute_not_exists(${start})` : `attribute_not_exists(${start}) OR ${start} <= ${bound()}`,
     );
-    x.setTo(usedAttribute, `if_not_exists(${quotaUsed}, ${x.value(0)}) + ${x.value(1)}`);
-  } else {
-    const quotaEnd = x.name(endAttribute);
-    x.when('quota window over', `attribute_not_exists(${quotaEnd}) OR ${quotaEnd} <= ${x.value(now)}`);
-    x.set(usedAttribute, 1);
-    x.set(endAttribute, now + limits.quotaRenewalRate);
+    x.set(attributes.used, 1);
+    x.set(attributes.start, nowMs);
   }
 }
 
@@ -81,7 +72,7 @@ export async function countWrite(
   client: DynamoDBDocumentClient,
   table: string,
   pk: string,
-  guard: SettingsGuard,
+  guard: WriteGuard,
   scope: CounterScope,
   plan: CountPlan,
 ): Promise<CountResult> {

@@ -1,12 +1,12 @@
 import type { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { quotaUsedFor, type Counters } from '../limits/limits.ts';
+import { quotaStartFor, quotaUsedFor, type Counters, type Limits } from '../limits/limits.ts';
 import type { SessionFields } from '../model/session.ts';
 import type { UpdateExpression } from './expression.ts';
 
 /**
  * A session's settings: everything an admin or a plugin sets. The counters
- * (`quotaRemaining` is shown, `quotaUsed` is stored) are not settings.
+ * (`quotaRemaining` and `quotaRenews` are shown, `quotaUsed` and `quotaStart` are stored) are not settings.
  */
 export type SessionSettings = Omit<SessionFields, 'quotaRemaining' | 'quotaRenews'>;
 
@@ -27,10 +27,6 @@ export interface StoredSession extends SessionSettings, Counters {
    * settings that is never reused, even by a deleted and re-created key.
    */
   readonly incarnation?: string;
-  /** How many times its counters were reset (reset-quota): the guard of a reset. */
-  readonly resets?: number;
-  /** The token of the last settings or counter write, to recognise it when it is re-sent after a lost answer. */
-  readonly writeToken?: string;
   readonly createdAt: number;
   readonly updatedAt: number;
   /** Incremented by every settings write; never by counting. */
@@ -38,29 +34,36 @@ export interface StoredSession extends SessionSettings, Counters {
   readonly [scoped: `${string}@${string}`]: number | undefined;
 }
 
-/** The settings state a counting write is conditioned on. */
-export interface SettingsGuard {
+/**
+ * What every write to a session is conditioned on: the life of the key it read (its
+ * `incarnation`) and, for every write but a reset or an unconditional delete, the settings
+ * version it was decided under. No write can leave it out, so none lands on a re-created key.
+ */
+export interface WriteGuard {
   readonly incarnation: string | undefined;
+  readonly version?: number;
+}
+
+/** The guard of a counting or settings write: always a version. */
+export interface SettingsGuard extends WriteGuard {
   readonly version: number;
 }
 
 /** Settings a write changes; `alias: null` removes the alias. */
 export type SettingsChanges = Partial<Omit<SessionSettings, 'alias'>> & { alias?: string | null };
 
-/** Counters an admin or a plugin sets explicitly (the key's own scope). */
-export interface CounterSet {
-  readonly quotaUsed?: number;
-  readonly quotaRenews?: number;
-}
+/** Counters an admin or a plugin sets explicitly (attribute names of any scope → value). */
+export type CounterSet = Readonly<Record<string, number>>;
 
 /** The guard of an item. */
 export function guardOf(item: StoredSession): SettingsGuard {
   return { incarnation: item.incarnation, version: item.version };
 }
 
-/** Conditions a write on the settings state a guard names: version and incarnation. */
-export function whenSameSettings(x: UpdateExpression, guard: SettingsGuard): void {
-  x.when('same settings version', `${x.name('version')} = ${x.value(guard.version)}`);
+/** Conditions a write on what its guard names: the key exists, in the same life, at the same settings version. */
+export function whenGuard(x: UpdateExpression, guard: WriteGuard): void {
+  x.when('the key exists', `attribute_exists(${x.name('pk')})`);
+  if (guard.version !== undefined) x.when('same settings version', `${x.name('version')} = ${x.value(guard.version)}`);
   x.when(
     'same incarnation',
     guard.incarnation === undefined
@@ -79,14 +82,23 @@ export function oldItem(error: ConditionalCheckFailedException): StoredSession |
 }
 
 /**
- * A public session's fields as stored: its settings, and counters for the `quotaRemaining`
- * and `quotaRenews` it names (`quotaRemaining` read under `quotaMax`, the quota in force —
- * the policies' when the session has any).
+ * A public session's fields as stored: its settings, and the key scope's counters for the
+ * `quotaRemaining` and `quotaRenews` it names, read under `limits` — the limits in force
+ * (the policies' when the session has any).
  */
-export function storedFields(
-  fields: SessionFields,
-  quotaMax: number = fields.quotaMax,
-): { settings: SessionSettings; counters: CounterSet } {
+export function storedFields(fields: SessionFields, limits: Limits): { settings: SessionSettings; counters: CounterSet } {
   const { quotaRemaining, quotaRenews, ...settings } = fields;
-  return { settings, counters: { quotaUsed: quotaUsedFor(quotaMax, quotaRemaining), quotaRenews } };
+  return { settings, counters: quotaCounters(limits, quotaRemaining, quotaRenews) };
+}
+
+/**
+ * The key scope's quota counters that an admin or a plugin means by `quotaRemaining` and
+ * `quotaRenews` (either may be left out): requests used under the quota in force, and the
+ * window start that makes it renew then under the renewal rate in force.
+ */
+export function quotaCounters(limits: Limits, quotaRemaining: number | undefined, quotaRenews: number | undefined): CounterSet {
+  const counters: Record<string, number> = {};
+  if (quotaRemaining !== undefined) counters.quotaUsed = quotaUsedFor(limits.quotaMax, quotaRemaining);
+  if (quotaRenews !== undefined) counters.quotaStart = quotaStartFor(quotaRenews, limits.quotaRenewalRate);
+  return counters;
 }

@@ -1,4 +1,4 @@
-import { quotaRemaining, type Limits } from '../limits/limits.ts';
+import { quotaRemaining, quotaRenews, type Limits } from '../limits/limits.ts';
 import type { Session } from '../model/session.ts';
 import type { StoredSession } from './item.ts';
 
@@ -25,15 +25,15 @@ const PUBLIC_FIELDS = [
 
 /**
  * The session as the admin API, the CLI and plugins see it: the public fields only, with
- * `quotaRemaining` derived from the stored count under `limits` — the limits in force (its
- * policies' when it has any) — at `now` (epoch s): the whole quota once the window is over,
- * -1 when unlimited.
+ * `quotaRemaining` and `quotaRenews` derived from the stored counters under `limits` — the
+ * limits in force (its policies' when it has any) — at `nowMs`: the whole quota once the
+ * window is over, -1 when unlimited; `quotaRenews` 0 when the quota never renews.
  */
-export function toPublicSession(item: StoredSession, limits: Limits, now: number): Session {
+export function toPublicSession(item: StoredSession, limits: Limits, nowMs: number): Session {
   const derived: Record<string, unknown> = {
     ...item,
-    quotaRemaining: quotaRemaining(limits, item, now),
-    quotaRenews: item.quotaRenews ?? 0,
+    quotaRemaining: quotaRemaining(limits, item, nowMs),
+    quotaRenews: quotaRenews(limits, item),
   };
   const session: Record<string, unknown> = {};
   for (const field of PUBLIC_FIELDS) if (derived[field] !== undefined) session[field] = derived[field];

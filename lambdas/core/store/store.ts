@@ -1,30 +1,32 @@
 import { randomUUID } from 'node:crypto';
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { TransactionCanceledException, TransactionConflictException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { CountPlan } from '../limits/limits.ts';
 import type { CounterScope } from '../limits/scope.ts';
-import { AlreadyExistsError, NotFoundError, VersionConflictError } from '../model/errors.ts';
+import { AlreadyExistsError, ContentionError, NotFoundError, VersionConflictError } from '../model/errors.ts';
 import { countWrite, type CountResult } from './count-write.ts';
 import { UpdateExpression } from './expression.ts';
 import { sessionIndexKind } from './kind-index.ts';
-import { migrateLegacyCounters } from './legacy.ts';
 import {
-  oldItem,
-  whenSameSettings,
+  whenGuard,
   type CounterSet,
   type SessionKind,
   type SessionSettings,
   type SettingsChanges,
   type SettingsGuard,
   type StoredSession,
+  type WriteGuard,
 } from './item.ts';
-import { TABLE } from './table.ts';
-
-/** The attributes holding the tokens of an item's last writes, newest first (see `#write`). */
-const WRITE_TOKEN_SLOTS = ['writeToken', 'writeToken1', 'writeToken2', 'writeToken3'] as const;
+import { TABLE } from '../model/table.ts';
 
 /** Partition-key prefix of JWT identity sessions, which never get a TTL (see {@link SessionStore.create}). */
 const JWT_PREFIX = 'jwt#';
+
+type TransactItem = NonNullable<TransactWriteCommand['input']['TransactItems']>[number];
+
+/** Attempts of a settings write cancelled by a conflicting request in flight on the item (not by its condition). */
+const CONFLICT_ATTEMPTS = 4;
 
 export interface SessionStoreOptions {
   readonly client: DynamoDBDocumentClient;
@@ -33,14 +35,31 @@ export interface SessionStoreOptions {
   readonly retentionSeconds: number;
 }
 
+/** A settings write: settings (version + 1), counters named by the caller, or both (a reset names counters only). */
+export interface SessionChange {
+  readonly settings?: SettingsChanges;
+  readonly counters?: CounterSet;
+}
+
 /**
- * Session persistence. Every read is strongly consistent; every write is conditional and
- * awaited, and returns the item as written (`ALL_NEW`) or, when its condition failed, the
- * item as it is (`ALL_OLD`), so no second read is needed.
+ * Session persistence, with four kinds of write (docs/ARCHITECTURE.md, "The counting model"):
  *
- * Settings writes (`create`, `updateSettings`) increment `version` and never write a
- * counter they read: counters change only by counting (`count`) or when a caller names
- * them (`CounterSet`). See docs/ARCHITECTURE.md, "The counting model".
+ * - **count** — one conditional UpdateItem per counted request (`count-write.ts`);
+ * - **create** — a whole new item, only where none exists;
+ * - **change** — settings (`version + 1`) and/or counters a caller names (a reset, an admin's
+ *   `quotaRemaining`);
+ * - **delete**.
+ *
+ * Every write is conditioned on a {@link WriteGuard}: the incarnation of the item the caller
+ * read, so nothing lands on a deleted and re-created key, and the settings version where the
+ * caller decided on settings. Every read is strongly consistent.
+ *
+ * Create, change and delete are `TransactWriteItems` with a `ClientRequestToken`: when
+ * DynamoDB applies one and the answer is lost, the SDK re-sends it with the same token and
+ * DynamoDB answers success without applying it again (for ten minutes, far beyond any
+ * retry), so a re-sent write is never applied twice nor reported as a conflict. They are the
+ * rare writes (admin, plugins, first sight), so their doubled write units cost little;
+ * counting is never a transaction.
  */
 export class SessionStore {
   readonly #client: DynamoDBDocumentClient;
@@ -60,9 +79,10 @@ export class SessionStore {
   }
 
   /**
-   * Creates a session (version 1, a new incarnation); fails with {@link AlreadyExistsError}
-   * if one exists under `pk`. A JWT identity's session gets no TTL: it is the record that
-   * its trial was used, so an expired trial never restarts however long ago it expired.
+   * Creates a session (version 1, a new incarnation) and returns it; fails with
+   * {@link AlreadyExistsError} (carrying the item) if one exists under `pk`. A JWT identity's
+   * session gets no TTL: it is the record that its trial was used, so an expired trial never
+   * restarts however long ago it expired.
    */
   async create(
     pk: string,
@@ -80,170 +100,99 @@ export class SessionStore {
       kind: sessionIndexKind(pk),
       keyId,
       incarnation: randomUUID(),
-      writeToken: randomUUID(),
       createdAt: now,
       updatedAt: now,
       version: 1,
       ...(kind === 'key' ? this.#ttl(settings.expires) : {}),
-    };
-    try {
-      await this.#client.send(
-        new PutCommand({
-          TableName: this.#table,
-          Item: item,
-          ConditionExpression: 'attribute_not_exists(pk)',
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      );
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      const current = oldItem(error);
-      const tokens = current as unknown as Record<string, unknown> | undefined;
-      if (WRITE_TOKEN_SLOTS.some((slot) => tokens?.[slot] === item.writeToken)) return current!; // our own create, its answer lost and re-sent
-      throw new AlreadyExistsError('a session already exists for this key');
-    }
-    return item as StoredSession;
+    } as StoredSession;
+    const condition = new UpdateExpression();
+    condition.when('no such key', `attribute_not_exists(${condition.name('pk')})`);
+    await this.#transact({ Put: { TableName: this.#table, Item: item, ...condition.build() } }, (current) => {
+      throw new AlreadyExistsError('a session already exists for this key', current);
+    });
+    return item;
   }
 
   /**
-   * Changes the given settings and increments `version`, only at the settings state `guard`
-   * names — its version and incarnation — ({@link VersionConflictError} carrying the current
-   * item otherwise; {@link NotFoundError} when absent). Counters change only if `counters`
-   * names them. A write token makes a re-sent write (its answer lost) recognisable.
+   * Applies a change under `guard`: settings (incrementing `version`, setting `updatedAt`;
+   * `null` removes an attribute) and the counters the caller names. Fails with
+   * {@link VersionConflictError} carrying the current item when the guard no longer holds,
+   * {@link NotFoundError} when the key is gone. A change without settings (a reset) leaves
+   * the version alone, so requests in flight are not disturbed.
    */
-  async updateSettings(
-    pk: string,
-    changes: SettingsChanges,
-    counters: CounterSet,
-    now: number,
-    guard: SettingsGuard,
-  ): Promise<StoredSession> {
+  async change(pk: string, guard: WriteGuard, change: SessionChange, now: number): Promise<void> {
     const x = new UpdateExpression();
-    x.when('the key exists', `attribute_exists(${x.name('pk')})`);
-    whenSameSettings(x, guard);
-    x.setTo('version', `${x.name('version')} + ${x.value(1)}`).set('updatedAt', now);
-    for (const [field, value] of Object.entries({ ...changes, ...counters })) {
+    whenGuard(x, guard);
+    if (change.settings !== undefined) x.setTo('version', `${x.name('version')} + ${x.value(1)}`).set('updatedAt', now);
+    for (const [field, value] of Object.entries({ ...change.settings, ...change.counters })) {
       if (value === undefined) continue;
       if (value === null) x.remove(field);
       else x.set(field, value);
     }
-    if (changes.expires !== undefined && !pk.startsWith(JWT_PREFIX)) {
-      const ttl = this.#ttl(changes.expires)[TABLE.ttlAttribute];
+    const expires = change.settings?.expires;
+    if (expires !== undefined && !pk.startsWith(JWT_PREFIX)) {
+      const ttl = this.#ttl(expires)[TABLE.ttlAttribute];
       if (ttl === undefined) x.remove(TABLE.ttlAttribute);
       else x.set(TABLE.ttlAttribute, ttl);
     }
-    return this.#write(pk, x, `expected version ${guard.version}`);
+    const update = { TableName: this.#table, Key: { pk }, ...x.build() } as TransactItem['Update'];
+    await this.#transact({ Update: update }, (current) => conflict(current, guard));
+  }
+
+  /** Deletes a session under `guard` ({@link NotFoundError} when there is none). */
+  async delete(pk: string, guard: WriteGuard): Promise<void> {
+    const x = new UpdateExpression();
+    whenGuard(x, guard);
+    await this.#transact({ Delete: { TableName: this.#table, Key: { pk }, ...x.build() } }, (current) => conflict(current, guard));
   }
 
   /**
-   * Resets counters (reset-quota), without changing the settings version, so requests in
-   * flight are not disturbed. Resets have a count of their own, `resets`: the write applies
-   * only if no reset landed since `readResets` was read, and increments it. When it fails
-   * because a reset landed since — ours, re-sent by the SDK after a lost answer, or another
-   * admin's — the key has been reset after this call began, and that is the answer: a reset
-   * never applies twice and never waits on settings traffic. With `guard` (`If-Match`) it
-   * also requires that settings state ({@link VersionConflictError} otherwise).
+   * Counts one request in `scope` as `plan` says, under the settings `guard` names (see
+   * `count-write.ts`). A count that meets a settings write in flight on the item
+   * (`TransactionConflictException`) reads the item and reports it as a failed condition.
    */
-  async resetCounters(
-    pk: string,
-    counters: Readonly<Record<string, number>>,
-    readResets: number,
-    guard?: SettingsGuard,
-  ): Promise<StoredSession> {
-    const x = new UpdateExpression();
-    x.when('the key exists', `attribute_exists(${x.name('pk')})`);
-    const resets = x.name('resets');
-    x.when(
-      'no reset since the read',
-      readResets === 0 ? `attribute_not_exists(${resets}) OR ${resets} = ${x.value(0)}` : `${resets} = ${x.value(readResets)}`,
-    );
-    if (guard !== undefined) whenSameSettings(x, guard);
-    for (const [field, value] of Object.entries(counters)) x.set(field, value);
-    x.set('resets', readResets + 1);
+  async count(pk: string, guard: SettingsGuard, scope: CounterScope, plan: CountPlan): Promise<CountResult> {
     try {
-      return await this.#send(pk, x);
+      return await countWrite(this.#client, this.#table, pk, guard, scope, plan);
     } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      const current = oldItem(error);
-      if (current === undefined) throw new NotFoundError('no session for this key');
-      if ((current.resets ?? 0) !== readResets) return current; // reset since the read: ours re-sent, or another's
-      throw new VersionConflictError(
-        `session changed concurrently (expected version ${guard?.version}, found ${current.version})`,
-        current,
-      );
+      if (!(error instanceof TransactionConflictException)) throw error;
+      return { ok: false, current: await this.get(pk) };
     }
-  }
-
-  /** Deletes a session (optionally only at the settings state `guard` names); false when there was none. */
-  async delete(pk: string, guard?: SettingsGuard): Promise<boolean> {
-    const x = new UpdateExpression();
-    x.when('the key exists', `attribute_exists(${x.name('pk')})`);
-    if (guard !== undefined) whenSameSettings(x, guard);
-    try {
-      await this.#client.send(
-        new DeleteCommand({ TableName: this.#table, Key: { pk }, ...x.build(), ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
-      );
-      return true;
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      const current = oldItem(error);
-      if (current === undefined) return false;
-      throw new VersionConflictError('session changed concurrently', current);
-    }
-  }
-
-  /** Moves an item of gatepass 0.1 to the current counters, once (see `legacy.ts`). */
-  migrate(item: StoredSession, quotaMaxInForce: number): Promise<StoredSession | undefined> {
-    return migrateLegacyCounters(this.#client, this.#table, item, quotaMaxInForce);
-  }
-
-  /** Counts one request in `scope` as `plan` says, under the settings `guard` names (see `count-write.ts`). */
-  count(pk: string, guard: SettingsGuard, scope: CounterScope, plan: CountPlan): Promise<CountResult> {
-    return countWrite(this.#client, this.#table, pk, guard, scope, plan);
   }
 
   /**
-   * A settings or counter write, with a fresh write token. The item keeps the tokens of its
-   * last {@link WRITE_TOKEN_SLOTS} writes, and a write whose token is among them does not
-   * apply again: when DynamoDB applies a write and its answer is lost, the SDK's re-sent copy
-   * fails here — even if other writes landed in between — and is recognised as landed.
+   * One single-item transaction with a client request token (idempotent when re-sent).
+   * A failed condition calls `failed` with the item as it is; a cancellation by a
+   * conflicting request in flight is tried again with a new token (it applied nothing).
    */
-  async #write(pk: string, x: UpdateExpression, expected: string): Promise<StoredSession> {
-    const token = randomUUID();
-    const mine = x.value(token);
-    x.when('not already applied', `NOT (${WRITE_TOKEN_SLOTS.map((slot) => `${x.name(slot)} = ${mine}`).join(' OR ')})`);
-    const none = x.value('');
-    for (let i = WRITE_TOKEN_SLOTS.length - 1; i > 0; i--) {
-      x.setTo(WRITE_TOKEN_SLOTS[i]!, `if_not_exists(${x.name(WRITE_TOKEN_SLOTS[i - 1]!)}, ${none})`);
+  async #transact(item: TransactItem, failed: (current: StoredSession | undefined) => never): Promise<void> {
+    const write = Object.values(item)[0] as Record<string, unknown>;
+    write.ReturnValuesOnConditionCheckFailure = 'ALL_OLD';
+    for (let attempt = 1; attempt <= CONFLICT_ATTEMPTS; attempt++) {
+      try {
+        await this.#client.send(new TransactWriteCommand({ TransactItems: [item], ClientRequestToken: randomUUID() }));
+        return;
+      } catch (error) {
+        if (!(error instanceof TransactionCanceledException)) throw error;
+        const reason = error.CancellationReasons?.[0];
+        if (reason?.Code === 'ConditionalCheckFailed') {
+          failed(reason.Item === undefined ? undefined : (unmarshall(reason.Item as never) as StoredSession));
+        }
+        if (reason?.Code !== 'TransactionConflict') throw error;
+        await new Promise((resolve) => setTimeout(resolve, 5 * 2 ** attempt * Math.random()));
+      }
     }
-    x.setTo(WRITE_TOKEN_SLOTS[0]!, mine);
-    try {
-      return await this.#send(pk, x);
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      const current = oldItem(error);
-      if (current === undefined) throw new NotFoundError('no session for this key');
-      const item = current as unknown as Record<string, unknown>;
-      if (WRITE_TOKEN_SLOTS.some((slot) => item[slot] === token)) return current; // our own write, its answer lost and re-sent
-      throw new VersionConflictError(`session changed concurrently (${expected}, found ${current.version})`, current);
-    }
-  }
-
-  /** One UpdateItem: the item as written, or a ConditionalCheckFailedException carrying the item as it is. */
-  async #send(pk: string, x: UpdateExpression): Promise<StoredSession> {
-    const out = await this.#client.send(
-      new UpdateCommand({
-        TableName: this.#table,
-        Key: { pk },
-        ...x.build(),
-        ReturnValues: 'ALL_NEW',
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      }),
-    );
-    return out.Attributes as StoredSession;
+    throw new ContentionError(`a settings write met conflicting requests ${CONFLICT_ATTEMPTS} times`);
   }
 
   #ttl(expires: number): Record<string, number> {
     return expires > 0 ? { [TABLE.ttlAttribute]: expires + this.#retention } : {};
   }
+}
+
+/** A failed guard: gone, or changed since the read (another life of the key, or another version). */
+function conflict(current: StoredSession | undefined, guard: WriteGuard): never {
+  if (current === undefined) throw new NotFoundError('no session for this key');
+  if (current.incarnation !== guard.incarnation) throw new NotFoundError('the key read was deleted (and re-created since)');
+  throw new VersionConflictError(`session changed concurrently (expected version ${guard.version}, found ${current.version})`, current);
 }

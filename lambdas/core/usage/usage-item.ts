@@ -1,4 +1,4 @@
-import { TABLE } from '../store/table.ts';
+import { TABLE } from '../model/table.ts';
 import type { UsageDecision } from './decision-line.ts';
 
 /**

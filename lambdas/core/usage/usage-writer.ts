@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { utcDay } from '../observability/decision-record.ts';
-import { TABLE } from '../store/table.ts';
+import { TABLE } from '../model/table.ts';
 import type { UsageTally } from './tally.ts';
 import { USAGE, usagePk, usageTtl } from './usage-item.ts';
 

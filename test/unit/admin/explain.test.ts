@@ -52,12 +52,12 @@ describe('explainDecision', () => {
       ['policies:pass', 'inactive:pass', 'expiry:pass', 'access_rights:fail', 'rate_limit:skip', 'quota:skip'],
     ],
     [
-      { rate: 2, per: 10, rateUsed: 2, rateResetsAt: AT + 4500 },
+      { rate: 2, per: 10, rateUsed: 2, rateStart: AT + 4500 - 10_000 },
       'rate_limited',
       ['policies:pass', 'inactive:pass', 'expiry:pass', 'access_rights:pass', 'rate_limit:fail', 'quota:skip'],
     ],
     [
-      { quotaMax: 5, quotaUsed: 5, quotaRenewalRate: 60, quotaRenews: NOW + 30 },
+      { quotaMax: 5, quotaUsed: 5, quotaRenewalRate: 60, quotaStart: (NOW + 30 - 60) * 1000 },
       'quota_exceeded',
       ['policies:pass', 'inactive:pass', 'expiry:pass', 'access_rights:pass', 'rate_limit:pass', 'quota:fail'],
     ],
@@ -76,7 +76,14 @@ describe('explainDecision', () => {
 
   it('says what a skipped check would have found', () => {
     const result = explainDecision(
-      storedSession({ isInactive: true, expires: NOW - 1, quotaMax: 3, quotaUsed: 1, quotaRenewalRate: 60, quotaRenews: NOW + 10 }),
+      storedSession({
+        isInactive: true,
+        expires: NOW - 1,
+        quotaMax: 3,
+        quotaUsed: 1,
+        quotaRenewalRate: 60,
+        quotaStart: (NOW + 10 - 60) * 1000,
+      }),
       [],
       TARGET,
       AT,
@@ -91,11 +98,11 @@ describe('explainDecision', () => {
       rate: 2,
       per: 10,
       rateUsed: 2,
-      rateResetsAt: AT + 4500,
+      rateStart: AT + 4500 - 10_000,
       quotaMax: 5,
       quotaUsed: 5,
       quotaRenewalRate: 60,
-      quotaRenews: NOW + 30,
+      quotaStart: (NOW + 30 - 60) * 1000,
     });
 
     expect(outcomes(s, [], AT + 60_000)).toEqual([
@@ -119,7 +126,7 @@ describe('explainDecision', () => {
       quotaMax: 1000,
       quotaUsed: 10,
       quotaRenewalRate: 60,
-      quotaRenews: NOW + 30,
+      quotaStart: (NOW + 30 - 60) * 1000,
       accessRights: { other: {} },
     });
     const result = explainDecision(

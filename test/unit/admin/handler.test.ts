@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
@@ -83,7 +83,26 @@ function fieldsNamed(result: HttpResult): string[] {
 const ddb = mockClient(DynamoDBDocumentClient);
 
 function writesSent(): number {
-  return ddb.commandCalls(PutCommand).length + ddb.commandCalls(UpdateCommand).length + ddb.commandCalls(DeleteCommand).length;
+  return (
+    ddb.commandCalls(PutCommand).length +
+    ddb.commandCalls(UpdateCommand).length +
+    ddb.commandCalls(DeleteCommand).length +
+    ddb.commandCalls(TransactWriteCommand).length
+  );
+}
+
+/** The single-item transactions (session creates, changes, deletes) sent, in order. */
+function transactItems() {
+  return ddb.commandCalls(TransactWriteCommand).map((call) => call.args[0].input.TransactItems![0]!);
+}
+
+/** A transaction cancelled by its condition, with the item as it is (none: absent). */
+function conditionCancelled(item?: object): TransactionCanceledException {
+  return new TransactionCanceledException({
+    message: 'cancelled',
+    $metadata: {},
+    CancellationReasons: [{ Code: 'ConditionalCheckFailed', ...(item === undefined ? {} : { Item: marshall(item) as never }) }],
+  });
 }
 
 describe('createAdminHandler', () => {
@@ -104,7 +123,7 @@ describe('createAdminHandler', () => {
 
   describe('POST /keys', () => {
     it('answers 201 with a gp_ key whose SHA-256 is the keyId, and stores only the hash', async () => {
-      ddb.on(PutCommand).resolves({});
+      ddb.on(TransactWriteCommand).resolves({});
 
       const result = await handler(jsonRequest('POST', '/keys', { alias: 'ci', quotaMax: 10, quotaRenewalRate: 60 }), LAMBDA_CONTEXT);
 
@@ -123,9 +142,9 @@ describe('createAdminHandler', () => {
       });
       expect(session).not.toHaveProperty('pk');
 
-      const puts = ddb.commandCalls(PutCommand);
+      const puts = transactItems();
       expect(puts).toHaveLength(1);
-      const input = puts[0]!.args[0].input;
+      const input = puts[0]!.Put!;
       expect(input.TableName).toBe(TABLE);
       expect(input.Item).toMatchObject({ pk: `key#${keyId}`, keyId });
       expect(JSON.stringify(input.Item)).not.toContain(key);
@@ -133,18 +152,18 @@ describe('createAdminHandler', () => {
     });
 
     it("imports a caller's key, storing its hash", async () => {
-      ddb.on(PutCommand).resolves({});
+      ddb.on(TransactWriteCommand).resolves({});
       const imported = 'my-own-imported-key-0001';
 
       const result = await handler(jsonRequest('POST', '/keys', { key: imported }), LAMBDA_CONTEXT);
 
       expect(result.statusCode).toBe(201);
       expect(bodyOf(result)).toMatchObject({ key: imported, keyId: createHash('sha256').update(imported).digest('hex') });
-      expect(JSON.stringify(ddb.commandCalls(PutCommand)[0]!.args[0].input.Item)).not.toContain(imported);
+      expect(JSON.stringify(transactItems()[0]!.Put!.Item)).not.toContain(imported);
     });
 
     it('reads a base64-encoded body, as a Function URL sends it', async () => {
-      ddb.on(PutCommand).resolves({});
+      ddb.on(TransactWriteCommand).resolves({});
       const event = adminEvent('POST', '/keys', {
         body: Buffer.from(JSON.stringify({ alias: 'b64' })).toString('base64'),
         isBase64Encoded: true,
@@ -158,7 +177,7 @@ describe('createAdminHandler', () => {
     });
 
     it('answers 409 when a session already exists for an imported key', async () => {
-      ddb.on(PutCommand).rejects(new ConditionalCheckFailedException({ message: 'exists', $metadata: {} }));
+      ddb.on(TransactWriteCommand).rejects(conditionCancelled(storedSession()));
 
       const result = await handler(jsonRequest('POST', '/keys', { key: 'my-own-imported-key-0001' }), LAMBDA_CONTEXT);
 
@@ -304,8 +323,8 @@ describe('createAdminHandler', () => {
       expect(writesSent()).toBe(0);
     });
 
-    it('answers 404 for DELETE of an unknown key id (its conditional delete found nothing)', async () => {
-      ddb.on(DeleteCommand).rejects(new ConditionalCheckFailedException({ message: 'no item', $metadata: {} }));
+    it('answers 404 for DELETE of an unknown key id (its read found nothing)', async () => {
+      ddb.on(GetCommand).resolves({});
 
       const result = await handler(adminEvent('DELETE', `/keys/${OTHER_KEY_ID}`), LAMBDA_CONTEXT);
 
@@ -317,21 +336,27 @@ describe('createAdminHandler', () => {
     it('answers 409 with the current version, from the item its failed write returns, when If-Match names an old one', async () => {
       const current = storedSession({ version: 3 });
       ddb.on(GetCommand).resolves({ Item: current });
-      ddb.on(UpdateCommand).rejects(new ConditionalCheckFailedException({ message: 'conflict', $metadata: {}, Item: marshall(current) }));
+      const later = storedSession({ version: 4 });
+      ddb.on(TransactWriteCommand).rejects(conditionCancelled(later));
 
-      const result = await handler(jsonRequest('PATCH', `/keys/${KEY_ID}`, { alias: 'renamed' }, { 'If-Match': '"2"' }), LAMBDA_CONTEXT);
+      const stale = await handler(jsonRequest('PATCH', `/keys/${KEY_ID}`, { alias: 'renamed' }, { 'If-Match': '"2"' }), LAMBDA_CONTEXT);
+      const raced = await handler(jsonRequest('PATCH', `/keys/${KEY_ID}`, { alias: 'renamed' }, { 'If-Match': '"3"' }), LAMBDA_CONTEXT);
 
-      expect(result.statusCode).toBe(409);
-      expect(errorOf(result)).toMatchObject({ code: 'version_conflict', details: { currentVersion: 3 } });
-      const updates = ddb.commandCalls(UpdateCommand);
-      expect(updates).toHaveLength(1);
+      expect(stale.statusCode).toBe(409);
+      expect(errorOf(stale)).toMatchObject({ code: 'version_conflict', details: { currentVersion: 3 } });
+      expect(raced.statusCode).toBe(409);
+      expect(errorOf(raced)).toMatchObject({ code: 'version_conflict', details: { currentVersion: 4 } });
+      expect(transactItems()).toHaveLength(1);
       expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
     });
 
     it('answers 200 with the updated session, without storage details, when there is no If-Match', async () => {
       const current = storedSession({ version: 7 });
-      ddb.on(GetCommand).resolves({ Item: current });
-      ddb.on(UpdateCommand).resolves({ Attributes: { ...current, alias: 'renamed', version: 8 } });
+      ddb
+        .on(GetCommand)
+        .resolvesOnce({ Item: current })
+        .resolves({ Item: { ...current, alias: 'renamed', version: 8 } });
+      ddb.on(TransactWriteCommand).resolves({});
 
       const result = await handler(jsonRequest('PATCH', `/keys/${KEY_ID}`, { alias: 'renamed' }), LAMBDA_CONTEXT);
 

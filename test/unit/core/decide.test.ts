@@ -7,7 +7,14 @@ const TARGET = { apiId: 'api1', stage: 'prod', method: 'GET', path: '/pets' };
 
 /** A key with a quota of 10 per hour, none used, its window open. */
 const session = (overrides: Partial<StoredSession> = {}): StoredSession =>
-  storedSession({ incarnation: 'i1', quotaMax: 10, quotaUsed: 0, quotaRenewalRate: 3600, quotaRenews: NOW + 100, ...overrides });
+  storedSession({
+    incarnation: 'i1',
+    quotaMax: 10,
+    quotaUsed: 0,
+    quotaRenewalRate: 3600,
+    quotaStart: (NOW + 100 - 3600) * 1000,
+    ...overrides,
+  });
 const policy = storedPolicy;
 
 const run = (overrides: Partial<DecideInput>) =>
@@ -38,8 +45,8 @@ describe('decide', () => {
   });
 
   it('plans the count of an Allow from known counters, and guesses a take when they are not known', () => {
-    expect(run({ session: session({ quotaRenews: NOW - 1 }) })).toMatchObject({ allow: true, plan: { quota: 'open' } });
-    expect(run({ session: session({ quotaRenews: NOW - 1 }), countersKnown: false })).toMatchObject({
+    expect(run({ session: session({ quotaStart: (NOW - 1 - 3600) * 1000 }) })).toMatchObject({ allow: true, plan: { quota: 'open' } });
+    expect(run({ session: session({ quotaStart: (NOW - 1 - 3600) * 1000 }), countersKnown: false })).toMatchObject({
       allow: true,
       plan: { quota: 'take' },
     });

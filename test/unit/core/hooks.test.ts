@@ -6,6 +6,7 @@ import { keyIdOf, keySessionPk } from '../../../lambdas/core/model/keys.ts';
 import type { Log } from '../../../lambdas/core/model/log.ts';
 import type { GatepassPlugin, PluginRequest, Session } from '../../../lambdas/core/plugins/plugin.ts';
 import type { SessionStore } from '../../../lambdas/core/store/store.ts';
+import { SessionService } from '../../../lambdas/core/session/service.ts';
 import { storedSession } from '../../support/fixtures.ts';
 import type { CounterSet, SettingsChanges, StoredSession } from '../../../lambdas/core/store/item.ts';
 
@@ -25,7 +26,14 @@ const REQUEST: PluginRequest = {
 
 /** The request's key, with a quota of 100 (nothing used), created 100 s ago. */
 function stored(overrides: Partial<StoredSession> = {}): StoredSession {
-  return storedSession({ keyId: keyIdOf(KEY), quotaMax: 100, quotaRenews: NOW, createdAt: NOW - 100, updatedAt: NOW - 100, ...overrides });
+  return storedSession({
+    keyId: keyIdOf(KEY),
+    quotaMax: 100,
+    quotaStart: NOW * 1000,
+    createdAt: NOW - 100,
+    updatedAt: NOW - 100,
+    ...overrides,
+  });
 }
 
 /**
@@ -35,7 +43,7 @@ function stored(overrides: Partial<StoredSession> = {}): StoredSession {
  */
 class MemoryStore {
   readonly items = new Map<string, StoredSession>();
-  readonly writes: { pk: string; changes: SettingsChanges & CounterSet; expectedVersion: number | undefined }[] = [];
+  readonly writes: { pk: string; changes: Record<string, unknown>; expectedVersion: number | undefined }[] = [];
   beforeUpdate: (pk: string) => void = () => undefined;
   beforeCreate: (pk: string) => void = () => undefined;
 
@@ -45,31 +53,30 @@ class MemoryStore {
 
   async create(pk: string, keyId: string, settings: object, counters: CounterSet, now: number): Promise<StoredSession> {
     this.beforeCreate(pk);
-    if (this.items.has(pk)) throw new AlreadyExistsError('a session already exists for this key');
+    if (this.items.has(pk)) throw new AlreadyExistsError('a session already exists for this key', this.items.get(pk));
     const item = { ...settings, ...counters, pk, keyId, createdAt: now, updatedAt: now, version: 1 } as StoredSession;
     this.items.set(pk, item);
     return item;
   }
 
-  async updateSettings(
+  async change(
     pk: string,
-    settings: SettingsChanges,
-    counters: CounterSet,
+    guard: { version?: number },
+    change: { settings?: SettingsChanges; counters?: CounterSet },
     now: number,
-    guard?: { version: number },
-  ): Promise<StoredSession> {
-    const expectedVersion = guard?.version;
+  ): Promise<void> {
+    const expectedVersion = guard.version;
     this.beforeUpdate(pk);
-    const changes = { ...settings, ...counters };
+    const changes = { ...change.settings, ...change.counters };
     this.writes.push({ pk, changes, expectedVersion });
     const current = this.items.get(pk);
     if (current === undefined) throw new NotFoundError('no session for this key');
     if (expectedVersion !== undefined && current.version !== expectedVersion) {
       throw new VersionConflictError('session changed concurrently', current);
     }
-    const item = { ...current, ...changes, updatedAt: now, version: current.version + 1 } as StoredSession;
+    const item = { ...current, ...changes, updatedAt: now, version: current.version + (change.settings ? 1 : 0) } as StoredSession;
+    for (const [field, value] of Object.entries(changes)) if (value === null) delete (item as unknown as Record<string, unknown>)[field];
     this.items.set(pk, item);
-    return item;
   }
 }
 
@@ -87,16 +94,14 @@ function recordingLog() {
 function runner(plugins: GatepassPlugin[], options: { store?: MemoryStore; session?: StoredSession; timeoutMs?: number } = {}) {
   const store = options.store ?? new MemoryStore();
   const { log, lines } = recordingLog();
-  // The runner only calls get/create/updateSettings; MemoryStore implements those with the store's semantics.
-  const limitsOf = async ({ rate, per, quotaMax, quotaRenewalRate }: StoredSession) => ({ rate, per, quotaMax, quotaRenewalRate });
+  // The session service only calls get/create/change on its store; MemoryStore implements those with the store's semantics.
   const hooks = new HookRunner({
     plugins,
-    store: store as unknown as SessionStore,
+    sessions: new SessionService(store as unknown as SessionStore),
     log,
     timeoutMs: options.timeoutMs ?? 1000,
     request: REQUEST,
-    now: NOW,
-    limitsOf,
+    nowMs: NOW * 1000,
   });
   if (options.session) {
     store.items.set(options.session.pk, options.session);
@@ -358,7 +363,7 @@ describe('HookRunner', () => {
 
       expect(result).toMatchObject({
         key: KEY,
-        session: { pk: PK, expires: NOW + 60, quotaMax: 1000, quotaUsed: 0, quotaRenews: NOW + 60, version: 1 },
+        session: { pk: PK, expires: NOW + 60, quotaMax: 1000, quotaUsed: 0, quotaStart: NOW * 1000, version: 1 },
       });
       expect(store.items.get(PK)).toEqual((result as { session: StoredSession }).session);
     });

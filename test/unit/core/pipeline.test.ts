@@ -30,7 +30,7 @@ function item(overrides: Partial<StoredSession> = {}): StoredSession {
     quotaMax: 10,
     quotaUsed: 2,
     quotaRenewalRate: 3600,
-    quotaRenews: NOW + 600,
+    quotaStart: (NOW + 600 - 3600) * 1000,
     rate: 0,
     per: 0,
     accessRights: {},

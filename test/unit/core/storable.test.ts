@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../../lambdas/core/model/input-error.ts';
 import { setSession } from '../../../lambdas/core/plugins/session-writes.ts';
+import { SessionService } from '../../../lambdas/core/session/service.ts';
 import type { SessionStore } from '../../../lambdas/core/store/store.ts';
 import { unstorable } from '../../../lambdas/core/model/storable.ts';
 
@@ -37,6 +38,8 @@ describe('plugin session writes', () => {
   it('refuses a session with a __proto__ API before anything is written', async () => {
     const init = JSON.parse('{"accessRights": {"__proto__": {}}}');
 
-    await expect(setSession(untouchable, 'key-1234567890abcdef', init, 1_800_000_000)).rejects.toBeInstanceOf(InvalidInputError);
+    await expect(setSession(new SessionService(untouchable), 'key-1234567890abcdef', init, 1_800_000_000_000)).rejects.toBeInstanceOf(
+      InvalidInputError,
+    );
   });
 });

@@ -1,0 +1,202 @@
+import type { Limits } from '../limits/limits.ts';
+import { counterAttributes, type CounterScope } from '../limits/scope.ts';
+import { AlreadyExistsError, ContentionError, NotFoundError, VersionConflictError } from '../model/errors.ts';
+import { InvalidInputError } from '../model/input-error.ts';
+import { RATE_NEEDS_PER, rateWithoutPer } from '../model/limit-rules.ts';
+import { newSessionFields, type SessionInputSchema, type SessionPatch } from '../model/session.ts';
+import { effectiveSettings, type Policy, type PolicySubject } from '../policies/policy.ts';
+import {
+  quotaCounters,
+  type CounterSet,
+  type SessionKind,
+  type SessionSettings,
+  type SettingsChanges,
+  type StoredSession,
+  type WriteGuard,
+} from '../store/item.ts';
+import type { SessionChange, SessionStore } from '../store/store.ts';
+import type * as z from 'zod';
+
+/** A parsed create or replace body. */
+export type SessionInputFields = z.output<typeof SessionInputSchema>;
+
+/** The policies of a session, looked up by id (the admin reads them strongly; the authorizer through its cache). */
+export type PolicyLookup = (ids: readonly string[]) => Promise<readonly Policy[]>;
+
+/** Attempts of a create-or-replace before giving up (each failure means another writer won). */
+const MAX_PUT_ATTEMPTS = 5;
+
+/**
+ * THE session service: every change to a session — admin create, update, replace, reset and
+ * delete, a plugin's `updateSession` and `sessions.set`, an auth hook's session, a JWT
+ * identity's first sight — goes through here, so each rule lives once:
+ *
+ * - a change of limits never touches a counter (the window rule of `limits.ts` keeps the
+ *   count of the window in progress, wherever the limits come from);
+ * - counters change only when the caller names them (`quotaRemaining`, `quotaRenews`, a
+ *   reset), read under the limits in force after the change;
+ * - every write is guarded by the life of the key read, and by its version unless it is a
+ *   reset or an unconditional delete (`WriteGuard`);
+ * - a rate limit needs a window.
+ *
+ * Methods that write return the item as it is after the write: the settings exactly (the
+ * guard held), the counters as read plus those written (others may have counted since:
+ * callers that decide on it treat its counters as unknown).
+ */
+export class SessionService {
+  readonly #store: SessionStore;
+  readonly #policies: PolicyLookup;
+
+  constructor(store: SessionStore, policies: PolicyLookup = async () => []) {
+    this.#store = store;
+    this.#policies = policies;
+  }
+
+  get store(): SessionStore {
+    return this.#store;
+  }
+
+  /** Strongly consistent read. */
+  read(pk: string): Promise<StoredSession | undefined> {
+    return this.#store.get(pk);
+  }
+
+  /** The limits in force for a session's own scope: its policies' when it names any. */
+  async limitsOf(session: PolicySubject): Promise<Limits> {
+    return effectiveSettings(session, await this.#policies(session.applyPolicies ?? [])).limits;
+  }
+
+  /**
+   * Creates a session; its quota window starts now unless `quotaRenews` names another end,
+   * and `quotaRemaining` is read under the limits in force (its policies' when it names any).
+   */
+  async create(pk: string, keyId: string, input: SessionInputFields, nowMs: number, kind: SessionKind = 'key'): Promise<StoredSession> {
+    const now = Math.floor(nowMs / 1000);
+    const settings = settingsOf(input, now);
+    const counters = await this.#newCounters(settings, input, nowMs);
+    return this.#store.create(pk, keyId, settings, counters, now, kind);
+  }
+
+  /** Creates the session only if there is none (first sight); concurrent first requests make one, and all use it. */
+  async createOnce(pk: string, keyId: string, input: SessionInputFields, nowMs: number, kind: SessionKind = 'key'): Promise<StoredSession> {
+    const existing = await this.#store.get(pk);
+    if (existing !== undefined) return existing;
+    try {
+      return await this.create(pk, keyId, input, nowMs, kind);
+    } catch (error) {
+      if (!(error instanceof AlreadyExistsError) || error.current === undefined) throw error;
+      return error.current as StoredSession;
+    }
+  }
+
+  /**
+   * Partial update of `current` at its version (or `ifMatch`). Settings change; the counters
+   * stand, unless the patch names `quotaRemaining` or `quotaRenews` (read under the limits in
+   * force after the patch).
+   */
+  async update(current: StoredSession, patch: SessionPatch, nowMs: number, ifMatch?: number): Promise<StoredSession> {
+    const { keyId: _k, createdAt: _c, updatedAt: _u, version: _v, quotaRemaining, quotaRenews, ...changes } = patch;
+    const settings = changes as SettingsChanges;
+    checkRatePer(settings.rate ?? current.rate, settings.per ?? current.per);
+    const limits = await this.limitsOf({ ...current, ...settings } as PolicySubject);
+    return this.#change(current, { settings, counters: quotaCounters(limits, quotaRemaining, quotaRenews) }, nowMs, ifMatch);
+  }
+
+  /**
+   * Replaces the settings: fields left out get a new session's defaults (an omitted alias is
+   * removed). `quotaRemaining` and `quotaRenews` are read-only here, like `version`: a body
+   * saved back from a GET must never give quota back.
+   */
+  async replace(current: StoredSession, input: SessionInputFields, nowMs: number, ifMatch?: number): Promise<StoredSession> {
+    const settings = settingsOf(input, Math.floor(nowMs / 1000));
+    return this.#change(current, { settings: { ...settings, alias: settings.alias ?? null } }, nowMs, ifMatch);
+  }
+
+  /**
+   * Creates or replaces a session with the counters the input names (default: a whole
+   * window starting now) — `TykSetKeyData`, and an auth hook's session. Retried on the fresh
+   * item when a concurrent writer got there first.
+   */
+  async put(pk: string, keyId: string, input: SessionInputFields, nowMs: number): Promise<StoredSession> {
+    let current = await this.#store.get(pk);
+    for (let attempt = 1; attempt <= MAX_PUT_ATTEMPTS; attempt++) {
+      try {
+        if (current === undefined) return await this.create(pk, keyId, input, nowMs);
+        const settings = settingsOf(input, Math.floor(nowMs / 1000));
+        const counters = await this.#newCounters(settings, input, nowMs);
+        return await this.#change(current, { settings: { ...settings, alias: settings.alias ?? null }, counters }, nowMs);
+      } catch (error) {
+        if (error instanceof AlreadyExistsError) current = error.current as StoredSession | undefined;
+        else if (error instanceof VersionConflictError) current = error.current as StoredSession;
+        else if (error instanceof NotFoundError) current = await this.#store.get(pk);
+        else throw error;
+      }
+    }
+    throw new ContentionError(`session of ${pk} kept changing during ${MAX_PUT_ATTEMPTS} attempts`);
+  }
+
+  /**
+   * Starts new quota windows now, nothing used, for the key's own quota and each API with a
+   * limit of its own. Guarded by the key's life (and `ifMatch` when given), not by its
+   * version: settings traffic never refuses a reset, and the version is unchanged, so
+   * requests in flight are not disturbed. Applied once, even when its answer is lost.
+   */
+  async reset(current: StoredSession, nowMs: number, ifMatch?: number): Promise<StoredSession> {
+    const settings = effectiveSettings(current, await this.#policies(current.applyPolicies ?? []));
+    const scopes: CounterScope[] = ['key'];
+    for (const [apiId, right] of Object.entries(settings.accessRights)) if (right.limit !== undefined) scopes.push({ apiId });
+    const counters: Record<string, number> = {};
+    for (const scope of scopes) {
+      const names = counterAttributes(scope);
+      counters[names.quotaUsed] = 0;
+      counters[names.quotaStart] = nowMs;
+    }
+    await this.#store.change(current.pk, guard(current, ifMatch, false), { counters }, Math.floor(nowMs / 1000));
+    const after = await this.#store.get(current.pk);
+    if (after === undefined) throw new NotFoundError('no session for this key');
+    return after;
+  }
+
+  /** Deletes `current`: in its life, and at `ifMatch` when given. */
+  delete(current: StoredSession, ifMatch?: number): Promise<void> {
+    return this.#store.delete(current.pk, guard(current, ifMatch, false));
+  }
+
+  /** A settings change of `current` at its version (or `ifMatch`); returns the item after it. */
+  async #change(current: StoredSession, change: SessionChange, nowMs: number, ifMatch?: number): Promise<StoredSession> {
+    const now = Math.floor(nowMs / 1000);
+    const g = guard(current, ifMatch, true);
+    await this.#store.change(current.pk, g, change, now);
+    const after: Record<string, unknown> = { ...current, ...change.counters, version: g.version! + 1, updatedAt: now };
+    for (const [field, value] of Object.entries(change.settings ?? {})) {
+      if (value === null) delete after[field];
+      else if (value !== undefined) after[field] = value;
+    }
+    return after as unknown as StoredSession;
+  }
+
+  /** A new session's counters: a window starting now, or the one `quotaRenews`/`quotaRemaining` name. */
+  async #newCounters(settings: SessionSettings, input: SessionInputFields, nowMs: number): Promise<CounterSet> {
+    const limits = await this.limitsOf(settings);
+    return { quotaUsed: 0, quotaStart: nowMs, ...quotaCounters(limits, input.quotaRemaining, input.quotaRenews) };
+  }
+}
+
+/** The settings of a parsed create or replace body, with a new session's defaults. */
+function settingsOf(input: SessionInputFields, now: number): SessionSettings {
+  const { quotaRemaining: _r, quotaRenews: _n, ...settings } = newSessionFields(input, now);
+  return settings;
+}
+
+/** The guard of a write on `current`: its life, and its version (or `ifMatch`) where the write needs one. */
+function guard(current: StoredSession, ifMatch: number | undefined, needsVersion: boolean): WriteGuard {
+  // The item read is the caller's view of the key: an `If-Match` that is not its version cannot hold.
+  if (ifMatch !== undefined && ifMatch !== current.version)
+    throw new VersionConflictError(`session changed concurrently (expected version ${ifMatch}, found ${current.version})`, current);
+  const version = needsVersion || ifMatch !== undefined ? current.version : undefined;
+  return { incarnation: current.incarnation, ...(version === undefined ? {} : { version }) };
+}
+
+function checkRatePer(rate: number, per: number): void {
+  if (rateWithoutPer(rate, per)) throw new InvalidInputError([{ field: 'per', message: RATE_NEEDS_PER }]);
+}
