@@ -78,6 +78,7 @@ describe('policy writes whose answer is lost', () => {
     expect(answer).toMatchObject({ statusCode: 200, json: { id: 'lost.create', quotaMax: 5, version: 1 } });
     expect(answer.json).not.toHaveProperty('writeToken');
     expect(await clean.get('lost.create')).toEqual(answer.json);
+    expect((await clean.list()).find((p) => p.id === 'lost.create')).toEqual(answer.json);
   });
 
   it('answers 200 to an unguarded and to an If-Match replace that landed, each applied once (not 409 version_conflict)', async () => {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException, TransactionConflictException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { batchGetConsistent } from '../store/batch-get.ts';
@@ -127,6 +127,9 @@ export class PolicyStore {
       );
       return toPolicy(out.Attributes!);
     } catch (error) {
+      if (error instanceof TransactionConflictException) {
+        throw new VersionConflictError(`policy ${id} is being deleted concurrently`, undefined); // a delete's transaction holds the item
+      }
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       const old = oldItem(error.Item);
       if (old?.[WRITE_TOKEN] === token) return toPolicy(old);
