@@ -15,7 +15,12 @@ import type { APIGatewayRequestAuthorizerEvent, APIGatewayTokenAuthorizerEvent }
 export interface AuthorizerRequest {
   /** HTTP method as sent; upper-cased in the event. */
   readonly method: string;
-  /** Path as seen by the API (no stage prefix), starting with `/`, percent-encoding kept. */
+  /**
+   * Path as seen by the API (no stage prefix), starting with `/`, percent-encoding kept. The
+   * local gateway gives the WHATWG URL's pathname (`..` and `%2e%2e` segments resolved, `\`
+   * read as `/`); what stays ambiguous (`..%2F`, `..;`, `%25…`) is denied by the authorizer
+   * to keys with URL rights.
+   */
   readonly path: string;
   /**
    * Request headers. Repeated headers must be given as arrays (the local gateway builds

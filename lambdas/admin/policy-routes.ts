@@ -26,6 +26,8 @@ const NO_POLICY_MESSAGE = 'no policy with this id';
  *   (see `tyk.ts`); the answer then adds `ignoredFields`.
  * - `GET /policies/{id}`: 200 with the policy, 404.
  * - `DELETE /policies/{id}`: 204, 404; `If-Match` optional (409).
+ * A write whose DynamoDB answer was lost and re-sent by the SDK answers as the write that
+ * landed (200, 204), never 409 or 404 against itself (see `PolicyStore.put` and `delete`).
  * - `GET /policies`: 200 `{items}`, every policy sorted by id.
  * Errors map as the keys' do (`toHttpError` in `routes.ts`): bad fields → 400
  * `invalid_fields` naming each, conflicts → 409, missing → 404.

@@ -34,7 +34,9 @@ export class UnauthorizedError extends Error {
  * `stage/METHOD`, which does not change when the API is served on a custom domain with a
  * base path mapping (`event.path` then starts with the base path). HTTP API payload 2.0
  * events have no such ARN (their `routeArn` names the route template): their path is
- * `rawPath` without the stage.
+ * `rawPath` without the stage. The path is passed on as given — dot segments and
+ * percent-encodings kept — and `pathToMatch` (core/request/access-rights.ts) denies an
+ * ambiguous one to a key with URL rights, whatever the event shape.
  */
 export function toAuthRequest(event: AuthorizerEvent, config: Config): AuthRequest {
   if (isHttpApiV2(event)) {

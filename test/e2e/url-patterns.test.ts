@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_MATCHED_PATH_LENGTH } from '../../lambdas/core/model/url-pattern.ts';
 import type { DevServer } from '../../local/dev.ts';
@@ -17,6 +18,35 @@ describe('URL patterns through the local gateway', () => {
   });
 
   const get = (key: string, path: string): Promise<Response> => fetch(dev.gatewayUrl + path, { headers: { Authorization: key } });
+
+  /** A GET with the path sent byte for byte as written (fetch would resolve `..` and `%2e` itself). */
+  function rawGet(key: string, path: string): Promise<{ status: number; body: Json }> {
+    const gateway = new URL(dev.gatewayUrl);
+    return new Promise((resolve, reject) => {
+      const req = request({ host: gateway.hostname, port: gateway.port, path, headers: { Authorization: key } }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk) => (body += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(body) as Json }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  it('denies a path with dot segments or encoded separators for a key with URL rights, and leaves other keys alone', async () => {
+    const { key: scoped } = await createKey(dev, { accessRights: { local: { allowedUrls: [{ url: '/public/.*', methods: ['GET'] }] } } });
+    const { key: open } = await createKey(dev, {});
+    const ambiguous = ['/public/..%2Fadmin', '/public/..%5Cadmin', '/public/..;/admin', '/public/%252e%252e/admin', '/public/..%3B/admin'];
+
+    const denied = await Promise.all(ambiguous.map((path) => rawGet(scoped, path)));
+    const plain = await rawGet(scoped, '/public/%7Eann/docs');
+    const unscoped = await Promise.all(ambiguous.map((path) => rawGet(open, path)));
+
+    expect(denied.map((r) => [r.status, r.body.reason])).toEqual(ambiguous.map(() => [403, 'url_not_allowed']));
+    expect(plain).toMatchObject({ status: 200, body: { path: '/public/%7Eann/docs' } });
+    expect(unscoped.map((r) => r.status)).toEqual(ambiguous.map(() => 200));
+  });
 
   it('answers at once for a pattern that backtracks catastrophically in a backtracking engine, and keeps serving', async () => {
     // With JavaScript's RegExp this one request took minutes, and the gateway served nothing meanwhile.

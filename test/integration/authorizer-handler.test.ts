@@ -113,6 +113,44 @@ describe('the authorizer handler on DynamoDB Local', () => {
     });
   });
 
+  describe('ambiguous paths, for a key with URL rights', () => {
+    /** A key whose rights allow every path under /pets/: only the path rule keeps it there. */
+    let wide: string;
+    beforeAll(async () => {
+      ({ key: wide } = await keys.create({ accessRights: { api1: { allowedUrls: [{ url: '/pets/.*' }] } } }));
+    });
+
+    it.each(['/pets/42/../../admin', '/pets/42/..%2F..%2Fadmin', '/pets/42/..;/..;/admin', '/pets/%2e%2e/admin'])(
+      'denies url_not_allowed for %s in the method ARN of a REQUEST and of a TOKEN event',
+      async (path) => {
+        const methodArn = `${ARN_PREFIX}:api1/prod/GET${path}`;
+
+        const request = await handlerWith()(restRequestEvent({ Authorization: wide }, methodArn), LAMBDA_CONTEXT);
+        const token = await handlerWith()({ ...restTokenEvent(`Bearer ${wide}`), methodArn }, LAMBDA_CONTEXT);
+
+        expect(contextOf(request)).toMatchObject({ reason: 'url_not_allowed' });
+        expect(contextOf(token)).toMatchObject({ reason: 'url_not_allowed' });
+      },
+    );
+
+    it('allows the same key a plain path, and one with an encoded unreserved character', async () => {
+      for (const path of ['/pets/42', '/pets/%7Eann']) {
+        const result = await handlerWith()(restRequestEvent({ Authorization: wide }, `${ARN_PREFIX}:api1/prod/GET${path}`), LAMBDA_CONTEXT);
+        expect(statementOf(result).Effect).toBe('Allow');
+      }
+    });
+
+    it('denies url_not_allowed for an encoded slash in the raw path of an HTTP API event', async () => {
+      const event = httpApiEvent({ authorization: wide });
+      const result = await handlerWith({ httpApiResponse: 'simple' })(
+        { ...event, rawPath: '/prod/pets/1%2F..%2F..%2Fadmin' },
+        LAMBDA_CONTEXT,
+      );
+
+      expect(result).toMatchObject({ isAuthorized: false, context: { reason: 'url_not_allowed' } });
+    });
+  });
+
   describe('HTTP API payload 2.0', () => {
     it('answers isAuthorized true with the context for a simple response (stage stripped from the path)', async () => {
       const result = await handlerWith({ httpApiResponse: 'simple' })(httpApiEvent({ authorization: key }), LAMBDA_CONTEXT);

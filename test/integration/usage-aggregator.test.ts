@@ -1,6 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import type { APIGatewayRequestAuthorizerEvent, Context } from 'aws-lambda';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import type { APIGatewayRequestAuthorizerEvent, CloudWatchLogsDecodedData, CloudWatchLogsEvent, Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { KeyService } from '../../lambdas/admin/key-service.ts';
 import { createAuthorizerHandler } from '../../lambdas/authorizer/handler.ts';
@@ -58,6 +59,13 @@ function decisionLine(keyId: string, day: string, reason = 'allowed'): string {
 }
 
 const hexId = (n: number) => n.toString(16).padStart(64, '0');
+
+/** The same delivery (same events, same ids) with its events in the reverse order. */
+function reversedEvents(delivery: CloudWatchLogsEvent): CloudWatchLogsEvent {
+  const data = JSON.parse(gunzipSync(Buffer.from(delivery.awslogs.data, 'base64')).toString('utf8')) as CloudWatchLogsDecodedData;
+  const reversed = { ...data, logEvents: [...data.logEvents].reverse() };
+  return { awslogs: { data: gzipSync(Buffer.from(JSON.stringify(reversed), 'utf8')).toString('base64') } };
+}
 
 describe('per-key usage from the decision log', () => {
   let table: TestTable;
@@ -185,6 +193,24 @@ describe('per-key usage from the decision log', () => {
         i % 3 === 0 ? { day: today, allowed: 0, denied: { rate_limited: 1 } } : { day: today, allowed: 1, denied: {} },
       );
     }
+  });
+
+  it('recognises a delivery seen again with its events in another order, and counts it once', async () => {
+    const keyId = hexId(7);
+    // 37 requests of one key and one each of 100 others: two chunks.
+    const lines = [
+      ...Array.from({ length: 37 }, () => decisionLine(keyId, today)),
+      ...Array.from({ length: 100 }, (_, i) => decisionLine(hexId(5000 + i), today)),
+    ];
+    const delivery = logsDelivery(lines, 20_000);
+
+    const first = await aggregate()(delivery, CONTEXT);
+    const again = await aggregate()(reversedEvents(delivery), CONTEXT);
+
+    expect(first).toMatchObject({ chunks: 2, counted: 2, alreadyCounted: 0 });
+    expect(again).toMatchObject({ events: 137, chunks: 2, counted: 0, alreadyCounted: 2 });
+    expect((await usage.read(keyId, 1)).days[0]).toEqual({ day: today, allowed: 37, denied: {} });
+    expect((await usage.read(hexId(5099), 1)).days[0]).toEqual({ day: today, allowed: 1, denied: {} });
   });
 
   it('counts every one of many batches delivered at once for the same key and day', async () => {

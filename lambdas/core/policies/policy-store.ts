@@ -1,5 +1,6 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { randomUUID } from 'node:crypto';
+import { ConditionalCheckFailedException, TransactionCanceledException, TransactionConflictException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { batchGetConsistent } from '../store/batch-get.ts';
 import { AlreadyExistsError, GatepassError, NotFoundError, VersionConflictError } from '../model/errors.ts';
@@ -14,6 +15,9 @@ export function policyPk(id: string): string {
 
 /** The `kind` attribute of policy items, the partition key of the kind index. */
 const KIND = 'policy';
+
+/** The attribute naming the last write of a policy item (see {@link PolicyStore.put}); never part of the public policy. */
+const WRITE_TOKEN = 'writeToken';
 
 export interface PolicyStoreOptions {
   readonly client: DynamoDBDocumentClient;
@@ -85,10 +89,16 @@ export class PolicyStore {
    * - `expectedVersion` 0: only if there is no such policy ({@link AlreadyExistsError});
    * - omitted: against what a strong read finds now — created if absent, replaced at the
    *   version read otherwise; a concurrent write in between gives {@link VersionConflictError}.
+   *
+   * A write whose answer was lost is sent again by the SDK and then fails its own condition.
+   * Each write stores a fresh `writeToken` on the item, so a condition failure whose current
+   * item (`ALL_OLD`) carries this write's token means the write landed: it is answered as
+   * written. If another write came in between, the token differs and the conflict stands.
    */
   async put(id: string, fields: PolicyFields, expectedVersion?: number): Promise<Policy> {
     const version = expectedVersion ?? (await this.get(id))?.version ?? 0;
     const now = Math.floor(this.#clock() / 1000);
+    const token = randomUUID();
     const x = new UpdateExpression();
     if (version === 0) {
       x.when('no such policy yet', `attribute_not_exists(${x.name('pk')})`);
@@ -99,7 +109,8 @@ export class PolicyStore {
     x.set('kind', KIND)
       .set('id', id)
       .set('version', version + 1)
-      .set('updatedAt', now);
+      .set('updatedAt', now)
+      .set(WRITE_TOKEN, token);
     for (const [field, value] of Object.entries(fields)) if (value !== undefined) x.set(field, value);
     // A replace: an optional field the new body leaves out goes.
     for (const field of OPTIONAL_POLICY_FIELDS) if (fields[field] === undefined) x.remove(field);
@@ -116,15 +127,29 @@ export class PolicyStore {
       );
       return toPolicy(out.Attributes!);
     } catch (error) {
+      if (error instanceof TransactionConflictException) {
+        throw new VersionConflictError(`policy ${id} is being deleted concurrently`, undefined); // a delete's transaction holds the item
+      }
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      const current = oldPolicy(error);
+      const old = oldItem(error.Item);
+      if (old?.[WRITE_TOKEN] === token) return toPolicy(old);
+      const current = old === undefined ? undefined : toPolicy(old);
       if (current === undefined) throw new NotFoundError(`no policy ${id}`);
       if (expectedVersion === 0) throw new AlreadyExistsError(`policy ${id} already exists`);
       throw new VersionConflictError(`policy ${id} changed concurrently (expected version ${version}, found ${current.version})`, current);
     }
   }
 
-  /** Deletes a policy (optionally only at `expectedVersion`); false when there was none. */
+  /**
+   * Deletes a policy (optionally only at `expectedVersion`); false when there was none.
+   *
+   * One `TransactWriteItems` with a fresh `ClientRequestToken`, not a `DeleteItem`: when its
+   * answer is lost the SDK sends the same request again, and DynamoDB answers a token it has
+   * seen in the last 10 minutes with the first outcome instead of running it again. So a
+   * delete that landed is still reported as done, while a policy that never existed is
+   * still `false` (the admin API's 404) — no tombstone needed. Policy deletes are rare admin
+   * writes, so the transaction's double write cost does not matter.
+   */
   async delete(id: string, expectedVersion?: number): Promise<boolean> {
     this.#cache.delete(id);
     const x = new UpdateExpression();
@@ -132,18 +157,31 @@ export class PolicyStore {
     if (expectedVersion !== undefined) x.when('the version expected', `${x.name('version')} = ${x.value(expectedVersion)}`);
     try {
       await this.#client.send(
-        new DeleteCommand({
-          TableName: this.#table,
-          Key: { pk: policyPk(id) },
-          ...x.build(),
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        new TransactWriteCommand({
+          ClientRequestToken: randomUUID(),
+          TransactItems: [
+            {
+              Delete: {
+                TableName: this.#table,
+                Key: { pk: policyPk(id) },
+                ...x.build(),
+                ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+              },
+            },
+          ],
         }),
       );
       return true;
     } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      const current = oldPolicy(error);
-      if (current === undefined) return false;
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      const reason = error.CancellationReasons?.[0];
+      if (reason?.Code !== 'ConditionalCheckFailed') {
+        // Another transaction on the same policy (a concurrent delete): a conflict, as for any concurrent write.
+        throw new VersionConflictError(`policy ${id} is being written concurrently (${reason?.Code ?? 'cancelled'})`, undefined);
+      }
+      const old = oldItem(reason.Item);
+      if (old === undefined) return false;
+      const current = toPolicy(old);
       throw new VersionConflictError(
         `policy ${id} changed concurrently (expected version ${expectedVersion}, found ${current.version})`,
         current,
@@ -225,7 +263,7 @@ export class PolicyStore {
  * by hand, say) is a fault that fails the request closed, never a silent default.
  */
 function toPolicy(item: Record<string, unknown>): Policy {
-  const { pk, kind: _kind, id, version, createdAt, updatedAt, ...fields } = item;
+  const { pk, kind: _kind, id, version, createdAt, updatedAt, [WRITE_TOKEN]: _token, ...fields } = item;
   const parsed = PolicyFieldsSchema.safeParse(fields);
   const id_ = typeof id === 'string' ? id : String(pk).slice(policyPk('').length);
   if (!parsed.success || typeof version !== 'number' || typeof createdAt !== 'number' || typeof updatedAt !== 'number') {
@@ -234,8 +272,7 @@ function toPolicy(item: Record<string, unknown>): Policy {
   return { ...parsed.data, id: id_, version, createdAt, updatedAt };
 }
 
-/** The item that made a condition fail (raw AttributeValues, even through the DocumentClient). */
-function oldPolicy(error: ConditionalCheckFailedException): Policy | undefined {
-  const raw = (error as { Item?: Record<string, never> }).Item;
-  return raw === undefined ? undefined : toPolicy(unmarshall(raw));
+/** The item that made a condition fail, unmarshalled (it comes as raw AttributeValues, even through the DocumentClient). */
+function oldItem(raw: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  return raw === undefined ? undefined : unmarshall(raw as Record<string, never>);
 }

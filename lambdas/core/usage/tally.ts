@@ -11,8 +11,9 @@ export interface UsageTally {
 
 /**
  * Adds up decisions per key and UTC day. The result is in a fixed order (key id, then day,
- * counters by name) whatever the order of the decisions: a batch delivered again is cut
- * into the same chunks, and each chunk is recognised as already counted.
+ * counters by name) whatever the order of the decisions. (`UsageWriter` orders tallies and
+ * batch ids itself before it cuts chunks and names their markers, so a batch delivered
+ * again in another order is still recognised.)
  *
  * @example
  * tally([{ keyId: 'ab…', day: '2026-11-29', outcome: 'deny', reason: 'rate_limited' }]);

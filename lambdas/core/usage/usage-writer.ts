@@ -58,13 +58,19 @@ export class UsageWriter {
     }
   }
 
-  /** Writes `tallies`; `batchIds` name the batch (the log event ids it was made from), in a fixed order. */
+  /**
+   * Writes `tallies`; `batchIds` name the batch (the log event ids it was made from), in any
+   * order. Both are put in a canonical order first — tallies by key id then day, ids sorted —
+   * so the same set of events always gives the same chunks under the same markers, however
+   * a redelivery orders them.
+   */
   async write(tallies: readonly UsageTally[], batchIds: readonly string[]): Promise<UsageWriteResult> {
     let counted = 0;
     let alreadyCounted = 0;
-    const chunks = Math.ceil(tallies.length / USAGE_ITEMS_PER_TRANSACTION);
+    const ordered = [...tallies].sort(byItem);
+    const chunks = Math.ceil(ordered.length / USAGE_ITEMS_PER_TRANSACTION);
     for (let index = 0; index < chunks; index++) {
-      const chunk = tallies.slice(index * USAGE_ITEMS_PER_TRANSACTION, (index + 1) * USAGE_ITEMS_PER_TRANSACTION);
+      const chunk = ordered.slice(index * USAGE_ITEMS_PER_TRANSACTION, (index + 1) * USAGE_ITEMS_PER_TRANSACTION);
       if (await this.#writeChunk(chunk, markerPk(batchIds, index))) counted++;
       else alreadyCounted++;
     }
@@ -121,14 +127,28 @@ export class UsageWriter {
   }
 }
 
-/** The marker of chunk `index` of the batch named by `batchIds`. */
+/**
+ * The marker of chunk `index` of the batch named by `batchIds`: sha256 of the ids sorted
+ * (the set, not the order they were delivered in) and the chunk index.
+ */
 export function markerPk(batchIds: readonly string[], index: number): string {
+  const ids = [...batchIds].sort(byCodeUnits);
   return (
     USAGE.batchPrefix +
     createHash('sha256')
-      .update(`${batchIds.join('\n')}\n#${index}`, 'utf8')
+      .update(`${ids.join('\n')}\n#${index}`, 'utf8')
       .digest('hex')
   );
+}
+
+/** Plain code-unit order: the same on every runtime and locale. */
+function byCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** The canonical order of usage items: key id, then day. */
+function byItem(a: UsageTally, b: UsageTally): number {
+  return byCodeUnits(a.keyId, b.keyId) || byCodeUnits(a.day, b.day);
 }
 
 /**

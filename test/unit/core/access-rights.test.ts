@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checkAccessRights, type RequestTarget } from '../../../lambdas/core/request/access-rights.ts';
+import { checkAccessRights, pathToMatch, type RequestTarget } from '../../../lambdas/core/request/access-rights.ts';
+import { parseMethodArn } from '../../../lambdas/authorizer/method-arn.ts';
 import type { AccessRight } from '../../../lambdas/core/model/session.ts';
 import { MAX_MATCH_WORK, MAX_MATCHED_ENTRIES, MAX_MATCHED_PATH_LENGTH, urlPatternWork } from '../../../lambdas/core/model/url-pattern.ts';
 
@@ -194,6 +195,74 @@ describe('checkAccessRights', () => {
       const right = rights({ versions: ['dev'], allowedUrls: [{ url: '/nothing' }] });
 
       expect(checkAccessRights(right, target())).toBe('api_not_allowed');
+    });
+  });
+
+  describe('ambiguous paths (dot segments, encoded separators, double encoding)', () => {
+    const PUBLIC = rights({ allowedUrls: [{ url: '/public/.*' }] });
+
+    it.each([
+      ['/public/..%2Fadmin', 'an encoded slash'],
+      ['/public/..%2fadmin', 'an encoded slash, lower-case hex'],
+      ['/public/..%5Cadmin', 'an encoded backslash'],
+      ['/public/..\\admin', 'a raw backslash'],
+      ['/public/..;/admin', 'a dot-dot segment with a path parameter'],
+      ['/public/..;jsessionid=x/admin', 'a dot-dot segment with a named path parameter'],
+      ['/public/..%3B/admin', 'a dot-dot segment with an encoded ;'],
+      ['/public/../admin', 'a raw dot-dot segment'],
+      ['/public/./admin', 'a raw dot segment'],
+      ['/public/..', 'a trailing dot-dot segment'],
+      ['/public/%2e%2e/admin', 'an encoded dot-dot segment'],
+      ['/public/%2E%2E/admin', 'an encoded dot-dot segment, upper-case hex'],
+      ['/public/.%2e/admin', 'a half-encoded dot-dot segment'],
+      ['/public/%2e/admin', 'an encoded dot segment'],
+      ['/public/%252e%252e/admin', 'a double-encoded dot-dot segment'],
+      ['/public/%252Fadmin', 'a double-encoded slash'],
+      ['/public/a%zz', 'a % not followed by two hex digits'],
+      ['/public/a%', 'a lone % at the end'],
+    ])('denies %s (%s) as url_not_allowed, whatever the patterns', (path) => {
+      expect(pathToMatch(path)).toBeUndefined();
+      expect(checkAccessRights(PUBLIC, target({ path }))).toBe('url_not_allowed');
+      expect(checkAccessRights(rights({ allowedUrls: [{ url: '.*' }] }), target({ path }))).toBe('url_not_allowed');
+    });
+
+    it.each([
+      ['/public/docs', '/public/docs'],
+      ['/public/%7Euser', '/public/~user'],
+      ['/public/%41%62%2D%5F%2e1', '/public/Ab-_.1'],
+      ['/public/...', '/public/...'],
+      ['/public/.well-known/x', '/public/.well-known/x'],
+      ['/public/a..b/c', '/public/a..b/c'],
+      ['/public/a%20b', '/public/a%20b'],
+      ['/public/a%3Bb', '/public/a%3Bb'],
+      ['/public/a;v=1', '/public/a;v=1'],
+      ['/', '/'],
+    ])('matches %s as %s', (path, matched) => {
+      expect(pathToMatch(path)).toBe(matched);
+      expect(checkAccessRights(PUBLIC, target({ path }))).toBe(path === '/' ? 'url_not_allowed' : 'allowed');
+    });
+
+    it('decodes unreserved characters before matching, so an encoded letter neither hides nor loses a path', () => {
+      const admin = rights({ allowedUrls: [{ url: '/admin' }] });
+
+      expect(checkAccessRights(admin, target({ path: '/%61dmin' }))).toBe('allowed');
+      expect(checkAccessRights(rights({ allowedUrls: [{ url: '/public/[a-z]+' }] }), target({ path: '/public/%61dmin' }))).toBe('allowed');
+    });
+
+    it('denies /public/../admin inside a method ARN for a key with URL rights', () => {
+      const { path } = parseMethodArn('arn:aws:execute-api:us-east-1:123456789012:api1/prod/GET/public/../admin');
+
+      expect(path).toBe('/public/../admin');
+      expect(checkAccessRights(PUBLIC, target({ path }))).toBe('url_not_allowed');
+    });
+
+    it('leaves keys without URL rights on the API alone: their paths are not read', () => {
+      for (const path of ['/public/..%2Fadmin', '/public/../admin', '/public/%252e']) {
+        expect(checkAccessRights({}, target({ path }))).toBe('allowed');
+        expect(checkAccessRights(rights({}), target({ path }))).toBe('allowed');
+        expect(checkAccessRights(rights({ allowedUrls: [] }), target({ path }))).toBe('allowed');
+        expect(checkAccessRights({ ...PUBLIC, api2: {} }, target({ apiId: 'api2', path }))).toBe('allowed');
+      }
     });
   });
 });

@@ -98,4 +98,29 @@ describe('UsageWriter', () => {
     expect(markerPk(['e1', 'e2'], 1)).not.toBe(markerPk(['e1', 'e2'], 0));
     expect(markerPk(['e1', 'e3'], 0)).not.toBe(markerPk(['e1', 'e2'], 0));
   });
+
+  it('names a chunk by the set of batch ids, whatever their order', () => {
+    expect(markerPk(['e2', 'e1', 'e3'], 0)).toBe(markerPk(['e1', 'e2', 'e3'], 0));
+    expect(markerPk(['e1', 'e2'], 0)).not.toBe(markerPk(['e1e2'], 0));
+  });
+
+  it('cuts the same tallies into the same chunks, with the same markers, whatever order they come in', async () => {
+    const tallies = tally(
+      Array.from(
+        { length: 150 },
+        (_, i) => ({ keyId: i.toString(16).padStart(64, '0'), day: '2026-11-29', outcome: 'allow', reason: 'allowed' }) as const,
+      ),
+    );
+    const ids = Array.from({ length: 150 }, (_, i) => `e${i}`);
+    const inOrder = writerAnswering(undefined, undefined);
+    const reversed = writerAnswering(undefined, undefined);
+
+    await inOrder.writer.write(tallies, ids);
+    await reversed.writer.write([...tallies].reverse(), [...ids].reverse());
+
+    const sent = (send: typeof inOrder.send) =>
+      JSON.stringify(send.mock.calls.map((call) => (call as unknown as [{ input: unknown }])[0].input));
+    expect(reversed.send).toHaveBeenCalledTimes(2);
+    expect(sent(reversed.send)).toBe(sent(inOrder.send));
+  });
 });
