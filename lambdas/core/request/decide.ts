@@ -7,6 +7,7 @@ import { isExpired } from '../model/session.ts';
 import { effectiveSettings, limitsFor, type Policy, type PolicySettings } from '../policies/policy.ts';
 import type { StoredSession } from '../store/item.ts';
 import { checkAccessRights, type RequestTarget } from './access-rights.ts';
+import { quotaRetryAfter } from './retry-after.ts';
 
 /** The checks, in the order they run (Tyk's order, after the policies are resolved). */
 export const CHECKS = ['policies', 'inactive', 'expiry', 'access_rights', 'rate_limit', 'quota'] as const;
@@ -92,7 +93,12 @@ export function decide(input: DecideInput): Verdict {
   const counters: Counters | undefined = input.countersKnown ? countersOf(session, governing.scope) : undefined;
   const verdict = planCount(governing.limits, counters, nowMs);
   if (verdict.kind === 'rate_limited') return denial('rate_limited', 'rate_limit', { retryAfter: verdict.retryAfter });
-  if (verdict.kind === 'quota_exceeded') return denial('quota_exceeded', 'quota', { quotaRenews: verdict.quotaRenews });
+  if (verdict.kind === 'quota_exceeded') {
+    return denial('quota_exceeded', 'quota', {
+      quotaRenews: verdict.quotaRenews,
+      ...quotaRetryAfter(governing.limits, verdict.quotaRenews, nowMs),
+    });
+  }
   return { allow: true, plan: verdict.plan, governing, effective };
 }
 
