@@ -1,6 +1,6 @@
 import { CfnOutput, Stack, type Duration, type RemovalPolicy, type StackProps } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
-import type * as sns from 'aws-cdk-lib/aws-sns';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { DemoApi } from './demo-api.ts';
 import { GatepassAdmin } from './gatepass-admin.ts';
@@ -112,6 +112,13 @@ export interface GatepassStackProps extends StackProps {
    */
   readonly alarmTopic?: sns.ITopic;
   /**
+   * The same as `alarmTopic`, by ARN (the CDK app's `alarmTopicArn` context key). Not
+   * together with `alarmTopic`.
+   *
+   * @default - no action
+   */
+  readonly alarmTopicArn?: string;
+  /**
    * The p99 authorization latency (over 5 minutes) above which the latency alarm fires.
    *
    * @default Duration.millis(500)
@@ -168,13 +175,18 @@ export class GatepassStack extends Stack {
         retentionDays: props.usageRetentionDays,
       });
     }
+    if (props.alarmTopic && props.alarmTopicArn) throw new Error('gatepass: give alarmTopic or alarmTopicArn, not both');
+    const alarmTopic =
+      props.alarmTopic ?? (props.alarmTopicArn ? sns.Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn) : undefined);
+    if (alarmTopic && props.monitoring === false)
+      throw new Error('gatepass: an alarm topic needs monitoring (the alarms): drop monitoring=false or the topic');
     if (props.monitoring ?? true) {
       this.monitoring = new GatepassMonitoring(this, 'Monitoring', {
         authorizer: this.authorizer.function,
         authorizerLogGroup: this.authorizer.logGroup,
         table,
         ...(this.usage ? { usageAggregator: this.usage.function } : {}),
-        ...(props.alarmTopic ? { alarmTopic: props.alarmTopic } : {}),
+        ...(alarmTopic ? { alarmTopic } : {}),
         ...(props.latencyAlarmThreshold ? { latencyThreshold: props.latencyAlarmThreshold } : {}),
       });
     }

@@ -1,5 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GatepassStack, type GatepassStackProps } from '../../lib/gatepass-stack.ts';
@@ -51,6 +51,12 @@ function alarmsOf(template: Template): Record<string, Record<string, unknown>> {
 
 describe('GatepassStack monitoring', { timeout: CDK_TEST_TIMEOUT }, () => {
   afterEach(removeTestOutdirs);
+
+  it('synthesizes without warnings (no metric period overridden by a math expression)', () => {
+    const { stack } = build();
+
+    expect(Annotations.fromStack(stack).findWarning('*', Match.anyValue())).toEqual([]);
+  });
 
   describe('the dashboard', () => {
     it('shows decisions by reason, latency percentiles, faults by kind, DynamoDB throttles and capacity, the hottest keys and the alarms', () => {
