@@ -12,6 +12,10 @@ export const AppContextSchema = z.strictObject({
   stackName: text().optional(),
   /** Physical name of the session table. @default - generated */
   tableName: text().optional(),
+  /** An existing session table to use instead of creating one (a restored table). @default - the stack creates it */
+  existingTableName: text()
+    .regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name')
+    .optional(),
   /** What deleting the stack does to the table. @default 'retain' */
   tableRemovalPolicy: z.enum(['retain', 'snapshot', 'destroy'], { error: 'must be retain, snapshot or destroy' }).optional(),
   /** Deletion protection of the table. @default true */

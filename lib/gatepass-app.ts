@@ -52,6 +52,7 @@ export function gatepassStackPropsFromContext(node: Node): GatepassStackProps & 
   return {
     stackName: c.stackName ?? 'Gatepass',
     ...optional('tableName', c.tableName),
+    ...optional('existingTableName', c.existingTableName),
     ...optional('tableRemovalPolicy', c.tableRemovalPolicy && REMOVAL_POLICIES[c.tableRemovalPolicy]),
     ...optional('tableDeletionProtection', c.tableDeletionProtection),
     restApiIds: c.restApiIds ?? [],

@@ -63,6 +63,13 @@ function variants(): Record<string, App> {
   const bare = testApp({ ...flags, monitoring: false, usage: false, tableRemovalPolicy: 'destroy', tableDeletionProtection: false });
   buildGatepassApp(bare);
 
+  const restored = testApp({
+    ...flags,
+    existingTableName: 'gatepass-restored-20261206',
+    alarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:oncall',
+  });
+  buildGatepassApp(restored);
+
   // The constructs in a user's own app: a REST API and an HTTP API guarded by one authorizer.
   const own = testApp(flags);
   const stack = new Stack(own, 'Own');
@@ -79,7 +86,7 @@ function variants(): Record<string, App> {
     authorizer: authorizer.forHttpApi(http),
   });
 
-  return { demo, attached, bare, own };
+  return { demo, attached, bare, restored, own };
 }
 
 interface Match {
@@ -124,12 +131,13 @@ describe.skipIf(cfnLint === undefined)(`cfn-lint (${cfnLint ?? 'not installed'})
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('lints the templates of the app (demo, attached, bare) and of the constructs in an app of their own', () => {
+  it('lints the templates of the app (demo, attached, bare, on a restored table) and of the constructs in an app of their own', () => {
     expect(files.map((file) => path.basename(file)).sort()).toEqual([
       'attached-Gatepass.template.json',
       'bare-Gatepass.template.json',
       'demo-Gatepass.template.json',
       'own-Own.template.json',
+      'restored-Gatepass.template.json',
     ]);
   });
 

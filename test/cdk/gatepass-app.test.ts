@@ -202,6 +202,27 @@ describe('the CDK app', { timeout: CDK_TEST_TIMEOUT }, () => {
       );
     });
 
+    it('uses an existing (restored) table instead of creating one, and grants the Lambdas access to it', () => {
+      const stack = buildGatepassApp(testApp({ existingTableName: 'gatepass-restored-20261206' }));
+      const template = Template.fromStack(stack);
+      const resources = template.toJSON().Resources;
+
+      template.resourceCountIs('AWS::DynamoDB::GlobalTable', 0);
+      template.resourceCountIs('AWS::DynamoDB::Table', 0);
+      for (const fn of [stack.authorizer.function, stack.admin.function]) {
+        const config = JSON.parse(joinedText(resources[logicalId(fn)].Properties.Environment.Variables.GATEPASS_CONFIG));
+        expect(config.tableName).toBe('gatepass-restored-20261206');
+      }
+      expect(JSON.stringify(template.findResources('AWS::IAM::Policy'))).toContain(':table/gatepass-restored-20261206');
+      template.hasOutput('TableName', { Value: 'gatepass-restored-20261206' });
+    });
+
+    it('refuses an existing table together with settings of a table the stack would create', () => {
+      expect(() => buildGatepassApp(testApp({ existingTableName: 'gatepass-restored', tableName: 'gatepass-prod' }))).toThrow(
+        /existingTableName cannot be combined with tableName/,
+      );
+    });
+
     it("passes the runtime settings to both Lambdas' GATEPASS_CONFIG", () => {
       const stack = buildGatepassApp(testApp({ policyCacheSeconds: 0, hookTimeoutMs: 250 }));
 

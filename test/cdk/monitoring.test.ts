@@ -82,7 +82,7 @@ describe('GatepassStack monitoring', { timeout: CDK_TEST_TIMEOUT }, () => {
       expect(JSON.stringify(byTitle('Faults by kind').properties.metrics)).toContain('{Gatepass,service,Kind} MetricName=\\"Faults\\"');
 
       const throttles = JSON.stringify(byTitle('DynamoDB throttles').properties.metrics);
-      const tableName = `<Ref:${logicalId(stack.sessions.table)}>`;
+      const tableName = `<Ref:${logicalId(stack.sessions!.table)}>`;
       expect(throttles).toContain(JSON.stringify(['AWS/DynamoDB', 'ReadThrottleEvents', 'TableName', tableName]).slice(1, -1));
       expect(throttles).toContain(JSON.stringify(['AWS/DynamoDB', 'WriteThrottleEvents', 'TableName', tableName]).slice(1, -1));
       expect(throttles).toContain('"Gatepass","Throttles"');
@@ -204,7 +204,7 @@ describe('GatepassStack monitoring', { timeout: CDK_TEST_TIMEOUT }, () => {
         FunctionName: { 'Fn::GetAtt': [logicalId(stack.usage!.function), 'Arn'] },
       });
       template.hasResourceProperties('AWS::Lambda::Function', {
-        Environment: { Variables: { GATEPASS_TABLE_NAME: { Ref: logicalId(stack.sessions.table) }, GATEPASS_USAGE_RETENTION_DAYS: '35' } },
+        Environment: { Variables: { GATEPASS_TABLE_NAME: { Ref: logicalId(stack.sessions!.table) }, GATEPASS_USAGE_RETENTION_DAYS: '35' } },
       });
     });
 
@@ -214,7 +214,7 @@ describe('GatepassStack monitoring', { timeout: CDK_TEST_TIMEOUT }, () => {
       const dynamo = statements.filter((s) => s.actions.some((a) => a.startsWith('dynamodb:')));
 
       expect(dynamo).toEqual([
-        { actions: ['dynamodb:UpdateItem', 'dynamodb:PutItem'], resources: [{ 'Fn::GetAtt': [logicalId(stack.sessions.table), 'Arn'] }] },
+        { actions: ['dynamodb:UpdateItem', 'dynamodb:PutItem'], resources: [{ 'Fn::GetAtt': [logicalId(stack.sessions!.table), 'Arn'] }] },
       ]);
       const [policy] = Object.values(template.findResources('AWS::IAM::Policy')).filter((p) =>
         JSON.stringify(p.Properties.Roles).includes(logicalId(stack.usage!.role)),
