@@ -86,7 +86,14 @@ function variants(): Record<string, App> {
     authorizer: authorizer.forHttpApi(http),
   });
 
-  return { demo, attached, bare, restored, own };
+  // The authorizer in one stack guarding a REST API in another (cross-stack references).
+  const split = testApp(flags);
+  const gatepassStack = new Stack(split, 'Gatepass');
+  const splitAuthorizer = new GatepassAuthorizer(gatepassStack, 'Authorizer', { table: new SessionTable(gatepassStack, 'Sessions').table });
+  const orders = new apigateway.RestApi(new Stack(split, 'Orders'), 'Api', { cloudWatchRole: false });
+  orders.root.addMethod('GET', new apigateway.MockIntegration(), { authorizer: splitAuthorizer.forRestApi(orders) });
+
+  return { demo, attached, bare, restored, own, split };
 }
 
 interface Match {
@@ -131,13 +138,15 @@ describe.skipIf(cfnLint === undefined)(`cfn-lint (${cfnLint ?? 'not installed'})
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('lints the templates of the app (demo, attached, bare, on a restored table) and of the constructs in an app of their own', () => {
+  it('lints the templates of the app (demo, attached, bare, on a restored table) and of the constructs in apps of their own', () => {
     expect(files.map((file) => path.basename(file)).sort()).toEqual([
       'attached-Gatepass.template.json',
       'bare-Gatepass.template.json',
       'demo-Gatepass.template.json',
       'own-Own.template.json',
       'restored-Gatepass.template.json',
+      'split-Gatepass.template.json',
+      'split-Orders.template.json',
     ]);
   });
 
