@@ -14,7 +14,8 @@ export interface GatepassAdminProps extends GatepassConfigProps {
   /** The session table (usually `SessionTable.table`). */
   readonly table: dynamodb.ITable;
   /**
-   * Lambda timeout (the admin API does a few DynamoDB calls; a list page is at most one Query or Scan).
+   * Lambda timeout (the admin API does a few DynamoDB calls; a list page is at most 16 small
+   * Queries, one per shard of the keys-only `kind-index`: nothing scans the table).
    *
    * @default Duration.seconds(10)
    */

@@ -159,6 +159,15 @@ export class GatepassAuthorizer extends Construct {
         resultsCacheTtl: this.resultsCacheTtl,
         identitySources: [...this.identitySources],
       });
+      const apiStack = Stack.of(scope);
+      if (apiStack !== Stack.of(this)) {
+        // CDK writes the URI's Region and partition as an Fn::Split of the function's ARN,
+        // which in another stack is an Fn::GetStackOutput under weak cross-stack references
+        // (the repository's cdk.json): CloudFormation documents no Fn::GetStackOutput inside
+        // Fn::Split, and cfn-lint refuses it (E1022). The API's own stack knows both.
+        (authorizer.node.defaultChild as apigateway.CfnAuthorizer).authorizerUri =
+          `arn:${apiStack.partition}:apigateway:${apiStack.region}:lambda:path/2015-03-31/functions/${this.function.functionArn}/invocations`;
+      }
       api.latestDeployment?.addToLogicalId({
         gatepassAuthorizer: { id, resultsCacheTtl: this.resultsCacheTtl.toSeconds(), identitySources: [...this.identitySources] },
       });

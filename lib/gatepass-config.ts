@@ -146,12 +146,14 @@ export function gatepassConfig(tableName: string, props: GatepassConfigProps = {
   const input: ConfigInput = {
     tableName,
     apiKeyHeader: props.apiKeyHeader,
+    // Lists are copied (the schema wants mutable arrays) only when they are lists: anything
+    // else goes to the schema as it is, which names the field instead of a TypeError here.
     jwt: jwt && {
       ...jwt,
-      algorithms: [...jwt.algorithms],
-      audience: typeof jwt.audience === 'string' || jwt.audience === undefined ? jwt.audience : [...jwt.audience],
-      clientIds: typeof jwt.clientIds === 'string' || jwt.clientIds === undefined ? jwt.clientIds : [...jwt.clientIds],
-      defaultPolicies: jwt.defaultPolicies && [...jwt.defaultPolicies],
+      algorithms: copied(jwt.algorithms) as JwtAlgorithm[],
+      audience: copied(jwt.audience),
+      clientIds: copied(jwt.clientIds),
+      defaultPolicies: copied(jwt.defaultPolicies),
     },
     plugins: props.plugins && [...props.plugins],
     hookTimeoutMs: props.hookTimeoutMs,
@@ -161,6 +163,11 @@ export function gatepassConfig(tableName: string, props: GatepassConfigProps = {
     sessionRetentionSeconds: props.sessionRetentionSeconds,
   };
   return validate(ConfigSchema, withoutUndefined(input), 'gatepass construct props');
+}
+
+/** A copy of a list; anything else as it is. */
+function copied<T>(value: T): T extends readonly (infer I)[] ? I[] : T {
+  return (Array.isArray(value) ? [...value] : value) as T extends readonly (infer I)[] ? I[] : T;
 }
 
 /** Drops undefined fields (recursively into `jwt`), so that the schema's defaults apply. */

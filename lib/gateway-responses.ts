@@ -40,7 +40,8 @@ export interface GatepassGatewayResponseOptions {
 
 /**
  * Gives a REST API gatepass's answers for denials and failures: ACCESS_DENIED (403 with the
- * denial's `reason` and `error` in front of API Gateway's own `message`), UNAUTHORIZED (401
+ * denial's `reason`, `error` and `retryAfter` in front of API Gateway's own `message`, and a
+ * `Retry-After` header mapped from the authorizer context's `retryAfter`), UNAUTHORIZED (401
  * with a `WWW-Authenticate` challenge), AUTHORIZER_FAILURE and AUTHORIZER_CONFIGURATION_ERROR
  * (500) — the same bodies as the local gateway. Without them a denied caller sees API
  * Gateway's generic body and no reason.
@@ -73,7 +74,11 @@ export function addGatepassGatewayResponses(
     (typeof GATEWAY_RESPONSES)[GatepassResponseType],
   ][]) {
     if (type === 'UNAUTHORIZED' && options.otherAuthorizers) continue;
-    const responseHeaders = type === 'UNAUTHORIZED' && challenge !== '' ? { ...headers, 'WWW-Authenticate': `'${challenge}'` } : headers;
+    const responseHeaders = {
+      ...headers,
+      ...('headers' in response ? response.headers : {}),
+      ...(type === 'UNAUTHORIZED' && challenge !== '' ? { 'WWW-Authenticate': `'${challenge}'` } : {}),
+    };
     responses[type] = new apigateway.GatewayResponse(api, `Gatepass${type}`, {
       restApi: api,
       type: apigateway.ResponseType.of(type),

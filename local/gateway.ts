@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
-import { DEFAULT_WWW_AUTHENTICATE, GATEWAY_RESPONSES } from '../lambdas/core/model/gateway-responses.ts';
+import { DEFAULT_WWW_AUTHENTICATE, GATEWAY_RESPONSES, gatewayResponseHeaders } from '../lambdas/core/model/gateway-responses.ts';
 import { buildRequestAuthorizerEvent } from './authorizer-event.ts';
 import { echoBody } from './echo.ts';
 import { evaluatePolicy } from './policy.ts';
@@ -156,7 +156,8 @@ async function handle(s: Settings, req: IncomingMessage, res: ServerResponse): P
     return sendJson(res, statusCode, template, 'AuthorizerConfigurationException');
   }
   if (decision.effect === 'Deny') {
-    const { statusCode, template } = GATEWAY_RESPONSES.ACCESS_DENIED;
+    const { statusCode, template, headers: mapped } = GATEWAY_RESPONSES.ACCESS_DENIED;
+    for (const [name, value] of Object.entries(gatewayResponseHeaders(mapped, decision.context))) res.setHeader(name, value);
     return sendJson(res, statusCode, renderTemplate(template, decision, accessDeniedMessage(decision)), 'AccessDeniedException');
   }
   const authorizer = authorizerContext(decision);

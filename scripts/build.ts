@@ -60,4 +60,5 @@ const started = Date.now();
 rmSync(DIST, { recursive: true, force: true });
 const handlers = handlerFiles();
 await Promise.all([compile(), ...handlers.map((file) => build(esbuildOptions(file)))]);
-process.stdout.write(`build: dist/ (tsc) and ${handlers.length} Lambda bundles in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+// A log line, not output: stdout stays clean for `npm pack --json`, which runs this as prepack.
+process.stderr.write(`build: dist/ (tsc) and ${handlers.length} Lambda bundles in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { GatepassError } from '../../lambdas/core/model/errors.ts';
+import { packageVersion } from '../package-version.ts';
 import { ApiError, type CliIo } from './common.ts';
 import { devCommand } from './dev.ts';
 import { keysCommand } from './keys.ts';
@@ -15,6 +16,7 @@ export function createProgram(io: CliIo): Command {
   const program = new Command()
     .name('gatepass')
     .description('A strongly consistent authorizer for Amazon API Gateway')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .showHelpAfterError('(run with --help for usage)')
     // Set before the subcommands are added: they inherit both.
     .exitOverride()

@@ -1,5 +1,8 @@
 /**
- * custom-auth: the seed thread's JSVM "Auth Token" plugin. An `auth` hook reads a token
+ * custom-auth: the "Auth Token" plugin of the Tyk community forum thread gatepass started
+ * from — a JSVM plugin that authenticated a token and renewed its expired session with
+ * `TykSetKeyData`, after which the same request was still rejected with "Key has expired,
+ * please renew" (Tyk checked a cached copy of the session). An `auth` hook reads a token
  * from a header of its own, hashes it into a session key and, the first time it sees
  * the token, creates the session (like Tyk's `auth_check` + `TykSetKeyData`, but created
  * once: a concurrent first request uses the same session). The session it writes is the one

@@ -89,7 +89,8 @@ export function toAuthRequest(event: AuthorizerEvent, config: Config): AuthReque
  *   https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-lambda-authorizer.html).
  *   Throwing `Unauthorized` is documented as a 401 for REST APIs only.
  * - Every other denial is a Deny with `reason` and `message` in the context, plus the body
- *   fields the ACCESS_DENIED gateway response inserts (403).
+ *   fields the ACCESS_DENIED gateway response inserts (403): `error`, `reason`, and
+ *   `retryAfter` when the context has one (`rate_limited`, a renewing `quota_exceeded`).
  * - With result caching on, the pipeline refuses an Allow that would hold for this route
  *   only (`url_rights_not_cacheable`, before anything is counted): API Gateway would serve
  *   it from its cache for the caller's other routes.
@@ -103,7 +104,9 @@ export function toAuthorizerResult(decision: Decision, event: AuthorizerEvent, c
   if (!decision.allow && decision.reason === 'missing_credential' && !httpApi) throw new UnauthorizedError();
   const final = decision;
   const principalId = final.principalId ?? 'anonymous';
-  const context = final.allow ? final.context : { ...final.context, [DENIAL_CONTEXT_KEY]: denialFields(final.reason, final.message) };
+  const context = final.allow
+    ? final.context
+    : { ...final.context, [DENIAL_CONTEXT_KEY]: denialFields(final.reason, final.message, retryAfterOf(final.context)) };
 
   if (isHttpApiV2(event)) {
     if (config.httpApiResponse === 'simple') return { isAuthorized: final.allow, context };
@@ -122,6 +125,11 @@ function policyResult(principalId: string, allow: boolean, context: DecisionCont
     },
     context,
   };
+}
+
+/** A denial's `retryAfter` (seconds), when its context has one. */
+function retryAfterOf(context: DecisionContext): number | undefined {
+  return typeof context.retryAfter === 'number' ? context.retryAfter : undefined;
 }
 
 /** HTTP API events carry a `version` (`2.0`, or `1.0` for IAM answers); REST API events do not. */

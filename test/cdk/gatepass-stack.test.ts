@@ -78,7 +78,7 @@ describe('GatepassStack', { timeout: CDK_TEST_TIMEOUT }, () => {
     it('outputs the table, the admin function name and URL, the authorizer ARN and the demo API URL', () => {
       const { stack, template } = build();
 
-      template.hasOutput('TableName', { Value: { Ref: logicalId(stack.sessions.table) } });
+      template.hasOutput('TableName', { Value: { Ref: logicalId(stack.sessions!.table) } });
       template.hasOutput('AdminFunctionName', { Value: { Ref: logicalId(stack.admin.function) } });
       template.hasOutput('AdminFunctionArn', { Value: { 'Fn::GetAtt': [logicalId(stack.admin.function), 'Arn'] } });
       template.hasOutput('AdminUrl', { Value: { 'Fn::GetAtt': [logicalId(stack.admin.url), 'FunctionUrl'] } });

@@ -43,6 +43,29 @@ describe('addGatepassGatewayResponses', { timeout: CDK_TEST_TIMEOUT }, () => {
     });
   });
 
+  it("maps Retry-After on the 403 from the authorizer context's retryAfter, next to the given headers", () => {
+    const stack = new Stack(testApp(), 'Test');
+
+    addGatepassGatewayResponses(apigateway.RestApi.fromRestApiId(stack, 'Imported', 'a1b2c3d4e5'), {
+      headers: { 'Access-Control-Allow-Origin': "'https://app.example.com'" },
+    });
+
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
+      ResponseType: 'ACCESS_DENIED',
+      ResponseParameters: {
+        'gatewayresponse.header.Retry-After': 'context.authorizer.retryAfter',
+        'gatewayresponse.header.Access-Control-Allow-Origin': "'https://app.example.com'",
+      },
+    });
+    for (const type of ['UNAUTHORIZED', 'AUTHORIZER_FAILURE', 'AUTHORIZER_CONFIGURATION_ERROR']) {
+      template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
+        ResponseType: type,
+        ResponseParameters: Match.objectLike({ 'gatewayresponse.header.Retry-After': Match.absent() }),
+      });
+    }
+  });
+
   it('challenges with WWW-Authenticate: Bearer on the 401 by default, and with the configured scheme', () => {
     const stack = new Stack(testApp(), 'Test');
 

@@ -1,5 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GatepassStack, type GatepassStackProps } from '../../lib/gatepass-stack.ts';
@@ -52,6 +52,12 @@ function alarmsOf(template: Template): Record<string, Record<string, unknown>> {
 describe('GatepassStack monitoring', { timeout: CDK_TEST_TIMEOUT }, () => {
   afterEach(removeTestOutdirs);
 
+  it('synthesizes without warnings (no metric period overridden by a math expression)', () => {
+    const { stack } = build();
+
+    expect(Annotations.fromStack(stack).findWarning('*', Match.anyValue())).toEqual([]);
+  });
+
   describe('the dashboard', () => {
     it('shows decisions by reason, latency percentiles, faults by kind, DynamoDB throttles and capacity, the hottest keys and the alarms', () => {
       const { stack, template } = build();
@@ -76,7 +82,7 @@ describe('GatepassStack monitoring', { timeout: CDK_TEST_TIMEOUT }, () => {
       expect(JSON.stringify(byTitle('Faults by kind').properties.metrics)).toContain('{Gatepass,service,Kind} MetricName=\\"Faults\\"');
 
       const throttles = JSON.stringify(byTitle('DynamoDB throttles').properties.metrics);
-      const tableName = `<Ref:${logicalId(stack.sessions.table)}>`;
+      const tableName = `<Ref:${logicalId(stack.sessions!.table)}>`;
       expect(throttles).toContain(JSON.stringify(['AWS/DynamoDB', 'ReadThrottleEvents', 'TableName', tableName]).slice(1, -1));
       expect(throttles).toContain(JSON.stringify(['AWS/DynamoDB', 'WriteThrottleEvents', 'TableName', tableName]).slice(1, -1));
       expect(throttles).toContain('"Gatepass","Throttles"');
@@ -198,7 +204,7 @@ describe('GatepassStack monitoring', { timeout: CDK_TEST_TIMEOUT }, () => {
         FunctionName: { 'Fn::GetAtt': [logicalId(stack.usage!.function), 'Arn'] },
       });
       template.hasResourceProperties('AWS::Lambda::Function', {
-        Environment: { Variables: { GATEPASS_TABLE_NAME: { Ref: logicalId(stack.sessions.table) }, GATEPASS_USAGE_RETENTION_DAYS: '35' } },
+        Environment: { Variables: { GATEPASS_TABLE_NAME: { Ref: logicalId(stack.sessions!.table) }, GATEPASS_USAGE_RETENTION_DAYS: '35' } },
       });
     });
 
@@ -208,7 +214,7 @@ describe('GatepassStack monitoring', { timeout: CDK_TEST_TIMEOUT }, () => {
       const dynamo = statements.filter((s) => s.actions.some((a) => a.startsWith('dynamodb:')));
 
       expect(dynamo).toEqual([
-        { actions: ['dynamodb:UpdateItem', 'dynamodb:PutItem'], resources: [{ 'Fn::GetAtt': [logicalId(stack.sessions.table), 'Arn'] }] },
+        { actions: ['dynamodb:UpdateItem', 'dynamodb:PutItem'], resources: [{ 'Fn::GetAtt': [logicalId(stack.sessions!.table), 'Arn'] }] },
       ]);
       const [policy] = Object.values(template.findResources('AWS::IAM::Policy')).filter((p) =>
         JSON.stringify(p.Properties.Roles).includes(logicalId(stack.usage!.role)),

@@ -65,6 +65,18 @@ describe('forRestApi with the REST API in another stack', { timeout: CDK_TEST_TI
     expect(gatepassStack.dependencies).not.toContain(apiStack);
   });
 
+  it("writes the authorizer URI from the API stack's Region, never an Fn::Split of a cross-stack reference", () => {
+    for (const app of [testApp(), testApp(cdkJsonFeatureFlags())]) {
+      const { gatepass, apiStack } = twoStacks(app);
+
+      const authorizer = Object.values(Template.fromStack(apiStack).findResources('AWS::ApiGateway::Authorizer'))[0];
+      const uri = JSON.stringify(authorizer?.Properties.AuthorizerUri);
+      expect(uri).not.toContain('Fn::Split');
+      expect(uri).toContain('{"Ref":"AWS::Region"}');
+      expect(uri).toContain(logicalId(gatepass.function));
+    }
+  });
+
   it('guards the method with the authorizer of its own stack', () => {
     const { apiStack } = twoStacks();
 

@@ -21,14 +21,16 @@ const run = promisify(execFile);
  */
 describe('cdk synth', { timeout: CDK_TEST_TIMEOUT }, () => {
   let outdir: string;
+  let synthOutput: string;
   let template: { Resources: Record<string, { Type: string; Metadata?: Record<string, string>; Properties?: Record<string, unknown> }> };
 
   beforeAll(async () => {
     outdir = mkdtempSync(path.join(tmpdir(), 'gatepass-synth-'));
-    await run(path.join(PROJECT_ROOT, 'node_modules/.bin/cdk'), ['synth', '--quiet', '--output', outdir], {
+    const synth = await run(path.join(PROJECT_ROOT, 'node_modules/.bin/cdk'), ['synth', '--quiet', '--output', outdir], {
       cwd: PROJECT_ROOT,
       timeout: 170_000,
     });
+    synthOutput = synth.stdout + synth.stderr;
     template = JSON.parse(readFileSync(path.join(outdir, 'Gatepass.template.json'), 'utf8'));
   }, 180_000);
 
@@ -45,6 +47,10 @@ describe('cdk synth', { timeout: CDK_TEST_TIMEOUT }, () => {
     if (!assetPath) throw new Error(`no bundled asset for "${description}"`);
     return path.join(outdir, assetPath);
   }
+
+  it('prints no warning (the monitoring construct once warned of overridden metric periods on every synth)', () => {
+    expect(synthOutput).not.toMatch(/WARNING|\[Warning|overridden/);
+  });
 
   it.each(['gatepass authorizer', 'gatepass admin API'])('bundles the %s into one ESM index.mjs with a source map', (description) => {
     const asset = assetOf(description);

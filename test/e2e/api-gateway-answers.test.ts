@@ -42,6 +42,42 @@ describe('answers through the local gateway and the real authorizer', () => {
 
     expect(res.status).toBe(403);
     expect(await res.json()).toEqual({ error: 'Key is inactive, please renew', reason: 'key_inactive', message: EXPLICIT_DENY });
+    expect(res.headers.get('retry-after')).toBeNull();
+  });
+
+  it('answers a rate-limited request 403 with retryAfter in the body and a Retry-After header', async () => {
+    const { key } = await createKey(dev, { rate: 1, per: 60 });
+
+    const first = await fetch(`${dev.gatewayUrl}/pets`, { headers: { Authorization: key } });
+    const limited = await fetch(`${dev.gatewayUrl}/pets`, { headers: { Authorization: key } });
+
+    expect(first.status).toBe(200);
+    expect(first.headers.get('retry-after')).toBeNull();
+    expect(limited.status).toBe(403);
+    const body = (await limited.json()) as { retryAfter: number };
+    expect(body).toEqual({ error: 'Rate Limit Exceeded', reason: 'rate_limited', retryAfter: body.retryAfter, message: EXPLICIT_DENY });
+    expect(body.retryAfter).toBeGreaterThanOrEqual(59);
+    expect(body.retryAfter).toBeLessThanOrEqual(60);
+    expect(limited.headers.get('retry-after')).toBe(String(body.retryAfter));
+  });
+
+  it('answers a used-up renewing quota with the seconds until it renews, and a quota that never renews without them', async () => {
+    const renewing = await createKey(dev, { quotaMax: 1, quotaRenewalRate: 3600 });
+    const forever = await createKey(dev, { quotaMax: 1, quotaRenewalRate: 0 });
+    for (const { key } of [renewing, forever]) await fetch(`${dev.gatewayUrl}/pets`, { headers: { Authorization: key } });
+
+    const waiting = await fetch(`${dev.gatewayUrl}/pets`, { headers: { Authorization: renewing.key } });
+    const never = await fetch(`${dev.gatewayUrl}/pets`, { headers: { Authorization: forever.key } });
+
+    expect(waiting.status).toBe(403);
+    const body = (await waiting.json()) as { reason: string; retryAfter: number };
+    expect(body.reason).toBe('quota_exceeded');
+    expect(body.retryAfter).toBeGreaterThan(3500);
+    expect(body.retryAfter).toBeLessThanOrEqual(3600);
+    expect(waiting.headers.get('retry-after')).toBe(String(body.retryAfter));
+    expect(never.status).toBe(403);
+    expect(await never.json()).toEqual({ error: 'Quota exceeded', reason: 'quota_exceeded', message: EXPLICIT_DENY });
+    expect(never.headers.get('retry-after')).toBeNull();
   });
 
   it('denies url_not_allowed for a path that only a cut at a colon would allow', async () => {

@@ -84,7 +84,7 @@ describe('renew-on-expiry, end to end over HTTP', () => {
 
   beforeAll(async () => {
     renewing = await startTestDev({ plugins: [example('renew-on-expiry.ts')] });
-    // The same table, without the plugin: the behaviour the seed thread reports.
+    // The same table, without the plugin: what the Tyk forum thread reported (still "Key has expired, please renew").
     plain = await startTestDev({ tableName: renewing.tableName });
   });
   afterAll(async () => {
@@ -218,7 +218,7 @@ describe('custom-auth, end to end over HTTP', () => {
     expect(await res.json()).toEqual({ error: 'Auth token missing', reason: 'missing_token', message: EXPLICIT_DENY });
   });
 
-  it("with renew-on-expiry after it, allows the seed thread's request: a session expired 24 h ago is renewed on the same request", async () => {
+  it("with renew-on-expiry after it, allows the request Tyk refused (a JSVM plugin's TykSetKeyData renewal): a session expired 24 h ago is renewed on the same request", async () => {
     const token = `tok-${randomUUID()}`;
     expect((await call(withRenewal, { 'x-auth-token': token })).status).toBe(200);
     const keyId = createHash('sha256').update(sessionKeyOf(token)).digest('hex');

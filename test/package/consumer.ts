@@ -41,13 +41,23 @@ export async function command(file: string, args: readonly string[], cwd: string
   }
 }
 
-/** `npm pack` of the repository into `destination` (its `prepack` script runs `npm run build`); the tarball's path. */
-export async function packRepository(destination: string): Promise<string> {
-  const result = await command('npm', ['pack', '--pack-destination', destination], REPO);
+/**
+ * `npm pack --json` of the repository into `destination` (its `prepack` script runs `npm run
+ * build`): the tarball's path, and what npm printed, which must be its JSON and nothing else
+ * (scripts that release packages parse it).
+ */
+export async function packRepository(destination: string): Promise<{ tarball: string; packJson: unknown }> {
+  const result = await command('npm', ['pack', '--json', '--pack-destination', destination], REPO);
   if (result.code !== 0) throw new Error(`npm pack failed:\n${result.stdout}${result.stderr}`);
   const tarball = readdirSync(destination).find((file) => file.endsWith('.tgz'));
   if (!tarball) throw new Error(`npm pack wrote no tarball:\n${result.stdout}`);
-  return path.join(destination, tarball);
+  let packJson: unknown;
+  try {
+    packJson = JSON.parse(result.stdout);
+  } catch {
+    packJson = { notJson: result.stdout };
+  }
+  return { tarball: path.join(destination, tarball), packJson };
 }
 
 interface LockEntry {

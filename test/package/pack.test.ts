@@ -51,11 +51,14 @@ describe('the packed package, installed in a CDK app of its own', () => {
   let app: string;
   let compile: CommandResult;
   let synth: CommandResult;
+  let packJson: unknown;
 
   beforeAll(async () => {
     work = mkdtempSync(path.join(tmpdir(), 'gatepass-pack-'));
     app = path.join(work, 'app');
-    const tarball = await packRepository(work);
+    const packed = await packRepository(work);
+    const tarball = packed.tarball;
+    packJson = packed.packJson;
     await installConsumerApp(app, tarball, { 'bin/app.ts': APP_TS, 'plugins/hello.ts': PLUGIN_TS, 'tsconfig.json': TSCONFIG });
     compile = await command(process.execPath, [path.join(REPO, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], app);
     synth = await command(process.execPath, ['out/bin/app.js'], app);
@@ -138,6 +141,19 @@ describe('the packed package, installed in a CDK app of its own', () => {
     });
 
     expect(result.stdout.trim()).toBe('THREW Unauthorized');
+  });
+
+  it('prints clean JSON from npm pack --json (the build logs to stderr), listing the license', () => {
+    expect(packJson).toEqual([expect.objectContaining({ name: 'gatepass', filename: expect.stringMatching(/\.tgz$/) })]);
+    const files = (packJson as [{ files: { path: string }[] }])[0].files.map((file) => file.path);
+    expect(files).toContain('LICENSE');
+  });
+
+  it('answers gatepass --version with the package version', async () => {
+    const result = await command(path.join(app, 'node_modules/.bin/gatepass'), ['--version'], app);
+    const { version } = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string };
+
+    expect(result).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
   });
 
   it('has a gatepass command that runs without dev dependencies', async () => {

@@ -114,6 +114,15 @@ describe('toAuthorizerResult', () => {
     });
   });
 
+  it("puts a denial's retryAfter into the ACCESS_DENIED body fields, and keeps it in the context for Retry-After", () => {
+    const result = toAuthorizerResult(deny('rate_limited', { retryAfter: 7 }, 'k1'), restEvent('/pets'), config());
+
+    expect((result as APIGatewayAuthorizerResult).context).toMatchObject({
+      retryAfter: 7,
+      gatepassDenial: '"error":"Rate Limit Exceeded","reason":"rate_limited","retryAfter":7,',
+    });
+  });
+
   describe('a missing credential', () => {
     it('throws exactly Unauthorized for a REST API (401)', () => {
       expect(() => toAuthorizerResult(deny('missing_credential'), restEvent('/pets'), config())).toThrow(UnauthorizedError);
