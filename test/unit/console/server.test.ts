@@ -109,7 +109,7 @@ describe('the console server', () => {
   });
 
   it('refuses requests from another origin or site, even with the cookie', async () => {
-    const refused = [
+    const refused: Record<string, string>[] = [
       { origin: 'https://evil.example' },
       { origin: 'http://127.0.0.1:1' },
       { origin: 'null' },
