@@ -30,6 +30,7 @@ export interface ConsoleAssets {
   readonly html: string;
   script(): Promise<string>;
   readonly css: string;
+  readonly icon: string;
 }
 
 /**
@@ -42,6 +43,7 @@ export function consoleAssets(): ConsoleAssets {
   return {
     html: PAGE,
     css: readFileSync(STYLESHEET, 'utf8'),
+    icon: ICON,
     script: () => (script ??= loadScript()),
   };
 }
@@ -65,6 +67,7 @@ const PAGE = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>gatepass console</title>
+<link rel="icon" href="/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/console.css">
 <script type="module" src="/console.js"></script>
 </head>
@@ -74,3 +77,6 @@ const PAGE = `<!doctype html>
 </body>
 </html>
 `;
+
+/** A small key-shaped icon, served from here so that the browser asks nothing of elsewhere. */
+const ICON = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><circle cx="10" cy="16" r="7" fill="none" stroke="#1f6feb" stroke-width="4"/><path d="M17 16h13M25 16v6M29 16v4" stroke="#1f6feb" stroke-width="4"/></svg>`;

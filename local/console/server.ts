@@ -125,6 +125,8 @@ async function serve(req: IncomingMessage, res: ServerResponse, context: Context
       return text(res, 200, 'text/javascript; charset=utf-8', await context.assets.script());
     case '/console.css':
       return text(res, 200, 'text/css; charset=utf-8', context.assets.css);
+    case '/favicon.svg':
+      return text(res, 200, 'image/svg+xml', context.assets.icon);
     case '/console/info':
       return json(res, 200, context.info);
     default:

@@ -16,11 +16,22 @@ export function App() {
   const path = useHashPath();
   const [info] = useLoad(consoleInfo, []);
   const main = useRef<HTMLElement>(null);
-  // A new view: move focus to its heading, so keyboard and screen reader users start there.
+  // A new view: move focus to its heading — once it is there (a view may be loading) — so
+  // that keyboard and screen reader users start at the top of it.
   useEffect(() => {
-    const heading = main.current?.querySelector('h1');
-    heading?.setAttribute('tabindex', '-1');
-    heading?.focus({ preventScroll: false });
+    const root = main.current;
+    if (!root) return undefined;
+    const focusHeading = (): boolean => {
+      const heading = root.querySelector('h1');
+      if (!heading) return false;
+      heading.tabIndex = -1;
+      heading.focus();
+      return true;
+    };
+    if (focusHeading()) return undefined;
+    const observer = new MutationObserver(() => focusHeading() && observer.disconnect());
+    observer.observe(root, { childList: true, subtree: true });
+    return () => observer.disconnect();
   }, [path]);
   const known = info.state === 'ok' ? info.value : { target: '' };
   const section = path.startsWith('/policies') ? 'policies' : 'keys';

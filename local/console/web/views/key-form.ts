@@ -61,7 +61,7 @@ export function KeyForm(props: { session: Session; onSaved: () => void; onReload
     ${field('alias', 'Alias')}
     <div class="pair">${field('rate', 'Rate (requests)', '0 = no rate limit')}${field('per', 'Per (seconds)')}</div>
     <div class="pair">${field('quotaMax', 'Quota max', '-1 = unlimited')}${field('quotaRenewalRate', 'Quota window (seconds)', '0 = never renews')}</div>
-    ${field('expires', 'Expires (epoch seconds)', `0 = never; that is ${utcTime(Number(values.expires) || 0)}`)}
+    ${field('expires', 'Expires (epoch seconds)', Number(values.expires) > 0 ? `0 = never; this is ${utcTime(Number(values.expires))}` : '0 = never')}
     ${field('applyPolicies', 'Policies (comma-separated ids)')}
     ${field('tags', 'Tags (comma-separated)')}
     <${Check} id="key-isInactive" label="Inactive (deny every request)" checked=${values.isInactive === 'true'}

@@ -53,7 +53,7 @@ export function TykImport() {
       <${Problem} error=${error} extra=${fields} />
       <${Field} id="tyk-id" label="Policy id in gatepass" value=${id} onInput=${setId} hint="creates the policy, or replaces the one with this id"
         errors=${fields.filter((f) => f.field === 'id').map((f) => f.message)} />
-      <${Field} id="tyk-policy" label="Tyk policy (JSON)" value=${source} onInput=${setSource} multiline=${true}
+      <${Field} id="tyk-policy" label="Tyk policy (JSON)" value=${source} onInput=${setSource} multiline=${true} rows=${14}
         errors=${fields.filter((f) => f.field !== 'id').map((f) => `${f.field}: ${f.message}`)} />
       <p class="buttons"><button type="submit" class="primary">Import</button></p>
     </form>

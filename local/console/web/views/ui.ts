@@ -13,6 +13,8 @@ export function Field(props: {
   type?: 'text' | 'number';
   hint?: string;
   multiline?: boolean;
+  /** Rows of a multiline control. @default 6 */
+  rows?: number;
   disabled?: boolean;
 }) {
   const errors = props.errors ?? [];
@@ -28,7 +30,7 @@ export function Field(props: {
   };
   return html`<div class=${`field${errors.length ? ' invalid' : ''}`}>
     <label for=${props.id}>${props.label}</label>
-    ${props.multiline ? html`<textarea rows="6" spellcheck="false" ...${common}></textarea>` : html`<input type=${props.type ?? 'text'} ...${common} />`}
+    ${props.multiline ? html`<textarea rows=${props.rows ?? 6} spellcheck="false" ...${common}></textarea>` : html`<input type=${props.type ?? 'text'} ...${common} />`}
     ${props.hint ? html`<small id=${`${props.id}-hint`} class="hint">${props.hint}</small>` : null}
     ${errors.length ? html`<p id=${`${props.id}-error`} class="field-error" role="alert">${errors.join('; ')}</p>` : null}
   </div>`;
