@@ -151,6 +151,13 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('the web console in a browser', { time
 
     await page.getByRole('button', { name: 'Load the current version' }).click();
     await expect.poll(() => page.getByLabel('Rate (requests)').inputValue(), { timeout: 10_000 }).toBe('7');
+
+    // Saved on the current version, the edit goes through.
+    await page.getByLabel('Rate (requests)').fill('8');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByRole('status').filter({ hasText: 'Saved.' }).waitFor();
+    expect(await admin(`/keys/${keyId}`)).toMatchObject({ rate: 8, version: 3 });
+    expect(await page.getByLabel('Rate (requests)').inputValue()).toBe('8');
   });
 
   it('asks before deleting a key, and deletes it only when confirmed', async () => {

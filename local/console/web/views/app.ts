@@ -48,11 +48,11 @@ export function App() {
 
 function view(path: string, info: ConsoleInfo) {
   let m: RegExpExecArray | null;
-  if ((m = new RegExp(`^/keys/${KEY_ID}/explain$`).exec(path))) return html`<${ExplainView} keyId=${m[1]} info=${info} />`;
-  if ((m = new RegExp(`^/keys/${KEY_ID}$`).exec(path))) return html`<${KeyView} keyId=${m[1]} info=${info} />`;
+  if ((m = new RegExp(`^/keys/${KEY_ID}/explain$`).exec(path))) return html`<${ExplainView} key=${m[1]} keyId=${m[1]} info=${info} />`;
+  if ((m = new RegExp(`^/keys/${KEY_ID}$`).exec(path))) return html`<${KeyView} key=${m[1]} keyId=${m[1]} info=${info} />`;
   if (path === '/policies') return html`<${PoliciesList} />`;
   if (path === '/policies/new') return html`<${PolicyEdit} />`;
   if (path === '/policies/import') return html`<${TykImport} />`;
-  if ((m = /^\/policies\/([A-Za-z0-9_.-]{1,128})$/.exec(path))) return html`<${PolicyEdit} id=${m[1]} />`;
+  if ((m = /^\/policies\/([A-Za-z0-9_.-]{1,128})$/.exec(path))) return html`<${PolicyEdit} key=${m[1]} id=${m[1]} />`;
   return html`<${KeysList} info=${info} />`;
 }

@@ -15,13 +15,16 @@ import { UsagePanel } from './usage-chart.ts';
  */
 export function KeyView(props: { keyId: string; info: ConsoleInfo }) {
   const [loaded, reload] = useLoad(() => api<Session>(`/keys/${props.keyId}`), [props.keyId]);
-  return html`<${Show} loaded=${loaded} render=${(key: Session) => html`<${KeyDetail} key=${key.version} session=${key} info=${props.info} reload=${reload} />`} />`;
+  // Kept here: the details below start afresh with each version of the key.
+  const [notice, setNotice] = useState('');
+  return html`<${Show} loaded=${loaded} render=${(key: Session) =>
+    html`<${KeyDetail} key=${key.version} session=${key} info=${props.info} reload=${reload} notice=${notice} setNotice=${setNotice} />`} />`;
 }
 
-function KeyDetail(props: { session: Session; info: ConsoleInfo; reload: () => void }) {
+function KeyDetail(props: { session: Session; info: ConsoleInfo; reload: () => void; notice: string; setNotice: (text: string) => void }) {
   const key = props.session;
   const [actionError, setActionError] = useState<unknown>(undefined);
-  const [notice, setNotice] = useState('');
+  const { notice, setNotice } = props;
   const act = async (run: () => Promise<unknown>, done: string, after: () => void) => {
     setActionError(undefined);
     try {

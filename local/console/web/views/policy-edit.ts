@@ -27,8 +27,10 @@ export function PolicyEdit(props: { id?: string }) {
     async () => (props.id === undefined ? undefined : await api<Policy>(`/policies/${encodeURIComponent(props.id)}`)),
     [props.id],
   );
+  // Kept here: the form starts afresh with each version of the policy.
+  const [saved, setSaved] = useState('');
   return html`<${Show} loaded=${loaded} render=${(policy: Policy | undefined) =>
-    html`<${PolicyForm} key=${policy?.version ?? 'new'} policy=${policy} reload=${reload} />`} />`;
+    html`<${PolicyForm} key=${policy?.version ?? 'new'} policy=${policy} reload=${reload} saved=${saved} setSaved=${setSaved} />`} />`;
 }
 
 /**
@@ -36,7 +38,7 @@ export function PolicyEdit(props: { id?: string }) {
  * edit (a 409 says someone else changed it), `If-None-Match: *` for a new one (a 409 says
  * the id is taken). The admin API validates; each field's problems show next to it.
  */
-function PolicyForm(props: { policy: Policy | undefined; reload: () => void }) {
+function PolicyForm(props: { policy: Policy | undefined; reload: () => void; saved: string; setSaved: (text: string) => void }) {
   const p = props.policy;
   const text = (n: number | undefined) => (n === undefined ? '' : String(n));
   const [values, setValues] = useState<Record<Control, string>>({
@@ -54,7 +56,7 @@ function PolicyForm(props: { policy: Policy | undefined; reload: () => void }) {
   const [parts, setParts] = useState<Record<string, boolean>>({ ...p?.partitions });
   const [inactive, setInactive] = useState(p?.isInactive ?? false);
   const [error, setError] = useState<unknown>(undefined);
-  const [saved, setSaved] = useState('');
+  const { saved, setSaved } = props;
   const set = (name: Control) => (value: string) => setValues({ ...values, [name]: value });
 
   const save = async (event: Event) => {
