@@ -36,7 +36,8 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('the web console in a browser', { time
   const expectNamedControls = async () => expect(await unnamedControls(page)).toEqual([]);
 
   beforeAll(async () => {
-    [dev, browser] = await Promise.all([startTestDev({}, { seed: true, console: { port: 0 } }), launchChromium()]);
+    browser = await launchChromium();
+    dev = await startTestDev({}, { seed: true, console: { port: 0 } });
     context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
     page = await context.newPage();
     watch = watchPage(page);
@@ -89,6 +90,13 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('the web console in a browser', { time
     expect(await page.locator('.usage svg rect').count()).toBe(2);
     await expectNamedControls();
     await screenshot(page, 'key');
+
+    // Reset quota: asked first, then a full window from now.
+    expect(await page.getByText('Quota left:').textContent()).toMatch(/^Quota left: 95, renews/);
+    await page.getByRole('button', { name: 'Reset quota' }).click();
+    await page.getByRole('button', { name: 'Yes, reset quota' }).click();
+    await page.getByRole('status').filter({ hasText: 'Quota reset.' }).waitFor();
+    await expect.poll(() => page.getByText('Quota left:').textContent(), { timeout: 10_000 }).toMatch(/^Quota left: 100, renews/);
   });
 
   it('explains a denial check by check', async () => {
@@ -197,6 +205,30 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('the web console in a browser', { time
     await page.getByRole('link', { name: 'tyk-p1' }).waitFor();
     await expectNamedControls();
     await screenshot(page, 'policies');
+  });
+
+  it('names the policy a limit in force comes from', async () => {
+    const { keyId } = await createKey(dev, { alias: 'gold-customer', applyPolicies: ['gold'] });
+    await page.goto(`${origin()}/#/keys/${keyId}`);
+    await page.getByRole('row', { name: 'rate limit 10 per 30 s policy gold' }).waitFor();
+    await page.getByRole('row', { name: 'quota 1000 per 1 h policy gold' }).waitFor();
+    await page.getByRole('link', { name: 'gold' }).click();
+    await page.getByRole('heading', { name: 'Policy gold' }).waitFor();
+  });
+
+  it('pages through the keys as the admin API pages them, and searches by alias', async () => {
+    await Promise.all(Array.from({ length: 21 }, () => createKey(dev, { alias: 'bulk' })));
+    await page.goto(`${origin()}/#/keys`);
+    await page.getByLabel('Alias').fill('bulk');
+    await page.keyboard.press('Enter');
+    const rows = page.getByRole('row').filter({ has: page.getByRole('link', { name: 'bulk' }) });
+    await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(20);
+    await page.getByRole('button', { name: 'Next page' }).click();
+    await page.getByText('Page 2', { exact: true }).waitFor();
+    await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(1);
+    expect(await page.getByRole('button', { name: 'Next page' }).isDisabled()).toBe(true);
+    await page.getByRole('button', { name: 'Previous page' }).click();
+    await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(20);
   });
 
   it('had no script error and fetched nothing from a host other than 127.0.0.1', () => {
