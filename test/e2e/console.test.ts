@@ -62,7 +62,6 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('the web console in a browser', { time
     await row.getByRole('cell', { name: '100 per 1 h' }).waitFor();
     await page.getByRole('row').filter({ hasText: 'demo-expired' }).getByRole('cell', { name: 'expired', exact: true }).waitFor();
     await expectNamedControls();
-    await screenshot(page, 'keys');
 
     await page.getByRole('link', { name: 'demo', exact: true }).focus();
     await page.keyboard.press('Enter');
@@ -214,6 +213,16 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('the web console in a browser', { time
     await page.getByRole('row', { name: 'quota 1000 per 1 h policy gold' }).waitFor();
     await page.getByRole('link', { name: 'gold' }).click();
     await page.getByRole('heading', { name: 'Policy gold' }).waitFor();
+
+    // The list, with the keys made so far (the screenshot of the keys view).
+    await page.goto(`${origin()}/#/keys`);
+    await page.getByRole('row').filter({ hasText: 'gold-customer' }).getByRole('cell', { name: '10 per 30 s' }).waitFor();
+    await page
+      .getByRole('row')
+      .filter({ hasText: /^demo[0-9a-f]/ })
+      .getByRole('cell', { name: /allowed/ })
+      .waitFor();
+    await screenshot(page, 'keys');
   });
 
   it('pages through the keys as the admin API pages them, and searches by alias', async () => {
