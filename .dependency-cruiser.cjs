@@ -78,9 +78,10 @@ module.exports = {
     },
     {
       name: 'local-is-for-the-cli',
-      comment: 'The local gateway (local/) runs `gatepass dev`: only the CLI, tests and benchmarks import it.',
+      comment:
+        "The local gateway (local/) runs `gatepass dev`: only the CLI, tests and benchmarks import it (and the build, for the web console's bundle options).",
       severity: 'error',
-      from: { pathNot: '^(local|bin|test|bench)/' },
+      from: { pathNot: '^(local|bin|test|bench|scripts)/' },
       to: { path: '^local/' },
     },
     {
@@ -111,6 +112,9 @@ module.exports = {
           '^lib/gatepass-app\\.ts$',
           // The launcher registers tsx only in a checkout, where bin/gatepass.ts exists.
           '^bin/gatepass\\.mjs$',
+          // The web console's browser code: bundled with Preact and htm into one script by esbuild
+          // (in a checkout when first served, in the package by `npm run build`); the package ships the bundle.
+          '^local/console/web/',
         ],
       },
       to: { dependencyTypes: ['npm-dev'], dependencyTypesNot: ['npm-peer', 'npm-optional', 'type-only'] },

@@ -10,6 +10,7 @@ export function devBanner(dev: DevServer): string {
     `  DynamoDB   ${dev.dynamodbEndpoint}   table ${dev.tableName}`,
     '',
   ];
+  if (dev.consoleUrl) lines.splice(-1, 0, `  console    ${dev.consoleUrl}   (keys, usage, explain, policies in the browser)`);
   if (dev.seeded) {
     const { demo, expired } = dev.seeded;
     lines.push(

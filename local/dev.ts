@@ -7,6 +7,8 @@ import { SessionStore } from '../lambdas/core/store/store.ts';
 import { UsageWriter } from '../lambdas/core/usage/usage-writer.ts';
 import { AccessLog } from './access-log.ts';
 import { startAdminServer } from './admin-server.ts';
+import { HttpTransport } from '../bin/commands/transport.ts';
+import { startConsole } from './console/server.ts';
 import { loadLocalConfig } from './config-file.ts';
 import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.ts';
 import { startGateway } from './gateway.ts';
@@ -34,6 +36,8 @@ export interface DevOptions {
   readonly gatewayLog?: (entry: object) => void;
   /** Receives the access log, one line per request (`npm start` prints it). @default none */
   readonly accessLog?: (line: string) => void;
+  /** Serve the web console (on `port`, 0 = a free port). @default no console (`gatepass dev` serves it on 3002) */
+  readonly console?: { readonly port?: number };
 }
 
 export interface DevServer {
@@ -42,6 +46,8 @@ export interface DevServer {
   readonly dynamodbEndpoint: string;
   readonly tableName: string;
   readonly seeded: SeededKeys | undefined;
+  /** The web console's URL, with its token; `undefined` without the `console` option. */
+  readonly consoleUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -113,7 +119,27 @@ export async function startDev(options: DevOptions = {}): Promise<DevServer> {
     });
     stops.push(() => admin.close());
 
-    return { gatewayUrl: gateway.url, adminUrl: admin.url, dynamodbEndpoint: endpoint, tableName: config.tableName, seeded, stop };
+    // The web console, in front of the admin port (it talks to nothing else).
+    const web = options.console
+      ? await startConsole({
+          transport: new HttpTransport(admin.url),
+          port: options.console.port,
+          apiId: config.local.apiId,
+          stage: config.local.stage,
+        })
+      : undefined;
+    if (web) stops.push(() => web.close());
+    const consoleUrl = web ? { consoleUrl: web.url } : {};
+
+    return {
+      gatewayUrl: gateway.url,
+      adminUrl: admin.url,
+      dynamodbEndpoint: endpoint,
+      tableName: config.tableName,
+      seeded,
+      ...consoleUrl,
+      stop,
+    };
   } catch (error) {
     await stop();
     throw error;

@@ -8,14 +8,17 @@
  * - esbuild: each `lambdas/<name>/handler.ts` bundled into `dist/assets/<name>/index.mjs`, with
  *   the options NodejsFunction uses in a checkout (`GATEPASS_BUNDLING`). The constructs deploy
  *   these bundles when the TypeScript sources are absent (`gatepassFunction` in lib/bundling.ts).
+ * - esbuild: the web console's browser code into `dist/local/console/web/console.js`, its
+ *   stylesheet beside it (the console server serves them; see local/console/assets.ts).
  */
 import { execFile } from 'node:child_process';
-import { readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { build, type BuildOptions } from 'esbuild';
 import { GATEPASS_BUNDLING, PROJECT_ROOT, prebuiltBundleDir } from '../lib/bundling.ts';
+import { SCRIPT_BUILD, STYLESHEET } from '../local/console/assets.ts';
 
 const DIST = path.join(PROJECT_ROOT, 'dist');
 
@@ -56,9 +59,17 @@ async function compile(): Promise<void> {
   }
 }
 
+/** The console's page script and stylesheet, where the compiled `local/console/assets.js` looks for them. */
+async function buildConsole(): Promise<void> {
+  const web = path.join(DIST, 'local/console/web');
+  mkdirSync(web, { recursive: true });
+  copyFileSync(STYLESHEET, path.join(web, 'console.css'));
+  await build({ ...SCRIPT_BUILD, outfile: path.join(web, 'console.js') });
+}
+
 const started = Date.now();
 rmSync(DIST, { recursive: true, force: true });
 const handlers = handlerFiles();
-await Promise.all([compile(), ...handlers.map((file) => build(esbuildOptions(file)))]);
+await Promise.all([compile(), ...handlers.map((file) => build(esbuildOptions(file))), buildConsole()]);
 // A log line, not output: stdout stays clean for `npm pack --json`, which runs this as prepack.
 process.stderr.write(`build: dist/ (tsc) and ${handlers.length} Lambda bundles in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);

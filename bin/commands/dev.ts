@@ -12,6 +12,8 @@ export function devCommand(io: CliIo): Command {
     .option('--no-seed', 'do not create the demo keys')
     .option('--dynamodb-endpoint <url>', 'use this running DynamoDB instead of starting DynamoDB Local')
     .option('--data-dir <dir>', "keep DynamoDB Local's data in this folder (default: in memory)")
+    .option('--console-port <port>', 'web console port (default 3002)', port)
+    .option('--no-console', 'do not serve the web console')
     .action(
       async (opts: {
         config?: string;
@@ -21,11 +23,15 @@ export function devCommand(io: CliIo): Command {
         seed: boolean;
         dynamodbEndpoint?: string;
         dataDir?: string;
+        consolePort?: number;
+        console: boolean;
       }) => {
         // Imported here: the key and policy commands need none of the local stack.
         const [{ startDev }, { devBanner }] = await Promise.all([import('../../local/dev.ts'), import('../../local/banner.ts')]);
         // The access log: one line per request, as a gateway prints it.
-        const dev = await startDev({ ...opts, accessLog: (line) => io.out(`${line}\n`) });
+        const { console: serveConsole, consolePort, ...rest } = opts;
+        const web = serveConsole ? { console: { port: consolePort ?? 3002 } } : {};
+        const dev = await startDev({ ...rest, ...web, accessLog: (line) => io.out(`${line}\n`) });
         io.out(devBanner(dev));
         let stopping = false;
         const shutdown = (): void => {

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { GatepassError } from '../../lambdas/core/model/errors.ts';
 import { packageVersion } from '../package-version.ts';
 import { ApiError, type CliIo } from './common.ts';
+import { consoleCommand } from './console.ts';
 import { devCommand } from './dev.ts';
 import { keysCommand } from './keys.ts';
 import { UsageError } from './parse.ts';
@@ -24,6 +25,7 @@ export function createProgram(io: CliIo): Command {
   program.addCommand(withInherited(devCommand(io), program));
   program.addCommand(withInherited(keysCommand(io), program));
   program.addCommand(withInherited(policiesCommand(io), program));
+  program.addCommand(withInherited(consoleCommand(io), program));
   return program;
 }
 
@@ -61,7 +63,7 @@ function report(error: unknown, io: CliIo): number {
   }
   if ((error as NodeJS.ErrnoException | undefined)?.code === 'EADDRINUSE') {
     const { port } = error as NodeJS.ErrnoException & { port?: number };
-    io.err(`gatepass: port ${port ?? ''} is already in use; choose another with --port / --admin-port\n`);
+    io.err(`gatepass: port ${port ?? ''} is already in use; choose another with --port / --admin-port / --console-port\n`);
     return EXIT.apiError;
   }
   throw error;
