@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { ConditionalCheckFailedException, TransactionCanceledException, TransactionConflictException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { batchGetConsistent } from '../store/batch-get.ts';
 import { AlreadyExistsError, GatepassError, NotFoundError, VersionConflictError } from '../model/errors.ts';
@@ -15,9 +15,6 @@ export function policyPk(id: string): string {
 
 /** The `kind` attribute of policy items, the partition key of the kind index. */
 const KIND = 'policy';
-
-/** The attribute naming the last write of a policy item (see {@link PolicyStore.put}); never part of the public policy. */
-const WRITE_TOKEN = 'writeToken';
 
 export interface PolicyStoreOptions {
   readonly client: DynamoDBDocumentClient;
@@ -90,15 +87,15 @@ export class PolicyStore {
    * - omitted: against what a strong read finds now — created if absent, replaced at the
    *   version read otherwise; a concurrent write in between gives {@link VersionConflictError}.
    *
-   * A write whose answer was lost is sent again by the SDK and then fails its own condition.
-   * Each write stores a fresh `writeToken` on the item, so a condition failure whose current
-   * item (`ALL_OLD`) carries this write's token means the write landed: it is answered as
-   * written. If another write came in between, the token differs and the conflict stands.
+   * Like every rare admin write, one single-item `TransactWriteItems` with a fresh
+   * `ClientRequestToken`: when its answer is lost the SDK sends the same request again, and
+   * DynamoDB answers a token it has seen in the last 10 minutes with the first outcome
+   * instead of applying it again — so a PUT that landed is answered as written, never as a
+   * conflict, whatever was written in between. The answer is read back (strongly).
    */
   async put(id: string, fields: PolicyFields, expectedVersion?: number): Promise<Policy> {
     const version = expectedVersion ?? (await this.get(id))?.version ?? 0;
     const now = Math.floor(this.#clock() / 1000);
-    const token = randomUUID();
     const x = new UpdateExpression();
     if (version === 0) {
       x.when('no such policy yet', `attribute_not_exists(${x.name('pk')})`);
@@ -106,38 +103,29 @@ export class PolicyStore {
     } else {
       x.when('the version expected', `${x.name('version')} = ${x.value(version)}`);
     }
-    x.set('kind', KIND)
-      .set('id', id)
-      .set('version', version + 1)
-      .set('updatedAt', now)
-      .set(WRITE_TOKEN, token);
+    x.set('kind', KIND).set('id', id).set('version', version + 1).set('updatedAt', now);
     for (const [field, value] of Object.entries(fields)) if (value !== undefined) x.set(field, value);
     // A replace: an optional field the new body leaves out goes.
     for (const field of OPTIONAL_POLICY_FIELDS) if (fields[field] === undefined) x.remove(field);
     this.#cache.delete(id);
+    const update = { TableName: this.#table, Key: { pk: policyPk(id) }, ...x.build(), ReturnValuesOnConditionCheckFailure: 'ALL_OLD' };
     try {
-      const out = await this.#client.send(
-        new UpdateCommand({
-          TableName: this.#table,
-          Key: { pk: policyPk(id) },
-          ...x.build(),
-          ReturnValues: 'ALL_NEW',
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      );
-      return toPolicy(out.Attributes!);
+      await this.#client.send(new TransactWriteCommand({ ClientRequestToken: randomUUID(), TransactItems: [{ Update: update as never }] }));
     } catch (error) {
-      if (error instanceof TransactionConflictException) {
-        throw new VersionConflictError(`policy ${id} is being deleted concurrently`, undefined); // a delete's transaction holds the item
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      const reason = error.CancellationReasons?.[0];
+      if (reason?.Code !== 'ConditionalCheckFailed') {
+        throw new VersionConflictError(`policy ${id} is being written concurrently (${reason?.Code ?? 'cancelled'})`, undefined);
       }
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      const old = oldItem(error.Item);
-      if (old?.[WRITE_TOKEN] === token) return toPolicy(old);
+      const old = oldItem(reason.Item);
       const current = old === undefined ? undefined : toPolicy(old);
       if (current === undefined) throw new NotFoundError(`no policy ${id}`);
       if (expectedVersion === 0) throw new AlreadyExistsError(`policy ${id} already exists`);
       throw new VersionConflictError(`policy ${id} changed concurrently (expected version ${version}, found ${current.version})`, current);
     }
+    const written = await this.get(id);
+    if (written === undefined) throw new NotFoundError(`policy ${id} was deleted right after this write`);
+    return written;
   }
 
   /**
@@ -263,7 +251,7 @@ export class PolicyStore {
  * by hand, say) is a fault that fails the request closed, never a silent default.
  */
 function toPolicy(item: Record<string, unknown>): Policy {
-  const { pk, kind: _kind, id, version, createdAt, updatedAt, [WRITE_TOKEN]: _token, ...fields } = item;
+  const { pk, kind: _kind, id, version, createdAt, updatedAt, ...fields } = item;
   const parsed = PolicyFieldsSchema.safeParse(fields);
   const id_ = typeof id === 'string' ? id : String(pk).slice(policyPk('').length);
   if (!parsed.success || typeof version !== 'number' || typeof createdAt !== 'number' || typeof updatedAt !== 'number') {
