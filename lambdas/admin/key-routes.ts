@@ -14,7 +14,8 @@ const JSON_TYPE = 'application/json';
  * - `POST /keys` → 201 `{key, keyId, session}`; a Tyk session object with
  *   `content-type: application/vnd.tyk.session+json` (adds `ignoredFields`);
  * - `GET /keys?alias=&limit=&cursor=` → 200 `{items, cursor}` (`cursor` null on the last page);
- * - `GET|PATCH|PUT|DELETE /keys/{keyId}`, `POST /keys/{keyId}/reset-quota`,
+ * - `GET|PATCH|PUT|DELETE /keys/{keyId}`, `POST /keys/{keyId}/reset-quota`, `POST /keys/{keyId}/rotate`
+ *   (body `{graceSeconds}` → 201 `{key, keyId, session}`),
  *   `GET /keys/{keyId}/explain?apiId=&stage=&method=&path=&at=`.
  * Writes take an optional `If-Match: <version>` (409 `version_conflict` with `currentVersion`).
  */
@@ -72,6 +73,11 @@ export function keyRoutes(keys: KeyService): Route[] {
       method: 'POST',
       pattern: new RegExp(`^/keys/${KEY_ID}/reset-quota$`),
       handle: async (event, { keyId }) => json(200, await keys.resetQuota(keyId!, ifMatchVersion(event))),
+    },
+    {
+      method: 'POST',
+      pattern: new RegExp(`^/keys/${KEY_ID}/rotate$`),
+      handle: async (event, { keyId }) => json(201, await keys.rotate(keyId!, readJsonBody(event), ifMatchVersion(event))),
     },
     {
       method: 'GET',

@@ -1,4 +1,4 @@
-import type * as z from 'zod';
+import * as z from 'zod';
 import type { RequestTarget } from '../core/request/access-rights.ts';
 import { NotFoundError } from '../core/model/errors.ts';
 import { explainDecision, type Explanation } from '../core/request/explain.ts';
@@ -10,7 +10,7 @@ import type { PolicyStore } from '../core/policies/policy-store.ts';
 import { SessionService } from '../core/session/service.ts';
 import { decodeCursor, encodeCursor, type SessionIndex, type SessionQuery } from './session-index.ts';
 import { SessionInputSchema, SessionPatchSchema, type Session } from '../core/model/session.ts';
-import type { StoredSession } from '../core/store/item.ts';
+import { isKeyPointer, type KeyPointer, type StoredSession } from '../core/store/item.ts';
 import { toPublicSession } from '../core/store/public-session.ts';
 import type { SessionStore } from '../core/store/store.ts';
 import { tykFieldName, tykSessionToInput } from './tyk.ts';
@@ -105,6 +105,22 @@ export class KeyService {
     return this.#public(await this.#sessions.reset(await this.#read(keyId), this.#nowMs(), ifMatch));
   }
 
+  /**
+   * A new raw key for the same session (shown once): from now on both keys are one session —
+   * one quota, one rate limit, one set of settings — and the key(s) used until now are
+   * refused once `graceSeconds` have passed.
+   */
+  async rotate(keyId: string, body: unknown, ifMatch?: number): Promise<CreatedKey> {
+    const { graceSeconds } = parse(RotateSchema, body ?? {});
+    const current = await this.#read(keyId);
+    if (current.pk !== keySessionPk(current.keyId))
+      throw new InvalidInputError([{ field: '(key)', message: 'only API keys rotate (a JWT identity has no key)' }]);
+    const key = generateKey();
+    const newKeyId = keyIdOf(key);
+    await this.#sessions.rotate(current, newKeyId, graceSeconds, this.#nowMs(), ifMatch);
+    return { key, keyId: newKeyId, session: await this.#public((await this.#sessions.read(current.pk)) ?? current) };
+  }
+
   /** Deletes the key read (at `ifMatch` when given). */
   async delete(keyId: string, ifMatch?: number): Promise<void> {
     await this.#sessions.delete(await this.#read(keyId), ifMatch);
@@ -148,10 +164,15 @@ export class KeyService {
     return toPublicSession(item, await this.#sessions.limitsOf(item), this.#nowMs());
   }
 
-  /** The session a key id names: an API key's, else a JWT identity's. */
+  /**
+   * The session a key id names: an API key's (following a rotated-in key's pointer to the
+   * session it uses), else a JWT identity's.
+   */
   async #read(keyId: string): Promise<StoredSession> {
-    const item = (await this.#sessions.read(keySessionPk(keyId))) ?? (await this.#sessions.read(jwtSessionPkOf(keyId)));
-    if (item === undefined) throw new NotFoundError('no key with this id');
+    let item: StoredSession | KeyPointer | undefined = await this.#sessions.read(keySessionPk(keyId));
+    if (isKeyPointer(item)) item = await this.#sessions.read(item.sessionPk);
+    item ??= await this.#sessions.read(jwtSessionPkOf(keyId));
+    if (item === undefined || isKeyPointer(item)) throw new NotFoundError('no key with this id');
     return item;
   }
 
@@ -165,6 +186,16 @@ export class KeyService {
     return (await this.#deps.policies.getMany([...ids])).policies;
   }
 }
+
+/** The body of a rotation: how long the keys used until now keep working (0 to 90 days; default 0). */
+const RotateSchema = z.strictObject({
+  graceSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(90 * 86_400)
+    .default(0),
+});
 
 function splitKey(body: unknown): { key?: string } & Record<string, unknown> {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {

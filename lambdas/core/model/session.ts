@@ -90,6 +90,7 @@ const readOnlyFields = {
   createdAt: z.unknown().optional(),
   updatedAt: z.unknown().optional(),
   version: z.unknown().optional(),
+  keys: z.unknown().optional(),
 };
 
 /** Body of a create or replace: every field optional, read-only fields ignored. */
@@ -127,10 +128,12 @@ export interface Session {
   readonly createdAt: number;
   readonly updatedAt: number;
   readonly version: number;
+  /** After a key rotation: the keys that use this session, each with when it retires (epoch s; 0 = current). Read-only. */
+  readonly keys?: readonly { readonly keyId: string; readonly retiresAt: number }[];
 }
 
 /** The caller-settable part of a session, with defaults applied. */
-export type SessionFields = Omit<Session, 'keyId' | 'createdAt' | 'updatedAt' | 'version'>;
+export type SessionFields = Omit<Session, 'keyId' | 'createdAt' | 'updatedAt' | 'version' | 'keys'>;
 
 /**
  * Applies the defaults of a new session: `quotaRemaining` = `quotaMax`, `quotaRenews` =

@@ -103,7 +103,10 @@ export class PolicyStore {
     } else {
       x.when('the version expected', `${x.name('version')} = ${x.value(version)}`);
     }
-    x.set('kind', KIND).set('id', id).set('version', version + 1).set('updatedAt', now);
+    x.set('kind', KIND)
+      .set('id', id)
+      .set('version', version + 1)
+      .set('updatedAt', now);
     for (const [field, value] of Object.entries(fields)) if (value !== undefined) x.set(field, value);
     // A replace: an optional field the new body leaves out goes.
     for (const field of OPTIONAL_POLICY_FIELDS) if (fields[field] === undefined) x.remove(field);

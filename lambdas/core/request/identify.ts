@@ -22,6 +22,8 @@ export interface Identity {
   readonly keyId: string;
   /** Safe to log: masked key or identity, key id, token times. */
   readonly logFields: Record<string, unknown>;
+  /** The id of the API key presented (not of a JWT identity): it must be one the session accepts (key rotation). */
+  readonly presentedKeyId?: string;
   /** The session an `auth` hook wrote for this request, when it wrote one. */
   readonly written?: StoredSession;
   /** What happens when there is no session: a denial, or a JWT identity's first session. */
@@ -78,6 +80,7 @@ function apiKeyIdentity(key: string, written?: StoredSession): Identity {
     pk: keySessionPk(keyId),
     principalId: keyId,
     keyId,
+    presentedKeyId: keyId,
     logFields,
     ...(written ? { written } : {}),
     // Logged once, with the other denials, by the pipeline.

@@ -8,7 +8,7 @@ import type { GatepassPlugin } from '../plugins/plugin.ts';
 import type { Policy } from '../policies/policy.ts';
 import type { PolicyStore } from '../policies/policy-store.ts';
 import { SessionService } from '../session/service.ts';
-import { guardOf, type StoredSession } from '../store/item.ts';
+import { guardOf, isKeyPointer, keyAccepted, type StoredSession } from '../store/item.ts';
 import type { SessionStore } from '../store/store.ts';
 import type { AuthRequest } from './auth-request.ts';
 import { decide } from './decide.ts';
@@ -65,6 +65,8 @@ export class Pipeline {
   readonly #clock: () => number;
   readonly #memory: SettingsMemory;
   readonly #sessions: SessionService;
+  /** Rotated-in keys' partition keys → the session they use (immutable facts, bounded like the memory). */
+  readonly #pointers = new Map<string, string>();
 
   constructor(deps: PipelineDeps) {
     this.#deps = deps;
@@ -91,9 +93,10 @@ export class Pipeline {
     const identity = await identify(request, hooks, { ...this.#deps, sessions: this.#sessions }, nowMs);
     if (isDenial(identity)) return identity;
 
-    const start = await this.#start(identity, hooks);
+    const { who, read } = await this.#follow(identity);
+    const start = await this.#start(who, hooks, read);
     if (isDenial(start)) return this.#logDenial({ ...start, keyId: identity.keyId }, identity.logFields);
-    const { decision, item } = await this.#decideAndCount(start, identity, request, hooks);
+    const { decision, item } = await this.#decideAndCount(start, who, request, hooks);
     if (!decision.allow) return this.#logDenial({ ...decision, keyId: identity.keyId }, identity.logFields);
     hooks.state.session = item;
     const context = await hooks.post(decision.context, RESERVED_CONTEXT);
@@ -105,16 +108,34 @@ export class Pipeline {
    * it (the one an `auth` hook wrote, or a consistent read); else the one an `auth` hook
    * wrote, the settings this instance remembers, or a consistent read.
    */
-  async #start(identity: Identity, hooks: HookRunner): Promise<Known | Denial> {
+  async #start(identity: Identity, hooks: HookRunner, read: StoredSession | undefined | 'unread'): Promise<Known | Denial> {
     const written = identity.written === undefined ? undefined : { item: identity.written, settingsCurrent: true, countersKnown: false };
+    const current = async () => (read === 'unread' ? this.#deps.store.get(identity.pk) : read);
     if (hooks.hasPostAuth) {
-      const item = identity.written ?? (await this.#deps.store.get(identity.pk)) ?? (await identity.whenMissing());
+      const item = identity.written ?? (await current()) ?? (await identity.whenMissing());
       return isDenial(item) ? item : this.#runPostAuth({ item, ...(written ?? READ) }, identity, hooks);
     }
     if (written) return written;
-    const remembered = this.#memory.get(identity.pk);
+    const remembered = read === 'unread' ? this.#memory.get(identity.pk) : undefined;
     if (remembered) return { item: remembered, settingsCurrent: false, countersKnown: false };
-    return { item: await this.#deps.store.get(identity.pk), ...READ };
+    return { item: await current(), ...READ };
+  }
+
+  /**
+   * Where an API key's session lives: its own partition key, or — for a key made by a
+   * rotation — the session its pointer names. Pointers never change, so this instance
+   * remembers them; finding one costs a read that the request needed anyway.
+   */
+  async #follow(identity: Identity): Promise<{ who: Identity; read: StoredSession | undefined | 'unread' }> {
+    if (identity.presentedKeyId === undefined || identity.written !== undefined) return { who: identity, read: 'unread' };
+    const known = this.#pointers.get(identity.pk);
+    if (known !== undefined) return { who: { ...identity, pk: known }, read: 'unread' };
+    if (this.#memory.get(identity.pk) !== undefined) return { who: identity, read: 'unread' };
+    const item = await this.#deps.store.get(identity.pk);
+    if (!isKeyPointer(item)) return { who: identity, read: item };
+    if (this.#pointers.size >= (this.#deps.rememberedSessions ?? 10_000)) this.#pointers.delete(this.#pointers.keys().next().value!);
+    this.#pointers.set(identity.pk, item.sessionPk);
+    return { who: { ...identity, pk: item.sessionPk }, read: await this.#deps.store.get(item.sessionPk) };
   }
 
   /** Runs the `postAuth` hooks on a current item; what they write is what is decided on (I4). */
@@ -149,6 +170,12 @@ export class Pipeline {
         ({ item, settingsCurrent, countersKnown } = { item: created, ...READ });
       }
       const nowMs = this.#clock();
+      if (who.presentedKeyId !== undefined && !keyAccepted(item, who.presentedKeyId, Math.floor(nowMs / 1000))) {
+        // A key rotated out (or never this session's): refused, on current settings only.
+        if (settingsCurrent) return { decision: deny('key_not_found') };
+        ({ item, settingsCurrent, countersKnown } = { item: await store.get(who.pk), ...READ });
+        continue;
+      }
       const policies = await this.#policiesOf(item, who);
       const verdict = decide({
         session: item,
@@ -190,7 +217,8 @@ export class Pipeline {
   #allow(item: StoredSession, verdict: Extract<ReturnType<typeof decide>, { allow: true }>, who: Identity, nowMs: number): Decision {
     return {
       allow: true,
-      principalId: who.principalId,
+      // A rotated key answers as the session it uses: one principal across its keys.
+      principalId: who.presentedKeyId === undefined ? who.principalId : item.keyId,
       context: allowContext(item, verdict.governing, nowMs),
     };
   }

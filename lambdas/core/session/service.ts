@@ -2,6 +2,7 @@ import type { Limits } from '../limits/limits.ts';
 import { counterAttributes, type CounterScope } from '../limits/scope.ts';
 import { AlreadyExistsError, ContentionError, NotFoundError, VersionConflictError } from '../model/errors.ts';
 import { InvalidInputError } from '../model/input-error.ts';
+import { keySessionPk } from '../model/keys.ts';
 import { RATE_NEEDS_PER, rateWithoutPer } from '../model/limit-rules.ts';
 import { newSessionFields, type SessionInputSchema, type SessionPatch } from '../model/session.ts';
 import { effectiveSettings, type Policy, type PolicySubject } from '../policies/policy.ts';
@@ -95,7 +96,7 @@ export class SessionService {
    * force after the patch).
    */
   async update(current: StoredSession, patch: SessionPatch, nowMs: number, ifMatch?: number): Promise<StoredSession> {
-    const { keyId: _k, createdAt: _c, updatedAt: _u, version: _v, quotaRemaining, quotaRenews, ...changes } = patch;
+    const { keyId: _k, createdAt: _c, updatedAt: _u, version: _v, keys: _keys, quotaRemaining, quotaRenews, ...changes } = patch;
     const settings = changes as SettingsChanges;
     checkRatePer(settings.rate ?? current.rate, settings.per ?? current.per);
     const limits = await this.limitsOf({ ...current, ...settings } as PolicySubject);
@@ -155,6 +156,26 @@ export class SessionService {
     const after = await this.#store.get(current.pk);
     if (after === undefined) throw new NotFoundError('no session for this key');
     return after;
+  }
+
+  /**
+   * Rotates the key of `current`: a new key (`newKey`, its id `newKeyId`) that uses the same
+   * session — one set of settings, one count — from now on, and every key that used it until
+   * now retires `graceSeconds` from now (0: at once). One transaction: the session's
+   * `keyIds` (a setting, so requests in flight decide again) and the new key's pointer.
+   */
+  async rotate(current: StoredSession, newKeyId: string, graceSeconds: number, nowMs: number, ifMatch?: number): Promise<StoredSession> {
+    const now = Math.floor(nowMs / 1000);
+    const keyIds: Record<string, number> = {};
+    for (const [keyId, retires] of Object.entries(current.keyIds ?? { [current.keyId]: 0 })) {
+      if (retires === 0) keyIds[keyId] = now + graceSeconds;
+      else if (retires > now) keyIds[keyId] = Math.min(retires, now + graceSeconds);
+    }
+    keyIds[newKeyId] = 0;
+    const g = guard(current, ifMatch, true);
+    const pointer = { pk: keySessionPk(newKeyId), keyId: newKeyId, sessionPk: current.pk };
+    await this.#store.changeWithPointer(current.pk, g, { settings: { keyIds } }, pointer, now);
+    return { ...current, keyIds, version: g.version! + 1, updatedAt: now };
   }
 
   /** Deletes `current`: in its life, and at `ifMatch` when given. */

@@ -31,7 +31,34 @@ export interface StoredSession extends SessionSettings, Counters {
   readonly updatedAt: number;
   /** Incremented by every settings write; never by counting. */
   readonly version: number;
+  /**
+   * The keys that may use this session after a rotation: key id → when it retires (epoch s;
+   * 0 = current). Absent: only the session's own key. A setting, guarded like the others.
+   */
+  readonly keyIds?: Readonly<Record<string, number>>;
   readonly [scoped: `${string}@${string}`]: number | undefined;
+}
+
+/**
+ * The item a rotated-in key's own partition key holds: where its session lives. Written once,
+ * with the rotation that made the key; never changed (so an instance may remember it).
+ */
+export interface KeyPointer {
+  readonly pk: string;
+  readonly keyId: string;
+  readonly sessionPk: string;
+}
+
+/** True when an item read at a key's partition key is a pointer to another key's session. */
+export function isKeyPointer(item: object | undefined): item is KeyPointer {
+  return item !== undefined && typeof (item as { sessionPk?: unknown }).sessionPk === 'string';
+}
+
+/** Whether the key `keyId` may use `session` at `now` (epoch s): its own key, or a rotated key not yet retired. */
+export function keyAccepted(session: StoredSession, keyId: string, now: number): boolean {
+  if (session.keyIds === undefined) return keyId === session.keyId;
+  const retires = session.keyIds[keyId];
+  return retires !== undefined && (retires === 0 || now < retires);
 }
 
 /**
@@ -50,7 +77,10 @@ export interface SettingsGuard extends WriteGuard {
 }
 
 /** Settings a write changes; `alias: null` removes the alias. */
-export type SettingsChanges = Partial<Omit<SessionSettings, 'alias'>> & { alias?: string | null };
+export type SettingsChanges = Partial<Omit<SessionSettings, 'alias'>> & {
+  alias?: string | null;
+  keyIds?: Readonly<Record<string, number>>;
+};
 
 /** Counters an admin or a plugin sets explicitly (attribute names of any scope → value). */
 export type CounterSet = Readonly<Record<string, number>>;

@@ -37,5 +37,7 @@ export function toPublicSession(item: StoredSession, limits: Limits, nowMs: numb
   };
   const session: Record<string, unknown> = {};
   for (const field of PUBLIC_FIELDS) if (derived[field] !== undefined) session[field] = derived[field];
+  // After a rotation: the keys that use the session and when each retires (0 = current).
+  if (item.keyIds !== undefined) session.keys = Object.entries(item.keyIds).map(([keyId, retiresAt]) => ({ keyId, retiresAt }));
   return session as unknown as Session;
 }

@@ -11,6 +11,7 @@ import { sessionIndexKind } from './kind-index.ts';
 import {
   whenGuard,
   type CounterSet,
+  type KeyPointer,
   type SessionKind,
   type SessionSettings,
   type SettingsChanges,
@@ -107,7 +108,7 @@ export class SessionStore {
     } as StoredSession;
     const condition = new UpdateExpression();
     condition.when('no such key', `attribute_not_exists(${condition.name('pk')})`);
-    await this.#transact({ Put: { TableName: this.#table, Item: item, ...condition.build() } }, (current) => {
+    await this.#transact([{ Put: { TableName: this.#table, Item: item, ...condition.build() } }], (current) => {
       throw new AlreadyExistsError('a session already exists for this key', current);
     });
     return item;
@@ -121,6 +122,13 @@ export class SessionStore {
    * the version alone, so requests in flight are not disturbed.
    */
   async change(pk: string, guard: WriteGuard, change: SessionChange, now: number): Promise<void> {
+    const x = this.#changeExpression(pk, guard, change, now);
+    const update = { TableName: this.#table, Key: { pk }, ...x.build() } as TransactItem['Update'];
+    await this.#transact([{ Update: update }], (current) => conflict(current, guard));
+  }
+
+  /** The update of a change: guarded, settings with a new version, named counters, and the TTL that follows `expires`. */
+  #changeExpression(pk: string, guard: WriteGuard, change: SessionChange, now: number): UpdateExpression {
     const x = new UpdateExpression();
     whenGuard(x, guard);
     if (change.settings !== undefined) x.setTo('version', `${x.name('version')} + ${x.value(1)}`).set('updatedAt', now);
@@ -135,15 +143,31 @@ export class SessionStore {
       if (ttl === undefined) x.remove(TABLE.ttlAttribute);
       else x.set(TABLE.ttlAttribute, ttl);
     }
+    return x;
+  }
+
+  /**
+   * A change that also creates a rotated-in key's pointer (`pointer`), in one transaction:
+   * the session's settings change as `change` says (its `keyIds` naming the new key) and the
+   * new key's partition key points at the session, or neither happens.
+   */
+  async changeWithPointer(pk: string, guard: WriteGuard, change: SessionChange, pointer: KeyPointer, now: number): Promise<void> {
+    const x = this.#changeExpression(pk, guard, change, now);
+    const condition = new UpdateExpression();
+    condition.when('no such key', `attribute_not_exists(${condition.name('pk')})`);
+    const put = { TableName: this.#table, Item: { ...pointer, createdAt: now }, ...condition.build() };
     const update = { TableName: this.#table, Key: { pk }, ...x.build() } as TransactItem['Update'];
-    await this.#transact({ Update: update }, (current) => conflict(current, guard));
+    await this.#transact([{ Update: update }, { Put: put }], (current, index) => {
+      if (index === 1) throw new AlreadyExistsError('the new key already exists');
+      return conflict(current, guard);
+    });
   }
 
   /** Deletes a session under `guard` ({@link NotFoundError} when there is none). */
   async delete(pk: string, guard: WriteGuard): Promise<void> {
     const x = new UpdateExpression();
     whenGuard(x, guard);
-    await this.#transact({ Delete: { TableName: this.#table, Key: { pk }, ...x.build() } }, (current) => conflict(current, guard));
+    await this.#transact([{ Delete: { TableName: this.#table, Key: { pk }, ...x.build() } }], (current) => conflict(current, guard));
   }
 
   /**
@@ -161,24 +185,26 @@ export class SessionStore {
   }
 
   /**
-   * One single-item transaction with a client request token (idempotent when re-sent).
-   * A failed condition calls `failed` with the item as it is; a cancellation by a
-   * conflicting request in flight is tried again with a new token (it applied nothing).
+   * One transaction with a client request token (idempotent when re-sent). A failed
+   * condition calls `failed` with the item as it is and the index of the write that failed;
+   * a cancellation by a conflicting request in flight is tried again with a new token (it
+   * applied nothing).
    */
-  async #transact(item: TransactItem, failed: (current: StoredSession | undefined) => never): Promise<void> {
-    const write = Object.values(item)[0] as Record<string, unknown>;
-    write.ReturnValuesOnConditionCheckFailure = 'ALL_OLD';
+  async #transact(items: TransactItem[], failed: (current: StoredSession | undefined, index: number) => never): Promise<void> {
+    for (const item of items) (Object.values(item)[0] as Record<string, unknown>).ReturnValuesOnConditionCheckFailure = 'ALL_OLD';
     for (let attempt = 1; attempt <= CONFLICT_ATTEMPTS; attempt++) {
       try {
-        await this.#client.send(new TransactWriteCommand({ TransactItems: [item], ClientRequestToken: randomUUID() }));
+        await this.#client.send(new TransactWriteCommand({ TransactItems: items, ClientRequestToken: randomUUID() }));
         return;
       } catch (error) {
         if (!(error instanceof TransactionCanceledException)) throw error;
-        const reason = error.CancellationReasons?.[0];
-        if (reason?.Code === 'ConditionalCheckFailed') {
-          failed(reason.Item === undefined ? undefined : (unmarshall(reason.Item as never) as StoredSession));
+        const reasons = error.CancellationReasons ?? [];
+        const index = reasons.findIndex((reason) => reason.Code === 'ConditionalCheckFailed');
+        if (index >= 0) {
+          const item = reasons[index]!.Item;
+          failed(item === undefined ? undefined : (unmarshall(item as never) as StoredSession), index);
         }
-        if (reason?.Code !== 'TransactionConflict') throw error;
+        if (!reasons.some((reason) => reason.Code === 'TransactionConflict')) throw error;
         await new Promise((resolve) => setTimeout(resolve, 5 * 2 ** attempt * Math.random()));
       }
     }
