@@ -172,16 +172,21 @@ export class SessionStore {
 
   /**
    * Counts one request in `scope` as `plan` says, under the settings `guard` names (see
-   * `count-write.ts`). A count that meets a settings write in flight on the item
-   * (`TransactionConflictException`) reads the item and reports it as a failed condition.
+   * `count-write.ts`). A count that meets a change's transaction in flight on the item
+   * (`TransactionConflictException`: rejected, nothing applied) is sent again after a short
+   * pause, a few times, and then reports the item as it is, as a failed condition would.
    */
   async count(pk: string, guard: SettingsGuard, scope: CounterScope, plan: CountPlan): Promise<CountResult> {
-    try {
-      return await countWrite(this.#client, this.#table, pk, guard, scope, plan);
-    } catch (error) {
-      if (!(error instanceof TransactionConflictException)) throw error;
-      return { ok: false, current: await this.get(pk) };
+    for (let attempt = 1; attempt <= CONFLICT_ATTEMPTS; attempt++) {
+      try {
+        return await countWrite(this.#client, this.#table, pk, guard, scope, plan);
+      } catch (error) {
+        // Rejected (nothing applied) while a change's transaction holds the item: wait it out.
+        if (!(error instanceof TransactionConflictException)) throw error;
+        await backOff(attempt);
+      }
     }
+    return { ok: false, current: await this.get(pk) };
   }
 
   /**
@@ -205,7 +210,7 @@ export class SessionStore {
           failed(item === undefined ? undefined : (unmarshall(item as never) as StoredSession), index);
         }
         if (!reasons.some((reason) => reason.Code === 'TransactionConflict')) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 5 * 2 ** attempt * Math.random()));
+        await backOff(attempt);
       }
     }
     throw new ContentionError(`a settings write met conflicting requests ${CONFLICT_ATTEMPTS} times`);
@@ -214,6 +219,11 @@ export class SessionStore {
   #ttl(expires: number): Record<string, number> {
     return expires > 0 ? { [TABLE.ttlAttribute]: expires + this.#retention } : {};
   }
+}
+
+/** A short random pause before trying a write a transaction in flight rejected (it applied nothing). */
+function backOff(attempt: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 5 * 2 ** attempt * Math.random()));
 }
 
 /** A failed guard: gone, or changed since the read (another life of the key, or another version). */
