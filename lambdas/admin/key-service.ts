@@ -15,6 +15,7 @@ import { storedFields, type CounterSet, type SettingsChanges, type SettingsGuard
 import { toPublicSession } from '../core/store/public-session.ts';
 import type { SessionStore } from '../core/store/store.ts';
 import { tykFieldName, tykSessionToInput } from './tyk.ts';
+import { withLimits } from './limits-view.ts';
 
 // Kept here too: hooks, session writes and tests import them from this module.
 export { fieldProblems, InvalidInputError, type FieldProblem } from '../core/model/input-error.ts';
@@ -76,7 +77,7 @@ export class KeyService {
       quotaRenews: input.quotaRenews ?? now + limits.quotaRenewalRate,
     };
     const item = await this.#store.create(keySessionPk(keyId), keyId, settings, counters, now);
-    return { key, keyId, session: toPublicSession(item, limits, now) };
+    return { key, keyId, session: await this.#public(item) };
   }
 
   /** Creates a key from a Tyk session object (see `tyk.ts`); bad fields are named by their Tyk names. */
@@ -186,9 +187,11 @@ export class KeyService {
     return { ...explanation, session: await this.#public(current) };
   }
 
-  /** The public session, its `quotaRemaining` read under the limits in force. */
+  /** The public session, its `quotaRemaining` read under the limits in force, and those limits with their sources. */
   async #public(item: StoredSession): Promise<Session> {
-    return toPublicSession(item, await this.#limitsOf(item), this.#clock());
+    const policies = await this.#policiesOf(item);
+    const now = this.#clock();
+    return withLimits(toPublicSession(item, effectiveSettings(item, policies).limits, now), item, policies, now);
   }
 
   /**
