@@ -34,6 +34,12 @@ export interface DevOptions {
   readonly gatewayLog?: (entry: object) => void;
   /** Receives the access log, one line per request (`npm start` prints it). @default none */
   readonly accessLog?: (line: string) => void;
+  /**
+   * The authorizer's own JSON log lines at info level too (each denial's `request denied`
+   * line); without it only its warnings and errors, the access log saying the rest.
+   * @default false
+   */
+  readonly verbose?: boolean;
 }
 
 export interface DevServer {
@@ -83,7 +89,7 @@ export async function startDev(options: DevOptions = {}): Promise<DevServer> {
     const authorizer = createAuthorizerHandler({
       config,
       client,
-      logger: new Logger({ serviceName: 'gatepass-authorizer' }),
+      logger: new Logger({ serviceName: 'gatepass-authorizer', logLevel: options.verbose ? 'INFO' : 'WARN' }),
       metrics: false,
       onDecision: async (record, event) => {
         accessLog.decided(record, event as Parameters<AccessLog['decided']>[1]);
@@ -108,8 +114,10 @@ export async function startDev(options: DevOptions = {}): Promise<DevServer> {
 
     // Last: the admin port answering /health means everything is ready.
     const admin = await startAdminServer({
-      handler: createAdminHandler({ config, client }),
+      // Its audit lines (one per write) are printed whatever the verbosity.
+      handler: createAdminHandler({ config, client, caller: 'local' }),
       port: options.adminPort ?? config.local.adminPort,
+      log: (entry) => accessLog.admin(entry),
     });
     stops.push(() => admin.close());
 

@@ -12,6 +12,7 @@ export function devCommand(io: CliIo): Command {
     .option('--no-seed', 'do not create the demo keys')
     .option('--dynamodb-endpoint <url>', 'use this running DynamoDB instead of starting DynamoDB Local')
     .option('--data-dir <dir>', "keep DynamoDB Local's data in this folder (default: in memory)")
+    .option('--verbose', "also print the authorizer's JSON log line of each denial (default: the access log only)")
     .action(
       async (opts: {
         config?: string;
@@ -21,6 +22,7 @@ export function devCommand(io: CliIo): Command {
         seed: boolean;
         dynamodbEndpoint?: string;
         dataDir?: string;
+        verbose?: boolean;
       }) => {
         // Imported here: the key and policy commands need none of the local stack.
         const [{ startDev }, { devBanner }] = await Promise.all([import('../../local/dev.ts'), import('../../local/banner.ts')]);
