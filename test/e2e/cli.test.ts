@@ -105,7 +105,15 @@ describe('the gatepass CLI against a local stack', { timeout: 180_000 }, () => {
     expect((JSON.parse(listJson.stdout) as { items: Array<{ keyId: string }> }).items.map((s) => s.keyId)).toEqual([keyId]);
     const [header, row] = listTable.stdout.trim().split('\n');
     expect(header!.split(/\s{2,}/)).toEqual(['KEY ID', 'ALIAS', 'QUOTA', 'RATE', 'FROM', 'EXPIRES', 'STATUS']);
-    expect(row!.split(/\s{2,}/)).toEqual([keyId, 'cli-user', '4/5', '10 per 1m', 'key', expect.stringMatching(/^\d{4}-\d\d-\d\dT/), 'active']);
+    expect(row!.split(/\s{2,}/)).toEqual([
+      keyId,
+      'cli-user',
+      '4/5',
+      '10 per 1m',
+      'key',
+      expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      'active',
+    ]);
 
     // explain, as JSON and as a table
     const [explainJson, explainText] = await Promise.all([
