@@ -10,7 +10,14 @@ export function devBanner(dev: DevServer): string {
     `  DynamoDB   ${dev.dynamodbEndpoint}   table ${dev.tableName}`,
     '',
   ];
-  if (dev.seeded) {
+  if (dev.seeded && 'existing' in dev.seeded) {
+    lines.push(
+      `Demo key: kept in the data folder from an earlier run (keyId ${dev.seeded.existing.keyId}).`,
+      '  Its key was printed when it was created; gatepass keeps only its hash. A new one:',
+      `  npx gatepass keys create --admin-url ${dev.adminUrl} --alias me --quota-max 3`,
+      '',
+    );
+  } else if (dev.seeded) {
     const { demo, expired } = dev.seeded;
     lines.push(
       'Demo key (5 requests per 10 s, 100 per hour):',

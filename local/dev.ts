@@ -3,6 +3,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { createAdminHandler } from '../lambdas/admin/handler.ts';
 import { createAuthorizerHandler } from '../lambdas/authorizer/handler.ts';
 import { KeyService } from '../lambdas/admin/key-service.ts';
+import { SessionIndex } from '../lambdas/admin/session-index.ts';
 import { SessionStore } from '../lambdas/core/store/store.ts';
 import { UsageWriter } from '../lambdas/core/usage/usage-writer.ts';
 import { AccessLog } from './access-log.ts';
@@ -110,7 +111,8 @@ export async function startDev(options: DevOptions = {}): Promise<DevServer> {
     stops.push(() => gateway.close());
 
     const store = new SessionStore({ client, tableName: config.tableName, retentionSeconds: config.sessionRetentionSeconds });
-    const seeded = options.seed === false ? undefined : await seedDemo(new KeyService(store));
+    const index = new SessionIndex({ client, tableName: config.tableName });
+    const seeded = options.seed === false ? undefined : await seedDemo(new KeyService(store, undefined, { index }));
 
     // Last: the admin port answering /health means everything is ready.
     const admin = await startAdminServer({

