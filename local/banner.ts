@@ -10,6 +10,13 @@ export function devBanner(dev: DevServer): string {
     `  DynamoDB   ${dev.dynamodbEndpoint}   table ${dev.tableName}`,
     '',
   ];
+  if (dev.dynamodbExposed !== undefined) {
+    lines.push(
+      `WARNING: DynamoDB Local listens on every interface of this machine (no network namespace: ${dev.dynamodbExposed}):`,
+      '  anyone who can reach this machine on that port can read and write the table — and give themselves a key.',
+      '',
+    );
+  }
   if (dev.seeded && 'existing' in dev.seeded) {
     lines.push(
       `Demo key: kept in the data folder from an earlier run (keyId ${dev.seeded.existing.keyId}).`,

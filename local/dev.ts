@@ -47,6 +47,11 @@ export interface DevServer {
   readonly gatewayUrl: string;
   readonly adminUrl: string;
   readonly dynamodbEndpoint: string;
+  /**
+   * Why the DynamoDB Local started here listens on every interface (no network namespace
+   * could be made); undefined when it is kept to 127.0.0.1, or when `dynamodbEndpoint` was given.
+   */
+  readonly dynamodbExposed?: string;
   readonly tableName: string;
   readonly seeded: SeededKeys | undefined;
   stop(): Promise<void>;
@@ -67,7 +72,8 @@ export async function startDev(options: DevOptions = {}): Promise<DevServer> {
   try {
     let db: DynamoDbLocal | undefined;
     if (options.dynamodbEndpoint === undefined) {
-      db = await startDynamoDbLocal(options.dataDir ? { dataDir: options.dataDir } : {});
+      // In a network namespace of its own where the machine allows one: on 127.0.0.1 only.
+      db = await startDynamoDbLocal({ isolate: true, ...(options.dataDir ? { dataDir: options.dataDir } : {}) });
       stops.push(() => db!.stop());
     }
     const endpoint = options.dynamodbEndpoint ?? db!.endpoint;
@@ -123,7 +129,15 @@ export async function startDev(options: DevOptions = {}): Promise<DevServer> {
     });
     stops.push(() => admin.close());
 
-    return { gatewayUrl: gateway.url, adminUrl: admin.url, dynamodbEndpoint: endpoint, tableName: config.tableName, seeded, stop };
+    return {
+      gatewayUrl: gateway.url,
+      adminUrl: admin.url,
+      dynamodbEndpoint: endpoint,
+      ...(db?.isolationProblem === undefined ? {} : { dynamodbExposed: db.isolationProblem }),
+      tableName: config.tableName,
+      seeded,
+      stop,
+    };
   } catch (error) {
     await stop();
     throw error;

@@ -77,6 +77,25 @@ describe('gatepass dev keeps to this machine', { timeout: 180_000 }, () => {
     for (const port of [gateway, admin]) expect(listeningAddresses(port)).toEqual(['127.0.0.1']);
   });
 
+  it('keeps the DynamoDB Local it starts to 127.0.0.1, in a network namespace of its own', async () => {
+    const started = await startCli(['--port', '0', '--admin-port', '0', '--config', configFile(), '--no-seed']);
+    children.push(started.child);
+    const dynamodb = Number(/DynamoDB +http:\/\/127\.0\.0\.1:(\d+)/.exec(started.stdout)?.[1]);
+
+    expect(started.stdout).not.toContain('WARNING');
+    expect(listeningAddresses(dynamodb)).toEqual(['127.0.0.1']);
+    const answer = await fetch(`http://127.0.0.1:${dynamodb}`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-amz-json-1.0',
+        'x-amz-target': 'DynamoDB_20120810.ListTables',
+        authorization: 'AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=x',
+      },
+      body: '{}',
+    });
+    expect(((await answer.json()) as { TableNames: string[] }).TableNames.length).toBeGreaterThan(0);
+  });
+
   it('seeds one demo key with --data-dir, and finds it again on restart', async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'gatepass-data-'));
     const config = configFile();
