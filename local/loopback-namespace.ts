@@ -10,7 +10,9 @@
  * server of gatepass dev.
  *
  * The namespace also has a PID namespace whose first process is the relay: when the relay
- * ends (stopped, or its parent gone: its standard input closes), the kernel ends Java too.
+ * ends, the kernel ends Java too. The relay stops Java (SIGTERM, so that a `-dbPath` database
+ * is closed cleanly) when `unshare` is stopped, or when its standard input closes — this
+ * process gone, even by SIGKILL.
  */
 import { spawnSync } from 'node:child_process';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
@@ -21,7 +23,7 @@ export const INNER_PORT = 8000;
 /** The exit code of the relay when `java` cannot be started (ENOENT). */
 export const JAVA_NOT_FOUND_EXIT = 127;
 
-const UNSHARE_ARGS = ['--user', '--map-root-user', '--net', '--pid', '--fork', '--kill-child'];
+const UNSHARE_ARGS = ['--user', '--map-root-user', '--net', '--pid', '--fork', '--kill-child=SIGTERM'];
 
 /**
  * The relay, run by Node inside the namespace (`node --input-type=module -e`): brings the

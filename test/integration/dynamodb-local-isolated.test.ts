@@ -1,8 +1,9 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
@@ -49,6 +50,40 @@ describe('DynamoDB Local in a network namespace of its own', { timeout: 120_000 
     }
     expect(() => process.kill(db.pid, 0)).toThrow(/ESRCH/);
     expect(await refused(db.port)).toBe(true);
+  });
+
+  it('ends Java when the process that started it is killed (SIGKILL: no clean-up of its own)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gatepass-orphan-'));
+    try {
+      const script = join(dir, 'script.mts');
+      await writeFile(
+        script,
+        `const { startDynamoDbLocal } = await import(${JSON.stringify(pathToFileURL(join(repoRoot, 'local/dynamodb-local.ts')).href)});
+         const db = await startDynamoDbLocal({ isolate: true });
+         console.log(JSON.stringify({ pid: db.pid, port: db.port }));
+         setInterval(() => undefined, 1000);`,
+      );
+      const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'ignore'] });
+      const started = await new Promise<{ pid: number; port: number }>((resolve) =>
+        child.stdout.once('data', (chunk) => resolve(JSON.parse(String(chunk)) as { pid: number; port: number })),
+      );
+      expect(() => process.kill(started.pid, 0)).not.toThrow();
+
+      child.kill('SIGKILL');
+
+      let gone = false;
+      for (let i = 0; i < 100 && !gone; i += 1) {
+        await sleep(100);
+        try {
+          process.kill(started.pid, 0);
+        } catch {
+          gone = true;
+        }
+      }
+      expect(gone).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('says why, and starts as before, where no namespace can be made', async () => {
