@@ -9,7 +9,6 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -175,7 +174,7 @@ async function startOnce(jarDir: string, port: number, options: DynamoDbLocalOpt
   // Java when that closes (this process gone).
   const socketPath = join(workDir, 'dynamodb.sock');
   const relay = isolated ? await serveOnLoopback(socketPath, options.port ?? 0) : undefined;
-  const listening = relay ? (relay.address() as AddressInfo).port : port;
+  const listening = relay?.port ?? port;
   const launch = isolated ? namespacedCommand(socketPath, javaCommand, args) : { command: javaCommand, args };
   const child = spawn(launch.command, launch.args, {
     cwd: workDir,
@@ -216,7 +215,7 @@ async function startOnce(jarDir: string, port: number, options: DynamoDbLocalOpt
       }
       await exited;
       process.removeListener('exit', killOnExit);
-      await new Promise((done) => (relay ? relay.close(done) : done(undefined)));
+      await relay?.close();
       await rm(workDir, { recursive: true, force: true });
     })();
     return stopping;

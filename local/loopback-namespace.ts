@@ -15,7 +15,7 @@
  * process gone, even by SIGKILL.
  */
 import { spawnSync } from 'node:child_process';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 
 /** The port DynamoDB Local listens on inside its namespace (nothing else is there). */
 export const INNER_PORT = 8000;
@@ -86,13 +86,25 @@ export function namespacedCommand(
   };
 }
 
+/** A relay listening on 127.0.0.1. */
+export interface LoopbackRelay {
+  readonly port: number;
+  /** Lets the process exit while it listens. */
+  unref(): void;
+  /** Stops listening and ends the connections still open (an SDK client's kept-alive sockets). */
+  close(): Promise<void>;
+}
+
 /**
- * Serves the Unix socket at `socketPath` on 127.0.0.1:`port` (0: a free port); resolves with
- * the server once it listens.
+ * Serves the Unix socket at `socketPath` on 127.0.0.1:`port` (0: a free port); resolves once
+ * it listens.
  */
-export async function serveOnLoopback(socketPath: string, port: number): Promise<Server> {
-  const server = createServer((client: Socket) => {
+export async function serveOnLoopback(socketPath: string, port: number): Promise<LoopbackRelay> {
+  const open = new Set<Socket>();
+  const server: Server = createServer((client: Socket) => {
     const upstream = createConnection(socketPath);
+    open.add(client);
+    client.once('close', () => open.delete(client));
     client.pipe(upstream).pipe(client);
     client.on('error', () => upstream.destroy());
     upstream.on('error', () => client.destroy());
@@ -101,5 +113,13 @@ export async function serveOnLoopback(socketPath: string, port: number): Promise
     server.once('error', reject);
     server.listen(port, '127.0.0.1', resolve);
   });
-  return server;
+  return {
+    port: (server.address() as AddressInfo).port,
+    unref: () => server.unref(),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of open) socket.destroy();
+      }),
+  };
 }
