@@ -208,7 +208,9 @@ async function startOnce(jarDir: string, port: number, options: DynamoDbLocalOpt
     stopping ??= (async () => {
       setRef(child, true); // keep the parent alive until the child is gone and cleaned up
       if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
-        child.kill('SIGTERM');
+        // unshare ignores SIGTERM while it waits for its child: the relay stops Java when its input closes.
+        if (isolated) child.stdin?.end();
+        else child.kill('SIGTERM');
         const killer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
         await exited;
         clearTimeout(killer);

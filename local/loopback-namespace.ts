@@ -11,8 +11,9 @@
  *
  * The namespace also has a PID namespace whose first process is the relay: when the relay
  * ends, the kernel ends Java too. The relay stops Java (SIGTERM, so that a `-dbPath` database
- * is closed cleanly) when `unshare` is stopped, or when its standard input closes — this
- * process gone, even by SIGKILL.
+ * is closed cleanly) when its standard input closes — closed by `stop()`, or by this process
+ * ending, even by SIGKILL — or when `unshare` is killed (`unshare` itself ignores SIGTERM
+ * while it waits for its child).
  */
 import { spawnSync } from 'node:child_process';
 import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
