@@ -14,6 +14,25 @@ export interface GatewayRequestEntry {
   readonly ms: number;
 }
 
+/** A failure the gateway logs before it answers: the integration's, or the authorizer's. */
+interface GatewayFailureEntry {
+  readonly msg: 'integration failure' | 'authorizer failure';
+  readonly requestId: string;
+  readonly upstream?: string;
+  readonly error?: unknown;
+  readonly detail?: unknown;
+}
+
+/** An admin API request as the local admin server logs it when it has answered. */
+export interface AdminRequestEntry {
+  readonly method: string;
+  readonly path: string;
+  readonly status: number;
+  /** The error code of an error answer (`version_conflict`…). */
+  readonly code?: string;
+  readonly ms: number;
+}
+
 /** What the access log needs to know about the credential. */
 export interface AccessLogOptions {
   /** Receives one line per request. */
@@ -44,6 +63,7 @@ const MAX_PENDING = 10_000;
 export class AccessLog {
   readonly #options: AccessLogOptions;
   readonly #pending = new Map<string, { record: DecisionRecord; key: string }>();
+  readonly #failures = new Map<string, string>();
 
   constructor(options: AccessLogOptions) {
     this.#options = options;
@@ -57,13 +77,30 @@ export class AccessLog {
     this.#pending.set(requestId, { record, key: this.#maskedCredential(event) });
   }
 
-  /** A gateway log entry: a `request` entry writes the request's line. */
+  /**
+   * A gateway log entry: a `request` entry writes the request's line; a failure logged before
+   * it (the upstream's, or an authorizer answer API Gateway could not use) is named on that line.
+   */
   answered(entry: object): void {
+    const failure = entry as Partial<GatewayFailureEntry>;
+    if ((failure.msg === 'integration failure' || failure.msg === 'authorizer failure') && typeof failure.requestId === 'string') {
+      if (this.#failures.size >= MAX_PENDING) this.#failures.delete(this.#failures.keys().next().value as string);
+      this.#failures.set(failure.requestId, failureText(failure as GatewayFailureEntry));
+      return;
+    }
     const request = entry as Partial<GatewayRequestEntry>;
     if (request.msg !== 'request' || typeof request.requestId !== 'string') return;
     const decided = this.#pending.get(request.requestId);
+    const failed = this.#failures.get(request.requestId);
     this.#pending.delete(request.requestId);
-    this.#options.write(accessLogLine(request as GatewayRequestEntry, decided?.record, decided?.key, (this.#options.clock ?? Date.now)()));
+    this.#failures.delete(request.requestId);
+    const line = accessLogLine(request as GatewayRequestEntry, decided?.record, decided?.key, (this.#options.clock ?? Date.now)());
+    this.#options.write(failed === undefined ? line : `${line} ${failed}`);
+  }
+
+  /** An admin API request, answered by the local admin server. */
+  admin(entry: AdminRequestEntry): void {
+    this.#options.write(adminLogLine(entry, (this.#options.clock ?? Date.now)()));
   }
 
   #maskedCredential(event: APIGatewayRequestAuthorizerEvent): string {
@@ -83,4 +120,32 @@ export function accessLogLine(request: GatewayRequestEntry, record: DecisionReco
   const dynamodb = record === undefined ? '-' : String(record.dynamodbRequests);
   const time = new Date(nowMs - request.ms).toISOString();
   return `${time} ${request.method} ${request.path} ${request.status} ${reason} key=${key} ${request.ms}ms dynamodb=${dynamodb}`;
+}
+
+/**
+ * One admin API line: time, `admin`, method, path, status, `ok` or the error code, time taken.
+ *
+ * @example
+ * adminLogLine({ method: 'PATCH', path: '/keys/ab…', status: 409, code: 'version_conflict', ms: 4 });
+ * // '2026-11-29T10:15:03.120Z admin PATCH /keys/ab… 409 version_conflict 4ms'
+ */
+export function adminLogLine(entry: AdminRequestEntry, nowMs = Date.now()): string {
+  const time = new Date(nowMs - entry.ms).toISOString();
+  const outcome = entry.status < 400 ? 'ok' : (entry.code ?? '-');
+  return `${time} admin ${entry.method} ${entry.path} ${entry.status} ${outcome} ${entry.ms}ms`;
+}
+
+/** `upstream=http://127.0.0.1:9 error="connect ECONNREFUSED 127.0.0.1:9"`, or the authorizer's failure. */
+function failureText(failure: GatewayFailureEntry): string {
+  const message = errorText(failure.error);
+  if (failure.msg === 'integration failure') return `upstream=${failure.upstream ?? '-'} error=${JSON.stringify(message)}`;
+  const detail = failure.detail === undefined ? '' : `: ${errorText(failure.detail)}`;
+  return `authorizer=${JSON.stringify(message + detail)}`;
+}
+
+/** An error as the gateway logs it (a string, or `describe`'s `{message}` / `{value}`), as text. */
+function errorText(error: unknown): string {
+  if (typeof error === 'string') return error;
+  const described = error as { message?: unknown; value?: unknown } | undefined;
+  return String(described?.message ?? described?.value ?? 'unknown error');
 }

@@ -3,10 +3,21 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { AdminHandler } from '../lambdas/admin/handler.ts';
+import type { AdminRequestEntry } from './access-log.ts';
 import { lambdaContext } from './lambda-context.ts';
 
 /** Lambda's synchronous payload limit: a Function URL refuses larger requests. */
 const MAX_REQUEST_BYTES = 6 * 1024 * 1024;
+
+export interface AdminServerOptions {
+  readonly handler: AdminHandler;
+  /** 0 picks a free port. @default 3001 */
+  readonly port?: number;
+  /** @default '127.0.0.1' */
+  readonly host?: string;
+  /** Receives one entry per answered request (the access log). @default none */
+  readonly log?: (entry: AdminRequestEntry) => void;
+}
 
 export interface RunningAdmin {
   readonly url: string;
@@ -19,10 +30,19 @@ export interface RunningAdmin {
  * becomes an HTTP API payload 2.0 event (header names lower-cased, repeated headers
  * joined with commas), and the handler's result becomes the response.
  */
-export async function startAdminServer(options: { handler: AdminHandler; port?: number; host?: string }): Promise<RunningAdmin> {
+export async function startAdminServer(options: AdminServerOptions): Promise<RunningAdmin> {
   const host = options.host ?? '127.0.0.1';
   const server = createServer((req, res) => {
-    void serve(options.handler, req, res);
+    const started = Date.now();
+    void serve(options.handler, req, res).then((code) =>
+      options.log?.({
+        method: req.method ?? 'GET',
+        path: pathOf(req),
+        status: res.statusCode,
+        ms: Date.now() - started,
+        ...(code ? { code } : {}),
+      }),
+    );
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -40,16 +60,36 @@ export async function startAdminServer(options: { handler: AdminHandler; port?: 
   };
 }
 
-async function serve(handler: AdminHandler, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** Answers one request; resolves with the error code of an error answer, for the access log. */
+async function serve(handler: AdminHandler, req: IncomingMessage, res: ServerResponse): Promise<string | undefined> {
   try {
     const body = await readBody(req);
-    if (body === undefined) return send(res, 413, { message: 'Request Entity Too Large' });
+    if (body === undefined) {
+      send(res, 413, { message: 'Request Entity Too Large' });
+      return 'payload_too_large';
+    }
     const result = await handler(toEvent(req, body), lambdaContext('gatepass-admin'));
     res.writeHead(result.statusCode, (result.headers ?? {}) as Record<string, string>);
     res.end(result.body ?? '');
+    return result.statusCode >= 400 ? errorCode(result.body) : undefined;
   } catch {
     send(res, 502, { message: 'Internal Server Error' });
+    return 'admin_handler_failed';
   }
+}
+
+/** The `error.code` of an admin API error body. */
+function errorCode(body: string | undefined): string | undefined {
+  try {
+    const code = (JSON.parse(body ?? '') as { error?: { code?: unknown } }).error?.code;
+    return typeof code === 'string' ? code : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function pathOf(req: IncomingMessage): string {
+  return new URL(req.url ?? '/', 'http://localhost').pathname;
 }
 
 function toEvent(req: IncomingMessage, body: Buffer): APIGatewayProxyEventV2 {

@@ -11,7 +11,21 @@ export function devBanner(dev: DevServer): string {
     '',
   ];
   if (dev.consoleUrl) lines.splice(-1, 0, `  console    ${dev.consoleUrl}   (keys, usage, explain, policies in the browser)`);
-  if (dev.seeded) {
+  if (dev.dynamodbExposed !== undefined) {
+    lines.push(
+      `WARNING: DynamoDB Local listens on every interface of this machine (no network namespace: ${dev.dynamodbExposed}):`,
+      '  anyone who can reach this machine on that port can read and write the table — and give themselves a key.',
+      '',
+    );
+  }
+  if (dev.seeded && 'existing' in dev.seeded) {
+    lines.push(
+      `Demo key: kept in the data folder from an earlier run (keyId ${dev.seeded.existing.keyId}).`,
+      '  Its key was printed when it was created; gatepass keeps only its hash. A new one:',
+      `  npx gatepass keys create --admin-url ${dev.adminUrl} --alias me --quota-max 3`,
+      '',
+    );
+  } else if (dev.seeded) {
     const { demo, expired } = dev.seeded;
     lines.push(
       'Demo key (5 requests per 10 s, 100 per hour):',

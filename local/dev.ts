@@ -3,6 +3,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { createAdminHandler } from '../lambdas/admin/handler.ts';
 import { createAuthorizerHandler } from '../lambdas/authorizer/handler.ts';
 import { KeyService } from '../lambdas/admin/key-service.ts';
+import { SessionIndex } from '../lambdas/admin/session-index.ts';
 import { SessionStore } from '../lambdas/core/store/store.ts';
 import { UsageWriter } from '../lambdas/core/usage/usage-writer.ts';
 import { AccessLog } from './access-log.ts';
@@ -38,12 +39,23 @@ export interface DevOptions {
   readonly accessLog?: (line: string) => void;
   /** Serve the web console (on `port`, 0 = a free port). @default no console (`gatepass dev` serves it on 3002) */
   readonly console?: { readonly port?: number };
+  /**
+   * The authorizer's own JSON log lines at info level too (each denial's `request denied`
+   * line); without it only its warnings and errors, the access log saying the rest.
+   * @default false
+   */
+  readonly verbose?: boolean;
 }
 
 export interface DevServer {
   readonly gatewayUrl: string;
   readonly adminUrl: string;
   readonly dynamodbEndpoint: string;
+  /**
+   * Why the DynamoDB Local started here listens on every interface (no network namespace
+   * could be made); undefined when it is kept to 127.0.0.1, or when `dynamodbEndpoint` was given.
+   */
+  readonly dynamodbExposed?: string;
   readonly tableName: string;
   readonly seeded: SeededKeys | undefined;
   /** The web console's URL, with its token; `undefined` without the `console` option. */
@@ -66,7 +78,8 @@ export async function startDev(options: DevOptions = {}): Promise<DevServer> {
   try {
     let db: DynamoDbLocal | undefined;
     if (options.dynamodbEndpoint === undefined) {
-      db = await startDynamoDbLocal(options.dataDir ? { dataDir: options.dataDir } : {});
+      // In a network namespace of its own where the machine allows one: on 127.0.0.1 only.
+      db = await startDynamoDbLocal({ isolate: true, ...(options.dataDir ? { dataDir: options.dataDir } : {}) });
       stops.push(() => db!.stop());
     }
     const endpoint = options.dynamodbEndpoint ?? db!.endpoint;
@@ -89,7 +102,7 @@ export async function startDev(options: DevOptions = {}): Promise<DevServer> {
     const authorizer = createAuthorizerHandler({
       config,
       client,
-      logger: new Logger({ serviceName: 'gatepass-authorizer' }),
+      logger: new Logger({ serviceName: 'gatepass-authorizer', logLevel: options.verbose ? 'INFO' : 'WARN' }),
       metrics: false,
       onDecision: async (record, event) => {
         accessLog.decided(record, event as Parameters<AccessLog['decided']>[1]);
@@ -110,12 +123,15 @@ export async function startDev(options: DevOptions = {}): Promise<DevServer> {
     stops.push(() => gateway.close());
 
     const store = new SessionStore({ client, tableName: config.tableName, retentionSeconds: config.sessionRetentionSeconds });
-    const seeded = options.seed === false ? undefined : await seedDemo(new KeyService(store));
+    const index = new SessionIndex({ client, tableName: config.tableName });
+    const seeded = options.seed === false ? undefined : await seedDemo(new KeyService(store, undefined, { index }));
 
     // Last: the admin port answering /health means everything is ready.
     const admin = await startAdminServer({
-      handler: createAdminHandler({ config, client }),
+      // Its audit lines (one per write) are printed whatever the verbosity.
+      handler: createAdminHandler({ config, client, caller: 'local' }),
       port: options.adminPort ?? config.local.adminPort,
+      log: (entry) => accessLog.admin(entry),
     });
     stops.push(() => admin.close());
 
@@ -135,6 +151,7 @@ export async function startDev(options: DevOptions = {}): Promise<DevServer> {
       gatewayUrl: gateway.url,
       adminUrl: admin.url,
       dynamodbEndpoint: endpoint,
+      ...(db?.isolationProblem === undefined ? {} : { dynamodbExposed: db.isolationProblem }),
       tableName: config.tableName,
       seeded,
       ...consoleUrl,

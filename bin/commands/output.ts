@@ -1,3 +1,4 @@
+import { limitRows, limitSources, quotaInForceShort, rateInForceShort, type LimitsJson } from './limits-output.ts';
 import { formatDuration } from './parse.ts';
 
 /**
@@ -55,6 +56,8 @@ export interface SessionJson extends Limited {
   readonly createdAt?: number;
   readonly updatedAt?: number;
   readonly version?: number;
+  /** The limits in force (after policies), each with its source; read-only. */
+  readonly limits?: LimitsJson;
 }
 
 export interface PolicyJson extends Limited {
@@ -121,14 +124,24 @@ const meta = (data: Record<string, unknown> | undefined): string =>
         .join(', ')
     : '-';
 
+/**
+ * A key, field by field. Its quota and rate limit are those in force (its policies' when it
+ * has any), each with its source; the key's own values are shown apart when they differ.
+ */
 export function sessionFields(s: SessionJson): string {
+  const limits: Array<readonly [string, string]> =
+    s.limits === undefined
+      ? [
+          ['quota', quotaLong(s)],
+          ['rate limit', rateText(s)],
+        ]
+      : [...limitRows(s.limits), ...ownLimitRows(s, s.limits)];
   return fields([
     ['keyId', s.keyId],
     ['alias', s.alias ?? '-'],
     ['status', statusText(s)],
     ['expires', expiresText(s.expires)],
-    ['quota', quotaLong(s)],
-    ['rate limit', rateText(s)],
+    ...limits,
     ['access rights', rightsText(s.accessRights)],
     ['policies', list(s.applyPolicies)],
     ['tags', list(s.tags)],
@@ -139,10 +152,35 @@ export function sessionFields(s: SessionJson): string {
   ]);
 }
 
+/** The key's own limits, when some of them are not the ones in force (a policy overrides them). */
+function ownLimitRows(s: SessionJson, limits: LimitsJson): Array<readonly [string, string]> {
+  const overridden = limits.rate.source !== 'key' || limits.quotaMax.source !== 'key' || limits.quotaRenewalRate.source !== 'key';
+  const differs =
+    s.rate !== limits.rate.value ||
+    (s.rate !== 0 && s.per !== limits.per.value) ||
+    s.quotaMax !== limits.quotaMax.value ||
+    s.quotaRenewalRate !== limits.quotaRenewalRate.value;
+  if (!overridden || !differs) return [];
+  const quota =
+    s.quotaMax === undefined || s.quotaMax < 0
+      ? 'unlimited'
+      : `${s.quotaMax}${s.quotaRenewalRate ? ` every ${formatDuration(s.quotaRenewalRate)}` : ''}`;
+  return [["key's own", `quota ${quota}, rate ${rateText(s)} (overridden by its policies)`]];
+}
+
+/** Keys, a row each: the quota and rate in force and where they come from. */
 export function sessionTable(items: readonly SessionJson[]): string {
   return table(
-    ['KEY ID', 'ALIAS', 'QUOTA', 'RATE', 'EXPIRES', 'STATUS'],
-    items.map((s) => [s.keyId, s.alias ?? '-', quotaShort(s), rateText(s), s.expires === 0 ? 'never' : isoTime(s.expires), statusText(s)]),
+    ['KEY ID', 'ALIAS', 'QUOTA', 'RATE', 'FROM', 'EXPIRES', 'STATUS'],
+    items.map((s) => [
+      s.keyId,
+      s.alias ?? '-',
+      s.limits ? quotaInForceShort(s.limits) : quotaShort(s),
+      s.limits ? rateInForceShort(s.limits) : rateText(s),
+      s.limits ? limitSources(s.limits) : 'key',
+      s.expires === 0 ? 'never' : isoTime(s.expires),
+      s.limits?.unenforceablePolicies?.length ? 'denied (policy missing)' : statusText(s),
+    ]),
   );
 }
 

@@ -45,6 +45,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
 }
 
+/**
+ * The errors of the local stack (`local/dynamodb-local-errors.ts`), known by name: `dev`
+ * imports the local stack lazily, so this module does not import their classes.
+ */
+const LOCAL_STACK_ERRORS = new Set(['DynamoDbLocalError', 'JavaNotFoundError']);
+
 function report(error: unknown, io: CliIo): number {
   // Commander has already printed its message (and the help).
   if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
@@ -57,7 +63,11 @@ function report(error: unknown, io: CliIo): number {
     return EXIT.apiError;
   }
   // Known problems get one clear line; anything else is a bug worth a stack trace.
-  if (error instanceof TransportError || error instanceof GatepassError || (error as Error | undefined)?.name === 'DynamoDbLocalError') {
+  if (
+    error instanceof TransportError ||
+    error instanceof GatepassError ||
+    LOCAL_STACK_ERRORS.has((error as Error | undefined)?.name ?? '')
+  ) {
     io.err(`gatepass: ${(error as Error).message}\n`);
     return EXIT.apiError;
   }

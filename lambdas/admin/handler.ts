@@ -10,6 +10,7 @@ import { SessionIndex } from './session-index.ts';
 import { SessionStore } from '../core/store/store.ts';
 import { createDocumentClient } from '../core/store/dynamo-client.ts';
 import { UsageReader } from '../core/usage/usage-reader.ts';
+import { audited } from './audit.ts';
 import { errorResult, HttpError, type HttpResult } from './http.ts';
 import { policyRoutes } from './policy-routes.ts';
 import { match, routes, toHttpError, type Route } from './routes.ts';
@@ -21,13 +22,20 @@ export interface AdminOptions {
   readonly client?: DynamoDBDocumentClient;
   /** @default a Powertools logger, service `gatepass-admin` */
   readonly logger?: Logger;
+  /**
+   * The audit lines' caller for a request that carries no IAM principal (a Function URL
+   * request always does): `local` for the local admin server.
+   * @default 'unknown' (a direct Lambda invoke, whose caller CloudTrail records)
+   */
+  readonly caller?: string;
 }
 
 export type AdminHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<HttpResult>;
 
 /**
  * Builds the admin handler (HTTP API payload 2.0, as a Function URL sends it). Errors
- * answer `{"error": {code, message, details?}}`; faults answer 500 without details.
+ * answer `{"error": {code, message, details?}}`; faults answer 500 without details. Every
+ * write logs one `admin audit` line (`audit.ts`).
  */
 export function createAdminHandler(options: AdminOptions): AdminHandler {
   const logger = options.logger ?? new Logger({ serviceName: 'gatepass-admin' });
@@ -44,7 +52,10 @@ export function createAdminHandler(options: AdminOptions): AdminHandler {
     const index = new SessionIndex({ client, tableName: config.tableName });
     const keys = new KeyService(store, undefined, { policies, index, resultsCached: config.resultsCacheTtl > 0 });
     const usage = new UsageReader({ client, tableName: config.tableName });
-    table = [...routes(keys, usage), ...policyRoutes(policies)];
+    table = audited([...routes(keys, usage), ...policyRoutes(policies)], {
+      write: (entry) => logger.info('admin audit', { ...entry }),
+      ...(options.caller === undefined ? {} : { caller: options.caller }),
+    });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     return middy(async (): Promise<HttpResult> => {

@@ -24,6 +24,7 @@ export function keyRoutes(keys: KeyService): Route[] {
     {
       method: 'POST',
       pattern: /^\/keys$/,
+      action: 'keys.create',
       handle: async (event) => {
         const { body, type } = readBody(event, [JSON_TYPE, TYK_SESSION_CONTENT_TYPE]);
         return json(201, type === JSON_TYPE ? await keys.create(body) : await keys.createFromTyk(body));
@@ -48,6 +49,7 @@ export function keyRoutes(keys: KeyService): Route[] {
     {
       method: 'PATCH',
       pattern: KEY,
+      action: 'keys.update',
       handle: async (event, { keyId }) => {
         const body = readJsonBody(event);
         return json(200, await keys.update(keyId!, body, ifMatchVersion(event)));
@@ -56,6 +58,7 @@ export function keyRoutes(keys: KeyService): Route[] {
     {
       method: 'PUT',
       pattern: KEY,
+      action: 'keys.replace',
       handle: async (event, { keyId }) => {
         const body = readJsonBody(event);
         return json(200, await keys.replace(keyId!, body, ifMatchVersion(event)));
@@ -64,6 +67,7 @@ export function keyRoutes(keys: KeyService): Route[] {
     {
       method: 'DELETE',
       pattern: KEY,
+      action: 'keys.delete',
       handle: async (event, { keyId }) => {
         await keys.delete(keyId!, ifMatchVersion(event));
         return noContent();
@@ -72,6 +76,7 @@ export function keyRoutes(keys: KeyService): Route[] {
     {
       method: 'POST',
       pattern: new RegExp(`^/keys/${KEY_ID}/reset-quota$`),
+      action: 'keys.reset-quota',
       handle: async (event, { keyId }) => json(200, await keys.resetQuota(keyId!, ifMatchVersion(event))),
     },
     {

@@ -5,7 +5,7 @@ import { explainDecision, type Explanation } from '../core/request/explain.ts';
 import { jwtSessionPkOf } from '../core/request/identify.ts';
 import { fieldProblems, InvalidInputError } from '../core/model/input-error.ts';
 import { generateKey, keyIdOf, keySessionPk, MIN_IMPORTED_KEY_LENGTH } from '../core/model/keys.ts';
-import type { Policy } from '../core/policies/policy.ts';
+import { effectiveSettings, type Policy } from '../core/policies/policy.ts';
 import type { PolicyStore } from '../core/policies/policy-store.ts';
 import { SessionService } from '../core/session/service.ts';
 import { decodeCursor, encodeCursor, type SessionIndex, type SessionQuery } from './session-index.ts';
@@ -14,6 +14,7 @@ import { isKeyPointer, type KeyPointer, type StoredSession } from '../core/store
 import { toPublicSession } from '../core/store/public-session.ts';
 import type { SessionStore } from '../core/store/store.ts';
 import { tykFieldName, tykSessionToInput } from './tyk.ts';
+import { withLimits } from './limits-view.ts';
 
 // Kept here too: hooks, session writes and tests import them from this module.
 export { fieldProblems, InvalidInputError, type FieldProblem } from '../core/model/input-error.ts';
@@ -159,9 +160,11 @@ export class KeyService {
     return this.#public((await this.#sessions.read(written.pk)) ?? written);
   }
 
-  /** The public session, its `quotaRemaining` read under the limits in force. */
+  /** The public session, its `quotaRemaining` read under the limits in force, and those limits with their sources. */
   async #public(item: StoredSession): Promise<Session> {
-    return toPublicSession(item, await this.#sessions.limitsOf(item), this.#nowMs());
+    const policies = await this.#policiesById(item.applyPolicies ?? []);
+    const nowMs = this.#nowMs();
+    return withLimits(toPublicSession(item, effectiveSettings(item, policies).limits, nowMs), item, policies, nowMs);
   }
 
   /**

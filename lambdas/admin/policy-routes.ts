@@ -45,6 +45,7 @@ export function policyRoutes(store: PolicyStore): Route[] {
     {
       method: 'PUT',
       pattern: POLICY,
+      action: 'policies.put',
       handle: async (event, { id }) => {
         const { body, type } = readBody(event, [JSON_TYPE, TYK_POLICY_CONTENT_TYPE]);
         const expectedVersion = preconditionOf(event);
@@ -65,6 +66,7 @@ export function policyRoutes(store: PolicyStore): Route[] {
     {
       method: 'DELETE',
       pattern: POLICY,
+      action: 'policies.delete',
       handle: async (event, { id }) => {
         const expectedVersion = ifMatchVersion(event);
         if (!isPolicyId(id!) || !(await store.delete(id!, expectedVersion))) throw new NotFoundError(NO_POLICY_MESSAGE);

@@ -9,4 +9,6 @@ export interface Route {
   readonly method: string;
   readonly pattern: RegExp;
   readonly handle: RouteHandler;
+  /** What a write route does, as its audit line names it (`keys.create`, `policies.put`…); reads have none. */
+  readonly action?: string;
 }

@@ -104,8 +104,16 @@ describe('the gatepass CLI against a local stack', { timeout: 180_000 }, () => {
     ]);
     expect((JSON.parse(listJson.stdout) as { items: Array<{ keyId: string }> }).items.map((s) => s.keyId)).toEqual([keyId]);
     const [header, row] = listTable.stdout.trim().split('\n');
-    expect(header!.split(/\s{2,}/)).toEqual(['KEY ID', 'ALIAS', 'QUOTA', 'RATE', 'EXPIRES', 'STATUS']);
-    expect(row!.split(/\s{2,}/)).toEqual([keyId, 'cli-user', '4/5', '10 per 1m', expect.stringMatching(/^\d{4}-\d\d-\d\dT/), 'active']);
+    expect(header!.split(/\s{2,}/)).toEqual(['KEY ID', 'ALIAS', 'QUOTA', 'RATE', 'FROM', 'EXPIRES', 'STATUS']);
+    expect(row!.split(/\s{2,}/)).toEqual([
+      keyId,
+      'cli-user',
+      '4/5',
+      '10 per 1m',
+      'key',
+      expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      'active',
+    ]);
 
     // explain, as JSON and as a table
     const [explainJson, explainText] = await Promise.all([
@@ -123,8 +131,8 @@ describe('the gatepass CLI against a local stack', { timeout: 180_000 }, () => {
     expect(JSON.parse(updated.stdout)).toMatchObject({ quotaMax: 2, quotaRemaining: 1, version: 2, alias: 'cli-user' });
     const shown = await gatepass(['keys', 'get', keyId, ...admin]);
     expect(valueOf(shown.stdout, 'keyId')).toBe(keyId);
-    expect(valueOf(shown.stdout, 'quota')).toMatch(/^1 of 2 left \(every 1h, renews \d{4}-/);
-    expect(valueOf(shown.stdout, 'rate limit')).toBe('10 per 1m');
+    expect(valueOf(shown.stdout, 'quota')).toMatch(/^1 of 2 left \(every 1h, renews \d{4}-.*\), from key$/);
+    expect(valueOf(shown.stdout, 'rate limit')).toBe('10 per 1m, from key');
     expect(valueOf(shown.stdout, 'metadata')).toBe('plan=gold');
 
     // use the quota up (1 of 2 left); explain says why the next request is denied

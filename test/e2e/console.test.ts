@@ -28,6 +28,13 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('the web console in a browser', { time
   let page: Page;
   let watch: PageWatch;
   const origin = () => new URL(dev.consoleUrl!).origin;
+  /** The demo keys `gatepass dev` seeded (a fresh table: created, not found). */
+  const seeded = () => {
+    if (dev.seeded === undefined || 'existing' in dev.seeded) throw new Error('expected freshly seeded demo keys');
+    return dev.seeded;
+  };
+  const demo = () => seeded().demo;
+  const expired = () => seeded().expired;
 
   const admin = async (route: string, init: RequestInit = {}): Promise<any> => {
     const res = await fetch(dev.adminUrl + route, { ...init, headers: { 'content-type': 'application/json', ...init.headers } });
@@ -66,16 +73,16 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('the web console in a browser', { time
     await page.getByRole('link', { name: 'demo', exact: true }).focus();
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: /^Key\W+demo\W+active$/ }).waitFor();
-    expect(page.url()).toBe(`${origin()}/#/keys/${dev.seeded!.demo.keyId}`);
+    expect(page.url()).toBe(`${origin()}/#/keys/${demo().keyId}`);
     // The view's heading takes the focus, so that keyboard users start at the top of it.
     expect(await page.evaluate('document.activeElement?.tagName')).toBe('H1');
   });
 
   it("shows the key's limits, where they come from, and today's usage after requests through the gateway", async () => {
-    for (let i = 0; i < 7; i++) await fetch(`${dev.gatewayUrl}/hello`, { headers: { Authorization: dev.seeded!.demo.key } });
+    for (let i = 0; i < 7; i++) await fetch(`${dev.gatewayUrl}/hello`, { headers: { Authorization: demo().key } });
     // Usage is counted as the gateway answers, a moment after each request.
     await expect
-      .poll(async () => (await admin(`/keys/${dev.seeded!.demo.keyId}/usage?days=1`)).totals, { timeout: 10_000 })
+      .poll(async () => (await admin(`/keys/${demo().keyId}/usage?days=1`)).totals, { timeout: 10_000 })
       .toEqual({
         allowed: 5,
         denied: { rate_limited: 2 },
@@ -99,7 +106,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('the web console in a browser', { time
   });
 
   it('explains a denial check by check', async () => {
-    await page.goto(`${origin()}/#/keys/${dev.seeded!.expired.keyId}/explain`);
+    await page.goto(`${origin()}/#/keys/${expired().keyId}/explain`);
     await page.getByLabel('Path').fill('/hello');
     await page.getByLabel('Method').selectOption('POST');
     await page.getByRole('button', { name: 'Explain' }).click();

@@ -38,7 +38,8 @@ describe('the local gateway, end to end over HTTP', () => {
       logLines.push(String(chunk));
       return write(chunk as string, ...(rest as []));
     }) as typeof process.stdout.write);
-    dev = await startTestDev();
+    // Verbose: the authorizer's JSON lines too, which name the key by its masked tail.
+    dev = await startTestDev({}, { verbose: true });
   });
   afterAll(async () => {
     vi.restoreAllMocks();

@@ -315,7 +315,7 @@ describe('startDynamoDbLocal', { timeout: 120_000 }, () => {
       name: 'JavaNotFoundError',
       code: 'ERR_JAVA_NOT_FOUND',
       message:
-        'DynamoDB Local needs Java 17+: `java` was not found on PATH. On Debian/Ubuntu: sudo apt-get install -y openjdk-17-jre-headless',
+        'DynamoDB Local needs Java 17+: `java` was not found on PATH. On Debian/Ubuntu: sudo apt-get install -y openjdk-17-jre-headless (or use a running DynamoDB: --dynamodb-endpoint URL)',
     });
   });
 

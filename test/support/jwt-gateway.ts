@@ -26,16 +26,22 @@ export function claims(sub: string, overrides: JWTPayload = {}): JWTPayload {
   return { iss: ISS, aud: AUD, sub, iat: now, exp: now + 3600, ...overrides };
 }
 
-/** The local gateway verifying RS256 and ES256 tokens of `ISS` for `AUD` (unless `jwt` says otherwise). */
+/**
+ * The local gateway verifying RS256 and ES256 tokens of `ISS` for `AUD` (unless `jwt` says
+ * otherwise), verbose: the authorizer's denial lines are printed, for {@link captureLogs}.
+ */
 export async function startJwtDev(
   jwks: JwksServer,
   jwt: Record<string, unknown> = {},
   config: Record<string, unknown> = {},
 ): Promise<DevServer> {
-  return startTestDev({
-    jwt: { jwksUrl: jwks.url, algorithms: ['RS256', 'ES256'], issuer: ISS, audience: AUD, ...jwt },
-    ...config,
-  });
+  return startTestDev(
+    {
+      jwt: { jwksUrl: jwks.url, algorithms: ['RS256', 'ES256'], issuer: ISS, audience: AUD, ...jwt },
+      ...config,
+    },
+    { verbose: true },
+  );
 }
 
 /** `PUT /policies/{id}` on the admin port; throws unless 200. */

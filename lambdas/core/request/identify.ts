@@ -122,7 +122,9 @@ async function createIdentitySession(
   const ids = named ?? deps.config.jwt!.defaultPolicies;
   const lookup = ids.length > 0 && deps.policies ? await deps.policies.getMany(ids) : undefined;
   if (lookup === undefined || lookup.missing.length > 0 || lookup.policies.length === 0) {
-    deps.log.info('request denied', { ...logFields, reason: 'no_matching_policy', policies: ids, missing: lookup?.missing });
+    // Not logged here: the pipeline logs every denial of a session once, with the identity's
+    // log fields — so the policies are added to those.
+    Object.assign(logFields, { policies: ids, missing: lookup?.missing });
     return deny('no_matching_policy');
   }
   // Concurrent first requests make exactly one session, and all use it.

@@ -97,9 +97,9 @@ describe('session output', () => {
       session({ keyId: 'b'.repeat(64), alias: undefined, expires: 1_900_000_000, quotaMax: -1 }),
     ]).split('\n');
 
-    expect(rows[0]!.split(/\s{2,}/)).toEqual(['KEY ID', 'ALIAS', 'QUOTA', 'RATE', 'EXPIRES', 'STATUS']);
-    expect(rows[1]!.split(/\s{2,}/)).toEqual(['a'.repeat(64), 'ci', '7/10', '5 per 1m', 'never', 'active']);
-    expect(rows[2]!.split(/\s{2,}/)).toEqual(['b'.repeat(64), '-', 'unlimited', '5 per 1m', '2030-03-17T17:46:40Z', 'active']);
+    expect(rows[0]!.split(/\s{2,}/)).toEqual(['KEY ID', 'ALIAS', 'QUOTA', 'RATE', 'FROM', 'EXPIRES', 'STATUS']);
+    expect(rows[1]!.split(/\s{2,}/)).toEqual(['a'.repeat(64), 'ci', '7/10', '5 per 1m', 'key', 'never', 'active']);
+    expect(rows[2]!.split(/\s{2,}/)).toEqual(['b'.repeat(64), '-', 'unlimited', '5 per 1m', 'key', '2030-03-17T17:46:40Z', 'active']);
   });
 });
 
