@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyService } from '../../lambdas/admin/key-service.ts';
 import { parseConfig } from '../../lambdas/core/model/config.ts';
 import { silentLog } from '../../lambdas/core/model/log.ts';
-import type { GatepassPlugin } from '../../lambdas/core/plugins/plugin.ts';
+import type { GatepassPlugin, SessionInit } from '../../lambdas/core/plugins/plugin.ts';
 import { Pipeline } from '../../lambdas/core/request/pipeline.ts';
 import { SessionStore } from '../../lambdas/core/store/store.ts';
 import { createTestTable, type TestTable } from '../support/dynamo.ts';
@@ -61,7 +61,7 @@ describe('attack: whole-session writes by plugins', () => {
         const seen = ctx.session;
         read();
         await mayWrite; // other requests are counted while this one is in flight
-        await ctx.sessions.set(ctx.request.headers.authorization!, { ...seen, expires: ctx.now + 600 });
+        await ctx.sessions.set(ctx.request.headers.authorization!, { ...(seen as SessionInit), expires: ctx.now + 600 });
       },
     };
 
