@@ -53,7 +53,8 @@ export class KeyService {
   readonly #clock: () => number;
   readonly #deps: KeyServiceDeps;
 
-  constructor(store: SessionStore, clock: () => number = () => Math.floor(Date.now() / 1000), deps: KeyServiceDeps = {}) {
+  /** @param clock epoch seconds, fractions kept: windows start at the millisecond. @default Date.now() / 1000 */
+  constructor(store: SessionStore, clock: () => number = () => Date.now() / 1000, deps: KeyServiceDeps = {}) {
     this.#clock = clock;
     this.#deps = deps;
     this.#sessions = new SessionService(store, (ids) => this.#policiesById(ids));
@@ -145,7 +146,7 @@ export class KeyService {
    * The decision a request to `target` would get at `at` (epoch s, default now), consuming
    * nothing, with the authorizer's own inputs (`resultsCached`, see {@link KeyServiceDeps}).
    */
-  async explain(keyId: string, target: RequestTarget, at: number = this.#clock()): Promise<Explanation & { session: Session }> {
+  async explain(keyId: string, target: RequestTarget, at: number = Math.floor(this.#clock())): Promise<Explanation & { session: Session }> {
     const current = await this.#read(keyId);
     const policies = await this.#policiesById(current.applyPolicies ?? []);
     const explanation = explainDecision(current, policies, target, at * 1000, { resultsCached: this.#deps.resultsCached ?? false });
@@ -180,7 +181,7 @@ export class KeyService {
   }
 
   #nowMs(): number {
-    return this.#clock() * 1000;
+    return Math.round(this.#clock() * 1000);
   }
 
   /** Strong reads of policies (the admin's PolicyStore does not cache). */

@@ -29,7 +29,7 @@ describe('attack: admin windows start at the whole second', () => {
 
   it('allows at most quotaMax in the quota window a reset starts, on one shared clock', async () => {
     let real = (Math.floor(Date.now() / 1000) + 10) * 1000 + 900; // x.900 s
-    const keys = new KeyService(store, () => Math.floor(real / 1000)); // as the admin handler builds it
+    const keys = new KeyService(store, () => real / 1000); // as the admin handler builds it (its default clock)
     const pipeline = new Pipeline({
       config: parseConfig(JSON.stringify({ tableName: table.tableName })),
       store,

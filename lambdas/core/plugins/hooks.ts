@@ -1,5 +1,5 @@
 import type { DecisionContext } from '../model/context.ts';
-import { PluginError, VersionConflictError } from '../model/errors.ts';
+import { NotFoundError, PluginError, VersionConflictError } from '../model/errors.ts';
 import { readDenial, tagged, type PluginDenial } from './hook-answers.ts';
 import { fieldProblems, InvalidInputError } from '../model/input-error.ts';
 import { toPublicSession } from '../store/public-session.ts';
@@ -12,7 +12,7 @@ import type { SessionService } from '../session/service.ts';
 import type { StoredSession } from '../store/item.ts';
 
 /** Times a `postAuth` hook is run again after losing a write to a concurrent request. */
-const MAX_HOOK_ATTEMPTS = 5;
+const MAX_HOOK_ATTEMPTS = 8;
 
 /**
  * The request's session while hooks run. Hooks that write it (`updateSession`, `auth`,
@@ -86,29 +86,36 @@ export class HookRunner {
     return { key };
   }
 
-  /** Runs `postAuth` hooks; each sees the session as last written and may update it. */
-  async postAuth(): Promise<PluginDenial | undefined> {
-    for (const plugin of this.#options.plugins) {
-      if (!plugin.postAuth) continue;
-      for (let attempt = 1; ; attempt++) {
-        try {
+  /**
+   * Runs `postAuth` hooks; each sees the session as last written and may update it. When a
+   * hook's write loses to a concurrent writer, the whole chain runs again on the fresh session
+   * (after a short random pause), so no hook's check is carried across a settings change.
+   * `gone` when the key was deleted while the hooks ran.
+   */
+  async postAuth(): Promise<PluginDenial | 'gone' | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      let plugin: GatepassPlugin | undefined;
+      try {
+        for (plugin of this.#options.plugins) {
+          if (!plugin.postAuth) continue;
+          const current = plugin;
           const session = await this.#view(this.state.session!);
           const run = (signal: AbortSignal) => {
-            const updateSession = (patch: SessionPatch) => this.#whileRunning(plugin, signal, () => this.#update(plugin, patch));
-            return plugin.postAuth!({ ...this.#context(plugin, signal), session, updateSession });
+            const updateSession = (patch: SessionPatch) => this.#whileRunning(current, signal, () => this.#update(current, patch));
+            return current.postAuth!({ ...this.#context(current, signal), session, updateSession });
           };
-          const answer = await this.#call(plugin, 'postAuth', run);
+          const answer = await this.#call(current, 'postAuth', run);
           await this.#settle();
-          const denial = this.#denial(plugin, answer);
+          const denial = this.#denial(current, answer);
           if (denial) return denial;
-          break;
-        } catch (error) {
-          // Lost a write to a concurrent request: run the hook again on the fresh session.
-          if (!(error instanceof HookConflict) || attempt >= MAX_HOOK_ATTEMPTS) throw unwrapConflict(plugin, error);
         }
+        return undefined;
+      } catch (error) {
+        if (error instanceof HookGone) return 'gone';
+        if (!(error instanceof HookConflict) || attempt >= MAX_HOOK_ATTEMPTS) throw unwrapConflict(plugin!, error);
+        await new Promise((resolve) => setTimeout(resolve, 5 * 2 ** attempt * Math.random()));
       }
     }
-    return undefined;
   }
 
   /** Runs `post` hooks after an Allow; their context values are added, gatepass's own kept. */
@@ -226,6 +233,14 @@ export class HookRunner {
         this.state.written = false;
         throw new HookConflict(error);
       }
+      if (error instanceof NotFoundError) {
+        // Deleted since it was read (and maybe re-created: another key's life): judge what is there now.
+        const fresh = await this.#options.sessions.read(current.pk);
+        if (fresh === undefined) throw new HookGone();
+        this.state.session = fresh;
+        this.state.written = false;
+        throw new HookConflict(error);
+      }
       throw error;
     }
   }
@@ -274,7 +289,7 @@ export class HookRunner {
     try {
       return await Promise.race([Promise.resolve().then(() => fn(controller.signal)), timeout]);
     } catch (error) {
-      if (error instanceof HookConflict || error instanceof PluginError) throw error;
+      if (error instanceof HookConflict || error instanceof HookGone || error instanceof PluginError) throw error;
       throw this.#fault(plugin, `${hook} hook threw: ${error instanceof Error ? error.message : String(error)}`, error);
     } finally {
       clearTimeout(timer);
@@ -291,10 +306,13 @@ export class HookRunner {
 
 /** Signals a `postAuth` write lost to a concurrent one; the runner runs the hook again. */
 class HookConflict extends Error {
-  constructor(cause: VersionConflictError) {
+  constructor(cause: Error) {
     super('session changed concurrently', { cause });
   }
 }
+
+/** The request's key was deleted while its hooks ran. */
+class HookGone extends Error {}
 
 function unwrapConflict(plugin: GatepassPlugin, error: unknown): unknown {
   return error instanceof HookConflict

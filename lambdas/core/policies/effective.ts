@@ -143,7 +143,8 @@ function isPartitioned(policy: MergedPolicy): boolean {
   return p?.quota === true || p?.rateLimit === true || p?.acl === true;
 }
 
-function takesPart(policy: MergedPolicy, part: 'quota' | 'rateLimit' | 'acl'): boolean {
+/** Whether a policy takes part in a merge for `part` (every part, unless it is partitioned). */
+export function takesPart(policy: MergedPolicy, part: 'quota' | 'rateLimit' | 'acl'): boolean {
   return !isPartitioned(policy) || policy.partitions?.[part] === true;
 }
 

@@ -16,6 +16,13 @@ export function policyPk(id: string): string {
 /** The `kind` attribute of policy items, the partition key of the kind index. */
 const KIND = 'policy';
 
+/**
+ * Marks a deleted policy's item: it reads as absent, and a policy created again under the
+ * same id continues its version numbers, so an `If-Match` read before the delete never
+ * matches the new one (a policy's life, as a key's incarnation).
+ */
+const TOMBSTONE = 'deleted';
+
 export interface PolicyStoreOptions {
   readonly client: DynamoDBDocumentClient;
   readonly tableName: string;
@@ -74,8 +81,14 @@ export class PolicyStore {
 
   /** Strongly consistent read; `undefined` when there is no such policy. */
   async get(id: string): Promise<Policy | undefined> {
+    const item = await this.#raw(id);
+    return item === undefined || item[TOMBSTONE] === true ? undefined : toPolicy(item);
+  }
+
+  /** The policy's item as stored, a deleted policy's tombstone included. */
+  async #raw(id: string): Promise<Record<string, unknown> | undefined> {
     const out = await this.#client.send(new GetCommand({ TableName: this.#table, Key: { pk: policyPk(id) }, ConsistentRead: true }));
-    return out.Item === undefined ? undefined : toPolicy(out.Item);
+    return out.Item;
   }
 
   /**
@@ -91,21 +104,27 @@ export class PolicyStore {
    * `ClientRequestToken`: when its answer is lost the SDK sends the same request again, and
    * DynamoDB answers a token it has seen in the last 10 minutes with the first outcome
    * instead of applying it again — so a PUT that landed is answered as written, never as a
-   * conflict, whatever was written in between. The answer is read back (strongly).
+   * conflict, whatever was written in between. The answer is the policy as written.
    */
   async put(id: string, fields: PolicyFields, expectedVersion?: number): Promise<Policy> {
-    const version = expectedVersion ?? (await this.get(id))?.version ?? 0;
+    const stored = await this.#raw(id);
+    const deleted = stored?.[TOMBSTONE] === true ? (stored.version as number) : undefined;
+    const version = expectedVersion ?? (deleted === undefined ? ((stored?.version as number | undefined) ?? 0) : 0);
     const now = Math.floor(this.#clock() / 1000);
     const x = new UpdateExpression();
-    if (version === 0) {
+    if (version === 0 && deleted !== undefined) {
+      // Created again after a delete: its versions go on from the deleted one's, so an If-Match read before never matches it.
+      x.when('still the deleted policy read', `${x.name(TOMBSTONE)} = ${x.value(true)} AND ${x.name('version')} = ${x.value(deleted)}`);
+      x.remove(TOMBSTONE).set('createdAt', now);
+    } else if (version === 0) {
       x.when('no such policy yet', `attribute_not_exists(${x.name('pk')})`);
       x.set('createdAt', now);
     } else {
-      x.when('the version expected', `${x.name('version')} = ${x.value(version)}`);
+      x.when('the version expected', `${x.name('version')} = ${x.value(version)} AND attribute_not_exists(${x.name(TOMBSTONE)})`);
     }
     x.set('kind', KIND)
       .set('id', id)
-      .set('version', version + 1)
+      .set('version', (deleted ?? version) + 1)
       .set('updatedAt', now);
     for (const [field, value] of Object.entries(fields)) if (value !== undefined) x.set(field, value);
     // A replace: an optional field the new body leaves out goes.
@@ -121,14 +140,15 @@ export class PolicyStore {
         throw new VersionConflictError(`policy ${id} is being written concurrently (${reason?.Code ?? 'cancelled'})`, undefined);
       }
       const old = oldItem(reason.Item);
-      const current = old === undefined ? undefined : toPolicy(old);
-      if (current === undefined) throw new NotFoundError(`no policy ${id}`);
+      const current = old === undefined || old[TOMBSTONE] === true ? undefined : toPolicy(old);
+      if (current === undefined && (expectedVersion ?? 0) > 0) throw new NotFoundError(`no policy ${id}`);
+      if (current === undefined) throw new VersionConflictError(`policy ${id} was written concurrently`, undefined);
       if (expectedVersion === 0) throw new AlreadyExistsError(`policy ${id} already exists`);
       throw new VersionConflictError(`policy ${id} changed concurrently (expected version ${version}, found ${current.version})`, current);
     }
-    const written = await this.get(id);
-    if (written === undefined) throw new NotFoundError(`policy ${id} was deleted right after this write`);
-    return written;
+    // As written: the fields given, at the version the guard held (the item may have moved on since).
+    const createdAt = deleted === undefined && typeof stored?.createdAt === 'number' && version > 0 ? stored.createdAt : now;
+    return toPolicy({ ...fields, pk: policyPk(id), id, version: (deleted ?? version) + 1, createdAt, updatedAt: now });
   }
 
   /**
@@ -138,30 +158,22 @@ export class PolicyStore {
    * answer is lost the SDK sends the same request again, and DynamoDB answers a token it has
    * seen in the last 10 minutes with the first outcome instead of running it again. So a
    * delete that landed is still reported as done, while a policy that never existed is
-   * still `false` (the admin API's 404) — no tombstone needed. Policy deletes are rare admin
-   * writes, so the transaction's double write cost does not matter.
+   * still `false` (the admin API's 404). The item stays as a tombstone (see `TOMBSTONE`), so
+   * that the policy's versions never restart. Policy deletes are rare admin writes, so the
+   * transaction's double write cost does not matter.
    */
   async delete(id: string, expectedVersion?: number): Promise<boolean> {
     this.#cache.delete(id);
     const x = new UpdateExpression();
-    x.when('the policy exists', `attribute_exists(${x.name('pk')})`);
+    x.when('the policy exists', `attribute_exists(${x.name('pk')}) AND attribute_not_exists(${x.name(TOMBSTONE)})`);
     if (expectedVersion !== undefined) x.when('the version expected', `${x.name('version')} = ${x.value(expectedVersion)}`);
+    // A tombstone, out of the listing index: a policy created again goes on from its version.
+    x.set(TOMBSTONE, true)
+      .setTo('version', `${x.name('version')} + ${x.value(1)}`)
+      .remove('kind');
+    const update = { TableName: this.#table, Key: { pk: policyPk(id) }, ...x.build(), ReturnValuesOnConditionCheckFailure: 'ALL_OLD' };
     try {
-      await this.#client.send(
-        new TransactWriteCommand({
-          ClientRequestToken: randomUUID(),
-          TransactItems: [
-            {
-              Delete: {
-                TableName: this.#table,
-                Key: { pk: policyPk(id) },
-                ...x.build(),
-                ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-              },
-            },
-          ],
-        }),
-      );
+      await this.#client.send(new TransactWriteCommand({ ClientRequestToken: randomUUID(), TransactItems: [{ Update: update as never }] }));
       return true;
     } catch (error) {
       if (!(error instanceof TransactionCanceledException)) throw error;
@@ -171,7 +183,7 @@ export class PolicyStore {
         throw new VersionConflictError(`policy ${id} is being written concurrently (${reason?.Code ?? 'cancelled'})`, undefined);
       }
       const old = oldItem(reason.Item);
-      if (old === undefined) return false;
+      if (old === undefined || old[TOMBSTONE] === true) return false;
       const current = toPolicy(old);
       throw new VersionConflictError(
         `policy ${id} changed concurrently (expected version ${expectedVersion}, found ${current.version})`,

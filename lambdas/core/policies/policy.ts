@@ -2,9 +2,10 @@ import * as z from 'zod';
 import { MAX_WINDOW_SECONDS, RATE_NEEDS_PER, rateWithoutPer } from '../model/limit-rules.ts';
 import { GatepassError } from '../model/errors.ts';
 import { SessionFieldsSchema, type AccessRight, type MetaValue } from '../model/session.ts';
-import { effectiveSettings } from './effective.ts';
+import { effectiveSettings, takesPart } from './effective.ts';
+import { mergeAccessRights } from './merge.ts';
 
-export { effectiveSettings, limitsFor } from './effective.ts';
+export { effectiveSettings, limitsFor, takesPart } from './effective.ts';
 export type { EffectiveAccessRight, MergedPolicy, Partitions, PolicySettings, PolicySubject } from './effective.ts';
 export { mergeAccessRights, mergeLimits } from './merge.ts';
 
@@ -135,13 +136,19 @@ export function sessionFromPolicies(policies: readonly Policy[], now: number): P
     throw new GatepassError('ERR_VALIDATION', 'a session needs at least one policy');
   }
   const ids = [...new Set(policies.map((policy) => policy.id))];
-  const subject = { rate: 0, per: 0, quotaMax: -1, quotaRenewalRate: 0, accessRights: {}, applyPolicies: ids, isInactive: false };
+  // The session's own rights: the APIs its policies list. They apply when no policy takes part
+  // in the rights (all partitioned without acl) — where empty rights would mean every API.
+  const listed = mergeAccessRights(policies.map((policy) => policy.accessRights));
+  if (Object.keys(listed).length === 0 && !policies.some((policy) => takesPart(policy, 'acl'))) {
+    throw new GatepassError('ERR_VALIDATION', 'no policy of the session lists an API or grants access rights');
+  }
+  const subject = { rate: 0, per: 0, quotaMax: -1, quotaRenewalRate: 0, accessRights: listed, applyPolicies: ids, isInactive: false };
   const settings = effectiveSettings(subject, policies);
   const lifetimes = policies.map((policy) => policy.keyExpiresIn).filter((seconds) => seconds > 0);
   return {
     expires: lifetimes.length > 0 ? now + Math.min(...lifetimes) : 0,
     ...settings.limits,
-    accessRights: settings.accessRights,
+    accessRights: settings.accessRights as Record<string, AccessRight>,
     applyPolicies: ids,
     metaData: Object.assign({}, ...policies.map((policy) => policy.metaData)) as Record<string, MetaValue>,
     tags: [...new Set(policies.flatMap((policy) => policy.tags))],

@@ -1,6 +1,7 @@
 import type { Config } from '../model/config.ts';
 import { readCredential } from './credential.ts';
 import { deny, pluginDeny, type Denial } from './decision.ts';
+import { GatepassError } from '../model/errors.ts';
 import type { HookRunner } from '../plugins/hooks.ts';
 import type { JwtVerifier } from '../jwt/jwt.ts';
 import { keyIdOf, keySessionPk, maskKey, sha256Hex } from '../model/keys.ts';
@@ -127,6 +128,13 @@ async function createIdentitySession(
     Object.assign(logFields, { policies: ids, missing: lookup?.missing });
     return deny('no_matching_policy');
   }
+  let fields;
+  try {
+    fields = sessionFromPolicies(lookup.policies, Math.floor(nowMs / 1000));
+  } catch (error) {
+    if (!(error instanceof GatepassError) || error.code !== 'ERR_VALIDATION') throw error;
+    return deny('no_matching_policy'); // policies that grant no API: never every API
+  }
   // Concurrent first requests make exactly one session, and all use it.
-  return deps.sessions.createOnce(pk, keyId, sessionFromPolicies(lookup.policies, Math.floor(nowMs / 1000)), nowMs, 'jwt');
+  return deps.sessions.createOnce(pk, keyId, fields, nowMs, 'jwt');
 }

@@ -144,6 +144,7 @@ export class Pipeline {
     hooks.state.session = start.item;
     hooks.state.written = !start.countersKnown;
     const hookDenial = await hooks.postAuth();
+    if (hookDenial === 'gone') return { item: undefined, ...READ };
     if (hookDenial) return pluginDeny(hookDenial, identity.principalId);
     return { item: hooks.state.session, settingsCurrent: true, countersKnown: !hooks.state.written };
   }

@@ -114,18 +114,19 @@ export class SessionService {
   }
 
   /**
-   * Creates or replaces a session with the counters the input names (default: a whole
-   * window starting now) — `TykSetKeyData`, and an auth hook's session. Retried on the fresh
-   * item when a concurrent writer got there first.
+   * Creates or replaces a session — `TykSetKeyData`, and an auth hook's session. A new
+   * session gets the counters the input names (default: a whole window starting now); an
+   * existing one keeps its counters, as an admin PUT does: a plugin that saves back the
+   * session it read (or answers the same session on every request) never gives quota back.
+   * Counters change only through an explicit `updateSession({ quotaRemaining })`. Retried on
+   * the fresh item when a concurrent writer got there first.
    */
   async put(pk: string, keyId: string, input: SessionInputFields, nowMs: number): Promise<StoredSession> {
     let current = await this.#store.get(pk);
     for (let attempt = 1; attempt <= MAX_PUT_ATTEMPTS; attempt++) {
       try {
         if (current === undefined) return await this.create(pk, keyId, input, nowMs);
-        const settings = settingsOf(input, Math.floor(nowMs / 1000));
-        const counters = await this.#newCounters(settings, input, nowMs);
-        return await this.#change(current, { settings: { ...settings, alias: settings.alias ?? null }, counters }, nowMs);
+        return await this.replace(current, input, nowMs);
       } catch (error) {
         if (error instanceof AlreadyExistsError) current = error.current as StoredSession | undefined;
         else if (error instanceof VersionConflictError) current = error.current as StoredSession;

@@ -46,8 +46,9 @@ function countWindow(
   const bound = () => x.value(nowMs - lengthSeconds * 1000);
   if (step === 'take') {
     x.when(`${label} window open`, lengthSeconds === 0 ? `attribute_exists(${start})` : `${start} > ${bound()}`);
-    x.when(`${label} window has room`, `${used} < ${x.value(limit)}`);
-    x.setTo(attributes.used, `${used} + ${x.value(1)}`);
+    // No count yet in an open window (a partly written item) is a count of 0, as planCount reads it.
+    x.when(`${label} window has room`, `attribute_not_exists(${used}) OR ${used} < ${x.value(limit)}`);
+    x.setTo(attributes.used, `if_not_exists(${used}, ${x.value(0)}) + ${x.value(1)}`);
   } else {
     x.when(
       `${label} window over`,
