@@ -504,7 +504,7 @@ describe('HookRunner', () => {
       expect(hooks.state.session).toMatchObject({ expires: NOW + 60, version: 2 });
     });
 
-    it('fails closed after losing 5 writes in a row', async () => {
+    it('fails closed after losing 8 writes in a row', async () => {
       const store = new MemoryStore();
       store.beforeUpdate = (pk) => {
         const current = store.items.get(pk)!;
@@ -515,8 +515,8 @@ describe('HookRunner', () => {
       );
       const { hooks } = runner([{ name: 'unlucky', postAuth: hook }], { store, session: stored() });
 
-      await expectPluginError(hooks.postAuth(), 'unlucky', /lost 5 writes in a row/);
-      expect(hook).toHaveBeenCalledTimes(5);
+      await expectPluginError(hooks.postAuth(), 'unlucky', /lost 8 writes in a row/);
+      expect(hook).toHaveBeenCalledTimes(8);
     });
 
     it.each([
