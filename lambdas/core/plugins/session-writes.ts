@@ -2,6 +2,7 @@ import { AlreadyExistsError, ContentionError, NotFoundError, VersionConflictErro
 import { InvalidInputError, fieldProblems } from '../model/input-error.ts';
 import { keyIdOf, keySessionPk } from '../model/keys.ts';
 import { unstorable } from '../model/storable.ts';
+import { preloadUrlPatterns } from '../model/url-pattern-engine.ts';
 import { newSessionFields, SessionInputSchema } from '../model/session.ts';
 import { guardOf, storedFields, type StoredSession } from '../store/item.ts';
 import type { SessionStore } from '../store/store.ts';
@@ -16,6 +17,7 @@ const MAX_SET_ATTEMPTS = 5;
  * writer got there first. Returns the item as written.
  */
 export async function setSession(store: SessionStore, key: string, init: unknown, now: number): Promise<StoredSession> {
+  await preloadUrlPatterns(init);
   const parsed = parseStorable(init);
   if (!parsed.success) throw new InvalidInputError(fieldProblems(parsed.error));
   // A replacement writes the counters too: `quotaRemaining` (default: the whole quota) and `quotaRenews`.
@@ -47,6 +49,7 @@ export async function createSessionOnce(store: SessionStore, key: string, init: 
   const pk = keySessionPk(keyId);
   const existing = await store.get(pk);
   if (existing !== undefined) return existing;
+  await preloadUrlPatterns(init);
   const parsed = parseStorable(init);
   if (!parsed.success) throw new InvalidInputError(fieldProblems(parsed.error));
   try {

@@ -3,6 +3,7 @@ import { DeleteCommand, GetCommand, QueryCommand, UpdateCommand, type DynamoDBDo
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { batchGetConsistent } from '../store/batch-get.ts';
 import { AlreadyExistsError, GatepassError, NotFoundError, VersionConflictError } from '../model/errors.ts';
+import { preloadUrlPatterns } from '../model/url-pattern-engine.ts';
 import { OPTIONAL_POLICY_FIELDS, PolicyFieldsSchema, type Policy, type PolicyFields } from './policy.ts';
 import { UpdateExpression } from '../store/expression.ts';
 import { TABLE } from '../store/table.ts';
@@ -74,7 +75,9 @@ export class PolicyStore {
   /** Strongly consistent read; `undefined` when there is no such policy. */
   async get(id: string): Promise<Policy | undefined> {
     const out = await this.#client.send(new GetCommand({ TableName: this.#table, Key: { pk: policyPk(id) }, ConsistentRead: true }));
-    return out.Item === undefined ? undefined : toPolicy(out.Item);
+    if (out.Item === undefined) return undefined;
+    await preloadUrlPatterns(out.Item); // its schema checks URL patterns
+    return toPolicy(out.Item);
   }
 
   /**
