@@ -36,6 +36,8 @@ const MISS_EXPLANATIONS: Record<string, string> = {
   'hotKey.quota.allowed': 'More allowed than the quota: the counting is not exact on a hot key.',
   'hotKey.requests.cold':
     'More than one request per steady-state decision for a key well under the ceiling: a cold key should cost what one conditional write costs.',
+  'cold.ratioToMinimal':
+    "Past 1, gatepass loads code at start-up that the minimal authorizer does not and its first request may not need: the bundle's metafile (bench/.out) shows what. The levers: re2js only when a key has URL rights, no schema library on the start-up path, nothing imported that the first request does not use.",
   'throughput.ratio':
     'The ratio moves by about ±0.1 from run to run on this machine, and falls far lower when other processes compete for its 2 cores. The CPU lines tell where the limit is: the gateway process — one Node.js thread running the local API Gateway stand-in, the authorizer and the AWS SDK — runs near a full core, while DynamoDB Local has CPU to spare; per request about 0.45 ms of it is the SDK (see the CPU table) and most of the rest the local emulator (HTTP server, event building, JSON round trips, echo backend). In AWS the authorizer runs in its own Lambda instances, scaled out, and API Gateway is not this process.',
 };
