@@ -37,7 +37,7 @@ const MISS_EXPLANATIONS: Record<string, string> = {
   'hotKey.requests.cold':
     'More than one request per steady-state decision for a key well under the ceiling: a cold key should cost what one conditional write costs.',
   'cold.ratioToMinimal':
-    "Past 1, gatepass loads code at start-up that the minimal authorizer does not and its first request may not need: the bundle's metafile (bench/.out) shows what. The levers: re2js only when a key has URL rights, no schema library on the start-up path, nothing imported that the first request does not use.",
+    "Both bundles carry the same AWS SDK; what gatepass adds is mostly bytes that Node.js must parse at import — re2js, zod, jose, the Powertools logger and metrics, middy and gatepass's own code — and parsing grows with bytes. re2js is now imported only when a key's rights list URL patterns, so its module is no longer evaluated at start-up; but the CDK construct builds one file, so its bytes are still in it and still scanned (it saves little). Going under 1 takes bytes out of the file that starts: re2js shipped beside the bundle (the construct's `nodeModules`) or a build with code splitting, and zod off the start-up path — it is reached through the session and policy schemas that the decision code imports (`zod/mini` would cut most of its weight).",
   'throughput.ratio':
     'The ratio moves by about ±0.1 from run to run on this machine, and falls far lower when other processes compete for its 2 cores. The CPU lines tell where the limit is: the gateway process — one Node.js thread running the local API Gateway stand-in, the authorizer and the AWS SDK — runs near a full core, while DynamoDB Local has CPU to spare; per request about 0.45 ms of it is the SDK (see the CPU table) and most of the rest the local emulator (HTTP server, event building, JSON round trips, echo backend). In AWS the authorizer runs in its own Lambda instances, scaled out, and API Gateway is not this process.',
 };
@@ -150,7 +150,9 @@ const GROUP_MEANING: Record<string, string> = {
     'What the first request after a new Lambda instance starts pays. The bundle is built like the CDK construct builds ' +
     'it (esbuild, ESM, node22, minified) with `@aws-sdk/*` left external, as the Lambda runtime provides an SDK; a fresh ' +
     '`node` process then imports it and answers one REST REQUEST event against DynamoDB Local. A smaller bundle also ' +
-    'deploys faster. The "as deployed" rows use the construct\'s own externals.',
+    'deploys faster. The "as deployed" rows use the construct\'s own externals, and are held against a minimal ' +
+    'authorizer built the same way (bench/minimal-authorizer.ts: one UpdateItem with the document client, then Allow), ' +
+    'the two started in turn in fresh processes: the ratio is what gatepass adds to the floor.',
   'Throughput (local gateway vs raw DynamoDB Local, same run, same concurrency)':
     "How much of the store's capacity the whole gateway path keeps. autocannon drives the local gateway (`startDev`: " +
     'the real authorizer handler in front of the echo backend) in a separate process; the raw figures are the same ' +
