@@ -253,7 +253,10 @@ function figures(runs: Runs): Figure[] {
       short: 'Exhausted key: requests per denial',
       value: floodRequests,
       unit: '',
-      note: `Over ${denied.length} denials of the quota run (throttled attempts included): what a flood on a used-up key costs.`,
+      note:
+        denied.length === 0
+          ? 'No request of the quota run was denied: the quota was never reached (see the row above), so there is no flood to measure.'
+          : `Over ${denied.length} denials of the quota run (throttled attempts included): what a flood on a used-up key costs.`,
     },
     {
       ...base,
