@@ -10,6 +10,12 @@ export const TEST_ENV = {
   POWERTOOLS_METRICS_DISABLED: 'true',
 };
 
+/**
+ * Loads the RE2 engine that URL patterns need before each test file, as the admin handler and
+ * the authorizer's pipeline do before they touch patterns (the engine is imported lazily).
+ */
+export const SETUP_FILES = ['test/setup/url-pattern-engine.ts'];
+
 /** One DynamoDB Local for a project's whole run (needs Java); each test file makes its own table. */
 export const DYNAMODB_LOCAL = ['test/setup/dynamodb-global.ts'];
 
@@ -22,6 +28,7 @@ export const DYNAMODB_LOCAL = ['test/setup/dynamodb-global.ts'];
 export default defineConfig({
   test: {
     env: TEST_ENV,
+    setupFiles: SETUP_FILES,
     testTimeout: 60_000,
     hookTimeout: 60_000,
     projects: [

@@ -1,5 +1,5 @@
 import { configDefaults, defineConfig } from 'vitest/config';
-import { DYNAMODB_LOCAL, TEST_ENV } from './vitest.config.ts';
+import { DYNAMODB_LOCAL, SETUP_FILES, TEST_ENV } from './vitest.config.ts';
 
 /**
  * `npm run test:reliability`: fault injection, the model check, the soak and the security
@@ -14,6 +14,7 @@ export default defineConfig({
     exclude: [...configDefaults.exclude, 'test/reliability/.dbg/**'],
     globalSetup: DYNAMODB_LOCAL,
     env: TEST_ENV,
+    setupFiles: SETUP_FILES,
     fileParallelism: false,
     // docs/RELIABILITY.md is written from each full run (test/reliability/report.ts).
     reporters: ['default', './test/reliability/report.ts'],

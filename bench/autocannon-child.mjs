@@ -23,6 +23,8 @@ process.stdout.write(
     perSecond: requests.total / result.duration,
     latency: { p50: latency.p50, p90: latency.p90, p97_5: latency.p97_5, p99: latency.p99, max: latency.max },
     status2xx: result['2xx'],
+    status4xx: result['4xx'],
+    status5xx: result['5xx'],
     non2xx: result.non2xx,
     errors: result.errors,
     timeouts: result.timeouts,

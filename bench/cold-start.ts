@@ -2,8 +2,10 @@
  * Measurement 3: cold start. Bundles the authorizer with esbuild (ESM, node22, minified,
  * `@aws-sdk/*` external — the Lambda runtime provides an SDK), weighs it, then starts fresh
  * `node` processes that import the bundle and answer one event against DynamoDB Local.
- * The same is done, for information, with the externals the CDK construct actually uses
- * (`GATEPASS_BUNDLING.externalModules`), which may bundle the SDK too.
+ * The same is done with the externals the CDK construct actually uses
+ * (`GATEPASS_BUNDLING.externalModules`, which bundle the SDK too), alternating with a minimal
+ * authorizer built the same way (`bench/minimal-authorizer.ts`: one UpdateItem through the
+ * document client): the ratio of the two is what gatepass adds to the floor.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -26,11 +28,17 @@ const REQUIRE_BANNER =
 const CHILD = path.join(PROJECT_ROOT, 'bench', 'cold-start-child.mjs');
 /** Fresh processes measured per bundle (after one discarded run that warms the disk cache). */
 const RUNS = 5;
+/** Fresh processes per bundle for the ratio to the minimal authorizer, alternating one and the other. */
+const RATIO_RUNS = 11;
+const AUTHORIZER_ENTRY = path.join(PROJECT_ROOT, 'lambdas', 'authorizer', 'handler.ts');
+const MINIMAL_ENTRY = path.join(PROJECT_ROOT, 'bench', 'minimal-authorizer.ts');
 const CHILD_TIMEOUT_MS = 20_000;
 
 interface ChildTimes {
   readonly bootMs: number;
   readonly importMs: number;
+  /** CPU time (user + system, all threads) spent importing. */
+  readonly importCpuMs: number;
   readonly firstEventMs: number;
   readonly effect: string;
 }
@@ -39,6 +47,7 @@ export async function measureColdStart(endpoint: string): Promise<Figure[]> {
   const external = await bundleAuthorizer('sdk-external', SDK_EXTERNAL);
   const deployedExternals = [...(GATEPASS_BUNDLING.externalModules ?? [])];
   const deployed = await bundleAuthorizer('as-deployed', deployedExternals);
+  const minimal = await bundleAuthorizer('minimal-as-deployed', deployedExternals, MINIMAL_ENTRY);
   const table = await createBenchTable(endpoint, 'cold');
   try {
     const keys = new KeyService(new SessionStore({ client: table.doc, tableName: table.tableName, retentionSeconds: 0 }));
@@ -55,7 +64,8 @@ export async function measureColdStart(endpoint: string): Promise<Figure[]> {
       NODE_OPTIONS: '', // no tsx loader inherited from the bench process
     };
     const cold = await coldRuns(external.file, env);
-    const coldDeployed = await coldRuns(deployed.file, env);
+    const [coldDeployed, coldMinimal] = await alternatingRuns([deployed.file, minimal.file], env);
+    const ratio = coldDeployed.importMs / coldMinimal.importMs;
     const deployedText =
       deployedExternals.length === 0 ? 'nothing external: the AWS SDK bundled too' : `external: ${deployedExternals.join(', ')}`;
 
@@ -102,7 +112,23 @@ export async function measureColdStart(endpoint: string): Promise<Figure[]> {
         label: 'Import + first event, bundle as deployed',
         value: coldDeployed.total,
         unit: 'ms',
-        note: `Median of ${RUNS}: import ${coldDeployed.importMs.toFixed(1)} ms, first event ${coldDeployed.firstMs.toFixed(1)} ms.`,
+        note: `Median of ${RATIO_RUNS}: import ${coldDeployed.importMs.toFixed(1)} ms, first event ${coldDeployed.firstMs.toFixed(1)} ms.`,
+      },
+      {
+        id: 'cold.ratioToMinimal',
+        group: GROUP,
+        label: 'Import time, bundle as deployed ÷ a minimal authorizer built the same way',
+        short: 'Cold start ÷ minimal authorizer',
+        value: ratio,
+        unit: '×',
+        target: { kind: 'max', value: 1 },
+        note:
+          `Median of ${RATIO_RUNS} fresh processes each, alternating: ${coldDeployed.importMs.toFixed(1)} ms vs ${coldMinimal.importMs.toFixed(1)} ms ` +
+          `(bundles ${(deployed.bytes / 1024).toFixed(0)} KB vs ${(minimal.bytes / 1024).toFixed(0)} KB). The minimal authorizer makes one UpdateItem with the ` +
+          `document client and allows. Import + first answer: ${coldDeployed.total.toFixed(1)} ms vs ${coldMinimal.total.toFixed(1)} ms ` +
+          `(${(coldDeployed.total / coldMinimal.total).toFixed(2)} ×; gatepass's first answer reads the key, then counts). ` +
+          `CPU time of the import, steadier on a busy machine: ${coldDeployed.importCpuMs.toFixed(1)} ms vs ${coldMinimal.importCpuMs.toFixed(1)} ms ` +
+          `(${(coldDeployed.importCpuMs / coldMinimal.importCpuMs).toFixed(2)} ×).`,
       },
     ];
   } finally {
@@ -113,6 +139,7 @@ export async function measureColdStart(endpoint: string): Promise<Figure[]> {
 interface ColdStart {
   readonly total: number;
   readonly importMs: number;
+  readonly importCpuMs: number;
   readonly firstMs: number;
   readonly bootMs: number;
   readonly fromStart: number;
@@ -123,9 +150,27 @@ async function coldRuns(bundle: string, env: NodeJS.ProcessEnv): Promise<ColdSta
   await runChild(bundle, env);
   const runs: ChildTimes[] = [];
   for (let i = 0; i < RUNS; i++) runs.push(await runChild(bundle, env));
+  return medians(runs);
+}
+
+/**
+ * Medians over {@link RATIO_RUNS} fresh processes per bundle, the bundles taking turns (so
+ * that neither gets a quieter machine), after one discarded run of each.
+ */
+async function alternatingRuns(bundles: readonly string[], env: NodeJS.ProcessEnv): Promise<ColdStart[]> {
+  for (const bundle of bundles) await runChild(bundle, env);
+  const runs = bundles.map((): ChildTimes[] => []);
+  for (let i = 0; i < RATIO_RUNS; i++) {
+    for (const [b, bundle] of bundles.entries()) runs[b]!.push(await runChild(bundle, env));
+  }
+  return runs.map(medians);
+}
+
+function medians(runs: readonly ChildTimes[]): ColdStart {
   return {
     total: median(runs.map((r) => r.importMs + r.firstEventMs)),
     importMs: median(runs.map((r) => r.importMs)),
+    importCpuMs: median(runs.map((r) => r.importCpuMs)),
     firstMs: median(runs.map((r) => r.firstEventMs)),
     bootMs: median(runs.map((r) => r.bootMs)),
     fromStart: median(runs.map((r) => r.bootMs + r.importMs + r.firstEventMs)),
@@ -140,20 +185,24 @@ interface Bundle {
   readonly largest: string;
 }
 
-/** Builds `lambdas/authorizer/handler.ts` into `bench/.out/<name>/index.mjs`. */
-export async function bundleAuthorizer(name: string, external: readonly string[]): Promise<Bundle> {
+/**
+ * Builds `entry` (the authorizer's handler by default) into `bench/.out/<name>/index.mjs`,
+ * with the CDK construct's esbuild options (GATEPASS_BUNDLING) but for the externals.
+ */
+export async function bundleAuthorizer(name: string, external: readonly string[], entry = AUTHORIZER_ENTRY): Promise<Bundle> {
   const dir = path.join(OUT_DIR, name);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, 'index.mjs');
   const result = await build({
-    entryPoints: [path.join(PROJECT_ROOT, 'lambdas', 'authorizer', 'handler.ts')],
+    entryPoints: [entry],
     outfile: file,
     bundle: true,
     platform: 'node',
     format: 'esm',
     target: 'node22',
     minify: true,
+    keepNames: GATEPASS_BUNDLING.keepNames ?? false,
     mainFields: ['module', 'main'],
     external: [...external],
     banner: { js: REQUIRE_BANNER },

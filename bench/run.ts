@@ -2,7 +2,7 @@
  * `npm run bench`: starts its own DynamoDB Local, runs each measurement in turn, then
  * writes `bench/results.json`, prints a table, draws `docs/benchmarks.svg` and rewrites
  * `docs/BENCHMARKS.md`. Flags: `--quick` (shorter runs, for checking the harness; the
- * docs are not rewritten), `--only=requests,cpu,cold,throughput`, `--render` (rewrite the
+ * docs are not rewritten), `--only=requests,cpu,cold,throughput,hotkey`, `--render` (rewrite the
  * chart and docs/BENCHMARKS.md from bench/results.json without measuring again).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -10,6 +10,7 @@ import path from 'node:path';
 import { startDynamoDbLocal } from '../local/dynamodb-local.ts';
 import { measureColdStart } from './cold-start.ts';
 import { measureCpu } from './cpu.ts';
+import { measureHotKey } from './hot-key.ts';
 import { meets, type Figure } from './lib/figures.ts';
 import { machineInfo, withEndLoad } from './lib/machine.ts';
 import { renderChart } from './report/chart.ts';
@@ -19,7 +20,7 @@ import { measureRequestsPerAuthorization } from './requests-per-auth.ts';
 import { measureThroughput } from './throughput.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
-const MEASUREMENTS = ['requests', 'cpu', 'cold', 'throughput'] as const;
+const MEASUREMENTS = ['requests', 'cpu', 'cold', 'throughput', 'hotkey'] as const;
 type Measurement = (typeof MEASUREMENTS)[number];
 
 // The SDK reads these; DynamoDB Local accepts any credentials.
@@ -55,6 +56,7 @@ async function main(): Promise<void> {
     await step('throughput', () =>
       measureThroughput(db.endpoint, { dynamoPid: db.pid, ...(quick ? { seconds: 4, warmupSeconds: 1 } : {}) }),
     );
+    await step('hotkey', () => measureHotKey(db.endpoint, quick ? { seconds: 4, warmupSeconds: 1 } : {}));
   } finally {
     await db.stop();
   }

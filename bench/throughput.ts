@@ -5,7 +5,6 @@
  * process; the raw load runs in this process with the same client settings the gateway's
  * authorizer uses. Every run is bounded in time (and the raw one in count too).
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,9 +16,9 @@ import { createDynamoClient } from '../local/table.ts';
 import { LIMITED_KEY } from './lib/authorizer.ts';
 import { createBenchTable } from './lib/dynamo.ts';
 import { percentile, type Figure } from './lib/figures.ts';
+import { httpLoad } from './lib/load.ts';
 
 const GROUP = 'Throughput (local gateway vs raw DynamoDB Local, same run, same concurrency)';
-const CHILD = path.join(import.meta.dirname, 'autocannon-child.mjs');
 
 export interface ThroughputOptions {
   /** Connections (gateway) and workers (raw) in flight. @default 32 */
@@ -76,8 +75,15 @@ export async function measureThroughput(endpoint: string, options: ThroughputOpt
           }),
         );
       const get = () => doc.send(new GetCommand({ TableName: table.tableName, Key: { pk }, ConsistentRead: true }));
-      const load = (authorization: string, duration: number) =>
-        autocannon({ url, connections: concurrency, durationSeconds: duration, headers: { authorization } });
+      const load = async (authorization: string, duration: number): Promise<Load> => {
+        const { perSecond, seconds, total, latency, failures } = await httpLoad({
+          url,
+          connections: concurrency,
+          durationSeconds: duration,
+          headers: { authorization },
+        });
+        return { perSecond, seconds, total, latency, failures };
+      };
 
       // Every path warmed before any is measured (DynamoDB Local's JVM keeps getting
       // faster for several seconds), then the two figures of the ratio measured in
@@ -243,48 +249,4 @@ async function rawLoad(op: () => Promise<unknown>, concurrency: number, seconds:
     latency: { p50: ms(50), p90: ms(90), p99: ms(99), max: ms(100) },
     failures,
   };
-}
-
-/** Runs autocannon in a child process; bounded by its duration plus a margin. */
-function autocannon(options: {
-  url: string;
-  connections: number;
-  durationSeconds: number;
-  headers: Record<string, string>;
-}): Promise<Load> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, JSON.stringify(options)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NODE_OPTIONS: '' },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), (options.durationSeconds + 30) * 1000);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      const line = stdout.split('\n').find((l) => l.startsWith('BENCH_RESULT '));
-      if (code !== 0 || line === undefined) {
-        reject(new Error(`autocannon failed (exit ${code}): ${stderr.slice(-2000)}`));
-        return;
-      }
-      const r = JSON.parse(line.slice('BENCH_RESULT '.length)) as {
-        total: number;
-        perSecond: number;
-        durationSeconds: number;
-        latency: Load['latency'];
-        non2xx: number;
-        errors: number;
-        timeouts: number;
-      };
-      resolve({
-        perSecond: r.perSecond,
-        seconds: r.durationSeconds,
-        total: r.total,
-        latency: r.latency,
-        failures: r.non2xx + r.errors + r.timeouts,
-      });
-    });
-  });
 }

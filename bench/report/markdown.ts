@@ -27,6 +27,17 @@ const MISS_EXPLANATIONS: Record<string, string> = {
     "re2js (about 147 KB) is now the largest input: the price of matching URL rights in linear time with a pure JavaScript RE2 (no native build to ship for Lambda ARM64). zod 4 comes next: the schemas the authorizer loads use the classic API, whose checks hang off schema methods that esbuild cannot drop. The levers: `zod/mini` for the authorizer's schemas, and loading re2js only when a key has URL rights (a dynamic import on first use).",
   'cold.importAndFirstEvent':
     'Most of it is loading code, and most of that is the AWS SDK: with `@aws-sdk/*` external, Node.js resolves and compiles the SDK\'s modules file by file from node_modules (importing `@aws-sdk/client-dynamodb` alone takes about 130 ms in a fresh process here); the bundle itself, zod its largest part, adds the rest. The first event (config, clients, first connection, first DynamoDB call) is small. Bundling the SDK in, as the CDK construct does ("as deployed" rows), is faster but still over 100 ms; going under would take a lighter DynamoDB client than the SDK v3 or less code at start-up (zod/mini). A busy machine (see the load average) inflates all of this.',
+  'hotKey.allowedPerW':
+    "Every counted request of a key is a conditional write to one item, and one item takes W writes a second: a key's allowed rate is capped at about W, whatever the quota. Lifting the cap takes counters spread over several items when the key is hot.",
+  'hotKey.share500':
+    "Past the item's W writes a second, DynamoDB throttles the counting write; the authorizer's client retries once after 50 ms, and a request still throttled fails closed (500). Throttling has to be absorbed — the write sent to another counter item — for 500s to stay rare.",
+  'hotKey.p99':
+    'Requests wait for a throttled attempt, a retry and often a second throttle before they fail; those that get through wait for DynamoDB to take them in the order the bucket refills.',
+  'hotKey.quota.allowed': 'More allowed than the quota: the counting is not exact on a hot key.',
+  'hotKey.requests.cold':
+    'More than one request per steady-state decision for a key well under the ceiling: a cold key should cost what one conditional write costs.',
+  'cold.ratioToMinimal':
+    "Both bundles carry the same AWS SDK; what gatepass adds is mostly bytes that Node.js must parse at import — re2js, zod, jose, the Powertools logger and metrics, middy and gatepass's own code — and parsing grows with bytes. re2js is now imported only when a key's rights list URL patterns, so its module is no longer evaluated at start-up; but the CDK construct builds one file, so its bytes are still in it and still scanned (it saves little). Going under 1 takes bytes out of the file that starts: re2js shipped beside the bundle (the construct's `nodeModules`) or a build with code splitting, and zod off the start-up path — it is reached through the session and policy schemas that the decision code imports (`zod/mini` would cut most of its weight).",
   'throughput.ratio':
     'The ratio moves by about ±0.1 from run to run on this machine, and falls far lower when other processes compete for its 2 cores. The CPU lines tell where the limit is: the gateway process — one Node.js thread running the local API Gateway stand-in, the authorizer and the AWS SDK — runs near a full core, while DynamoDB Local has CPU to spare; per request about 0.45 ms of it is the SDK (see the CPU table) and most of the rest the local emulator (HTTP server, event building, JSON round trips, echo backend). In AWS the authorizer runs in its own Lambda instances, scaled out, and API Gateway is not this process.',
 };
@@ -98,7 +109,7 @@ export function renderMarkdown(report: Report): string {
       'running and sends traffic only to 127.0.0.1. Close other heavy processes first: the run shares 2 cores between the ' +
       "authorizer, the load generator and DynamoDB Local's JVM. `bench/results.json` holds every figure with its target " +
       'and the machine description below. The modules: `bench/requests-per-auth.ts`, `bench/cpu.ts`, ' +
-      '`bench/cold-start.ts`, `bench/throughput.ts`, orchestrated by `bench/run.ts`.',
+      '`bench/cold-start.ts`, `bench/throughput.ts`, `bench/hot-key.ts`, orchestrated by `bench/run.ts`.',
   );
   out.push('');
   out.push('## Machine');
@@ -139,10 +150,23 @@ const GROUP_MEANING: Record<string, string> = {
     'What the first request after a new Lambda instance starts pays. The bundle is built like the CDK construct builds ' +
     'it (esbuild, ESM, node22, minified) with `@aws-sdk/*` left external, as the Lambda runtime provides an SDK; a fresh ' +
     '`node` process then imports it and answers one REST REQUEST event against DynamoDB Local. A smaller bundle also ' +
-    'deploys faster. The "as deployed" rows use the construct\'s own externals.',
+    'deploys faster. The "as deployed" rows use the construct\'s own externals, and are held against a minimal ' +
+    'authorizer built the same way (bench/minimal-authorizer.ts: one UpdateItem with the document client, then Allow), ' +
+    'the two started in turn in fresh processes: the ratio is what gatepass adds to the floor.',
   'Throughput (local gateway vs raw DynamoDB Local, same run, same concurrency)':
     "How much of the store's capacity the whole gateway path keeps. autocannon drives the local gateway (`startDev`: " +
     'the real authorizer handler in front of the echo backend) in a separate process; the raw figures are the same ' +
     'DynamoDB Local driven directly with the same client settings and the same number of requests in flight. On AWS ' +
     'the store scales out and this ratio is not the limit; locally it shows what the gateway path adds per request.',
+  'Hot key (one key past the per-item ceiling, simulated)':
+    'On DynamoDB one item takes about 1,000 write units and 3,000 read units a second; past that its requests are ' +
+    'throttled (`ProvisionedThroughputExceededException`), however the table is billed. DynamoDB Local never throttles, ' +
+    "so the bench puts the ceiling back, scaled down: an SDK middleware (`local/throughput-ceiling.ts`) below the SDK's " +
+    "retries gives each item a bucket of W write units and 3 W read units a second (one second's worth of burst; a " +
+    'write is 1 unit, a strongly consistent read 1, each item of a transaction 2) and throttles every attempt past it. ' +
+    'One key is then driven through the local gateway by autocannon, in front of the real authorizer handler on the ' +
+    'client the Lambda uses (its 400 ms attempt timeout, 2 attempts 50 ms apart); keys are made through the admin API. ' +
+    "The same setup without the ceiling gives the reference. Requests per decision come from the authorizer's own " +
+    'count (every SDK attempt, throttled ones included); units from the capacity DynamoDB Local reports (by item size), ' +
+    'priced at on-demand rates.',
 };

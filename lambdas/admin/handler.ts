@@ -4,6 +4,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { parseConfig, type Config } from '../core/model/config.ts';
+import { loadUrlPatternEngine } from '../core/model/url-pattern-engine.ts';
 import { KeyService } from './key-service.ts';
 import { PolicyStore } from '../core/policies/policy-store.ts';
 import { SessionIndex } from './session-index.ts';
@@ -65,6 +66,7 @@ export function createAdminHandler(options: AdminOptions): AdminHandler {
   }
 
   return middy(async (event: APIGatewayProxyEventV2): Promise<HttpResult> => {
+    await loadUrlPatternEngine(); // bodies, stored items and explain check or match URL patterns
     const method = event.requestContext?.http?.method?.toUpperCase() ?? 'GET';
     const path = event.rawPath ?? event.requestContext?.http?.path ?? '/';
     try {

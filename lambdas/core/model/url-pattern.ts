@@ -1,4 +1,5 @@
-import { RE2JS } from 're2js';
+import type { RE2JS } from 're2js';
+import { re2 } from './url-pattern-engine.ts';
 
 /**
  * URL patterns (`allowedUrls[].url`) are RE2 regular expressions — Go's syntax, the one Tyk
@@ -51,9 +52,10 @@ export function urlPatternProblem(pattern: string): string | undefined {
 function compileChecked(pattern: string): { readonly regex: RE2JS } | { readonly problem: string } {
   if (pattern.length === 0) return { problem: 'must not be empty' };
   if (pattern.length > MAX_URL_PATTERN_LENGTH) return { problem: `must be at most ${MAX_URL_PATTERN_LENGTH} characters` };
+  const engine = re2(); // not loaded: a fault, not a pattern RE2 refuses
   let regex: RE2JS;
   try {
-    regex = RE2JS.compile(pattern);
+    regex = engine.compile(pattern);
   } catch (error) {
     const detail = error instanceof Error ? error.message.replace(/^error parsing regexp: /, '') : String(error);
     return { problem: `RE2 cannot compile it (backreferences and lookaround are not supported): ${detail}` };

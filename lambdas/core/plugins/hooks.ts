@@ -8,6 +8,7 @@ import type { AuthResult, GatepassPlugin, HookContext, PluginRequest, SessionPat
 import { SessionPatchSchema, type Session } from '../model/session.ts';
 import { createSessionOnce, getSession, setSession } from './session-writes.ts';
 import { unstorable } from '../model/storable.ts';
+import { preloadUrlPatterns } from '../model/url-pattern-engine.ts';
 import type { SessionService } from '../session/service.ts';
 import type { StoredSession } from '../store/item.ts';
 
@@ -210,6 +211,7 @@ export class HookRunner {
   async #update(plugin: GatepassPlugin, patch: SessionPatch): Promise<Session> {
     const unsafe = unstorable(patch);
     if (unsafe.length > 0) throw this.#fault(plugin, `invalid session patch: ${unsafe.map((p) => `${p.field}: ${p.message}`).join('; ')}`);
+    await preloadUrlPatterns(patch); // the schema checks URL patterns
     const parsed = SessionPatchSchema.safeParse(patch);
     if (!parsed.success) {
       throw this.#fault(

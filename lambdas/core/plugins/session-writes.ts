@@ -1,6 +1,7 @@
 import { InvalidInputError, fieldProblems } from '../model/input-error.ts';
 import { keyIdOf, keySessionPk } from '../model/keys.ts';
 import { unstorable } from '../model/storable.ts';
+import { preloadUrlPatterns } from '../model/url-pattern-engine.ts';
 import { SessionInputSchema } from '../model/session.ts';
 import type { SessionInputFields, SessionService } from '../session/service.ts';
 import type { StoredSession } from '../store/item.ts';
@@ -11,6 +12,7 @@ import type { StoredSession } from '../store/item.ts';
  * now), written through the session service. Returns the item as written.
  */
 export async function setSession(sessions: SessionService, key: string, init: unknown, nowMs: number): Promise<StoredSession> {
+  await preloadUrlPatterns(init); // its schema checks URL patterns
   const keyId = keyIdOf(key);
   return sessions.put(keySessionPk(keyId), keyId, parseStorable(init), nowMs);
 }
@@ -24,6 +26,7 @@ export async function createSessionOnce(sessions: SessionService, key: string, i
   const pk = keySessionPk(keyId);
   const existing = await sessions.read(pk);
   if (existing !== undefined) return existing;
+  await preloadUrlPatterns(init);
   return sessions.createOnce(pk, keyId, parseStorable(init), nowMs);
 }
 

@@ -4,6 +4,7 @@ import { GetCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentCl
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { batchGetConsistent } from '../store/batch-get.ts';
 import { AlreadyExistsError, GatepassError, NotFoundError, VersionConflictError } from '../model/errors.ts';
+import { preloadUrlPatterns } from '../model/url-pattern-engine.ts';
 import { OPTIONAL_POLICY_FIELDS, PolicyFieldsSchema, type Policy, type PolicyFields } from './policy.ts';
 import { UpdateExpression } from '../store/expression.ts';
 import { TABLE } from '../model/table.ts';
@@ -82,7 +83,9 @@ export class PolicyStore {
   /** Strongly consistent read; `undefined` when there is no such policy. */
   async get(id: string): Promise<Policy | undefined> {
     const item = await this.#raw(id);
-    return item === undefined || item[TOMBSTONE] === true ? undefined : toPolicy(item);
+    if (item === undefined || item[TOMBSTONE] === true) return undefined;
+    await preloadUrlPatterns(item); // its schema checks URL patterns
+    return toPolicy(item);
   }
 
   /** The policy's item as stored, a deleted policy's tombstone included. */

@@ -2,6 +2,7 @@ import { countsNothing } from '../limits/limits.ts';
 import type { Config } from '../model/config.ts';
 import { ContentionError } from '../model/errors.ts';
 import type { Log } from '../model/log.ts';
+import { preloadUrlPatterns } from '../model/url-pattern-engine.ts';
 import type { JwtVerifier } from '../jwt/jwt.ts';
 import { HookRunner } from '../plugins/hooks.ts';
 import type { GatepassPlugin } from '../plugins/plugin.ts';
@@ -178,6 +179,7 @@ export class Pipeline {
         continue;
       }
       const policies = await this.#policiesOf(item, who);
+      await preloadUrlPatterns(item, ...policies); // decide matches URL patterns synchronously
       const verdict = decide({
         session: item,
         countersKnown,
