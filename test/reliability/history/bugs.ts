@@ -7,6 +7,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { GatepassPlugin } from '../../../lambdas/core/plugins/plugin.ts';
 import { HOOK_HEADER } from './hooks.ts';
+import { isFirstAttempt, lostAnswerError } from './lost-answers.ts';
 
 export interface InjectedBug {
   readonly name: string;
@@ -47,17 +48,21 @@ export const INJECTED_BUGS: readonly InjectedBug[] = [
     clockDriftMs: (index) => (index === 0 ? 3000 : 0),
   },
   {
-    name: 'writes-twice',
-    what: 'every write an instance sends is sent a second time, its answer ignored',
-    installOn: (client) =>
+    name: 'hidden-lost-answers',
+    what: 'every 5th counting write of an instance loses its answer and is re-sent, and the model is not told',
+    installOn: (client) => {
+      let writes = 0;
       client.middlewareStack.add(
         (next, context) => async (args) => {
           const result = await next(args);
-          if (String(context.commandName) === 'UpdateItemCommand') await next(args).catch(() => undefined);
+          if (String(context.commandName) === 'UpdateItemCommand' && isFirstAttempt(args.request) && ++writes % 5 === 0) {
+            throw lostAnswerError();
+          }
           return result;
         },
-        { step: 'deserialize', name: 'historyWritesTwice', priority: 'low', override: true },
-      ),
+        { step: 'deserialize', name: 'historyHiddenLostAnswers', priority: 'low', override: true },
+      );
+    },
   },
 ];
 

@@ -20,6 +20,9 @@
  * - `GATEPASS_SHRINK_SECONDS` (default 60): time spent shrinking a failure.
  * - `GATEPASS_INJECT=<name>`: run against a bug injected on purpose (bugs.ts), to measure
  *   what the checker detects (best with the survey below).
+ * - `GATEPASS_HISTORY_WITHOUT=window-changes`: one window length everywhere and no reset
+ *   in flight across a re-creation (generator.ts, `withoutWindowChanges`): measures the
+ *   detection of an injected bug on a commit that still has the issue's over-grants.
  * - `GATEPASS_HISTORY_SURVEY=1`: run every history to its first violation without
  *   stopping, and list the failing seeds (each replays alone with `GATEPASS_SEED=<seed>
  *   GATEPASS_HISTORIES=1`).
@@ -29,7 +32,7 @@ import { afterAll, beforeAll, describe, it } from 'vitest';
 import { createDynamoClient } from '../../../local/table.ts';
 import { createTestTable, type TestTable } from '../../support/dynamo.ts';
 import { injectedBug } from './bugs.ts';
-import { historyArb } from './generator.ts';
+import { historyArb, withoutWindowChanges } from './generator.ts';
 import { runHistory, type HistoryRun, type HistoryStats, type Rig } from './harness.ts';
 import { HoldNextWrite } from './hold.ts';
 import { LostAnswers } from './lost-answers.ts';
@@ -41,6 +44,9 @@ const SHRINK_MS = positive('GATEPASS_SHRINK_SECONDS', 60) * 1000;
 const SEED = process.env.GATEPASS_SEED === undefined ? Math.floor(Math.random() * 2 ** 31) : positive('GATEPASS_SEED', 0);
 const SURVEY = process.env.GATEPASS_HISTORY_SURVEY === '1';
 const BUG = injectedBug(process.env.GATEPASS_INJECT);
+const WITHOUT = process.env.GATEPASS_HISTORY_WITHOUT ?? '';
+if (!['', 'window-changes'].includes(WITHOUT)) throw new Error(`GATEPASS_HISTORY_WITHOUT must be window-changes, got ${WITHOUT}`);
+const HISTORIES_ARB = WITHOUT === 'window-changes' ? historyArb(MIN_OPS, MAX_OPS).map(withoutWindowChanges) : historyArb(MIN_OPS, MAX_OPS);
 
 describe('the counting model, checked by random histories on DynamoDB Local', () => {
   let table: TestTable;
@@ -102,7 +108,7 @@ describe('the counting model, checked by random histories on DynamoDB Local', ()
     `${counts.policyWrites} policy writes, ${counts.twoPolicyKeys} keys given two policies, ${counts.scopeWrites} per-API limit writes, ` +
     `${counts.resets} resets, ${counts.recreations} re-creations (${counts.heldResets} under a reset in flight), ` +
     `${counts.lostAdminAnswers} lost admin/policy answers of ${totals.lostAnswers} lost answers, ${totals.requests} DynamoDB requests, ` +
-    `${counts.failedClosed} failed closed, ${totals.violations} violations; seed ${SEED}${BUG ? `, injected bug ${BUG.name}` : ''}, ${((Date.now() - started) / 1000).toFixed(0)} s`;
+    `${counts.failedClosed} failed closed, ${totals.violations} violations; seed ${SEED}${BUG ? `, injected bug ${BUG.name}` : ''}${WITHOUT ? `, without ${WITHOUT}` : ''}, ${((Date.now() - started) / 1000).toFixed(0)} s`;
 
   it(
     `keeps ${HISTORIES} random histories within the model's bounds`,
@@ -124,7 +130,7 @@ describe('the counting model, checked by random histories on DynamoDB Local', ()
     let serial = 0;
     let failedAt: number | undefined;
     await fc.assert(
-      fc.asyncProperty(historyArb(MIN_OPS, MAX_OPS), async (spec) => {
+      fc.asyncProperty(HISTORIES_ARB, async (spec) => {
         // Shrinking runs real histories: stop it (keep the smallest failure so far) once its time is spent.
         if (failedAt !== undefined && Date.now() - failedAt > SHRINK_MS) return;
         const run = await runHistory(spec, rig, serial++);
@@ -143,7 +149,7 @@ describe('the counting model, checked by random histories on DynamoDB Local', ()
     const failures: string[] = [];
     for (let i = 0; i < HISTORIES; i++) {
       const seed = SEED + i;
-      const [spec] = fc.sample(historyArb(MIN_OPS, MAX_OPS), { seed, numRuns: 1 });
+      const [spec] = fc.sample(HISTORIES_ARB, { seed, numRuns: 1 });
       const run = await runHistory(spec!, rig, i);
       add(run, spec!.ops.length);
       if (run.violation) failures.push(`seed ${seed}: op ${run.violation.op}: ${run.violation.messages.join(' | ')}`);
