@@ -22,7 +22,8 @@
  *   what the checker detects (best with the survey below).
  * - `GATEPASS_HISTORY_WITHOUT=window-changes`: one window length everywhere and no reset
  *   in flight across a re-creation (generator.ts, `withoutWindowChanges`): measures the
- *   detection of an injected bug on a commit that still has the issue's over-grants.
+ *   detection of an injected bug on a commit that still has the issue's over-grants;
+ *   `held-resets`: no reset in flight across a re-creation (the first over-grant alone).
  * - `GATEPASS_HISTORY_SURVEY=1`: run every history to its first violation without
  *   stopping, and list the failing seeds (each replays alone with `GATEPASS_SEED=<seed>
  *   GATEPASS_HISTORIES=1`).
@@ -32,21 +33,23 @@ import { afterAll, beforeAll, describe, it } from 'vitest';
 import { createDynamoClient } from '../../../local/table.ts';
 import { createTestTable, type TestTable } from '../../support/dynamo.ts';
 import { injectedBug } from './bugs.ts';
-import { historyArb, withoutWindowChanges } from './generator.ts';
+import { historyArb, withoutHeldResets, withoutWindowChanges } from './generator.ts';
 import { runHistory, type HistoryRun, type HistoryStats, type Rig } from './harness.ts';
 import { HoldNextWrite } from './hold.ts';
 import { LostAnswers } from './lost-answers.ts';
 
 const HISTORIES = positive('GATEPASS_HISTORIES', 200);
-const MIN_OPS = 20;
-const MAX_OPS = 40;
+const MIN_OPS = 16;
+const MAX_OPS = 32;
 const SHRINK_MS = positive('GATEPASS_SHRINK_SECONDS', 60) * 1000;
 const SEED = process.env.GATEPASS_SEED === undefined ? Math.floor(Math.random() * 2 ** 31) : positive('GATEPASS_SEED', 0);
 const SURVEY = process.env.GATEPASS_HISTORY_SURVEY === '1';
 const BUG = injectedBug(process.env.GATEPASS_INJECT);
 const WITHOUT = process.env.GATEPASS_HISTORY_WITHOUT ?? '';
-if (!['', 'window-changes'].includes(WITHOUT)) throw new Error(`GATEPASS_HISTORY_WITHOUT must be window-changes, got ${WITHOUT}`);
-const HISTORIES_ARB = WITHOUT === 'window-changes' ? historyArb(MIN_OPS, MAX_OPS).map(withoutWindowChanges) : historyArb(MIN_OPS, MAX_OPS);
+const VARIANTS = { '': undefined, 'window-changes': withoutWindowChanges, 'held-resets': withoutHeldResets } as const;
+if (!Object.hasOwn(VARIANTS, WITHOUT)) throw new Error(`GATEPASS_HISTORY_WITHOUT must be window-changes or held-resets, got ${WITHOUT}`);
+const VARIANT = VARIANTS[WITHOUT as keyof typeof VARIANTS];
+const HISTORIES_ARB = VARIANT ? historyArb(MIN_OPS, MAX_OPS).map(VARIANT) : historyArb(MIN_OPS, MAX_OPS);
 
 describe('the counting model, checked by random histories on DynamoDB Local', () => {
   let table: TestTable;
