@@ -19,11 +19,13 @@ import { signHmacToken } from '../../support/jwks-server.ts';
 import { AdminDriver, POLICY_NAMES } from './admin-driver.ts';
 import type { InjectedBug } from './bugs.ts';
 import { describeOp } from './describe.ts';
-import type { ClockStep, HistorySpec, Op, RequestSpec } from './generator.ts';
+import type { HistorySpec, Op, RequestSpec } from './generator.ts';
 import type { HoldNextWrite } from './hold.ts';
-import { HOOK_HEADER, renewal, settingsHook } from './hooks.ts';
+import { renewal, settingsHook } from './hooks.ts';
 import type { LostAnswers } from './lost-answers.ts';
-import { type BatchRequest, HistoryModel, type Outcome } from './model.ts';
+import { type BatchRequest, HistoryModel } from './model.ts';
+import { authorize, request } from './requests.ts';
+import { nextTime } from './clock-steps.ts';
 import { RIGHTS, ROUTES } from './routes.ts';
 import type { InstanceSpec } from './settings.ts';
 
@@ -33,8 +35,6 @@ export const BASE_MS = 1_800_000_000_000;
 const RETENTION_SECONDS = 2_592_000;
 /** The HMAC secret the instances verify JWTs with. */
 const JWT_SECRET = 'history-checker-hmac-secret-0123456789abcdef';
-
-type AuthRequest = Parameters<Pipeline['authorize']>[0];
 
 /** What every history shares: the table, one client per instance slot and one for the admin, the faults. */
 export interface Rig {
@@ -314,56 +314,6 @@ export async function runHistory(spec: HistorySpec, rig: Rig, serial: number): P
     if (kind === 'patch-api-limit') stats.scopeWrites += 1;
     if (kind === 'reset') stats.resets += 1;
     if (twoPolicies) stats.twoPolicyKeys += 1;
-  }
-}
-
-/**
- * The shared clock after a step. A step aimed at a boundary goes there if it lies ahead,
- * else it moves the clock by 200 ms.
- */
-function nextTime(step: ClockStep, now: number, model: HistoryModel, instances: readonly InstanceSpec[]): number {
-  if ('by' in step) return now + step.by;
-  const offsets = instances.map((i) => i.offsetMs);
-  let target: number;
-  if ('toEndOf' in step) {
-    const end = model.windowEnd(step.toEndOf, now, ROUTES[0]!);
-    if (end === undefined) return now + 1000;
-    const [endLo, endHi] = end;
-    // Open for every instance while now + offset < endLo; over for every one once now + offset ≥ endHi.
-    if (step.side === 'before') target = endLo - Math.max(...offsets) - step.margin;
-    else if (step.side === 'after') target = endHi - Math.min(...offsets) + step.margin;
-    else target = endLo - Math.max(...offsets) + (step.margin * (endHi - endLo + Math.max(...offsets) - Math.min(...offsets))) / 600;
-  } else {
-    const instance = instances[step.pastPolicyCacheOf % instances.length]!;
-    const changed = model.policies.lastChange();
-    if (changed === undefined) return now + 1000;
-    target = changed + instance.cacheSeconds * 1000 + step.margin;
-  }
-  target = Math.round(target);
-  return target > now ? target : now + 200;
-}
-
-function request(r: BatchRequest, authorization: string): AuthRequest {
-  const { route } = r;
-  return {
-    apiId: route.apiId,
-    stage: route.stage,
-    method: route.method,
-    path: route.path,
-    headers: { authorization, ...(r.hook ? { [HOOK_HEADER]: JSON.stringify(r.hook) } : {}) },
-    query: {},
-    sourceIp: '127.0.0.1',
-  };
-}
-
-/** A decision, or the fault it failed closed with (which API Gateway would answer 500: a deny). */
-async function authorize(pipeline: Pipeline, req: AuthRequest): Promise<Outcome> {
-  try {
-    const decision = await pipeline.authorize(req);
-    return decision.allow ? { allow: true } : { allow: false, reason: decision.reason };
-  } catch (error) {
-    const e = error as { code?: string; name?: string };
-    return { error: e.code ?? e.name ?? 'Error' };
   }
 }
 

@@ -21,7 +21,7 @@
  * - `GATEPASS_INJECT=<name>`: run against a bug injected on purpose (bugs.ts), to measure
  *   what the checker detects (best with the survey below).
  * - `GATEPASS_HISTORY_WITHOUT=window-changes`: one window length everywhere and no reset
- *   in flight across a re-creation (generator.ts, `withoutWindowChanges`): measures the
+ *   in flight across a re-creation (variants.ts): measures the
  *   detection of an injected bug on a commit that still has the issue's over-grants;
  *   `held-resets`: no reset in flight across a re-creation (the first over-grant alone).
  * - `GATEPASS_HISTORY_SURVEY=1`: run every history to its first violation without
@@ -33,10 +33,11 @@ import { afterAll, beforeAll, describe, it } from 'vitest';
 import { createDynamoClient } from '../../../local/table.ts';
 import { createTestTable, type TestTable } from '../../support/dynamo.ts';
 import { injectedBug } from './bugs.ts';
-import { historyArb, withoutHeldResets, withoutWindowChanges } from './generator.ts';
+import { historyArb } from './generator.ts';
 import { runHistory, type HistoryRun, type HistoryStats, type Rig } from './harness.ts';
 import { HoldNextWrite } from './hold.ts';
 import { LostAnswers } from './lost-answers.ts';
+import { withoutHeldResets, withoutWindowChanges } from './variants.ts';
 
 const HISTORIES = positive('GATEPASS_HISTORIES', 200);
 const MIN_OPS = 16;

@@ -23,18 +23,8 @@
  * Σ over scopes min(permitted, room) exactly, less at most one per lost answer.
  */
 import type { Route } from './routes.ts';
-import {
-  candidatesFor,
-  isExpiredAt,
-  sameSettings,
-  type Candidate,
-  type InstanceSpec,
-  type KeySettings,
-  type Limits,
-  PolicyHistory,
-  type Scope,
-} from './settings.ts';
-import { WindowTracker, type WindowStatus } from './window.ts';
+import { candidatesFor, isExpiredAt, sameSettings, type InstanceSpec, type KeySettings, PolicyHistory, type Scope } from './settings.ts';
+import { expectedAllows, type RequestFacts, type ScopeFacts, Subject, scopeFacts } from './subject.ts';
 
 /** Failed counting writes after which a request fails closed (ARCHITECTURE.md, "Contention"). */
 const CONTENTION_BOUND = 8;
@@ -70,59 +60,6 @@ export interface Verdict {
   readonly violations: string[];
   readonly summary: string;
   readonly clean: boolean;
-}
-
-/** The counters of one scope. */
-interface Windows {
-  readonly quota: WindowTracker;
-  readonly rate: WindowTracker;
-}
-
-/** A session the history counts on: its settings (as known to the model) and its scopes' windows. */
-class Subject {
-  readonly scopes = new Map<Scope, Windows>();
-
-  constructor(
-    public settings: KeySettings | undefined,
-    /** When its counters last started from nothing (creation or reset), shared-clock ms. */
-    public since: number,
-  ) {}
-
-  windows(scope: Scope): Windows {
-    let w = this.scopes.get(scope);
-    if (w === undefined) {
-      w = { quota: new WindowTracker(`${scope} quota`, 999, this.since), rate: new WindowTracker(`${scope} rate`, 999, this.since) };
-      this.scopes.set(scope, w);
-    }
-    return w;
-  }
-}
-
-/** Per request: the ways it may be decided under which it passes, and whether some or all do. */
-interface RequestFacts {
-  readonly passing: Candidate[];
-  readonly any: boolean;
-  readonly all: boolean;
-  /** Distinct (scope, limits) among the passing candidates. */
-  readonly ways: number;
-  readonly scopes: Set<Scope>;
-}
-
-interface ScopeFacts {
-  readonly who: Who;
-  readonly scope: Scope;
-  readonly quotaStatus: WindowStatus;
-  readonly rateStatus: WindowStatus;
-  readonly maxQuota: number;
-  readonly maxRate: number;
-  readonly quotaCounted: boolean;
-  readonly rateCounted: boolean;
-  /** Allowed requests counted here certainly, and those that may be counted here or elsewhere. */
-  readonly sure: number;
-  readonly maybe: number;
-  readonly quotaCap: number;
-  readonly rateCap: number;
-  readonly offsets: number[];
 }
 
 export class HistoryModel {
@@ -207,7 +144,7 @@ export class HistoryModel {
       if (mine.length === 0) continue;
       const subject = who === 'key' ? this.key : this.jwt;
       const scopes = [...new Set(mine.flatMap((i) => [...facts[i]!.scopes]))].map((scope) =>
-        this.#scopeFacts(o, subject, who, scope, mine, facts, allowed),
+        scopeFacts(this.instances, o, subject, who, scope, mine, facts, allowed),
       );
       for (const s of scopes) {
         const w = subject.windows(s.scope);
@@ -227,7 +164,7 @@ export class HistoryModel {
       const got = mine.filter(allowed).length;
       let expected: { value: number; why: string } | undefined;
       if (doubts.length === 0) {
-        expected = this.#expected(subject, scopes, mine, facts);
+        expected = expectedAllows(subject, scopes, mine, facts);
         if (got < expected.value - o.lost) {
           const lost = o.lost > 0 ? ` less ${o.lost} lost answer(s)` : '';
           const errors = mine.flatMap((i) => ('error' in o.outcomes[i]! ? [o.outcomes[i]!.error] : []));
@@ -249,61 +186,6 @@ export class HistoryModel {
     }
     this.key.settings = o.settingsAfter;
     return { violations, summary: summaries.join('\n      '), clean };
-  }
-
-  #scopeFacts(
-    o: BatchObservation,
-    subject: Subject,
-    who: Who,
-    scope: Scope,
-    mine: readonly number[],
-    facts: readonly RequestFacts[],
-    allowed: (i: number) => boolean,
-  ): ScopeFacts {
-    const here = mine.filter((i) => facts[i]!.scopes.has(scope));
-    const limits: Limits[] = here.flatMap((i) => facts[i]!.passing.filter((c) => c.scope === scope).map((c) => c.limits));
-    const offsets = [...new Set(here.map((i) => this.instances[o.requests[i]!.instance]!.offsetMs))];
-    const quotaCounted = limits.every((l) => l.quotaMax !== -1);
-    const rateCounted = limits.every((l) => l.rate > 0);
-    const w = subject.windows(scope);
-    const quotaStatus = w.quota.status(o.at, offsets, [...new Set(limits.map((l) => l.quotaRenewalRate))]);
-    const rateLengths = [...new Set(limits.filter((l) => l.rate > 0).map((l) => l.per))];
-    const rateStatus = rateLengths.length > 0 ? w.rate.status(o.at, offsets, rateLengths) : 'over';
-    const maxQuota = quotaCounted ? Math.max(0, ...limits.map((l) => l.quotaMax)) : Number.POSITIVE_INFINITY;
-    const maxRate = rateCounted ? Math.max(0, ...limits.map((l) => l.rate)) : Number.POSITIVE_INFINITY;
-    const resets = o.alongside?.kind === 'reset' && who === 'key' ? 1 : 0;
-    return {
-      who,
-      scope,
-      quotaStatus,
-      rateStatus,
-      maxQuota,
-      maxRate,
-      quotaCounted,
-      rateCounted,
-      sure: here.filter((i) => allowed(i) && facts[i]!.scopes.size === 1).length,
-      maybe: here.filter((i) => allowed(i) && facts[i]!.scopes.size > 1).length,
-      quotaCap: quotaCounted ? w.quota.cap(quotaStatus, maxQuota, resets) : Number.POSITIVE_INFINITY,
-      rateCap: rateCounted ? w.rate.cap(rateStatus, maxRate) : Number.POSITIVE_INFINITY,
-      offsets,
-    };
-  }
-
-  /** Exactly how many of a subject's requests must be allowed, when nothing is in doubt. */
-  #expected(subject: Subject, scopes: readonly ScopeFacts[], mine: readonly number[], facts: readonly RequestFacts[]) {
-    let value = 0;
-    const why: string[] = [];
-    for (const s of scopes) {
-      const permitted = mine.filter((i) => facts[i]!.all && facts[i]!.scopes.has(s.scope)).length;
-      const l = facts[mine.find((i) => facts[i]!.scopes.has(s.scope))!]!.passing[0]!.limits;
-      const w = subject.windows(s.scope);
-      const sure = (status: WindowStatus) => status as Exclude<WindowStatus, 'unsure'>;
-      const quotaRoom = l.quotaMax === -1 ? Number.POSITIVE_INFINITY : w.quota.floor(sure(s.quotaStatus), l.quotaMax);
-      const rateRoom = l.rate === 0 ? Number.POSITIVE_INFINITY : w.rate.floor(sure(s.rateStatus), l.rate);
-      value += Math.min(permitted, quotaRoom, rateRoom);
-      why.push(`${s.scope}: min(permitted ${permitted}, quota room ${quotaRoom}, rate room ${rateRoom})`);
-    }
-    return { value, why: why.join('; ') };
   }
 
   /** Counts the batch into each scope's windows (one write counts a request in both, or in neither). */
