@@ -1,6 +1,6 @@
 /**
  * Random histories (fast-check): two or three instances, an API key, a JWT identity, four
- * policies, and 16–32 operations — batches of concurrent authorizations (some asking a
+ * policies, and 14–28 operations — batches of concurrent authorizations (some asking a
  * hook to write limits, some with an admin write alongside), admin writes, policy writes,
  * clock steps, lost answers, and a key deleted and re-created under a reset in flight.
  * Every history prints as a numbered list of operations, so a shrunk counterexample reads

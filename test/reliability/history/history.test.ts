@@ -40,8 +40,8 @@ import { LostAnswers } from './lost-answers.ts';
 import { withoutHeldResets, withoutWindowChanges } from './variants.ts';
 
 const HISTORIES = positive('GATEPASS_HISTORIES', 200);
-const MIN_OPS = 16;
-const MAX_OPS = 32;
+const MIN_OPS = 14;
+const MAX_OPS = 28;
 const SHRINK_MS = positive('GATEPASS_SHRINK_SECONDS', 60) * 1000;
 const SEED = process.env.GATEPASS_SEED === undefined ? Math.floor(Math.random() * 2 ** 31) : positive('GATEPASS_SEED', 0);
 const SURVEY = process.env.GATEPASS_HISTORY_SURVEY === '1';
