@@ -4,12 +4,15 @@
  * the model learns the settings in force from public reads (never from stored counters).
  */
 import type { KeyService } from '../../../lambdas/admin/key-service.ts';
+import { NotFoundError } from '../../../lambdas/core/model/errors.ts';
 import { parsePolicyInput } from '../../../lambdas/core/policies/policy.ts';
 import type { PolicyStore } from '../../../lambdas/core/policies/policy-store.ts';
 import type { AdminOp, KeySpec, PolicyChoice, PolicyName, PolicySpec } from './generator.ts';
 import type { HistoryModel } from './model.ts';
-import { POLICY_RIGHTS, RIGHTS } from './routes.ts';
-import { sameSettings, type KeySettings } from './settings.ts';
+import { RIGHTS, type Rights, SCOPED_API, withApiLimit } from './routes.ts';
+import { type KeySettings, sameSettings } from './settings.ts';
+
+export const POLICY_NAMES: readonly PolicyName[] = ['gold', 'free', 'perapi', 'plan'];
 
 export interface AdminResult {
   readonly ok: boolean;
@@ -28,70 +31,73 @@ export class AdminDriver {
     readonly clock: () => number,
   ) {}
 
-  policyId(name: PolicyName | 'missing'): string {
+  policyId(name: PolicyChoice): string {
     return `${this.prefix}-${name}`;
   }
 
-  applyPolicies(choice: PolicyChoice): string[] {
-    return choice === 'none' ? [] : [this.policyId(choice)];
+  applyPolicies(choices: readonly PolicyChoice[]): string[] {
+    return choices.map((choice) => this.policyId(choice));
   }
 
   async createPolicies(specs: Readonly<Record<PolicyName, PolicySpec>>): Promise<void> {
-    for (const name of ['gold', 'free'] as const) await this.policies.put(this.policyId(name), policyFields(specs[name], name));
+    for (const name of POLICY_NAMES) await this.policies.put(this.policyId(name), policyFields(specs[name], name));
   }
 
-  async createKey(spec: KeySpec): Promise<{ key: { key: string; keyId: string }; settings: KeySettings }> {
+  /** Creates the key (imported with `key` when given: a re-creation of the same raw key). */
+  async createKey(spec: KeySpec, key?: string): Promise<{ key: string; keyId: string }> {
     const now = Math.floor(this.clock() / 1000);
     const created = await this.keys.create({
+      ...(key === undefined ? {} : { key }),
       alias: `${this.prefix}-key`,
       quotaMax: spec.quotaMax,
       quotaRenewalRate: spec.quotaRenewalRate,
       rate: spec.rate,
       per: spec.per,
-      accessRights: RIGHTS[spec.rights]!.rights,
-      applyPolicies: this.applyPolicies(spec.policy),
+      accessRights: rightsOf(RIGHTS[spec.rights]!.rights, spec.apiLimit),
+      applyPolicies: this.applyPolicies(spec.policies),
       expires: spec.expiresIn === 0 ? 0 : now + spec.expiresIn,
     });
-    return { key: { key: created.key, keyId: created.keyId }, settings: await this.readSettings(created.keyId) };
+    return { key: created.key, keyId: created.keyId };
   }
 
   /** Reads a policy back and records its version in the model (`at`: when it became the stored one). */
   async recordPolicy(model: HistoryModel, name: PolicyName, at: number): Promise<void> {
     const policy = await this.policies.get(this.policyId(name));
     if (policy === undefined) throw new Error(`history checker: policy ${name} vanished`);
-    const limits = {
-      quotaMax: required(policy.quotaMax),
-      quotaRenewalRate: required(policy.quotaRenewalRate),
-      rate: required(policy.rate),
-      per: required(policy.per),
-    };
-    model.policies.record(this.policyId(name), policy.version, limits, policy.accessRights, at);
+    model.policies.record(this.policyId(name), policy.version, policy, at);
   }
 
-  async readSettings(keyId: string): Promise<KeySettings> {
-    const s = await this.keys.get(keyId);
-    return {
-      quotaMax: s.quotaMax,
-      quotaRenewalRate: s.quotaRenewalRate,
-      rate: s.rate,
-      per: s.per,
-      expires: s.expires,
-      isInactive: s.isInactive,
-      accessRights: s.accessRights,
-      applyPolicies: [...s.applyPolicies],
-    };
+  /** The key's settings as the admin API shows them; `undefined` when there is no key. */
+  async readSettings(keyId: string): Promise<KeySettings | undefined> {
+    try {
+      const s = await this.keys.get(keyId);
+      return {
+        quotaMax: s.quotaMax,
+        quotaRenewalRate: s.quotaRenewalRate,
+        rate: s.rate,
+        per: s.per,
+        expires: s.expires,
+        isInactive: s.isInactive,
+        accessRights: s.accessRights,
+        applyPolicies: [...s.applyPolicies],
+      };
+    } catch (error) {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    }
   }
 
   kindOf(op: AdminOp): 'settings' | 'reset' | 'policy' {
     return op.kind === 'reset' || op.kind === 'policy' ? op.kind : 'settings';
   }
 
-  /** Runs one admin write; a fault (a conflict with a renewal, a lost answer) is an outcome, not an exception. */
-  async run(op: AdminOp, settings: KeySettings, keyId: string): Promise<AdminResult> {
+  /** Runs one admin write; a fault (a conflict, a lost answer, no key) is an outcome, not an exception. */
+  async run(op: AdminOp, settings: KeySettings | undefined, keyId: string): Promise<AdminResult> {
     const now = Math.floor(this.clock() / 1000);
     try {
       switch (op.kind) {
         case 'put': {
+          if (settings === undefined) return { ok: false, error: 'no key' };
           const body = { ...settings, alias: `${this.prefix}-${++this.#aliases}`, ...op.limits };
           await this.keys.replace(keyId, body);
           const { alias: _alias, ...intended } = body;
@@ -99,31 +105,28 @@ export class AdminDriver {
         }
         case 'patch-quota':
           return await this.#patch(keyId, { quotaMax: op.quotaMax });
+        case 'patch-renewal':
+          return await this.#patch(keyId, { quotaRenewalRate: op.quotaRenewalRate });
         case 'patch-rate':
           return await this.#patch(keyId, { rate: op.rate, per: op.per });
         case 'patch-policy':
-          return await this.#patch(keyId, { applyPolicies: this.applyPolicies(op.policy) });
+          return await this.#patch(keyId, { applyPolicies: this.applyPolicies(op.policies) });
         case 'patch-inactive':
           return await this.#patch(keyId, { isInactive: op.isInactive });
-        case 'patch-rights':
-          return await this.#patch(keyId, { accessRights: RIGHTS[op.rights]!.rights });
+        case 'patch-rights': {
+          const limit = settings?.accessRights[SCOPED_API]?.limit;
+          return await this.#patch(keyId, { accessRights: rightsOf(RIGHTS[op.rights]!.rights, limit as PolicySpec | undefined) });
+        }
+        case 'patch-api-limit':
+          return await this.#patch(keyId, { accessRights: withApiLimit(settings?.accessRights ?? {}, op.limit) });
         case 'patch-expires':
           return await this.#patch(keyId, { expires: op.expiresIn === 0 ? 0 : now + op.expiresIn });
         case 'reset':
           await this.keys.resetQuota(keyId);
           return { ok: true };
-        case 'policy': {
-          const current = await this.policies.get(this.policyId(op.id));
-          if (current === undefined) throw new Error(`policy ${op.id} vanished`);
-          const spec = {
-            quotaMax: op.quotaMax,
-            quotaRenewalRate: required(current.quotaRenewalRate),
-            rate: op.rate,
-            per: required(current.per),
-          };
-          await this.policies.put(this.policyId(op.id), policyFields(spec, op.id));
+        case 'policy':
+          await this.policies.put(this.policyId(op.id), policyFields(op.limits, op.id));
           return { ok: true };
-        }
       }
     } catch (error) {
       const e = error as { code?: string; name?: string; message?: string };
@@ -141,11 +144,14 @@ export class AdminDriver {
   async settle(model: HistoryModel, op: AdminOp, result: AdminResult, keyId: string, at: number, alone: boolean): Promise<string[]> {
     if (op.kind === 'policy') {
       await this.recordPolicy(model, op.id, alone ? at - 0.5 : at);
-      const stored = model.policies.current(this.policyId(op.id))!;
-      if (alone && result.ok && (stored.limits.quotaMax !== op.quotaMax || stored.limits.rate !== op.rate)) {
-        return [
-          `policy ${op.id} was written with quotaMax ${op.quotaMax}, rate ${op.rate} but reads back ${JSON.stringify(stored.limits)}`,
-        ];
+      const stored = model.policies.current(this.policyId(op.id))!.policy;
+      const wanted = policyFields(op.limits, op.id);
+      const part = (p: object) => {
+        const { quotaMax, quotaRenewalRate, rate, per, accessRights } = p as Record<string, unknown>;
+        return { quotaMax, quotaRenewalRate, rate, per, accessRights };
+      };
+      if (alone && result.ok && JSON.stringify(part(stored)) !== JSON.stringify(part(wanted))) {
+        return [`policy ${op.id} was written with ${JSON.stringify(part(wanted))} but reads back ${JSON.stringify(part(stored))}`];
       }
       return [];
     }
@@ -156,7 +162,7 @@ export class AdminDriver {
     }
     const after = await this.readSettings(keyId);
     model.settings = after;
-    if (!result.ok || result.intended === undefined) return [];
+    if (!result.ok || result.intended === undefined || after === undefined) return [];
     const wanted = { ...after, ...result.intended } as KeySettings;
     return sameSettings(after, wanted)
       ? []
@@ -169,13 +175,26 @@ export class AdminDriver {
   }
 }
 
-function policyFields(spec: PolicySpec, name: PolicyName) {
-  const parsed = parsePolicyInput({ ...spec, accessRights: POLICY_RIGHTS[name] });
+/** A key's rights with its own api2 limit, if any (rights that do not list api2 then do). */
+function rightsOf(rights: Rights, limit: PolicySpec | undefined): Rights {
+  return limit === undefined ? rights : withApiLimit(rights, limit);
+}
+
+/** A policy's stored fields: `perapi` gives api2 a limit of its own; the others set limits and rights. */
+export function policyFields(spec: PolicySpec, name: PolicyName) {
+  const { quotaMax, quotaRenewalRate, rate, per } = spec;
+  const body =
+    name === 'perapi'
+      ? { partitions: { perApi: true }, accessRights: { [SCOPED_API]: { limit: { quotaMax, quotaRenewalRate, rate, per } } } }
+      : { quotaMax, quotaRenewalRate, rate, per, accessRights: POLICY_RIGHTS[name] };
+  const parsed = parsePolicyInput(body);
   if (!parsed.success) throw new Error(`history checker: invalid policy ${name}: ${parsed.error.message}`);
   return parsed.data;
 }
 
-function required(value: number | undefined): number {
-  if (value === undefined) throw new Error('history checker: a policy lost one of its limits');
-  return value;
-}
+/** Rights of the policies that set them: `gold` and `plan` open, `free` read-only. */
+const POLICY_RIGHTS: Readonly<Record<Exclude<PolicyName, 'perapi'>, Rights>> = {
+  gold: RIGHTS[0]!.rights,
+  free: RIGHTS[1]!.rights,
+  plan: RIGHTS[0]!.rights,
+};

@@ -2,55 +2,87 @@
  * How a history prints: a numbered list of its operations, so that a shrunk counterexample
  * reads as a script (fast-check prints it through `fc.toStringMethod`).
  */
-import type { AdminOp, ClockStep, HistorySpec, Op, PolicySpec } from './generator.ts';
+import type { AdminOp, ClockStep, HistorySpec, KeySpec, Op, PolicySpec, RequestSpec } from './generator.ts';
+import type { HookPatch } from './model.ts';
 import { RIGHTS, ROUTES } from './routes.ts';
 
 export function describeHistory(h: HistorySpec): string {
+  const hooks = (i: HistorySpec['instances'][number]) => `${i.renews ? ', renewal hook' : ''}${i.hooks ? ', settings hook' : ''}`;
   const lines = [
-    `instances: ${h.instances.map((i, n) => `i${n} (+${i.offsetMs} ms, policy cache ${i.cacheSeconds} s${i.renews ? ', renewal hook' : ''})`).join('; ')}`,
-    `key: ${describeLimits(h.key)}, rights "${RIGHTS[h.key.rights]!.name}", policy ${h.key.policy}, ${h.key.expiresIn ? `expires in ${h.key.expiresIn} s` : 'never expires'}`,
-    `policies: gold ${describeLimits(h.policies.gold)}; free ${describeLimits(h.policies.free)}`,
+    `instances: ${h.instances.map((i, n) => `i${n} (+${i.offsetMs} ms, policy cache ${i.cacheSeconds} s${hooks(i)})`).join('; ')}`,
+    `key: ${describeKey(h.key)}`,
+    `policies: ${Object.entries(h.policies)
+      .map(([name, p]) => `${name} ${describeLimits(p)}`)
+      .join('; ')}; the JWT identity's plan is "plan"`,
     ...h.ops.map((op, i) => `${String(i).padStart(2)}. ${describeOp(op, h.instances.length)}`),
   ];
   return `\n${lines.join('\n')}\n`;
 }
 
+export function describeKey(k: KeySpec): string {
+  const limit = k.apiLimit ? `, api2 limit ${describeLimits(k.apiLimit)}` : '';
+  const policies = k.policies.length > 0 ? `, policies ${k.policies.join('+')}` : '';
+  return `${describeLimits(k)}, rights "${RIGHTS[k.rights]!.name}"${limit}${policies}, ${k.expiresIn ? `expires in ${k.expiresIn} s` : 'never expires'}`;
+}
+
+export function describeRequests(requests: readonly RequestSpec[], instances: number): string {
+  return requests
+    .map(
+      (r) =>
+        `${r.who === 'jwt' ? 'jwt ' : ''}i${r.instance % instances} ${ROUTES[r.route]!.name}${r.hook ? ` (hook ${describeHook(r.hook)})` : ''}`,
+    )
+    .join(', ');
+}
+
 export function describeOp(op: Op, instances: number): string {
   switch (op.kind) {
-    case 'batch': {
-      const requests = op.requests.map((r) => `i${r.instance % instances} ${ROUTES[r.route]!.name}`).join(', ');
-      return `batch [${requests}]${op.alongside ? ` ‖ ${describeAdmin(op.alongside)}` : ''}`;
-    }
+    case 'batch':
+      return `batch [${describeRequests(op.requests, instances)}]${op.alongside ? ` ‖ ${describeAdmin(op.alongside)}` : ''}`;
     case 'admin':
-      return describeAdmin(op.op);
+      return `${describeAdmin(op.op)}${op.loseAnswer ? ' (its answer lost)' : ''}`;
     case 'clock':
       return describeStep(op.step, instances);
     case 'lose':
       return `lose the answers of the next ${op.count} write(s)`;
+    case 'recreate':
+      return (
+        `${op.resetInFlight ? 'POST reset-quota held after its read; ' : ''}DELETE key; create it again (same key): ${describeKey(op.key)}; ` +
+        `batch [${describeRequests(op.between, instances)}]${op.resetInFlight ? '; the reset let go' : ''}; batch [${describeRequests(op.after, instances)}]`
+      );
   }
 }
 
 export function describeAdmin(op: AdminOp): string {
   switch (op.kind) {
     case 'put':
-      return op.limits ? `PUT key quotaMax ${op.limits.quotaMax}, rate ${op.limits.rate}` : 'PUT key (same limits, new alias)';
+      return op.limits
+        ? `PUT key quotaMax ${op.limits.quotaMax}/${op.limits.quotaRenewalRate} s, rate ${op.limits.rate}`
+        : 'PUT key (same limits, new alias)';
     case 'patch-quota':
       return `PATCH quotaMax ${op.quotaMax}`;
+    case 'patch-renewal':
+      return `PATCH quotaRenewalRate ${op.quotaRenewalRate}`;
     case 'patch-rate':
       return `PATCH rate ${op.rate}/${op.per} s`;
     case 'patch-policy':
-      return `PATCH applyPolicies ${op.policy}`;
+      return `PATCH applyPolicies [${op.policies.join(', ')}]`;
     case 'patch-inactive':
       return `PATCH isInactive ${op.isInactive}`;
     case 'patch-rights':
       return `PATCH accessRights "${RIGHTS[op.rights]!.name}"`;
+    case 'patch-api-limit':
+      return op.limit ? `PATCH accessRights.api2.limit ${describeLimits(op.limit)}` : 'PATCH accessRights.api2 without a limit';
     case 'patch-expires':
       return `PATCH expires ${op.expiresIn === 0 ? 'never' : `now ${op.expiresIn >= 0 ? '+' : ''}${op.expiresIn} s`}`;
     case 'reset':
       return 'POST reset-quota';
     case 'policy':
-      return `PUT policy ${op.id} quotaMax ${op.quotaMax}, rate ${op.rate}`;
+      return `PUT policy ${op.id} ${describeLimits(op.limits)}`;
   }
+}
+
+function describeHook(h: HookPatch): string {
+  return 'quotaMax' in h ? `quotaMax ${h.quotaMax}` : `quotaRenewalRate ${h.quotaRenewalRate}`;
 }
 
 function describeStep(step: ClockStep, instances: number): string {
@@ -61,5 +93,5 @@ function describeStep(step: ClockStep, instances: number): string {
 }
 
 function describeLimits(l: PolicySpec): string {
-  return `quota ${l.quotaMax}/${l.quotaRenewalRate} s, rate ${l.rate === 0 ? 'none' : `${l.rate}/${l.per} s`}`;
+  return `quota ${l.quotaMax}/${l.quotaRenewalRate === 0 ? 'never renews' : `${l.quotaRenewalRate} s`}, rate ${l.rate === 0 ? 'none' : `${l.rate}/${l.per} s`}`;
 }

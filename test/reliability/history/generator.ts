@@ -1,16 +1,24 @@
 /**
- * Random histories (fast-check): two or three instances, a key, two policies, and 20–40
- * operations — batches of concurrent authorizations (some with an admin write alongside),
- * admin writes, policy writes, clock steps and lost answers. Every history prints as a
- * numbered list of operations, so a shrunk counterexample reads as a script.
+ * Random histories (fast-check): two or three instances, an API key, a JWT identity, four
+ * policies, and 14–28 operations — batches of concurrent authorizations (some asking a
+ * hook to write limits, some with an admin write alongside), admin writes, policy writes,
+ * clock steps, lost answers, and a key deleted and re-created under a reset in flight.
+ * Every history prints as a numbered list of operations, so a shrunk counterexample reads
+ * as a script.
  */
 import fc from 'fast-check';
 import { describeHistory } from './describe.ts';
-import { RIGHTS, ROUTES } from './routes.ts';
+import type { HookPatch, Who } from './model.ts';
+import { type ApiLimitSpec, RIGHTS, ROUTES } from './routes.ts';
 import type { InstanceSpec } from './settings.ts';
 
-export type PolicyName = 'gold' | 'free';
-export type PolicyChoice = 'none' | PolicyName | 'missing';
+/**
+ * `gold` is generous and open, `free` small and read-only, `perapi` a per-API policy
+ * (`partitions.perApi`) giving api2 a limit of its own, `plan` the JWT identity's plan.
+ */
+export type PolicyName = 'gold' | 'free' | 'perapi' | 'plan';
+/** A policy a key may name: one of the history's, or one that does not exist. */
+export type PolicyChoice = PolicyName | 'missing';
 
 export interface PolicySpec {
   readonly quotaMax: number;
@@ -22,27 +30,34 @@ export interface PolicySpec {
 export interface KeySpec extends PolicySpec {
   /** Index in RIGHTS. */
   readonly rights: number;
-  readonly policy: PolicyChoice;
+  /** Its own limit for api2, if any. */
+  readonly apiLimit?: ApiLimitSpec;
+  readonly policies: readonly PolicyChoice[];
   /** Seconds from creation; 0 = never expires. */
   readonly expiresIn: number;
 }
 
 export type AdminOp =
-  | { readonly kind: 'put'; readonly limits?: { readonly quotaMax: number; readonly rate: number } }
+  | { readonly kind: 'put'; readonly limits?: { readonly quotaMax: number; readonly rate: number; readonly quotaRenewalRate: number } }
   | { readonly kind: 'patch-quota'; readonly quotaMax: number }
+  | { readonly kind: 'patch-renewal'; readonly quotaRenewalRate: number }
   | { readonly kind: 'patch-rate'; readonly rate: number; readonly per: number }
-  | { readonly kind: 'patch-policy'; readonly policy: PolicyChoice }
+  | { readonly kind: 'patch-policy'; readonly policies: readonly PolicyChoice[] }
   | { readonly kind: 'patch-inactive'; readonly isInactive: boolean }
   | { readonly kind: 'patch-rights'; readonly rights: number }
+  | { readonly kind: 'patch-api-limit'; readonly limit?: ApiLimitSpec }
   | { readonly kind: 'patch-expires'; readonly expiresIn: number }
   | { readonly kind: 'reset' }
-  | { readonly kind: 'policy'; readonly id: PolicyName; readonly quotaMax: number; readonly rate: number };
+  | { readonly kind: 'policy'; readonly id: PolicyName; readonly limits: PolicySpec };
 
 export interface RequestSpec {
   /** Taken modulo the number of instances. */
   readonly instance: number;
   /** Index in ROUTES. */
   readonly route: number;
+  readonly who: Who;
+  /** What the settings hook writes, on instances that run it. */
+  readonly hook?: HookPatch;
 }
 
 /**
@@ -58,9 +73,21 @@ export type ClockStep =
 
 export type Op =
   | { readonly kind: 'batch'; readonly requests: readonly RequestSpec[]; readonly alongside?: AdminOp; readonly delayMs: number }
-  | { readonly kind: 'admin'; readonly op: AdminOp }
+  | { readonly kind: 'admin'; readonly op: AdminOp; readonly loseAnswer?: boolean }
   | { readonly kind: 'clock'; readonly step: ClockStep }
-  | { readonly kind: 'lose'; readonly count: number };
+  | { readonly kind: 'lose'; readonly count: number }
+  /**
+   * DELETE the key and create it again with the same raw key; with `resetInFlight`, a
+   * reset-quota that read the old key is held before its write until the new key has
+   * served `between`, then let go, and `after` is asked.
+   */
+  | {
+      readonly kind: 'recreate';
+      readonly key: KeySpec;
+      readonly resetInFlight: boolean;
+      readonly between: readonly RequestSpec[];
+      readonly after: readonly RequestSpec[];
+    };
 
 export interface HistorySpec {
   readonly instances: readonly InstanceSpec[];
@@ -78,6 +105,7 @@ const instancesArb = (skewMs: number): fc.Arbitrary<InstanceSpec[]> =>
       offsetMs: fc.integer({ min: 0, max: skewMs }),
       cacheSeconds: fc.constantFrom(0, 2, 10),
       renews: weighted([2, fc.constant(false)], [1, fc.constant(true)]),
+      hooks: fc.boolean(),
     }),
     { minLength: 2, maxLength: 3 },
   );
@@ -86,65 +114,94 @@ const instancesArb = (skewMs: number): fc.Arbitrary<InstanceSpec[]> =>
 const clustersArb = weighted([1, fc.constant(30)], [2, fc.constant(1499)]).chain(instancesArb);
 
 const quotaArb = weighted([1, fc.integer({ min: 0, max: 2 })], [4, fc.integer({ min: 3, max: 12 })]);
+/** Window lengths: never renews, short, long, and longer than any history. */
+const renewalArb = weighted([3, fc.constant(0)], [2, fc.constantFrom(20, 60)], [1, fc.constant(3600)]);
 const rateArb = weighted([2, fc.constant(0)], [3, fc.integer({ min: 2, max: 6 })]);
 const perArb = fc.constantFrom(2, 5);
-const policyChoiceArb = weighted<PolicyChoice>([3, fc.constant('none')], [2, fc.constantFrom('gold', 'free')], [1, fc.constant('missing')]);
 const rightsArb = fc.integer({ min: 0, max: RIGHTS.length - 1 });
+const apiLimitArb: fc.Arbitrary<ApiLimitSpec> = fc.record({ quotaMax: quotaArb, quotaRenewalRate: renewalArb, rate: rateArb, per: perArb });
+const policyChoicesArb = weighted<PolicyChoice[]>(
+  [4, fc.constant([])],
+  [3, fc.constantFrom<PolicyChoice>('gold', 'free', 'perapi').map((p) => [p])],
+  [2, fc.subarray<PolicyChoice>(['gold', 'free', 'perapi'], { minLength: 2, maxLength: 2 })],
+  [1, fc.constant<PolicyChoice[]>(['missing'])],
+);
 
-const keyArb: fc.Arbitrary<KeySpec> = fc.record({
-  quotaMax: quotaArb,
-  quotaRenewalRate: fc.constantFrom(20, 60),
-  rate: rateArb,
-  per: perArb,
-  rights: rightsArb,
-  policy: weighted<PolicyChoice>([4, fc.constant('none')], [2, fc.constantFrom('gold', 'free')]),
-  expiresIn: weighted([3, fc.constant(0)], [1, fc.integer({ min: 5, max: 120 })]),
-});
+const keyArb: fc.Arbitrary<KeySpec> = fc.record(
+  {
+    quotaMax: quotaArb,
+    quotaRenewalRate: renewalArb,
+    rate: rateArb,
+    per: perArb,
+    rights: rightsArb,
+    apiLimit: apiLimitArb,
+    policies: weighted<PolicyChoice[]>([4, fc.constant([])], [2, policyChoicesArb]),
+    expiresIn: weighted([3, fc.constant(0)], [1, fc.integer({ min: 5, max: 120 })]),
+  },
+  { requiredKeys: ['quotaMax', 'quotaRenewalRate', 'rate', 'per', 'rights', 'policies', 'expiresIn'] },
+);
+
+const policyArb = (quotaMax: fc.Arbitrary<number>, rate: fc.Arbitrary<number>): fc.Arbitrary<PolicySpec> =>
+  fc.record({ quotaMax, quotaRenewalRate: renewalArb, rate: weighted([1, fc.constant(0)], [2, rate]), per: perArb });
 
 const policiesArb = fc.record({
-  gold: fc.record({
-    quotaMax: fc.integer({ min: 15, max: 40 }),
-    quotaRenewalRate: fc.constant(60),
-    rate: weighted([1, fc.constant(0)], [2, fc.integer({ min: 5, max: 10 })]),
-    per: perArb,
-  }),
-  free: fc.record({
-    quotaMax: fc.integer({ min: 1, max: 5 }),
-    quotaRenewalRate: fc.constantFrom(20, 60),
-    rate: weighted([1, fc.constant(0)], [2, fc.integer({ min: 1, max: 3 })]),
-    per: perArb,
-  }),
+  gold: policyArb(fc.integer({ min: 15, max: 40 }), fc.integer({ min: 5, max: 10 })),
+  free: policyArb(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 3 })),
+  perapi: policyArb(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: 4 })),
+  plan: policyArb(fc.integer({ min: 2, max: 10 }), fc.integer({ min: 2, max: 5 })),
 });
 
 const policyWriteArb: fc.Arbitrary<AdminOp> = fc
   .record({
-    id: fc.constantFrom<PolicyName>('gold', 'free'),
-    quotaMax: fc.integer({ min: 1, max: 40 }),
-    rate: weighted([1, fc.constant(0)], [2, fc.integer({ min: 1, max: 10 })]),
+    id: fc.constantFrom<PolicyName>('gold', 'free', 'perapi', 'plan'),
+    limits: fc.record({ quotaMax: fc.integer({ min: 1, max: 40 }), quotaRenewalRate: renewalArb, rate: rateArb, per: perArb }),
   })
   .map((p) => ({ kind: 'policy', ...p }));
 
-const adminOpArb: fc.Arbitrary<AdminOp> = weighted<AdminOp>(
-  [
-    3,
-    fc
-      .option(fc.record({ quotaMax: quotaArb, rate: rateArb }), { nil: undefined })
-      .map((limits) => (limits ? { kind: 'put', limits } : { kind: 'put' })),
-  ],
-  [3, quotaArb.map((quotaMax) => ({ kind: 'patch-quota', quotaMax }))],
-  [2, fc.record({ rate: rateArb, per: perArb }).map((r) => ({ kind: 'patch-rate', ...r }))],
-  [3, policyChoiceArb.map((policy) => ({ kind: 'patch-policy', policy }))],
-  [1, fc.boolean().map((isInactive) => ({ kind: 'patch-inactive', isInactive }))],
-  [2, rightsArb.map((rights) => ({ kind: 'patch-rights', rights }))],
-  [2, fc.constantFrom(-30, 2, 20, 300, 0).map((expiresIn) => ({ kind: 'patch-expires', expiresIn }))],
-  [3, fc.constant({ kind: 'reset' })],
-  [3, policyWriteArb],
+/** Writes that change a window's length: the issue's ways of giving a never-renewing quota a renewal rate. */
+const renewalChangeArb: fc.Arbitrary<AdminOp> = fc.oneof(
+  renewalArb.map((quotaRenewalRate) => ({ kind: 'patch-renewal' as const, quotaRenewalRate })),
+  policyWriteArb,
+  apiLimitArb.map((limit) => ({ kind: 'patch-api-limit' as const, limit })),
 );
 
-const requestArb: fc.Arbitrary<RequestSpec> = fc.record({
-  instance: fc.integer({ min: 0, max: 2 }),
-  route: weighted([4, fc.constant(0)], [3, fc.integer({ min: 1, max: ROUTES.length - 1 })]),
-});
+const adminOpArb: fc.Arbitrary<AdminOp> = weighted<AdminOp>(
+  [
+    2,
+    fc
+      .option(fc.record({ quotaMax: quotaArb, rate: rateArb, quotaRenewalRate: renewalArb }), { nil: undefined })
+      .map((limits) => (limits ? { kind: 'put', limits } : { kind: 'put' })),
+  ],
+  [2, quotaArb.map((quotaMax) => ({ kind: 'patch-quota', quotaMax }))],
+  [3, renewalArb.map((quotaRenewalRate) => ({ kind: 'patch-renewal', quotaRenewalRate }))],
+  [1, fc.record({ rate: rateArb, per: perArb }).map((r) => ({ kind: 'patch-rate', ...r }))],
+  [3, policyChoicesArb.map((policies) => ({ kind: 'patch-policy', policies }))],
+  [1, fc.boolean().map((isInactive) => ({ kind: 'patch-inactive', isInactive }))],
+  [1, rightsArb.map((rights) => ({ kind: 'patch-rights', rights }))],
+  [
+    2,
+    fc.option(apiLimitArb, { nil: undefined }).map((limit) => (limit ? { kind: 'patch-api-limit', limit } : { kind: 'patch-api-limit' })),
+  ],
+  [1, fc.constantFrom(-30, 2, 20, 300, 0).map((expiresIn) => ({ kind: 'patch-expires', expiresIn }))],
+  [3, fc.constant({ kind: 'reset' })],
+  [4, policyWriteArb],
+);
+
+const hookArb: fc.Arbitrary<HookPatch> = fc.oneof(
+  renewalArb.map((quotaRenewalRate) => ({ quotaRenewalRate })),
+  quotaArb.map((quotaMax) => ({ quotaMax })),
+);
+
+const requestArb: fc.Arbitrary<RequestSpec> = fc.record(
+  {
+    instance: fc.integer({ min: 0, max: 2 }),
+    route: weighted([4, fc.constant(0)], [3, fc.integer({ min: 1, max: ROUTES.length - 1 })]),
+    who: weighted<Who>([3, fc.constant('key')], [1, fc.constant('jwt')]),
+    hook: weighted([12, fc.constant(undefined)], [1, hookArb]),
+  },
+  { requiredKeys: ['instance', 'route', 'who'] },
+);
+const requestsArb = (minLength: number) => fc.array(requestArb, { minLength, maxLength: 8 });
 
 const clockArb: fc.Arbitrary<ClockStep> = weighted<ClockStep>(
   [3, fc.integer({ min: 50, max: 1500 }).map((by) => ({ by }))],
@@ -161,34 +218,43 @@ const clockArb: fc.Arbitrary<ClockStep> = weighted<ClockStep>(
   [1, fc.record({ pastPolicyCacheOf: fc.integer({ min: 0, max: 2 }), margin: fc.integer({ min: 1, max: 600 }) })],
 );
 
+const recreateArb: fc.Arbitrary<Op> = fc.record({
+  kind: fc.constant('recreate' as const),
+  key: keyArb,
+  resetInFlight: weighted([3, fc.constant(true)], [1, fc.constant(false)]),
+  between: requestsArb(0),
+  after: requestsArb(1),
+});
+
 const opArb: fc.Arbitrary<Op> = weighted<Op>(
-  [
-    9,
-    fc.record({
-      kind: fc.constant('batch' as const),
-      requests: fc.array(requestArb, { minLength: 1, maxLength: 8 }),
-      delayMs: fc.integer({ min: 0, max: 15 }),
-    }),
-  ],
+  [9, fc.record({ kind: fc.constant('batch' as const), requests: requestsArb(1), delayMs: fc.integer({ min: 0, max: 15 }) })],
   [
     3,
     fc.record({
       kind: fc.constant('batch' as const),
-      requests: fc.array(requestArb, { minLength: 1, maxLength: 8 }),
+      requests: requestsArb(1),
       alongside: adminOpArb,
       delayMs: fc.integer({ min: 0, max: 15 }),
     }),
   ],
-  [3, adminOpArb.map((op) => ({ kind: 'admin' as const, op }))],
+  [
+    4,
+    fc.record({
+      kind: fc.constant('admin' as const),
+      op: adminOpArb,
+      loseAnswer: weighted([4, fc.constant(false)], [1, fc.constant(true)]),
+    }),
+  ],
   [4, clockArb.map((step) => ({ kind: 'clock' as const, step }))],
   [1, fc.integer({ min: 1, max: 3 }).map((count) => ({ kind: 'lose' as const, count }))],
+  [1, recreateArb],
 );
 
-const batchOn = (instance: number, minLength: number): fc.Arbitrary<Op> =>
+const batchOn = (instance: number, minLength: number, who?: Who): fc.Arbitrary<Op> =>
   fc.record({
     kind: fc.constant('batch' as const),
     requests: fc.array(
-      requestArb.map((r) => ({ ...r, instance })),
+      requestArb.map((r) => ({ ...r, instance, ...(who ? { who } : {}) })),
       { minLength, maxLength: 8 },
     ),
     delayMs: fc.constant(0),
@@ -196,9 +262,10 @@ const batchOn = (instance: number, minLength: number): fc.Arbitrary<Op> =>
 
 /**
  * Sequences that random operations rarely line up, where a bound is tight: fill a window,
- * move the clock to just before or after its end, and ask again; or let an instance cache
- * a policy, change the policy, move the clock just past that instance's cache bound, and
- * ask that instance again.
+ * move the clock to just before or after its end, and ask again; let an instance cache a
+ * policy, change the policy, move the clock just past that instance's cache bound, and ask
+ * that instance again; use part of a quota, change a window's length (key, policy, per-API
+ * limit, or a hook), and ask again.
  */
 const probeArb: fc.Arbitrary<Op[]> = fc.oneof(
   fc
@@ -208,21 +275,25 @@ const probeArb: fc.Arbitrary<Op[]> = fc.oneof(
       fc.integer({ min: 0, max: 2 }).chain((i) => batchOn(i, 2)),
     )
     .map(([fill, step, ask]): Op[] => [fill, { kind: 'clock', step }, ask]),
-  fc.integer({ min: 0, max: 2 }).chain((instance) =>
-    fc
-      .tuple(
-        batchOn(instance, 1),
-        adminOpArb.filter((op) => op.kind === 'policy'),
-        fc.integer({ min: 1, max: 600 }),
-        batchOn(instance, 2),
-      )
-      .map(([fetch, policy, margin, ask]): Op[] => [
-        fetch,
-        { kind: 'admin', op: policy },
-        { kind: 'clock', step: { pastPolicyCacheOf: instance, margin } },
-        ask,
-      ]),
-  ),
+  fc
+    .integer({ min: 0, max: 2 })
+    .chain((instance) =>
+      fc
+        .tuple(batchOn(instance, 1), policyWriteArb, fc.integer({ min: 1, max: 600 }), batchOn(instance, 2))
+        .map(([fetch, policy, margin, ask]): Op[] => [
+          fetch,
+          { kind: 'admin', op: policy },
+          { kind: 'clock', step: { pastPolicyCacheOf: instance, margin } },
+          ask,
+        ]),
+    ),
+  fc
+    .tuple(
+      fc.constantFrom<Who>('key', 'jwt').chain((who) => fc.tuple(batchOn(0, 3, who), batchOn(1, 4, who))),
+      renewalChangeArb,
+      fc.integer({ min: 100, max: 5000 }),
+    )
+    .map(([[use, ask], change, by]): Op[] => [use, { kind: 'admin', op: change }, { kind: 'clock', step: { by } }, ask]),
 );
 
 /** Histories of about `minOps`..`maxOps` operations, printed readably when fast-check reports one. */

@@ -1,68 +1,84 @@
 /**
  * Runs one history on DynamoDB Local: two or three pipeline instances (each its own
  * PolicyStore cache, its own clock = the shared simulated clock + an offset, some with a
- * renewal hook), an admin (KeyService and a cache-less PolicyStore on the shared clock),
- * and the lost-answer fault on every client. Each operation's observations go to the
- * reference model; the first operation it finds in violation ends the history.
+ * renewal hook or a settings hook, all verifying HS256 JWTs), an admin (KeyService and a
+ * cache-less PolicyStore on the shared clock), the lost-answer fault on every client and a
+ * write holder on the admin's. Each operation's observations go to the reference model;
+ * the first operation it finds in violation ends the history.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { KeyService } from '../../../lambdas/admin/key-service.ts';
+import { createJwtVerifier } from '../../../lambdas/core/jwt/jwt.ts';
 import { ConfigSchema, validate } from '../../../lambdas/core/model/config.ts';
 import { silentLog } from '../../../lambdas/core/model/log.ts';
-import type { GatepassPlugin } from '../../../lambdas/core/plugins/plugin.ts';
 import { PolicyStore } from '../../../lambdas/core/policies/policy-store.ts';
 import { Pipeline } from '../../../lambdas/core/request/pipeline.ts';
 import { SessionStore } from '../../../lambdas/core/store/store.ts';
-import { AdminDriver } from './admin-driver.ts';
+import { signHmacToken } from '../../support/jwks-server.ts';
+import { AdminDriver, POLICY_NAMES } from './admin-driver.ts';
+import type { InjectedBug } from './bugs.ts';
 import { describeOp } from './describe.ts';
-import type { ClockStep, HistorySpec, Op } from './generator.ts';
+import type { HistorySpec, Op, RequestSpec } from './generator.ts';
+import type { HoldNextWrite } from './hold.ts';
+import { renewal, settingsHook } from './hooks.ts';
 import type { LostAnswers } from './lost-answers.ts';
-import { HistoryModel, type Outcome } from './model.ts';
-import { RIGHTS, ROUTES, type Route } from './routes.ts';
+import { type BatchRequest, HistoryModel } from './model.ts';
+import { authorize, request } from './requests.ts';
+import { nextTime } from './clock-steps.ts';
+import { RIGHTS, ROUTES } from './routes.ts';
 import type { InstanceSpec } from './settings.ts';
 
 /** Simulated time at which every history starts (a fixed date, so that runs repeat). */
 export const BASE_MS = 1_800_000_000_000;
 /** Expired sessions are kept this long before TTL (far beyond any history). */
 const RETENTION_SECONDS = 2_592_000;
+/** The HMAC secret the instances verify JWTs with. */
+const JWT_SECRET = 'history-checker-hmac-secret-0123456789abcdef';
 
-type AuthRequest = Parameters<Pipeline['authorize']>[0];
-
-/** What every history shares: the table, one client per instance slot and one for the admin, the fault. */
+/** What every history shares: the table, one client per instance slot and one for the admin, the faults. */
 export interface Rig {
   readonly tableName: string;
   readonly instanceClients: readonly DynamoDBClient[];
   readonly adminClient: DynamoDBClient;
   readonly lost: LostAnswers;
+  readonly hold: HoldNextWrite;
+  /** A bug injected on purpose, to measure what the checker detects. */
+  readonly bug?: InjectedBug;
 }
 
-export interface HistoryRun {
+/** What a history exercised, for the closing line. */
+export interface HistoryStats {
+  authorizations: number;
+  jwtAuthorizations: number;
+  hookRequests: number;
+  cleanBatches: number;
+  batches: number;
+  failedClosed: number;
+  policyWrites: number;
+  twoPolicyKeys: number;
+  scopeWrites: number;
+  scopedAllows: number;
+  resets: number;
+  recreations: number;
+  heldResets: number;
+  lostAdminAnswers: number;
+}
+
+export interface HistoryRun extends HistoryStats {
   readonly violation?: { readonly op: number; readonly messages: readonly string[] };
   readonly trace: readonly string[];
-  readonly authorizations: number;
-  readonly cleanBatches: number;
-  readonly batches: number;
   readonly lostAnswers: number;
-  readonly failedClosed: number;
   /** DynamoDB requests sent (authorizations, admin writes and the model's reads), retries included. */
   readonly requests: number;
 }
-
-/** The hook of the issue's first bug: renews an expired session for the same request. */
-const renewal: GatepassPlugin = {
-  name: 'renew-on-expiry',
-  async postAuth(ctx) {
-    if (ctx.session.expires > 0 && ctx.session.expires <= ctx.now) await ctx.updateSession({ expires: ctx.now + 60 });
-  },
-};
 
 const documentClient = (client: DynamoDBClient) =>
   DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
 
 export async function runHistory(spec: HistorySpec, rig: Rig, serial: number): Promise<HistoryRun> {
   let now = BASE_MS;
-  const { tableName, lost } = rig;
+  const { tableName, lost, bug } = rig;
   lost.disarm();
   const adminDoc = documentClient(rig.adminClient);
   const adminPolicies = new PolicyStore({ client: adminDoc, tableName, cacheSeconds: 0, clock: () => now });
@@ -71,38 +87,68 @@ export async function runHistory(spec: HistorySpec, rig: Rig, serial: number): P
     () => Math.floor(now / 1000),
     { policies: adminPolicies },
   );
-  const admin = new AdminDriver(keys, adminPolicies, `h${serial}`, () => now);
+  const admin = new AdminDriver(keys, adminPolicies, `h${serial}-${Date.now().toString(36)}`, () => now);
 
   await admin.createPolicies(spec.policies);
-  const { key, settings } = await admin.createKey(spec.key);
-  const model = new HistoryModel(spec.instances, settings);
-  for (const id of ['gold', 'free'] as const) await admin.recordPolicy(model, id, now);
-  model.created(now);
+  let key = await admin.createKey(spec.key);
+  const model = new HistoryModel(spec.instances, (await admin.readSettings(key.keyId))!, now, admin.policyId('plan'));
+  for (const name of POLICY_NAMES) await admin.recordPolicy(model, name, now);
+  const token = await signHmacToken(JWT_SECRET, {
+    sub: `${admin.prefix}-user`,
+    pol: admin.policyId('plan'),
+    iat: Math.floor(BASE_MS / 1000),
+    exp: Math.floor(BASE_MS / 1000) + 30 * 86_400,
+  });
 
   const pipelines = spec.instances.map((instance, i) => {
     const doc = documentClient(rig.instanceClients[i]!);
-    const clock = () => now + instance.offsetMs;
-    const policies = new PolicyStore({ client: doc, tableName, cacheSeconds: instance.cacheSeconds, clock });
+    const clock = () => now + instance.offsetMs + (bug?.clockDriftMs?.(i, now - BASE_MS) ?? 0);
+    const cacheSeconds = instance.cacheSeconds + (bug?.extraPolicyCacheSeconds ?? 0);
+    const policies = new PolicyStore({ client: doc, tableName, cacheSeconds, clock });
     const config = validate(
       ConfigSchema,
-      { tableName, policyCacheSeconds: instance.cacheSeconds, sessionRetentionSeconds: RETENTION_SECONDS },
+      {
+        tableName,
+        policyCacheSeconds: cacheSeconds,
+        sessionRetentionSeconds: RETENTION_SECONDS,
+        jwt: { secret: JWT_SECRET, algorithms: ['HS256'] },
+      },
       'history checker',
     );
     const store = new SessionStore({ client: doc, tableName, retentionSeconds: RETENTION_SECONDS });
-    return new Pipeline({ config, store, log: silentLog, clock, plugins: instance.renews ? [renewal] : [], policies });
+    const plugins = [...(instance.renews ? [renewal] : []), ...(instance.hooks ? [settingsHook] : []), ...(bug?.plugins ?? [])];
+    return new Pipeline({ config, store, log: silentLog, clock, plugins, policies, jwt: createJwtVerifier(config.jwt!, { clock }) });
   });
 
+  const hooks = (i: InstanceSpec) => `${i.renews ? ' renews' : ''}${i.hooks ? ' hooks' : ''}`;
   const trace = [
-    `history ${serial}: key ${RIGHTS[spec.key.rights]!.name}, instances ${spec.instances.map((i, n) => `i${n} +${i.offsetMs} ms cache ${i.cacheSeconds} s${i.renews ? ' renews' : ''}`).join(', ')}`,
+    `history ${serial}: key ${RIGHTS[spec.key.rights]!.name}, instances ${spec.instances.map((i, n) => `i${n} +${i.offsetMs} ms cache ${i.cacheSeconds} s${hooks(i)}`).join(', ')}`,
   ];
-  const stats = { authorizations: 0, cleanBatches: 0, batches: 0, failedClosed: 0 };
+  const stats: HistoryStats = {
+    authorizations: 0,
+    jwtAuthorizations: 0,
+    hookRequests: 0,
+    cleanBatches: 0,
+    batches: 0,
+    failedClosed: 0,
+    policyWrites: 0,
+    twoPolicyKeys: spec.key.policies.length > 1 ? 1 : 0,
+    scopeWrites: 0,
+    scopedAllows: 0,
+    resets: 0,
+    recreations: 0,
+    heldResets: 0,
+    lostAdminAnswers: 0,
+  };
   const lostAtStart = lost.injected;
   const sentAtStart = lost.sent;
   const finish = (violation?: HistoryRun['violation']): HistoryRun => {
     lost.disarm();
+    stats.scopedAllows = model.scopedAllows;
     return { violation, trace, ...stats, lostAnswers: lost.injected - lostAtStart, requests: lost.sent - sentAtStart };
   };
   const describe = (op: Op) => describeOp(op, spec.instances.length);
+  const time = (number: string) => `${number} t+${((now - BASE_MS) / 1000).toFixed(3)}s`;
 
   for (const [index, op] of spec.ops.entries()) {
     const messages = await runOp(op, `${String(index).padStart(2)}.`);
@@ -114,11 +160,10 @@ export async function runHistory(spec: HistorySpec, rig: Rig, serial: number): P
   return finish();
 
   async function runOp(op: Op, number: string): Promise<string[]> {
-    const time = () => `${number} t+${((now - BASE_MS) / 1000).toFixed(3)}s`;
     switch (op.kind) {
       case 'clock': {
         now = nextTime(op.step, now, model, spec.instances);
-        trace.push(`${time()} ${describe(op)}`);
+        trace.push(`${time(number)} ${describe(op)}`);
         return [];
       }
       case 'lose':
@@ -127,90 +172,148 @@ export async function runHistory(spec: HistorySpec, rig: Rig, serial: number): P
         return [];
       case 'admin': {
         const lostBefore = lost.injected;
+        const armedBefore = lost.armed;
+        if (op.loseAnswer) lost.arm(1);
         const result = await admin.run(op.op, model.settings, key.keyId);
+        if (op.loseAnswer && lost.armed > armedBefore) {
+          lost.disarm();
+          lost.arm(armedBefore);
+        }
+        countAdmin(op.op.kind, lost.injected - lostBefore, op.op.kind === 'patch-policy' && op.op.policies.length > 1);
         const line = `${describe(op)} → ${result.ok ? 'ok' : `failed (${result.error})`}${lost.injected > lostBefore ? `, ${lost.injected - lostBefore} lost` : ''}`;
         const problems = await admin.settle(model, op.op, result, key.keyId, now, true);
-        trace.push(`${time()} ${line}`);
+        trace.push(`${time(number)} ${line}`);
         return problems;
       }
       case 'batch': {
         const lostBefore = lost.injected;
-        const requests = op.requests.map((r) => ({ instance: r.instance % spec.instances.length, route: ROUTES[r.route]! }));
-        const decisions = Promise.all(requests.map((r) => authorize(pipelines[r.instance]!, request(r.route, key.key))));
         const alongside = op.alongside;
         const adminRun =
           alongside === undefined ? undefined : sleep(op.delayMs).then(() => admin.run(alongside, model.settings, key.keyId));
-        const [outcomes, result] = await Promise.all([decisions, adminRun]);
-        const problems = alongside && result ? await admin.settle(model, alongside, result, key.keyId, now, false) : [];
-        const verdict = model.batch({
-          at: now,
-          requests,
-          outcomes,
-          lost: lost.injected - lostBefore,
-          alongside: alongside && result ? { kind: admin.kindOf(alongside), ok: result.ok } : undefined,
-          settingsAfter: alongside || model.mayRenew(requests, now) ? await admin.readSettings(key.keyId) : model.settings,
-        });
-        stats.authorizations += requests.length;
-        stats.batches += 1;
-        stats.failedClosed += outcomes.filter((o) => 'error' in o).length;
-        if (verdict.clean) stats.cleanBatches += 1;
+        const [verdict, result] = await batch(
+          op.requests,
+          adminRun,
+          async (r) => {
+            if (alongside === undefined || r === undefined) return [];
+            countAdmin(alongside.kind, 0, alongside.kind === 'patch-policy' && alongside.policies.length > 1);
+            return admin.settle(model, alongside, r, key.keyId, now, false);
+          },
+          alongside && admin.kindOf(alongside),
+        );
         const failed = result && !result.ok ? ` (it failed: ${result.error})` : '';
-        trace.push(`${time()} ${describe(op)}${failed}\n      ${verdict.summary}`);
-        return [...problems, ...verdict.violations];
+        const lostNow = lost.injected > lostBefore ? ` [${lost.injected - lostBefore} lost]` : '';
+        trace.push(`${time(number)} ${describe(op)}${failed}${lostNow}\n      ${verdict.summary}`);
+        return [...verdict.violations];
       }
+      case 'recreate':
+        return recreate(op, number);
     }
   }
-}
 
-/**
- * The shared clock after a step. A step aimed at a boundary goes there if it lies ahead,
- * else it moves the clock by 200 ms.
- */
-function nextTime(step: ClockStep, now: number, model: HistoryModel, instances: readonly InstanceSpec[]): number {
-  if ('by' in step) return now + step.by;
-  const offsets = instances.map((i) => i.offsetMs);
-  let target: number;
-  if ('toEndOf' in step) {
-    const window = step.toEndOf === 'quota' ? model.quota : model.rate;
-    if (!Number.isFinite(window.endLo) || !Number.isFinite(window.endHi)) return now + 1000;
-    // Open for every instance while now + offset < endLo; over for every one once now + offset ≥ endHi.
-    if (step.side === 'before') target = window.endLo - Math.max(...offsets) - step.margin;
-    else if (step.side === 'after') target = window.endHi - Math.min(...offsets) + step.margin;
-    else
-      target =
-        window.endLo -
-        Math.max(...offsets) +
-        (step.margin * (window.endHi - window.endLo + Math.max(...offsets) - Math.min(...offsets))) / 600;
-  } else {
-    const instance = instances[step.pastPolicyCacheOf % instances.length]!;
-    const changed = model.policies.lastChange();
-    if (changed === undefined) return now + 1000;
-    target = changed + instance.cacheSeconds * 1000 + step.margin;
+  /**
+   * A batch of concurrent authorizations (and an admin write alongside, if any), checked by
+   * the model: its violations, and the admin write's result.
+   */
+  async function batch(
+    specs: readonly RequestSpec[],
+    adminRun: Promise<Awaited<ReturnType<AdminDriver['run']>>> | undefined,
+    settle: (r: Awaited<ReturnType<AdminDriver['run']>> | undefined) => Promise<string[]>,
+    kind?: 'settings' | 'reset' | 'policy',
+  ) {
+    const lostBefore = lost.injected;
+    const requests: BatchRequest[] = specs.map((r) => ({
+      instance: r.instance % spec.instances.length,
+      route: ROUTES[r.route]!,
+      who: r.who,
+      ...(r.hook ? { hook: r.hook } : {}),
+    }));
+    const decisions = Promise.all(
+      requests.map((r) => authorize(pipelines[r.instance]!, request(r, r.who === 'jwt' ? `Bearer ${token}` : key.key))),
+    );
+    const [outcomes, result] = await Promise.all([decisions, adminRun]);
+    const problems = await settle(result);
+    const verdict = model.batch({
+      at: now,
+      requests,
+      outcomes,
+      lost: lost.injected - lostBefore,
+      alongside: kind && result ? { kind, ok: result.ok } : undefined,
+      settingsAfter: adminRun || model.mayWrite(requests, now) ? await admin.readSettings(key.keyId) : model.settings,
+    });
+    stats.authorizations += requests.length;
+    stats.jwtAuthorizations += requests.filter((r) => r.who === 'jwt').length;
+    stats.hookRequests += requests.filter((r) => r.hook && spec.instances[r.instance]!.hooks).length;
+    stats.batches += 1;
+    stats.failedClosed += outcomes.filter((o) => 'error' in o).length;
+    if (verdict.clean) stats.cleanBatches += 1;
+    return [{ ...verdict, violations: [...problems, ...verdict.violations] }, result] as const;
   }
-  target = Math.round(target);
-  return target > now ? target : now + 200;
-}
 
-function request(route: Route, key: string): AuthRequest {
-  return {
-    apiId: route.apiId,
-    stage: route.stage,
-    method: route.method,
-    path: route.path,
-    headers: { authorization: key },
-    query: {},
-    sourceIp: '127.0.0.1',
-  };
-}
+  /**
+   * DELETE the key and create it again with the same raw key — with a reset-quota that read
+   * the old key held before its write until the new key has served `between`. A reset that
+   * read the old key must not land on the new one (it answers 404 or 409); one whose write
+   * went out without a read is a reset of the new key, at the moment it was let go.
+   */
+  async function recreate(op: Extract<Op, { kind: 'recreate' }>, number: string): Promise<string[]> {
+    const lostBefore = lost.injected;
+    const held = op.resetInFlight ? rig.hold.hold() : undefined;
+    const reset = held ? admin.run({ kind: 'reset' }, model.settings, key.keyId) : undefined;
+    const parked = held && reset ? await Promise.race([held.parked, reset.then(() => undefined)]) : undefined;
+    if (held && parked === undefined) held.release();
+    const deleted = await deleteKey();
+    const created = await admin.createKey(op.key, key.key).then(
+      (k) => ({ ok: true as const, key: k }),
+      (error: { code?: string; name?: string }) => ({ ok: false as const, error: error.code ?? error.name ?? 'Error' }),
+    );
+    if (created.ok) key = created.key;
+    model.recreated(now, await admin.readSettings(key.keyId));
+    stats.recreations += 1;
+    stats.twoPolicyKeys += op.key.policies.length > 1 ? 1 : 0;
+    trace.push(
+      `${time(number)} ${parked ? `reset held after ${parked.read ? 'reading the key' : 'no read'}; ` : held ? 'reset answered before any write; ' : ''}` +
+        `DELETE → ${deleted}; create again → ${created.ok ? 'ok' : `failed (${created.error})`}`,
+    );
+    const [between] = await batch(op.between, undefined, async () => []);
+    trace.push(`      between: ${between.summary}`);
+    if (between.violations.length > 0) {
+      held?.release();
+      await reset;
+      return [...between.violations];
+    }
+    const problems: string[] = [];
+    if (held && reset) {
+      held.release();
+      const result = await reset;
+      stats.heldResets += 1;
+      if (parked?.read === false) model.reset(now, result.ok);
+      else if (parked?.read && result.ok) {
+        problems.push('a reset-quota that read the key before it was deleted answered success after the key was created again');
+      }
+      trace.push(`      the reset let go → ${result.ok ? 'ok' : `failed (${result.error})`}`);
+    }
+    stats.lostAdminAnswers += lost.injected - lostBefore;
+    const [after] = await batch(op.after, undefined, async () => []);
+    trace.push(`      after: ${after.summary}`);
+    return [...after.violations, ...problems];
+  }
 
-/** A decision, or the fault it failed closed with (which API Gateway would answer 500: a deny). */
-async function authorize(pipeline: Pipeline, req: AuthRequest): Promise<Outcome> {
-  try {
-    const decision = await pipeline.authorize(req);
-    return decision.allow ? { allow: true } : { allow: false, reason: decision.reason };
-  } catch (error) {
-    const e = error as { code?: string; name?: string };
-    return { error: e.code ?? e.name ?? 'Error' };
+  async function deleteKey(): Promise<string> {
+    try {
+      await keys.delete(key.keyId);
+      return 'ok';
+    } catch (error) {
+      const e = error as { code?: string; name?: string };
+      return `failed (${e.code ?? e.name ?? 'Error'})`;
+    }
+  }
+
+  function countAdmin(kind: string, lostAnswers: number, twoPolicies: boolean): void {
+    stats.lostAdminAnswers += lostAnswers;
+    if (kind === 'policy') stats.policyWrites += 1;
+    if (kind === 'patch-api-limit') stats.scopeWrites += 1;
+    if (kind === 'reset') stats.resets += 1;
+    if (twoPolicies) stats.twoPolicyKeys += 1;
   }
 }
 

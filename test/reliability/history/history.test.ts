@@ -1,18 +1,29 @@
 /**
  * The history checker of the counting model (docs/ARCHITECTURE.md): random histories on one
  * DynamoDB Local table — two or three pipeline instances, each with its own policy cache
- * and clock offset, some with a renewal hook; batches of concurrent authorizations to
- * permitted and forbidden routes; admin PUT, PATCH and reset-quota, some running alongside
- * a batch; policy writes; clock steps; answers lost after the write landed (below the SDK's
- * retry). Each history is checked against a sequential reference model (model.ts) whose
- * only slack is the documented bounds. Safety: no Allow that every setting in force denies,
- * never more Allows than the counters could grant under the largest limit in force, no
- * fault within the contention bound. Liveness, wherever nothing is in doubt: exactly
- * min(permitted, room) Allows, less at most one per lost answer.
+ * and clock offset, some with a renewal hook or a hook that writes limits; an API key (its
+ * own limits, up to two policies, a per-API limit) and a JWT identity on a plan policy;
+ * batches of concurrent authorizations to permitted and forbidden routes; admin PUT, PATCH
+ * and reset-quota, some running alongside a batch; policy writes (limits, window lengths
+ * 0 → N, N → 0, N → M); the key deleted and created again under a reset in flight; clock
+ * steps; answers lost after the write landed (below the SDK's retry), on counting, hook,
+ * admin and policy writes. Each history is checked against a sequential reference model
+ * (model.ts) that sees only the writes it issued, public reads and the decisions, and
+ * whose only slack is the stated bounds. Safety: no Allow that every setting in force
+ * denies, never more Allows in a scope than its counters could grant under the largest
+ * limit in force, a change of limits never gives quota back, nothing lands on a re-created
+ * key, no fault within the contention bound. Liveness, wherever nothing is in doubt:
+ * exactly Σ min(permitted, room) Allows, less at most one per lost answer.
  *
  * - `GATEPASS_HISTORIES` (default 200): how many histories; `GATEPASS_SEED`: replay a run
  *   (a failure prints its seed, the shrunk history and the trace of what each step did).
  * - `GATEPASS_SHRINK_SECONDS` (default 60): time spent shrinking a failure.
+ * - `GATEPASS_INJECT=<name>`: run against a bug injected on purpose (bugs.ts), to measure
+ *   what the checker detects (best with the survey below).
+ * - `GATEPASS_HISTORY_WITHOUT=window-changes`: one window length everywhere and no reset
+ *   in flight across a re-creation (variants.ts): measures the
+ *   detection of an injected bug on a commit that still has the issue's over-grants;
+ *   `held-resets`: no reset in flight across a re-creation (the first over-grant alone).
  * - `GATEPASS_HISTORY_SURVEY=1`: run every history to its first violation without
  *   stopping, and list the failing seeds (each replays alone with `GATEPASS_SEED=<seed>
  *   GATEPASS_HISTORIES=1`).
@@ -21,16 +32,25 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { createDynamoClient } from '../../../local/table.ts';
 import { createTestTable, type TestTable } from '../../support/dynamo.ts';
+import { injectedBug } from './bugs.ts';
 import { historyArb } from './generator.ts';
-import { runHistory, type HistoryRun, type Rig } from './harness.ts';
+import { runHistory, type HistoryRun, type HistoryStats, type Rig } from './harness.ts';
+import { HoldNextWrite } from './hold.ts';
 import { LostAnswers } from './lost-answers.ts';
+import { withoutHeldResets, withoutWindowChanges } from './variants.ts';
 
 const HISTORIES = positive('GATEPASS_HISTORIES', 200);
-const MIN_OPS = 20;
-const MAX_OPS = 40;
+const MIN_OPS = 14;
+const MAX_OPS = 28;
 const SHRINK_MS = positive('GATEPASS_SHRINK_SECONDS', 60) * 1000;
 const SEED = process.env.GATEPASS_SEED === undefined ? Math.floor(Math.random() * 2 ** 31) : positive('GATEPASS_SEED', 0);
 const SURVEY = process.env.GATEPASS_HISTORY_SURVEY === '1';
+const BUG = injectedBug(process.env.GATEPASS_INJECT);
+const WITHOUT = process.env.GATEPASS_HISTORY_WITHOUT ?? '';
+const VARIANTS = { '': undefined, 'window-changes': withoutWindowChanges, 'held-resets': withoutHeldResets } as const;
+if (!Object.hasOwn(VARIANTS, WITHOUT)) throw new Error(`GATEPASS_HISTORY_WITHOUT must be window-changes or held-resets, got ${WITHOUT}`);
+const VARIANT = VARIANTS[WITHOUT as keyof typeof VARIANTS];
+const HISTORIES_ARB = VARIANT ? historyArb(MIN_OPS, MAX_OPS).map(VARIANT) : historyArb(MIN_OPS, MAX_OPS);
 
 describe('the counting model, checked by random histories on DynamoDB Local', () => {
   let table: TestTable;
@@ -38,9 +58,12 @@ describe('the counting model, checked by random histories on DynamoDB Local', ()
   beforeAll(async () => {
     table = await createTestTable('history');
     const lost = new LostAnswers();
+    const hold = new HoldNextWrite();
     const clients = [0, 1, 2, 3].map(() => createDynamoClient(table.endpoint));
     for (const client of clients) lost.installOn(client);
-    rig = { tableName: table.tableName, instanceClients: clients.slice(0, 3), adminClient: clients[3]!, lost };
+    for (const client of clients.slice(0, 3)) BUG?.installOn?.(client);
+    hold.installOn(clients[3]!);
+    rig = { tableName: table.tableName, instanceClients: clients.slice(0, 3), adminClient: clients[3]!, lost, hold, bug: BUG };
   });
   afterAll(async () => {
     for (const client of [...(rig?.instanceClients ?? []), rig?.adminClient]) client?.destroy();
@@ -52,32 +75,44 @@ describe('the counting model, checked by random histories on DynamoDB Local', ()
     ops: 0,
     fewestOps: Number.POSITIVE_INFINITY,
     mostOps: 0,
-    authorizations: 0,
-    batches: 0,
-    cleanBatches: 0,
     lostAnswers: 0,
-    failedClosed: 0,
     requests: 0,
     violations: 0,
+  };
+  const counts: HistoryStats = {
+    authorizations: 0,
+    jwtAuthorizations: 0,
+    hookRequests: 0,
+    cleanBatches: 0,
+    batches: 0,
+    failedClosed: 0,
+    policyWrites: 0,
+    twoPolicyKeys: 0,
+    scopeWrites: 0,
+    scopedAllows: 0,
+    resets: 0,
+    recreations: 0,
+    heldResets: 0,
+    lostAdminAnswers: 0,
   };
   const add = (run: HistoryRun, ops: number) => {
     totals.histories += 1;
     totals.ops += ops;
     totals.fewestOps = Math.min(totals.fewestOps, ops);
     totals.mostOps = Math.max(totals.mostOps, ops);
-    totals.authorizations += run.authorizations;
-    totals.batches += run.batches;
-    totals.cleanBatches += run.cleanBatches;
     totals.lostAnswers += run.lostAnswers;
-    totals.failedClosed += run.failedClosed;
     totals.requests += run.requests;
+    for (const name of Object.keys(counts) as (keyof HistoryStats)[]) counts[name] += run[name];
     if (run.violation) totals.violations += 1;
   };
   const summary = (started: number) =>
     `history checker: ${totals.histories} histories, ${totals.fewestOps}–${totals.mostOps} operations each (${(totals.ops / Math.max(1, totals.histories)).toFixed(1)} on average), ` +
-    `${totals.authorizations} authorizations in ${totals.batches} batches (${totals.cleanBatches} predicted exactly), ` +
-    `${totals.requests} DynamoDB requests, ${totals.lostAnswers} lost answers, ${totals.failedClosed} failed closed, ${totals.violations} violations; ` +
-    `seed ${SEED}, ${((Date.now() - started) / 1000).toFixed(0)} s`;
+    `${counts.authorizations} authorizations in ${counts.batches} batches (${counts.cleanBatches} predicted exactly; ${counts.jwtAuthorizations} by a JWT identity, ` +
+    `${counts.hookRequests} asking a hook to write limits, ${counts.scopedAllows} allowed in a per-API scope), ` +
+    `${counts.policyWrites} policy writes, ${counts.twoPolicyKeys} keys given two policies, ${counts.scopeWrites} per-API limit writes, ` +
+    `${counts.resets} resets, ${counts.recreations} re-creations (${counts.heldResets} under a reset in flight), ` +
+    `${counts.lostAdminAnswers} lost admin/policy answers of ${totals.lostAnswers} lost answers, ${totals.requests} DynamoDB requests, ` +
+    `${counts.failedClosed} failed closed, ${totals.violations} violations; seed ${SEED}${BUG ? `, injected bug ${BUG.name}` : ''}${WITHOUT ? `, without ${WITHOUT}` : ''}, ${((Date.now() - started) / 1000).toFixed(0)} s`;
 
   it(
     `keeps ${HISTORIES} random histories within the model's bounds`,
@@ -99,7 +134,7 @@ describe('the counting model, checked by random histories on DynamoDB Local', ()
     let serial = 0;
     let failedAt: number | undefined;
     await fc.assert(
-      fc.asyncProperty(historyArb(MIN_OPS, MAX_OPS), async (spec) => {
+      fc.asyncProperty(HISTORIES_ARB, async (spec) => {
         // Shrinking runs real histories: stop it (keep the smallest failure so far) once its time is spent.
         if (failedAt !== undefined && Date.now() - failedAt > SHRINK_MS) return;
         const run = await runHistory(spec, rig, serial++);
@@ -118,7 +153,7 @@ describe('the counting model, checked by random histories on DynamoDB Local', ()
     const failures: string[] = [];
     for (let i = 0; i < HISTORIES; i++) {
       const seed = SEED + i;
-      const [spec] = fc.sample(historyArb(MIN_OPS, MAX_OPS), { seed, numRuns: 1 });
+      const [spec] = fc.sample(HISTORIES_ARB, { seed, numRuns: 1 });
       const run = await runHistory(spec!, rig, i);
       add(run, spec!.ops.length);
       if (run.violation) failures.push(`seed ${seed}: op ${run.violation.op}: ${run.violation.messages.join(' | ')}`);

@@ -80,7 +80,7 @@ export class LostAnswers {
  * Only a first attempt loses its answer, so that each lost answer is one re-send, never the
  * SDK giving up.
  */
-function isFirstAttempt(request: unknown): boolean {
+export function isFirstAttempt(request: unknown): boolean {
   const headers = (request as { headers?: Record<string, string> } | undefined)?.headers ?? {};
   const attempt = headers['amz-sdk-request'];
   return attempt === undefined || attempt.startsWith('attempt=1;');

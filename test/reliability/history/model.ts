@@ -1,41 +1,47 @@
 /**
  * The sequential reference model of docs/ARCHITECTURE.md, "The counting model", checked
- * against every batch of a history. Its only slack is the "Bounds, stated":
+ * against every batch of a history. It knows only the writes the history issued, what the
+ * admin API reads back, and the outcomes of authorizations — never a stored counter. Its
+ * only slack is the stated bounds:
  *
  * - policies: an instance may decide under any policy version its cache may still serve;
  * - clocks: each instance judges a window's end by its own clock (offset from the shared one);
  * - lost answers: each may count one request more (err toward denying, never granting);
- * - an admin write running alongside a batch may land before or after any of its requests.
+ * - a write running alongside a batch (admin, policy, or a hook's `updateSession`) may land
+ *   before or after any of its requests.
  *
- * SAFETY, always: a request denied under every settings combination in force is denied;
- * the Allows of a batch never exceed what the counters could still grant under the largest
- * limit in force (with one more full window per boundary that may fall in the batch).
- * LIVENESS, where nothing is uncertain (no write alongside, one set of limits on every
- * instance, no window end in doubt): Allows = min(permitted, room) exactly, less at most
- * one per lost answer.
+ * Counting, per subject (the API key, the JWT identity) and per scope (the subject's own
+ * counters, or an API's with a per-API limit): a change of limits never changes a counter;
+ * the length in force measures the window in progress from its start (window.ts); a reset
+ * starts new windows for every scope; nothing lands on a re-created key.
+ *
+ * SAFETY, always: a request denied under every settings state that may be in force is
+ * denied; in each scope, the Allows that certainly count there never exceed what its
+ * counters could still grant under the largest limit in force (one more full window per
+ * boundary that may fall in the batch). LIVENESS, where nothing is uncertain (no write
+ * alongside, one way to decide every request, no window end in doubt): Allows =
+ * Σ over scopes min(permitted, room) exactly, less at most one per lost answer.
  */
 import type { Route } from './routes.ts';
-import {
-  candidatesFor,
-  isExpiredAt,
-  passes,
-  sameSettings,
-  type Candidate,
-  type InstanceSpec,
-  type KeySettings,
-  type Limits,
-  PolicyHistory,
-} from './settings.ts';
-import { WindowTracker, type WindowStatus } from './window.ts';
+import { candidatesFor, isExpiredAt, sameSettings, type InstanceSpec, type KeySettings, PolicyHistory, type Scope } from './settings.ts';
+import { expectedAllows, type RequestFacts, type ScopeFacts, Subject, scopeFacts } from './subject.ts';
 
 /** Failed counting writes after which a request fails closed (ARCHITECTURE.md, "Contention"). */
 const CONTENTION_BOUND = 8;
 
+export type Who = 'key' | 'jwt';
+
 export type Outcome = { readonly allow: true } | { readonly allow: false; readonly reason: string } | { readonly error: string };
+
+/** What the settings hook writes for a request that asks it to (hooks.ts). */
+export type HookPatch = { readonly quotaRenewalRate: number } | { readonly quotaMax: number };
 
 export interface BatchRequest {
   readonly instance: number;
   readonly route: Route;
+  readonly who: Who;
+  /** Asks the settings hook (on instances that run it) to write this. */
+  readonly hook?: HookPatch;
 }
 
 export interface BatchObservation {
@@ -46,35 +52,8 @@ export interface BatchObservation {
   readonly lost: number;
   /** An admin write that ran alongside, and whether it answered success. */
   readonly alongside?: { readonly kind: 'settings' | 'reset' | 'policy'; readonly ok: boolean };
-  /** The key's settings read back after the batch (a renewal or an admin write may have changed them). */
-  readonly settingsAfter: KeySettings;
-}
-
-/** What the model can say about a batch before counting it in. */
-interface Facts {
-  /** Clock offsets of the instances that served the batch. */
-  readonly offsets: number[];
-  /** The key's settings that may be in force during the batch. */
-  readonly possible: KeySettings[];
-  /** Per request: the candidates under which it passes, and whether some or all do. */
-  readonly perRequest: { readonly passing: Candidate[]; readonly any: boolean; readonly all: boolean }[];
-  /** The limits under which some request of the batch may be allowed. */
-  readonly limits: Limits[];
-  /** Some limits in force have no rate limit (the rate window may then not be counted). */
-  readonly rateOff: boolean;
-  readonly quotaStatus: WindowStatus;
-  readonly rateStatus: WindowStatus;
-  readonly maxQuota: number;
-  readonly maxRate: number;
-  readonly allowed: number;
-  /** Codes of the faults requests failed closed with. */
-  readonly errors: string[];
-  /** Resets that ran alongside (0 or 1). */
-  readonly resets: number;
-  readonly quotaCap: number;
-  readonly rateCap: number;
-  /** Why the model cannot predict the batch exactly (empty: it can). */
-  readonly doubts: string[];
+  /** The key's settings read back after the batch (`undefined`: no key). */
+  readonly settingsAfter: KeySettings | undefined;
 }
 
 export interface Verdict {
@@ -84,189 +63,235 @@ export interface Verdict {
 }
 
 export class HistoryModel {
-  settings: KeySettings;
   readonly policies = new PolicyHistory();
-  readonly quota = new WindowTracker('quota', 999);
-  readonly rate = new WindowTracker('rate', 0);
+  /** Allows certainly counted in a per-API scope (for the closing line). */
+  scopedAllows = 0;
+  key: Subject;
+  readonly jwt: Subject;
 
   constructor(
     readonly instances: readonly InstanceSpec[],
     initial: KeySettings,
+    createdAt: number,
+    jwtPolicy: string,
   ) {
-    this.settings = initial;
+    this.key = new Subject(initial, createdAt);
+    const identity = { quotaMax: 0, quotaRenewalRate: 0, rate: 0, per: 0, expires: 0, isInactive: false, accessRights: {} };
+    this.jwt = new Subject({ ...identity, applyPolicies: [jwtPolicy] }, createdAt);
   }
 
-  /** The key was created at `at` by the admin (clock offset 0): a full quota window from now. */
-  created(at: number): void {
-    this.quota.reset(at, [this.settings.quotaRenewalRate, ...this.#currentLimits().map((l) => l.quotaRenewalRate)], 'landed', 0);
+  get settings(): KeySettings | undefined {
+    return this.key.settings;
   }
 
-  /** A standalone reset-quota at `at`. */
+  set settings(s: KeySettings | undefined) {
+    this.key.settings = s;
+  }
+
+  /** The key was deleted and created again at `at`: new counters, nothing of the old key's. */
+  recreated(at: number, settings: KeySettings | undefined): void {
+    this.key = new Subject(settings, at);
+  }
+
+  /** A standalone reset-quota at `at`: new quota windows for every scope of the key (rate windows stand). */
   reset(at: number, ok: boolean): void {
-    this.quota.reset(
-      at,
-      this.#currentLimits().map((l) => l.quotaRenewalRate),
-      ok ? 'landed' : 'maybe',
-      0,
-    );
+    this.#resetKey(at, ok ? 'landed' : 'maybe', () => 0);
+  }
+
+  /** The start and end (instance time) of the key's own quota or rate window under the limits in force now. */
+  windowEnd(kind: 'quota' | 'rate', at: number, route: Route): [number, number] | undefined {
+    const s = this.key.settings;
+    if (s === undefined) return undefined;
+    const [c] = candidatesFor([s], this.policies, { offsetMs: 0, cacheSeconds: 0, renews: false, hooks: false }, at, route);
+    if (c === undefined || !c.passes) return undefined;
+    const w = this.key.windows(c.scope);
+    return kind === 'quota' ? w.quota.end(c.limits.quotaRenewalRate) : c.limits.rate > 0 ? w.rate.end(c.limits.per) : undefined;
   }
 
   /** Checks one batch against the model, then counts it in. */
   batch(o: BatchObservation): Verdict {
-    const f = this.#facts(o);
-    const violations = [...this.#safety(o, f)];
-    const expected = f.doubts.length === 0 ? this.#expected(f) : undefined;
-    if (expected !== undefined && f.allowed < expected.value - o.lost) {
-      const lost = o.lost > 0 ? ` less ${o.lost} lost answer(s)` : '';
-      const failed = f.errors.length > 0 ? `; ${f.errors.length} failed closed: ${[...new Set(f.errors)].join(', ')}` : '';
-      violations.push(`${f.allowed} allowed, expected ${expected.value}${lost}: ${expected.why}${failed}`);
-    }
-    this.#countIn(o, f);
-    return { violations, summary: this.#summary(o, f, expected?.value), clean: expected !== undefined };
-  }
-
-  #facts(o: BatchObservation): Facts {
-    const offsets = [...new Set(o.requests.map((r) => this.instances[r.instance]!.offsetMs))];
-    const possible = this.#possibleSettings(o);
-    const perRequest = o.requests.map((r) => {
+    const violations: string[] = [];
+    const summaries: string[] = [];
+    let clean = true;
+    const possible = { key: this.#possibleSettings(o, 'key'), jwt: this.#possibleSettings(o, 'jwt') };
+    const facts = o.requests.map((r): RequestFacts => {
       const instance = this.instances[r.instance]!;
-      const candidates = candidatesFor(possible, this.policies, instance, o.at);
-      const verdicts = candidates.map((c) => passes(c, r.route, o.at + instance.offsetMs));
-      return { passing: candidates.filter((_, i) => verdicts[i]), any: verdicts.some(Boolean), all: verdicts.every(Boolean) };
+      const candidates = candidatesFor(possible[r.who], this.policies, instance, o.at, r.route);
+      const passing = candidates.filter((c) => c.passes);
+      return {
+        passing,
+        any: passing.length > 0,
+        all: passing.length === candidates.length,
+        ways: new Set(passing.map((c) => JSON.stringify([c.scope, c.limits]))).size,
+        scopes: new Set(passing.map((c) => c.scope)),
+      };
     });
-    const limits = perRequest.flatMap((p) => p.passing.map((c) => c.limits));
-    const rateOff = limits.some((l) => l.rate === 0);
-    const quotaStatus = this.quota.status(o.at, offsets);
-    const rateStatus = this.rate.status(o.at, offsets);
-    const facts = {
-      offsets,
-      possible,
-      perRequest,
-      limits,
-      rateOff,
-      quotaStatus,
-      rateStatus,
-      maxQuota: Math.max(0, ...limits.map((l) => l.quotaMax)),
-      maxRate: rateOff ? Number.POSITIVE_INFINITY : Math.max(0, ...limits.map((l) => l.rate)),
-      allowed: o.outcomes.filter((x) => 'allow' in x && x.allow).length,
-      errors: o.outcomes.flatMap((x) => ('error' in x ? [x.error] : [])),
-      resets: o.alongside?.kind === 'reset' ? 1 : 0,
+    const allowed = (i: number) => {
+      const x = o.outcomes[i]!;
+      return 'allow' in x && x.allow;
     };
-    return {
-      ...facts,
-      quotaCap: this.quota.cap(quotaStatus, facts.maxQuota, facts.resets),
-      rateCap: rateOff ? Number.POSITIVE_INFINITY : this.rate.cap(rateStatus, facts.maxRate),
-      doubts: this.#doubts(o, facts),
-    };
-  }
-
-  /** Violations whatever the doubts: forbidden requests allowed, more allowed than any limit could grant, faults within the contention bound. */
-  *#safety(o: BatchObservation, f: Facts): Generator<string> {
-    for (const [i, x] of o.outcomes.entries()) {
-      if ('allow' in x && x.allow && !f.perRequest[i]!.any) {
+    for (const [i, f] of facts.entries()) {
+      if (allowed(i) && !f.any) {
         const r = o.requests[i]!;
-        yield `request ${i} (${r.route.name} on instance ${r.instance}) was allowed, but every setting in force denies it`;
+        violations.push(
+          `request ${i} (${r.who} ${r.route.name} on instance ${r.instance}) was allowed, but every setting in force denies it`,
+        );
       }
     }
-    if (f.allowed > f.quotaCap) {
-      const reset = f.resets ? ', a reset alongside' : '';
-      yield `${f.allowed} allowed, but the quota could grant at most ${f.quotaCap} (limit ≤ ${f.maxQuota}, ${this.quota.describe()}, window ${f.quotaStatus}${reset})`;
+    const hooked = o.requests.some((r) => r.hook !== undefined && this.instances[r.instance]!.hooks);
+    for (const who of ['key', 'jwt'] as const) {
+      const mine = o.requests.flatMap((r, i) => (r.who === who ? [i] : []));
+      if (mine.length === 0) continue;
+      const subject = who === 'key' ? this.key : this.jwt;
+      const scopes = [...new Set(mine.flatMap((i) => [...facts[i]!.scopes]))].map((scope) =>
+        scopeFacts(this.instances, o, subject, who, scope, mine, facts, allowed),
+      );
+      for (const s of scopes) {
+        const w = subject.windows(s.scope);
+        const reset = o.alongside?.kind === 'reset' && who === 'key' ? ', a reset alongside' : '';
+        if (s.sure > s.quotaCap) {
+          violations.push(
+            `${who}: ${s.sure} allowed in scope ${s.scope}, but its quota could grant at most ${s.quotaCap} (limit ≤ ${s.maxQuota}, ${w.quota.describe()}, window ${s.quotaStatus}${reset})`,
+          );
+        }
+        if (s.sure > s.rateCap) {
+          violations.push(
+            `${who}: ${s.sure} allowed in scope ${s.scope}, but its rate limit could grant at most ${s.rateCap} (limit ≤ ${s.maxRate}, ${w.rate.describe()}, window ${s.rateStatus})`,
+          );
+        }
+      }
+      const doubts = this.#doubts(o, mine, facts, scopes, possible[who].length, hooked);
+      const got = mine.filter(allowed).length;
+      let expected: { value: number; why: string } | undefined;
+      if (doubts.length === 0) {
+        expected = expectedAllows(subject, scopes, mine, facts);
+        if (got < expected.value - o.lost) {
+          const lost = o.lost > 0 ? ` less ${o.lost} lost answer(s)` : '';
+          const errors = mine.flatMap((i) => ('error' in o.outcomes[i]! ? [o.outcomes[i]!.error] : []));
+          const failed = errors.length > 0 ? `; ${errors.length} failed closed: ${[...new Set(errors)].join(', ')}` : '';
+          violations.push(`${who}: ${got} allowed, expected ${expected.value}${lost}: ${expected.why}${failed}`);
+        }
+      } else clean = false;
+      this.#countIn(o, subject, scopes);
+      summaries.push(this.#summary(o, who, mine, got, scopes, subject, expected?.value, doubts));
     }
-    if (f.allowed > f.rateCap) {
-      yield `${f.allowed} allowed, but the rate limit could grant at most ${f.rateCap} (limit ≤ ${f.maxRate}, ${this.rate.describe()}, window ${f.rateStatus})`;
-    }
-    // "A request whose write fails 8 times in a row fails closed": each failure is another
-    // request's write, a re-sent write after a lost answer, or a first write on remembered
-    // settings that are out of date. With fewer than 8 of those, nothing may fail closed.
-    const mostFailures = o.requests.length + o.lost;
-    if (f.errors.length > 0 && !o.alongside && f.possible.length === 1 && mostFailures < CONTENTION_BOUND) {
-      yield `${f.errors.length} request(s) failed closed (${[...new Set(f.errors)].join(', ')}), though no write could fail more than ${mostFailures} times`;
-    }
-  }
-
-  /** Exactly how many requests must be allowed, when nothing is in doubt. */
-  #expected(f: Facts): { value: number; why: string } {
-    const permitted = f.perRequest.filter((p) => p.all).length;
-    const l = f.limits[0];
-    const sure = (status: WindowStatus) => status as Exclude<WindowStatus, 'unsure'>;
-    const quotaRoom = l === undefined ? 0 : this.quota.floor(sure(f.quotaStatus), l.quotaMax);
-    const rateRoom = l === undefined || l.rate === 0 ? Number.POSITIVE_INFINITY : this.rate.floor(sure(f.rateStatus), l.rate);
-    return {
-      value: Math.min(permitted, quotaRoom, rateRoom),
-      why: `min(permitted ${permitted}, quota room ${quotaRoom}, rate room ${rateRoom})`,
-    };
-  }
-
-  /** Counts the batch into both windows (one write counts a request in both, or in neither). */
-  #countIn(o: BatchObservation, f: Facts): void {
-    const quotaLengths = lengthsOr(
-      f.limits.map((l) => l.quotaRenewalRate),
-      this.settings.quotaRenewalRate,
-    );
-    const rateLengths = lengthsOr(
-      f.limits.map((l) => l.per),
-      this.settings.per,
-    );
-    const counted = { allowed: f.allowed, lost: o.lost, at: o.at, offsets: f.offsets };
-    this.quota.count(f.quotaStatus, { ...counted, counted: 'yes', lengths: quotaLengths, maxLimit: f.maxQuota });
-    this.rate.count(f.rateStatus, { ...counted, counted: f.rateOff ? 'maybe' : 'yes', lengths: rateLengths, maxLimit: f.maxRate });
+    violations.push(...this.#contention(o, possible, hooked));
     if (o.alongside?.kind === 'reset') {
-      const lengths = [...quotaLengths, ...this.#currentLimits().map((l) => l.quotaRenewalRate)];
-      this.quota.reset(o.at, lengths, o.alongside.ok ? 'landed' : 'maybe', f.allowed + o.lost);
+      const counted = new Map<Scope, number>();
+      for (const [i, r] of o.requests.entries()) {
+        if (r.who !== 'key' || !allowed(i)) continue;
+        for (const s of facts[i]!.scopes) counted.set(s, (counted.get(s) ?? 0) + 1);
+      }
+      this.#resetKey(o.at, o.alongside.ok ? 'landed' : 'maybe', (scope) => (counted.get(scope) ?? 0) + o.lost);
     }
-    this.settings = o.settingsAfter;
+    this.key.settings = o.settingsAfter;
+    return { violations, summary: summaries.join('\n      '), clean };
   }
 
-  #summary(o: BatchObservation, f: Facts, expected: number | undefined): string {
-    const most = Math.min(f.perRequest.filter((p) => p.any).length, f.quotaCap, f.rateCap);
-    const sure =
-      expected === undefined
-        ? `unsure: ${f.doubts.join(', ')}`
-        : `expected ${expected < most ? `${Math.max(0, expected - o.lost)}–${most}` : expected}`;
-    const extra = `${o.lost ? `, ${o.lost} lost` : ''}${f.errors.length ? `, failed closed: ${f.errors.join(' ')}` : ''}`;
-    const denied = o.outcomes.flatMap((x) => ('reason' in x ? [x.reason] : []));
+  /** Counts the batch into each scope's windows (one write counts a request in both, or in neither). */
+  #countIn(o: BatchObservation, subject: Subject, scopes: readonly ScopeFacts[]): void {
+    for (const s of scopes) {
+      if (s.scope !== 'key') this.scopedAllows += s.sure;
+      const w = subject.windows(s.scope);
+      const counted = { sure: s.sure, maybe: s.maybe, lost: o.lost, at: o.at, offsets: s.offsets };
+      w.quota.count(s.quotaStatus, { ...counted, counted: s.quotaCounted, maxLimit: s.maxQuota });
+      w.rate.count(s.rateStatus, { ...counted, counted: s.rateCounted, maxLimit: s.maxRate });
+    }
+  }
+
+  #resetKey(at: number, outcome: 'landed' | 'maybe', countedAlongside: (scope: Scope) => number): void {
+    if (outcome === 'landed') this.key.since = at;
+    for (const [scope, w] of this.key.scopes) w.quota.reset(at, outcome, countedAlongside(scope));
+  }
+
+  /**
+   * "A request whose write fails 8 times in a row fails closed": each failure is another
+   * request's write, a re-sent write after a lost answer, or a first write on remembered
+   * settings that are out of date. With fewer than 8 of those, nothing may fail closed.
+   */
+  #contention(o: BatchObservation, possible: Record<Who, unknown[]>, hooked: boolean): string[] {
+    const errors = o.outcomes.flatMap((x) => ('error' in x ? [x.error] : []));
+    const mostFailures = o.requests.length + o.lost;
+    const settled = possible.key.length === 1 && possible.jwt.length === 1 && !hooked && !o.alongside;
+    if (errors.length === 0 || !settled || mostFailures >= CONTENTION_BOUND) return [];
+    return [
+      `${errors.length} request(s) failed closed (${[...new Set(errors)].join(', ')}), though no write could fail more than ${mostFailures} times`,
+    ];
+  }
+
+  #summary(
+    o: BatchObservation,
+    who: Who,
+    mine: readonly number[],
+    got: number,
+    scopes: readonly ScopeFacts[],
+    subject: Subject,
+    expected: number | undefined,
+    doubts: readonly string[],
+  ): string {
+    const sure = expected === undefined ? `unsure: ${doubts.join(', ')}` : `expected ${expected}`;
+    const caps = scopes.map((s) => `${s.scope} ≤ ${Math.min(s.quotaCap, s.rateCap)}`).join(', ');
+    const denied = mine.flatMap((i) => ('reason' in o.outcomes[i]! ? [o.outcomes[i]!.reason] : []));
+    const errors = mine.flatMap((i) => ('error' in o.outcomes[i]! ? [o.outcomes[i]!.error] : []));
+    const extra = `${o.lost ? `, ${o.lost} lost` : ''}${errors.length ? `, failed closed: ${errors.join(' ')}` : ''}`;
     const reasons = denied.length > 0 ? `; denied: ${tally(denied)}` : '';
-    return `allowed ${f.allowed}/${o.requests.length}${reasons} (${sure}; caps quota ${f.quotaCap}, rate ${f.rateCap}${extra}) → ${this.quota.describe()}, ${this.rate.describe()}`;
+    const state = [...subject.scopes.values()].map((w) => `${w.quota.describe()}, ${w.rate.describe()}`).join('; ');
+    return `${who}: allowed ${got}/${mine.length}${reasons} (${sure}; caps ${caps || 'none'}${extra}) → ${state}`;
   }
 
-  /** Whether a renewal hook may change the key's settings during a batch of `requests` at `at`. */
-  mayRenew(requests: readonly BatchRequest[], at: number): boolean {
-    return requests.some(
-      (r) => this.instances[r.instance]!.renews && isExpiredAt(this.settings.expires, at + this.instances[r.instance]!.offsetMs),
-    );
+  /** Whether a hook may change the key's settings during a batch of `requests` at `at`. */
+  mayWrite(requests: readonly BatchRequest[], at: number): boolean {
+    const s = this.key.settings;
+    return requests.some((r) => {
+      const instance = this.instances[r.instance]!;
+      if (r.who !== 'key') return false;
+      return (
+        (instance.hooks && r.hook !== undefined) || (s !== undefined && instance.renews && isExpiredAt(s.expires, at + instance.offsetMs))
+      );
+    });
   }
 
-  /** The key's settings that may be in force during the batch: before, after, and renewed. */
-  #possibleSettings(o: BatchObservation): KeySettings[] {
-    const possible = [this.settings];
-    if (!sameSettings(o.settingsAfter, this.settings)) possible.push(o.settingsAfter);
+  /** A subject's settings that may be in force during the batch: before, after, renewed, and each hook's write alone. */
+  #possibleSettings(o: BatchObservation, who: Who): (KeySettings | undefined)[] {
+    if (who === 'jwt') return [this.jwt.settings];
+    const before = this.key.settings;
+    const possible: (KeySettings | undefined)[] = [before];
+    const add = (s: KeySettings | undefined) => {
+      if (!possible.some((p) => p === s || (p !== undefined && s !== undefined && sameSettings(p, s)))) possible.push(s);
+    };
+    add(o.settingsAfter);
     for (const r of o.requests) {
       const instance = this.instances[r.instance]!;
+      if (r.who !== 'key') continue;
       const nowMs = o.at + instance.offsetMs;
       for (const s of [...possible]) {
-        if (instance.renews && isExpiredAt(s.expires, nowMs)) possible.push({ ...s, expires: Math.floor(nowMs / 1000) + 60 });
+        if (s === undefined) continue;
+        if (instance.renews && isExpiredAt(s.expires, nowMs)) add({ ...s, expires: Math.floor(nowMs / 1000) + 60 });
+        if (instance.hooks && r.hook !== undefined) add({ ...s, ...r.hook });
       }
     }
     return possible;
   }
 
-  /** Why the model cannot say exactly how many requests must be allowed (empty: it can). */
-  #doubts(o: BatchObservation, f: Pick<Facts, 'possible' | 'perRequest' | 'limits' | 'quotaStatus' | 'rateStatus'>): string[] {
+  /** Why the model cannot say exactly how many of a subject's requests must be allowed (empty: it can). */
+  #doubts(
+    o: BatchObservation,
+    mine: readonly number[],
+    facts: readonly RequestFacts[],
+    scopes: readonly ScopeFacts[],
+    possible: number,
+    hooked: boolean,
+  ): string[] {
     const doubts: string[] = [];
     if (o.alongside) doubts.push(`${o.alongside.kind} write alongside`);
-    if (f.possible.length > 1) doubts.push('settings changed');
-    if (f.perRequest.some((p) => p.any !== p.all)) doubts.push('rights/expiry in doubt');
-    if (new Set(f.limits.map((l) => JSON.stringify(l))).size > 1) doubts.push('limits in doubt (policy cache)');
-    if (f.limits.length > 0 && f.quotaStatus === 'unsure') doubts.push('quota window end in doubt');
-    if (f.limits.length > 0 && f.limits[0]!.rate > 0 && f.rateStatus === 'unsure') doubts.push('rate window end in doubt');
+    if (possible > 1) doubts.push('settings changed');
+    if (hooked) doubts.push('hook writes');
+    if (mine.some((i) => facts[i]!.any !== facts[i]!.all)) doubts.push('rights/expiry in doubt');
+    if (mine.some((i) => facts[i]!.ways > 1)) doubts.push('limits in doubt (policy cache)');
+    const limitsOf = (s: ScopeFacts) => facts[mine.find((i) => facts[i]!.scopes.has(s.scope))!]!.passing[0]!.limits;
+    if (scopes.some((s) => s.quotaCounted && s.quotaStatus === 'unsure')) doubts.push('quota window end in doubt');
+    if (scopes.some((s) => limitsOf(s).rate > 0 && s.rateStatus === 'unsure')) doubts.push('rate window end in doubt');
     return doubts;
-  }
-
-  /** The limits the admin sees now (strong reads: the current policy version). */
-  #currentLimits(): Limits[] {
-    const id = this.settings.applyPolicies[0];
-    const policy = id === undefined ? undefined : this.policies.current(id);
-    return [policy?.limits ?? this.settings];
   }
 }
 
@@ -274,8 +299,4 @@ function tally(values: readonly string[]): string {
   const counts = new Map<string, number>();
   for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
   return [...counts].map(([v, n]) => (n > 1 ? `${v} ×${n}` : v)).join(', ');
-}
-
-function lengthsOr(lengths: readonly number[], fallback: number): number[] {
-  return lengths.length > 0 ? [...new Set(lengths)] : [fallback];
 }

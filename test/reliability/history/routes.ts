@@ -30,11 +30,32 @@ export const RIGHTS: readonly { readonly name: string; readonly rights: Rights }
   { name: '/pets(/n) and api2', rights: { api1: { allowedUrls: [{ url: '/pets(/[0-9]+)?' }] }, api2: { versions: ['prod'] } } },
 ];
 
-/** The policies of every history: `gold` is generous and open, `free` small and read-only. */
-export const POLICY_RIGHTS: Readonly<Record<'gold' | 'free', Rights>> = {
-  gold: RIGHTS[0]!.rights,
-  free: RIGHTS[1]!.rights,
-};
+/** The API whose requests a per-API limit counts apart (a scope of its own). */
+export const SCOPED_API = 'api2';
+
+/** A per-API limit: every field set, so that none is left to a merge. */
+export interface ApiLimitSpec {
+  readonly quotaMax: number;
+  readonly quotaRenewalRate: number;
+  readonly rate: number;
+  readonly per: number;
+}
+
+/**
+ * `rights` with {@link SCOPED_API}'s limit set (or removed, for `undefined`). Rights that
+ * name no API (every API) get every route's API listed, so that adding a limit changes
+ * no permission.
+ */
+export function withApiLimit(rights: Rights, limit: ApiLimitSpec | undefined): Rights {
+  const listed: Record<string, AccessRight> = Object.keys(rights).length === 0 ? { api1: {}, api2: {} } : { ...rights };
+  const { limit: _old, ...right } = listed[SCOPED_API] ?? {};
+  if (limit === undefined) {
+    if (Object.hasOwn(listed, SCOPED_API)) listed[SCOPED_API] = right;
+    return listed;
+  }
+  listed[SCOPED_API] = { ...right, limit };
+  return listed;
+}
 
 /** Whether `rights` let a request through to `route` (API, stage, URL and method). */
 export function permits(rights: Rights, route: Route): boolean {

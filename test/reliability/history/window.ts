@@ -1,32 +1,32 @@
 /**
- * What the reference model knows about one counting window (the quota's or the rate
- * limit's), as intervals where the documented bounds leave it open:
+ * What the reference model knows about one counting window (a scope's quota or rate
+ * limit), as intervals where the documented bounds leave it open:
  *
  * - `used` ∈ [usedLo, usedHi]: requests counted in the window in progress. Every Allow
- *   counts once; a lost answer may count once more (ARCHITECTURE.md: "each costs the
- *   caller at most one request"), so it widens only `usedHi`.
- * - `end` ∈ [endLo, endHi]: when the window is over, in *instance time* (shared clock +
- *   the instance's offset, ms). Instance j sees the window over at shared time T when
- *   T + offset_j ≥ end ("a window is ended by the clock of the instance that opens the
- *   next one"). A window opened by an instance at T ends at T + offset + length, less up
- *   to `floorMs` when the end is stored in whole seconds.
- * - `fresh`: nothing counted since the key was created or its quota reset: the stored end
- *   may not be set yet, in which case the first counting request opens the window.
+ *   counts once; a lost answer may count once more, so it widens only `usedHi`.
+ * - `start` ∈ [startLo, startHi]: when the window in progress opened, in *instance time*
+ *   (shared clock + the instance's offset, ms), less up to `floorMs` when stored in whole
+ *   seconds. The window is open at instance time t iff the length in force is 0 (never
+ *   renews) or t < start + length: the length in force always measures the window in
+ *   progress from its start, so a length that changes (0 → N, N → 0, N → M) moves its
+ *   end, and a change of limits never gives back what was used.
+ * - `fresh`: nothing counted since the subject was created or its quota reset: the window
+ *   may have opened then, or may open at the first counted request.
  */
 
 export type WindowStatus = 'open' | 'over' | 'unsure';
 
 export interface Counting {
-  readonly allowed: number;
+  /** Allowed requests certainly counted here, and those that may have been. */
+  readonly sure: number;
+  readonly maybe: number;
   /** Answers lost during the batch (each may have counted one request more). */
   readonly lost: number;
-  /** 'maybe' when some limit in force was "no limit", so the implementation may not count. */
-  readonly counted: 'yes' | 'maybe';
+  /** False when some limit in force was "no limit", so the implementation may not count at all. */
+  readonly counted: boolean;
   readonly at: number;
   /** Offsets (ms) of the instances that served the batch: one of them opened any new window. */
   readonly offsets: readonly number[];
-  /** Window lengths (s) that may be in force. */
-  readonly lengths: readonly number[];
   /** Largest limit in force during the batch (for the lower bound on a split window). */
   readonly maxLimit: number;
 }
@@ -34,21 +34,31 @@ export interface Counting {
 export class WindowTracker {
   usedLo = 0;
   usedHi = 0;
-  endLo = Number.NEGATIVE_INFINITY;
-  endHi = Number.NEGATIVE_INFINITY;
+  startLo: number;
+  startHi: number;
   fresh = true;
 
   constructor(
     readonly label: string,
-    /** Up to how many ms earlier than `now + length` a stored end may be (999 when stored in seconds). */
+    /** Up to how many ms earlier a stored start may be (999 when stored in whole seconds). */
     readonly floorMs: number,
-  ) {}
+    /** When it may have opened at the earliest (shared-clock ms, admin clock). */
+    at: number,
+  ) {
+    this.startLo = at - floorMs;
+    this.startHi = at;
+  }
 
-  /** Open for every instance of `offsets` at `at`, over for every one, or neither. */
-  status(at: number, offsets: readonly number[]): WindowStatus {
-    if (at + Math.max(...offsets) < this.endLo) return 'open';
-    if (at + Math.min(...offsets) >= this.endHi) return 'over';
-    return 'unsure';
+  /** Open for every instance of `offsets` at `at` under every length of `lengths` (s), over for every one, or neither. */
+  status(at: number, offsets: readonly number[], lengths: readonly number[]): WindowStatus {
+    const statuses = new Set(lengths.map((length) => this.#statusFor(at, offsets, length)));
+    return statuses.size === 1 ? [...statuses][0]! : 'unsure';
+  }
+
+  /** When the window in progress ends under `length` (s), at the earliest and the latest, in instance time. */
+  end(length: number): [number, number] | undefined {
+    if (length === 0 || !Number.isFinite(this.startLo)) return undefined;
+    return [this.startLo + length * 1000, this.startHi + length * 1000];
   }
 
   /**
@@ -69,56 +79,49 @@ export class WindowTracker {
 
   /** Counts a batch's requests into the window. */
   count(status: WindowStatus, c: Counting): void {
-    if (c.allowed === 0 && c.lost === 0) return;
-    const opening = this.#opening(c.at, c.offsets, c.lengths);
-    if (c.counted === 'maybe') {
-      if (status !== 'open') {
-        this.usedLo = 0;
-        this.#widenEnd(opening);
-      }
-      this.usedHi += c.allowed + c.lost;
-      if (this.fresh) this.#widenEnd(opening);
-      return;
-    }
+    if (c.sure + c.maybe === 0 && c.lost === 0) return;
+    const sure = c.counted ? c.sure : 0;
+    const maybe = c.counted ? c.maybe : c.sure + c.maybe;
+    const opening: [number, number] = [c.at + Math.min(...c.offsets) - this.floorMs, c.at + Math.max(...c.offsets)];
     if (status === 'open') {
-      this.usedLo += c.allowed;
-      this.usedHi += c.allowed + c.lost;
-      if (this.fresh) this.#widenEnd(opening);
-    } else if (status === 'over' && c.allowed > 0) {
-      this.usedLo = c.allowed;
-      this.usedHi = c.allowed + c.lost;
-      [this.endLo, this.endHi] = opening;
+      this.usedLo += sure;
+      this.usedHi += sure + maybe + c.lost;
+      if (this.fresh) this.#widenStart(opening);
+    } else if (status === 'over' && sure > 0) {
+      this.usedLo = sure;
+      this.usedHi = sure + maybe + c.lost;
+      [this.startLo, this.startHi] = opening;
     } else if (status === 'over') {
-      // Nothing allowed, but a lost answer may have opened a window (and then been denied).
+      // Nothing certainly counted here, but a request may have opened a window.
       this.usedLo = 0;
-      this.usedHi = Math.max(this.usedHi, c.lost);
-      this.#widenEnd(opening);
+      this.usedHi = Math.max(this.usedHi, maybe + c.lost);
+      this.#widenStart(opening);
     } else {
       // The window may have ended inside the batch: what went beyond the old window's room
       // is certainly in the new one.
-      this.usedLo = Math.max(0, c.allowed - Math.max(0, c.maxLimit - this.usedLo));
-      this.usedHi += c.allowed + c.lost;
-      this.#widenEnd(opening);
+      this.usedLo = Math.max(0, sure - Math.max(0, c.maxLimit - this.usedLo));
+      this.usedHi += sure + maybe + c.lost;
+      this.#widenStart(opening);
     }
-    if (c.allowed > 0) this.fresh = false;
+    if (sure > 0) this.fresh = false;
   }
 
   /**
-   * An admin reset at `at` (admin clock, offset 0): a full window from now. `landed` when it
-   * answered success — then up to `countedAlongside` requests of a batch running alongside
-   * may have been counted after it; `maybe` when it failed (it may or may not have landed).
+   * A reset at `at` (admin clock, offset 0): a new window from now, nothing used. `landed`
+   * when it answered success — then up to `countedAlongside` requests of a batch running
+   * alongside may have been counted after it; `maybe` when it may or may not have landed.
    */
-  reset(at: number, lengths: readonly number[], outcome: 'landed' | 'maybe', countedAlongside: number): void {
-    const end = this.#opening(at, [0], lengths);
+  reset(at: number, outcome: 'landed' | 'maybe', countedAlongside: number): void {
+    const start: [number, number] = [at - this.floorMs, at];
     if (outcome === 'landed') {
       this.usedLo = 0;
       this.usedHi = countedAlongside;
       // Requests alongside may have opened a window just before the reset replaced it.
-      if (countedAlongside > 0) this.#widenEnd(end);
-      else [this.endLo, this.endHi] = end;
+      if (countedAlongside > 0) this.#widenStart(start);
+      else [this.startLo, this.startHi] = start;
     } else {
       this.usedLo = 0;
-      this.#widenEnd(end);
+      this.#widenStart(start);
     }
     this.fresh = true;
   }
@@ -128,15 +131,15 @@ export class WindowTracker {
     return `${this.label} used ${used}`;
   }
 
-  #opening(at: number, offsets: readonly number[], lengths: readonly number[]): [number, number] {
-    return [
-      at + Math.min(...offsets) + Math.min(...lengths) * 1000 - this.floorMs,
-      at + Math.max(...offsets) + Math.max(...lengths) * 1000,
-    ];
+  #statusFor(at: number, offsets: readonly number[], length: number): WindowStatus {
+    if (length === 0) return 'open';
+    if (at + Math.max(...offsets) < this.startLo + length * 1000) return 'open';
+    if (at + Math.min(...offsets) >= this.startHi + length * 1000) return 'over';
+    return 'unsure';
   }
 
-  #widenEnd([lo, hi]: [number, number]): void {
-    this.endLo = Math.min(this.endLo, lo);
-    this.endHi = Math.max(this.endHi, hi);
+  #widenStart([lo, hi]: [number, number]): void {
+    this.startLo = Math.min(this.startLo, lo);
+    this.startHi = Math.max(this.startHi, hi);
   }
 }
