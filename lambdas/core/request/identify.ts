@@ -136,5 +136,5 @@ async function createIdentitySession(
     return deny('no_matching_policy'); // policies that grant no API: never every API
   }
   // Concurrent first requests make exactly one session, and all use it.
-  return deps.sessions.createOnce(pk, keyId, fields, nowMs, 'jwt');
+  return deps.sessions.createOrUse(pk, keyId, fields, nowMs, 'jwt');
 }

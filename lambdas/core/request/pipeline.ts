@@ -48,9 +48,14 @@ interface Known {
   readonly item: StoredSession | undefined;
   readonly settingsCurrent: boolean;
   readonly countersKnown: boolean;
+  /**
+   * Counters not known but read moments ago in this request (before a hook's write): good
+   * to plan the count with (its write checks them), never to deny on.
+   */
+  readonly countersHint?: boolean;
 }
 
-const READ = { settingsCurrent: true, countersKnown: true } as const;
+const READ = { settingsCurrent: true, countersKnown: true, countersHint: false } as const;
 
 /**
  * One request, end to end: `pre` hooks → credential (auth hook, JWT or API key) → session
@@ -110,7 +115,10 @@ export class Pipeline {
    * wrote, the settings this instance remembers, or a consistent read.
    */
   async #start(identity: Identity, hooks: HookRunner, read: StoredSession | undefined | 'unread'): Promise<Known | Denial> {
-    const written = identity.written === undefined ? undefined : { item: identity.written, settingsCurrent: true, countersKnown: false };
+    const written =
+      identity.written === undefined
+        ? undefined
+        : { item: identity.written, settingsCurrent: true, countersKnown: false, countersHint: true };
     const current = async () => (read === 'unread' ? this.#deps.store.get(identity.pk) : read);
     if (hooks.hasPostAuth) {
       const item = identity.written ?? (await current()) ?? (await identity.whenMissing());
@@ -147,7 +155,7 @@ export class Pipeline {
     const hookDenial = await hooks.postAuth();
     if (hookDenial === 'gone') return { item: undefined, ...READ };
     if (hookDenial) return pluginDeny(hookDenial, identity.principalId);
-    return { item: hooks.state.session, settingsCurrent: true, countersKnown: !hooks.state.written };
+    return { item: hooks.state.session, settingsCurrent: true, countersKnown: !hooks.state.written, countersHint: hooks.state.written };
   }
 
   /**
@@ -163,6 +171,7 @@ export class Pipeline {
   ): Promise<{ decision: Decision; item?: StoredSession }> {
     const { store } = this.#deps;
     let { item, settingsCurrent, countersKnown } = start;
+    let countersHint = start.countersHint === true;
     let hooked = hooks.hasPostAuth ? item : undefined;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       if (item === undefined) {
@@ -182,7 +191,7 @@ export class Pipeline {
       await preloadUrlPatterns(item, ...policies); // decide matches URL patterns synchronously
       const verdict = decide({
         session: item,
-        countersKnown,
+        countersKnown: countersKnown || countersHint,
         policies,
         target: request,
         nowMs,
@@ -192,6 +201,12 @@ export class Pipeline {
       if (!settingsCurrent && !confirmed) {
         // Remembered settings never decide alone: read the item and decide on it.
         ({ item, settingsCurrent, countersKnown } = { item: await store.get(who.pk), ...READ });
+        continue;
+      }
+      if (!verdict.allow && countersHint && (verdict.check === 'rate_limit' || verdict.check === 'quota')) {
+        // Counters read before a hook's write may have moved (a reset): confirm before denying on them.
+        ({ item, settingsCurrent, countersKnown } = { item: await store.get(who.pk), ...READ });
+        countersHint = false;
         continue;
       }
       if (!verdict.allow) return { decision: deny(verdict.reason, verdict.context, who.principalId) };
@@ -205,12 +220,14 @@ export class Pipeline {
         return { decision: this.#allow(result.item, verdict, who, nowMs), item: result.item };
       }
       ({ item, settingsCurrent, countersKnown } = { item: result.current, ...READ });
+      countersHint = false;
       if (item !== undefined) this.#memory.remember(item);
       if (hooked !== undefined && item !== undefined && !sameSettings(hooked, item)) {
         // The settings changed since the postAuth hooks judged them: they judge again.
         const again = await this.#runPostAuth({ item, ...READ }, who, hooks);
         if (isDenial(again)) return { decision: again };
         ({ item, settingsCurrent, countersKnown } = again);
+        countersHint = again.countersHint === true;
         hooked = item;
       }
     }

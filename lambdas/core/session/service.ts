@@ -80,8 +80,17 @@ export class SessionService {
 
   /** Creates the session only if there is none (first sight); concurrent first requests make one, and all use it. */
   async createOnce(pk: string, keyId: string, input: SessionInputFields, nowMs: number, kind: SessionKind = 'key'): Promise<StoredSession> {
-    const existing = await this.#store.get(pk);
-    if (existing !== undefined) return existing;
+    return (await this.#store.get(pk)) ?? this.createOrUse(pk, keyId, input, nowMs, kind);
+  }
+
+  /** Creates the session, or — when a concurrent first request created it — uses that one (for a caller that just read none). */
+  async createOrUse(
+    pk: string,
+    keyId: string,
+    input: SessionInputFields,
+    nowMs: number,
+    kind: SessionKind = 'key',
+  ): Promise<StoredSession> {
     try {
       return await this.create(pk, keyId, input, nowMs, kind);
     } catch (error) {
@@ -139,14 +148,16 @@ export class SessionService {
 
   /**
    * Starts new quota windows now, nothing used, for the key's own quota and each API with a
-   * limit of its own. Guarded by the key's life (and `ifMatch` when given), not by its
+   * limit of its own (in force now, or counted before). Guarded by the key's life (and `ifMatch` when given), not by its
    * version: settings traffic never refuses a reset, and the version is unchanged, so
    * requests in flight are not disturbed. Applied once, even when its answer is lost.
    */
   async reset(current: StoredSession, nowMs: number, ifMatch?: number): Promise<StoredSession> {
     const settings = effectiveSettings(current, await this.#policies(current.applyPolicies ?? []));
-    const scopes: CounterScope[] = ['key'];
-    for (const [apiId, right] of Object.entries(settings.accessRights)) if (right.limit !== undefined) scopes.push({ apiId });
+    // Every scope: those in force, and those counted before (a per-API limit removed now may come back).
+    const apis = new Set(Object.entries(settings.accessRights).flatMap(([apiId, right]) => (right.limit === undefined ? [] : [apiId])));
+    for (const name of Object.keys(current)) if (name.startsWith('quotaUsed@')) apis.add(name.slice('quotaUsed@'.length));
+    const scopes: CounterScope[] = ['key', ...[...apis].map((apiId) => ({ apiId }))];
     const counters: Record<string, number> = {};
     for (const scope of scopes) {
       const names = counterAttributes(scope);
