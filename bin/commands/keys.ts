@@ -21,7 +21,7 @@ import {
   type UsageJson,
 } from './output.ts';
 import { overriddenWarnings } from './limits-output.ts';
-import { integer, parseDurationOrNever, parseTime, readJsonFile } from './parse.ts';
+import { integer, parseDuration, parseDurationOrNever, parseTime, readJsonFile } from './parse.ts';
 
 type SessionOptions = ConnectionOptions &
   LimitOptions & { alias?: string | false; expiresIn?: number; expiresAt?: number; policy?: string[]; key?: string };
@@ -108,6 +108,21 @@ export function keysCommand(io: CliIo): Command {
         headers: ifMatchHeader(options.ifMatch),
       })) as SessionJson;
       print(io, options, session, sessionFields);
+    });
+
+  withConnection(keys.command('rotate'))
+    .description('give a key a new raw key for the same session (one quota); the old key works until the grace ends')
+    .argument('<keyId>', 'the key id', keyId)
+    .option('--grace <duration>', 'how long the old key keeps working, e.g. 24h, 7d (default: 0, refused at once)', parseDuration)
+    .addOption(ifMatchOption())
+    .action(async (id: string, options: ConnectionOptions & { grace?: number; ifMatch?: number }) => {
+      const created = (await call(io, options, {
+        method: 'POST',
+        path: `/keys/${id}/rotate`,
+        body: { graceSeconds: options.grace ?? 0 },
+        headers: ifMatchHeader(options.ifMatch),
+      })) as Created;
+      print(io, options, created, createdText);
     });
 
   withConnection(keys.command('list'))

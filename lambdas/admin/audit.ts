@@ -123,7 +123,7 @@ function versionsOf(action: string, body: unknown, ifMatch: number | undefined):
   if (action.endsWith('.delete') || after === undefined) return { before: ifMatch };
   if (action === 'keys.create') return { after };
   if (action === 'keys.reset-quota') return { before: after, after };
-  if (action === 'keys.update' || action === 'keys.replace' || action === 'policies.put') {
+  if (action === 'keys.update' || action === 'keys.replace' || action === 'keys.rotate' || action === 'policies.put') {
     return after > 1 ? { before: after - 1, after } : { after };
   }
   return { before: ifMatch, after };

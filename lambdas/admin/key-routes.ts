@@ -82,6 +82,7 @@ export function keyRoutes(keys: KeyService): Route[] {
     {
       method: 'POST',
       pattern: new RegExp(`^/keys/${KEY_ID}/rotate$`),
+      action: 'keys.rotate',
       handle: async (event, { keyId }) => json(201, await keys.rotate(keyId!, readJsonBody(event), ifMatchVersion(event))),
     },
     {

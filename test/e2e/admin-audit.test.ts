@@ -63,4 +63,22 @@ describe('the audit line of admin writes, over HTTP on DynamoDB Local', { timeou
       ['policies.delete', undefined, undefined],
     ]);
   });
+
+  it('audits a rotation under the key it rotated, with its versions, and never prints either raw key', async () => {
+    const { key, keyId } = await createKey(dev, { alias: 'rotated' });
+
+    const res = await send('POST', `/keys/${keyId}/rotate`, { graceSeconds: 60 });
+    const { key: newKey } = (await res.json()) as { key: string };
+
+    expect(res.status).toBe(201);
+    expect(
+      audits(keyId).map(({ action, versionBefore, versionAfter, outcome }) => ({ action, versionBefore, versionAfter, outcome })),
+    ).toEqual([
+      { action: 'keys.create', versionAfter: 1, outcome: 'ok' },
+      { action: 'keys.rotate', versionBefore: 1, versionAfter: 2, outcome: 'ok' },
+    ]);
+    const printed = JSON.stringify(logs());
+    expect(printed).not.toContain(key);
+    expect(printed).not.toContain(newKey);
+  });
 });
