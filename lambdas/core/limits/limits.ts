@@ -87,11 +87,15 @@ export function planCount(limits: Limits, counters: Counters | undefined, nowMs:
   return { kind: 'count', plan: { limits, rate, quota, nowMs } };
 }
 
+/**
+ * A quota denial, with `retryAfter` (until the window's exact end) only when waiting helps:
+ * not for a quota that never renews, nor for one that allows nothing at all (`quotaMax` 0).
+ */
 function quotaExceeded(limits: Limits, counters: Counters, nowMs: number): LimitVerdict {
   const renews = quotaRenews(limits, counters);
-  return renews > 0
-    ? { kind: 'quota_exceeded', quotaRenews: renews, retryAfter: secondsUntil(renews * 1000, nowMs) }
-    : { kind: 'quota_exceeded', quotaRenews: 0 };
+  if (renews === 0 || limits.quotaMax <= 0) return { kind: 'quota_exceeded', quotaRenews: renews };
+  const retryAfter = secondsUntil(windowEnd(counters.quotaStart!, limits.quotaRenewalRate), nowMs);
+  return { kind: 'quota_exceeded', quotaRenews: renews, retryAfter };
 }
 
 /** True when the plan writes nothing: no rate limit and an unlimited quota. */

@@ -91,6 +91,7 @@ const readOnlyFields = {
   updatedAt: z.unknown().optional(),
   version: z.unknown().optional(),
   keys: z.unknown().optional(),
+  limits: z.unknown().optional(),
 };
 
 /** Body of a create or replace: every field optional, read-only fields ignored. */

@@ -71,6 +71,18 @@ describe('planCount', () => {
     expect(planCount({ ...QUOTA_10_PER_HOUR, quotaMax: 31 }, counters, AT)).toMatchObject({ plan: { quota: 'take' } });
   });
 
+  it('tells no retryAfter where waiting does not help: a quota of 0', () => {
+    expect(planCount({ ...QUOTA_10_PER_HOUR, quotaMax: 0 }, { quotaStart: NOW * 1000 }, AT)).toEqual({
+      kind: 'quota_exceeded',
+      quotaRenews: NOW + HOUR,
+    });
+  });
+
+  it('counts retryAfter to the exact end of the window, never past it', () => {
+    const verdict = planCount(QUOTA_10_PER_HOUR, { quotaUsed: 10, quotaStart: AT - 1 }, AT);
+    expect(verdict).toMatchObject({ kind: 'quota_exceeded', retryAfter: HOUR });
+  });
+
   it('never renews a quota whose renewal rate is 0', () => {
     const counters = { quotaUsed: 10, quotaStart: startedAgo(100 * 86_400) };
     expect(planCount({ ...QUOTA_10_PER_HOUR, quotaRenewalRate: 0 }, counters, AT)).toEqual({ kind: 'quota_exceeded', quotaRenews: 0 });
