@@ -23,7 +23,8 @@ function startCli(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<{ child: ChildProcess; stdout: string; stderr: string; code: number | null }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/gatepass.mjs', 'dev', ...args], { cwd: ROOT, env });
+    // Each on a free console port: several run at once here.
+    const child = spawn(process.execPath, ['bin/gatepass.mjs', 'dev', '--console-port', '0', ...args], { cwd: ROOT, env });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => {
