@@ -31,7 +31,9 @@ export function devBanner(dev: DevServer): string {
       'Demo key (5 requests per 10 s, 100 per hour):',
       `  export KEY=${demo.key}`,
       '',
-      'Try:',
+      (dev.plugins?.length ?? 0) > 0
+        ? `Try (the answers noted are gatepass's own; your plugins — ${dev.plugins!.map((entry) => entry.split('/').pop()).join(', ')} — may change them):`
+        : 'Try:',
       `  curl -i ${dev.gatewayUrl}/hello -H "Authorization: $KEY"              # 200, echo with the authorizer context`,
       `  curl -i ${dev.gatewayUrl}/hello                                        # 401 missing_credential`,
       `  curl -i ${dev.gatewayUrl}/hello -H "Authorization: gp_nope"            # 403 key_not_found`,

@@ -58,6 +58,8 @@ export interface DevServer {
   readonly dynamodbExposed?: string;
   readonly tableName: string;
   readonly seeded: SeededKeys | undefined;
+  /** The plugins the authorizer runs (entry paths); they may change the answers the banner predicts. */
+  readonly plugins?: readonly string[];
   /** The web console's URL, with its token; `undefined` without the `console` option. */
   readonly consoleUrl?: string;
   stop(): Promise<void>;
@@ -154,6 +156,7 @@ export async function startDev(options: DevOptions = {}): Promise<DevServer> {
       ...(db?.isolationProblem === undefined ? {} : { dynamodbExposed: db.isolationProblem }),
       tableName: config.tableName,
       seeded,
+      plugins: config.plugins,
       ...consoleUrl,
       stop,
     };

@@ -30,4 +30,13 @@ describe('devBanner', () => {
     expect(text).toContain(`Demo key: kept in the data folder from an earlier run (keyId ${'f'.repeat(64)}).`);
     expect(text).not.toContain('export KEY=');
   });
+
+  it('says that plugins may change the answers its curl lines predict, naming them', () => {
+    const seeded = { demo: { key: 'gp_demo', keyId: 'a'.repeat(64) }, expired: { key: 'gp_expired', keyId: 'b'.repeat(64) } };
+
+    const text = devBanner(dev({ seeded, plugins: ['/work/plugins/renew-on-expiry.ts'] }));
+
+    expect(text).toContain('your plugins — renew-on-expiry.ts — may change them');
+    expect(devBanner(dev({ seeded }))).toContain('Try:\n');
+  });
 });
