@@ -191,6 +191,23 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('the web console in a browser', { time
     expect((await admin(`/keys/${keyId}`)).error.code).toBe('not_found');
   });
 
+  it('rotates a key when asked: the new raw key is shown once, and both keys work during the grace', async () => {
+    const { key: old, keyId } = await createKey(dev, { alias: 'rotating' });
+    await page.goto(`${origin()}/#/keys/${keyId}`);
+    await page.getByLabel('Grace for the old key').selectOption('3600');
+    await page.getByRole('button', { name: 'Rotate key' }).click();
+    await page.getByRole('button', { name: 'Yes, rotate key' }).click();
+
+    const notice = page.getByRole('status').filter({ hasText: 'Rotated.' });
+    await notice.waitFor();
+    const rotated = /gp_[A-Za-z0-9_-]{43}/.exec((await notice.textContent()) ?? '')?.[0];
+    expect(rotated).toBeDefined();
+    for (const key of [old, rotated!]) {
+      expect((await fetch(`${dev.gatewayUrl}/hello`, { headers: { Authorization: key } })).status).toBe(200);
+    }
+    expect((await admin(`/keys/${keyId}`)).keys).toHaveLength(2);
+  });
+
   it('imports a Tyk policy and names the fields it ignored', async () => {
     const tyk = JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../fixtures/tyk-policies.json'), 'utf8')) as Record<
       string,

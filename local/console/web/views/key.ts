@@ -10,8 +10,8 @@ import { UsagePanel } from './usage-chart.ts';
 
 /**
  * One key: its settings (editable, guarded by `If-Match`), the limits in force and where
- * each comes from, its usage per day, and the actions — reset quota and delete, each asked
- * about first. (Rotation is not offered: the admin API has no rotate route.)
+ * each comes from, its usage per day, and the actions — reset quota, rotate (a new raw key,
+ * shown once; the old one works for the grace chosen) and delete, each asked about first.
  */
 export function KeyView(props: { keyId: string; info: ConsoleInfo }) {
   const [loaded, reload] = useLoad(() => api<Session>(`/keys/${props.keyId}`), [props.keyId]);
@@ -24,6 +24,8 @@ export function KeyView(props: { keyId: string; info: ConsoleInfo }) {
 function KeyDetail(props: { session: Session; info: ConsoleInfo; reload: () => void; notice: string; setNotice: (text: string) => void }) {
   const key = props.session;
   const [actionError, setActionError] = useState<unknown>(undefined);
+  const [grace, setGrace] = useState(86_400);
+  let newKey = '';
   const { notice, setNotice } = props;
   const act = async (run: () => Promise<unknown>, done: string, after: () => void) => {
     setActionError(undefined);
@@ -64,6 +66,27 @@ function KeyDetail(props: { session: Session; info: ConsoleInfo; reload: () => v
       <div class="actions">
         <${ConfirmButton} label="Reset quota" question="Give this key a full quota window from now?"
           onConfirm=${() => act(() => api(`/keys/${key.keyId}/reset-quota`, { method: 'POST', ifMatch: key.version }), 'Quota reset.', props.reload)} />
+        <label>Grace for the old key <select value=${grace} onChange=${(event: Event) => setGrace(Number((event.target as HTMLSelectElement).value))}>
+          ${GRACES.map(([seconds, name]) => html`<option value=${seconds}>${name}</option>`)}
+        </select></label>
+        <${ConfirmButton} label="Rotate key" question="Give this key a new raw key? The old one stops working when the grace ends."
+          onConfirm=${() =>
+            act(
+              async () => {
+                const rotated = await api<{ key: string }>(`/keys/${key.keyId}/rotate`, {
+                  method: 'POST',
+                  body: { graceSeconds: grace },
+                  ifMatch: key.version,
+                });
+                newKey = rotated.key;
+              },
+              'Rotated.',
+              () => {
+                // The notice outlives this view's reload; the raw key is shown here only.
+                setNotice(`Rotated. The new key, shown only this once (gatepass keeps its hash): ${newKey}`);
+                props.reload();
+              },
+            )} />
         <${ConfirmButton} label="Delete key" danger=${true} question="Delete this key? Requests with it will be refused; this cannot be undone."
           onConfirm=${() =>
             act(
@@ -74,3 +97,11 @@ function KeyDetail(props: { session: Session; info: ConsoleInfo; reload: () => v
       </div>
     </section>`;
 }
+
+/** The graces the console offers for a rotation (the admin API takes any, up to 90 days). */
+const GRACES: readonly (readonly [number, string])[] = [
+  [0, 'none'],
+  [3600, '1 hour'],
+  [86_400, '24 hours'],
+  [604_800, '7 days'],
+];
