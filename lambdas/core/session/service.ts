@@ -105,7 +105,17 @@ export class SessionService {
    * force after the patch).
    */
   async update(current: StoredSession, patch: SessionPatch, nowMs: number, ifMatch?: number): Promise<StoredSession> {
-    const { keyId: _k, createdAt: _c, updatedAt: _u, version: _v, keys: _keys, limits: _limits, quotaRemaining, quotaRenews, ...changes } = patch;
+    const {
+      keyId: _k,
+      createdAt: _c,
+      updatedAt: _u,
+      version: _v,
+      keys: _keys,
+      limits: _limits,
+      quotaRemaining,
+      quotaRenews,
+      ...changes
+    } = patch;
     const settings = changes as SettingsChanges;
     checkRatePer(settings.rate ?? current.rate, settings.per ?? current.per);
     const limits = await this.limitsOf({ ...current, ...settings } as PolicySubject);
