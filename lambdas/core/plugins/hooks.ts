@@ -1,6 +1,7 @@
 import type { DecisionContext } from '../model/context.ts';
 import { NotFoundError, PluginError, VersionConflictError } from '../model/errors.ts';
 import { readDenial, tagged, type PluginDenial } from './hook-answers.ts';
+import { HookConflict, HookGone, MAX_HOOK_ATTEMPTS, unwrapConflict } from './hook-conflicts.ts';
 import { fieldProblems, InvalidInputError } from '../model/input-error.ts';
 import { toPublicSession } from '../store/public-session.ts';
 import type { Log } from '../model/log.ts';
@@ -11,9 +12,6 @@ import { unstorable } from '../model/storable.ts';
 import { preloadUrlPatterns } from '../model/url-pattern-engine.ts';
 import type { SessionService } from '../session/service.ts';
 import type { StoredSession } from '../store/item.ts';
-
-/** Times a `postAuth` hook is run again after losing a write to a concurrent request. */
-const MAX_HOOK_ATTEMPTS = 8;
 
 /**
  * The request's session while hooks run. Hooks that write it (`updateSession`, `auth`,
@@ -304,20 +302,4 @@ export class HookRunner {
     this.#options.log.error('plugin failed: failing closed', { plugin: plugin.name, error: message });
     return error;
   }
-}
-
-/** Signals a `postAuth` write lost to a concurrent one; the runner runs the hook again. */
-class HookConflict extends Error {
-  constructor(cause: Error) {
-    super('session changed concurrently', { cause });
-  }
-}
-
-/** The request's key was deleted while its hooks ran. */
-class HookGone extends Error {}
-
-function unwrapConflict(plugin: GatepassPlugin, error: unknown): unknown {
-  return error instanceof HookConflict
-    ? new PluginError(plugin.name, `postAuth lost ${MAX_HOOK_ATTEMPTS} writes in a row to concurrent requests`)
-    : error;
 }
