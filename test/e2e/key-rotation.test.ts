@@ -77,4 +77,22 @@ describe('key rotation', () => {
     expect(session).toMatchObject({ version: 1 });
     expect(session).not.toHaveProperty('keys');
   });
+
+  it('deletes the keys rotated into a session with it: both are refused, and the raw keys can be imported again', async () => {
+    const { key: old, keyId } = await createKey(a, {});
+    const rotated = await rotate(keyId, { graceSeconds: 3600 });
+    expect((await call(b, rotated.body.key)).status).toBe(200);
+
+    expect((await fetch(`${a.adminUrl}/keys/${rotated.body.keyId}`, { method: 'DELETE' })).status).toBe(204);
+
+    expect((await call(a, old)).body).toMatchObject({ reason: 'key_not_found' });
+    expect((await call(b, rotated.body.key)).body).toMatchObject({ reason: 'key_not_found' });
+    const imported = await fetch(`${a.adminUrl}/keys`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ key: rotated.body.key, alias: 'again' }),
+    });
+    expect(imported.status).toBe(201);
+    expect((await call(b, rotated.body.key)).status).toBe(200);
+  });
 });

@@ -25,6 +25,8 @@ export interface Identity {
   readonly logFields: Record<string, unknown>;
   /** The id of the API key presented (not of a JWT identity): it must be one the session accepts (key rotation). */
   readonly presentedKeyId?: string;
+  /** When `pk` was reached through a rotated-in key's pointer: the key's own partition key. */
+  readonly pointerPk?: string | undefined;
   /** The session an `auth` hook wrote for this request, when it wrote one. */
   readonly written?: StoredSession;
   /** What happens when there is no session: a denial, or a JWT identity's first session. */

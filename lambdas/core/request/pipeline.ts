@@ -138,13 +138,13 @@ export class Pipeline {
   async #follow(identity: Identity): Promise<{ who: Identity; read: StoredSession | undefined | 'unread' }> {
     if (identity.presentedKeyId === undefined || identity.written !== undefined) return { who: identity, read: 'unread' };
     const known = this.#pointers.get(identity.pk);
-    if (known !== undefined) return { who: { ...identity, pk: known }, read: 'unread' };
+    if (known !== undefined) return { who: { ...identity, pk: known, pointerPk: identity.pk }, read: 'unread' };
     if (this.#memory.get(identity.pk) !== undefined) return { who: identity, read: 'unread' };
     const item = await this.#deps.store.get(identity.pk);
     if (!isKeyPointer(item)) return { who: identity, read: item };
     if (this.#pointers.size >= (this.#deps.rememberedSessions ?? 10_000)) this.#pointers.delete(this.#pointers.keys().next().value!);
     this.#pointers.set(identity.pk, item.sessionPk);
-    return { who: { ...identity, pk: item.sessionPk }, read: await this.#deps.store.get(item.sessionPk) };
+    return { who: { ...identity, pk: item.sessionPk, pointerPk: identity.pk }, read: await this.#deps.store.get(item.sessionPk) };
   }
 
   /** Runs the `postAuth` hooks on a current item; what they write is what is decided on (I4). */
@@ -165,15 +165,25 @@ export class Pipeline {
    */
   async #decideAndCount(
     start: Known,
-    who: Identity,
+    identity: Identity,
     request: AuthRequest,
     hooks: HookRunner,
   ): Promise<{ decision: Decision; item?: StoredSession }> {
     const { store } = this.#deps;
+    let who = identity;
     let { item, settingsCurrent, countersKnown } = start;
     let countersHint = start.countersHint === true;
     let hooked = hooks.hasPostAuth ? item : undefined;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      if (item === undefined && who.pointerPk !== undefined) {
+        // The session a pointer named is gone: the key's own item may be another session now
+        // (deleted, then imported again). Read it once, without the pointer.
+        this.#pointers.delete(who.pointerPk);
+        const own = await store.get(who.pointerPk);
+        const target = isKeyPointer(own) ? own.sessionPk : who.pointerPk;
+        who = { ...who, pk: target, pointerPk: undefined };
+        ({ item, settingsCurrent, countersKnown } = { item: isKeyPointer(own) ? await store.get(target) : own, ...READ });
+      }
       if (item === undefined) {
         this.#memory.forget(who.pk);
         const created = await who.whenMissing();

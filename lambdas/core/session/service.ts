@@ -24,6 +24,9 @@ export type SessionInputFields = z.output<typeof SessionInputSchema>;
 /** The policies of a session, looked up by id (the admin reads them strongly; the authorizer through its cache). */
 export type PolicyLookup = (ids: readonly string[]) => Promise<readonly Policy[]>;
 
+/** Most keys that may use one session at once (the current one and those in their grace). */
+const MAX_KEYS = 10;
+
 /** Attempts of a create-or-replace before giving up (each failure means another writer won). */
 const MAX_PUT_ATTEMPTS = 5;
 
@@ -189,20 +192,33 @@ export class SessionService {
   async rotate(current: StoredSession, newKeyId: string, graceSeconds: number, nowMs: number, ifMatch?: number): Promise<StoredSession> {
     const now = Math.floor(nowMs / 1000);
     const keyIds: Record<string, number> = {};
+    const retired: string[] = [];
     for (const [keyId, retires] of Object.entries(current.keyIds ?? { [current.keyId]: 0 })) {
       if (retires === 0) keyIds[keyId] = now + graceSeconds;
       else if (retires > now) keyIds[keyId] = Math.min(retires, now + graceSeconds);
+      else if (keyId !== current.keyId) retired.push(keySessionPk(keyId)); // its grace is over: its pointer goes
     }
     keyIds[newKeyId] = 0;
+    if (Object.keys(keyIds).length > MAX_KEYS) {
+      throw new InvalidInputError([
+        {
+          field: 'graceSeconds',
+          message: `at most ${MAX_KEYS} keys may use a session at once: wait for a grace to end, or rotate with a shorter grace`,
+        },
+      ]);
+    }
     const g = guard(current, ifMatch, true);
     const pointer = { pk: keySessionPk(newKeyId), keyId: newKeyId, sessionPk: current.pk };
-    await this.#store.changeWithPointer(current.pk, g, { settings: { keyIds } }, pointer, now);
+    await this.#store.changeWithPointer(current.pk, g, { settings: { keyIds } }, pointer, retired, now);
     return { ...current, keyIds, version: g.version! + 1, updatedAt: now };
   }
 
-  /** Deletes `current`: in its life, and at `ifMatch` when given. */
+  /** Deletes `current` (in its life, and at `ifMatch` when given) and the keys rotated into it. */
   delete(current: StoredSession, ifMatch?: number): Promise<void> {
-    return this.#store.delete(current.pk, guard(current, ifMatch, false));
+    const pointers = Object.keys(current.keyIds ?? {})
+      .filter((keyId) => keyId !== current.keyId)
+      .map(keySessionPk);
+    return this.#store.delete(current.pk, guard(current, ifMatch, false), pointers);
   }
 
   /** A settings change of `current` at its version (or `ifMatch`); returns the item after it. */

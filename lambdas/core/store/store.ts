@@ -151,23 +151,46 @@ export class SessionStore {
    * the session's settings change as `change` says (its `keyIds` naming the new key) and the
    * new key's partition key points at the session, or neither happens.
    */
-  async changeWithPointer(pk: string, guard: WriteGuard, change: SessionChange, pointer: KeyPointer, now: number): Promise<void> {
+  async changeWithPointer(
+    pk: string,
+    guard: WriteGuard,
+    change: SessionChange,
+    pointer: KeyPointer,
+    retired: readonly string[],
+    now: number,
+  ): Promise<void> {
     const x = this.#changeExpression(pk, guard, change, now);
     const condition = new UpdateExpression();
     condition.when('no such key', `attribute_not_exists(${condition.name('pk')})`);
     const put = { TableName: this.#table, Item: { ...pointer, createdAt: now }, ...condition.build() };
     const update = { TableName: this.#table, Key: { pk }, ...x.build() } as TransactItem['Update'];
-    await this.#transact([{ Update: update }, { Put: put }], (current, index) => {
+    await this.#transact([{ Update: update }, { Put: put }, ...this.#pointerDeletes(pk, retired)], (current, index) => {
       if (index === 1) throw new AlreadyExistsError('the new key already exists');
       return conflict(current, guard);
     });
   }
 
-  /** Deletes a session under `guard` ({@link NotFoundError} when there is none). */
-  async delete(pk: string, guard: WriteGuard): Promise<void> {
+  /**
+   * Deletes a session under `guard` ({@link NotFoundError} when there is none), and with it
+   * the pointers of the keys rotated into it (`pointers`), so that no key of it lingers.
+   */
+  async delete(pk: string, guard: WriteGuard, pointers: readonly string[] = []): Promise<void> {
     const x = new UpdateExpression();
     whenGuard(x, guard);
-    await this.#transact([{ Delete: { TableName: this.#table, Key: { pk }, ...x.build() } }], (current) => conflict(current, guard));
+    const session = { Delete: { TableName: this.#table, Key: { pk }, ...x.build() } };
+    await this.#transact([session, ...this.#pointerDeletes(pk, pointers)], (current) => conflict(current, guard));
+  }
+
+  /** Deletes of the pointers at `pointerPks` that point at `sessionPk` (any other item there is left alone). */
+  #pointerDeletes(sessionPk: string, pointerPks: readonly string[]): TransactItem[] {
+    return pointerPks.map((pointerPk) => {
+      const x = new UpdateExpression();
+      x.when(
+        'a pointer to this session, or nothing',
+        `attribute_not_exists(${x.name('pk')}) OR ${x.name('sessionPk')} = ${x.value(sessionPk)}`,
+      );
+      return { Delete: { TableName: this.#table, Key: { pk: pointerPk }, ...x.build() } };
+    });
   }
 
   /**
