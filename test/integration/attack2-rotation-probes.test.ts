@@ -1,6 +1,7 @@
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyService } from '../../lambdas/admin/key-service.ts';
+import { SessionIndex } from '../../lambdas/admin/session-index.ts';
 import { parseConfig } from '../../lambdas/core/model/config.ts';
 import { silentLog } from '../../lambdas/core/model/log.ts';
 import type { GatepassPlugin } from '../../lambdas/core/plugins/plugin.ts';
@@ -95,5 +96,39 @@ describe('attack2: key rotation probes that held', () => {
     expect(after.keys).toEqual(read.keys);
     await expect(keys.rotate(keyId, {}, after.version + 1)).rejects.toThrow(/version/);
     await expect(keys.rotate(keyId, { graceSeconds: -1 })).rejects.toThrow();
+  });
+
+  it('GET /keys lists a rotated session once and no pointer, even after the session is deleted', async () => {
+    const listed = new KeyService(store, () => Math.floor(nowMs / 1000), {
+      index: new SessionIndex({ client: table.doc, tableName: table.tableName }),
+    });
+    const alias = `rot-${nowMs}`;
+    const { keyId } = await listed.create({ alias });
+    const rotated = await listed.rotate(keyId, { graceSeconds: 600 });
+    await listed.rotate(rotated.keyId, { graceSeconds: 600 });
+    const all = async () => {
+      const ids: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await listed.list({ limit: 100, ...(cursor ? { cursor } : {}) });
+        ids.push(...page.items.map((s) => s.keyId));
+        cursor = page.cursor ?? undefined;
+      } while (cursor);
+      return ids;
+    };
+    const ids = await all();
+    expect(ids.filter((id) => id === keyId)).toHaveLength(1);
+    expect(ids).not.toContain(rotated.keyId);
+    expect((await listed.list({ alias, limit: 10 })).items.map((s) => s.keyId)).toEqual([keyId]);
+    await listed.delete(keyId);
+    expect(await all()).not.toContain(keyId);
+  });
+
+  it('an auth hook answering { key: rotated-in key } alone follows the pointer', async () => {
+    const { keyId } = await keys.create({ quotaMax: 5, quotaRenewalRate: 3600 });
+    const rotated = await keys.rotate(keyId, { graceSeconds: 0 });
+    const auth: GatepassPlugin = { name: 'auth', auth: () => ({ key: rotated.key }) };
+    expect(await pipelineWith([auth]).authorize(requestWith(undefined))).toMatchObject({ allow: true, principalId: keyId });
+    expect((await keys.get(keyId)).quotaRemaining).toBe(4);
   });
 });
