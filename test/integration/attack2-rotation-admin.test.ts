@@ -33,14 +33,15 @@ describe('attack2: key rotation, admin side', () => {
     expect(decision).toMatchObject({ allow: true, principalId: rotated.keyId });
   });
 
-  it('rotating again during a grace shortens no grace already running (README: "Rotating again")', async () => {
+  it('rotating again with no grace refuses every older key at once (README: "Rotating again"), the newest key still works', async () => {
     const { keys, pipeline } = env;
     const { key: first, keyId } = await keys.create({});
-    await keys.rotate(keyId, { graceSeconds: 600 }); // first key: 10 minutes more
-    await keys.rotate(keyId, { graceSeconds: 0 }); // second key retires now
+    const second = await keys.rotate(keyId, { graceSeconds: 600 }); // first key: 10 minutes more
+    const third = await keys.rotate(keyId, { graceSeconds: 0 }); // after a leak: every older key now
     nowMs += 5_000;
-    const decision = await pipeline.authorize(requestWith(first));
-    expect(decision.allow).toBe(true);
+    expect(await pipeline.authorize(requestWith(first))).toMatchObject({ allow: false, reason: 'key_not_found' });
+    expect(await pipeline.authorize(requestWith(second.key))).toMatchObject({ allow: false, reason: 'key_not_found' });
+    expect((await pipeline.authorize(requestWith(third.key))).allow).toBe(true);
   });
 
   it('a denial on the rotated-in key reports the session key id, as an Allow does ("usage and logs stay one key")', async () => {

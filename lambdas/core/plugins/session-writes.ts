@@ -1,5 +1,5 @@
 import { InvalidInputError, fieldProblems } from '../model/input-error.ts';
-import { keyIdOf, keySessionPk } from '../model/keys.ts';
+import { keyIdOf } from '../model/keys.ts';
 import { unstorable } from '../model/storable.ts';
 import { preloadUrlPatterns } from '../model/url-pattern-engine.ts';
 import { SessionInputSchema } from '../model/session.ts';
@@ -13,8 +13,10 @@ import type { StoredSession } from '../store/item.ts';
  */
 export async function setSession(sessions: SessionService, key: string, init: unknown, nowMs: number): Promise<StoredSession> {
   await preloadUrlPatterns(init); // its schema checks URL patterns
-  const keyId = keyIdOf(key);
-  return sessions.put(keySessionPk(keyId), keyId, parseStorable(init), nowMs);
+  const input = parseStorable(init);
+  // A rotated-in key's session is the one its pointer names.
+  const { pk, keyId } = await sessions.resolveKey(keyIdOf(key));
+  return sessions.put(pk, keyId, input, nowMs);
 }
 
 /**
@@ -22,12 +24,10 @@ export async function setSession(sessions: SessionService, key: string, init: un
  * requests make exactly one; the others use it, counters untouched.
  */
 export async function createSessionOnce(sessions: SessionService, key: string, init: unknown, nowMs: number): Promise<StoredSession> {
-  const keyId = keyIdOf(key);
-  const pk = keySessionPk(keyId);
-  const existing = await sessions.read(pk);
-  if (existing !== undefined) return existing;
+  const { pk, keyId, item } = await sessions.resolveKey(keyIdOf(key));
+  if (item !== undefined) return item;
   await preloadUrlPatterns(init);
-  return sessions.createOnce(pk, keyId, parseStorable(init), nowMs);
+  return sessions.createOrUse(pk, keyId, parseStorable(init), nowMs);
 }
 
 /** A session input that parses and that DynamoDB can store as given. */
@@ -39,7 +39,7 @@ function parseStorable(init: unknown): SessionInputFields {
   return parsed.data;
 }
 
-/** The session of a raw key, read consistently (`TykGetKeyData`). */
-export function getSession(sessions: SessionService, key: string): Promise<StoredSession | undefined> {
-  return sessions.read(keySessionPk(keyIdOf(key)));
+/** The session of a raw key (a rotated-in key's: the one it uses), read consistently (`TykGetKeyData`). */
+export async function getSession(sessions: SessionService, key: string): Promise<StoredSession | undefined> {
+  return (await sessions.resolveKey(keyIdOf(key))).item;
 }

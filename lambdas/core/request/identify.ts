@@ -80,7 +80,8 @@ function apiKeyIdentity(key: string, written?: StoredSession): Identity {
   const keyId = keyIdOf(key);
   const logFields = { key: maskKey(key), keyId };
   return {
-    pk: keySessionPk(keyId),
+    // The session an auth hook wrote (a rotated-in key's lives under another key's id).
+    pk: written?.pk ?? keySessionPk(keyId),
     principalId: keyId,
     keyId,
     presentedKeyId: keyId,

@@ -101,9 +101,11 @@ export class Pipeline {
 
     const { who, read } = await this.#follow(identity);
     const start = await this.#start(who, hooks, read);
-    if (isDenial(start)) return this.#logDenial({ ...start, keyId: identity.keyId }, identity.logFields);
+    // Usage and logs name the session: a rotated-in key's denials count under the key id of the session it uses.
+    const keyId = who.pointerPk === undefined ? identity.keyId : who.pk.slice(who.pk.indexOf('#') + 1);
+    if (isDenial(start)) return this.#logDenial({ ...start, keyId }, identity.logFields);
     const { decision, item } = await this.#decideAndCount(start, who, request, hooks);
-    if (!decision.allow) return this.#logDenial({ ...decision, keyId: identity.keyId }, identity.logFields);
+    if (!decision.allow) return this.#logDenial({ ...decision, keyId }, identity.logFields);
     hooks.state.session = item;
     const context = await hooks.post(decision.context, RESERVED_CONTEXT);
     return { ...decision, context };

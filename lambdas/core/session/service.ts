@@ -7,6 +7,7 @@ import { RATE_NEEDS_PER, rateWithoutPer } from '../model/limit-rules.ts';
 import { newSessionFields, type SessionInputSchema, type SessionPatch } from '../model/session.ts';
 import { effectiveSettings, type Policy, type PolicySubject } from '../policies/policy.ts';
 import {
+  isKeyPointer,
   quotaCounters,
   type CounterSet,
   type SessionKind,
@@ -63,6 +64,18 @@ export class SessionService {
   /** Strongly consistent read. */
   read(pk: string): Promise<StoredSession | undefined> {
     return this.#store.get(pk);
+  }
+
+  /**
+   * Where the session of the API key `keyId` lives: its own partition key, or — for a key made
+   * by a rotation — the session its pointer names (with that session's key id).
+   */
+  async resolveKey(keyId: string): Promise<{ pk: string; keyId: string; item: StoredSession | undefined }> {
+    const own = keySessionPk(keyId);
+    const item = await this.#store.get(own);
+    if (!isKeyPointer(item)) return { pk: own, keyId, item };
+    const session = await this.#store.get(item.sessionPk);
+    return { pk: item.sessionPk, keyId: session?.keyId ?? item.sessionPk.slice(keySessionPk('').length), item: session };
   }
 
   /** The limits in force for a session's own scope: its policies' when it names any. */
@@ -249,6 +262,8 @@ function settingsOf(input: SessionInputFields, now: number): SessionSettings {
 
 /** The guard of a write on `current`: its life, and its version (or `ifMatch`) where the write needs one. */
 function guard(current: StoredSession, ifMatch: number | undefined, needsVersion: boolean): WriteGuard {
+  // Only a session is written as one (never a rotated-in key's pointer, say).
+  if (typeof current.version !== 'number') throw new NotFoundError('no session for this key');
   // The item read is the caller's view of the key: an `If-Match` that is not its version cannot hold.
   if (ifMatch !== undefined && ifMatch !== current.version)
     throw new VersionConflictError(`session changed concurrently (expected version ${ifMatch}, found ${current.version})`, current);
