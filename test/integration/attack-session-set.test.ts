@@ -1,16 +1,11 @@
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KeyService } from '../../lambdas/admin/key-service.ts';
-import { parseConfig } from '../../lambdas/core/model/config.ts';
-import { silentLog } from '../../lambdas/core/model/log.ts';
+import type { KeyService } from '../../lambdas/admin/key-service.ts';
 import type { GatepassPlugin, SessionInit } from '../../lambdas/core/plugins/plugin.ts';
-import { Pipeline } from '../../lambdas/core/request/pipeline.ts';
-import { SessionStore } from '../../lambdas/core/store/store.ts';
+import type { Pipeline } from '../../lambdas/core/request/pipeline.ts';
 import { createTestTable, type TestTable } from '../support/dynamo.ts';
-import { requestWith } from '../support/pipeline.ts';
+import { pipelineOn, requestWith } from '../support/pipeline.ts';
 
 const NOW_MS = Math.floor(Date.now() / 1000) * 1000;
-const NOW = NOW_MS / 1000;
 
 /**
  * Over-grants through a plugin's whole-session write (`sessions.set`, Tyk's `TykSetKeyData`,
@@ -19,28 +14,16 @@ const NOW = NOW_MS / 1000;
  */
 describe('attack: whole-session writes by plugins', () => {
   let table: TestTable;
-  let store: SessionStore;
   let keys: KeyService;
+  let pipelineWith: (plugins?: readonly GatepassPlugin[]) => Pipeline;
 
   beforeAll(async () => {
     table = await createTestTable('attack-session-set');
-    const doc = DynamoDBDocumentClient.from(table.client, { marshallOptions: { removeUndefinedValues: true } });
-    store = new SessionStore({ client: doc, tableName: table.tableName, retentionSeconds: 3600 });
-    keys = new KeyService(store, () => NOW);
+    ({ keys, pipelineWith } = pipelineOn(table.client, table.tableName, { clock: () => NOW_MS }));
   });
   afterAll(async () => {
     await table.drop();
   });
-
-  function pipelineWith(plugins: GatepassPlugin[] = []): Pipeline {
-    return new Pipeline({
-      config: parseConfig(JSON.stringify({ tableName: table.tableName })),
-      store,
-      log: silentLog,
-      clock: () => NOW_MS,
-      plugins,
-    });
-  }
 
   async function allowed(pipeline: Pipeline, key: string, n: number): Promise<number> {
     let count = 0;

@@ -1,16 +1,11 @@
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KeyService } from '../../lambdas/admin/key-service.ts';
-import { parseConfig } from '../../lambdas/core/model/config.ts';
-import { silentLog } from '../../lambdas/core/model/log.ts';
+import type { KeyService } from '../../lambdas/admin/key-service.ts';
 import type { GatepassPlugin } from '../../lambdas/core/plugins/plugin.ts';
-import { Pipeline } from '../../lambdas/core/request/pipeline.ts';
-import { SessionStore } from '../../lambdas/core/store/store.ts';
+import type { Pipeline } from '../../lambdas/core/request/pipeline.ts';
 import { createTestTable, type TestTable } from '../support/dynamo.ts';
-import { requestWith } from '../support/pipeline.ts';
+import { pipelineOn, requestWith } from '../support/pipeline.ts';
 
 const NOW_MS = Math.floor(Date.now() / 1000) * 1000;
-const NOW = NOW_MS / 1000;
 const SESSION = { quotaMax: 10, quotaRenewalRate: 3600 };
 
 /**
@@ -20,28 +15,16 @@ const SESSION = { quotaMax: 10, quotaRenewalRate: 3600 };
  */
 describe('attack2: a rotated-in key through the plugin session API', () => {
   let table: TestTable;
-  let store: SessionStore;
   let keys: KeyService;
+  let pipelineWith: (plugins?: readonly GatepassPlugin[]) => Pipeline;
 
   beforeAll(async () => {
     table = await createTestTable('attack2-rot-plugins');
-    const doc = DynamoDBDocumentClient.from(table.client, { marshallOptions: { removeUndefinedValues: true } });
-    store = new SessionStore({ client: doc, tableName: table.tableName, retentionSeconds: 3600 });
-    keys = new KeyService(store, () => NOW);
+    ({ keys, pipelineWith } = pipelineOn(table.client, table.tableName, { clock: () => NOW_MS }));
   });
   afterAll(async () => {
     await table.drop();
   });
-
-  function pipelineWith(plugins: GatepassPlugin[] = []): Pipeline {
-    return new Pipeline({
-      config: parseConfig(JSON.stringify({ tableName: table.tableName })),
-      store,
-      log: silentLog,
-      clock: () => NOW_MS,
-      plugins,
-    });
-  }
 
   async function rotated() {
     const { key: old, keyId } = await keys.create(SESSION);

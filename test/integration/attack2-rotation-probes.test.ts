@@ -1,14 +1,11 @@
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyService } from '../../lambdas/admin/key-service.ts';
 import { SessionIndex } from '../../lambdas/admin/session-index.ts';
-import { parseConfig } from '../../lambdas/core/model/config.ts';
-import { silentLog } from '../../lambdas/core/model/log.ts';
 import type { GatepassPlugin } from '../../lambdas/core/plugins/plugin.ts';
-import { Pipeline } from '../../lambdas/core/request/pipeline.ts';
-import { SessionStore } from '../../lambdas/core/store/store.ts';
+import type { Pipeline } from '../../lambdas/core/request/pipeline.ts';
+import type { SessionStore } from '../../lambdas/core/store/store.ts';
 import { createTestTable, type TestTable } from '../support/dynamo.ts';
-import { concurrently, requestWith } from '../support/pipeline.ts';
+import { concurrently, pipelineOn, requestWith } from '../support/pipeline.ts';
 
 /**
  * Probes that held: a retired key on instances that remember settings and pointers, one
@@ -19,27 +16,16 @@ describe('attack2: key rotation probes that held', () => {
   let table: TestTable;
   let store: SessionStore;
   let keys: KeyService;
+  let pipelineWith: (plugins?: readonly GatepassPlugin[]) => Pipeline;
   let nowMs = Math.floor(Date.now() / 1000) * 1000;
 
   beforeAll(async () => {
     table = await createTestTable('attack2-rot-probes');
-    const doc = DynamoDBDocumentClient.from(table.client, { marshallOptions: { removeUndefinedValues: true } });
-    store = new SessionStore({ client: doc, tableName: table.tableName, retentionSeconds: 3600 });
-    keys = new KeyService(store, () => Math.floor(nowMs / 1000));
+    ({ store, keys, pipelineWith } = pipelineOn(table.client, table.tableName, { clock: () => nowMs }));
   });
   afterAll(async () => {
     await table.drop();
   });
-
-  function pipelineWith(plugins: GatepassPlugin[] = []): Pipeline {
-    return new Pipeline({
-      config: parseConfig(JSON.stringify({ tableName: table.tableName })),
-      store,
-      log: silentLog,
-      clock: () => nowMs,
-      plugins,
-    });
-  }
 
   it('one quota across both keys on three warmed instances', async () => {
     const { key: old, keyId } = await keys.create({ quotaMax: 10, quotaRenewalRate: 3600 });

@@ -3,10 +3,14 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { parseConfig, type ConfigInput } from '../../lambdas/core/model/config.ts';
 import { KeyService } from '../../lambdas/admin/key-service.ts';
 import { silentLog, type Log } from '../../lambdas/core/model/log.ts';
+import type { GatepassPlugin } from '../../lambdas/core/plugins/plugin.ts';
 import { Pipeline, type AuthRequest } from '../../lambdas/core/request/pipeline.ts';
 import { SessionStore } from '../../lambdas/core/store/store.ts';
 
-/** A pipeline, a key service and a store on one test table, with a settable clock. */
+/**
+ * A pipeline, a key service and a store on one test table, with a settable clock; and
+ * `pipelineWith(plugins)`, another instance on the same table with those plugins.
+ */
 export function pipelineOn(
   client: DynamoDBClient,
   tableName: string,
@@ -16,9 +20,10 @@ export function pipelineOn(
   const config = parseConfig(JSON.stringify({ tableName, ...options.config }));
   const store = new SessionStore({ client: doc, tableName, retentionSeconds: config.sessionRetentionSeconds });
   const clock = options.clock ?? Date.now;
-  const pipeline = new Pipeline({ config, store, log: options.log ?? silentLog, clock });
+  const pipelineWith = (plugins: readonly GatepassPlugin[] = []) =>
+    new Pipeline({ config, store, log: options.log ?? silentLog, clock, plugins });
   const keys = new KeyService(store, () => Math.floor(clock() / 1000));
-  return { pipeline, keys, store, doc, config };
+  return { pipeline: pipelineWith(), pipelineWith, keys, store, doc, config };
 }
 
 /** A request for `key` to `GET /pets` on API `api1`, stage `prod`. */
