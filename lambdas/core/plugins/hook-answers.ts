@@ -1,4 +1,5 @@
 import { PluginError } from '../model/errors.ts';
+import type { DecisionContext } from '../model/context.ts';
 import type { Log } from '../model/log.ts';
 import type { GatepassPlugin, HookDenial } from './plugin.ts';
 
@@ -30,6 +31,28 @@ export function readDenial(plugin: GatepassPlugin, result: unknown): PluginDenia
     throw new PluginError(plugin.name, `deny reason must be snake_case, got ${JSON.stringify(reason)}`);
   }
   return { reason, message: sanitizeMessage(deny.message) };
+}
+
+/**
+ * A `post` hook's `{ context }`, checked: values API Gateway accepts (string, number,
+ * boolean). Names that are gatepass's own (`reserved`, `meta_*`) are left out, with a warning.
+ */
+export function readContext(plugin: GatepassPlugin, additions: unknown, reserved: ReadonlySet<string>, log: Log): DecisionContext {
+  if (additions === null || typeof additions !== 'object' || Array.isArray(additions)) {
+    throw new PluginError(plugin.name, 'post must answer { context: { name: string | number | boolean } }');
+  }
+  const out: DecisionContext = {};
+  for (const [name, value] of Object.entries(additions)) {
+    if (!['string', 'number', 'boolean'].includes(typeof value)) {
+      throw new PluginError(plugin.name, `context value ${name} must be a string, number or boolean`);
+    }
+    if (reserved.has(name) || name.startsWith('meta_')) {
+      tagged(log, plugin.name).warn("context value ignored: the name is gatepass's own", { name });
+      continue;
+    }
+    out[name] = value as string | number | boolean;
+  }
+  return out;
 }
 
 export function sanitizeMessage(message: string): string {

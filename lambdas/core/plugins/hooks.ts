@@ -1,6 +1,6 @@
 import type { DecisionContext } from '../model/context.ts';
 import { NotFoundError, PluginError, VersionConflictError } from '../model/errors.ts';
-import { readDenial, tagged, type PluginDenial } from './hook-answers.ts';
+import { readContext, readDenial, tagged, type PluginDenial } from './hook-answers.ts';
 import { HookConflict, HookGone, MAX_HOOK_ATTEMPTS, unwrapConflict } from './hook-conflicts.ts';
 import { fieldProblems, InvalidInputError } from '../model/input-error.ts';
 import { toPublicSession } from '../store/public-session.ts';
@@ -130,15 +130,20 @@ export class HookRunner {
       if (result !== null && typeof result === 'object' && 'deny' in result)
         throw this.#fault(plugin, 'post cannot deny (deny in pre, auth or postAuth)');
       if (result?.context === undefined) continue;
-      merged = { ...merged, ...this.#contextAdditions(plugin, result.context, reserved) };
+      merged = { ...merged, ...this.#checked(plugin, () => readContext(plugin, result.context, reserved, this.#options.log)) };
     }
     return merged;
   }
 
   /** A hook's `{ deny }`, checked; a malformed one is a fault, logged like any other. */
   #denial(plugin: GatepassPlugin, result: unknown): PluginDenial | undefined {
+    return this.#checked(plugin, () => readDenial(plugin, result));
+  }
+
+  /** A hook's answer read by `read`; a malformed one (a `PluginError`) is a fault, logged like any other. */
+  #checked<T>(plugin: GatepassPlugin, read: () => T): T {
     try {
-      return readDenial(plugin, result);
+      return read();
     } catch (error) {
       throw error instanceof PluginError ? this.#fault(plugin, error.message.replace(`plugin ${plugin.name}: `, '')) : error;
     }
@@ -251,24 +256,6 @@ export class HookRunner {
    */
   async #view(item: StoredSession): Promise<Session> {
     return structuredClone(toPublicSession(item, await this.#options.sessions.limitsOf(item), this.#options.nowMs));
-  }
-
-  #contextAdditions(plugin: GatepassPlugin, additions: unknown, reserved: ReadonlySet<string>): DecisionContext {
-    if (additions === null || typeof additions !== 'object' || Array.isArray(additions)) {
-      throw this.#fault(plugin, 'post must answer { context: { name: string | number | boolean } }');
-    }
-    const out: DecisionContext = {};
-    for (const [name, value] of Object.entries(additions)) {
-      if (!['string', 'number', 'boolean'].includes(typeof value)) {
-        throw this.#fault(plugin, `context value ${name} must be a string, number or boolean`);
-      }
-      if (reserved.has(name) || name.startsWith('meta_')) {
-        tagged(this.#options.log, plugin.name).warn("context value ignored: the name is gatepass's own", { name });
-        continue;
-      }
-      out[name] = value as string | number | boolean;
-    }
-    return out;
   }
 
   /**
