@@ -3,6 +3,7 @@
  * each call (signed, for a deployed stack). The session cookie goes along by itself
  * (same origin); the page holds no credential.
  */
+import type { Session } from '../../../lambdas/core/model/session.ts';
 
 /** One bad field, as the admin API names it in `error.details` of a 400. */
 export interface FieldProblem {
@@ -79,26 +80,8 @@ export async function api<T>(path: string, options: CallOptions = {}): Promise<T
   return body as T;
 }
 
-/** A key as the admin API returns it (the fields the console shows). */
-export interface Session {
-  readonly keyId: string;
-  readonly alias?: string;
-  readonly expires: number;
-  readonly quotaMax: number;
-  readonly quotaRemaining: number;
-  readonly quotaRenewalRate: number;
-  readonly quotaRenews: number;
-  readonly rate: number;
-  readonly per: number;
-  readonly accessRights: Record<string, unknown>;
-  readonly applyPolicies: string[];
-  readonly metaData: Record<string, string | number | boolean>;
-  readonly tags: string[];
-  readonly isInactive: boolean;
-  readonly createdAt: number;
-  readonly updatedAt: number;
-  readonly version: number;
-}
+/** A key as the admin API returns it: the public session (its type shared with the admin API). */
+export type { Session } from '../../../lambdas/core/model/session.ts';
 
 export interface Limits {
   readonly rate: number;
