@@ -57,10 +57,6 @@ export class SessionService {
     this.#policies = policies;
   }
 
-  get store(): SessionStore {
-    return this.#store;
-  }
-
   /** Strongly consistent read. */
   read(pk: string): Promise<StoredSession | undefined> {
     return this.#store.get(pk);
@@ -92,11 +88,6 @@ export class SessionService {
     const settings = settingsOf(input, now);
     const counters = await this.#newCounters(settings, input, nowMs);
     return this.#store.create(pk, keyId, settings, counters, now, kind);
-  }
-
-  /** Creates the session only if there is none (first sight); concurrent first requests make one, and all use it. */
-  async createOnce(pk: string, keyId: string, input: SessionInputFields, nowMs: number, kind: SessionKind = 'key'): Promise<StoredSession> {
-    return (await this.#store.get(pk)) ?? this.createOrUse(pk, keyId, input, nowMs, kind);
   }
 
   /** Creates the session, or — when a concurrent first request created it — uses that one (for a caller that just read none). */
