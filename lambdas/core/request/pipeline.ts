@@ -9,10 +9,11 @@ import type { GatepassPlugin } from '../plugins/plugin.ts';
 import type { Policy } from '../policies/policy.ts';
 import type { PolicyStore } from '../policies/policy-store.ts';
 import { SessionService } from '../session/service.ts';
-import { guardOf, isKeyPointer, keyAccepted, type StoredSession } from '../store/item.ts';
+import { isKeyPointer, keyAccepted, type StoredSession } from '../store/item.ts';
 import type { SessionStore } from '../store/store.ts';
 import type { AuthRequest } from './auth-request.ts';
 import { decide } from './decide.ts';
+import { DENIAL_MEMORY_MS, DenialMemory } from './denial-memory.ts';
 import { allowContext, deny, pluginDeny, RESERVED_CONTEXT, type Decision, type Denial } from './decision.ts';
 import { identify, type Identity } from './identify.ts';
 import { SettingsMemory } from './settings-memory.ts';
@@ -33,6 +34,8 @@ export interface PipelineDeps {
   readonly policies?: PolicyStore;
   /** Most sessions whose settings this instance remembers (see `SettingsMemory`); 0 = off. @default 10000 */
   readonly rememberedSessions?: number;
+  /** Longest a rate-limit or quota denial is repeated without a DynamoDB request (see `DenialMemory`), ms; 0 = off. @default 1000 */
+  readonly denialMemoryMs?: number;
 }
 
 /** Decisions made in a row on items that kept changing under the request before it gives up (fail closed). */
@@ -70,6 +73,7 @@ export class Pipeline {
   readonly #deps: PipelineDeps;
   readonly #clock: () => number;
   readonly #memory: SettingsMemory;
+  readonly #denials: DenialMemory;
   readonly #sessions: SessionService;
   /** Rotated-in keys' partition keys → the session they use (immutable facts, bounded like the memory). */
   readonly #pointers = new Map<string, string>();
@@ -78,6 +82,8 @@ export class Pipeline {
     this.#deps = deps;
     this.#clock = deps.clock ?? Date.now;
     this.#memory = new SettingsMemory(deps.rememberedSessions ?? 10_000);
+    const denialMs = deps.denialMemoryMs ?? DENIAL_MEMORY_MS;
+    this.#denials = new DenialMemory(denialMs > 0 ? (deps.rememberedSessions ?? 10_000) : 0, denialMs);
     this.#sessions = new SessionService(deps.store, async (ids) => (await this.#lookupPolicies(ids)).policies);
   }
 
@@ -176,6 +182,8 @@ export class Pipeline {
     let { item, settingsCurrent, countersKnown } = start;
     let countersHint = start.countersHint === true;
     let hooked = hooks.hasPostAuth ? item : undefined;
+    // A hot key's session item counts leases, not spent requests: deny on it only once the store has said so.
+    let storeSaid = false;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       if (item === undefined && who.pointerPk !== undefined) {
         // The session a pointer named is gone: the key's own item may be another session now
@@ -203,7 +211,7 @@ export class Pipeline {
       await preloadUrlPatterns(item, ...policies); // decide matches URL patterns synchronously
       const verdict = decide({
         session: item,
-        countersKnown: countersKnown || countersHint,
+        countersKnown: (countersKnown || countersHint) && (storeSaid || (item.shards ?? 0) === 0),
         policies,
         target: request,
         nowMs,
@@ -221,18 +229,26 @@ export class Pipeline {
         countersHint = false;
         continue;
       }
-      if (!verdict.allow) return { decision: deny(verdict.reason, verdict.context, who.principalId) };
+      if (!verdict.allow) {
+        const denial = deny(verdict.reason, verdict.context, who.principalId);
+        this.#denials.remember(item, verdict, denial, nowMs);
+        return { decision: denial };
+      }
       if (countsNothing(verdict.plan)) {
         this.#memory.remember(item);
         return { decision: this.#allow(item, verdict, who, nowMs), item };
       }
-      const result = await store.count(who.pk, guardOf(item), verdict.governing.scope, verdict.plan);
+      // A used-up key, hammered: this instance repeats its denial for up to a second instead of writing.
+      const repeated = this.#denials.get(item, verdict.governing.scope, nowMs);
+      if (repeated !== undefined) return { decision: repeated };
+      const result = await store.count(item, verdict.governing.scope, verdict.plan, leaseTag(policies));
       if (result.ok) {
         this.#memory.remember(result.item);
         return { decision: this.#allow(result.item, verdict, who, nowMs), item: result.item };
       }
       ({ item, settingsCurrent, countersKnown } = { item: result.current, ...READ });
       countersHint = false;
+      storeSaid = true;
       if (item !== undefined) this.#memory.remember(item);
       if (hooked !== undefined && item !== undefined && !sameSettings(hooked, item)) {
         // The settings changed since the postAuth hooks judged them: they judge again.
@@ -275,6 +291,14 @@ export class Pipeline {
     if (!decision.allow) this.#deps.log.info('request denied', { ...logFields, reason: decision.reason, context: decision.context });
     return decision;
   }
+}
+
+/** The lease tag of the policies a decision was made under: their versions (see `store/leases.ts`). */
+function leaseTag(policies: readonly Policy[]): string {
+  return policies
+    .map((policy) => `${policy.id}:${policy.version}`)
+    .sort()
+    .join(',');
 }
 
 function sameSettings(a: StoredSession, b: StoredSession): boolean {

@@ -259,7 +259,7 @@ function guard(current: StoredSession, ifMatch: number | undefined, needsVersion
   if (ifMatch !== undefined && ifMatch !== current.version)
     throw new VersionConflictError(`session changed concurrently (expected version ${ifMatch}, found ${current.version})`, current);
   const version = needsVersion || ifMatch !== undefined ? current.version : undefined;
-  return { incarnation: current.incarnation, ...(version === undefined ? {} : { version }) };
+  return { incarnation: current.incarnation, shards: current.shards ?? 0, ...(version === undefined ? {} : { version }) };
 }
 
 function checkRatePer(rate: number, per: number): void {

@@ -72,13 +72,47 @@ export class FixedDelayRetryStrategy {
     return retryToken(0, 0);
   }
 
-  async refreshRetryTokenForRetry(token: RetryToken, errorInfo: { readonly errorType: string }): Promise<RetryToken> {
-    const retryable = errorInfo.errorType === 'TRANSIENT' || errorInfo.errorType === 'THROTTLING';
+  async refreshRetryTokenForRetry(
+    token: RetryToken,
+    errorInfo: { readonly errorType: string; readonly error?: unknown },
+  ): Promise<RetryToken> {
+    const elsewhere =
+      errorInfo.errorType === 'THROTTLING' && (errorInfo.error as Record<symbol, unknown> | undefined)?.[TRY_ELSEWHERE] === true;
+    const retryable = !elsewhere && (errorInfo.errorType === 'TRANSIENT' || errorInfo.errorType === 'THROTTLING');
     if (!retryable || token.getRetryCount() + 1 >= this.maxAttempts) throw new Error('no retry left');
     return retryToken(token.getRetryCount() + 1, this.delayMs);
   }
 
   recordSuccess(): void {}
+}
+
+/** Marks a throttling error the caller answers by trying another item (see {@link tryElsewhereWhenThrottled}). */
+const TRY_ELSEWHERE = Symbol.for('gatepass.tryElsewhereWhenThrottled');
+
+const THROTTLING_NAMES = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded']);
+
+/**
+ * Sends `command` without the SDK's retry after a throttling answer (other errors are
+ * retried as usual): for writes to a hot key's counter items, where the caller tries
+ * another counter item at once rather than wait for the same one. Only
+ * {@link FixedDelayRetryStrategy} honours it; other strategies retry as they would.
+ */
+export function tryElsewhereWhenThrottled<C extends { middlewareStack: { add: (...args: never[]) => void } }>(command: C): C {
+  const stack = command.middlewareStack as unknown as {
+    add(middleware: (next: (args: unknown) => Promise<unknown>) => (args: unknown) => Promise<unknown>, options: object): void;
+  };
+  stack.add(
+    (next) => async (args) => {
+      try {
+        return await next(args);
+      } catch (error) {
+        if (THROTTLING_NAMES.has((error as { name?: string } | null)?.name ?? '')) (error as Record<symbol, unknown>)[TRY_ELSEWHERE] = true;
+        throw error;
+      }
+    },
+    { step: 'deserialize', priority: 'high' },
+  );
+  return command;
 }
 
 function retryToken(count: number, delay: number): RetryToken {

@@ -36,6 +36,15 @@ export interface StoredSession extends SessionSettings, Counters {
    * 0 = current). Absent: only the session's own key. A setting, guarded like the others.
    */
   readonly keyIds?: Readonly<Record<string, number>>;
+  /**
+   * Counter items the key's counts are spread over (a hot key; see `counter-items.ts`).
+   * Absent: the key counts on this item. Not a setting: it changes with load, never the version.
+   */
+  readonly shards?: number;
+  /** The policy versions the leases on the counter items were taken under (`id:version,…`). */
+  readonly leaseTag?: string;
+  /** Epoch ms of the last lease taken (a hot key's fills; see `counter-items.ts`). */
+  readonly filledAt?: number;
   readonly [scoped: `${string}@${string}`]: number | undefined;
 }
 
@@ -69,6 +78,12 @@ export function keyAccepted(session: StoredSession, keyId: string, now: number):
 export interface WriteGuard {
   readonly incarnation: string | undefined;
   readonly version?: number;
+  /**
+   * The counter items the caller saw (`shards`; absent = none). A change revokes their leases
+   * in its own transaction; if the key grew or shrank meanwhile, the store sends it again with
+   * the number in force (this is not a condition the caller chose).
+   */
+  readonly shards?: number;
 }
 
 /** The guard of a counting or settings write: always a version. */

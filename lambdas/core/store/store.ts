@@ -2,20 +2,22 @@ import { randomUUID } from 'node:crypto';
 import { TransactionCanceledException, TransactionConflictException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import type { CountPlan } from '../limits/limits.ts';
-import type { CounterScope } from '../limits/scope.ts';
+import { planCount, type CountPlan } from '../limits/limits.ts';
+import { countersOf, type CounterScope } from '../limits/scope.ts';
 import { AlreadyExistsError, ContentionError, NotFoundError, VersionConflictError } from '../model/errors.ts';
 import { countWrite, type CountResult } from './count-write.ts';
 import { UpdateExpression } from './expression.ts';
 import { sessionIndexKind } from './kind-index.ts';
+import { whenCounterItems } from './counter-items.ts';
+import { counterItemDeletes, isBusy, Leases } from './leases.ts';
 import {
+  guardOf,
   whenGuard,
   type CounterSet,
   type KeyPointer,
   type SessionKind,
   type SessionSettings,
   type SettingsChanges,
-  type SettingsGuard,
   type StoredSession,
   type WriteGuard,
 } from './item.ts';
@@ -66,11 +68,13 @@ export class SessionStore {
   readonly #client: DynamoDBDocumentClient;
   readonly #table: string;
   readonly #retention: number;
+  readonly #leases: Leases;
 
   constructor(options: SessionStoreOptions) {
     this.#client = options.client;
     this.#table = options.tableName;
     this.#retention = options.retentionSeconds;
+    this.#leases = new Leases(options.client, options.tableName);
   }
 
   /** Strongly consistent read; `undefined` when there is no such session. */
@@ -122,9 +126,40 @@ export class SessionStore {
    * the version alone, so requests in flight are not disturbed.
    */
   async change(pk: string, guard: WriteGuard, change: SessionChange, now: number): Promise<void> {
-    const x = this.#changeExpression(pk, guard, change, now);
-    const update = { TableName: this.#table, Key: { pk }, ...x.build() } as TransactItem['Update'];
-    await this.#transact([{ Update: update }], (current) => conflict(current, guard));
+    await this.#revoking(guard, (shards) => {
+      const x = this.#changeExpression(pk, guard, change, now);
+      whenCounterItems(x, shards);
+      const update = { TableName: this.#table, Key: { pk }, ...x.build() } as TransactItem['Update'];
+      return [{ Update: update }, ...counterItemDeletes(this.#table, pk, shards)];
+    });
+  }
+
+  /**
+   * Sends a transaction whose first write is the session item's, with every lease revoked:
+   * the session item conditioned on its number of counter items (`build` adds
+   * {@link whenCounterItems}) and those items deleted.
+   * When the key grew or shrank since the caller read it (its guard holding otherwise), the
+   * transaction is built again for the number in force.
+   */
+  async #revoking(guard: WriteGuard, build: (shards: number) => TransactItem[], failed?: (index: number) => void): Promise<void> {
+    let shards = guard.shards ?? 0;
+    for (let attempt = 1; attempt <= CONFLICT_ATTEMPTS; attempt++) {
+      const items = build(shards);
+      let moved: number | undefined;
+      await this.#transact(items, (current, index) => {
+        failed?.(index);
+        if (index === 0 && current !== undefined && holds(current, guard) && (current.shards ?? 0) !== shards) {
+          moved = current.shards ?? 0;
+          throw new ShardsMoved();
+        }
+        return conflict(current, guard);
+      }).catch((error: unknown) => {
+        if (!(error instanceof ShardsMoved)) throw error;
+      });
+      if (moved === undefined) return;
+      shards = moved;
+    }
+    throw new ContentionError(`the key's counter items kept changing during ${CONFLICT_ATTEMPTS} attempts`);
   }
 
   /** The update of a change: guarded, settings with a new version, named counters, and the TTL that follows `expires`. */
@@ -132,6 +167,8 @@ export class SessionStore {
     const x = new UpdateExpression();
     whenGuard(x, guard);
     if (change.settings !== undefined) x.setTo('version', `${x.name('version')} + ${x.value(1)}`).set('updatedAt', now);
+    // Every change revokes the leases (see #revoking): the next lease may be taken under any policies.
+    if ((guard.shards ?? 0) > 0 || change.settings !== undefined) x.remove('leaseTag');
     for (const [field, value] of Object.entries({ ...change.settings, ...change.counters })) {
       if (value === undefined) continue;
       if (value === null) x.remove(field);
@@ -159,15 +196,21 @@ export class SessionStore {
     retired: readonly string[],
     now: number,
   ): Promise<void> {
-    const x = this.#changeExpression(pk, guard, change, now);
-    const condition = new UpdateExpression();
-    condition.when('no such key', `attribute_not_exists(${condition.name('pk')})`);
-    const put = { TableName: this.#table, Item: { ...pointer, createdAt: now }, ...condition.build() };
-    const update = { TableName: this.#table, Key: { pk }, ...x.build() } as TransactItem['Update'];
-    await this.#transact([{ Update: update }, { Put: put }, ...this.#pointerDeletes(pk, retired)], (current, index) => {
-      if (index === 1) throw new AlreadyExistsError('the new key already exists');
-      return conflict(current, guard);
-    });
+    await this.#revoking(
+      guard,
+      (shards) => {
+        const x = this.#changeExpression(pk, guard, change, now);
+        whenCounterItems(x, shards);
+        const condition = new UpdateExpression();
+        condition.when('no such key', `attribute_not_exists(${condition.name('pk')})`);
+        const put = { TableName: this.#table, Item: { ...pointer, createdAt: now }, ...condition.build() };
+        const update = { TableName: this.#table, Key: { pk }, ...x.build() } as TransactItem['Update'];
+        return [{ Update: update }, { Put: put }, ...this.#pointerDeletes(pk, retired), ...counterItemDeletes(this.#table, pk, shards)];
+      },
+      (index) => {
+        if (index === 1) throw new AlreadyExistsError('the new key already exists');
+      },
+    );
   }
 
   /**
@@ -175,10 +218,13 @@ export class SessionStore {
    * the pointers of the keys rotated into it (`pointers`), so that no key of it lingers.
    */
   async delete(pk: string, guard: WriteGuard, pointers: readonly string[] = []): Promise<void> {
-    const x = new UpdateExpression();
-    whenGuard(x, guard);
-    const session = { Delete: { TableName: this.#table, Key: { pk }, ...x.build() } };
-    await this.#transact([session, ...this.#pointerDeletes(pk, pointers)], (current) => conflict(current, guard));
+    await this.#revoking(guard, (shards) => {
+      const x = new UpdateExpression();
+      whenGuard(x, guard);
+      whenCounterItems(x, shards);
+      const session = { Delete: { TableName: this.#table, Key: { pk }, ...x.build() } };
+      return [session, ...this.#pointerDeletes(pk, pointers), ...counterItemDeletes(this.#table, pk, shards)];
+    });
   }
 
   /** Deletes of the pointers at `pointerPks` that point at `sessionPk` (any other item there is left alone). */
@@ -194,22 +240,44 @@ export class SessionStore {
   }
 
   /**
-   * Counts one request in `scope` as `plan` says, under the settings `guard` names (see
-   * `count-write.ts`). A count that meets a change's transaction in flight on the item
-   * (`TransactionConflictException`: rejected, nothing applied) is sent again after a short
-   * pause, a few times, and then reports the item as it is, as a failed condition would.
+   * Counts one request of `known` (the session as the request decided on it) in `scope` as
+   * `plan` says, under its settings (see `count-write.ts`): on the session item, or — for a
+   * hot key — on its counter items under lease tag `tag` (the policy versions the limits
+   * came from; see `leases.ts`). A count on the session item that DynamoDB throttles spreads
+   * the key over counter items and is counted there. A count that meets a change's
+   * transaction in flight (`TransactionConflictException`: nothing applied) is sent again
+   * after a short pause, a few times, and then reports the item as it is.
    */
-  async count(pk: string, guard: SettingsGuard, scope: CounterScope, plan: CountPlan): Promise<CountResult> {
+  async count(known: StoredSession, scope: CounterScope, plan: CountPlan, tag = ''): Promise<CountResult> {
+    // A key this instance has seen spread (by another request, since `known` was remembered) counts on its counter items.
+    const shards = Math.max(known.shards ?? 0, this.#leases.shardsOf(known.pk));
+    if (shards > 0) {
+      const result = await this.#leases.count({ ...known, shards }, scope, plan, tag);
+      return 'direct' in result ? this.#countOn(result.direct, scope, planCountOn(result.direct, scope, plan)) : result;
+    }
+    try {
+      return await this.#countOn(known, scope, plan);
+    } catch (error) {
+      if (!isBusy(error)) throw error;
+      // The session item is hot: count on counter items (spreading the key first if no one has).
+      const spread = await this.#leases.spread(known.pk);
+      if (spread === undefined || spread === 0) throw error;
+      return this.count({ ...known, shards: spread }, scope, plan, tag);
+    }
+  }
+
+  async #countOn(known: StoredSession, scope: CounterScope, plan: CountPlan | undefined): Promise<CountResult> {
+    if (plan === undefined) return { ok: false, current: known };
     for (let attempt = 1; attempt <= CONFLICT_ATTEMPTS; attempt++) {
       try {
-        return await countWrite(this.#client, this.#table, pk, guard, scope, plan);
+        return await countWrite(this.#client, this.#table, known.pk, guardOf(known), scope, plan);
       } catch (error) {
         // Rejected (nothing applied) while a change's transaction holds the item: wait it out.
         if (!(error instanceof TransactionConflictException)) throw error;
         await backOff(attempt);
       }
     }
-    return { ok: false, current: await this.get(pk) };
+    return { ok: false, current: await this.get(known.pk) };
   }
 
   /**
@@ -225,6 +293,11 @@ export class SessionStore {
         await this.#client.send(new TransactWriteCommand({ TransactItems: items, ClientRequestToken: randomUUID() }));
         return;
       } catch (error) {
+        if (isBusy(error) && !(error instanceof TransactionCanceledException) && attempt < CONFLICT_ATTEMPTS) {
+          // Throttled (a hot key's items): nothing applied; the admin path can wait for the items' next units.
+          await new Promise((resolve) => setTimeout(resolve, 100 * attempt * (0.5 + Math.random())));
+          continue;
+        }
         if (!(error instanceof TransactionCanceledException)) throw error;
         const reasons = error.CancellationReasons ?? [];
         const index = reasons.findIndex((reason) => reason.Code === 'ConditionalCheckFailed');
@@ -247,6 +320,20 @@ export class SessionStore {
 /** A short random pause before trying a write a transaction in flight rejected (it applied nothing). */
 function backOff(attempt: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 5 * 2 ** attempt * Math.random()));
+}
+
+/** A session item's number of counter items moved under a change: it is built again. */
+class ShardsMoved extends Error {}
+
+/** Whether `current` is still the life (and version, when the guard names one) the guard read. */
+function holds(current: StoredSession, guard: WriteGuard): boolean {
+  return current.incarnation === guard.incarnation && (guard.version === undefined || current.version === guard.version);
+}
+
+/** The plan of a count on the session item as read (`current`), or `undefined` when it has no room (decided again on it). */
+function planCountOn(current: StoredSession, scope: CounterScope, plan: CountPlan): CountPlan | undefined {
+  const verdict = planCount(plan.limits, countersOf(current, scope), plan.nowMs);
+  return verdict.kind === 'count' ? verdict.plan : undefined;
 }
 
 /** A failed guard: gone, or changed since the read (another life of the key, or another version). */

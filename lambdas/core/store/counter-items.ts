@@ -1,0 +1,294 @@
+import { windowOpen, type CountPlan } from '../limits/limits.ts';
+import { counterAttributes, countersOf, type CounterScope } from '../limits/scope.ts';
+import { UpdateExpression } from './expression.ts';
+import { TABLE } from '../model/table.ts';
+import type { SettingsGuard, StoredSession } from './item.ts';
+
+/**
+ * A hot key's counter items and their leases (docs/ARCHITECTURE.md, "Hot keys"). A counter
+ * item `<pk>#c<i>` holds, per scope and window, a *lease*: a range of the key's count taken
+ * from the session item by one conditional write (`used` from `u` to `u + g`), which requests
+ * then spend one by one on the counter item. Every allowed request is therefore counted on
+ * the session item — directly or inside a lease — so a window never allows more than its limit.
+ *
+ * A counter item holds copies of the guard it was filled under (incarnation, settings
+ * version) and of the lease tag (the versions of the policies the limits came from); a
+ * request spends only under the very guard and tag it decided under. Every change of the
+ * session deletes the counter items in its own transaction, so no lease outlives the
+ * settings it was taken under.
+ */
+
+/** Most counter items a key spreads over (a change of a hot key is one transaction of 1 + this many items). */
+export const MAX_COUNTER_ITEMS = 32;
+/** Most requests one lease hands a counter item. */
+export const MAX_LEASE = 128;
+/** Counter items a key starts with when its session item is first throttled. */
+export const FIRST_COUNTER_ITEMS = 8;
+/**
+ * A lease spent more slowly than this says the key has cooled: its counter items halve
+ * (and at one, the key counts on its session item again).
+ */
+export const COOL_MS = 60_000;
+/** Seconds a counter item outlives its last fill (DynamoDB's TTL removes it later). */
+const COUNTER_ITEM_TTL_SECONDS = 40 * 86_400;
+
+/** A counter item as stored: per scope and window, `<w>Start`, `<w>Lease`, `<w>Spent`, `<w>Base` (see {@link leaseAttributes}). */
+export interface CounterItem {
+  readonly pk: string;
+  readonly incarnation?: string;
+  readonly version?: number;
+  /** The lease tag (policy versions) every lease on it was taken under. */
+  readonly leaseTag?: string;
+  /** Fills so far: a fill is conditioned on the count it saw, so two fills never overwrite each other. */
+  readonly fills?: number;
+  /** Epoch ms of the last fill. */
+  readonly filledAt?: number;
+  readonly [attribute: string]: unknown;
+}
+
+/** The partition key of a session's counter item `index`. */
+export function counterItemPk(pk: string, index: number): string {
+  return `${pk}#c${index}`;
+}
+
+/** The limited windows of a plan, each with its limit, length and attribute names in `scope`. */
+export interface LeaseWindow {
+  readonly label: 'rate' | 'quota';
+  readonly limit: number;
+  readonly lengthSeconds: number;
+  /** On the session item: the window's count and start. */
+  readonly used: string;
+  readonly start: string;
+  /** On a counter item: the lease's window start, size, requests spent, and the session's count it was taken at (shown, never trusted). */
+  readonly lease: { readonly start: string; readonly size: string; readonly spent: string; readonly base: string };
+}
+
+export function leaseWindows(scope: CounterScope, plan: CountPlan): LeaseWindow[] {
+  const names = counterAttributes(scope);
+  const suffix = scope === 'key' ? '' : `@${scope.apiId}`;
+  const lease = (w: string) => ({
+    start: `${w}Start${suffix}`,
+    size: `${w}Lease${suffix}`,
+    spent: `${w}Spent${suffix}`,
+    base: `${w}Base${suffix}`,
+  });
+  const { limits } = plan;
+  const windows: LeaseWindow[] = [];
+  if (plan.rate !== 'none')
+    windows.push({
+      label: 'rate',
+      limit: limits.rate,
+      lengthSeconds: limits.per,
+      used: names.rateUsed,
+      start: names.rateStart,
+      lease: lease('rate'),
+    });
+  if (plan.quota !== 'none') {
+    windows.push({
+      label: 'quota',
+      limit: limits.quotaMax,
+      lengthSeconds: limits.quotaRenewalRate,
+      used: names.quotaUsed,
+      start: names.quotaStart,
+      lease: lease('quota'),
+    });
+  }
+  return windows;
+}
+
+/** A window's "still open at now" clause on `start` (only a window that ends has a latest start). */
+function openClause(x: UpdateExpression, w: LeaseWindow, attribute: string, nowMs: number): string {
+  const start = x.name(attribute);
+  return w.lengthSeconds === 0 ? `attribute_exists(${start})` : `${start} > ${x.value(nowMs - w.lengthSeconds * 1000)}`;
+}
+
+/**
+ * Spending one request of the leases on a counter item: under the same guard and lease tag,
+ * each limited window still open and below its lease's ceiling.
+ */
+export function spendExpression(guard: SettingsGuard, tag: string, windows: readonly LeaseWindow[], nowMs: number): UpdateExpression {
+  const x = new UpdateExpression();
+  x.when('same settings version', `${x.name('version')} = ${x.value(guard.version)}`);
+  x.when('same incarnation', `${x.name('incarnation')} = ${x.value(guard.incarnation ?? '')}`);
+  x.when('same lease tag', `${x.name('leaseTag')} = ${x.value(tag)}`);
+  for (const w of windows) {
+    x.when(`${w.label} window open`, openClause(x, w, w.lease.start, nowMs));
+    x.when(`${w.label} lease has room`, `${x.name(w.lease.spent)} < ${x.name(w.lease.size)}`);
+    x.setTo(w.lease.spent, `${x.name(w.lease.spent)} + ${x.value(1)}`);
+  }
+  return x;
+}
+
+/** True when a counter item can spend one more request in window `w` under this guard and tag. */
+export function leaseHasRoom(item: CounterItem | undefined, guard: SettingsGuard, tag: string, w: LeaseWindow, nowMs: number): boolean {
+  if (item === undefined || item.version !== guard.version || item.incarnation !== guard.incarnation || item.leaseTag !== tag) return false;
+  const { start, size, spent } = { start: item[w.lease.start], size: item[w.lease.size], spent: item[w.lease.spent] };
+  if (typeof start !== 'number' || typeof size !== 'number' || typeof spent !== 'number') return false;
+  return windowOpen(start, w.lengthSeconds, nowMs) && spent < size;
+}
+
+/** What one fill takes from the session item for one window: `take` a lease in window `start`, or `open` a new one. */
+export interface WindowFill {
+  readonly window: LeaseWindow;
+  readonly step: 'take' | 'open';
+  /** The window's start (an open: now). */
+  readonly start: number;
+  /** The session's count as last known (shown on the counter item; the condition checks the room itself). */
+  readonly base: number;
+  /** Requests leased to each counter item filled. */
+  readonly lease: number;
+}
+
+/** A fill of one or more counter items: the windows each gets a lease in, and how many items. */
+export interface FillPlan {
+  readonly fills: readonly WindowFill[];
+  readonly items: number;
+}
+
+/** What is known of the session item when a fill is planned: the item, and whether it is current (else a hint). */
+export interface SessionView {
+  readonly item: StoredSession | undefined;
+  readonly current: boolean;
+  /** Not current, but read under the same settings less than a second ago: enough to deny on (as a repeated denial). */
+  readonly fresh?: boolean;
+}
+
+/**
+ * The fills a counter item needs, planned on what is known of the session item: a lease of
+ * `min(MAX_LEASE, ⌈room / counterItems⌉)` in each window the counter item cannot spend in
+ * (`needs`). A window's start comes from the session item as known, else from the lease the
+ * counter item held (`seenStart`); with neither, or once it is over, the fill opens a new
+ * window. `'no room'` when the session item, known current, has no room in one of them (the
+ * request is decided on it: a denial); `'read'` when only a hint says so.
+ */
+export function planFills(
+  session: SessionView,
+  scope: CounterScope,
+  windows: readonly LeaseWindow[],
+  counterItems: number,
+  needs: (w: LeaseWindow) => boolean,
+  seenStart: (w: LeaseWindow) => number | undefined,
+  nowMs: number,
+  wanted = 1,
+): FillPlan | 'no room' | 'read' {
+  const counters = session.item === undefined ? undefined : countersOf(session.item, scope);
+  const fills: WindowFill[] = [];
+  let items = wanted;
+  for (const w of windows) {
+    if (!needs(w)) continue;
+    const known = counters?.[w.label === 'rate' ? 'rateStart' : 'quotaStart'];
+    const start = known ?? seenStart(w);
+    const used = known === undefined ? 0 : (counters?.[w.label === 'rate' ? 'rateUsed' : 'quotaUsed'] ?? 0);
+    const open = windowOpen(start, w.lengthSeconds, nowMs);
+    const room = open ? w.limit - used : w.limit;
+    if (room <= 0) return session.current || session.fresh === true ? 'no room' : 'read';
+    const lease = leaseSize(room, counterItems);
+    // Never more leased at once than the room the session item is known to have.
+    items = Math.max(1, Math.min(items, Math.floor(room / lease)));
+    fills.push(
+      open ? { window: w, step: 'take', start: start!, base: used, lease } : { window: w, step: 'open', start: nowMs, base: 0, lease },
+    );
+  }
+  return { fills, items };
+}
+
+function leaseSize(room: number, counterItems: number): number {
+  return Math.max(1, Math.min(MAX_LEASE, Math.ceil(room / counterItems)));
+}
+
+/**
+ * The session item's half of a fill: under the request's guard and lease tag (or none yet:
+ * the last change revoked every lease), with the counter items in use (`index < shards`, the highest filled),
+ * each window the one planned (the same start, room for the lease; over, for an open), its
+ * count moved on by the lease.
+ */
+export function fillSessionExpression(guard: SettingsGuard, tag: string, index: number, plan: FillPlan, nowMs: number): UpdateExpression {
+  const x = new UpdateExpression();
+  x.when('the key exists', `attribute_exists(${x.name('pk')})`);
+  x.when('same settings version', `${x.name('version')} = ${x.value(guard.version)}`);
+  x.when('same incarnation', `${x.name('incarnation')} = ${x.value(guard.incarnation ?? '')}`);
+  x.when('counter item in use', `${x.name('shards')} > ${x.value(index)}`);
+  x.when('same lease tag, or none yet', `attribute_not_exists(${x.name('leaseTag')}) OR ${x.name('leaseTag')} = ${x.value(tag)}`);
+  x.set('leaseTag', tag);
+  x.set('filledAt', nowMs);
+  for (const { window: w, step, start, lease } of plan.fills) {
+    const s = x.name(w.start);
+    const u = x.name(w.used);
+    const taken = lease * plan.items;
+    if (step === 'take') {
+      x.when(`${w.label} window as known`, `${s} = ${x.value(start)}`);
+      x.when(`${w.label} room for the leases`, `attribute_not_exists(${u}) OR ${u} <= ${x.value(w.limit - taken)}`);
+      x.setTo(w.used, `if_not_exists(${u}, ${x.value(0)}) + ${x.value(taken)}`);
+    } else {
+      x.when(
+        `${w.label} window over`,
+        w.lengthSeconds === 0
+          ? `attribute_not_exists(${s})`
+          : `attribute_not_exists(${s}) OR ${s} <= ${x.value(nowMs - w.lengthSeconds * 1000)}`,
+      );
+      x.set(w.start, start);
+      x.set(w.used, taken);
+    }
+  }
+  return x;
+}
+
+/**
+ * The counter item after a fill, this request spent on it: the fills' windows leased, the
+ * other windows kept as they were when the item was seen under the same guard and tag
+ * (else dropped).
+ */
+export function filledCounterItem(
+  pk: string,
+  seen: CounterItem | undefined,
+  guard: SettingsGuard,
+  tag: string,
+  fills: readonly WindowFill[],
+  nowMs: number,
+  ordinal = 0,
+): CounterItem {
+  const same = seen !== undefined && seen.version === guard.version && seen.incarnation === guard.incarnation && seen.leaseTag === tag;
+  const item: Record<string, unknown> = same ? { ...seen } : {};
+  Object.assign(item, {
+    pk,
+    incarnation: guard.incarnation ?? '',
+    version: guard.version,
+    leaseTag: tag,
+    fills: (seen?.fills ?? 0) + 1,
+    filledAt: nowMs,
+    [TABLE.ttlAttribute]: Math.floor(nowMs / 1000) + COUNTER_ITEM_TTL_SECONDS,
+  });
+  for (const { window: w, start, base, lease } of fills) {
+    item[w.lease.start] = start;
+    item[w.lease.size] = lease;
+    // The first item filled spends this request; `base` places each lease in the count (shown only).
+    item[w.lease.spent] = ordinal === 0 ? 1 : 0;
+    item[w.lease.base] = base + ordinal * lease;
+  }
+  return item as CounterItem;
+}
+
+/** The session's counters as a request that spent on `counted` sees them: the lease's start, and the count it was taken at plus what it spent. */
+export function countersSeenOn(counted: CounterItem, windows: readonly LeaseWindow[]): Record<string, number> {
+  const counters: Record<string, number> = {};
+  for (const w of windows) {
+    const { start, spent, base } = { start: counted[w.lease.start], spent: counted[w.lease.spent], base: counted[w.lease.base] };
+    if (typeof start === 'number') counters[w.start] = start;
+    if (typeof spent === 'number') counters[w.used] = (typeof base === 'number' ? base : 0) + spent;
+  }
+  return counters;
+}
+
+/** The condition of writing a counter item seen as `seen`: it is still exactly that one (no other fill landed). */
+export function unchangedCounterItem(seen: CounterItem | undefined): UpdateExpression {
+  const x = new UpdateExpression();
+  if (seen?.fills === undefined) x.when('not filled yet', `attribute_not_exists(${x.name('fills')})`);
+  else x.when('no fill since', `${x.name('fills')} = ${x.value(seen.fills)}`);
+  return x;
+}
+
+/** Conditions a session write on the number of counter items it revokes the leases of (absent = none). */
+export function whenCounterItems(x: UpdateExpression, shards: number): void {
+  const name = x.name('shards');
+  x.when('same counter items', shards === 0 ? `attribute_not_exists(${name})` : `${name} = ${x.value(shards)}`);
+}

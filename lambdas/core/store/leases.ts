@@ -1,0 +1,495 @@
+import {
+  ConditionalCheckFailedException,
+  ProvisionedThroughputExceededException,
+  TransactionCanceledException,
+  TransactionConflictException,
+} from '@aws-sdk/client-dynamodb';
+import { GetCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { CountPlan } from '../limits/limits.ts';
+import type { CounterScope } from '../limits/scope.ts';
+import type { CountResult } from './count-write.ts';
+import {
+  COOL_MS,
+  counterItemPk,
+  FIRST_COUNTER_ITEMS,
+  fillSessionExpression,
+  filledCounterItem,
+  leaseHasRoom,
+  leaseWindows,
+  MAX_COUNTER_ITEMS,
+  planFills,
+  countersSeenOn,
+  spendExpression,
+  type SessionView,
+  type FillPlan,
+  unchangedCounterItem,
+  whenCounterItems,
+  type CounterItem,
+  type LeaseWindow,
+} from './counter-items.ts';
+import { tryElsewhereWhenThrottled } from './dynamo-client.ts';
+import { UpdateExpression } from './expression.ts';
+import { guardOf, type SettingsGuard, type StoredSession } from './item.ts';
+
+/** Steps (spends and fills) one request takes on a hot key before it lets the request be decided again. */
+const MAX_STEPS = 8;
+/** Counter items a request tries to spend on before it fills one. */
+const PROBES = 3;
+/** Attempts of the write that spreads a key (its session item is throttled when it is needed). */
+const GROW_ATTEMPTS = 8;
+/** How long a session item this instance saw counts as current, to deny on (ms): as long as a repeated denial. */
+const FRESH_MS = 1000;
+/** Hot keys whose session item an instance remembers as hints. */
+const REMEMBERED_SESSIONS = 1000;
+
+/** How a spend on a counter item went. */
+type Spend =
+  | { readonly ok: true; readonly item: CounterItem }
+  | { readonly ok: false; readonly seen: CounterItem | undefined }
+  | 'throttled'
+  | 'conflict';
+
+/** The answer of a lease-based count: as a direct count's, or "count on the session item" (`direct`). */
+export type LeaseResult = CountResult | { readonly direct: StoredSession };
+
+/**
+ * Counting on a hot key's counter items (see `counter-items.ts` and docs/ARCHITECTURE.md,
+ * "Hot keys"). A request spends on a counter item chosen at random; when that item has no
+ * room, it fills it — one transaction that takes a lease from the session item and writes
+ * it to the counter item — and when the session item has no room either, it returns the
+ * session item as read, to be decided on (a denial, or a count elsewhere).
+ */
+export class Leases {
+  readonly #client: DynamoDBDocumentClient;
+  readonly #table: string;
+  /** The session items of hot keys as this instance last saw them: hints to plan fills with (never to deny on). */
+  readonly #sessions = new Map<string, { readonly item: StoredSession; readonly at: number }>();
+  /** Fills in flight in this instance, by key: the counter items each leaves for other requests. */
+  readonly #filling = new Map<string, Promise<number[]>>();
+  /** Keys this instance is spreading now (see {@link spread}). */
+  readonly #growing = new Map<string, Promise<number | undefined>>();
+
+  constructor(client: DynamoDBDocumentClient, table: string) {
+    this.#client = client;
+    this.#table = table;
+  }
+
+  /**
+   * Counts one request of `known` (the session as the request decided on it: settings,
+   * `shards`) in `scope` as `plan` says, under lease tag `tag`. A fill is planned on what
+   * this instance last saw of the session item (its condition checks the rest: a failed one
+   * returns the item as it is); counter items found throttled are left for others, and two
+   * in one request double the key's counter items.
+   */
+  async count(known: StoredSession, scope: CounterScope, plan: CountPlan, tag: string): Promise<LeaseResult> {
+    const guard = guardOf(known);
+    const windows = leaseWindows(scope, plan);
+    const { nowMs } = plan;
+    const pk = known.pk;
+    const hint = this.#sessions.get(pk);
+    // A session item seen moments ago may deny (as a repeated denial would); an older one only plans.
+    const fresh =
+      hint !== undefined &&
+      Date.now() - hint.at < FRESH_MS &&
+      hint.item.version === guard.version &&
+      hint.item.incarnation === guard.incarnation;
+    let session: SessionView = { item: hint?.item, current: false, fresh };
+    let shards = known.shards ?? 0;
+    let refill: { index: number; seen: CounterItem | undefined } | undefined;
+    const busy = new Set<number>();
+    let throttled = 0;
+    let probes = 0;
+    /** Counter items another request of this instance just filled: spent on first. */
+    const prefer: number[] = [];
+    /** Counter items found without room in this request (each as seen). */
+    const empties: { index: number; seen: CounterItem | undefined }[] = [];
+    for (let step = 0; step < MAX_STEPS && shards > 0; step++) {
+      let index: number;
+      let seen: CounterItem | undefined;
+      if (refill !== undefined && refill.index < shards) ({ index, seen } = refill);
+      else {
+        index = prefer.pop() ?? pick(shards, busy);
+        const spend = await this.#spend(pk, index, guard, tag, windows, nowMs);
+        if (spend === 'throttled' || spend === 'conflict') {
+          busy.add(index);
+          if (spend === 'throttled' && ++throttled === 2) shards = (await this.grow(pk, shards)) ?? shards;
+          continue;
+        }
+        if (spend.ok) {
+          if (cooled(spend.item, nowMs)) await this.#cool(pk);
+          return { ok: true, item: { ...known, ...countersSeenOn(spend.item, windows), shards } };
+        }
+        seen = spend.seen;
+        busy.add(index);
+        empties.push({ index, seen });
+        // No room here: look at a few other counter items before filling this one (fills are the session item's writes).
+        if (++probes < PROBES && busy.size < shards) continue;
+      }
+      refill = undefined;
+      const item = session.item;
+      if (item !== undefined && session.current) {
+        if (item.incarnation !== guard.incarnation || item.version !== guard.version) return { ok: false, current: item };
+        if (item.leaseTag !== undefined && item.leaseTag !== tag) {
+          // Another view of the policies leased last: an older view counts on the session item; a newer one takes over.
+          if (olderTag(tag, item.leaseTag)) return { direct: item };
+          await this.#revoke(item, { leaseTag: tag });
+          session = { item: undefined, current: false };
+          continue;
+        }
+      }
+      // Cooling is opportunistic: if it cannot be done now (throttled, moved), the request goes on.
+      if ((cooled(seen, nowMs) || cooled(session.item, nowMs)) && (await this.#cool(pk)))
+        return { ok: false, current: this.saw(pk, await this.#get(pk)).item };
+      const needsOf = (item: CounterItem | undefined) => (w: LeaseWindow) => !leaseHasRoom(item, guard, tag, w, nowMs);
+      const needs = needsOf(seen);
+      // The other counter items found without room that need the same leases are filled in the same write.
+      const others = empties.filter((e) => e.index !== index && windows.every((w) => needs(w) === needsOf(e.seen)(w)));
+      const seenStart = (w: LeaseWindow) => (typeof seen?.[w.lease.start] === 'number' ? (seen[w.lease.start] as number) : undefined);
+      const plan = planFills(session, scope, windows, shards, needs, seenStart, nowMs, 1 + others.length);
+      if (plan === 'no room') return { ok: false, current: session.item };
+      if (plan === 'read') {
+        session = this.saw(pk, await this.#get(pk));
+        if (session.item === undefined) return { ok: false, current: undefined };
+        shards = session.item.shards ?? 0;
+        refill = { index, seen };
+        continue;
+      }
+      const inflight = this.#filling.get(pk);
+      if (inflight !== undefined) {
+        // Another request of this instance is filling counter items of this key: spend on what it fills.
+        prefer.push(...(await inflight));
+        empties.length = 0;
+        continue;
+      }
+      const filled = [{ index, seen }, ...others].slice(0, plan.items);
+      const items = filled.map((e, ordinal) =>
+        filledCounterItem(counterItemPk(pk, e.index), e.seen, guard, tag, plan.fills, nowMs, ordinal),
+      );
+      const highest = Math.max(...filled.map((e) => e.index));
+      const filling = this.#transact([
+        {
+          Update: {
+            TableName: this.#table,
+            Key: { pk },
+            ...fillSessionExpression(guard, tag, highest, plan, nowMs).build(),
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          } as Update,
+        },
+        ...filled.map((e, i) => ({ Put: { TableName: this.#table, Item: items[i]!, ...unchangedCounterItem(e.seen).build() } })),
+      ]);
+      // One fill per key at a time in an instance: every fill is a write of the session item, the one item not spread.
+      const others_ = filled.slice(1).map((e) => e.index);
+      this.#filling.set(
+        pk,
+        filling.then((done) => (done === 'ok' ? others_ : [])).finally(() => this.#filling.delete(pk)),
+      );
+      const outcome = await filling;
+      if (outcome === 'ok') {
+        this.#afterFill(pk, session.item, guard, plan, nowMs);
+        return { ok: true, item: { ...known, ...countersSeenOn(items[0]!, windows), shards } };
+      }
+      if (outcome === 'busy') {
+        // The session item (or a counter item) is throttled: others may have room; if not, a short pause first.
+        busy.add(index);
+        await pause(step);
+        continue;
+      }
+      if (outcome.index !== 0) {
+        // Another fill landed on one of the counter items first: spend again.
+        empties.length = 0;
+        continue;
+      }
+      // The session item is not as planned: plan again on it as it is.
+      session = this.saw(pk, outcome.item);
+      if (session.item === undefined) return { ok: false, current: undefined };
+      shards = session.item.shards ?? 0;
+      refill = { index, seen };
+    }
+    return { ok: false, current: session.current ? session.item : this.saw(pk, await this.#get(pk)).item };
+  }
+
+  /** The counter items this instance last saw the key spread over (0: none known). */
+  shardsOf(pk: string): number {
+    return this.#sessions.get(pk)?.item.shards ?? 0;
+  }
+
+  /** Remembers the session item as it is (a read, or the item a failed condition returned); it is current for this request. */
+  saw(pk: string, item: StoredSession | undefined): SessionView {
+    if (item === undefined) this.#sessions.delete(pk);
+    else this.#remember(pk, item);
+    return { item, current: true };
+  }
+
+  /** After a fill landed: the session's count as this instance knows it now (a hint for its next fill). */
+  #afterFill(pk: string, item: StoredSession | undefined, guard: SettingsGuard, plan: FillPlan, nowMs: number): void {
+    // The session item as this fill left it, under its guard: its count at least this (others may have taken more),
+    // so "no room" on it holds (until a reset), and the window starts are exact.
+    const next: Record<string, unknown> = { ...item, version: guard.version, incarnation: guard.incarnation, filledAt: nowMs };
+    for (const { window: w, step, start, base, lease } of plan.fills) {
+      next[w.start] = start;
+      next[w.used] = (step === 'open' ? 0 : base) + lease * plan.items;
+    }
+    this.#remember(pk, next as unknown as StoredSession);
+  }
+
+  #remember(pk: string, item: StoredSession): void {
+    this.#sessions.delete(pk);
+    if (this.#sessions.size >= REMEMBERED_SESSIONS) this.#sessions.delete(this.#sessions.keys().next().value!);
+    this.#sessions.set(pk, { item, at: Date.now() });
+  }
+
+  /**
+   * Spreads a key that counts on its session item, once per instance at a time (the
+   * requests that find it throttled together wait for one write); the number of counter
+   * items in force after it, or `undefined` when the session item could not be written.
+   */
+  spread(pk: string): Promise<number | undefined> {
+    let growing = this.#growing.get(pk);
+    if (growing === undefined) {
+      growing = this.grow(pk, 0).finally(() => this.#growing.delete(pk));
+      this.#growing.set(pk, growing);
+    }
+    return growing;
+  }
+
+  /**
+   * Spreads a key's counters over more counter items: `FIRST_COUNTER_ITEMS` for a key that
+   * counted on its session item, else twice as many (at most `MAX_COUNTER_ITEMS`). One
+   * UpdateItem that only ever raises `shards`; returns the number in force after it, or
+   * `undefined` when the session item could not be written (throttled, or gone).
+   */
+  async grow(pk: string, from: number): Promise<number | undefined> {
+    const to = from === 0 ? FIRST_COUNTER_ITEMS : Math.min(MAX_COUNTER_ITEMS, from * 2);
+    if (to <= from) return from;
+    const x = new UpdateExpression();
+    x.when('the key exists', `attribute_exists(${x.name('pk')})`);
+    x.when('fewer counter items', `attribute_not_exists(${x.name('shards')}) OR ${x.name('shards')} < ${x.value(to)}`);
+    x.set('shards', to);
+    for (let attempt = 1; attempt <= GROW_ATTEMPTS; attempt++) {
+      try {
+        await this.#client.send(
+          new UpdateCommand({ TableName: this.#table, Key: { pk }, ...x.build(), ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
+        );
+        return to;
+      } catch (error) {
+        if (error instanceof ConditionalCheckFailedException) {
+          const raw = (error as { Item?: Record<string, never> }).Item;
+          return raw === undefined ? undefined : (this.saw(pk, unmarshall(raw) as StoredSession).item?.shards ?? 0);
+        }
+        if (!isBusy(error)) throw error;
+        // The session item is the hot one: a short random pause, and again (the write is one unit).
+        await new Promise((resolve) => setTimeout(resolve, 20 * attempt * Math.random()));
+      }
+    }
+    return undefined;
+  }
+
+  async #spend(
+    pk: string,
+    index: number,
+    guard: ReturnType<typeof guardOf>,
+    tag: string,
+    windows: readonly LeaseWindow[],
+    nowMs: number,
+  ): Promise<Spend> {
+    try {
+      const out = await this.#client.send(
+        tryElsewhereWhenThrottled(
+          new UpdateCommand({
+            TableName: this.#table,
+            Key: { pk: counterItemPk(pk, index) },
+            ...spendExpression(guard, tag, windows, nowMs).build(),
+            ReturnValues: 'ALL_NEW',
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        ),
+      );
+      return { ok: true, item: out.Attributes as CounterItem };
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) {
+        const raw = (error as { Item?: Record<string, never> }).Item;
+        return { ok: false, seen: raw === undefined ? undefined : (unmarshall(raw) as CounterItem) };
+      }
+      if (error instanceof TransactionConflictException) return 'conflict';
+      if (isBusy(error)) return 'throttled';
+      throw error;
+    }
+  }
+
+  /**
+   * Takes every lease back at once: the session item's `change` (fewer counter items after
+   * cooling, or the lease tag of newer policies) under its guard and its number of counter
+   * items, and every counter item deleted, in one transaction.
+   */
+  async #revoke(session: StoredSession, change: { readonly shards?: number; readonly leaseTag?: string }): Promise<void> {
+    const shards = session.shards ?? 0;
+    const x = new UpdateExpression();
+    x.when('the key exists', `attribute_exists(${x.name('pk')})`);
+    x.when('same settings version', `${x.name('version')} = ${x.value(session.version)}`);
+    x.when('same incarnation', `${x.name('incarnation')} = ${x.value(session.incarnation ?? '')}`);
+    whenCounterItems(x, shards);
+    if (change.shards === 0) x.remove('shards');
+    else if (change.shards !== undefined) x.set('shards', change.shards);
+    if (change.leaseTag !== undefined) x.set('leaseTag', change.leaseTag);
+    await this.#transact([
+      { Update: { TableName: this.#table, Key: { pk: session.pk }, ...x.build() } as Update },
+      ...counterItemDeletes(this.#table, session.pk, shards),
+    ]);
+  }
+
+  /**
+   * Halves a cooled key's counter items (at one: back to counting on the session item),
+   * giving their unspent leases back: the counter items and the session item are read, and
+   * one transaction deletes every counter item exactly as read and takes the unspent
+   * requests of the leases still good off the session item's counts, exactly as read. If
+   * anything moved meanwhile, or a write is throttled, nothing happens (a later request cools
+   * it); true when it was done.
+   */
+  async #cool(pk: string): Promise<boolean> {
+    const session = this.saw(pk, await this.#get(pk)).item;
+    const shards = session?.shards ?? 0;
+    if (session === undefined || shards === 0) return false;
+    const items = await Promise.all(Array.from({ length: shards }, (_, i) => this.#getItem(counterItemPk(pk, i))));
+    const x = new UpdateExpression();
+    x.when('same settings version', `${x.name('version')} = ${x.value(session.version)}`);
+    x.when('same incarnation', `${x.name('incarnation')} = ${x.value(session.incarnation ?? '')}`);
+    whenCounterItems(x, shards);
+    const returned = unspentLeases(session, items);
+    for (const [used, count] of Object.entries(returned)) {
+      const value = (session as unknown as Record<string, number>)[used]!;
+      x.when(`${used} as read`, `${x.name(used)} = ${x.value(value)}`);
+      x.set(used, value - count);
+    }
+    if (shards === 1) x.remove('shards');
+    else x.set('shards', Math.floor(shards / 2));
+    const outcome = await this.#transact([
+      { Update: { TableName: this.#table, Key: { pk }, ...x.build() } as Update },
+      ...items.map((item, i) => ({
+        Delete: { TableName: this.#table, Key: { pk: counterItemPk(pk, i) }, ...exactlyAsRead(item).build() },
+      })),
+    ]);
+    return outcome === 'ok';
+  }
+
+  async #getItem(pk: string): Promise<CounterItem | undefined> {
+    const out = await this.#client.send(new GetCommand({ TableName: this.#table, Key: { pk }, ConsistentRead: true }));
+    return out.Item as CounterItem | undefined;
+  }
+
+  /** One transaction: `ok`, `busy` (throttled or in conflict: nothing applied), or the write whose condition failed and its item. */
+  async #transact(items: TransactItem[]): Promise<'ok' | 'busy' | { index: number; item: StoredSession | undefined }> {
+    try {
+      await this.#client.send(tryElsewhereWhenThrottled(new TransactWriteCommand({ TransactItems: items })));
+      return 'ok';
+    } catch (error) {
+      if (isBusy(error)) return 'busy';
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      const reasons = error.CancellationReasons ?? [];
+      const index = reasons.findIndex((reason) => reason.Code === 'ConditionalCheckFailed');
+      if (index < 0) return 'busy';
+      const raw = reasons[index]!.Item;
+      return { index, item: raw === undefined ? undefined : (unmarshall(raw as never) as StoredSession) };
+    }
+  }
+
+  async #get(pk: string): Promise<StoredSession | undefined> {
+    const out = await this.#client.send(new GetCommand({ TableName: this.#table, Key: { pk }, ConsistentRead: true }));
+    return out.Item as StoredSession | undefined;
+  }
+}
+
+type TransactItem = NonNullable<TransactWriteCommand['input']['TransactItems']>[number];
+type Update = TransactItem['Update'];
+
+/** Deletes of a session's counter items `0 … shards - 1` (part of every transaction that revokes leases). */
+export function counterItemDeletes(table: string, pk: string, shards: number): TransactItem[] {
+  return Array.from({ length: shards }, (_, index) => ({ Delete: { TableName: table, Key: { pk: counterItemPk(pk, index) } } }));
+}
+
+/** Throttled, or rejected by a transaction in flight: nothing was applied, another item may take it. */
+export function isBusy(error: unknown): boolean {
+  return error instanceof ProvisionedThroughputExceededException || error instanceof TransactionConflictException || isThrottling(error);
+}
+
+function isThrottling(error: unknown): boolean {
+  const name = (error as { name?: unknown } | undefined)?.name;
+  return name === 'ThrottlingException' || name === 'RequestLimitExceeded';
+}
+
+/** A short random pause, growing with the step: the units of a throttled item come back over a second. */
+function pause(step: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 20 * (step + 1) * (0.5 + Math.random())));
+}
+
+/** A counter item index at random, avoiding those found busy in this request while others remain. */
+function pick(shards: number, busy: ReadonlySet<number>): number {
+  const free = Array.from({ length: shards }, (_, index) => index).filter((index) => !busy.has(index));
+  const from = free.length > 0 ? free : Array.from({ length: shards }, (_, index) => index);
+  return from[Math.floor(Math.random() * from.length)]!;
+}
+
+/** The condition of deleting a counter item read as `item`: no fill and no spend since (or still none). */
+function exactlyAsRead(item: CounterItem | undefined): UpdateExpression {
+  const x = new UpdateExpression();
+  if (item === undefined) {
+    x.when('still none', `attribute_not_exists(${x.name('pk')})`);
+    return x;
+  }
+  x.when('no fill since', `${x.name('fills')} = ${x.value(item.fills ?? 0)}`);
+  for (const [name, value] of Object.entries(item)) {
+    if (/^(quota|rate)Spent(@.*)?$/.test(name)) x.when(`${name} as read`, `${x.name(name)} = ${x.value(value)}`);
+  }
+  return x;
+}
+
+/**
+ * Whether a counter item's last lease has lasted longer than the cooling time, or the
+ * session item's last fill (of any counter item) is older than that: the key has cooled.
+ */
+function cooled(item: { readonly filledAt?: number } | undefined, nowMs: number): boolean {
+  return item?.filledAt !== undefined && nowMs - item.filledAt > COOL_MS;
+}
+
+/**
+ * The requests leased but not spent on `items` that still count on `session`: leases taken
+ * under its guard and lease tag, in the window it is in (same start) — by the session
+ * item's count attribute (`quotaUsed`, `rateUsed@<api>`, …).
+ */
+export function unspentLeases(session: StoredSession, items: readonly (CounterItem | undefined)[]): Record<string, number> {
+  const returned: Record<string, number> = {};
+  const stored = session as unknown as Record<string, unknown>;
+  for (const item of items) {
+    if (item === undefined || item.version !== session.version || item.incarnation !== session.incarnation) continue;
+    if (item.leaseTag !== (session.leaseTag ?? item.leaseTag)) continue;
+    for (const [name, size] of Object.entries(item)) {
+      const match = /^(quota|rate)Lease(@.*)?$/.exec(name);
+      if (match === null || typeof size !== 'number') continue;
+      const [, window, scope = ''] = match;
+      const spent = item[`${window}Spent${scope}`];
+      const used = `${window}Used${scope}`;
+      if (
+        typeof spent !== 'number' ||
+        item[`${window}Start${scope}`] !== stored[`${window}Start${scope}`] ||
+        typeof stored[used] !== 'number'
+      )
+        continue;
+      returned[used] = (returned[used] ?? 0) + Math.max(0, size - spent);
+    }
+  }
+  return returned;
+}
+
+/**
+ * True when the policy versions of `mine` are older than those of `theirs` for some policy
+ * both name (`id:version,…`): a view of the policies that another instance has seen replaced.
+ */
+export function olderTag(mine: string, theirs: string): boolean {
+  const versions = (tag: string) => new Map(tag === '' ? [] : tag.split(',').map((part) => part.split(':') as [string, string]));
+  const other = versions(theirs);
+  for (const [id, version] of versions(mine)) {
+    const their = other.get(id);
+    if (their !== undefined && Number(version) < Number(their)) return true;
+  }
+  return false;
+}

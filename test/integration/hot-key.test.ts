@@ -1,0 +1,153 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Decision } from '../../lambdas/core/request/decision.ts';
+import { counterItemPk, COOL_MS } from '../../lambdas/core/store/counter-items.ts';
+import { DYNAMODB_TIMEOUTS, FixedDelayRetryStrategy } from '../../lambdas/core/store/dynamo-client.ts';
+import type { StoredSession } from '../../lambdas/core/store/item.ts';
+import { ThroughputCeiling } from '../../local/throughput-ceiling.ts';
+import { createTestTable, dynamoEndpoint, type TestTable } from '../support/dynamo.ts';
+import { pipelineOn, requestWith } from '../support/pipeline.ts';
+
+/** W: write units per item per second of the simulated ceiling (reads get 3 W). */
+const W = 10;
+
+/**
+ * A hot key on DynamoDB Local behind the simulated per-item ceiling (W write units a second
+ * per item), counted by three authorizer instances on the client the Lambda uses (its
+ * retries and timeouts): it spreads over counter items by itself, stays exact, and comes
+ * back to its session item when it cools.
+ */
+describe('a hot key under the per-item ceiling', () => {
+  let table: TestTable;
+  const ceiling = new ThroughputCeiling({ writeUnitsPerSecond: W });
+  /** Shared by the three instances' clocks: lets a test jump past the cooling time. */
+  const offset = { ms: 0 };
+  const clock = () => Date.now() + offset.ms;
+  let instances: ReturnType<typeof pipelineOn>[];
+
+  beforeAll(async () => {
+    table = await createTestTable('hot-key');
+    const { maxAttempts, retryDelayMs } = DYNAMODB_TIMEOUTS;
+    instances = Array.from({ length: 3 }, () => {
+      const raw = new DynamoDBClient({
+        endpoint: dynamoEndpoint(),
+        region: 'us-east-1',
+        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+        maxAttempts,
+        retryStrategy: new FixedDelayRetryStrategy(maxAttempts, retryDelayMs),
+      });
+      ceiling.install(raw);
+      return pipelineOn(raw, table.tableName, { clock });
+    });
+  });
+  afterAll(async () => {
+    await table.drop();
+  });
+
+  const session = async (pk: string) =>
+    (await table.doc.send(new GetCommand({ TableName: table.tableName, Key: { pk }, ConsistentRead: true }))).Item as
+      | StoredSession
+      | undefined;
+
+  /** `workers` loops per instance, each sending requests one after another for `ms`; every answer or fault. */
+  async function drive(key: string, ms: number, workers = 8): Promise<(Decision | Error)[]> {
+    const until = Date.now() + ms;
+    const answers: (Decision | Error)[] = [];
+    await Promise.all(
+      instances.flatMap(({ pipeline }) =>
+        Array.from({ length: workers }, async () => {
+          while (Date.now() < until) answers.push(await pipeline.authorize(requestWith(key)).catch((error: Error) => error));
+        }),
+      ),
+    );
+    return answers;
+  }
+
+  it('spreads a key with nothing but a quota over counter items by itself, counts every request, and cools down', async () => {
+    const { keys } = instances[0]!;
+    const { key, keyId } = await keys.create({ quotaMax: 1_000_000 });
+    const pk = `key#${keyId}`;
+    ceiling.reset();
+
+    const answers = await drive(key, 3000);
+    const faults = answers.filter((a) => a instanceof Error);
+    const allowed = answers.filter((a) => !(a instanceof Error) && a.allow).length;
+    const hot = await session(pk);
+    // Past one item's W (this test shares a loaded machine: the bench measures how far), few faults.
+    expect(allowed / 3).toBeGreaterThan(W);
+    expect(faults.length).toBeLessThan(answers.length * 0.02);
+    expect(allowed).toBe(answers.length - faults.length);
+    expect(hot?.shards).toBeGreaterThanOrEqual(4);
+    // Every Allow is counted on the session item, inside a lease at most.
+    expect(hot!.quotaUsed!).toBeGreaterThanOrEqual(allowed);
+
+    // Cooled: past the cooling time, a few requests bring it back to its session item.
+    // A cool key's requests come slowly (here: 10 a second, each a cooling time after the last as the clocks go).
+    offset.ms += COOL_MS + 1000;
+    let cooling = 0;
+    for (let i = 0; i < 300 && ((await session(pk))?.shards ?? 0) > 0; i++, cooling++) {
+      expect(await instances[i % 3]!.pipeline.authorize(requestWith(key))).toMatchObject({ allow: true });
+      offset.ms += COOL_MS + 1000;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const cooled = await session(pk);
+    expect(cooled?.shards).toBeUndefined();
+    // Cooling gave every unspent lease back: the session item counts exactly the requests allowed.
+    const used = cooled!.quotaUsed!;
+    expect(used).toBe(allowed + cooling);
+    expect(await instances[1]!.pipeline.authorize(requestWith(key))).toMatchObject({ allow: true });
+    expect((await session(pk))?.quotaUsed).toBe(used + 1);
+  }, 30_000);
+
+  it('never allows more than a hot key quota: every Allow is a lease spent, and the rest of each lease is still there', async () => {
+    const { keys } = instances[0]!;
+    const quota = 120;
+    const { key, keyId } = await keys.create({ quotaMax: quota });
+    const pk = `key#${keyId}`;
+    ceiling.reset();
+    const answers = await drive(key, 4000);
+    const allowed = answers.filter((a) => !(a instanceof Error) && a.allow).length;
+    const faults = answers.filter((a) => a instanceof Error).length;
+    const hot = await session(pk);
+    expect(hot?.shards).toBeGreaterThan(0);
+    expect(allowed).toBeLessThanOrEqual(quota);
+    // The session item counts every request leased: those allowed, and those still unspent on counter items.
+    const items = await Promise.all(Array.from({ length: hot!.shards! }, (_, i) => session(counterItemPk(pk, i))));
+    const unspent = items.reduce((sum, item) => {
+      const lease = item as unknown as Record<string, number> | undefined;
+      return sum + (lease?.quotaLease === undefined ? 0 : lease.quotaLease - lease.quotaSpent!);
+    }, 0);
+    expect(hot!.quotaUsed! - unspent).toBeGreaterThanOrEqual(allowed);
+    expect(hot!.quotaUsed! - unspent).toBeLessThanOrEqual(allowed + faults); // a fault may have spent before it failed
+    const denied = answers.filter((a) => !(a instanceof Error) && !a.allow);
+    expect(denied.every((d) => !(d instanceof Error) && !d.allow && d.reason === 'quota_exceeded')).toBe(true);
+  }, 30_000);
+
+  it('revokes every lease with a change: a reset, an update, a delete', async () => {
+    const { keys } = instances[0]!;
+    const { key, keyId } = await keys.create({ quotaMax: 100_000 });
+    const pk = `key#${keyId}`;
+    ceiling.reset();
+    await drive(key, 1500);
+    const hot = await session(pk);
+    expect(hot?.shards).toBeGreaterThan(0);
+    const counterItems = async () =>
+      (await Promise.all(Array.from({ length: hot!.shards! }, (_, i) => session(counterItemPk(pk, i))))).filter(Boolean).length;
+    expect(await counterItems()).toBeGreaterThan(0);
+
+    await keys.update(keyId, { quotaMax: 5 });
+    expect(await counterItems()).toBe(0);
+    // Under the new limit, the old leases count for nothing: the used count stands, nothing more is allowed.
+    const after = await Promise.all(Array.from({ length: 12 }, (_, i) => instances[i % 3]!.pipeline.authorize(requestWith(key))));
+    expect(after.filter((d) => d.allow)).toHaveLength(0);
+
+    await keys.resetQuota(keyId);
+    const fresh = await Promise.all(Array.from({ length: 12 }, (_, i) => instances[i % 3]!.pipeline.authorize(requestWith(key))));
+    expect(fresh.filter((d) => d.allow).length).toBeLessThanOrEqual(5);
+
+    await keys.delete(keyId);
+    expect(await session(pk)).toBeUndefined();
+    expect(await counterItems()).toBe(0);
+  }, 30_000);
+});
