@@ -12,7 +12,8 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createAuthorizerHandler, type AuthorizerHandler } from '../lambdas/authorizer/handler.ts';
 import { jwtSessionPk } from '../lambdas/core/request/identify.ts';
 import { generateKey, keyIdOf, keySessionPk } from '../lambdas/core/model/keys.ts';
-import { newSessionFields, SessionInputSchema } from '../lambdas/core/model/session.ts';
+import { SessionInputSchema } from '../lambdas/core/model/session.ts';
+import { newSessionFields } from '../lambdas/core/model/session-rules.ts';
 import { storedFields } from '../lambdas/core/store/item.ts';
 import { generateTestKey, jwksOf, startJwksServer } from '../test/support/jwks-server.ts';
 import {
