@@ -68,7 +68,7 @@ describe('cdk synth', { timeout: CDK_TEST_TIMEOUT }, () => {
     for (const [library, marker] of [
       ['zod', 'ZodError'],
       ['jose', 'JWSSignatureVerificationFailed'],
-      ['re2js', 'RE2JS'],
+      ['re2js', 'RE2JSSyntaxException'],
     ] as const) {
       expect(
         atStart.some((code) => code.includes(marker)),
