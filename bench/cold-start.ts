@@ -73,8 +73,8 @@ export async function measureColdStart(endpoint: string): Promise<Figure[]> {
       {
         id: 'cold.bundleSize',
         group: GROUP,
-        label: 'Authorizer bundle (minified ESM, AWS SDK external)',
-        short: 'Bundle size (SDK external)',
+        label: 'Authorizer code read at cold start (minified ESM, AWS SDK external)',
+        short: 'Start-up code (SDK external)',
         value: external.bytes / 1024,
         unit: 'KB',
         target: { kind: 'max', value: 150 },
@@ -101,7 +101,7 @@ export async function measureColdStart(endpoint: string): Promise<Figure[]> {
       {
         id: 'cold.deployed.bundleSize',
         group: GROUP,
-        label: 'Bundle as the CDK construct builds it',
+        label: 'Code read at cold start, bundle as the CDK construct builds it',
         value: deployed.bytes / 1024,
         unit: 'KB',
         note: `GATEPASS_ESBUILD_OPTIONS (${deployedText}; code splitting): what an import reads, ${(deployed.totalBytes / 1024).toFixed(0)} KB with the chunks loaded on demand; ${(deployed.gzipBytes / 1024).toFixed(1)} KB gzipped. Largest inputs: ${deployed.largest}.`,
