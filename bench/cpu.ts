@@ -1,6 +1,6 @@
 /**
  * Measurement 2: the authorizer's in-process CPU time per decision — the whole handler
- * (middy, Powertools context, event parsing, pipeline, answer), with DynamoDB answered
+ * (Powertools logger context, event parsing, pipeline, answer), with DynamoDB answered
  * from memory so that no I/O is timed. tinybench gives per-call latency percentiles; as
  * nothing waits on I/O, latency here is CPU time (plus a few microtask hops). A second,
  * fixed-count loop reads `process.cpuUsage()` as a cross-check of the mean.
