@@ -1,6 +1,6 @@
 /**
  * Measurement 2: the authorizer's in-process CPU time per decision — the whole handler
- * (middy, Powertools context, event parsing, pipeline, answer), with DynamoDB answered
+ * (Powertools logger context, event parsing, pipeline, answer), with DynamoDB answered
  * from memory so that no I/O is timed. tinybench gives per-call latency percentiles; as
  * nothing waits on I/O, latency here is CPU time (plus a few microtask hops). A second,
  * fixed-count loop reads `process.cpuUsage()` as a cross-check of the mean.
@@ -12,7 +12,8 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createAuthorizerHandler, type AuthorizerHandler } from '../lambdas/authorizer/handler.ts';
 import { jwtSessionPk } from '../lambdas/core/request/identify.ts';
 import { generateKey, keyIdOf, keySessionPk } from '../lambdas/core/model/keys.ts';
-import { newSessionFields, SessionInputSchema } from '../lambdas/core/model/session.ts';
+import { SessionInputSchema } from '../lambdas/core/model/session.ts';
+import { newSessionFields } from '../lambdas/core/model/session-rules.ts';
 import { storedFields } from '../lambdas/core/store/item.ts';
 import { generateTestKey, jwksOf, startJwksServer } from '../test/support/jwks-server.ts';
 import {

@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import { Validations } from 'aws-cdk-lib';
+import { AssetHashType, DockerImage, Validations, type BundlingOptions, type ILocalBundling } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { Construct } from 'constructs';
+import type { BuildOptions } from 'esbuild';
 
 /**
  * The root of gatepass's code: the repository root in a checkout (Lambda entries, the lock
@@ -20,80 +21,131 @@ export const ESM_REQUIRE_BANNER =
 
 /**
  * Modules left out of the Lambda bundles, expected from the runtime. None: the AWS SDK v3
- * is bundled too. Measured (docs/DEPLOY.md, "Bundle: AWS SDK bundled or external"), one
- * minified file imports faster than the runtime's SDK spread over hundreds of files, and
+ * is bundled too. Measured (docs/DEPLOY.md, "Bundle: AWS SDK bundled or external"), a
+ * minified bundle imports faster than the runtime's SDK spread over hundreds of files, and
  * the SDK version is the one in package-lock.json that the tests ran against.
  */
 export const RUNTIME_PROVIDED_MODULES: readonly string[] = [];
 
 /**
- * esbuild options shared by gatepass's Lambdas: one minified ESM file (`index.mjs`) for
- * Node.js 22 with an external source map, built by the local esbuild (no Docker). Only the
- * admin API runs with `--enable-source-maps`: Node then loads the map (most of it the AWS
- * SDK's, about 0.9 MB) at start-up and maps every stack trace it formats, a cost the
- * authorizer, on every request's path, does not pay (its logs carry error names and messages).
+ * esbuild options shared by gatepass's Lambdas: minified ESM for Node.js 22, with code
+ * splitting. `index.mjs` holds what the handler imports at start; every module reached only
+ * through `import()` — re2js, zod, jose, the SDK's credential providers other than the
+ * environment's — goes to `chunks/`, read from disk only when a request needs it. One file
+ * would make Node parse all of it at every cold start (docs/BENCHMARKS.md, "Cold start").
+ * The source map is written beside the code; only the admin API runs with
+ * `--enable-source-maps` (Node then loads the map at start-up and maps every stack trace it
+ * formats, a cost the authorizer, on every request's path, does not pay: its logs carry
+ * error names and messages, and `keepNames` keeps class names such as `ConfigError`).
+ *
+ * Built with the local esbuild (no Docker) at synth time, by `npm run build` for the
+ * package, and by the cold-start benchmark — the same options everywhere.
  */
-export const GATEPASS_BUNDLING: nodejs.BundlingOptions = {
-  format: nodejs.OutputFormat.ESM,
+export const GATEPASS_ESBUILD_OPTIONS = {
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
   target: 'node22',
   minify: true,
-  // Class and function names survive minification: logs say `ConfigError`, not `_t`.
   keepNames: true,
-  sourceMap: true,
+  splitting: true,
+  entryNames: 'index',
+  chunkNames: 'chunks/[name]-[hash]',
+  outExtension: { '.js': '.mjs' },
+  sourcemap: true,
   sourcesContent: false,
   mainFields: ['module', 'main'],
-  banner: ESM_REQUIRE_BANNER,
-  externalModules: [...RUNTIME_PROVIDED_MODULES],
-};
+  banner: { js: ESM_REQUIRE_BANNER },
+  external: [...RUNTIME_PROVIDED_MODULES],
+  logLevel: 'warning',
+} as const satisfies BuildOptions;
+
+/** esbuild options that bundle `entry` (an absolute path) into `outdir`: `index.mjs` and its `chunks/`. */
+export function lambdaBuildOptions(entry: string, outdir: string): BuildOptions {
+  return {
+    ...GATEPASS_ESBUILD_OPTIONS,
+    mainFields: [...GATEPASS_ESBUILD_OPTIONS.mainFields],
+    external: [...RUNTIME_PROVIDED_MODULES],
+    entryPoints: [entry],
+    outdir,
+  };
+}
 
 const RUNTIME = lambda.Runtime.NODEJS_22_X;
 const ARCHITECTURE = lambda.Architecture.ARM_64;
 
 /**
- * What every gatepass Lambda shares: its handler file under the repository, Node.js 22 on
- * ARM64, the lock file, and {@link GATEPASS_BUNDLING}.
- */
-export function gatepassFunctionDefaults(handlerFile: string): nodejs.NodejsFunctionProps {
-  return {
-    entry: path.join(PROJECT_ROOT, handlerFile),
-    handler: 'handler',
-    projectRoot: PROJECT_ROOT,
-    depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
-    runtime: RUNTIME,
-    architecture: ARCHITECTURE,
-    bundling: GATEPASS_BUNDLING,
-  };
-}
-
-/**
  * Where the package keeps the prebuilt bundle of `lambdas/<name>/handler.ts`:
- * `dist/assets/<name>/index.mjs`, made by `npm run build` with {@link GATEPASS_BUNDLING}.
+ * `dist/assets/<name>/` (`index.mjs` and its chunks), made by `npm run build` with
+ * {@link GATEPASS_ESBUILD_OPTIONS}.
  */
 export function prebuiltBundleDir(handlerFile: string): string {
   return path.join(PROJECT_ROOT, 'assets', path.basename(path.dirname(handlerFile)));
 }
 
 /**
- * A gatepass Lambda. In a checkout it is bundled from its TypeScript entry at synth time
- * ({@link gatepassFunctionDefaults}); the installed package has no TypeScript sources (and
- * its user maybe no esbuild), so there it is the bundle `npm run build` made with the same
- * options.
+ * A gatepass Lambda: Node.js 22 on ARM64, handler `index.handler`. In a checkout its code is
+ * bundled from the TypeScript entry at synth time ({@link LambdaBundler}); the installed
+ * package has no TypeScript sources (and its user maybe no esbuild), so there it is the
+ * bundle `npm run build` made with the same options.
  */
 export function gatepassFunction(scope: Construct, id: string, handlerFile: string, props: lambda.FunctionOptions): lambda.Function {
-  if (existsSync(path.join(PROJECT_ROOT, handlerFile))) {
-    return new nodejs.NodejsFunction(scope, id, { ...gatepassFunctionDefaults(handlerFile), ...props });
-  }
-  const bundle = prebuiltBundleDir(handlerFile);
-  if (!existsSync(path.join(bundle, 'index.mjs'))) {
-    throw new Error(`gatepass: neither ${handlerFile} nor its prebuilt bundle ${bundle}/index.mjs exists (run \`npm run build\`)`);
-  }
   return new lambda.Function(scope, id, {
     ...props,
     runtime: RUNTIME,
     architecture: ARCHITECTURE,
     handler: 'index.handler',
-    code: lambda.Code.fromAsset(bundle),
+    code: functionCode(handlerFile),
   });
+}
+
+function functionCode(handlerFile: string): lambda.Code {
+  const entry = path.join(PROJECT_ROOT, handlerFile);
+  if (existsSync(entry)) {
+    return lambda.Code.fromAsset(path.dirname(entry), {
+      // The bundle, not the entry's folder, is the asset: a change in an imported module counts.
+      assetHashType: AssetHashType.OUTPUT,
+      bundling: {
+        local: new LambdaBundler(entry),
+        // Never pulled: local bundling always succeeds or throws.
+        image: DockerImage.fromRegistry('public.ecr.aws/docker/library/busybox'),
+      },
+    });
+  }
+  const bundle = prebuiltBundleDir(handlerFile);
+  if (!existsSync(path.join(bundle, 'index.mjs'))) {
+    throw new Error(`gatepass: neither ${handlerFile} nor its prebuilt bundle ${bundle}/index.mjs exists (run \`npm run build\`)`);
+  }
+  return lambda.Code.fromAsset(bundle);
+}
+
+/**
+ * Bundles a Lambda entry with the local esbuild and {@link GATEPASS_ESBUILD_OPTIONS}.
+ * (CDK's NodejsFunction cannot: it always passes `--outfile`, and code splitting needs an
+ * output folder.) Its fields are part of CDK's asset cache key.
+ */
+class LambdaBundler implements ILocalBundling {
+  constructor(readonly entry: string) {}
+
+  tryBundle(outputDir: string, _options: BundlingOptions): boolean {
+    loadEsbuild().buildSync(lambdaBuildOptions(this.entry, outputDir));
+    return true;
+  }
+}
+
+/**
+ * esbuild, loaded when something is bundled: the package lists it as an optional peer
+ * dependency, so that deploying the prebuilt bundles needs no esbuild.
+ */
+export function loadEsbuild(): typeof import('esbuild') {
+  try {
+    return createRequire(import.meta.url)('esbuild') as typeof import('esbuild');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw error;
+    throw new Error('gatepass: bundling a Lambda or a plugin needs esbuild, which is not installed (npm install --save-dev esbuild)', {
+      cause: error,
+    });
+  }
 }
 
 /** cdk-nag's "not the latest runtime" finding, acknowledged where it applies. */

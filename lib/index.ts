@@ -2,7 +2,7 @@
  * `gatepass/cdk`: the constructs. The repository's own CDK app (`lib/gatepass-app.ts`, with
  * cdk-nag, a dev dependency) is not part of the package.
  */
-export { ESM_REQUIRE_BANNER, GATEPASS_BUNDLING, PROJECT_ROOT, RUNTIME_PROVIDED_MODULES } from './bundling.ts';
+export { ESM_REQUIRE_BANNER, GATEPASS_ESBUILD_OPTIONS, lambdaBuildOptions, PROJECT_ROOT, RUNTIME_PROVIDED_MODULES } from './bundling.ts';
 export { DemoApi } from './demo-api.ts';
 export type { DemoApiProps } from './demo-api.ts';
 export { functionRole } from './function-role.ts';

@@ -1,12 +1,11 @@
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { AssetHashType, DockerImage, type BundlingOptions, type ILocalBundling } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import type { BuildOptions } from 'esbuild';
 import { LAYER_PLUGIN_DIR } from '../lambdas/core/plugins/plugin-loader.ts';
-import { ESM_REQUIRE_BANNER, RUNTIME_PROVIDED_MODULES } from './bundling.ts';
+import { ESM_REQUIRE_BANNER, loadEsbuild, RUNTIME_PROVIDED_MODULES } from './bundling.ts';
 
 /** What a plugin name may look like (the authorizer's loader asks the same of `plugin.name`). */
 export const PLUGIN_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,63}$/;
@@ -112,20 +111,5 @@ class PluginBundler implements ILocalBundling {
     const folder = path.posix.relative(LAYER_MOUNT, LAYER_PLUGIN_DIR);
     loadEsbuild().buildSync({ ...this.options, outfile: path.join(outputDir, folder, `${this.name}.mjs`) });
     return true;
-  }
-}
-
-/**
- * esbuild, loaded when a plugin is bundled: the package lists it as an optional peer
- * dependency, so that using the other constructs needs no esbuild.
- */
-function loadEsbuild(): typeof import('esbuild') {
-  try {
-    return createRequire(import.meta.url)('esbuild') as typeof import('esbuild');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw error;
-    throw new Error('gatepass: PluginLayer bundles plugins with esbuild, which is not installed (npm install --save-dev esbuild)', {
-      cause: error,
-    });
   }
 }

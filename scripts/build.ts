@@ -5,8 +5,9 @@
  * - `tsc -p tsconfig.build.json`: `lambdas/`, `lib/`, `local/` and `bin/` as `.js` with `.d.ts`
  *   beside them (`.ts` import specifiers rewritten to `.js`), so the package runs on Node.js
  *   without TypeScript or tsx.
- * - esbuild: each `lambdas/<name>/handler.ts` bundled into `dist/assets/<name>/index.mjs`, with
- *   the options NodejsFunction uses in a checkout (`GATEPASS_BUNDLING`). The constructs deploy
+ * - esbuild: each `lambdas/<name>/handler.ts` bundled into `dist/assets/<name>/` (`index.mjs`
+ *   and its `chunks/`), with the options the constructs bundle with in a checkout
+ *   (`GATEPASS_ESBUILD_OPTIONS`). The constructs deploy
  *   these bundles when the TypeScript sources are absent (`gatepassFunction` in lib/bundling.ts).
  * - esbuild: the web console's browser code into `dist/local/console/web/console.js`, its
  *   stylesheet beside it (the console server serves them; see local/console/assets.ts).
@@ -15,9 +16,8 @@ import { execFile } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { build, type BuildOptions } from 'esbuild';
-import { GATEPASS_BUNDLING, PROJECT_ROOT, prebuiltBundleDir } from '../lib/bundling.ts';
+import { lambdaBuildOptions, PROJECT_ROOT, prebuiltBundleDir } from '../lib/bundling.ts';
 import { SCRIPT_BUILD, STYLESHEET } from '../local/console/assets.ts';
 
 const DIST = path.join(PROJECT_ROOT, 'dist');
@@ -30,24 +30,12 @@ function handlerFiles(): string[] {
     .filter((file) => readdirSync(path.join(PROJECT_ROOT, path.dirname(file))).includes('handler.ts'));
 }
 
-/** `GATEPASS_BUNDLING` (CDK's NodejsFunction options) as esbuild options, as NodejsFunction passes them. */
+/** The Lambda at `handlerFile`, bundled as the constructs bundle it in a checkout. */
 function esbuildOptions(handlerFile: string): BuildOptions {
-  const options = GATEPASS_BUNDLING;
-  return {
-    entryPoints: [path.join(PROJECT_ROOT, handlerFile)],
-    outfile: path.join(DIST, path.relative(PROJECT_ROOT, prebuiltBundleDir(handlerFile)), 'index.mjs'),
-    bundle: true,
-    platform: 'node',
-    format: options.format === OutputFormat.CJS ? 'cjs' : 'esm',
-    target: options.target,
-    minify: options.minify,
-    sourcemap: options.sourceMap,
-    sourcesContent: options.sourcesContent,
-    mainFields: options.mainFields,
-    banner: options.banner === undefined ? undefined : { js: options.banner },
-    external: options.externalModules,
-    logLevel: 'warning',
-  };
+  return lambdaBuildOptions(
+    path.join(PROJECT_ROOT, handlerFile),
+    path.join(DIST, path.relative(PROJECT_ROOT, prebuiltBundleDir(handlerFile))),
+  );
 }
 
 async function compile(): Promise<void> {

@@ -91,9 +91,9 @@ export function requestEvent(authorization: string) {
 }
 
 /**
- * A Lambda context whose remaining time never runs out. middy aborts an invocation when
- * `getRemainingTimeInMillis` nears 0; a context made once and reused across thousands of
- * calls would reach its deadline, while every real invocation gets a fresh one.
+ * A Lambda context whose remaining time never runs out: a context made once and reused
+ * across thousands of calls would otherwise reach its deadline (the admin API's middy aborts
+ * an invocation then), while every real invocation gets a fresh one.
  */
 export function invocationContext(timeoutMs = 10_000): Context {
   return { ...lambdaContext('gatepass-authorizer', timeoutMs), getRemainingTimeInMillis: () => timeoutMs };

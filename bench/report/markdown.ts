@@ -24,9 +24,9 @@ const MISS_EXPLANATIONS: Record<string, string> = {
   'requests.renew.limited':
     "GetItem, the hook's renewal (a settings write, guarded by the version) and the counting write (guarded by the version the renewal produced and the counters) are three requests. Two would need the renewal folded into the counting UpdateItem — `updateSession` deferring its patch until the decision, a change to its contract (today it resolves to the session as written). A renewal happens once per session lifetime; the steady state of a hooked key is two.",
   'cold.bundleSize':
-    "re2js (about 147 KB) is now the largest input: the price of matching URL rights in linear time with a pure JavaScript RE2 (no native build to ship for Lambda ARM64). zod 4 comes next: the schemas the authorizer loads use the classic API, whose checks hang off schema methods that esbuild cannot drop. The levers: `zod/mini` for the authorizer's schemas, and loading re2js only when a key has URL rights (a dynamic import on first use).",
+    "What a cold start reads: the construct bundles with code splitting, so re2js, zod, jose and the AWS SDK's other credential providers are chunks that only `import()` loads. What is left is gatepass's own decision code and the Powertools logger and metrics, which every request uses.",
   'cold.importAndFirstEvent':
-    'Most of it is loading code, and most of that is the AWS SDK: with `@aws-sdk/*` external, Node.js resolves and compiles the SDK\'s modules file by file from node_modules (importing `@aws-sdk/client-dynamodb` alone takes about 130 ms in a fresh process here); the bundle itself, zod its largest part, adds the rest. The first event (config, clients, first connection, first DynamoDB call) is small. Bundling the SDK in, as the CDK construct does ("as deployed" rows), is faster but still over 100 ms; going under would take a lighter DynamoDB client than the SDK v3 or less code at start-up (zod/mini). A busy machine (see the load average) inflates all of this.',
+    'Most of it is loading code, and most of that is the AWS SDK: with `@aws-sdk/*` external, Node.js resolves and compiles the SDK\'s modules file by file from node_modules (importing `@aws-sdk/client-dynamodb` alone takes about 130 ms in a fresh process here); gatepass\'s own start-up code is about 92 KB of it. The first event (config, clients, first connection, first DynamoDB call) is small. Bundling the SDK in, as the CDK construct does ("as deployed" rows), is faster; going under 100 ms with the SDK external would take a lighter DynamoDB client than the SDK v3. A busy machine (see the load average) inflates all of this.',
   'hotKey.allowedPerW':
     "Every counted request of a key is a conditional write to one item, and one item takes W writes a second: a key's allowed rate is capped at about W, whatever the quota. Lifting the cap takes counters spread over several items when the key is hot.",
   'hotKey.share500':
@@ -37,7 +37,7 @@ const MISS_EXPLANATIONS: Record<string, string> = {
   'hotKey.requests.cold':
     'More than one request per steady-state decision for a key well under the ceiling: a cold key should cost what one conditional write costs.',
   'cold.ratioToMinimal':
-    "Both bundles carry the same AWS SDK; what gatepass adds is mostly bytes that Node.js must parse at import — re2js, zod, jose, the Powertools logger and metrics, middy and gatepass's own code — and parsing grows with bytes. re2js is now imported only when a key's rights list URL patterns, so its module is no longer evaluated at start-up; but the CDK construct builds one file, so its bytes are still in it and still scanned (it saves little). Going under 1 takes bytes out of the file that starts: re2js shipped beside the bundle (the construct's `nodeModules`) or a build with code splitting, and zod off the start-up path — it is reached through the session and policy schemas that the decision code imports (`zod/mini` would cut most of its weight).",
+    "Both builds use code splitting, and both carry the same AWS SDK. What a cold start of gatepass reads beyond the minimal authorizer's is what every request uses: the Powertools logger and metrics (about 32 KB; each creates its own `Console` on `process.stdout`, and opening that stream is about 2 ms in a fresh process here, which the minimal authorizer, writing nothing, never pays), gatepass's decision code (about 56 KB), and four more small chunk files (about 0.25 ms each). zod, jose and re2js are no longer read at start (a plain config is checked without zod, `load-config.ts`). Against the same minimal authorizer built as one file, as CDK's NodejsFunction builds any Lambda, gatepass is at about 1 × (next row): code splitting also keeps the SDK's unused credential providers out of the start. Going under 1 against the split build would take the logger and metrics out of the start — but every request writes a metric line, so that would only move their cost to the first request.",
   'throughput.ratio':
     'The ratio moves by about ±0.1 from run to run on this machine, and falls far lower when other processes compete for its 2 cores. The CPU lines tell where the limit is: the gateway process — one Node.js thread running the local API Gateway stand-in, the authorizer and the AWS SDK — runs near a full core, while DynamoDB Local has CPU to spare; per request about 0.45 ms of it is the SDK (see the CPU table) and most of the rest the local emulator (HTTP server, event building, JSON round trips, echo backend). In AWS the authorizer runs in its own Lambda instances, scaled out, and API Gateway is not this process.',
 };
@@ -141,18 +141,20 @@ const GROUP_MEANING: Record<string, string> = {
     'and a counted request at least 1 write unit, more for large sessions.',
   'Authorizer CPU time per decision (DynamoDB answered from memory)':
     'The compute the authorizer itself adds to each request — Lambda bills it by the millisecond — with DynamoDB taken ' +
-    'out: the handler (middy, the Powertools logger context, event parsing, the pipeline, the answer) runs against a ' +
+    'out: the handler (the Powertools logger context, event parsing, the pipeline, the answer) runs against a ' +
     'stand-in client that answers from memory. p50 is the typical request, p99 the slow one in a hundred (garbage ' +
     "collection, JIT). The last row keeps the real AWS SDK stack over an in-memory HTTP handler, to show the SDK's share. " +
     'The metric line the deployed authorizer writes per decision (Powertools Metrics, turned off here so the report stays ' +
     'readable) adds about 0.02 ms, measured apart.',
   'Cold start':
     'What the first request after a new Lambda instance starts pays. The bundle is built like the CDK construct builds ' +
-    'it (esbuild, ESM, node22, minified) with `@aws-sdk/*` left external, as the Lambda runtime provides an SDK; a fresh ' +
-    '`node` process then imports it and answers one REST REQUEST event against DynamoDB Local. A smaller bundle also ' +
-    'deploys faster. The "as deployed" rows use the construct\'s own externals, and are held against a minimal ' +
-    'authorizer built the same way (bench/minimal-authorizer.ts: one UpdateItem with the document client, then Allow), ' +
-    'the two started in turn in fresh processes: the ratio is what gatepass adds to the floor.',
+    'it (esbuild, ESM, node22, minified, code splitting: `index.mjs` and `chunks/`) with `@aws-sdk/*` left external, as ' +
+    'the Lambda runtime provides an SDK; a fresh `node` process then imports it and answers one REST REQUEST event ' +
+    'against DynamoDB Local. Sizes are what an import reads (`index.mjs` and the chunks it imports); the chunks only ' +
+    '`import()` loads are in the notes. The "as deployed" rows use the construct\'s own build (the SDK bundled too), and ' +
+    'are held against a minimal authorizer built the same way (bench/minimal-authorizer.ts: one UpdateItem with the ' +
+    'document client, then Allow), the two started in turn in fresh processes: the ratio is what gatepass adds to the ' +
+    'floor. The last row holds gatepass against the same minimal authorizer built as one file.',
   'Throughput (local gateway vs raw DynamoDB Local, same run, same concurrency)':
     "How much of the store's capacity the whole gateway path keeps. autocannon drives the local gateway (`startDev`: " +
     'the real authorizer handler in front of the echo backend) in a separate process; the raw figures are the same ' +

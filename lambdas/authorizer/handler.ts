@@ -1,12 +1,10 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { parseConfig, type Config } from '../core/model/config.ts';
+import type { Config } from '../core/model/config.ts';
+import { loadConfig, parsePlainConfig } from '../core/model/load-config.ts';
 import { createDocumentClient } from '../core/store/dynamo-client.ts';
-import { createJwtVerifier } from '../core/jwt/jwt.ts';
 import { Pipeline } from '../core/request/pipeline.ts';
 import type { GatepassPlugin } from '../core/plugins/plugin.ts';
 import { loadPlugins } from '../core/plugins/plugin-loader.ts';
@@ -54,7 +52,8 @@ interface Ready {
 /**
  * Builds an authorizer handler. The config is validated, and the DynamoDB client, the
  * JWKS set, the policy cache and the plugins are created once — at cold start, before
- * the first event. A bad config or a plugin that fails to load does not throw here: it
+ * the first event. What only some requests need is imported when first needed: zod (a
+ * config with `jwt`, policies, plugin writes), jose (JWTs), re2js (URL rights). A bad config or a plugin that fails to load does not throw here: it
  * fails every request closed (500, never Allow), with one clear log line each time.
  */
 export function createAuthorizerHandler(options: AuthorizerOptions): AuthorizerHandler {
@@ -68,9 +67,18 @@ export function createAuthorizerHandler(options: AuthorizerOptions): AuthorizerH
     ...(options.onDecision ? { onDecision: options.onDecision } : {}),
   });
 
-  return middy((event: AuthorizerEvent) => observer.observe(event, () => answer(event))).use(
-    injectLambdaContext(logger, { logEvent: false }),
-  ) as unknown as AuthorizerHandler;
+  // What Powertools' injectLambdaContext middleware does, without middy: middy's stream
+  // support loads Node modules (node:stream/web, node:stream/promises) that a cold start
+  // would parse for nothing. The Lambda's own timeout still ends a handler that overruns.
+  return async (event, context) => {
+    logger.refreshSampleRateCalculation();
+    logger.addContext(context);
+    try {
+      return await observer.observe(event, () => answer(event));
+    } finally {
+      logger.clearBuffer();
+    }
+  };
 
   async function answer(event: AuthorizerEvent): Promise<AuthorizerResult> {
     let built: Ready;
@@ -94,13 +102,16 @@ export function createAuthorizerHandler(options: AuthorizerOptions): AuthorizerH
 }
 
 async function build(options: AuthorizerOptions, logger: Logger): Promise<Ready> {
-  const config = typeof options.config === 'object' ? options.config : parseConfig(options.config);
+  // A plain config is checked at once; any other waits for zod (load-config.ts).
+  const config =
+    typeof options.config === 'object' ? options.config : (parsePlainConfig(options.config) ?? (await loadConfig(options.config)));
   const client = options.client ?? createDocumentClient();
   countDynamoDBRequests(client);
   const clock = options.clock ?? Date.now;
   const store = new SessionStore({ client, tableName: config.tableName, retentionSeconds: config.sessionRetentionSeconds });
   const policies = new PolicyStore({ client, tableName: config.tableName, cacheSeconds: config.policyCacheSeconds, clock });
-  const jwt = config.jwt ? createJwtVerifier(config.jwt, { clock, log: logger }) : undefined;
+  // jose and the JWT code are imported only when JWTs are configured.
+  const jwt = config.jwt ? (await import('../core/jwt/jwt.ts')).createJwtVerifier(config.jwt, { clock, log: logger }) : undefined;
   const plugins = options.plugins ?? (await loadPlugins(config.plugins, options.pluginDir));
   if (plugins.length > 0) logger.info('plugins loaded', { plugins: plugins.map((p) => p.name) });
   const pipeline = new Pipeline({ config, store, log: logger, clock, plugins, policies, ...(jwt ? { jwt } : {}) });

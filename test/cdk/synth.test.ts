@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -52,12 +52,33 @@ describe('cdk synth', { timeout: CDK_TEST_TIMEOUT }, () => {
     expect(synthOutput).not.toMatch(/WARNING|\[Warning|overridden/);
   });
 
-  it.each(['gatepass authorizer', 'gatepass admin API'])('bundles the %s into one ESM index.mjs with a source map', (description) => {
+  it.each(['gatepass authorizer', 'gatepass admin API'])('bundles the %s as ESM: index.mjs with a source map', (description) => {
     const asset = assetOf(description);
 
     expect(existsSync(path.join(asset, 'index.mjs'))).toBe(true);
     expect(existsSync(path.join(asset, 'index.mjs.map'))).toBe(true);
     expect(readFileSync(path.join(asset, 'index.mjs'), 'utf8')).toMatch(/^import \{ createRequire as __gatepassCreateRequire \}/);
+  });
+
+  it('splits the authorizer: zod, jose and re2js are in chunks that only import() loads', () => {
+    const asset = assetOf('gatepass authorizer');
+    const atStart = staticallyImported(path.join(asset, 'index.mjs')).map((file) => readFileSync(file, 'utf8'));
+    const chunks = readdirSync(path.join(asset, 'chunks')).map((file) => readFileSync(path.join(asset, 'chunks', file), 'utf8'));
+
+    for (const [library, marker] of [
+      ['zod', 'ZodError'],
+      ['jose', 'JWSSignatureVerificationFailed'],
+      ['re2js', 'RE2JSSyntaxException'],
+    ] as const) {
+      expect(
+        atStart.some((code) => code.includes(marker)),
+        `${library} read at import`,
+      ).toBe(false);
+      expect(
+        chunks.some((code) => code.includes(marker)),
+        `${library} in a chunk`,
+      ).toBe(true);
+    }
   });
 
   describe('the synthesized authorizer bundle, run by Node', () => {
@@ -149,6 +170,17 @@ describe('cdk synth', { timeout: CDK_TEST_TIMEOUT }, () => {
     });
   });
 });
+
+/** `file` and the bundle files it imports statically, directly or not: what importing it reads. */
+function staticallyImported(file: string, seen = new Set<string>()): string[] {
+  if (seen.has(file)) return [];
+  seen.add(file);
+  // Static imports (`import{a as b}from"./chunks/x.mjs"`), not `import("./chunks/y.mjs")`.
+  for (const [, specifier] of readFileSync(file, 'utf8').matchAll(/import\s*(?:[^"'()]*?from\s*)?["'](\.{1,2}\/[^"']+)["']/g)) {
+    staticallyImported(path.resolve(path.dirname(file), specifier!), seen);
+  }
+  return [...seen];
+}
 
 /**
  * Makes the modules the bundle leaves to the Lambda runtime (`RUNTIME_PROVIDED_MODULES`,

@@ -120,7 +120,7 @@ describe('the packed package, installed in a CDK app of its own', () => {
     ) as [string, Resource];
     const asset = assetOf(fn);
     expect(fn.Properties).toMatchObject({ Handler: 'index.handler', Runtime: 'nodejs22.x', Architectures: ['arm64'] });
-    expect(readdirSync(asset).sort()).toEqual(['index.mjs', 'index.mjs.map']);
+    expect(readdirSync(asset).sort()).toEqual(['chunks', 'index.mjs', 'index.mjs.map']);
 
     const event = buildRequestAuthorizerEvent({
       method: 'GET',

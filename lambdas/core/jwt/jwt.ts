@@ -4,7 +4,7 @@
  * unreachable, bad key config — so that the handler fails closed with 500 (I6).
  */
 import { decodeJwt, errors, jwtVerify, type JWTPayload } from 'jose';
-import { isPolicyId } from '../policies/policy.ts';
+import { isPolicyId } from '../policies/policy-id.ts';
 import type { JwtConfig } from '../model/config.ts';
 import { silentLog, type Log } from '../model/log.ts';
 import { claimTypeProblem, identityOf } from './claims.ts';

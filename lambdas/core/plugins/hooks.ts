@@ -6,7 +6,7 @@ import { fieldProblems, InvalidInputError } from '../model/input-error.ts';
 import { toPublicSession } from '../store/public-session.ts';
 import type { Log } from '../model/log.ts';
 import type { AuthResult, GatepassPlugin, HookContext, PluginRequest, SessionPatch, SessionsApi } from './plugin.ts';
-import { SessionPatchSchema, type Session } from '../model/session.ts';
+import type { Session } from '../model/session.ts';
 import { createSessionOnce, getSession, setSession } from './session-writes.ts';
 import { unstorable } from '../model/storable.ts';
 import { preloadUrlPatterns } from '../model/url-pattern-engine.ts';
@@ -215,6 +215,7 @@ export class HookRunner {
     const unsafe = unstorable(patch);
     if (unsafe.length > 0) throw this.#fault(plugin, `invalid session patch: ${unsafe.map((p) => `${p.field}: ${p.message}`).join('; ')}`);
     await preloadUrlPatterns(patch); // the schema checks URL patterns
+    const { SessionPatchSchema } = await import('../model/session.ts'); // zod: loaded on the first patch, not at start-up
     const parsed = SessionPatchSchema.safeParse(patch);
     if (!parsed.success) {
       throw this.#fault(

@@ -2,7 +2,6 @@ import { InvalidInputError, fieldProblems } from '../model/input-error.ts';
 import { keyIdOf } from '../model/keys.ts';
 import { unstorable } from '../model/storable.ts';
 import { preloadUrlPatterns } from '../model/url-pattern-engine.ts';
-import { SessionInputSchema } from '../model/session.ts';
 import type { SessionInputFields, SessionService } from '../session/service.ts';
 import type { StoredSession } from '../store/item.ts';
 
@@ -13,7 +12,7 @@ import type { StoredSession } from '../store/item.ts';
  */
 export async function setSession(sessions: SessionService, key: string, init: unknown, nowMs: number): Promise<StoredSession> {
   await preloadUrlPatterns(init); // its schema checks URL patterns
-  const input = parseStorable(init);
+  const input = await parseStorable(init);
   // A rotated-in key's session is the one its pointer names.
   const { pk, keyId } = await sessions.resolveKey(keyIdOf(key));
   return sessions.put(pk, keyId, input, nowMs);
@@ -27,13 +26,14 @@ export async function createSessionOnce(sessions: SessionService, key: string, i
   const { pk, keyId, item } = await sessions.resolveKey(keyIdOf(key));
   if (item !== undefined) return item;
   await preloadUrlPatterns(init);
-  return sessions.createOrUse(pk, keyId, parseStorable(init), nowMs);
+  return sessions.createOrUse(pk, keyId, await parseStorable(init), nowMs);
 }
 
 /** A session input that parses and that DynamoDB can store as given. */
-function parseStorable(init: unknown): SessionInputFields {
+async function parseStorable(init: unknown): Promise<SessionInputFields> {
   const problems = unstorable(init);
   if (problems.length > 0) throw new InvalidInputError(problems);
+  const { SessionInputSchema } = await import('../model/session.ts'); // zod: loaded on the first write, not at start-up
   const parsed = SessionInputSchema.safeParse(init);
   if (!parsed.success) throw new InvalidInputError(fieldProblems(parsed.error));
   return parsed.data;

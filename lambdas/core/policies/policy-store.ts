@@ -5,7 +5,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { batchGetConsistent } from '../store/batch-get.ts';
 import { AlreadyExistsError, GatepassError, NotFoundError, VersionConflictError } from '../model/errors.ts';
 import { preloadUrlPatterns } from '../model/url-pattern-engine.ts';
-import { OPTIONAL_POLICY_FIELDS, PolicyFieldsSchema, type Policy, type PolicyFields } from './policy.ts';
+import type { Policy, PolicyFields } from './policy.ts';
 import { UpdateExpression } from '../store/expression.ts';
 import { TABLE } from '../model/table.ts';
 
@@ -85,7 +85,7 @@ export class PolicyStore {
     const item = await this.#raw(id);
     if (item === undefined || item[TOMBSTONE] === true) return undefined;
     await preloadUrlPatterns(item); // its schema checks URL patterns
-    return toPolicy(item);
+    return toPolicy(await policySchemas(), item);
   }
 
   /** The policy's item as stored, a deleted policy's tombstone included. */
@@ -110,6 +110,7 @@ export class PolicyStore {
    * conflict, whatever was written in between. The answer is the policy as written.
    */
   async put(id: string, fields: PolicyFields, expectedVersion?: number): Promise<Policy> {
+    const schemas = await policySchemas();
     const stored = await this.#raw(id);
     const deleted = stored?.[TOMBSTONE] === true ? (stored.version as number) : undefined;
     const version = expectedVersion ?? (deleted === undefined ? ((stored?.version as number | undefined) ?? 0) : 0);
@@ -131,7 +132,7 @@ export class PolicyStore {
       .set('updatedAt', now);
     for (const [field, value] of Object.entries(fields)) if (value !== undefined) x.set(field, value);
     // A replace: an optional field the new body leaves out goes.
-    for (const field of OPTIONAL_POLICY_FIELDS) if (fields[field] === undefined) x.remove(field);
+    for (const field of schemas.OPTIONAL_POLICY_FIELDS) if (fields[field] === undefined) x.remove(field);
     this.#cache.delete(id);
     const update = { TableName: this.#table, Key: { pk: policyPk(id) }, ...x.build(), ReturnValuesOnConditionCheckFailure: 'ALL_OLD' };
     try {
@@ -143,7 +144,7 @@ export class PolicyStore {
         throw new VersionConflictError(`policy ${id} is being written concurrently (${reason?.Code ?? 'cancelled'})`, undefined);
       }
       const old = oldItem(reason.Item);
-      const current = old === undefined || old[TOMBSTONE] === true ? undefined : toPolicy(old);
+      const current = old === undefined || old[TOMBSTONE] === true ? undefined : toPolicy(schemas, old);
       if (current === undefined && (expectedVersion ?? 0) > 0) throw new NotFoundError(`no policy ${id}`);
       if (current === undefined) throw new VersionConflictError(`policy ${id} was written concurrently`, undefined);
       if (expectedVersion === 0) throw new AlreadyExistsError(`policy ${id} already exists`);
@@ -151,7 +152,7 @@ export class PolicyStore {
     }
     // As written: the fields given, at the version the guard held (the item may have moved on since).
     const createdAt = deleted === undefined && typeof stored?.createdAt === 'number' && version > 0 ? stored.createdAt : now;
-    return toPolicy({ ...fields, pk: policyPk(id), id, version: (deleted ?? version) + 1, createdAt, updatedAt: now });
+    return toPolicy(schemas, { ...fields, pk: policyPk(id), id, version: (deleted ?? version) + 1, createdAt, updatedAt: now });
   }
 
   /**
@@ -166,6 +167,7 @@ export class PolicyStore {
    * transaction's double write cost does not matter.
    */
   async delete(id: string, expectedVersion?: number): Promise<boolean> {
+    const schemas = await policySchemas();
     this.#cache.delete(id);
     const x = new UpdateExpression();
     x.when('the policy exists', `attribute_exists(${x.name('pk')}) AND attribute_not_exists(${x.name(TOMBSTONE)})`);
@@ -187,7 +189,7 @@ export class PolicyStore {
       }
       const old = oldItem(reason.Item);
       if (old === undefined || old[TOMBSTONE] === true) return false;
-      const current = toPolicy(old);
+      const current = toPolicy(schemas, old);
       throw new VersionConflictError(
         `policy ${id} changed concurrently (expected version ${expectedVersion}, found ${current.version})`,
         current,
@@ -201,6 +203,7 @@ export class PolicyStore {
    * ago may be missing from the list (never from `get`).
    */
   async list(): Promise<Policy[]> {
+    const schemas = await policySchemas();
     const ids: string[] = [];
     let startKey: Record<string, unknown> | undefined;
     do {
@@ -218,7 +221,7 @@ export class PolicyStore {
       startKey = page.LastEvaluatedKey;
     } while (startKey);
     const found = await batchGetConsistent(this.#client, this.#table, ids.map(policyPk));
-    return [...found.values()].map(toPolicy).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return [...found.values()].map((item) => toPolicy(schemas, item)).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   /**
@@ -264,13 +267,24 @@ export class PolicyStore {
   }
 }
 
+type PolicySchemas = typeof import('./policy.ts');
+
+/**
+ * The policy schemas (zod), imported on the first read or write of a policy rather than at
+ * start-up: the authorizer reads policies only for keys that name some, and an API key
+ * without policies is answered without loading zod at all.
+ */
+function policySchemas(): Promise<PolicySchemas> {
+  return import('./policy.ts');
+}
+
 /**
  * A stored item as a public policy. The item is validated: a malformed policy (written
  * by hand, say) is a fault that fails the request closed, never a silent default.
  */
-function toPolicy(item: Record<string, unknown>): Policy {
+function toPolicy(schemas: PolicySchemas, item: Record<string, unknown>): Policy {
   const { pk, kind: _kind, id, version, createdAt, updatedAt, ...fields } = item;
-  const parsed = PolicyFieldsSchema.safeParse(fields);
+  const parsed = schemas.PolicyFieldsSchema.safeParse(fields);
   const id_ = typeof id === 'string' ? id : String(pk).slice(policyPk('').length);
   if (!parsed.success || typeof version !== 'number' || typeof createdAt !== 'number' || typeof updatedAt !== 'number') {
     throw new GatepassError('ERR_STORE', `policy ${id_} is malformed in the table`);

@@ -1,27 +1,19 @@
 import * as z from 'zod';
 import { MAX_WINDOW_SECONDS, RATE_NEEDS_PER, rateWithoutPer } from '../model/limit-rules.ts';
-import { GatepassError } from '../model/errors.ts';
-import { SessionFieldsSchema, type AccessRight, type MetaValue } from '../model/session.ts';
-import { effectiveSettings, takesPart } from './effective.ts';
-import { mergeAccessRights } from './merge.ts';
+import { SessionFieldsSchema } from '../model/session.ts';
 
 export { effectiveSettings, limitsFor, takesPart } from './effective.ts';
 export type { EffectiveAccessRight, MergedPolicy, Partitions, PolicySettings, PolicySubject } from './effective.ts';
 export { mergeAccessRights, mergeLimits } from './merge.ts';
+export { isPolicyId, POLICY_ID_PATTERN } from './policy-id.ts';
 
 /**
  * Policies (Tyk's rules): named bundles of limits and access rights that sessions
- * reference through `applyPolicies`. This file holds the input schema; the merge is in
- * `effective.ts` and `merge.ts`, persistence and the authorizer's cache in `policy-store.ts`.
+ * reference through `applyPolicies`. This file holds the input schema (zod); the merge is in
+ * `effective.ts` and `merge.ts`, policy ids in `policy-id.ts`, a JWT identity's first
+ * session in `session-from-policies.ts`, persistence and the authorizer's cache in
+ * `policy-store.ts` — all without zod, which the authorizer loads only when it reads a policy.
  */
-
-/** Policy ids: letters, digits, `_`, `.` and `-`, 1 to 128 characters. */
-export const POLICY_ID_PATTERN = /^[A-Za-z0-9_.-]{1,128}$/;
-
-/** True when `id` is a valid policy id. */
-export function isPolicyId(id: string): boolean {
-  return POLICY_ID_PATTERN.test(id);
-}
 
 const session = SessionFieldsSchema.shape;
 
@@ -99,61 +91,6 @@ export function parsePolicyInput(body: unknown): z.ZodSafeParseResult<PolicyFiel
   if (!result.success) return result;
   const { id: _i, version: _v, createdAt: _c, updatedAt: _u, ...fields } = result.data;
   return { success: true, data: fields };
-}
-
-/** The fields of a session created from policies (a new window, whole quota): assignable to a parsed `SessionInput`. */
-export interface PolicySessionFields {
-  expires: number;
-  quotaMax: number;
-  quotaRenewalRate: number;
-  rate: number;
-  per: number;
-  accessRights: Record<string, AccessRight>;
-  applyPolicies: string[];
-  metaData: Record<string, MetaValue>;
-  tags: string[];
-  isInactive: boolean;
-}
-
-/**
- * The session a JWT identity gets on first sight (README, "JWT"), from the policies its token
- * names (all found — check `missing` first; at least one):
- * - limits and rights as {@link effectiveSettings} computes them, a full quota window
- *   opening now;
- * - `expires = now + the smallest non-zero keyExpiresIn`, or 0 when every policy says 0;
- * - `applyPolicies` = the policy ids, so later policy changes apply to the session;
- * - `tags` = the union; `metaData` merged, a later policy winning on a shared name;
- * - `isInactive` false: an inactive policy denies through {@link effectiveSettings} on
- *   every request, so reactivating the policy reactivates its sessions.
- *
- * @example
- * const fields = sessionFromPolicies(policies, now);
- * await store.create(jwtSessionPk(iss, sub), identity, fields, now);
- */
-export function sessionFromPolicies(policies: readonly Policy[], now: number): PolicySessionFields {
-  if (policies.length === 0) {
-    // A session without policies would be unlimited: refuse instead (deny `no_matching_policy`).
-    throw new GatepassError('ERR_VALIDATION', 'a session needs at least one policy');
-  }
-  const ids = [...new Set(policies.map((policy) => policy.id))];
-  // The session's own rights: the APIs its policies list. They apply when no policy takes part
-  // in the rights (all partitioned without acl) — where empty rights would mean every API.
-  const listed = mergeAccessRights(policies.map((policy) => policy.accessRights));
-  if (Object.keys(listed).length === 0 && !policies.some((policy) => takesPart(policy, 'acl'))) {
-    throw new GatepassError('ERR_VALIDATION', 'no policy of the session lists an API or grants access rights');
-  }
-  const subject = { rate: 0, per: 0, quotaMax: -1, quotaRenewalRate: 0, accessRights: listed, applyPolicies: ids, isInactive: false };
-  const settings = effectiveSettings(subject, policies);
-  const lifetimes = policies.map((policy) => policy.keyExpiresIn).filter((seconds) => seconds > 0);
-  return {
-    expires: lifetimes.length > 0 ? now + Math.min(...lifetimes) : 0,
-    ...settings.limits,
-    accessRights: settings.accessRights as Record<string, AccessRight>,
-    applyPolicies: ids,
-    metaData: Object.assign({}, ...policies.map((policy) => policy.metaData)) as Record<string, MetaValue>,
-    tags: [...new Set(policies.flatMap((policy) => policy.tags))],
-    isInactive: false,
-  };
 }
 
 /**

@@ -3,8 +3,9 @@ import { countersOf } from '../limits/scope.ts';
 import { GatepassError } from '../model/errors.ts';
 import { rateWithoutPer } from '../model/limit-rules.ts';
 import type { Reason } from '../model/reasons.ts';
-import { isExpired } from '../model/session.ts';
-import { effectiveSettings, limitsFor, type Policy, type PolicySettings } from '../policies/policy.ts';
+import { isExpired } from '../model/session-rules.ts';
+import { effectiveSettings, limitsFor, type PolicySettings } from '../policies/effective.ts';
+import type { Policy } from '../policies/policy.ts';
 import type { StoredSession } from '../store/item.ts';
 import { checkAccessRights, type RequestTarget } from './access-rights.ts';
 

@@ -1,7 +1,8 @@
 import { quotaRemaining, quotaRenews, rateRemaining, type Counters, type Limits } from '../limits/limits.ts';
 import { scopeName } from '../limits/scope.ts';
 import { REASONS, type Reason } from '../model/reasons.ts';
-import { isExpired, type AccessRight } from '../model/session.ts';
+import type { AccessRight } from '../model/session.ts';
+import { isExpired } from '../model/session-rules.ts';
 import type { Policy } from '../policies/policy.ts';
 import type { StoredSession } from '../store/item.ts';
 import type { RequestTarget } from './access-rights.ts';

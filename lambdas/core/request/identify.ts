@@ -7,7 +7,7 @@ import type { JwtVerifier } from '../jwt/jwt.ts';
 import { keyIdOf, keySessionPk, maskKey, sha256Hex } from '../model/keys.ts';
 import type { Log } from '../model/log.ts';
 import type { AuthRequest } from './auth-request.ts';
-import { sessionFromPolicies } from '../policies/policy.ts';
+import { sessionFromPolicies } from '../policies/session-from-policies.ts';
 import type { PolicyStore } from '../policies/policy-store.ts';
 import type { SessionService } from '../session/service.ts';
 import type { StoredSession } from '../store/item.ts';

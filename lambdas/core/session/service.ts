@@ -4,8 +4,10 @@ import { AlreadyExistsError, ContentionError, NotFoundError, VersionConflictErro
 import { InvalidInputError } from '../model/input-error.ts';
 import { keySessionPk } from '../model/keys.ts';
 import { RATE_NEEDS_PER, rateWithoutPer } from '../model/limit-rules.ts';
-import { newSessionFields, type SessionInputSchema, type SessionPatch } from '../model/session.ts';
-import { effectiveSettings, type Policy, type PolicySubject } from '../policies/policy.ts';
+import type { SessionInputSchema, SessionPatch } from '../model/session.ts';
+import { newSessionFields } from '../model/session-rules.ts';
+import { effectiveSettings, type PolicySubject } from '../policies/effective.ts';
+import type { Policy } from '../policies/policy.ts';
 import {
   isKeyPointer,
   quotaCounters,

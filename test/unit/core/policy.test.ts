@@ -7,10 +7,10 @@ import {
   mergeAccessRights,
   mergeLimits,
   parsePolicyInput,
-  sessionFromPolicies,
   type Policy,
   type PolicySubject,
 } from '../../../lambdas/core/policies/policy.ts';
+import { sessionFromPolicies } from '../../../lambdas/core/policies/session-from-policies.ts';
 import { SessionInputSchema, type SessionInput } from '../../../lambdas/core/model/session.ts';
 import { NOW } from '../../support/fixtures.ts';
 import { importedPolicy } from '../../support/tyk.ts';

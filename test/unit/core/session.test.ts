@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { describe, expect, it } from 'vitest';
-import { isExpired, newSessionFields, SessionInputSchema, SessionPatchSchema } from '../../../lambdas/core/model/session.ts';
+import { SessionInputSchema, SessionPatchSchema } from '../../../lambdas/core/model/session.ts';
+import { isExpired, newSessionFields } from '../../../lambdas/core/model/session-rules.ts';
 import { NOW } from '../../support/fixtures.ts';
 
 /** The paths zod names for an invalid input, unknown keys spelled out one by one. */
