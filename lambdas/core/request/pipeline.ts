@@ -10,6 +10,7 @@ import type { Policy } from '../policies/policy.ts';
 import type { PolicyStore } from '../policies/policy-store.ts';
 import { SessionService } from '../session/service.ts';
 import { isKeyPointer, keyAccepted, type StoredSession } from '../store/item.ts';
+import { leaseTag } from '../store/leases.ts';
 import type { SessionStore } from '../store/store.ts';
 import type { AuthRequest } from './auth-request.ts';
 import { decide } from './decide.ts';
@@ -291,14 +292,6 @@ export class Pipeline {
     if (!decision.allow) this.#deps.log.info('request denied', { ...logFields, reason: decision.reason, context: decision.context });
     return decision;
   }
-}
-
-/** The lease tag of the policies a decision was made under: their versions (see `store/leases.ts`). */
-function leaseTag(policies: readonly Policy[]): string {
-  return policies
-    .map((policy) => `${policy.id}:${policy.version}`)
-    .sort()
-    .join(',');
 }
 
 function sameSettings(a: StoredSession, b: StoredSession): boolean {

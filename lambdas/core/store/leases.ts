@@ -1,17 +1,11 @@
-import {
-  ConditionalCheckFailedException,
-  ProvisionedThroughputExceededException,
-  TransactionCanceledException,
-  TransactionConflictException,
-} from '@aws-sdk/client-dynamodb';
-import { GetCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { CountPlan } from '../limits/limits.ts';
 import type { CounterScope } from '../limits/scope.ts';
 import type { CountResult } from './count-write.ts';
 import {
   COOL_MS,
   counterItemPk,
+  countersSeenOn,
   FIRST_COUNTER_ITEMS,
   fillSessionExpression,
   filledCounterItem,
@@ -19,36 +13,25 @@ import {
   leaseWindows,
   MAX_COUNTER_ITEMS,
   planFills,
-  countersSeenOn,
-  spendExpression,
-  type SessionView,
-  type FillPlan,
   unchangedCounterItem,
-  whenCounterItems,
   type CounterItem,
+  type FillPlan,
   type LeaseWindow,
+  type SessionView,
 } from './counter-items.ts';
-import { tryElsewhereWhenThrottled } from './dynamo-client.ts';
-import { UpdateExpression } from './expression.ts';
 import { guardOf, type SettingsGuard, type StoredSession } from './item.ts';
+import { LeaseWrites } from './lease-writes.ts';
 
 /** Steps (spends and fills) one request takes on a hot key before it lets the request be decided again. */
 const MAX_STEPS = 8;
 /** Counter items a request tries to spend on before it fills one. */
 const PROBES = 3;
 /** Attempts of the write that spreads a key (its session item is throttled when it is needed). */
-const GROW_ATTEMPTS = 8;
+const GROW_ATTEMPTS = 12;
 /** How long a session item this instance saw counts as current, to deny on (ms): as long as a repeated denial. */
 const FRESH_MS = 1000;
 /** Hot keys whose session item an instance remembers as hints. */
 const REMEMBERED_SESSIONS = 1000;
-
-/** How a spend on a counter item went. */
-type Spend =
-  | { readonly ok: true; readonly item: CounterItem }
-  | { readonly ok: false; readonly seen: CounterItem | undefined }
-  | 'throttled'
-  | 'conflict';
 
 /** The answer of a lease-based count: as a direct count's, or "count on the session item" (`direct`). */
 export type LeaseResult = CountResult | { readonly direct: StoredSession };
@@ -61,17 +44,19 @@ export type LeaseResult = CountResult | { readonly direct: StoredSession };
  * session item as read, to be decided on (a denial, or a count elsewhere).
  */
 export class Leases {
-  readonly #client: DynamoDBDocumentClient;
+  readonly #writes: LeaseWrites;
   readonly #table: string;
   /** The session items of hot keys as this instance last saw them: hints to plan fills with (never to deny on). */
   readonly #sessions = new Map<string, { readonly item: StoredSession; readonly at: number }>();
   /** Fills in flight in this instance, by key: the counter items each leaves for other requests. */
   readonly #filling = new Map<string, Promise<number[]>>();
+  /** When this instance last started spreading a key (see {@link heating}). */
+  readonly #heating = new Map<string, number>();
   /** Keys this instance is spreading now (see {@link spread}). */
   readonly #growing = new Map<string, Promise<number | undefined>>();
 
   constructor(client: DynamoDBDocumentClient, table: string) {
-    this.#client = client;
+    this.#writes = new LeaseWrites(client, table);
     this.#table = table;
   }
 
@@ -110,14 +95,14 @@ export class Leases {
       if (refill !== undefined && refill.index < shards) ({ index, seen } = refill);
       else {
         index = prefer.pop() ?? pick(shards, busy);
-        const spend = await this.#spend(pk, index, guard, tag, windows, nowMs);
+        const spend = await this.#writes.spend(pk, index, guard, tag, windows, nowMs);
         if (spend === 'throttled' || spend === 'conflict') {
           busy.add(index);
           if (spend === 'throttled' && ++throttled === 2) shards = (await this.grow(pk, shards)) ?? shards;
           continue;
         }
         if (spend.ok) {
-          if (cooled(spend.item, nowMs)) await this.#cool(pk);
+          if (cooled(spend.item, nowMs)) await this.#writes.cool(this.saw(pk, await this.#writes.get(pk)).item);
           return { ok: true, item: { ...known, ...countersSeenOn(spend.item, windows), shards } };
         }
         seen = spend.seen;
@@ -133,14 +118,14 @@ export class Leases {
         if (item.leaseTag !== undefined && item.leaseTag !== tag) {
           // Another view of the policies leased last: an older view counts on the session item; a newer one takes over.
           if (olderTag(tag, item.leaseTag)) return { direct: item };
-          await this.#revoke(item, { leaseTag: tag });
+          await this.#writes.revoke(item, { leaseTag: tag });
           session = { item: undefined, current: false };
           continue;
         }
       }
       // Cooling is opportunistic: if it cannot be done now (throttled, moved), the request goes on.
-      if ((cooled(seen, nowMs) || cooled(session.item, nowMs)) && (await this.#cool(pk)))
-        return { ok: false, current: this.saw(pk, await this.#get(pk)).item };
+      if ((cooled(seen, nowMs) || cooled(session.item, nowMs)) && (await this.#writes.cool(this.saw(pk, await this.#writes.get(pk)).item)))
+        return { ok: false, current: this.saw(pk, await this.#writes.get(pk)).item };
       const needsOf = (item: CounterItem | undefined) => (w: LeaseWindow) => !leaseHasRoom(item, guard, tag, w, nowMs);
       const needs = needsOf(seen);
       // The other counter items found without room that need the same leases are filled in the same write.
@@ -149,7 +134,7 @@ export class Leases {
       const plan = planFills(session, scope, windows, shards, needs, seenStart, nowMs, 1 + others.length);
       if (plan === 'no room') return { ok: false, current: session.item };
       if (plan === 'read') {
-        session = this.saw(pk, await this.#get(pk));
+        session = this.saw(pk, await this.#writes.get(pk));
         if (session.item === undefined) return { ok: false, current: undefined };
         shards = session.item.shards ?? 0;
         refill = { index, seen };
@@ -167,7 +152,7 @@ export class Leases {
         filledCounterItem(counterItemPk(pk, e.index), e.seen, guard, tag, plan.fills, nowMs, ordinal),
       );
       const highest = Math.max(...filled.map((e) => e.index));
-      const filling = this.#transact([
+      const filling = this.#writes.transact([
         {
           Update: {
             TableName: this.#table,
@@ -206,7 +191,7 @@ export class Leases {
       shards = session.item.shards ?? 0;
       refill = { index, seen };
     }
-    return { ok: false, current: session.current ? session.item : this.saw(pk, await this.#get(pk)).item };
+    return { ok: false, current: session.current ? session.item : this.saw(pk, await this.#writes.get(pk)).item };
   }
 
   /** The counter items this instance last saw the key spread over (0: none known). */
@@ -247,6 +232,7 @@ export class Leases {
   spread(pk: string): Promise<number | undefined> {
     let growing = this.#growing.get(pk);
     if (growing === undefined) {
+      this.#heating.set(pk, Date.now());
       growing = this.grow(pk, 0).finally(() => this.#growing.delete(pk));
       this.#growing.set(pk, growing);
     }
@@ -254,168 +240,40 @@ export class Leases {
   }
 
   /**
+   * Whether this instance found the key's session item throttled in the last second and has
+   * not seen it spread yet: its requests then wait for the spreading write instead of adding
+   * counting writes to the throttled item.
+   */
+  heating(pk: string): boolean {
+    const since = this.#heating.get(pk);
+    if (since === undefined) return false;
+    if (Date.now() - since < FRESH_MS && this.shardsOf(pk) === 0) return true;
+    this.#heating.delete(pk);
+    return false;
+  }
+
+  /**
    * Spreads a key's counters over more counter items: `FIRST_COUNTER_ITEMS` for a key that
    * counted on its session item, else twice as many (at most `MAX_COUNTER_ITEMS`). One
-   * UpdateItem that only ever raises `shards`; returns the number in force after it, or
-   * `undefined` when the session item could not be written (throttled, or gone).
+   * UpdateItem that only ever raises `shards`, tried again after a short pause while the
+   * session item is throttled; returns the number in force after it, or `undefined` when
+   * the session item could not be written (throttled throughout, or gone).
    */
   async grow(pk: string, from: number): Promise<number | undefined> {
     const to = from === 0 ? FIRST_COUNTER_ITEMS : Math.min(MAX_COUNTER_ITEMS, from * 2);
     if (to <= from) return from;
-    const x = new UpdateExpression();
-    x.when('the key exists', `attribute_exists(${x.name('pk')})`);
-    x.when('fewer counter items', `attribute_not_exists(${x.name('shards')}) OR ${x.name('shards')} < ${x.value(to)}`);
-    x.set('shards', to);
     for (let attempt = 1; attempt <= GROW_ATTEMPTS; attempt++) {
-      try {
-        await this.#client.send(
-          new UpdateCommand({ TableName: this.#table, Key: { pk }, ...x.build(), ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
-        );
-        return to;
-      } catch (error) {
-        if (error instanceof ConditionalCheckFailedException) {
-          const raw = (error as { Item?: Record<string, never> }).Item;
-          return raw === undefined ? undefined : (this.saw(pk, unmarshall(raw) as StoredSession).item?.shards ?? 0);
-        }
-        if (!isBusy(error)) throw error;
-        // The session item is the hot one: a short random pause, and again (the write is one unit).
-        await new Promise((resolve) => setTimeout(resolve, 20 * attempt * Math.random()));
-      }
+      const outcome = await this.#writes.raiseShards(pk, to);
+      if (outcome === 'ok') return to;
+      if (outcome !== 'busy') return this.saw(pk, outcome.current).item?.shards ?? (outcome.current === undefined ? undefined : 0);
+      await new Promise((resolve) => setTimeout(resolve, 25 * attempt * (0.5 + Math.random())));
     }
     return undefined;
-  }
-
-  async #spend(
-    pk: string,
-    index: number,
-    guard: ReturnType<typeof guardOf>,
-    tag: string,
-    windows: readonly LeaseWindow[],
-    nowMs: number,
-  ): Promise<Spend> {
-    try {
-      const out = await this.#client.send(
-        tryElsewhereWhenThrottled(
-          new UpdateCommand({
-            TableName: this.#table,
-            Key: { pk: counterItemPk(pk, index) },
-            ...spendExpression(guard, tag, windows, nowMs).build(),
-            ReturnValues: 'ALL_NEW',
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          }),
-        ),
-      );
-      return { ok: true, item: out.Attributes as CounterItem };
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) {
-        const raw = (error as { Item?: Record<string, never> }).Item;
-        return { ok: false, seen: raw === undefined ? undefined : (unmarshall(raw) as CounterItem) };
-      }
-      if (error instanceof TransactionConflictException) return 'conflict';
-      if (isBusy(error)) return 'throttled';
-      throw error;
-    }
-  }
-
-  /**
-   * Takes every lease back at once: the session item's `change` (fewer counter items after
-   * cooling, or the lease tag of newer policies) under its guard and its number of counter
-   * items, and every counter item deleted, in one transaction.
-   */
-  async #revoke(session: StoredSession, change: { readonly shards?: number; readonly leaseTag?: string }): Promise<void> {
-    const shards = session.shards ?? 0;
-    const x = new UpdateExpression();
-    x.when('the key exists', `attribute_exists(${x.name('pk')})`);
-    x.when('same settings version', `${x.name('version')} = ${x.value(session.version)}`);
-    x.when('same incarnation', `${x.name('incarnation')} = ${x.value(session.incarnation ?? '')}`);
-    whenCounterItems(x, shards);
-    if (change.shards === 0) x.remove('shards');
-    else if (change.shards !== undefined) x.set('shards', change.shards);
-    if (change.leaseTag !== undefined) x.set('leaseTag', change.leaseTag);
-    await this.#transact([
-      { Update: { TableName: this.#table, Key: { pk: session.pk }, ...x.build() } as Update },
-      ...counterItemDeletes(this.#table, session.pk, shards),
-    ]);
-  }
-
-  /**
-   * Halves a cooled key's counter items (at one: back to counting on the session item),
-   * giving their unspent leases back: the counter items and the session item are read, and
-   * one transaction deletes every counter item exactly as read and takes the unspent
-   * requests of the leases still good off the session item's counts, exactly as read. If
-   * anything moved meanwhile, or a write is throttled, nothing happens (a later request cools
-   * it); true when it was done.
-   */
-  async #cool(pk: string): Promise<boolean> {
-    const session = this.saw(pk, await this.#get(pk)).item;
-    const shards = session?.shards ?? 0;
-    if (session === undefined || shards === 0) return false;
-    const items = await Promise.all(Array.from({ length: shards }, (_, i) => this.#getItem(counterItemPk(pk, i))));
-    const x = new UpdateExpression();
-    x.when('same settings version', `${x.name('version')} = ${x.value(session.version)}`);
-    x.when('same incarnation', `${x.name('incarnation')} = ${x.value(session.incarnation ?? '')}`);
-    whenCounterItems(x, shards);
-    const returned = unspentLeases(session, items);
-    for (const [used, count] of Object.entries(returned)) {
-      const value = (session as unknown as Record<string, number>)[used]!;
-      x.when(`${used} as read`, `${x.name(used)} = ${x.value(value)}`);
-      x.set(used, value - count);
-    }
-    if (shards === 1) x.remove('shards');
-    else x.set('shards', Math.floor(shards / 2));
-    const outcome = await this.#transact([
-      { Update: { TableName: this.#table, Key: { pk }, ...x.build() } as Update },
-      ...items.map((item, i) => ({
-        Delete: { TableName: this.#table, Key: { pk: counterItemPk(pk, i) }, ...exactlyAsRead(item).build() },
-      })),
-    ]);
-    return outcome === 'ok';
-  }
-
-  async #getItem(pk: string): Promise<CounterItem | undefined> {
-    const out = await this.#client.send(new GetCommand({ TableName: this.#table, Key: { pk }, ConsistentRead: true }));
-    return out.Item as CounterItem | undefined;
-  }
-
-  /** One transaction: `ok`, `busy` (throttled or in conflict: nothing applied), or the write whose condition failed and its item. */
-  async #transact(items: TransactItem[]): Promise<'ok' | 'busy' | { index: number; item: StoredSession | undefined }> {
-    try {
-      await this.#client.send(tryElsewhereWhenThrottled(new TransactWriteCommand({ TransactItems: items })));
-      return 'ok';
-    } catch (error) {
-      if (isBusy(error)) return 'busy';
-      if (!(error instanceof TransactionCanceledException)) throw error;
-      const reasons = error.CancellationReasons ?? [];
-      const index = reasons.findIndex((reason) => reason.Code === 'ConditionalCheckFailed');
-      if (index < 0) return 'busy';
-      const raw = reasons[index]!.Item;
-      return { index, item: raw === undefined ? undefined : (unmarshall(raw as never) as StoredSession) };
-    }
-  }
-
-  async #get(pk: string): Promise<StoredSession | undefined> {
-    const out = await this.#client.send(new GetCommand({ TableName: this.#table, Key: { pk }, ConsistentRead: true }));
-    return out.Item as StoredSession | undefined;
   }
 }
 
 type TransactItem = NonNullable<TransactWriteCommand['input']['TransactItems']>[number];
 type Update = TransactItem['Update'];
-
-/** Deletes of a session's counter items `0 … shards - 1` (part of every transaction that revokes leases). */
-export function counterItemDeletes(table: string, pk: string, shards: number): TransactItem[] {
-  return Array.from({ length: shards }, (_, index) => ({ Delete: { TableName: table, Key: { pk: counterItemPk(pk, index) } } }));
-}
-
-/** Throttled, or rejected by a transaction in flight: nothing was applied, another item may take it. */
-export function isBusy(error: unknown): boolean {
-  return error instanceof ProvisionedThroughputExceededException || error instanceof TransactionConflictException || isThrottling(error);
-}
-
-function isThrottling(error: unknown): boolean {
-  const name = (error as { name?: unknown } | undefined)?.name;
-  return name === 'ThrottlingException' || name === 'RequestLimitExceeded';
-}
 
 /** A short random pause, growing with the step: the units of a throttled item come back over a second. */
 function pause(step: number): Promise<void> {
@@ -429,20 +287,6 @@ function pick(shards: number, busy: ReadonlySet<number>): number {
   return from[Math.floor(Math.random() * from.length)]!;
 }
 
-/** The condition of deleting a counter item read as `item`: no fill and no spend since (or still none). */
-function exactlyAsRead(item: CounterItem | undefined): UpdateExpression {
-  const x = new UpdateExpression();
-  if (item === undefined) {
-    x.when('still none', `attribute_not_exists(${x.name('pk')})`);
-    return x;
-  }
-  x.when('no fill since', `${x.name('fills')} = ${x.value(item.fills ?? 0)}`);
-  for (const [name, value] of Object.entries(item)) {
-    if (/^(quota|rate)Spent(@.*)?$/.test(name)) x.when(`${name} as read`, `${x.name(name)} = ${x.value(value)}`);
-  }
-  return x;
-}
-
 /**
  * Whether a counter item's last lease has lasted longer than the cooling time, or the
  * session item's last fill (of any counter item) is older than that: the key has cooled.
@@ -452,32 +296,14 @@ function cooled(item: { readonly filledAt?: number } | undefined, nowMs: number)
 }
 
 /**
- * The requests leased but not spent on `items` that still count on `session`: leases taken
- * under its guard and lease tag, in the window it is in (same start) — by the session
- * item's count attribute (`quotaUsed`, `rateUsed@<api>`, …).
+ * The lease tag of the policies a decision was made under: their ids and versions
+ * (`id:version`, sorted, comma-separated; policy ids hold neither `:` nor `,`).
  */
-export function unspentLeases(session: StoredSession, items: readonly (CounterItem | undefined)[]): Record<string, number> {
-  const returned: Record<string, number> = {};
-  const stored = session as unknown as Record<string, unknown>;
-  for (const item of items) {
-    if (item === undefined || item.version !== session.version || item.incarnation !== session.incarnation) continue;
-    if (item.leaseTag !== (session.leaseTag ?? item.leaseTag)) continue;
-    for (const [name, size] of Object.entries(item)) {
-      const match = /^(quota|rate)Lease(@.*)?$/.exec(name);
-      if (match === null || typeof size !== 'number') continue;
-      const [, window, scope = ''] = match;
-      const spent = item[`${window}Spent${scope}`];
-      const used = `${window}Used${scope}`;
-      if (
-        typeof spent !== 'number' ||
-        item[`${window}Start${scope}`] !== stored[`${window}Start${scope}`] ||
-        typeof stored[used] !== 'number'
-      )
-        continue;
-      returned[used] = (returned[used] ?? 0) + Math.max(0, size - spent);
-    }
-  }
-  return returned;
+export function leaseTag(policies: readonly { readonly id: string; readonly version: number }[]): string {
+  return policies
+    .map((policy) => `${policy.id}:${policy.version}`)
+    .sort()
+    .join(',');
 }
 
 /**

@@ -1,15 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { TransactionCanceledException, TransactionConflictException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { ProvisionedThroughputExceededException, TransactionConflictException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, type TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { planCount, type CountPlan } from '../limits/limits.ts';
 import { countersOf, type CounterScope } from '../limits/scope.ts';
 import { AlreadyExistsError, ContentionError, NotFoundError, VersionConflictError } from '../model/errors.ts';
 import { countWrite, type CountResult } from './count-write.ts';
+import { backOff, CONFLICT_ATTEMPTS, transactOnce } from './transaction.ts';
 import { UpdateExpression } from './expression.ts';
 import { sessionIndexKind } from './kind-index.ts';
 import { whenCounterItems } from './counter-items.ts';
-import { counterItemDeletes, isBusy, Leases } from './leases.ts';
+import { counterItemDeletes, isBusy } from './lease-writes.ts';
+import { Leases } from './leases.ts';
 import {
   guardOf,
   whenGuard,
@@ -27,9 +28,6 @@ import { TABLE } from '../model/table.ts';
 const JWT_PREFIX = 'jwt#';
 
 type TransactItem = NonNullable<TransactWriteCommand['input']['TransactItems']>[number];
-
-/** Attempts of a settings write cancelled by a conflicting request in flight on the item (not by its condition). */
-const CONFLICT_ATTEMPTS = 4;
 
 export interface SessionStoreOptions {
   readonly client: DynamoDBDocumentClient;
@@ -112,7 +110,7 @@ export class SessionStore {
     } as StoredSession;
     const condition = new UpdateExpression();
     condition.when('no such key', `attribute_not_exists(${condition.name('pk')})`);
-    await this.#transact([{ Put: { TableName: this.#table, Item: item, ...condition.build() } }], (current) => {
+    await transactOnce(this.#client, [{ Put: { TableName: this.#table, Item: item, ...condition.build() } }], (current) => {
       throw new AlreadyExistsError('a session already exists for this key', current);
     });
     return item;
@@ -146,7 +144,7 @@ export class SessionStore {
     for (let attempt = 1; attempt <= CONFLICT_ATTEMPTS; attempt++) {
       const items = build(shards);
       let moved: number | undefined;
-      await this.#transact(items, (current, index) => {
+      await transactOnce(this.#client, items, (current, index) => {
         failed?.(index);
         if (index === 0 && current !== undefined && holds(current, guard) && (current.shards ?? 0) !== shards) {
           moved = current.shards ?? 0;
@@ -256,6 +254,7 @@ export class SessionStore {
       return 'direct' in result ? this.#countOn(result.direct, scope, planCountOn(result.direct, scope, plan)) : result;
     }
     try {
+      if (this.#leases.heating(known.pk)) throw new ProvisionedThroughputExceededException({ message: 'spreading', $metadata: {} });
       return await this.#countOn(known, scope, plan);
     } catch (error) {
       if (!isBusy(error)) throw error;
@@ -280,46 +279,9 @@ export class SessionStore {
     return { ok: false, current: await this.get(known.pk) };
   }
 
-  /**
-   * One transaction with a client request token (idempotent when re-sent). A failed
-   * condition calls `failed` with the item as it is and the index of the write that failed;
-   * a cancellation by a conflicting request in flight is tried again with a new token (it
-   * applied nothing).
-   */
-  async #transact(items: TransactItem[], failed: (current: StoredSession | undefined, index: number) => never): Promise<void> {
-    for (const item of items) (Object.values(item)[0] as Record<string, unknown>).ReturnValuesOnConditionCheckFailure = 'ALL_OLD';
-    for (let attempt = 1; attempt <= CONFLICT_ATTEMPTS; attempt++) {
-      try {
-        await this.#client.send(new TransactWriteCommand({ TransactItems: items, ClientRequestToken: randomUUID() }));
-        return;
-      } catch (error) {
-        if (isBusy(error) && !(error instanceof TransactionCanceledException) && attempt < CONFLICT_ATTEMPTS) {
-          // Throttled (a hot key's items): nothing applied; the admin path can wait for the items' next units.
-          await new Promise((resolve) => setTimeout(resolve, 100 * attempt * (0.5 + Math.random())));
-          continue;
-        }
-        if (!(error instanceof TransactionCanceledException)) throw error;
-        const reasons = error.CancellationReasons ?? [];
-        const index = reasons.findIndex((reason) => reason.Code === 'ConditionalCheckFailed');
-        if (index >= 0) {
-          const item = reasons[index]!.Item;
-          failed(item === undefined ? undefined : (unmarshall(item as never) as StoredSession), index);
-        }
-        if (!reasons.some((reason) => reason.Code === 'TransactionConflict')) throw error;
-        await backOff(attempt);
-      }
-    }
-    throw new ContentionError(`a settings write met conflicting requests ${CONFLICT_ATTEMPTS} times`);
-  }
-
   #ttl(expires: number): Record<string, number> {
     return expires > 0 ? { [TABLE.ttlAttribute]: expires + this.#retention } : {};
   }
-}
-
-/** A short random pause before trying a write a transaction in flight rejected (it applied nothing). */
-function backOff(attempt: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 5 * 2 ** attempt * Math.random()));
 }
 
 /** A session item's number of counter items moved under a change: it is built again. */

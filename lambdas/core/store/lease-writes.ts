@@ -1,0 +1,240 @@
+import {
+  ConditionalCheckFailedException,
+  ProvisionedThroughputExceededException,
+  TransactionCanceledException,
+  TransactionConflictException,
+} from '@aws-sdk/client-dynamodb';
+import { GetCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { counterItemPk, spendExpression, whenCounterItems, type CounterItem, type LeaseWindow } from './counter-items.ts';
+import { tryElsewhereWhenThrottled } from './dynamo-client.ts';
+import { UpdateExpression } from './expression.ts';
+import type { SettingsGuard, StoredSession } from './item.ts';
+
+/** How a spend on a counter item went. */
+export type Spend =
+  | { readonly ok: true; readonly item: CounterItem }
+  | { readonly ok: false; readonly seen: CounterItem | undefined }
+  | 'throttled'
+  | 'conflict';
+
+/** How a transaction went: applied, `busy` (throttled or in conflict: nothing applied), or the write whose condition failed and its item. */
+export type Outcome = 'ok' | 'busy' | { readonly index: number; readonly item: StoredSession | undefined };
+
+/**
+ * The DynamoDB requests of a hot key's counting (see `leases.ts`): spends, fills and the
+ * transactions that take leases back. Throttled requests are not retried on the same
+ * item (`tryElsewhereWhenThrottled`): the caller goes to another counter item.
+ */
+export class LeaseWrites {
+  readonly #client: DynamoDBDocumentClient;
+  readonly #table: string;
+
+  constructor(client: DynamoDBDocumentClient, table: string) {
+    this.#client = client;
+    this.#table = table;
+  }
+
+  get table(): string {
+    return this.#table;
+  }
+
+  /**
+   * Raises the session item's `shards` to `to` (never lowers it): `ok`, `busy` (throttled),
+   * or the session item as it is when it already has as many (or is gone: `undefined`).
+   */
+  async raiseShards(pk: string, to: number): Promise<'ok' | 'busy' | { readonly current: StoredSession | undefined }> {
+    const x = new UpdateExpression();
+    x.when('the key exists', `attribute_exists(${x.name('pk')})`);
+    x.when('fewer counter items', `attribute_not_exists(${x.name('shards')}) OR ${x.name('shards')} < ${x.value(to)}`);
+    x.set('shards', to);
+    try {
+      await this.#client.send(
+        tryElsewhereWhenThrottled(
+          new UpdateCommand({ TableName: this.#table, Key: { pk }, ...x.build(), ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
+        ),
+      );
+      return 'ok';
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) {
+        const raw = (error as { Item?: Record<string, never> }).Item;
+        return { current: raw === undefined ? undefined : (unmarshall(raw) as StoredSession) };
+      }
+      if (isBusy(error)) return 'busy';
+      throw error;
+    }
+  }
+
+  async spend(
+    pk: string,
+    index: number,
+    guard: SettingsGuard,
+    tag: string,
+    windows: readonly LeaseWindow[],
+    nowMs: number,
+  ): Promise<Spend> {
+    try {
+      const out = await this.#client.send(
+        tryElsewhereWhenThrottled(
+          new UpdateCommand({
+            TableName: this.#table,
+            Key: { pk: counterItemPk(pk, index) },
+            ...spendExpression(guard, tag, windows, nowMs).build(),
+            ReturnValues: 'ALL_NEW',
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        ),
+      );
+      return { ok: true, item: out.Attributes as CounterItem };
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) {
+        const raw = (error as { Item?: Record<string, never> }).Item;
+        return { ok: false, seen: raw === undefined ? undefined : (unmarshall(raw) as CounterItem) };
+      }
+      if (error instanceof TransactionConflictException) return 'conflict';
+      if (isBusy(error)) return 'throttled';
+      throw error;
+    }
+  }
+
+  /**
+   * Takes every lease back at once: the session item's `change` (fewer counter items after
+   * cooling, or the lease tag of newer policies) under its guard and its number of counter
+   * items, and every counter item deleted, in one transaction.
+   */
+  async revoke(session: StoredSession, change: { readonly shards?: number; readonly leaseTag?: string }): Promise<void> {
+    const shards = session.shards ?? 0;
+    const x = new UpdateExpression();
+    x.when('the key exists', `attribute_exists(${x.name('pk')})`);
+    x.when('same settings version', `${x.name('version')} = ${x.value(session.version)}`);
+    x.when('same incarnation', `${x.name('incarnation')} = ${x.value(session.incarnation ?? '')}`);
+    whenCounterItems(x, shards);
+    if (change.shards === 0) x.remove('shards');
+    else if (change.shards !== undefined) x.set('shards', change.shards);
+    if (change.leaseTag !== undefined) x.set('leaseTag', change.leaseTag);
+    await this.transact([
+      { Update: { TableName: this.#table, Key: { pk: session.pk }, ...x.build() } as Update },
+      ...counterItemDeletes(this.#table, session.pk, shards),
+    ]);
+  }
+
+  /**
+   * Halves a cooled key's counter items (`session`, as just read) (at one: back to counting on the session item),
+   * giving their unspent leases back: the counter items and the session item are read, and
+   * one transaction deletes every counter item exactly as read and takes the unspent
+   * requests of the leases still good off the session item's counts, exactly as read. If
+   * anything moved meanwhile, or a write is throttled, nothing happens (a later request cools
+   * it); true when it was done.
+   */
+  async cool(session: StoredSession | undefined): Promise<boolean> {
+    const shards = session?.shards ?? 0;
+    if (session === undefined || shards === 0) return false;
+    const items = await Promise.all(Array.from({ length: shards }, (_, i) => this.#getItem(counterItemPk(session.pk, i))));
+    const x = new UpdateExpression();
+    x.when('same settings version', `${x.name('version')} = ${x.value(session.version)}`);
+    x.when('same incarnation', `${x.name('incarnation')} = ${x.value(session.incarnation ?? '')}`);
+    whenCounterItems(x, shards);
+    const returned = unspentLeases(session, items);
+    for (const [used, count] of Object.entries(returned)) {
+      const value = (session as unknown as Record<string, number>)[used]!;
+      x.when(`${used} as read`, `${x.name(used)} = ${x.value(value)}`);
+      x.set(used, value - count);
+    }
+    if (shards === 1) x.remove('shards');
+    else x.set('shards', Math.floor(shards / 2));
+    const outcome = await this.transact([
+      { Update: { TableName: this.#table, Key: { pk: session.pk }, ...x.build() } as Update },
+      ...items.map((item, i) => ({
+        Delete: { TableName: this.#table, Key: { pk: counterItemPk(session.pk, i) }, ...exactlyAsRead(item).build() },
+      })),
+    ]);
+    return outcome === 'ok';
+  }
+
+  async #getItem(pk: string): Promise<CounterItem | undefined> {
+    const out = await this.#client.send(new GetCommand({ TableName: this.#table, Key: { pk }, ConsistentRead: true }));
+    return out.Item as CounterItem | undefined;
+  }
+
+  /** One transaction: `ok`, `busy` (throttled or in conflict: nothing applied), or the write whose condition failed and its item. */
+  async transact(items: TransactItem[]): Promise<Outcome> {
+    try {
+      await this.#client.send(tryElsewhereWhenThrottled(new TransactWriteCommand({ TransactItems: items })));
+      return 'ok';
+    } catch (error) {
+      if (isBusy(error)) return 'busy';
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      const reasons = error.CancellationReasons ?? [];
+      const index = reasons.findIndex((reason) => reason.Code === 'ConditionalCheckFailed');
+      if (index < 0) return 'busy';
+      const raw = reasons[index]!.Item;
+      return { index, item: raw === undefined ? undefined : (unmarshall(raw as never) as StoredSession) };
+    }
+  }
+
+  async get(pk: string): Promise<StoredSession | undefined> {
+    const out = await this.#client.send(new GetCommand({ TableName: this.#table, Key: { pk }, ConsistentRead: true }));
+    return out.Item as StoredSession | undefined;
+  }
+}
+
+type TransactItem = NonNullable<TransactWriteCommand['input']['TransactItems']>[number];
+type Update = TransactItem['Update'];
+
+/** Deletes of a session's counter items `0 … shards - 1` (part of every transaction that revokes leases). */
+export function counterItemDeletes(table: string, pk: string, shards: number): TransactItem[] {
+  return Array.from({ length: shards }, (_, index) => ({ Delete: { TableName: table, Key: { pk: counterItemPk(pk, index) } } }));
+}
+
+/** Throttled, or rejected by a transaction in flight: nothing was applied, another item may take it. */
+export function isBusy(error: unknown): boolean {
+  return error instanceof ProvisionedThroughputExceededException || error instanceof TransactionConflictException || isThrottling(error);
+}
+
+function isThrottling(error: unknown): boolean {
+  const name = (error as { name?: unknown } | undefined)?.name;
+  return name === 'ThrottlingException' || name === 'RequestLimitExceeded';
+}
+
+/** The condition of deleting a counter item read as `item`: no fill and no spend since (or still none). */
+function exactlyAsRead(item: CounterItem | undefined): UpdateExpression {
+  const x = new UpdateExpression();
+  if (item === undefined) {
+    x.when('still none', `attribute_not_exists(${x.name('pk')})`);
+    return x;
+  }
+  x.when('no fill since', `${x.name('fills')} = ${x.value(item.fills ?? 0)}`);
+  for (const [name, value] of Object.entries(item)) {
+    if (/^(quota|rate)Spent(@.*)?$/.test(name)) x.when(`${name} as read`, `${x.name(name)} = ${x.value(value)}`);
+  }
+  return x;
+}
+
+/**
+ * The requests leased but not spent on `items` that still count on `session`: leases taken
+ * under its guard and lease tag, in the window it is in (same start) — by the session
+ * item's count attribute (`quotaUsed`, `rateUsed@<api>`, …).
+ */
+export function unspentLeases(session: StoredSession, items: readonly (CounterItem | undefined)[]): Record<string, number> {
+  const returned: Record<string, number> = {};
+  const stored = session as unknown as Record<string, unknown>;
+  for (const item of items) {
+    if (item === undefined || item.version !== session.version || item.incarnation !== session.incarnation) continue;
+    if (item.leaseTag !== (session.leaseTag ?? item.leaseTag)) continue;
+    for (const [name, size] of Object.entries(item)) {
+      const match = /^(quota|rate)Lease(@.*)?$/.exec(name);
+      if (match === null || typeof size !== 'number') continue;
+      const [, window, scope = ''] = match;
+      const spent = item[`${window}Spent${scope}`];
+      const used = `${window}Used${scope}`;
+      if (
+        typeof spent !== 'number' ||
+        item[`${window}Start${scope}`] !== stored[`${window}Start${scope}`] ||
+        typeof stored[used] !== 'number'
+      )
+        continue;
+      returned[used] = (returned[used] ?? 0) + Math.max(0, size - spent);
+    }
+  }
+  return returned;
+}

@@ -1,0 +1,53 @@
+import { randomUUID } from 'node:crypto';
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { ContentionError } from '../model/errors.ts';
+import type { StoredSession } from './item.ts';
+import { isBusy } from './lease-writes.ts';
+
+type TransactItem = NonNullable<TransactWriteCommand['input']['TransactItems']>[number];
+
+/** Attempts of a settings write cancelled by a conflicting request in flight on the item (not by its condition). */
+export const CONFLICT_ATTEMPTS = 4;
+
+/**
+ * One transaction with a client request token (idempotent when re-sent). A failed
+ * condition calls `failed` with the item as it is and the index of the write that failed;
+ * a cancellation by a conflicting request in flight is tried again with a new token (it
+ * applied nothing).
+ */
+export async function transactOnce(
+  client: DynamoDBDocumentClient,
+  items: TransactItem[],
+  failed: (current: StoredSession | undefined, index: number) => never,
+): Promise<void> {
+  for (const item of items) (Object.values(item)[0] as Record<string, unknown>).ReturnValuesOnConditionCheckFailure = 'ALL_OLD';
+  for (let attempt = 1; attempt <= CONFLICT_ATTEMPTS; attempt++) {
+    try {
+      await client.send(new TransactWriteCommand({ TransactItems: items, ClientRequestToken: randomUUID() }));
+      return;
+    } catch (error) {
+      if (isBusy(error) && !(error instanceof TransactionCanceledException) && attempt < CONFLICT_ATTEMPTS) {
+        // Throttled (a hot key's items): nothing applied; the admin path can wait for the items' next units.
+        await new Promise((resolve) => setTimeout(resolve, 100 * attempt * (0.5 + Math.random())));
+        continue;
+      }
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      const reasons = error.CancellationReasons ?? [];
+      const index = reasons.findIndex((reason) => reason.Code === 'ConditionalCheckFailed');
+      if (index >= 0) {
+        const item = reasons[index]!.Item;
+        failed(item === undefined ? undefined : (unmarshall(item as never) as StoredSession), index);
+      }
+      if (!reasons.some((reason) => reason.Code === 'TransactionConflict')) throw error;
+      await backOff(attempt);
+    }
+  }
+  throw new ContentionError(`a settings write met conflicting requests ${CONFLICT_ATTEMPTS} times`);
+}
+
+/** A short random pause before trying a write a transaction in flight rejected (it applied nothing). */
+export function backOff(attempt: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 5 * 2 ** attempt * Math.random()));
+}
