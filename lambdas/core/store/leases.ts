@@ -24,6 +24,8 @@ import { LeaseWrites } from './lease-writes.ts';
 
 /** Steps (spends and fills) one request takes on a hot key before it lets the request be decided again. */
 const MAX_STEPS = 8;
+/** Most counter items one fill writes (a transaction of 1 + this many items). */
+const MAX_FILLED = 8;
 /** Counter items a request tries to spend on before it fills one. */
 const PROBES = 3;
 /** Attempts of the write that spreads a key (its session item is throttled when it is needed). */
@@ -50,6 +52,8 @@ export class Leases {
   readonly #sessions = new Map<string, { readonly item: StoredSession; readonly at: number }>();
   /** Fills in flight in this instance, by key: the counter items each leaves for other requests. */
   readonly #filling = new Map<string, Promise<number[]>>();
+  /** Counter items this instance added (spreading or growing a key) and no one has filled yet, by key. */
+  readonly #fresh = new Map<string, Set<number>>();
   /** When this instance last started spreading a key (see {@link heating}). */
   readonly #heating = new Map<string, number>();
   /** Keys this instance is spreading now (see {@link spread}). */
@@ -130,8 +134,16 @@ export class Leases {
       const needs = needsOf(seen);
       // The other counter items found without room that need the same leases are filled in the same write.
       const others = empties.filter((e) => e.index !== index && windows.every((w) => needs(w) === needsOf(e.seen)(w)));
+      // Counter items this instance has just added (spreading, growing) are filled blind, on condition they still do not exist.
+      const added = this.#fresh.get(pk) ?? new Set<number>();
+      const blind = windows.every(needs)
+        ? [...added]
+            .filter((i) => i < shards && i !== index && !others.some((e) => e.index === i))
+            .slice(0, MAX_FILLED - 1 - others.length)
+            .map((i) => ({ index: i, seen: undefined }))
+        : [];
       const seenStart = (w: LeaseWindow) => (typeof seen?.[w.lease.start] === 'number' ? (seen[w.lease.start] as number) : undefined);
-      const plan = planFills(session, scope, windows, shards, needs, seenStart, nowMs, 1 + others.length);
+      const plan = planFills(session, scope, windows, shards, needs, seenStart, nowMs, 1 + others.length + blind.length);
       if (plan === 'no room') return { ok: false, current: session.item };
       if (plan === 'read') {
         session = this.saw(pk, await this.#writes.get(pk));
@@ -147,7 +159,7 @@ export class Leases {
         empties.length = 0;
         continue;
       }
-      const filled = [{ index, seen }, ...others].slice(0, plan.items);
+      const filled = [{ index, seen }, ...others, ...blind].slice(0, plan.items);
       const items = filled.map((e, ordinal) =>
         filledCounterItem(counterItemPk(pk, e.index), e.seen, guard, tag, plan.fills, nowMs, ordinal),
       );
@@ -170,6 +182,7 @@ export class Leases {
         filling.then((done) => (done === 'ok' ? others_ : [])).finally(() => this.#filling.delete(pk)),
       );
       const outcome = await filling;
+      for (const e of filled) added.delete(e.index);
       if (outcome === 'ok') {
         this.#afterFill(pk, session.item, guard, plan, nowMs);
         return { ok: true, item: { ...known, ...countersSeenOn(items[0]!, windows), shards } };
@@ -182,6 +195,7 @@ export class Leases {
       }
       if (outcome.index !== 0) {
         // Another fill landed on one of the counter items first: spend again.
+        this.#fresh.delete(pk);
         empties.length = 0;
         continue;
       }
@@ -264,7 +278,11 @@ export class Leases {
     if (to <= from) return from;
     for (let attempt = 1; attempt <= GROW_ATTEMPTS; attempt++) {
       const outcome = await this.#writes.raiseShards(pk, to);
-      if (outcome === 'ok') return to;
+      if (outcome === 'ok') {
+        if (this.#fresh.size >= REMEMBERED_SESSIONS) this.#fresh.delete(this.#fresh.keys().next().value!);
+        this.#fresh.set(pk, new Set(Array.from({ length: to - from }, (_, i) => from + i)));
+        return to;
+      }
       if (outcome !== 'busy') return this.saw(pk, outcome.current).item?.shards ?? (outcome.current === undefined ? undefined : 0);
       await new Promise((resolve) => setTimeout(resolve, 25 * attempt * (0.5 + Math.random())));
     }
