@@ -10,7 +10,7 @@ import type { Policy } from '../policies/policy.ts';
 import type { PolicyStore } from '../policies/policy-store.ts';
 import { SessionService } from '../session/service.ts';
 import { isKeyPointer, keyAccepted, type StoredSession } from '../store/item.ts';
-import { leaseTag } from '../store/leases.ts';
+import { leaseTag } from '../store/lease-tag.ts';
 import type { SessionStore } from '../store/store.ts';
 import type { AuthRequest } from './auth-request.ts';
 import { decide } from './decide.ts';

@@ -279,11 +279,25 @@ export function countersSeenOn(counted: CounterItem, windows: readonly LeaseWind
   return counters;
 }
 
-/** The condition of writing a counter item seen as `seen`: it is still exactly that one (no other fill landed). */
+/**
+ * The condition of replacing or deleting a counter item seen as `seen`: still exactly that one
+ * — no fill (`fills`) and no spend (every `…Spent`) since, in any scope — or still none. A
+ * fill keeps the other windows as seen, so a spend in between must make it fail, or it would
+ * be rewound.
+ */
 export function unchangedCounterItem(seen: CounterItem | undefined): UpdateExpression {
   const x = new UpdateExpression();
-  if (seen?.fills === undefined) x.when('not filled yet', `attribute_not_exists(${x.name('fills')})`);
-  else x.when('no fill since', `${x.name('fills')} = ${x.value(seen.fills)}`);
+  if (seen === undefined) {
+    x.when('still none', `attribute_not_exists(${x.name('pk')})`);
+    return x;
+  }
+  x.when(
+    'no fill since',
+    seen.fills === undefined ? `attribute_not_exists(${x.name('fills')})` : `${x.name('fills')} = ${x.value(seen.fills)}`,
+  );
+  for (const [name, value] of Object.entries(seen)) {
+    if (/^(quota|rate)Spent(@.*)?$/.test(name)) x.when(`no spend since (${name})`, `${x.name(name)} = ${x.value(value)}`);
+  }
   return x;
 }
 

@@ -6,7 +6,14 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { GetCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { counterItemPk, spendExpression, whenCounterItems, type CounterItem, type LeaseWindow } from './counter-items.ts';
+import {
+  counterItemPk,
+  spendExpression,
+  unchangedCounterItem,
+  whenCounterItems,
+  type CounterItem,
+  type LeaseWindow,
+} from './counter-items.ts';
 import { tryElsewhereWhenThrottled } from './dynamo-client.ts';
 import { UpdateExpression } from './expression.ts';
 import type { SettingsGuard, StoredSession } from './item.ts';
@@ -145,7 +152,7 @@ export class LeaseWrites {
     const outcome = await this.transact([
       { Update: { TableName: this.#table, Key: { pk: session.pk }, ...x.build() } as Update },
       ...items.map((item, i) => ({
-        Delete: { TableName: this.#table, Key: { pk: counterItemPk(session.pk, i) }, ...exactlyAsRead(item).build() },
+        Delete: { TableName: this.#table, Key: { pk: counterItemPk(session.pk, i) }, ...unchangedCounterItem(item).build() },
       })),
     ]);
     return outcome === 'ok';
@@ -194,20 +201,6 @@ export function isBusy(error: unknown): boolean {
 function isThrottling(error: unknown): boolean {
   const name = (error as { name?: unknown } | undefined)?.name;
   return name === 'ThrottlingException' || name === 'RequestLimitExceeded';
-}
-
-/** The condition of deleting a counter item read as `item`: no fill and no spend since (or still none). */
-function exactlyAsRead(item: CounterItem | undefined): UpdateExpression {
-  const x = new UpdateExpression();
-  if (item === undefined) {
-    x.when('still none', `attribute_not_exists(${x.name('pk')})`);
-    return x;
-  }
-  x.when('no fill since', `${x.name('fills')} = ${x.value(item.fills ?? 0)}`);
-  for (const [name, value] of Object.entries(item)) {
-    if (/^(quota|rate)Spent(@.*)?$/.test(name)) x.when(`${name} as read`, `${x.name(name)} = ${x.value(value)}`);
-  }
-  return x;
 }
 
 /**

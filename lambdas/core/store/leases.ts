@@ -1,6 +1,6 @@
 import type { DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { CountPlan } from '../limits/limits.ts';
-import type { CounterScope } from '../limits/scope.ts';
+import { isCounterAttribute, type CounterScope } from '../limits/scope.ts';
 import type { CountResult } from './count-write.ts';
 import {
   COOL_MS,
@@ -20,6 +20,7 @@ import {
   type SessionView,
 } from './counter-items.ts';
 import { guardOf, type SettingsGuard, type StoredSession } from './item.ts';
+import { olderTag } from './lease-tag.ts';
 import { LeaseWrites } from './lease-writes.ts';
 
 /** Steps (spends and fills) one request takes on a hot key before it lets the request be decided again. */
@@ -144,7 +145,8 @@ export class Leases {
         : [];
       const seenStart = (w: LeaseWindow) => (typeof seen?.[w.lease.start] === 'number' ? (seen[w.lease.start] as number) : undefined);
       const plan = planFills(session, scope, windows, shards, needs, seenStart, nowMs, 1 + others.length + blind.length);
-      if (plan === 'no room') return { ok: false, current: session.item };
+      // No room: decided on the session item (the request's settings, the counts it was seen with).
+      if (plan === 'no room') return { ok: false, current: session.current ? session.item : withCountsOf(known, session.item) };
       if (plan === 'read') {
         session = this.saw(pk, await this.#writes.get(pk));
         if (session.item === undefined) return { ok: false, current: undefined };
@@ -293,6 +295,17 @@ export class Leases {
 type TransactItem = NonNullable<TransactWriteCommand['input']['TransactItems']>[number];
 type Update = TransactItem['Update'];
 
+/** `known` (settings) with the counts of `seen` (a session item this instance saw moments ago, at the same version). */
+function withCountsOf(known: StoredSession, seen: StoredSession | undefined): StoredSession {
+  const counts: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(seen ?? {})) if (isCounterAttribute(name)) counts[name] = value;
+  return { ...withoutCounts(known), ...counts } as unknown as StoredSession;
+}
+
+function withoutCounts(item: StoredSession): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(item).filter(([name]) => !isCounterAttribute(name)));
+}
+
 /** A short random pause, growing with the step: the units of a throttled item come back over a second. */
 function pause(step: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 20 * (step + 1) * (0.5 + Math.random())));
@@ -311,29 +324,4 @@ function pick(shards: number, busy: ReadonlySet<number>): number {
  */
 function cooled(item: { readonly filledAt?: number } | undefined, nowMs: number): boolean {
   return item?.filledAt !== undefined && nowMs - item.filledAt > COOL_MS;
-}
-
-/**
- * The lease tag of the policies a decision was made under: their ids and versions
- * (`id:version`, sorted, comma-separated; policy ids hold neither `:` nor `,`).
- */
-export function leaseTag(policies: readonly { readonly id: string; readonly version: number }[]): string {
-  return policies
-    .map((policy) => `${policy.id}:${policy.version}`)
-    .sort()
-    .join(',');
-}
-
-/**
- * True when the policy versions of `mine` are older than those of `theirs` for some policy
- * both name (`id:version,…`): a view of the policies that another instance has seen replaced.
- */
-export function olderTag(mine: string, theirs: string): boolean {
-  const versions = (tag: string) => new Map(tag === '' ? [] : tag.split(',').map((part) => part.split(':') as [string, string]));
-  const other = versions(theirs);
-  for (const [id, version] of versions(mine)) {
-    const their = other.get(id);
-    if (their !== undefined && Number(version) < Number(their)) return true;
-  }
-  return false;
 }

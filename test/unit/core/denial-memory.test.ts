@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { decide } from '../../../lambdas/core/request/decide.ts';
 import { deny } from '../../../lambdas/core/request/decision.ts';
 import { DenialMemory } from '../../../lambdas/core/request/denial-memory.ts';
-import { leaseTag, olderTag } from '../../../lambdas/core/store/leases.ts';
+import { leaseTag, olderTag } from '../../../lambdas/core/store/lease-tag.ts';
 import type { StoredSession } from '../../../lambdas/core/store/item.ts';
 import { requestWith } from '../../support/pipeline.ts';
 
