@@ -1,10 +1,13 @@
+import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { createAdminHandler } from '../../lambdas/admin/handler.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Decision } from '../../lambdas/core/request/decision.ts';
 import { counterItemPk, COOL_MS } from '../../lambdas/core/store/counter-items.ts';
 import { DYNAMODB_TIMEOUTS, FixedDelayRetryStrategy } from '../../lambdas/core/store/dynamo-client.ts';
 import type { StoredSession } from '../../lambdas/core/store/item.ts';
+import { startAdminServer, type RunningAdmin } from '../../local/admin-server.ts';
 import { ThroughputCeiling } from '../../local/throughput-ceiling.ts';
 import { createTestTable, dynamoEndpoint, type TestTable } from '../support/dynamo.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
@@ -25,6 +28,8 @@ describe('a hot key under the per-item ceiling', () => {
   const offset = { ms: 0 };
   const clock = () => Date.now() + offset.ms;
   let instances: ReturnType<typeof pipelineOn>[];
+  /** The admin API over HTTP, on a client behind the same ceiling. */
+  let admin: RunningAdmin;
 
   beforeAll(async () => {
     table = await createTestTable('hot-key');
@@ -40,8 +45,13 @@ describe('a hot key under the per-item ceiling', () => {
       ceiling.install(raw);
       return pipelineOn(raw, table.tableName, { clock });
     });
+    admin = await startAdminServer({
+      handler: createAdminHandler({ config: instances[0]!.config, client: instances[0]!.doc, logger: new Logger({ logLevel: 'SILENT' }) }),
+      port: 0,
+    });
   });
   afterAll(async () => {
+    await admin.close();
     await table.drop();
   });
 
@@ -64,9 +74,14 @@ describe('a hot key under the per-item ceiling', () => {
     return answers;
   }
 
-  it('spreads a key with nothing but a quota over counter items by itself, counts every request, and cools down', async () => {
-    const { keys } = instances[0]!;
-    const { key, keyId } = await keys.create({ quotaMax: 1_000_000 });
+  it('spreads a key made through the admin API with nothing but a quota over counter items by itself, counts every request, and cools down', async () => {
+    const created = await fetch(`${admin.url}/keys`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ quotaMax: 1_000_000 }),
+    });
+    expect(created.status).toBe(201);
+    const { key, keyId } = (await created.json()) as { key: string; keyId: string };
     const pk = `key#${keyId}`;
     ceiling.reset();
 
