@@ -147,10 +147,11 @@ export class KeyService {
    * nothing, with the authorizer's own inputs (`resultsCached`, see {@link KeyServiceDeps}).
    */
   async explain(keyId: string, target: RequestTarget, at: number = Math.floor(this.#clock())): Promise<Explanation & { session: Session }> {
-    const current = await this.#read(keyId);
+    // As the authorizer counts: a hot key's requests still leased to its counter items are not used yet.
+    const current = await this.#sessions.counted(await this.#read(keyId));
     const policies = await this.#policiesById(current.applyPolicies ?? []);
     const explanation = explainDecision(current, policies, target, at * 1000, { resultsCached: this.#deps.resultsCached ?? false });
-    return { ...explanation, session: await this.#public(current) };
+    return { ...explanation, session: await this.#publicOf(current) };
   }
 
   /**
@@ -162,7 +163,12 @@ export class KeyService {
   }
 
   /** The public session, its `quotaRemaining` read under the limits in force, and those limits with their sources. */
-  async #public(item: StoredSession): Promise<Session> {
+  async #public(stored: StoredSession): Promise<Session> {
+    return this.#publicOf(await this.#sessions.counted(stored));
+  }
+
+  /** {@link #public} of a session already counted. */
+  async #publicOf(item: StoredSession): Promise<Session> {
     const policies = await this.#policiesById(item.applyPolicies ?? []);
     const nowMs = this.#nowMs();
     return withLimits(toPublicSession(item, effectiveSettings(item, policies).limits, nowMs), item, policies, nowMs);

@@ -135,6 +135,8 @@ describe('a hot key under the per-item ceiling', () => {
     }, 0);
     expect(hot!.quotaUsed! - unspent).toBeGreaterThanOrEqual(allowed);
     expect(hot!.quotaUsed! - unspent).toBeLessThanOrEqual(allowed + faults); // a fault may have spent before it failed
+    // The admin API shows what was allowed, not what was leased (explain decides on the same).
+    expect((await keys.get(keyId)).quotaRemaining).toBe(quota - (hot!.quotaUsed! - unspent));
     const denied = answers.filter((a) => !(a instanceof Error) && !a.allow);
     expect(denied.every((d) => !(d instanceof Error) && !d.allow && d.reason === 'quota_exceeded')).toBe(true);
   }, 30_000);

@@ -64,6 +64,11 @@ export class SessionService {
     return this.#store.get(pk);
   }
 
+  /** The session as requests have used it (a hot key's unspent leases not counted), for reading only: see `SessionStore.counted`. */
+  counted(item: StoredSession): Promise<StoredSession> {
+    return this.#store.counted(item);
+  }
+
   /**
    * Where the session of the API key `keyId` lives: its own partition key, or — for a key made
    * by a rotation — the session its pointer names (with that session's key id).

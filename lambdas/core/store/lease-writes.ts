@@ -136,7 +136,7 @@ export class LeaseWrites {
   async cool(session: StoredSession | undefined): Promise<boolean> {
     const shards = session?.shards ?? 0;
     if (session === undefined || shards === 0) return false;
-    const items = await Promise.all(Array.from({ length: shards }, (_, i) => this.#getItem(counterItemPk(session.pk, i))));
+    const items = await this.counterItems(session);
     const x = new UpdateExpression();
     x.when('same settings version', `${x.name('version')} = ${x.value(session.version)}`);
     x.when('same incarnation', `${x.name('incarnation')} = ${x.value(session.incarnation ?? '')}`);
@@ -156,6 +156,11 @@ export class LeaseWrites {
       })),
     ]);
     return outcome === 'ok';
+  }
+
+  /** A spread session's counter items `0 … shards - 1`, each read consistently (`undefined`: none there). */
+  counterItems(session: StoredSession): Promise<(CounterItem | undefined)[]> {
+    return Promise.all(Array.from({ length: session.shards ?? 0 }, (_, i) => this.#getItem(counterItemPk(session.pk, i))));
   }
 
   async #getItem(pk: string): Promise<CounterItem | undefined> {

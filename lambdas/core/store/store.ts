@@ -9,7 +9,7 @@ import { backOff, CONFLICT_ATTEMPTS, transactOnce } from './transaction.ts';
 import { UpdateExpression } from './expression.ts';
 import { sessionIndexKind } from './kind-index.ts';
 import { whenCounterItems } from './counter-items.ts';
-import { counterItemDeletes, isBusy } from './lease-writes.ts';
+import { counterItemDeletes, isBusy, LeaseWrites, unspentLeases } from './lease-writes.ts';
 import { Leases } from './leases.ts';
 import {
   guardOf,
@@ -67,18 +67,34 @@ export class SessionStore {
   readonly #table: string;
   readonly #retention: number;
   readonly #leases: Leases;
+  readonly #leaseWrites: LeaseWrites;
 
   constructor(options: SessionStoreOptions) {
     this.#client = options.client;
     this.#table = options.tableName;
     this.#retention = options.retentionSeconds;
     this.#leases = new Leases(options.client, options.tableName);
+    this.#leaseWrites = new LeaseWrites(options.client, options.tableName);
   }
 
   /** Strongly consistent read; `undefined` when there is no such session. */
   async get(pk: string): Promise<StoredSession | undefined> {
     const out = await this.#client.send(new GetCommand({ TableName: this.#table, Key: { pk }, ConsistentRead: true }));
     return out.Item as StoredSession | undefined;
+  }
+
+  /**
+   * The session as requests have used it, for reading only (admin answers, explain): a
+   * spread key's counts less the requests its counter items hold unspent — what was
+   * allowed, not what was leased. One read per counter item. Never written back: a spend
+   * may land at any moment after the reads.
+   */
+  async counted(item: StoredSession): Promise<StoredSession> {
+    if ((item.shards ?? 0) === 0) return item;
+    const unspent = unspentLeases(item, await this.#leaseWrites.counterItems(item));
+    const counted: Record<string, unknown> = { ...item };
+    for (const [used, count] of Object.entries(unspent)) counted[used] = (item as unknown as Record<string, number>)[used]! - count;
+    return counted as unknown as StoredSession;
   }
 
   /**
