@@ -257,6 +257,11 @@ export class PolicyStore {
     return { policies, missing };
   }
 
+  /** Drops `ids` from this instance's cache: the next `getMany` reads them (a newer version was seen elsewhere). */
+  forget(ids: readonly string[]): void {
+    for (const id of ids) this.#cache.delete(id);
+  }
+
   #remember(id: string, policy: Policy | undefined, fetchedAt: number): void {
     if (this.#cacheMs === 0) return;
     this.#cache.delete(id);

@@ -4,8 +4,8 @@ import type { StoredSession } from '../store/item.ts';
 import type { Denial } from './decision.ts';
 import type { Verdict } from './decide.ts';
 
-/** Longest a limit denial is repeated without asking DynamoDB, in ms. */
-export const DENIAL_MEMORY_MS = 1000;
+/** Longest a limit denial is repeated without asking DynamoDB, in ms (with the hot-key path's half second: a second in all). */
+export const DENIAL_MEMORY_MS = 500;
 
 /** Denials in a row (each made on current counters) before the next ones are repeated from memory. */
 const DENIALS_BEFORE_REPEATING = 2;
@@ -25,8 +25,9 @@ interface Remembered {
  * repeated only once the same scope was denied twice in a row on current counters (a key
  * denied once and then reset is asked again), and only for a request decided on the same
  * settings (incarnation and version). What it costs: once a key is being hammered, an
- * admin's reset or raise, or a counter freed elsewhere, is seen by this instance up to one
- * second late. It never allows anything.
+ * admin's reset or raise, or a counter freed elsewhere, is seen by this instance up to half a
+ * second late — a second with the hot-key path's own half second (`store/leases.ts`). It
+ * never allows anything.
  */
 export class DenialMemory {
   readonly #entries = new Map<string, Remembered>();

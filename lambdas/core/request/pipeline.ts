@@ -35,7 +35,7 @@ export interface PipelineDeps {
   readonly policies?: PolicyStore;
   /** Most sessions whose settings this instance remembers (see `SettingsMemory`); 0 = off. @default 10000 */
   readonly rememberedSessions?: number;
-  /** Longest a rate-limit or quota denial is repeated without a DynamoDB request (see `DenialMemory`), ms; 0 = off. @default 1000 */
+  /** Longest a rate-limit or quota denial is repeated without a DynamoDB request (see `DenialMemory`), ms; 0 = off. @default 500 */
   readonly denialMemoryMs?: number;
 }
 
@@ -239,7 +239,7 @@ export class Pipeline {
         this.#memory.remember(item);
         return { decision: this.#allow(item, verdict, who, nowMs), item };
       }
-      // A used-up key, hammered: this instance repeats its denial for up to a second instead of writing.
+      // A used-up key, hammered: this instance repeats its denial for up to half a second instead of writing.
       const repeated = this.#denials.get(item, verdict.governing.scope, nowMs);
       if (repeated !== undefined) return { decision: repeated };
       const result = await store.count(item, verdict.governing.scope, verdict.plan, leaseTag(policies));
@@ -247,9 +247,10 @@ export class Pipeline {
         this.#memory.remember(result.item);
         return { decision: this.#allow(result.item, verdict, who, nowMs), item: result.item };
       }
+      if (result.stalePolicies) this.#deps.policies?.forget(item.applyPolicies ?? []); // decided again on the policies as they are
       ({ item, settingsCurrent, countersKnown } = { item: result.current, ...READ });
       countersHint = false;
-      storeSaid = true;
+      storeSaid = result.stalePolicies !== true;
       if (item !== undefined) this.#memory.remember(item);
       if (hooked !== undefined && item !== undefined && !sameSettings(hooked, item)) {
         // The settings changed since the postAuth hooks judged them: they judge again.

@@ -8,7 +8,12 @@ import { oldItem, whenGuard, type StoredSession, type WriteGuard } from './item.
 /** Outcome of a counting write: the item after it, or the item that made it fail (none if deleted). */
 export type CountResult =
   | { readonly ok: true; readonly item: StoredSession }
-  | { readonly ok: false; readonly current: StoredSession | undefined };
+  | {
+      readonly ok: false;
+      readonly current: StoredSession | undefined;
+      /** A hot key's leases were taken under newer policies than the request decided under: read them again. */
+      readonly stalePolicies?: true;
+    };
 
 /**
  * The condition and update of counting one request as `plan` says, under the settings

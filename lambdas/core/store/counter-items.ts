@@ -236,7 +236,8 @@ export function fillSessionExpression(guard: SettingsGuard, tag: string, index: 
 /**
  * The counter item after a fill, this request spent on it: the fills' windows leased, the
  * other windows kept as they were when the item was seen under the same guard and tag
- * (else dropped).
+ * (else dropped) — and, on the request's own item (`ordinal` 0), spent once more in each of
+ * the request's `windows` kept, so that the request counts in every window it is limited by.
  */
 export function filledCounterItem(
   pk: string,
@@ -246,6 +247,7 @@ export function filledCounterItem(
   fills: readonly WindowFill[],
   nowMs: number,
   ordinal = 0,
+  windows: readonly LeaseWindow[] = [],
 ): CounterItem {
   const same = seen !== undefined && seen.version === guard.version && seen.incarnation === guard.incarnation && seen.leaseTag === tag;
   const item: Record<string, unknown> = same ? { ...seen } : {};
@@ -258,6 +260,13 @@ export function filledCounterItem(
     filledAt: nowMs,
     [TABLE.ttlAttribute]: Math.floor(nowMs / 1000) + COUNTER_ITEM_TTL_SECONDS,
   });
+  if (ordinal === 0 && same) {
+    // The request also spends in the windows kept (they had room when seen; the write's condition says they still do).
+    for (const w of windows) {
+      if (fills.some((fill) => fill.window.label === w.label)) continue;
+      item[w.lease.spent] = (seen[w.lease.spent] as number) + 1;
+    }
+  }
   for (const { window: w, start, base, lease } of fills) {
     item[w.lease.start] = start;
     item[w.lease.size] = lease;

@@ -7,6 +7,7 @@ import {
 import { GetCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import {
+  COOL_MS,
   counterItemPk,
   spendExpression,
   unchangedCounterItem,
@@ -133,11 +134,15 @@ export class LeaseWrites {
    * anything moved meanwhile, or a write is throttled, nothing happens (a later request cools
    * it); true when it was done.
    */
-  async cool(session: StoredSession | undefined): Promise<boolean> {
+  async cool(session: StoredSession | undefined, nowMs: number): Promise<boolean> {
     const shards = session?.shards ?? 0;
-    if (session === undefined || shards === 0) return false;
+    // Judged on the session item as read: no lease taken anywhere for the cooling time (a hint may be old).
+    if (session === undefined || shards === 0 || session.filledAt === undefined || nowMs - session.filledAt <= COOL_MS) return false;
     const items = await this.counterItems(session);
     const x = new UpdateExpression();
+    x.when('no fill since', `${x.name('filledAt')} = ${x.value(session.filledAt)}`);
+    // One halving per cooling time: the next is judged from now.
+    x.set('filledAt', nowMs);
     x.when('same settings version', `${x.name('version')} = ${x.value(session.version)}`);
     x.when('same incarnation', `${x.name('incarnation')} = ${x.value(session.incarnation ?? '')}`);
     whenCounterItems(x, shards);

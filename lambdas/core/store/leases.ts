@@ -32,12 +32,9 @@ const PROBES = 3;
 /** Attempts of the write that spreads a key (its session item is throttled when it is needed). */
 const GROW_ATTEMPTS = 12;
 /** How long a session item this instance saw counts as current, to deny on (ms): as long as a repeated denial. */
-const FRESH_MS = 1000;
+const FRESH_MS = 500;
 /** Hot keys whose session item an instance remembers as hints. */
 const REMEMBERED_SESSIONS = 1000;
-
-/** The answer of a lease-based count: as a direct count's, or "count on the session item" (`direct`). */
-export type LeaseResult = CountResult | { readonly direct: StoredSession };
 
 /**
  * Counting on a hot key's counter items (see `counter-items.ts` and docs/ARCHITECTURE.md,
@@ -72,7 +69,7 @@ export class Leases {
    * returns the item as it is); counter items found throttled are left for others, and two
    * in one request double the key's counter items.
    */
-  async count(known: StoredSession, scope: CounterScope, plan: CountPlan, tag: string): Promise<LeaseResult> {
+  async count(known: StoredSession, scope: CounterScope, plan: CountPlan, tag: string): Promise<CountResult> {
     const guard = guardOf(known);
     const windows = leaseWindows(scope, plan);
     const { nowMs } = plan;
@@ -107,7 +104,7 @@ export class Leases {
           continue;
         }
         if (spend.ok) {
-          if (cooled(spend.item, nowMs)) await this.#writes.cool(this.saw(pk, await this.#writes.get(pk)).item);
+          if (cooled(spend.item, nowMs)) await this.#writes.cool(this.saw(pk, await this.#writes.get(pk)).item, nowMs);
           return { ok: true, item: { ...known, ...countersSeenOn(spend.item, windows), shards } };
         }
         seen = spend.seen;
@@ -121,15 +118,18 @@ export class Leases {
       if (item !== undefined && session.current) {
         if (item.incarnation !== guard.incarnation || item.version !== guard.version) return { ok: false, current: item };
         if (item.leaseTag !== undefined && item.leaseTag !== tag) {
-          // Another view of the policies leased last: an older view counts on the session item; a newer one takes over.
-          if (olderTag(tag, item.leaseTag)) return { direct: item };
+          // Another view of the policies leased last: an older view reads the policies again; a newer one takes over.
+          if (olderTag(tag, item.leaseTag)) return { ok: false, current: item, stalePolicies: true };
           await this.#writes.revoke(item, { leaseTag: tag });
           session = { item: undefined, current: false };
           continue;
         }
       }
       // Cooling is opportunistic: if it cannot be done now (throttled, moved), the request goes on.
-      if ((cooled(seen, nowMs) || cooled(session.item, nowMs)) && (await this.#writes.cool(this.saw(pk, await this.#writes.get(pk)).item)))
+      if (
+        (cooled(seen, nowMs) || cooled(session.item, nowMs)) &&
+        (await this.#writes.cool(this.saw(pk, await this.#writes.get(pk)).item, nowMs))
+      )
         return { ok: false, current: this.saw(pk, await this.#writes.get(pk)).item };
       const needsOf = (item: CounterItem | undefined) => (w: LeaseWindow) => !leaseHasRoom(item, guard, tag, w, nowMs);
       const needs = needsOf(seen);
@@ -163,7 +163,7 @@ export class Leases {
       }
       const filled = [{ index, seen }, ...others, ...blind].slice(0, plan.items);
       const items = filled.map((e, ordinal) =>
-        filledCounterItem(counterItemPk(pk, e.index), e.seen, guard, tag, plan.fills, nowMs, ordinal),
+        filledCounterItem(counterItemPk(pk, e.index), e.seen, guard, tag, plan.fills, nowMs, ordinal, windows),
       );
       const highest = Math.max(...filled.map((e) => e.index));
       const filling = this.#writes.transact([

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { ProvisionedThroughputExceededException, TransactionConflictException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, type TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { planCount, type CountPlan } from '../limits/limits.ts';
-import { countersOf, type CounterScope } from '../limits/scope.ts';
+import type { CountPlan } from '../limits/limits.ts';
+import type { CounterScope } from '../limits/scope.ts';
 import { AlreadyExistsError, ContentionError, NotFoundError, VersionConflictError } from '../model/errors.ts';
 import { countWrite, type CountResult } from './count-write.ts';
 import { backOff, CONFLICT_ATTEMPTS, transactOnce } from './transaction.ts';
@@ -266,8 +266,7 @@ export class SessionStore {
     // A key this instance has seen spread (by another request, since `known` was remembered) counts on its counter items.
     const shards = Math.max(known.shards ?? 0, this.#leases.shardsOf(known.pk));
     if (shards > 0) {
-      const result = await this.#leases.count({ ...known, shards }, scope, plan, tag);
-      return 'direct' in result ? this.#countOn(result.direct, scope, planCountOn(result.direct, scope, plan)) : result;
+      return this.#leases.count({ ...known, shards }, scope, plan, tag);
     }
     try {
       if (this.#leases.heating(known.pk)) throw new ProvisionedThroughputExceededException({ message: 'spreading', $metadata: {} });
@@ -281,8 +280,7 @@ export class SessionStore {
     }
   }
 
-  async #countOn(known: StoredSession, scope: CounterScope, plan: CountPlan | undefined): Promise<CountResult> {
-    if (plan === undefined) return { ok: false, current: known };
+  async #countOn(known: StoredSession, scope: CounterScope, plan: CountPlan): Promise<CountResult> {
     for (let attempt = 1; attempt <= CONFLICT_ATTEMPTS; attempt++) {
       try {
         return await countWrite(this.#client, this.#table, known.pk, guardOf(known), scope, plan);
@@ -306,12 +304,6 @@ class ShardsMoved extends Error {}
 /** Whether `current` is still the life (and version, when the guard names one) the guard read. */
 function holds(current: StoredSession, guard: WriteGuard): boolean {
   return current.incarnation === guard.incarnation && (guard.version === undefined || current.version === guard.version);
-}
-
-/** The plan of a count on the session item as read (`current`), or `undefined` when it has no room (decided again on it). */
-function planCountOn(current: StoredSession, scope: CounterScope, plan: CountPlan): CountPlan | undefined {
-  const verdict = planCount(plan.limits, countersOf(current, scope), plan.nowMs);
-  return verdict.kind === 'count' ? verdict.plan : undefined;
 }
 
 /** A failed guard: gone, or changed since the read (another life of the key, or another version). */

@@ -10,6 +10,11 @@ type TransactItem = NonNullable<TransactWriteCommand['input']['TransactItems']>[
 
 /** Attempts of a settings write cancelled by a conflicting request in flight on the item (not by its condition). */
 export const CONFLICT_ATTEMPTS = 4;
+/**
+ * Attempts of a change throttled by DynamoDB (about 4 s of pauses in all): a change of a hot
+ * key writes its session item and every counter item at once, each busy with requests.
+ */
+const THROTTLED_ATTEMPTS = 12;
 
 /**
  * One transaction with a client request token (idempotent when re-sent). A failed
@@ -23,14 +28,16 @@ export async function transactOnce(
   failed: (current: StoredSession | undefined, index: number) => never,
 ): Promise<void> {
   for (const item of items) (Object.values(item)[0] as Record<string, unknown>).ReturnValuesOnConditionCheckFailure = 'ALL_OLD';
+  let throttled = 0;
   for (let attempt = 1; attempt <= CONFLICT_ATTEMPTS; attempt++) {
     try {
       await client.send(new TransactWriteCommand({ TransactItems: items, ClientRequestToken: randomUUID() }));
       return;
     } catch (error) {
-      if (isBusy(error) && !(error instanceof TransactionCanceledException) && attempt < CONFLICT_ATTEMPTS) {
-        // Throttled (a hot key's items): nothing applied; the admin path can wait for the items' next units.
-        await new Promise((resolve) => setTimeout(resolve, 100 * attempt * (0.5 + Math.random())));
+      if (isBusy(error) && !(error instanceof TransactionCanceledException) && ++throttled < THROTTLED_ATTEMPTS) {
+        // Throttled (a hot key's items, every one needed at once): nothing applied; wait for their next units.
+        await new Promise((resolve) => setTimeout(resolve, 50 * throttled * (0.5 + Math.random())));
+        attempt--;
         continue;
       }
       if (!(error instanceof TransactionCanceledException)) throw error;

@@ -39,7 +39,7 @@ function denied(item: StoredSession, nowMs: number) {
 }
 
 describe('DenialMemory', () => {
-  it('repeats a denial only from the second in a row, for at most a second', () => {
+  it('repeats a denial only from the second in a row, for at most half a second', () => {
     const memory = new DenialMemory();
     const item = session();
     const first = denied(item, NOW);
@@ -47,18 +47,18 @@ describe('DenialMemory', () => {
     expect(memory.get(item, 'key', NOW + 10)).toBeUndefined(); // denied once: asked again (a reset is seen at once)
     memory.remember(item, first.verdict, first.denial, NOW + 20);
     expect(memory.get(item, 'key', NOW + 30)).toEqual(first.denial);
-    expect(memory.get(item, 'key', NOW + 999)).toEqual(first.denial);
-    expect(memory.get(item, 'key', NOW + 1000)).toBeUndefined();
+    expect(memory.get(item, 'key', NOW + 499)).toEqual(first.denial);
+    expect(memory.get(item, 'key', NOW + 500)).toBeUndefined();
   });
 
   it('never repeats past the end of the window that denied, nor for other settings, another scope or key', () => {
     const memory = new DenialMemory();
-    const item = session({ rateStart: NOW - 59_700 }); // the window ends in 300 ms
+    const item = session({ rateStart: NOW - 59_800 }); // the window ends in 200 ms
     const { verdict, denial } = denied(item, NOW);
     memory.remember(item, verdict, denial, NOW);
     memory.remember(item, verdict, denial, NOW);
-    expect(memory.get(item, 'key', NOW + 299)).toEqual(denial);
-    expect(memory.get(item, 'key', NOW + 300)).toBeUndefined();
+    expect(memory.get(item, 'key', NOW + 199)).toEqual(denial);
+    expect(memory.get(item, 'key', NOW + 200)).toBeUndefined();
     memory.remember(item, verdict, denial, NOW);
     memory.remember(item, verdict, denial, NOW);
     expect(memory.get({ ...item, version: 4 }, 'key', NOW + 1)).toBeUndefined();
