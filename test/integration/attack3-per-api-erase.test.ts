@@ -84,7 +84,7 @@ describe('attack3: a per-API fill undoes the key scope spends', () => {
 
   it('under load: three instances, a rate-limited API and the key quota on the same counter items', async () => {
     const instances = Array.from({ length: 3 }, () => pipelineOn(createDynamoClient(table.endpoint), table.tableName));
-    const quota = 60;
+    const quota = 40;
     // payments: 8 a second over 8 counter items, a lease of 1: every payments request fills.
     const { key, keyId } = await instances[0]!.keys.create(fields(quota, { rate: 8, per: 1 }));
     await spread(keyId, 8);
