@@ -16,8 +16,9 @@ const W = 10;
  * transaction needs write units on every item at once: the items the load keeps at their
  * ceiling. If the admin's write could not land, the key it means to stop would stay allowed.
  * Observed: it lands within 2-5 s, its first call sometimes answered with a throttling error
- * (the admin retries); nothing is allowed after it. A load that keeps every counter item at
- * its ceiling would keep it out longer.
+ * (the admin retries); nothing is allowed after it. Run beside ten other load tests on this
+ * 2-core machine, it once did not land within 8 s of retrying: a load that keeps every
+ * counter item at its ceiling keeps the change out.
  */
 describe('attack3: a change of a hammered hot key', () => {
   let table: TestTable;
@@ -65,7 +66,7 @@ describe('attack3: a change of a hammered hot key', () => {
     const asked = Date.now();
     let done: number | undefined;
     const failures: string[] = [];
-    while (done === undefined && Date.now() - asked < 8000) {
+    while (done === undefined && Date.now() - asked < 15_000) {
       try {
         await admin.update(keyId, { isInactive: true });
         done = Date.now();
@@ -77,7 +78,7 @@ describe('attack3: a change of a hammered hot key', () => {
     stop = true;
     await load;
     const allowedAfter = answers.filter((a) => a.at > (done ?? asked) + 100 && !(a.d instanceof Error) && a.d.allow).length;
-    expect(done).toBeDefined();
+    expect(done, `the change never landed: ${failures.join(', ')}`).toBeDefined();
     expect(allowedAfter).toBe(0);
-  }, 30_000);
+  }, 45_000);
 });
