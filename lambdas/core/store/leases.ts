@@ -21,7 +21,7 @@ import {
 } from './counter-items.ts';
 import { guardOf, type SettingsGuard, type StoredSession } from './item.ts';
 import { olderTag } from './lease-tag.ts';
-import { LeaseWrites } from './lease-writes.ts';
+import { isBusy, LeaseWrites } from './lease-writes.ts';
 
 /** Steps (spends and fills) one request takes on a hot key before it lets the request be decided again. */
 const MAX_STEPS = 8;
@@ -52,6 +52,8 @@ export class Leases {
   readonly #filling = new Map<string, Promise<number[]>>();
   /** Counter items this instance added (spreading or growing a key) and no one has filled yet, by key. */
   readonly #fresh = new Map<string, Set<number>>();
+  /** Coolings in flight in this instance, by key. */
+  readonly #cooling = new Map<string, Promise<boolean>>();
   /** When this instance last started spreading a key (see {@link heating}). */
   readonly #heating = new Map<string, number>();
   /** Keys this instance is spreading now (see {@link spread}). */
@@ -104,7 +106,7 @@ export class Leases {
           continue;
         }
         if (spend.ok) {
-          if (cooled(spend.item, nowMs)) await this.#writes.cool(this.saw(pk, await this.#writes.get(pk)).item, nowMs);
+          if (cooled(spend.item, nowMs)) await this.#cool(pk, nowMs);
           return { ok: true, item: { ...known, ...countersSeenOn(spend.item, windows), shards } };
         }
         seen = spend.seen;
@@ -126,10 +128,7 @@ export class Leases {
         }
       }
       // Cooling is opportunistic: if it cannot be done now (throttled, moved), the request goes on.
-      if (
-        (cooled(seen, nowMs) || cooled(session.item, nowMs)) &&
-        (await this.#writes.cool(this.saw(pk, await this.#writes.get(pk)).item, nowMs))
-      )
+      if ((cooled(seen, nowMs) || cooled(session.item, nowMs)) && (await this.#cool(pk, nowMs)))
         return { ok: false, current: this.saw(pk, await this.#writes.get(pk)).item };
       const needsOf = (item: CounterItem | undefined) => (w: LeaseWindow) => !leaseHasRoom(item, guard, tag, w, nowMs);
       const needs = needsOf(seen);
@@ -208,6 +207,31 @@ export class Leases {
       refill = { index, seen };
     }
     return { ok: false, current: session.current ? session.item : this.saw(pk, await this.#writes.get(pk)).item };
+  }
+
+  /**
+   * Cools the key if the session item, read now, says so (see `LeaseWrites.cool`); the
+   * counter items left are then empty, and this instance fills them blind, as after spreading.
+   */
+  #cool(pk: string, nowMs: number): Promise<boolean> {
+    // Once per key at a time in an instance; a throttled read or write leaves it for later.
+    let cooling = this.#cooling.get(pk);
+    if (cooling === undefined) {
+      cooling = (async () => {
+        const session = this.saw(pk, await this.#writes.get(pk)).item;
+        if (session === undefined || !(await this.#writes.cool(session, nowMs))) return false;
+        const left = Math.floor((session.shards ?? 0) / 2);
+        this.#fresh.set(pk, new Set(Array.from({ length: left }, (_, i) => i)));
+        return true;
+      })()
+        .catch((error: unknown) => {
+          if (isBusy(error)) return false;
+          throw error;
+        })
+        .finally(() => this.#cooling.delete(pk));
+      this.#cooling.set(pk, cooling);
+    }
+    return cooling;
   }
 
   /** The counter items this instance last saw the key spread over (0: none known). */
