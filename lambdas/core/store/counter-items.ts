@@ -315,3 +315,11 @@ export function whenCounterItems(x: UpdateExpression, shards: number): void {
   const name = x.name('shards');
   x.when('same counter items', shards === 0 ? `attribute_not_exists(${name})` : `${name} = ${x.value(shards)}`);
 }
+
+/**
+ * Whether a counter item's last lease has lasted longer than the cooling time, or the
+ * session item's last fill (of any counter item) is older than that: the key has cooled.
+ */
+export function cooled(item: { readonly filledAt?: number } | undefined, nowMs: number): boolean {
+  return item?.filledAt !== undefined && nowMs - item.filledAt > COOL_MS;
+}

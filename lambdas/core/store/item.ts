@@ -1,6 +1,7 @@
 import type { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { quotaStartFor, quotaUsedFor, type Counters, type Limits } from '../limits/limits.ts';
+import { isCounterAttribute } from '../limits/scope.ts';
 import type { SessionFields } from '../model/session.ts';
 import type { UpdateExpression } from './expression.ts';
 
@@ -146,4 +147,15 @@ export function quotaCounters(limits: Limits, quotaRemaining: number | undefined
   if (quotaRemaining !== undefined) counters.quotaUsed = quotaUsedFor(limits.quotaMax, quotaRemaining);
   if (quotaRenews !== undefined) counters.quotaStart = quotaStartFor(quotaRenews, limits.quotaRenewalRate);
   return counters;
+}
+
+/** `known` (settings) with the counts of `seen` (a session item this instance saw moments ago, at the same version). */
+export function withCountsOf(known: StoredSession, seen: StoredSession | undefined): StoredSession {
+  const counts: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(seen ?? {})) if (isCounterAttribute(name)) counts[name] = value;
+  return { ...withoutCounts(known), ...counts } as unknown as StoredSession;
+}
+
+function withoutCounts(item: StoredSession): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(item).filter(([name]) => !isCounterAttribute(name)));
 }

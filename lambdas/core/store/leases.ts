@@ -1,9 +1,9 @@
 import type { DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { CountPlan } from '../limits/limits.ts';
-import { isCounterAttribute, type CounterScope } from '../limits/scope.ts';
+import type { CounterScope } from '../limits/scope.ts';
 import type { CountResult } from './count-write.ts';
 import {
-  COOL_MS,
+  cooled,
   counterItemPk,
   countersSeenOn,
   FIRST_COUNTER_ITEMS,
@@ -19,7 +19,7 @@ import {
   type LeaseWindow,
   type SessionView,
 } from './counter-items.ts';
-import { guardOf, type SettingsGuard, type StoredSession } from './item.ts';
+import { guardOf, withCountsOf, type SettingsGuard, type StoredSession } from './item.ts';
 import { olderTag } from './lease-tag.ts';
 import { isBusy, LeaseWrites } from './lease-writes.ts';
 
@@ -319,17 +319,6 @@ export class Leases {
 type TransactItem = NonNullable<TransactWriteCommand['input']['TransactItems']>[number];
 type Update = TransactItem['Update'];
 
-/** `known` (settings) with the counts of `seen` (a session item this instance saw moments ago, at the same version). */
-function withCountsOf(known: StoredSession, seen: StoredSession | undefined): StoredSession {
-  const counts: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(seen ?? {})) if (isCounterAttribute(name)) counts[name] = value;
-  return { ...withoutCounts(known), ...counts } as unknown as StoredSession;
-}
-
-function withoutCounts(item: StoredSession): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(item).filter(([name]) => !isCounterAttribute(name)));
-}
-
 /** A short random pause, growing with the step: the units of a throttled item come back over a second. */
 function pause(step: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 20 * (step + 1) * (0.5 + Math.random())));
@@ -340,12 +329,4 @@ function pick(shards: number, busy: ReadonlySet<number>): number {
   const free = Array.from({ length: shards }, (_, index) => index).filter((index) => !busy.has(index));
   const from = free.length > 0 ? free : Array.from({ length: shards }, (_, index) => index);
   return from[Math.floor(Math.random() * from.length)]!;
-}
-
-/**
- * Whether a counter item's last lease has lasted longer than the cooling time, or the
- * session item's last fill (of any counter item) is older than that: the key has cooled.
- */
-function cooled(item: { readonly filledAt?: number } | undefined, nowMs: number): boolean {
-  return item?.filledAt !== undefined && nowMs - item.filledAt > COOL_MS;
 }
