@@ -24,18 +24,24 @@
  *   in flight across a re-creation (variants.ts): measures the
  *   detection of an injected bug on a commit that still has the issue's over-grants;
  *   `held-resets`: no reset in flight across a re-creation (the first over-grant alone).
+ * - `GATEPASS_HOT_SHARE` (default 4): one history in this many runs its instances under a
+ *   per-item throughput ceiling of 2–5 write units a second (hot-keys.ts), with bursts that
+ *   spread and grow the key and cooling steps that shrink it; 1: every history.
  * - `GATEPASS_HISTORY_SURVEY=1`: run every history to its first violation without
  *   stopping, and list the failing seeds (each replays alone with `GATEPASS_SEED=<seed>
  *   GATEPASS_HISTORIES=1`).
  */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, it } from 'vitest';
+import { DYNAMODB_TIMEOUTS, FixedDelayRetryStrategy } from '../../../lambdas/core/store/dynamo-client.ts';
 import { createDynamoClient } from '../../../local/table.ts';
 import { createTestTable, type TestTable } from '../../support/dynamo.ts';
 import { injectedBug } from './bugs.ts';
 import { historyArb } from './generator.ts';
 import { runHistory, type HistoryRun, type HistoryStats, type Rig } from './harness.ts';
 import { HoldNextWrite } from './hold.ts';
+import { HotKeys } from './hot-keys.ts';
 import { LostAnswers } from './lost-answers.ts';
 import { withoutHeldResets, withoutWindowChanges } from './variants.ts';
 
@@ -50,7 +56,8 @@ const WITHOUT = process.env.GATEPASS_HISTORY_WITHOUT ?? '';
 const VARIANTS = { '': undefined, 'window-changes': withoutWindowChanges, 'held-resets': withoutHeldResets } as const;
 if (!Object.hasOwn(VARIANTS, WITHOUT)) throw new Error(`GATEPASS_HISTORY_WITHOUT must be window-changes or held-resets, got ${WITHOUT}`);
 const VARIANT = VARIANTS[WITHOUT as keyof typeof VARIANTS];
-const HISTORIES_ARB = VARIANT ? historyArb(MIN_OPS, MAX_OPS).map(VARIANT) : historyArb(MIN_OPS, MAX_OPS);
+const HOT_SHARE = positive('GATEPASS_HOT_SHARE', 4);
+const HISTORIES_ARB = VARIANT ? historyArb(MIN_OPS, MAX_OPS, HOT_SHARE).map(VARIANT) : historyArb(MIN_OPS, MAX_OPS, HOT_SHARE);
 
 describe('the counting model, checked by random histories on DynamoDB Local', () => {
   let table: TestTable;
@@ -62,11 +69,37 @@ describe('the counting model, checked by random histories on DynamoDB Local', ()
     const clients = [0, 1, 2, 3].map(() => createDynamoClient(table.endpoint));
     for (const client of clients) lost.installOn(client);
     for (const client of clients.slice(0, 3)) BUG?.installOn?.(client);
+    BUG?.installOnAdmin?.(clients[3]!);
     hold.installOn(clients[3]!);
-    rig = { tableName: table.tableName, instanceClients: clients.slice(0, 3), adminClient: clients[3]!, lost, hold, bug: BUG };
+    // Hot histories' instances: the authorizer's own retries (a throttled counter item is tried elsewhere at once).
+    const hot = new HotKeys();
+    const { maxAttempts, retryDelayMs } = DYNAMODB_TIMEOUTS;
+    const hotClients = [0, 1, 2].map(() => {
+      const client = new DynamoDBClient({
+        endpoint: table.endpoint,
+        region: 'us-east-1',
+        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+        maxAttempts,
+        retryStrategy: new FixedDelayRetryStrategy(maxAttempts, retryDelayMs),
+      });
+      lost.installOn(client);
+      BUG?.installOn?.(client);
+      hot.installOn(client);
+      return client;
+    });
+    rig = {
+      tableName: table.tableName,
+      instanceClients: clients.slice(0, 3),
+      adminClient: clients[3]!,
+      lost,
+      hold,
+      bug: BUG,
+      hotClients,
+      hot,
+    };
   });
   afterAll(async () => {
-    for (const client of [...(rig?.instanceClients ?? []), rig?.adminClient]) client?.destroy();
+    for (const client of [...(rig?.instanceClients ?? []), ...(rig?.hotClients ?? []), rig?.adminClient]) client?.destroy();
     await table?.drop();
   });
 
@@ -78,6 +111,7 @@ describe('the counting model, checked by random histories on DynamoDB Local', ()
     lostAnswers: 0,
     requests: 0,
     violations: 0,
+    mostCounterItems: 0,
   };
   const counts: HistoryStats = {
     authorizations: 0,
@@ -94,6 +128,12 @@ describe('the counting model, checked by random histories on DynamoDB Local', ()
     recreations: 0,
     heldResets: 0,
     lostAdminAnswers: 0,
+    hotHistories: 0,
+    spreadHistories: 0,
+    spreads: 0,
+    growths: 0,
+    shrinks: 0,
+    hotFaults: 0,
   };
   const add = (run: HistoryRun, ops: number) => {
     totals.histories += 1;
@@ -102,6 +142,7 @@ describe('the counting model, checked by random histories on DynamoDB Local', ()
     totals.mostOps = Math.max(totals.mostOps, ops);
     totals.lostAnswers += run.lostAnswers;
     totals.requests += run.requests;
+    totals.mostCounterItems = Math.max(totals.mostCounterItems, run.mostCounterItems);
     for (const name of Object.keys(counts) as (keyof HistoryStats)[]) counts[name] += run[name];
     if (run.violation) totals.violations += 1;
   };
@@ -112,6 +153,8 @@ describe('the counting model, checked by random histories on DynamoDB Local', ()
     `${counts.policyWrites} policy writes, ${counts.twoPolicyKeys} keys given two policies, ${counts.scopeWrites} per-API limit writes, ` +
     `${counts.resets} resets, ${counts.recreations} re-creations (${counts.heldResets} under a reset in flight), ` +
     `${counts.lostAdminAnswers} lost admin/policy answers of ${totals.lostAnswers} lost answers, ${totals.requests} DynamoDB requests, ` +
+    `${counts.hotHistories} histories under a throughput ceiling (${counts.spreadHistories} with a spread key, at most ${totals.mostCounterItems} counter items; ` +
+    `${counts.spreads} spreads, ${counts.growths} growths, ${counts.shrinks} shrinks seen; ${rig?.hot.throttled ?? 0} requests throttled, ${counts.hotFaults} failed closed), ` +
     `${counts.failedClosed} failed closed, ${totals.violations} violations; seed ${SEED}${BUG ? `, injected bug ${BUG.name}` : ''}${WITHOUT ? `, without ${WITHOUT}` : ''}, ${((Date.now() - started) / 1000).toFixed(0)} s`;
 
   it(
