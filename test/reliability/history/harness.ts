@@ -211,7 +211,8 @@ export async function runHistory(spec: HistorySpec, rig: Rig, serial: number): P
         // Every change deletes the counter items: what their leases had not spent stays counted.
         if (views !== undefined && op.op.kind !== 'policy') model.revoked('key', views.key);
         if (views !== undefined && op.op.kind === 'policy') for (const who of WHO) if (views[who].shards > 0) model.revoked(who, 'unknown');
-        if (op.op.kind === 'policy') for (const who of WHO) model.stale.changed(who, now);
+        // A reset, a raise or a policy write is seen up to a second late by an instance that repeats a denial.
+        for (const who of op.op.kind === 'policy' ? WHO : (['key'] as const)) model.stale.changed(who, now);
         if (op.loseAnswer && lost.armed > armedBefore) {
           lost.disarm();
           lost.arm(armedBefore);

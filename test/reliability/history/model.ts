@@ -202,7 +202,12 @@ export class HistoryModel {
       if (spread && (revokes || writes || (who === 'key' && this.mayWrite(o.requests, o.at)))) this.revoked(who, 'unknown');
       summaries.push(this.#summary(o, who, mine, got, scopes, subject, expected?.value, doubts, slack));
     }
-    if (o.alongside?.kind === 'policy') for (const who of ['key', 'jwt'] as const) this.stale.changed(who, o.at);
+    // A raise is seen up to a second late too (a denial remembered under settings this instance remembers).
+    if (o.alongside !== undefined) this.stale.changed('key', o.at);
+    if (o.alongside?.kind === 'policy') this.stale.changed('jwt', o.at);
+    if (this.mayWrite(o.requests, o.at)) this.stale.changed('key', o.at);
+    if (o.requests.some((r) => r.who === 'jwt' && r.hook !== undefined && this.instances[r.instance]!.hooks))
+      this.stale.changed('jwt', o.at);
     violations.push(...this.#contention(o, possible, hooked));
     if (o.alongside?.kind === 'reset') {
       const counted = new Map<Scope, number>();

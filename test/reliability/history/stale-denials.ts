@@ -1,9 +1,11 @@
 /**
  * The model's slack for denials an instance repeats from memory (docs/ARCHITECTURE.md: a
  * hammered key's rate or quota denial is repeated for up to a second per instance, keyed by
- * the session's settings version; a hot key's lease code may deny on a session item it saw
- * less than a second ago). Neither notices a change that leaves the settings version as it
- * was — a reset, a policy write — so for up to a second after one, a denial may be stale:
+ * the settings version the instance decided on; a hot key's lease code may deny on a session
+ * item it saw less than a second ago). "A reset or raise is seen up to one second late": a
+ * reset and a policy write leave the version as it was, and a settings write is not seen
+ * by an instance that decides on the settings it remembers — so for up to a second after
+ * any of them, a denial may be stale:
  *
  * - repeated from memory: the subject had at least two rate/quota denials on one instance
  *   in the second before the change (or since), and the batch is less than a second of
@@ -23,7 +25,7 @@ const DENIALS_BEFORE_REPEATING = 2;
 export class StaleDenials {
   /** Per subject: rate/quota denials as [instance, shared-clock ms]. */
   readonly #denials: Record<Who, [number, number][]> = { key: [], jwt: [] };
-  /** Per subject: the last change that keeps the settings version (shared-clock ms, real ms). */
+  /** Per subject: the last change (shared-clock ms, real ms). */
   readonly #changes: Partial<Record<Who, { readonly at: number; readonly real: number }>> = {};
 
   constructor(readonly realClock: () => number = Date.now) {}
@@ -34,7 +36,7 @@ export class StaleDenials {
     this.#denials[who] = [...kept, ...instances.map((i): [number, number] => [i, at])];
   }
 
-  /** A reset or a policy write at `at` (shared clock) that `who`'s settings version does not show. */
+  /** A reset, a settings write or a policy write at `at` (shared clock): `who`'s denials may be stale for a second. */
   changed(who: Who, at: number): void {
     this.#changes[who] = { at, real: this.realClock() };
   }
