@@ -319,7 +319,7 @@ const hotProbeArb: fc.Arbitrary<Op[]> = fc
 const ceilingArb = fc.integer({ min: 3, max: 5 });
 
 /** Histories of about `minOps`..`maxOps` operations, printed readably when fast-check reports one; one in `hotShare` under a throughput ceiling. */
-export function historyArb(minOps: number, maxOps: number, hotShare = 20): fc.Arbitrary<HistorySpec> {
+export function historyArb(minOps: number, maxOps: number, hotShare = 25): fc.Arbitrary<HistorySpec> {
   // Every group is generated (a "nothing" comes once in 10⁶), but shrinks to nothing first:
   // fast-check can then drop the operations a failure does not need, below `minOps` too.
   const opsArb = (hot: boolean) => {

@@ -96,6 +96,8 @@ export class HistoryModel {
   /** The key was deleted and created again at `at`: new counters, nothing of the old key's. */
   recreated(at: number, settings: KeySettings | undefined): void {
     this.key = new Subject(settings, at);
+    // An instance deciding on the old key's remembered settings may repeat its denial for a second.
+    this.stale.changed('key', at);
   }
 
   /** A standalone reset-quota at `at`: new quota windows for every scope of the key (rate windows stand). */

@@ -3,8 +3,8 @@
  * hammered key's rate or quota denial is repeated for up to a second per instance, keyed by
  * the settings version the instance decided on; a hot key's lease code may deny on a session
  * item it saw less than a second ago). "A reset or raise is seen up to one second late": a
- * reset and a policy write leave the version as it was, and a settings write is not seen
- * by an instance that decides on the settings it remembers — so for up to a second after
+ * reset and a policy write leave the version as it was, and a settings write or a
+ * re-creation is not seen by an instance that decides on the settings it remembers — so for up to a second after
  * any of them, a denial may be stale:
  *
  * - repeated from memory: the subject had at least two rate/quota denials on one instance
