@@ -308,18 +308,41 @@ const burstArb: fc.Arbitrary<Op> = fc.record({
 const coolArb: fc.Arbitrary<Op> = fc.integer({ min: 61_000, max: 75_000 }).map((by) => ({ kind: 'clock', step: { by } }));
 
 /**
+ * A spread key's leases revoked while some are unspent: a reset (room again), a few
+ * requests (a fill leases up to three counter items and spends one), a change (it revokes
+ * every lease), then a burst that asks for more than the room left.
+ */
+const hotChangeArb: fc.Arbitrary<Op[]> = fc
+  .tuple(
+    fc.array(requestArb, { minLength: 2, maxLength: 4 }),
+    weighted<AdminOp>([2, fc.constant({ kind: 'reset' })], [1, quotaArb.map((quotaMax) => ({ kind: 'patch-quota', quotaMax }))]),
+    burstArb,
+  )
+  .map(([few, change, ask]): Op[] => [
+    { kind: 'admin', op: { kind: 'reset' } },
+    { kind: 'batch', requests: few, delayMs: 0 },
+    { kind: 'admin', op: change },
+    ask,
+  ]);
+
+/**
  * Hot keys (histories under a throughput ceiling): a burst or two spread the key and grow
- * it; then cooling steps, each followed by a few requests, shrink it.
+ * it; maybe a change revokes its leases; then cooling steps, each followed by a few
+ * requests, shrink it.
  */
 const hotProbeArb: fc.Arbitrary<Op[]> = fc
-  .tuple(fc.array(burstArb, { minLength: 1, maxLength: 2 }), fc.array(fc.tuple(coolArb, batchOn(0, 1)), { maxLength: 3 }))
-  .map(([bursts, cooling]) => [...bursts, ...cooling.flat()]);
+  .tuple(
+    fc.array(burstArb, { minLength: 1, maxLength: 2 }),
+    fc.option(hotChangeArb, { nil: undefined }),
+    fc.array(fc.tuple(coolArb, batchOn(0, 1)), { maxLength: 3 }),
+  )
+  .map(([bursts, change, cooling]) => [...bursts, ...(change ?? []), ...cooling.flat()]);
 
 /** W (write units per item per second) of a hot history's ceiling: low enough that a batch is throttled. */
 const ceilingArb = fc.integer({ min: 3, max: 5 });
 
 /** Histories of about `minOps`..`maxOps` operations, printed readably when fast-check reports one; one in `hotShare` under a throughput ceiling. */
-export function historyArb(minOps: number, maxOps: number, hotShare = 25): fc.Arbitrary<HistorySpec> {
+export function historyArb(minOps: number, maxOps: number, hotShare = 30): fc.Arbitrary<HistorySpec> {
   // Every group is generated (a "nothing" comes once in 10⁶), but shrinks to nothing first:
   // fast-check can then drop the operations a failure does not need, below `minOps` too.
   const opsArb = (hot: boolean) => {

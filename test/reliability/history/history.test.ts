@@ -31,7 +31,7 @@
  *   in flight across a re-creation (variants.ts): measures the
  *   detection of an injected bug on a commit that still has the issue's over-grants;
  *   `held-resets`: no reset in flight across a re-creation (the first over-grant alone).
- * - `GATEPASS_HOT_SHARE` (default 25): one history in this many runs its instances under a
+ * - `GATEPASS_HOT_SHARE` (default 30): one history in this many runs its instances under a
  *   per-item throughput ceiling of 2–5 write units a second (hot-keys.ts), with bursts that
  *   spread and grow the key and cooling steps that shrink it; 1: every history.
  * - `GATEPASS_HISTORY_SURVEY=1`: run every history to its first violation without
@@ -65,7 +65,7 @@ const WITHOUT = process.env.GATEPASS_HISTORY_WITHOUT ?? '';
 const VARIANTS = { '': undefined, 'window-changes': withoutWindowChanges, 'held-resets': withoutHeldResets } as const;
 if (!Object.hasOwn(VARIANTS, WITHOUT)) throw new Error(`GATEPASS_HISTORY_WITHOUT must be window-changes or held-resets, got ${WITHOUT}`);
 const VARIANT = VARIANTS[WITHOUT as keyof typeof VARIANTS];
-const HOT_SHARE = positive('GATEPASS_HOT_SHARE', 25);
+const HOT_SHARE = positive('GATEPASS_HOT_SHARE', 30);
 const HISTORIES_ARB = VARIANT ? historyArb(MIN_OPS, MAX_OPS, HOT_SHARE).map(VARIANT) : historyArb(MIN_OPS, MAX_OPS, HOT_SHARE);
 
 describe('the counting model, checked by random histories on DynamoDB Local', () => {
