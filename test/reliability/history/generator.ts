@@ -341,7 +341,7 @@ const hotProbeArb: fc.Arbitrary<Op[]> = fc
 /** W (write units per item per second) of a hot history's ceiling: low enough that a batch is throttled. */
 const ceilingArb = fc.integer({ min: 3, max: 5 });
 
-/** Histories of about `minOps`..`maxOps` operations, printed readably when fast-check reports one; one in `hotShare` under a throughput ceiling. */
+/** Histories of about `minOps`..`maxOps` operations, printed readably when fast-check reports one; one in `hotShare` under a throughput ceiling (0: none). */
 export function historyArb(minOps: number, maxOps: number, hotShare = 30): fc.Arbitrary<HistorySpec> {
   // Every group is generated (a "nothing" comes once in 10⁶), but shrinks to nothing first:
   // fast-check can then drop the operations a failure does not need, below `minOps` too.
@@ -357,6 +357,7 @@ export function historyArb(minOps: number, maxOps: number, hotShare = 30): fc.Ar
   };
   const base = { instances: clustersArb, key: keyArb, policies: policiesArb };
   const hot: fc.Arbitrary<HistorySpec> = fc.record({ hot: ceilingArb, ...base, ops: opsArb(true) });
-  const histories = hotShare <= 1 ? hot : weighted<HistorySpec>([hotShare - 1, fc.record({ ...base, ops: opsArb(false) })], [1, hot]);
+  const cool: fc.Arbitrary<HistorySpec> = fc.record({ ...base, ops: opsArb(false) });
+  const histories = hotShare === 0 ? cool : hotShare === 1 ? hot : weighted<HistorySpec>([hotShare - 1, cool], [1, hot]);
   return histories.map((h) => Object.assign(h, { [fc.toStringMethod]: () => describeHistory(h) }));
 }

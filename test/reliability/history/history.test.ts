@@ -33,7 +33,7 @@
  *   `held-resets`: no reset in flight across a re-creation (the first over-grant alone).
  * - `GATEPASS_HOT_SHARE` (default 30): one history in this many runs its instances under a
  *   per-item throughput ceiling of 2–5 write units a second (hot-keys.ts), with bursts that
- *   spread and grow the key and cooling steps that shrink it; 1: every history.
+ *   spread and grow the key and cooling steps that shrink it; 1: every history; 0: none.
  * - `GATEPASS_HISTORY_SURVEY=1`: run every history to its first violation without
  *   stopping, and list the failing seeds (each replays alone with `GATEPASS_SEED=<seed>
  *   GATEPASS_HISTORIES=1`).
