@@ -20,6 +20,8 @@ export interface InjectedBug {
   readonly clockDriftMs?: (index: number, elapsedMs: number) => number;
   /** Installed on every instance's DynamoDB client. */
   readonly installOn?: (client: DynamoDBClient) => void;
+  /** Installed on the admin's DynamoDB client. */
+  readonly installOnAdmin?: (client: DynamoDBClient) => void;
 }
 
 export const INJECTED_BUGS: readonly InjectedBug[] = [
@@ -64,7 +66,63 @@ export const INJECTED_BUGS: readonly InjectedBug[] = [
       );
     },
   },
+  {
+    name: 'counter-items-kept',
+    what: "a change (reset, settings write, lease tag takeover) leaves a hot key's counter items in place: their leases stay spendable",
+    installOn: keepCounterItems,
+    installOnAdmin: keepCounterItems,
+  },
+  {
+    name: 'fill-ignores-room',
+    what: "a hot key's fill takes its leases from the session item without checking that the window has room for them",
+    installOn: (client) => rewriteTransactions(client, 'historyFillIgnoresRoom', dropRoomCheck),
+  },
 ];
+
+type TransactItem = Record<string, Record<string, unknown>>;
+
+/** A change's transaction without its unconditioned deletes of counter items (`<pk>#c<i>`); cooling's conditioned ones stay. */
+function keepCounterItems(client: DynamoDBClient): void {
+  rewriteTransactions(client, 'historyCounterItemsKept', (items) =>
+    items.filter((item) => {
+      const remove = item.Delete;
+      return remove === undefined || remove.ConditionExpression !== undefined || !/#c\d+$/.test(pkOf(remove.Key));
+    }),
+  );
+}
+
+/**
+ * A fill's session write with its room clauses (`attribute_not_exists(used) OR used <= limit - taken`)
+ * made always true: the limit a lease may take up to becomes 10⁹.
+ */
+function dropRoomCheck(items: TransactItem[]): TransactItem[] {
+  const first = items[0]?.Update;
+  const condition = first?.ConditionExpression;
+  if (first === undefined || typeof condition !== 'string' || items.length < 2 || items[1]?.Put === undefined) return items;
+  const names = (first.ExpressionAttributeNames ?? {}) as Record<string, string>;
+  const values = { ...(first.ExpressionAttributeValues as Record<string, unknown>) };
+  for (const [, name, value] of condition.matchAll(/attribute_not_exists\((#\w+)\) OR \1 <= (:\w+)/g)) {
+    if (/Used/.test(names[name!] ?? '')) values[value!] = 1e9;
+  }
+  return [{ Update: { ...first, ExpressionAttributeValues: values } }, ...items.slice(1)];
+}
+
+/** Rewrites every TransactWriteItems `client` sends (document-client input, before it is marshalled). */
+function rewriteTransactions(client: DynamoDBClient, name: string, rewrite: (items: TransactItem[]) => TransactItem[]): void {
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const input = args.input as { TransactItems?: TransactItem[] };
+      if (String(context.commandName) !== 'TransactWriteItemsCommand' || input.TransactItems === undefined) return next(args);
+      return next({ ...args, input: { ...input, TransactItems: rewrite(input.TransactItems) } });
+    },
+    { step: 'initialize', name, priority: 'low', override: true },
+  );
+}
+
+function pkOf(key: unknown): string {
+  const pk = (key as { pk?: unknown } | undefined)?.pk;
+  return typeof pk === 'string' ? pk : String((pk as { S?: string } | undefined)?.S ?? '');
+}
 
 /** The bug `GATEPASS_INJECT` names, if any. */
 export function injectedBug(name: string | undefined): InjectedBug | undefined {

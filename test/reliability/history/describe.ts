@@ -9,6 +9,7 @@ import { RIGHTS, ROUTES } from './routes.ts';
 export function describeHistory(h: HistorySpec): string {
   const hooks = (i: HistorySpec['instances'][number]) => `${i.renews ? ', renewal hook' : ''}${i.hooks ? ', settings hook' : ''}`;
   const lines = [
+    ...(h.hot === undefined ? [] : [`hot: every item takes ${h.hot} write units a second (and ${10 * h.hot} read units)`]),
     `instances: ${h.instances.map((i, n) => `i${n} (+${i.offsetMs} ms, policy cache ${i.cacheSeconds} s${hooks(i)})`).join('; ')}`,
     `key: ${describeKey(h.key)}`,
     `policies: ${Object.entries(h.policies)

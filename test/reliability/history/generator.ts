@@ -90,6 +90,8 @@ export type Op =
     };
 
 export interface HistorySpec {
+  /** W of the per-item throughput ceiling the instances' clients run under (hot-keys.ts); none in most histories. */
+  readonly hot?: number;
   readonly instances: readonly InstanceSpec[];
   readonly key: KeySpec;
   readonly policies: Readonly<Record<PolicyName, PolicySpec>>;
@@ -296,13 +298,66 @@ const probeArb: fc.Arbitrary<Op[]> = fc.oneof(
     .map(([[use, ask], change, by]): Op[] => [use, { kind: 'admin', op: change }, { kind: 'clock', step: { by } }, ask]),
 );
 
-/** Histories of about `minOps`..`maxOps` operations, printed readably when fast-check reports one. */
-export function historyArb(minOps: number, maxOps: number): fc.Arbitrary<HistorySpec> {
+/** A burst: enough concurrent requests from every instance to take a throttled key's counter items past their units. */
+const burstArb: fc.Arbitrary<Op> = fc.record({
+  kind: fc.constant('batch' as const),
+  requests: fc.array(requestArb, { minLength: 10, maxLength: 16 }),
+  delayMs: fc.constant(0),
+});
+/** Past the cooling time (COOL_MS, 60 s) of a spread key's leases. */
+const coolArb: fc.Arbitrary<Op> = fc.integer({ min: 61_000, max: 75_000 }).map((by) => ({ kind: 'clock', step: { by } }));
+
+/**
+ * A spread key's leases revoked while some are unspent: a reset (room again), a few
+ * requests (a fill leases up to three counter items and spends one), a change (it revokes
+ * every lease), then a burst that asks for more than the room left.
+ */
+const hotChangeArb: fc.Arbitrary<Op[]> = fc
+  .tuple(
+    fc.array(requestArb, { minLength: 2, maxLength: 4 }),
+    weighted<AdminOp>([2, fc.constant({ kind: 'reset' })], [1, quotaArb.map((quotaMax) => ({ kind: 'patch-quota', quotaMax }))]),
+    burstArb,
+  )
+  .map(([few, change, ask]): Op[] => [
+    { kind: 'admin', op: { kind: 'reset' } },
+    { kind: 'batch', requests: few, delayMs: 0 },
+    { kind: 'admin', op: change },
+    ask,
+  ]);
+
+/**
+ * Hot keys (histories under a throughput ceiling): a burst or two spread the key and grow
+ * it; maybe a change revokes its leases; then cooling steps, each followed by a few
+ * requests, shrink it.
+ */
+const hotProbeArb: fc.Arbitrary<Op[]> = fc
+  .tuple(
+    fc.array(burstArb, { minLength: 1, maxLength: 2 }),
+    fc.option(hotChangeArb, { nil: undefined }),
+    fc.array(fc.tuple(coolArb, batchOn(0, 1)), { maxLength: 3 }),
+  )
+  .map(([bursts, change, cooling]) => [...bursts, ...(change ?? []), ...cooling.flat()]);
+
+/** W (write units per item per second) of a hot history's ceiling: low enough that a batch is throttled. */
+const ceilingArb = fc.integer({ min: 3, max: 5 });
+
+/** Histories of about `minOps`..`maxOps` operations, printed readably when fast-check reports one; one in `hotShare` under a throughput ceiling (0: none). */
+export function historyArb(minOps: number, maxOps: number, hotShare = 30): fc.Arbitrary<HistorySpec> {
   // Every group is generated (a "nothing" comes once in 10⁶), but shrinks to nothing first:
   // fast-check can then drop the operations a failure does not need, below `minOps` too.
-  const group = fc.option(weighted([6, opArb.map((op) => [op])], [1, probeArb]), { nil: undefined, freq: 1_000_000 });
-  const ops = fc.array(group, { minLength: Math.ceil(minOps * 0.8), maxLength: Math.ceil(maxOps * 0.8) });
-  return fc
-    .record({ instances: clustersArb, key: keyArb, policies: policiesArb, ops: ops.map((groups) => groups.flatMap((g) => g ?? [])) })
-    .map((h) => Object.assign(h, { [fc.toStringMethod]: () => describeHistory(h) }));
+  const opsArb = (hot: boolean) => {
+    const groups = hot
+      ? weighted([6, opArb.map((op) => [op])], [1, probeArb], [2, hotProbeArb])
+      : weighted([6, opArb.map((op) => [op])], [1, probeArb]);
+    const group = fc.option(groups, { nil: undefined, freq: 1_000_000 });
+    // A hot history's batches take seconds (a throttled item serves a few writes a second): a third as many groups.
+    const scale = hot ? 0.25 : 0.8;
+    const ops = fc.array(group, { minLength: Math.ceil(minOps * scale), maxLength: Math.ceil(maxOps * scale) });
+    return ops.map((g) => g.flatMap((ops) => ops ?? []));
+  };
+  const base = { instances: clustersArb, key: keyArb, policies: policiesArb };
+  const hot: fc.Arbitrary<HistorySpec> = fc.record({ hot: ceilingArb, ...base, ops: opsArb(true) });
+  const cool: fc.Arbitrary<HistorySpec> = fc.record({ ...base, ops: opsArb(false) });
+  const histories = hotShare === 0 ? cool : hotShare === 1 ? hot : weighted<HistorySpec>([hotShare - 1, cool], [1, hot]);
+  return histories.map((h) => Object.assign(h, { [fc.toStringMethod]: () => describeHistory(h) }));
 }

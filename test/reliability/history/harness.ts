@@ -13,6 +13,7 @@ import { createJwtVerifier } from '../../../lambdas/core/jwt/jwt.ts';
 import { ConfigSchema, validate } from '../../../lambdas/core/model/config.ts';
 import { silentLog } from '../../../lambdas/core/model/log.ts';
 import { PolicyStore } from '../../../lambdas/core/policies/policy-store.ts';
+import { jwtSessionPk } from '../../../lambdas/core/request/identify.ts';
 import { Pipeline } from '../../../lambdas/core/request/pipeline.ts';
 import { SessionStore } from '../../../lambdas/core/store/store.ts';
 import { signHmacToken } from '../../support/jwks-server.ts';
@@ -22,8 +23,9 @@ import { describeOp } from './describe.ts';
 import type { HistorySpec, Op, RequestSpec } from './generator.ts';
 import type { HoldNextWrite } from './hold.ts';
 import { renewal, settingsHook } from './hooks.ts';
+import { dumpItems, type HotKeys, type LeaseView, NOT_SPREAD, readLeases } from './hot-keys.ts';
 import type { LostAnswers } from './lost-answers.ts';
-import { type BatchRequest, HistoryModel } from './model.ts';
+import { type BatchRequest, HistoryModel, type Who } from './model.ts';
 import { authorize, request } from './requests.ts';
 import { nextTime } from './clock-steps.ts';
 import { RIGHTS, ROUTES } from './routes.ts';
@@ -43,6 +45,9 @@ export interface Rig {
   readonly adminClient: DynamoDBClient;
   readonly lost: LostAnswers;
   readonly hold: HoldNextWrite;
+  /** The instance clients of histories with hot keys: the authorizer's retry strategy, and the switchable ceiling. */
+  readonly hotClients: readonly DynamoDBClient[];
+  readonly hot: HotKeys;
   /** A bug injected on purpose, to measure what the checker detects. */
   readonly bug?: InjectedBug;
 }
@@ -63,6 +68,14 @@ export interface HistoryStats {
   recreations: number;
   heldResets: number;
   lostAdminAnswers: number;
+  /** Histories under a throughput ceiling, those where a key spread, and what their keys did (read after batches). */
+  hotHistories: number;
+  spreadHistories: number;
+  spreads: number;
+  growths: number;
+  shrinks: number;
+  /** Requests that failed closed in histories under a ceiling. */
+  hotFaults: number;
 }
 
 export interface HistoryRun extends HistoryStats {
@@ -71,6 +84,8 @@ export interface HistoryRun extends HistoryStats {
   readonly lostAnswers: number;
   /** DynamoDB requests sent (authorizations, admin writes and the model's reads), retries included. */
   readonly requests: number;
+  /** Most counter items a key of the history was seen spread over. */
+  readonly mostCounterItems: number;
 }
 
 const documentClient = (client: DynamoDBClient) =>
@@ -80,6 +95,8 @@ export async function runHistory(spec: HistorySpec, rig: Rig, serial: number): P
   let now = BASE_MS;
   const { tableName, lost, bug } = rig;
   lost.disarm();
+  rig.hot.heat(spec.hot);
+  const instanceClients = spec.hot === undefined ? rig.instanceClients : rig.hotClients;
   const adminDoc = documentClient(rig.adminClient);
   const adminPolicies = new PolicyStore({ client: adminDoc, tableName, cacheSeconds: 0, clock: () => now });
   const keys = new KeyService(
@@ -101,7 +118,7 @@ export async function runHistory(spec: HistorySpec, rig: Rig, serial: number): P
   });
 
   const pipelines = spec.instances.map((instance, i) => {
-    const doc = documentClient(rig.instanceClients[i]!);
+    const doc = documentClient(instanceClients[i]!);
     const clock = () => now + instance.offsetMs + (bug?.clockDriftMs?.(i, now - BASE_MS) ?? 0);
     const cacheSeconds = instance.cacheSeconds + (bug?.extraPolicyCacheSeconds ?? 0);
     const policies = new PolicyStore({ client: doc, tableName, cacheSeconds, clock });
@@ -139,13 +156,25 @@ export async function runHistory(spec: HistorySpec, rig: Rig, serial: number): P
     recreations: 0,
     heldResets: 0,
     lostAdminAnswers: 0,
+    hotHistories: spec.hot === undefined ? 0 : 1,
+    spreadHistories: 0,
+    spreads: 0,
+    growths: 0,
+    shrinks: 0,
+    hotFaults: 0,
   };
+  const jwtPk = jwtSessionPk('', `${admin.prefix}-user`).pk;
+  /** Counter items each subject was last seen spread over. */
+  const shards: Record<Who, number> = { key: 0, jwt: 0 };
+  let mostCounterItems = 0;
   const lostAtStart = lost.injected;
   const sentAtStart = lost.sent;
   const finish = (violation?: HistoryRun['violation']): HistoryRun => {
     lost.disarm();
     stats.scopedAllows = model.scopedAllows;
-    return { violation, trace, ...stats, lostAnswers: lost.injected - lostAtStart, requests: lost.sent - sentAtStart };
+    stats.spreadHistories = mostCounterItems > 0 ? 1 : 0;
+    const requests = lost.sent - sentAtStart;
+    return { violation, trace, ...stats, lostAnswers: lost.injected - lostAtStart, requests, mostCounterItems };
   };
   const describe = (op: Op) => describeOp(op, spec.instances.length);
   const time = (number: string) => `${number} t+${((now - BASE_MS) / 1000).toFixed(3)}s`;
@@ -154,6 +183,9 @@ export async function runHistory(spec: HistorySpec, rig: Rig, serial: number): P
     const messages = await runOp(op, `${String(index).padStart(2)}.`);
     if (messages.length > 0) {
       trace.push(`      ✗ ${messages.join('\n      ✗ ')}`);
+      if (spec.hot !== undefined) {
+        for (const pk of [`key#${key.keyId}`, jwtPk]) trace.push(...(await dumpItems(adminDoc, tableName, pk)).map((l) => `      ${l}`));
+      }
       return finish({ op: index, messages });
     }
   }
@@ -174,7 +206,13 @@ export async function runHistory(spec: HistorySpec, rig: Rig, serial: number): P
         const lostBefore = lost.injected;
         const armedBefore = lost.armed;
         if (op.loseAnswer) lost.arm(1);
+        const views = spec.hot === undefined ? undefined : { key: await leasesOf('key'), jwt: await leasesOf('jwt') };
         const result = await admin.run(op.op, model.settings, key.keyId);
+        // Every change deletes the counter items: what their leases had not spent stays counted.
+        if (views !== undefined && op.op.kind !== 'policy') model.revoked('key', views.key);
+        if (views !== undefined && op.op.kind === 'policy') for (const who of WHO) if (views[who].shards > 0) model.revoked(who, 'unknown');
+        // A reset, a raise or a policy write is seen up to a second late by an instance that repeats a denial.
+        for (const who of op.op.kind === 'policy' ? WHO : (['key'] as const)) model.stale.changed(who, now);
         if (op.loseAnswer && lost.armed > armedBefore) {
           lost.disarm();
           lost.arm(armedBefore);
@@ -189,7 +227,7 @@ export async function runHistory(spec: HistorySpec, rig: Rig, serial: number): P
         const lostBefore = lost.injected;
         const alongside = op.alongside;
         const adminRun =
-          alongside === undefined ? undefined : sleep(op.delayMs).then(() => admin.run(alongside, model.settings, key.keyId));
+          alongside === undefined ? undefined : () => sleep(op.delayMs).then(() => admin.run(alongside, model.settings, key.keyId));
         const [verdict, result] = await batch(
           op.requests,
           adminRun,
@@ -216,10 +254,11 @@ export async function runHistory(spec: HistorySpec, rig: Rig, serial: number): P
    */
   async function batch(
     specs: readonly RequestSpec[],
-    adminRun: Promise<Awaited<ReturnType<AdminDriver['run']>>> | undefined,
+    adminRun: (() => Promise<Awaited<ReturnType<AdminDriver['run']>>>) | undefined,
     settle: (r: Awaited<ReturnType<AdminDriver['run']>> | undefined) => Promise<string[]>,
     kind?: 'settings' | 'reset' | 'policy',
   ) {
+    const before = spec.hot === undefined ? undefined : { key: await leasesOf('key'), jwt: await leasesOf('jwt') };
     const lostBefore = lost.injected;
     const requests: BatchRequest[] = specs.map((r) => ({
       instance: r.instance % spec.instances.length,
@@ -230,8 +269,12 @@ export async function runHistory(spec: HistorySpec, rig: Rig, serial: number): P
     const decisions = Promise.all(
       requests.map((r) => authorize(pipelines[r.instance]!, request(r, r.who === 'jwt' ? `Bearer ${token}` : key.key))),
     );
-    const [outcomes, result] = await Promise.all([decisions, adminRun]);
+    const [outcomes, result] = await Promise.all([decisions, adminRun?.()]);
     const problems = await settle(result);
+    const leases =
+      before === undefined
+        ? undefined
+        : { key: { before: before.key, after: await leasesOf('key') }, jwt: { before: before.jwt, after: await leasesOf('jwt') } };
     const verdict = model.batch({
       at: now,
       requests,
@@ -239,12 +282,14 @@ export async function runHistory(spec: HistorySpec, rig: Rig, serial: number): P
       lost: lost.injected - lostBefore,
       alongside: kind && result ? { kind, ok: result.ok } : undefined,
       settingsAfter: adminRun || model.mayWrite(requests, now) ? await admin.readSettings(key.keyId) : model.settings,
+      leases,
     });
     stats.authorizations += requests.length;
     stats.jwtAuthorizations += requests.filter((r) => r.who === 'jwt').length;
     stats.hookRequests += requests.filter((r) => r.hook && spec.instances[r.instance]!.hooks).length;
     stats.batches += 1;
     stats.failedClosed += outcomes.filter((o) => 'error' in o).length;
+    if (spec.hot !== undefined) stats.hotFaults += outcomes.filter((o) => 'error' in o).length;
     if (verdict.clean) stats.cleanBatches += 1;
     return [{ ...verdict, violations: [...problems, ...verdict.violations] }, result] as const;
   }
@@ -259,7 +304,7 @@ export async function runHistory(spec: HistorySpec, rig: Rig, serial: number): P
     const lostBefore = lost.injected;
     const held = op.resetInFlight ? rig.hold.hold() : undefined;
     const reset = held ? admin.run({ kind: 'reset' }, model.settings, key.keyId) : undefined;
-    const parked = held && reset ? await Promise.race([held.parked, reset.then(() => undefined)]) : undefined;
+    const parked = held !== undefined && reset !== undefined ? await Promise.race([held.parked, reset.then(() => undefined)]) : undefined;
     if (held && parked === undefined) held.release();
     const deleted = await deleteKey();
     const created = await admin.createKey(op.key, key.key).then(
@@ -267,6 +312,7 @@ export async function runHistory(spec: HistorySpec, rig: Rig, serial: number): P
       (error: { code?: string; name?: string }) => ({ ok: false as const, error: error.code ?? error.name ?? 'Error' }),
     );
     if (created.ok) key = created.key;
+    shards.key = 0;
     model.recreated(now, await admin.readSettings(key.keyId));
     stats.recreations += 1;
     stats.twoPolicyKeys += op.key.policies.length > 1 ? 1 : 0;
@@ -282,7 +328,9 @@ export async function runHistory(spec: HistorySpec, rig: Rig, serial: number): P
       return [...between.violations];
     }
     const problems: string[] = [];
-    if (held && reset) {
+    if (held !== undefined && reset !== undefined) {
+      // A reset that lands on the new key deletes its counter items.
+      if (spec.hot !== undefined) model.revoked('key', await leasesOf('key'));
       held.release();
       const result = await reset;
       stats.heldResets += 1;
@@ -296,6 +344,19 @@ export async function runHistory(spec: HistorySpec, rig: Rig, serial: number): P
     const [after] = await batch(op.after, undefined, async () => []);
     trace.push(`      after: ${after.summary}`);
     return [...after.violations, ...problems];
+  }
+
+  /** A subject's counter items as they are now (none outside hot histories), counted into the stats. */
+  async function leasesOf(who: Who): Promise<LeaseView> {
+    if (spec.hot === undefined) return NOT_SPREAD;
+    const view = await readLeases(adminDoc, tableName, who === 'key' ? `key#${key.keyId}` : jwtPk);
+    const last = shards[who];
+    if (last === 0 && view.shards > 0) stats.spreads += 1;
+    else if (view.shards > last) stats.growths += 1;
+    else if (view.shards < last) stats.shrinks += 1;
+    shards[who] = view.shards;
+    mostCounterItems = Math.max(mostCounterItems, view.shards);
+    return view;
   }
 
   async function deleteKey(): Promise<string> {
@@ -316,6 +377,8 @@ export async function runHistory(spec: HistorySpec, rig: Rig, serial: number): P
     if (twoPolicies) stats.twoPolicyKeys += 1;
   }
 }
+
+const WHO: readonly Who[] = ['key', 'jwt'];
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

@@ -22,8 +22,10 @@
  * alongside, one way to decide every request, no window end in doubt): Allows =
  * Σ over scopes min(permitted, room) exactly, less at most one per lost answer.
  */
+import type { LeaseView } from './hot-keys.ts';
 import type { Route } from './routes.ts';
 import { candidatesFor, isExpiredAt, sameSettings, type InstanceSpec, type KeySettings, PolicyHistory, type Scope } from './settings.ts';
+import { StaleDenials } from './stale-denials.ts';
 import { expectedAllows, type RequestFacts, type ScopeFacts, Subject, scopeFacts } from './subject.ts';
 
 /** Failed counting writes after which a request fails closed (ARCHITECTURE.md, "Contention"). */
@@ -54,6 +56,8 @@ export interface BatchObservation {
   readonly alongside?: { readonly kind: 'settings' | 'reset' | 'policy'; readonly ok: boolean };
   /** The key's settings read back after the batch (`undefined`: no key). */
   readonly settingsAfter: KeySettings | undefined;
+  /** A subject's counter items read just before and just after the batch (hot-keys.ts), in histories with hot keys. */
+  readonly leases?: Partial<Record<Who, { readonly before: LeaseView; readonly after: LeaseView }>>;
 }
 
 export interface Verdict {
@@ -64,6 +68,7 @@ export interface Verdict {
 
 export class HistoryModel {
   readonly policies = new PolicyHistory();
+  readonly stale = new StaleDenials();
   /** Allows certainly counted in a per-API scope (for the closing line). */
   scopedAllows = 0;
   key: Subject;
@@ -91,6 +96,8 @@ export class HistoryModel {
   /** The key was deleted and created again at `at`: new counters, nothing of the old key's. */
   recreated(at: number, settings: KeySettings | undefined): void {
     this.key = new Subject(settings, at);
+    // An instance deciding on the old key's remembered settings may repeat its denial for a second.
+    this.stale.changed('key', at);
   }
 
   /** A standalone reset-quota at `at`: new quota windows for every scope of the key (rate windows stand). */
@@ -160,21 +167,49 @@ export class HistoryModel {
           );
         }
       }
+      const leases = o.leases?.[who];
+      const spread = leases !== undefined && (leases.before.shards > 0 || leases.after.shards > 0);
+      // A spread key may deny while counter items it did not try hold unspent leases (after the batch), or on a
+      // session item seen before a cooling gave leases back (before it).
+      const slack = spread ? leases.before.total + leases.after.total : 0;
       const doubts = this.#doubts(o, mine, facts, scopes, possible[who].length, hooked);
+      const stale = this.stale.doubt(who, o.at, spread);
+      if (stale !== undefined) doubts.push(stale);
       const got = mine.filter(allowed).length;
       let expected: { value: number; why: string } | undefined;
       if (doubts.length === 0) {
         expected = expectedAllows(subject, scopes, mine, facts);
-        if (got < expected.value - o.lost) {
-          const lost = o.lost > 0 ? ` less ${o.lost} lost answer(s)` : '';
+        // A request that failed closed where faults are allowed (see #contention) is excused: it was not decided.
+        const faults = mine.filter((i) => 'error' in o.outcomes[i]!).length;
+        if (got + faults < expected.value - o.lost - slack) {
+          const lost = `${o.lost > 0 ? ` less ${o.lost} lost answer(s)` : ''}${slack > 0 ? ` less ${slack} unspent lease(s)` : ''}`;
           const errors = mine.flatMap((i) => ('error' in o.outcomes[i]! ? [o.outcomes[i]!.error] : []));
           const failed = errors.length > 0 ? `; ${errors.length} failed closed: ${[...new Set(errors)].join(', ')}` : '';
           violations.push(`${who}: ${got} allowed, expected ${expected.value}${lost}: ${expected.why}${failed}`);
         }
       } else clean = false;
       this.#countIn(o, subject, scopes);
-      summaries.push(this.#summary(o, who, mine, got, scopes, subject, expected?.value, doubts));
+      const limitDenials = mine.filter((i) => {
+        const x = o.outcomes[i]!;
+        return 'reason' in x && (x.reason === 'quota_exceeded' || x.reason === 'rate_limited');
+      });
+      this.stale.denied(
+        who,
+        o.at,
+        limitDenials.map((i) => o.requests[i]!.instance),
+      );
+      // A change during the batch revoked leases no read saw (a fill may have come between): the model no longer knows the room.
+      const revokes = o.alongside !== undefined && (who === 'key' || o.alongside.kind === 'policy');
+      const writes = o.requests.some((r) => r.who === who && r.hook !== undefined && this.instances[r.instance]!.hooks);
+      if (spread && (revokes || writes || (who === 'key' && this.mayWrite(o.requests, o.at)))) this.revoked(who, 'unknown');
+      summaries.push(this.#summary(o, who, mine, got, scopes, subject, expected?.value, doubts, slack));
     }
+    // A raise is seen up to a second late too (a denial remembered under settings this instance remembers).
+    if (o.alongside !== undefined) this.stale.changed('key', o.at);
+    if (o.alongside?.kind === 'policy') this.stale.changed('jwt', o.at);
+    if (this.mayWrite(o.requests, o.at)) this.stale.changed('key', o.at);
+    if (o.requests.some((r) => r.who === 'jwt' && r.hook !== undefined && this.instances[r.instance]!.hooks))
+      this.stale.changed('jwt', o.at);
     violations.push(...this.#contention(o, possible, hooked));
     if (o.alongside?.kind === 'reset') {
       const counted = new Map<Scope, number>();
@@ -199,7 +234,23 @@ export class HistoryModel {
     }
   }
 
+  /**
+   * A change revoked a spread subject's leases (every change deletes the counter items): their
+   * unspent requests stay counted on the session item, in each window they were taken in —
+   * `view` read just before the change, or `'unknown'` (no room left the model can be sure of).
+   */
+  revoked(who: Who, view: LeaseView | 'unknown'): void {
+    const subject = who === 'key' ? this.key : this.jwt;
+    for (const [scope, w] of subject.scopes) {
+      const leases = view === 'unknown' ? { quota: Number.POSITIVE_INFINITY, rate: Number.POSITIVE_INFINITY } : view.unspent.get(scope);
+      if (leases === undefined) continue;
+      w.quota.leak(leases.quota);
+      w.rate.leak(leases.rate);
+    }
+  }
+
   #resetKey(at: number, outcome: 'landed' | 'maybe', countedAlongside: (scope: Scope) => number): void {
+    this.stale.changed('key', at);
     if (outcome === 'landed') this.key.since = at;
     for (const [scope, w] of this.key.scopes) w.quota.reset(at, outcome, countedAlongside(scope));
   }
@@ -228,8 +279,10 @@ export class HistoryModel {
     subject: Subject,
     expected: number | undefined,
     doubts: readonly string[],
+    slack: number,
   ): string {
-    const sure = expected === undefined ? `unsure: ${doubts.join(', ')}` : `expected ${expected}`;
+    const sure =
+      expected === undefined ? `unsure: ${doubts.join(', ')}` : `expected ${expected}${slack > 0 ? ` less ≤ ${slack} unspent` : ''}`;
     const caps = scopes.map((s) => `${s.scope} ≤ ${Math.min(s.quotaCap, s.rateCap)}`).join(', ');
     const denied = mine.flatMap((i) => ('reason' in o.outcomes[i]! ? [o.outcomes[i]!.reason] : []));
     const errors = mine.flatMap((i) => ('error' in o.outcomes[i]! ? [o.outcomes[i]!.error] : []));

@@ -25,7 +25,9 @@ export async function authorize(pipeline: Pipeline, req: AuthRequest): Promise<O
     const decision = await pipeline.authorize(req);
     return decision.allow ? { allow: true } : { allow: false, reason: decision.reason };
   } catch (error) {
-    const e = error as { code?: string; name?: string };
-    return { error: e.code ?? e.name ?? 'Error' };
+    const e = error as { code?: string; name?: string; message?: string };
+    // A throttled request names what was throttled (the simulated ceiling says which units ran out).
+    const units = /simulated ceiling: [\d.]+ (read|write) units/.exec(e.message ?? '')?.[1];
+    return { error: `${e.code ?? e.name ?? 'Error'}${units === undefined ? '' : ` (${units})`}` };
   }
 }

@@ -53,7 +53,7 @@ export function withoutWindowChanges(h: HistorySpec): HistorySpec {
     }
   };
   const policies = Object.fromEntries(Object.entries(h.policies).map(([name, p]) => [name, limits(p)])) as HistorySpec['policies'];
-  const fixed = { instances: h.instances, key: key(h.key), policies, ops: h.ops.map(op) };
+  const fixed = { ...(h.hot === undefined ? {} : { hot: h.hot }), instances: h.instances, key: key(h.key), policies, ops: h.ops.map(op) };
   return Object.assign(fixed, { [fc.toStringMethod]: () => describeHistory(fixed) });
 }
 

@@ -126,6 +126,11 @@ export class WindowTracker {
     this.fresh = true;
   }
 
+  /** Requests counted in the window without an Allow (a revoked lease's unspent part): widens only `usedHi`. */
+  leak(requests: number): void {
+    if (requests > 0) this.usedHi += requests;
+  }
+
   describe(): string {
     const used = this.usedLo === this.usedHi ? `${this.usedLo}` : `${this.usedLo}..${this.usedHi}`;
     return `${this.label} used ${used}`;
