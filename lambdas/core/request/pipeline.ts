@@ -170,7 +170,9 @@ export class Pipeline {
   /**
    * Decides on the item and counts the request. Only an Allow is ever made on remembered
    * settings, and only through a write conditioned on them; anything else is decided on a
-   * current item (a consistent read, or the item a failed write returned).
+   * current item (a consistent read, or the item a failed write returned) — but for a limit
+   * denial repeated from memory (`DenialMemory`), which may outlive a change, a reset or a
+   * re-creation of the key by up to half a second.
    */
   async #decideAndCount(
     start: Known,
