@@ -19,7 +19,7 @@ import type { SettingsGuard, StoredSession } from './item.ts';
  */
 
 /** Most counter items a key spreads over (a change of a hot key is one transaction of 1 + this many items). */
-export const MAX_COUNTER_ITEMS = 32;
+export const MAX_COUNTER_ITEMS = 64;
 /** Most requests one lease hands a counter item. */
 export const MAX_LEASE = 128;
 /** Counter items a key starts with when its session item is first throttled. */
