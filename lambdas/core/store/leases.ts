@@ -180,7 +180,13 @@ export class Leases {
       const others_ = filled.slice(1).map((e) => e.index);
       this.#filling.set(
         pk,
-        filling.then((done) => (done === 'ok' ? others_ : [])).finally(() => this.#filling.delete(pk)),
+        // A failed fill leaves nothing to spend on; its error is this request's (awaited below), never the waiters'.
+        filling
+          .then(
+            (done) => (done === 'ok' ? others_ : []),
+            () => [],
+          )
+          .finally(() => this.#filling.delete(pk)),
       );
       const outcome = await filling;
       for (const e of filled) added.delete(e.index);
