@@ -114,6 +114,8 @@ describe('a hot key under the per-item ceiling', () => {
     // Cooling gave every unspent lease back: the session item counts exactly the requests allowed.
     const used = cooled!.quotaUsed!;
     expect(used).toBe(allowed + cooling);
+    // A cool key's next request, once its session item has its units back, counts there again.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(await instances[1]!.pipeline.authorize(requestWith(key))).toMatchObject({ allow: true });
     expect((await session(pk))?.quotaUsed).toBe(used + 1);
   }, 30_000);
