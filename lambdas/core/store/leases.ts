@@ -30,7 +30,7 @@ const MAX_FILLED = 8;
 /** Counter items a request tries to spend on before it fills one. */
 const PROBES = 3;
 /** Attempts of the write that spreads a key (its session item is throttled when it is needed). */
-const GROW_ATTEMPTS = 12;
+const GROW_ATTEMPTS = 10;
 /** How long a session item this instance saw counts as current, to deny on (ms): as long as a repeated denial. */
 const FRESH_MS = 500;
 /** Hot keys whose session item an instance remembers as hints. */
@@ -316,7 +316,7 @@ export class Leases {
         return to;
       }
       if (outcome !== 'busy') return this.saw(pk, outcome.current).item?.shards ?? (outcome.current === undefined ? undefined : 0);
-      await new Promise((resolve) => setTimeout(resolve, 25 * attempt * (0.5 + Math.random())));
+      await new Promise((resolve) => setTimeout(resolve, 15 * attempt * (0.5 + Math.random())));
     }
     return undefined;
   }
@@ -327,7 +327,7 @@ type Update = TransactItem['Update'];
 
 /** A short random pause, growing with the step: the units of a throttled item come back over a second. */
 function pause(step: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 20 * (step + 1) * (0.5 + Math.random())));
+  return new Promise((resolve) => setTimeout(resolve, 10 * (step + 1) * (0.5 + Math.random())));
 }
 
 /** A counter item index at random, avoiding those found busy in this request while others remain. */
