@@ -3,6 +3,7 @@ import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { batchGetConsistent } from '../store/batch-get.ts';
+import { BoundedMap } from '../model/bounded-map.ts';
 import { AlreadyExistsError, GatepassError, NotFoundError, VersionConflictError } from '../model/errors.ts';
 import { preloadUrlPatterns } from '../model/url-pattern-engine.ts';
 import type { Policy, PolicyFields } from './policy.ts';
@@ -62,10 +63,9 @@ export class PolicyStore {
   readonly #client: DynamoDBDocumentClient;
   readonly #table: string;
   readonly #cacheMs: number;
-  readonly #maxEntries: number;
   readonly #clock: () => number;
   /** Insertion order = fetch order, so the first entry is the oldest. */
-  readonly #cache = new Map<string, CacheEntry>();
+  readonly #cache: BoundedMap<string, CacheEntry>;
 
   constructor(options: PolicyStoreOptions) {
     const cacheSeconds = options.cacheSeconds ?? 10;
@@ -76,7 +76,7 @@ export class PolicyStore {
     this.#client = options.client;
     this.#table = options.tableName;
     this.#cacheMs = cacheSeconds * 1000;
-    this.#maxEntries = maxEntries;
+    this.#cache = new BoundedMap(cacheSeconds === 0 ? 0 : maxEntries);
     this.#clock = options.clock ?? Date.now;
   }
 
@@ -263,11 +263,6 @@ export class PolicyStore {
   }
 
   #remember(id: string, policy: Policy | undefined, fetchedAt: number): void {
-    if (this.#cacheMs === 0) return;
-    this.#cache.delete(id);
-    while (this.#cache.size >= this.#maxEntries) {
-      this.#cache.delete(this.#cache.keys().next().value!);
-    }
     this.#cache.set(id, { policy, fetchedAt });
   }
 }

@@ -1,5 +1,6 @@
 import { windowEnd } from '../limits/limits.ts';
 import { scopeName, type CounterScope } from '../limits/scope.ts';
+import { BoundedMap } from '../model/bounded-map.ts';
 import type { StoredSession } from '../store/item.ts';
 import type { Denial } from './decision.ts';
 import type { Verdict } from './decide.ts';
@@ -30,13 +31,12 @@ interface Remembered {
  * never allows anything.
  */
 export class DenialMemory {
-  readonly #entries = new Map<string, Remembered>();
-  readonly #max: number;
+  readonly #entries: BoundedMap<string, Remembered>;
   readonly #ms: number;
 
   /** @param maxEntries most denials remembered (the oldest goes first); 0 turns it off. */
   constructor(maxEntries = 10_000, ms = DENIAL_MEMORY_MS) {
-    this.#max = maxEntries;
+    this.#entries = new BoundedMap(maxEntries);
     this.#ms = ms;
   }
 
@@ -54,7 +54,7 @@ export class DenialMemory {
 
   /** Remembers a limit denial decided on `item` (settings and counters current) at `nowMs`. */
   remember(item: StoredSession, verdict: Extract<Verdict, { allow: false }>, denial: Denial, nowMs: number): void {
-    if (this.#max === 0 || (verdict.check !== 'rate_limit' && verdict.check !== 'quota')) return;
+    if (verdict.check !== 'rate_limit' && verdict.check !== 'quota') return;
     const { limits, scope } = verdict.governing;
     const counters = verdict.counters ?? {};
     let ends = Number.POSITIVE_INFINITY;
@@ -66,8 +66,6 @@ export class DenialMemory {
     const key = `${item.pk}|${scopeName(scope)}`;
     const before = this.#entries.get(key);
     const same = before !== undefined && before.incarnation === item.incarnation && before.version === item.version && nowMs < before.until;
-    this.#entries.delete(key);
-    if (this.#entries.size >= this.#max) this.#entries.delete(this.#entries.keys().next().value!);
     const denials = same ? before.denials + 1 : 1;
     // The first denial of a run opens the interval; the ones that follow repeat until it ends.
     this.#entries.set(key, { denial, denials, incarnation: item.incarnation, version: item.version, until: same ? before.until : until });

@@ -17,6 +17,7 @@ import { decide } from './decide.ts';
 import { DENIAL_MEMORY_MS, DenialMemory } from './denial-memory.ts';
 import { allowContext, deny, pluginDeny, RESERVED_CONTEXT, type Decision, type Denial } from './decision.ts';
 import { identify, type Identity } from './identify.ts';
+import { KeyPointers } from './key-pointers.ts';
 import { SettingsMemory } from './settings-memory.ts';
 
 export type { AuthRequest } from './auth-request.ts';
@@ -77,12 +78,13 @@ export class Pipeline {
   readonly #denials: DenialMemory;
   readonly #sessions: SessionService;
   /** Rotated-in keys' partition keys → the session they use (immutable facts, bounded like the memory). */
-  readonly #pointers = new Map<string, string>();
+  readonly #pointers: KeyPointers;
 
   constructor(deps: PipelineDeps) {
     this.#deps = deps;
     this.#clock = deps.clock ?? Date.now;
     this.#memory = new SettingsMemory(deps.rememberedSessions ?? 10_000);
+    this.#pointers = new KeyPointers(deps.store, this.#memory, deps.rememberedSessions ?? 10_000);
     const denialMs = deps.denialMemoryMs ?? DENIAL_MEMORY_MS;
     this.#denials = new DenialMemory(denialMs > 0 ? (deps.rememberedSessions ?? 10_000) : 0, denialMs);
     this.#sessions = new SessionService(deps.store, async (ids) => (await this.#lookupPolicies(ids)).policies);
@@ -106,7 +108,7 @@ export class Pipeline {
     const identity = await identify(request, hooks, { ...this.#deps, sessions: this.#sessions }, nowMs);
     if (isDenial(identity)) return identity;
 
-    const { who, read } = await this.#follow(identity);
+    const { who, read } = await this.#pointers.follow(identity);
     const start = await this.#start(who, hooks, read);
     // Usage and logs name the session: a rotated-in key's denials count under the key id of the session it uses.
     const keyId = who.pointerPk === undefined ? identity.keyId : who.pk.slice(who.pk.indexOf('#') + 1);
@@ -137,23 +139,6 @@ export class Pipeline {
     const remembered = read === 'unread' ? this.#memory.get(identity.pk) : undefined;
     if (remembered) return { item: remembered, settingsCurrent: false, countersKnown: false };
     return { item: await current(), ...READ };
-  }
-
-  /**
-   * Where an API key's session lives: its own partition key, or — for a key made by a
-   * rotation — the session its pointer names. Pointers never change, so this instance
-   * remembers them; finding one costs a read that the request needed anyway.
-   */
-  async #follow(identity: Identity): Promise<{ who: Identity; read: StoredSession | undefined | 'unread' }> {
-    if (identity.presentedKeyId === undefined || identity.written !== undefined) return { who: identity, read: 'unread' };
-    const known = this.#pointers.get(identity.pk);
-    if (known !== undefined) return { who: { ...identity, pk: known, pointerPk: identity.pk }, read: 'unread' };
-    if (this.#memory.get(identity.pk) !== undefined) return { who: identity, read: 'unread' };
-    const item = await this.#deps.store.get(identity.pk);
-    if (!isKeyPointer(item)) return { who: identity, read: item };
-    if (this.#pointers.size >= (this.#deps.rememberedSessions ?? 10_000)) this.#pointers.delete(this.#pointers.keys().next().value!);
-    this.#pointers.set(identity.pk, item.sessionPk);
-    return { who: { ...identity, pk: item.sessionPk, pointerPk: identity.pk }, read: await this.#deps.store.get(item.sessionPk) };
   }
 
   /** Runs the `postAuth` hooks on a current item; what they write is what is decided on (I4). */
@@ -191,7 +176,7 @@ export class Pipeline {
       if (item === undefined && who.pointerPk !== undefined) {
         // The session a pointer named is gone: the key's own item may be another session now
         // (deleted, then imported again). Read it once, without the pointer.
-        this.#pointers.delete(who.pointerPk);
+        this.#pointers.forget(who.pointerPk);
         const own = await store.get(who.pointerPk);
         const target = isKeyPointer(own) ? own.sessionPk : who.pointerPk;
         who = { ...who, pk: target, pointerPk: undefined };

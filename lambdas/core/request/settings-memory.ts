@@ -1,4 +1,5 @@
 import { isCounterAttribute } from '../limits/scope.ts';
+import { BoundedMap } from '../model/bounded-map.ts';
 import type { StoredSession } from '../store/item.ts';
 
 /**
@@ -13,12 +14,11 @@ import type { StoredSession } from '../store/item.ts';
  * raw key.
  */
 export class SettingsMemory {
-  readonly #max: number;
-  readonly #items = new Map<string, StoredSession>();
+  readonly #items: BoundedMap<string, StoredSession>;
 
   /** @param maxEntries most sessions remembered; 0 turns remembering off. @default 10000 */
   constructor(maxEntries = 10_000) {
-    this.#max = maxEntries;
+    this.#items = new BoundedMap(maxEntries);
   }
 
   get(pk: string): StoredSession | undefined {
@@ -31,9 +31,6 @@ export class SettingsMemory {
 
   /** Remembers an item's settings (its counters are not kept). */
   remember(item: StoredSession): void {
-    if (this.#max === 0) return;
-    this.#items.delete(item.pk);
-    if (this.#items.size >= this.#max) this.#items.delete(this.#items.keys().next().value!);
     this.#items.set(item.pk, withoutCounters(item));
   }
 

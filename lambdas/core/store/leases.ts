@@ -5,23 +5,19 @@ import type { CountResult } from './count-write.ts';
 import {
   cooled,
   counterItemPk,
-  countersSeenOn,
   FIRST_COUNTER_ITEMS,
-  fillSessionExpression,
-  filledCounterItem,
   leaseHasRoom,
   leaseWindows,
   MAX_COUNTER_ITEMS,
-  planFills,
   unchangedCounterItem,
   type CounterItem,
-  type FillPlan,
   type LeaseWindow,
-  type SessionView,
 } from './counter-items.ts';
-import { guardOf, withCountsOf, type SettingsGuard, type StoredSession } from './item.ts';
+import { countersSeenOn, fillSessionExpression, filledCounterItem, planFills, type SessionView } from './fills.ts';
+import { guardOf, withCountsOf, type StoredSession } from './item.ts';
+import { LeaseMemory, OncePerKey } from './lease-memory.ts';
 import { olderTag } from './lease-tag.ts';
-import { isBusy, LeaseWrites } from './lease-writes.ts';
+import { isBusy, LeaseWrites, unspentLeases } from './lease-writes.ts';
 
 /** Steps (spends and fills) one request takes on a hot key before it lets the request be decided again. */
 const MAX_STEPS = 8;
@@ -31,10 +27,6 @@ const MAX_FILLED = 8;
 const PROBES = 3;
 /** Attempts of the write that spreads a key (its session item is throttled when it is needed). */
 const GROW_ATTEMPTS = 10;
-/** How long a session item this instance saw counts as current, to deny on (ms): as long as a repeated denial. */
-const FRESH_MS = 500;
-/** Hot keys whose session item an instance remembers as hints. */
-const REMEMBERED_SESSIONS = 1000;
 
 /**
  * Counting on a hot key's counter items (see `counter-items.ts` and docs/ARCHITECTURE.md,
@@ -46,18 +38,12 @@ const REMEMBERED_SESSIONS = 1000;
 export class Leases {
   readonly #writes: LeaseWrites;
   readonly #table: string;
-  /** The session items of hot keys as this instance last saw them: hints to plan fills with (never to deny on). */
-  readonly #sessions = new Map<string, { readonly item: StoredSession; readonly at: number }>();
+  /** What this instance remembers of its hot keys. */
+  readonly #memory = new LeaseMemory();
   /** Fills in flight in this instance, by key: the counter items each leaves for other requests. */
   readonly #filling = new Map<string, Promise<number[]>>();
-  /** Counter items this instance added (spreading or growing a key) and no one has filled yet, by key. */
-  readonly #fresh = new Map<string, Set<number>>();
-  /** Coolings in flight in this instance, by key. */
-  readonly #cooling = new Map<string, Promise<boolean>>();
-  /** When this instance last started spreading a key (see {@link heating}). */
-  readonly #heating = new Map<string, number>();
-  /** Keys this instance is spreading now (see {@link spread}). */
-  readonly #growing = new Map<string, Promise<number | undefined>>();
+  readonly #cooling = new OncePerKey<boolean>();
+  readonly #spreading = new OncePerKey<number | undefined>();
 
   constructor(client: DynamoDBDocumentClient, table: string) {
     this.#writes = new LeaseWrites(client, table);
@@ -76,14 +62,8 @@ export class Leases {
     const windows = leaseWindows(scope, plan);
     const { nowMs } = plan;
     const pk = known.pk;
-    const hint = this.#sessions.get(pk);
     // A session item seen moments ago may deny (as a repeated denial would); an older one only plans.
-    const fresh =
-      hint !== undefined &&
-      Date.now() - hint.at < FRESH_MS &&
-      hint.item.version === guard.version &&
-      hint.item.incarnation === guard.incarnation;
-    let session: SessionView = { item: hint?.item, current: false, fresh };
+    let session: SessionView = this.#memory.hint(pk, guard);
     let shards = known.shards ?? 0;
     let refill: { index: number; seen: CounterItem | undefined } | undefined;
     const busy = new Set<number>();
@@ -129,13 +109,13 @@ export class Leases {
       }
       // Cooling is opportunistic: if it cannot be done now (throttled, moved), the request goes on.
       if ((cooled(seen, nowMs) || cooled(session.item, nowMs)) && (await this.#cool(pk, nowMs)))
-        return { ok: false, current: this.saw(pk, await this.#writes.get(pk)).item };
+        return { ok: false, current: this.#memory.saw(pk, await this.#writes.get(pk)).item };
       const needsOf = (item: CounterItem | undefined) => (w: LeaseWindow) => !leaseHasRoom(item, guard, tag, w, nowMs);
       const needs = needsOf(seen);
       // The other counter items found without room that need the same leases are filled in the same write.
       const others = empties.filter((e) => e.index !== index && windows.every((w) => needs(w) === needsOf(e.seen)(w)));
       // Counter items this instance has just added (spreading, growing) are filled blind, on condition they still do not exist.
-      const added = this.#fresh.get(pk) ?? new Set<number>();
+      const added = this.#memory.addedOf(pk);
       const blind = windows.every(needs)
         ? [...added]
             .filter((i) => i < shards && i !== index && !others.some((e) => e.index === i))
@@ -147,7 +127,7 @@ export class Leases {
       // No room: decided on the session item (the request's settings, the counts it was seen with).
       if (plan === 'no room') return { ok: false, current: session.current ? session.item : withCountsOf(known, session.item) };
       if (plan === 'read') {
-        session = this.saw(pk, await this.#writes.get(pk));
+        session = this.#memory.saw(pk, await this.#writes.get(pk));
         if (session.item === undefined) return { ok: false, current: undefined };
         shards = session.item.shards ?? 0;
         refill = { index, seen };
@@ -191,7 +171,7 @@ export class Leases {
       const outcome = await filling;
       for (const e of filled) added.delete(e.index);
       if (outcome === 'ok') {
-        this.#afterFill(pk, session.item, guard, plan, nowMs);
+        this.#memory.afterFill(pk, session.item, guard, plan, nowMs);
         return { ok: true, item: { ...known, ...countersSeenOn(items[0]!, windows), shards } };
       }
       if (outcome === 'busy') {
@@ -202,72 +182,46 @@ export class Leases {
       }
       if (outcome.index !== 0) {
         // Another fill landed on one of the counter items first: spend again.
-        this.#fresh.delete(pk);
+        this.#memory.forgetAdded(pk);
         empties.length = 0;
         continue;
       }
       // The session item is not as planned: plan again on it as it is.
-      session = this.saw(pk, outcome.item);
+      session = this.#memory.saw(pk, outcome.item);
       if (session.item === undefined) return { ok: false, current: undefined };
       shards = session.item.shards ?? 0;
       refill = { index, seen };
     }
-    return { ok: false, current: session.current ? session.item : this.saw(pk, await this.#writes.get(pk)).item };
+    return { ok: false, current: session.current ? session.item : this.#memory.saw(pk, await this.#writes.get(pk)).item };
   }
 
   /**
-   * Cools the key if the session item, read now, says so (see `LeaseWrites.cool`); the
-   * counter items left are then empty, and this instance fills them blind, as after spreading.
+   * Cools the key if the session item, read now, says so (see `LeaseWrites.cool`), once per
+   * key at a time in this instance; a throttled read or write leaves it for later. The counter
+   * items left are then empty, and this instance fills them blind, as after spreading.
    */
   #cool(pk: string, nowMs: number): Promise<boolean> {
-    // Once per key at a time in an instance; a throttled read or write leaves it for later.
-    let cooling = this.#cooling.get(pk);
-    if (cooling === undefined) {
-      cooling = (async () => {
-        const session = this.saw(pk, await this.#writes.get(pk)).item;
+    return this.#cooling.run(pk, async () => {
+      try {
+        const session = this.#memory.saw(pk, await this.#writes.get(pk)).item;
         if (session === undefined || !(await this.#writes.cool(session, nowMs))) return false;
-        const left = Math.floor((session.shards ?? 0) / 2);
-        this.#fresh.set(pk, new Set(Array.from({ length: left }, (_, i) => i)));
+        this.#memory.added(pk, 0, Math.floor((session.shards ?? 0) / 2));
         return true;
-      })()
-        .catch((error: unknown) => {
-          if (isBusy(error)) return false;
-          throw error;
-        })
-        .finally(() => this.#cooling.delete(pk));
-      this.#cooling.set(pk, cooling);
-    }
-    return cooling;
+      } catch (error) {
+        if (isBusy(error)) return false;
+        throw error;
+      }
+    });
   }
 
   /** The counter items this instance last saw the key spread over (0: none known). */
   shardsOf(pk: string): number {
-    return this.#sessions.get(pk)?.item.shards ?? 0;
+    return this.#memory.shardsOf(pk);
   }
 
-  /** Remembers the session item as it is (a read, or the item a failed condition returned); it is current for this request. */
-  saw(pk: string, item: StoredSession | undefined): SessionView {
-    if (item === undefined) this.#sessions.delete(pk);
-    else this.#remember(pk, item);
-    return { item, current: true };
-  }
-
-  /** After a fill landed: the session's count as this instance knows it now (a hint for its next fill). */
-  #afterFill(pk: string, item: StoredSession | undefined, guard: SettingsGuard, plan: FillPlan, nowMs: number): void {
-    // The session item as this fill left it, under its guard: its count at least this (others may have taken more),
-    // so "no room" on it holds (until a reset), and the window starts are exact.
-    const next: Record<string, unknown> = { ...item, version: guard.version, incarnation: guard.incarnation, filledAt: nowMs };
-    for (const { window: w, step, start, base, lease } of plan.fills) {
-      next[w.start] = start;
-      next[w.used] = (step === 'open' ? 0 : base) + lease * plan.items;
-    }
-    this.#remember(pk, next as unknown as StoredSession);
-  }
-
-  #remember(pk: string, item: StoredSession): void {
-    this.#sessions.delete(pk);
-    if (this.#sessions.size >= REMEMBERED_SESSIONS) this.#sessions.delete(this.#sessions.keys().next().value!);
-    this.#sessions.set(pk, { item, at: Date.now() });
+  /** See {@link LeaseMemory.heating}. */
+  heating(pk: string): boolean {
+    return this.#memory.heating(pk);
   }
 
   /**
@@ -276,26 +230,10 @@ export class Leases {
    * items in force after it, or `undefined` when the session item could not be written.
    */
   spread(pk: string): Promise<number | undefined> {
-    let growing = this.#growing.get(pk);
-    if (growing === undefined) {
-      this.#heating.set(pk, Date.now());
-      growing = this.grow(pk, 0).finally(() => this.#growing.delete(pk));
-      this.#growing.set(pk, growing);
-    }
-    return growing;
-  }
-
-  /**
-   * Whether this instance found the key's session item throttled in the last second and has
-   * not seen it spread yet: its requests then wait for the spreading write instead of adding
-   * counting writes to the throttled item.
-   */
-  heating(pk: string): boolean {
-    const since = this.#heating.get(pk);
-    if (since === undefined) return false;
-    if (Date.now() - since < FRESH_MS && this.shardsOf(pk) === 0) return true;
-    this.#heating.delete(pk);
-    return false;
+    return this.#spreading.run(pk, () => {
+      this.#memory.heat(pk);
+      return this.grow(pk, 0);
+    });
   }
 
   /**
@@ -311,14 +249,22 @@ export class Leases {
     for (let attempt = 1; attempt <= GROW_ATTEMPTS; attempt++) {
       const outcome = await this.#writes.raiseShards(pk, to);
       if (outcome === 'ok') {
-        if (this.#fresh.size >= REMEMBERED_SESSIONS) this.#fresh.delete(this.#fresh.keys().next().value!);
-        this.#fresh.set(pk, new Set(Array.from({ length: to - from }, (_, i) => from + i)));
+        this.#memory.added(pk, from, to);
         return to;
       }
-      if (outcome !== 'busy') return this.saw(pk, outcome.current).item?.shards ?? (outcome.current === undefined ? undefined : 0);
+      if (outcome !== 'busy') return this.#memory.saw(pk, outcome.current).item?.shards ?? (outcome.current === undefined ? undefined : 0);
       await new Promise((resolve) => setTimeout(resolve, 15 * attempt * (0.5 + Math.random())));
     }
     return undefined;
+  }
+
+  /** The session as requests have used it, for reading only: see `SessionStore.counted`. */
+  async counted(item: StoredSession): Promise<StoredSession> {
+    if ((item.shards ?? 0) === 0) return item;
+    const unspent = unspentLeases(item, await this.#writes.counterItems(item));
+    const counted: Record<string, unknown> = { ...item };
+    for (const [used, count] of Object.entries(unspent)) counted[used] = (item as unknown as Record<string, number>)[used]! - count;
+    return counted as unknown as StoredSession;
   }
 }
 

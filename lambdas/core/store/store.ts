@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { ProvisionedThroughputExceededException, TransactionConflictException } from '@aws-sdk/client-dynamodb';
+import { TransactionConflictException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, type TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { CountPlan } from '../limits/limits.ts';
 import type { CounterScope } from '../limits/scope.ts';
-import { AlreadyExistsError, ContentionError, NotFoundError, VersionConflictError } from '../model/errors.ts';
+import { AlreadyExistsError, NotFoundError, VersionConflictError } from '../model/errors.ts';
 import { countWrite, type CountResult } from './count-write.ts';
-import { backOff, CONFLICT_ATTEMPTS, transactOnce } from './transaction.ts';
+import { backOff, CONFLICT_ATTEMPTS, revoking, transactOnce } from './transaction.ts';
 import { UpdateExpression } from './expression.ts';
 import { sessionIndexKind } from './kind-index.ts';
 import { whenCounterItems } from './counter-items.ts';
-import { counterItemDeletes, isBusy, LeaseWrites, unspentLeases } from './lease-writes.ts';
+import { counterItemDeletes, isBusy } from './lease-writes.ts';
 import { Leases } from './leases.ts';
 import {
   guardOf,
@@ -67,14 +67,12 @@ export class SessionStore {
   readonly #table: string;
   readonly #retention: number;
   readonly #leases: Leases;
-  readonly #leaseWrites: LeaseWrites;
 
   constructor(options: SessionStoreOptions) {
     this.#client = options.client;
     this.#table = options.tableName;
     this.#retention = options.retentionSeconds;
     this.#leases = new Leases(options.client, options.tableName);
-    this.#leaseWrites = new LeaseWrites(options.client, options.tableName);
   }
 
   /** Strongly consistent read; `undefined` when there is no such session. */
@@ -89,12 +87,8 @@ export class SessionStore {
    * allowed, not what was leased. One read per counter item. Never written back: a spend
    * may land at any moment after the reads.
    */
-  async counted(item: StoredSession): Promise<StoredSession> {
-    if ((item.shards ?? 0) === 0) return item;
-    const unspent = unspentLeases(item, await this.#leaseWrites.counterItems(item));
-    const counted: Record<string, unknown> = { ...item };
-    for (const [used, count] of Object.entries(unspent)) counted[used] = (item as unknown as Record<string, number>)[used]! - count;
-    return counted as unknown as StoredSession;
+  counted(item: StoredSession): Promise<StoredSession> {
+    return this.#leases.counted(item);
   }
 
   /**
@@ -140,40 +134,12 @@ export class SessionStore {
    * the version alone, so requests in flight are not disturbed.
    */
   async change(pk: string, guard: WriteGuard, change: SessionChange, now: number): Promise<void> {
-    await this.#revoking(guard, (shards) => {
+    await revoking(this.#client, guard, (shards) => {
       const x = this.#changeExpression(pk, guard, change, now);
       whenCounterItems(x, shards);
       const update = { TableName: this.#table, Key: { pk }, ...x.build() } as TransactItem['Update'];
       return [{ Update: update }, ...counterItemDeletes(this.#table, pk, shards)];
     });
-  }
-
-  /**
-   * Sends a transaction whose first write is the session item's, with every lease revoked:
-   * the session item conditioned on its number of counter items (`build` adds
-   * {@link whenCounterItems}) and those items deleted.
-   * When the key grew or shrank since the caller read it (its guard holding otherwise), the
-   * transaction is built again for the number in force.
-   */
-  async #revoking(guard: WriteGuard, build: (shards: number) => TransactItem[], failed?: (index: number) => void): Promise<void> {
-    let shards = guard.shards ?? 0;
-    for (let attempt = 1; attempt <= CONFLICT_ATTEMPTS; attempt++) {
-      const items = build(shards);
-      let moved: number | undefined;
-      await transactOnce(this.#client, items, (current, index) => {
-        failed?.(index);
-        if (index === 0 && current !== undefined && holds(current, guard) && (current.shards ?? 0) !== shards) {
-          moved = current.shards ?? 0;
-          throw new ShardsMoved();
-        }
-        return conflict(current, guard);
-      }).catch((error: unknown) => {
-        if (!(error instanceof ShardsMoved)) throw error;
-      });
-      if (moved === undefined) return;
-      shards = moved;
-    }
-    throw new ContentionError(`the key's counter items kept changing during ${CONFLICT_ATTEMPTS} attempts`);
   }
 
   /** The update of a change: guarded, settings with a new version, named counters, and the TTL that follows `expires`. */
@@ -210,7 +176,8 @@ export class SessionStore {
     retired: readonly string[],
     now: number,
   ): Promise<void> {
-    await this.#revoking(
+    await revoking(
+      this.#client,
       guard,
       (shards) => {
         const x = this.#changeExpression(pk, guard, change, now);
@@ -232,7 +199,7 @@ export class SessionStore {
    * the pointers of the keys rotated into it (`pointers`), so that no key of it lingers.
    */
   async delete(pk: string, guard: WriteGuard, pointers: readonly string[] = []): Promise<void> {
-    await this.#revoking(guard, (shards) => {
+    await revoking(this.#client, guard, (shards) => {
       const x = new UpdateExpression();
       whenGuard(x, guard);
       whenCounterItems(x, shards);
@@ -265,11 +232,11 @@ export class SessionStore {
   async count(known: StoredSession, scope: CounterScope, plan: CountPlan, tag = ''): Promise<CountResult> {
     // A key this instance has seen spread (by another request, since `known` was remembered) counts on its counter items.
     const shards = Math.max(known.shards ?? 0, this.#leases.shardsOf(known.pk));
-    if (shards > 0) {
-      return this.#leases.count({ ...known, shards }, scope, plan, tag);
-    }
+    if (shards > 0) return this.#leases.count({ ...known, shards }, scope, plan, tag);
+    // This instance is spreading the key (its session item was throttled a moment ago): wait for that, not add to it.
+    const spreading = this.#leases.heating(known.pk) ? await this.#leases.spread(known.pk) : undefined;
+    if (spreading) return this.count({ ...known, shards: spreading }, scope, plan, tag);
     try {
-      if (this.#leases.heating(known.pk)) throw new ProvisionedThroughputExceededException({ message: 'spreading', $metadata: {} });
       return await this.#countOn(known, scope, plan);
     } catch (error) {
       if (!isBusy(error)) throw error;
@@ -296,19 +263,4 @@ export class SessionStore {
   #ttl(expires: number): Record<string, number> {
     return expires > 0 ? { [TABLE.ttlAttribute]: expires + this.#retention } : {};
   }
-}
-
-/** A session item's number of counter items moved under a change: it is built again. */
-class ShardsMoved extends Error {}
-
-/** Whether `current` is still the life (and version, when the guard names one) the guard read. */
-function holds(current: StoredSession, guard: WriteGuard): boolean {
-  return current.incarnation === guard.incarnation && (guard.version === undefined || current.version === guard.version);
-}
-
-/** A failed guard: gone, or changed since the read (another life of the key, or another version). */
-function conflict(current: StoredSession | undefined, guard: WriteGuard): never {
-  if (current === undefined) throw new NotFoundError('no session for this key');
-  if (current.incarnation !== guard.incarnation) throw new NotFoundError('the key read was deleted (and re-created since)');
-  throw new VersionConflictError(`session changed concurrently (expected version ${guard.version}, found ${current.version})`, current);
 }

@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { ContentionError } from '../model/errors.ts';
-import type { StoredSession } from './item.ts';
+import { ContentionError, NotFoundError, VersionConflictError } from '../model/errors.ts';
+import type { StoredSession, WriteGuard } from './item.ts';
 import { isBusy } from './lease-writes.ts';
 
-type TransactItem = NonNullable<TransactWriteCommand['input']['TransactItems']>[number];
+export type TransactItem = NonNullable<TransactWriteCommand['input']['TransactItems']>[number];
 
 /** Attempts of a settings write cancelled by a conflicting request in flight on the item (not by its condition). */
 export const CONFLICT_ATTEMPTS = 4;
@@ -57,4 +57,52 @@ export async function transactOnce(
 /** A short random pause before trying a write a transaction in flight rejected (it applied nothing). */
 export function backOff(attempt: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 5 * 2 ** attempt * Math.random()));
+}
+
+/**
+ * Sends a transaction whose first write is the session item's, with every lease revoked:
+ * the session item conditioned on its number of counter items (`build` adds
+ * {@link whenCounterItems}) and those items deleted.
+ * When the key grew or shrank since the caller read it (its guard holding otherwise), the
+ * transaction is built again for the number in force.
+ */
+export async function revoking(
+  client: DynamoDBDocumentClient,
+  guard: WriteGuard,
+  build: (shards: number) => TransactItem[],
+  failed?: (index: number) => void,
+): Promise<void> {
+  let shards = guard.shards ?? 0;
+  for (let attempt = 1; attempt <= CONFLICT_ATTEMPTS; attempt++) {
+    const items = build(shards);
+    let moved: number | undefined;
+    await transactOnce(client, items, (current, index) => {
+      failed?.(index);
+      if (index === 0 && current !== undefined && holds(current, guard) && (current.shards ?? 0) !== shards) {
+        moved = current.shards ?? 0;
+        throw new ShardsMoved();
+      }
+      return conflict(current, guard);
+    }).catch((error: unknown) => {
+      if (!(error instanceof ShardsMoved)) throw error;
+    });
+    if (moved === undefined) return;
+    shards = moved;
+  }
+  throw new ContentionError(`the key's counter items kept changing during ${CONFLICT_ATTEMPTS} attempts`);
+}
+
+/** A session item's number of counter items moved under a change: it is built again. */
+class ShardsMoved extends Error {}
+
+/** Whether `current` is still the life (and version, when the guard names one) the guard read. */
+function holds(current: StoredSession, guard: WriteGuard): boolean {
+  return current.incarnation === guard.incarnation && (guard.version === undefined || current.version === guard.version);
+}
+
+/** A failed guard: gone, or changed since the read (another life of the key, or another version). */
+function conflict(current: StoredSession | undefined, guard: WriteGuard): never {
+  if (current === undefined) throw new NotFoundError('no session for this key');
+  if (current.incarnation !== guard.incarnation) throw new NotFoundError('the key read was deleted (and re-created since)');
+  throw new VersionConflictError(`session changed concurrently (expected version ${guard.version}, found ${current.version})`, current);
 }

@@ -1,0 +1,42 @@
+import { BoundedMap } from '../model/bounded-map.ts';
+import { isKeyPointer, type StoredSession } from '../store/item.ts';
+import type { SessionStore } from '../store/store.ts';
+import type { Identity } from './identify.ts';
+import type { SettingsMemory } from './settings-memory.ts';
+
+/**
+ * Rotated-in keys' partition keys → the session each uses, as one instance remembers them
+ * (pointers are written once, with the rotation, and never change), bounded like the
+ * remembered settings.
+ */
+export class KeyPointers {
+  readonly #store: SessionStore;
+  readonly #memory: SettingsMemory;
+  readonly #pointers: BoundedMap<string, string>;
+
+  constructor(store: SessionStore, memory: SettingsMemory, max: number) {
+    this.#store = store;
+    this.#memory = memory;
+    this.#pointers = new BoundedMap(max);
+  }
+
+  /**
+   * Where an API key's session lives: its own partition key, or — for a key made by a
+   * rotation — the session its pointer names. Pointers never change, so this instance
+   * remembers them; finding one costs a read that the request needed anyway.
+   */
+  async follow(identity: Identity): Promise<{ who: Identity; read: StoredSession | undefined | 'unread' }> {
+    if (identity.presentedKeyId === undefined || identity.written !== undefined) return { who: identity, read: 'unread' };
+    const known = this.#pointers.get(identity.pk);
+    if (known !== undefined) return { who: { ...identity, pk: known, pointerPk: identity.pk }, read: 'unread' };
+    if (this.#memory.get(identity.pk) !== undefined) return { who: identity, read: 'unread' };
+    const item = await this.#store.get(identity.pk);
+    if (!isKeyPointer(item)) return { who: identity, read: item };
+    this.#pointers.set(identity.pk, item.sessionPk);
+    return { who: { ...identity, pk: item.sessionPk, pointerPk: identity.pk }, read: await this.#store.get(item.sessionPk) };
+  }
+  /** The session a pointer named is gone: the key's own item is read again next time. */
+  forget(pointerPk: string): void {
+    this.#pointers.delete(pointerPk);
+  }
+}

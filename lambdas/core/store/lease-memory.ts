@@ -1,0 +1,107 @@
+import { BoundedMap } from '../model/bounded-map.ts';
+import type { FillPlan, SessionView } from './fills.ts';
+import type { SettingsGuard, StoredSession } from './item.ts';
+
+/** Hot keys an instance remembers something of. */
+const REMEMBERED_KEYS = 1000;
+/** How long a session item this instance saw counts as current, to deny on (ms): as long as a repeated denial. */
+export const FRESH_MS = 500;
+
+/**
+ * What one instance remembers of its hot keys, by partition key, all bounded: the session
+ * item as last seen (a hint to plan fills with; to deny on only while fresh), the counter
+ * items it has just added and nobody has filled yet, and when it started spreading a key.
+ * Nothing here ever allows: every use is checked by a conditional write.
+ */
+export class LeaseMemory {
+  readonly #sessions = new BoundedMap<string, { readonly item: StoredSession; readonly at: number }>(REMEMBERED_KEYS);
+  readonly #added = new BoundedMap<string, Set<number>>(REMEMBERED_KEYS);
+  readonly #heating = new BoundedMap<string, number>(REMEMBERED_KEYS);
+
+  /** Remembers the session item as it is (a read, or the item a failed condition returned); it is current for this request. */
+  saw(pk: string, item: StoredSession | undefined): SessionView {
+    if (item === undefined) this.#sessions.delete(pk);
+    else this.#sessions.set(pk, { item, at: Date.now() });
+    return { item, current: true };
+  }
+
+  /** The session item as last seen, as a hint; fresh (enough to deny on) when seen under `guard` moments ago. */
+  hint(pk: string, guard: SettingsGuard): SessionView {
+    const seen = this.#sessions.get(pk);
+    const fresh =
+      seen !== undefined &&
+      Date.now() - seen.at < FRESH_MS &&
+      seen.item.version === guard.version &&
+      seen.item.incarnation === guard.incarnation;
+    return { item: seen?.item, current: false, fresh };
+  }
+
+  /** The counter items this instance last saw the key spread over (0: none known). */
+  shardsOf(pk: string): number {
+    return this.#sessions.get(pk)?.item.shards ?? 0;
+  }
+
+  /**
+   * After a fill landed: the session item as it left it, under its guard — its count at least
+   * this (others may have taken more), so "no room" on it holds until a reset, and the window
+   * starts are exact.
+   */
+  afterFill(pk: string, item: StoredSession | undefined, guard: SettingsGuard, plan: FillPlan, nowMs: number): void {
+    const next: Record<string, unknown> = { ...item, version: guard.version, incarnation: guard.incarnation, filledAt: nowMs };
+    for (const { window: w, step, start, base, lease } of plan.fills) {
+      next[w.start] = start;
+      next[w.used] = (step === 'open' ? 0 : base) + lease * plan.items;
+    }
+    this.#sessions.set(pk, { item: next as unknown as StoredSession, at: Date.now() });
+  }
+
+  /** Counter items `from … to - 1` of `pk`, just added by this instance (spreading, growing, cooling): known not to exist. */
+  added(pk: string, from: number, to: number): void {
+    this.#added.set(pk, new Set(Array.from({ length: to - from }, (_, i) => from + i)));
+  }
+
+  /** The counter items of `pk` this instance added and nobody has filled yet (a live set: fills take theirs out). */
+  addedOf(pk: string): Set<number> {
+    return this.#added.get(pk) ?? new Set();
+  }
+
+  /** Another fill reached one of them first: none is known to be absent any more. */
+  forgetAdded(pk: string): void {
+    this.#added.delete(pk);
+  }
+
+  /** This instance starts spreading `pk`. */
+  heat(pk: string): void {
+    this.#heating.set(pk, Date.now());
+  }
+
+  /**
+   * Whether this instance found the key's session item throttled in the last moments and has
+   * not seen it spread yet: its requests then wait for the spreading write instead of adding
+   * counting writes to the throttled item.
+   */
+  heating(pk: string): boolean {
+    const since = this.#heating.get(pk);
+    if (since === undefined) return false;
+    if (Date.now() - since < FRESH_MS && this.shardsOf(pk) === 0) return true;
+    this.#heating.delete(pk);
+    return false;
+  }
+}
+
+/**
+ * One promise per key at a time: requests of one instance that need the same write on the
+ * same key (spreading it, cooling it) wait for one.
+ */
+export class OncePerKey<T> {
+  readonly #running = new Map<string, Promise<T>>();
+
+  run(pk: string, work: () => Promise<T>): Promise<T> {
+    let running = this.#running.get(pk);
+    if (running === undefined) {
+      running = work().finally(() => this.#running.delete(pk));
+      this.#running.set(pk, running);
+    }
+    return running;
+  }
+}
