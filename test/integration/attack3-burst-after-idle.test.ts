@@ -1,12 +1,9 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COOL_MS } from '../../lambdas/core/store/counter-items.ts';
-import type { Decision } from '../../lambdas/core/request/decision.ts';
-import { DYNAMODB_TIMEOUTS, FixedDelayRetryStrategy } from '../../lambdas/core/store/dynamo-client.ts';
 import { ThroughputCeiling } from '../../local/throughput-ceiling.ts';
-import { createTestTable, dynamoEndpoint, type TestTable } from '../support/dynamo.ts';
+import { createTestTable, type TestTable } from '../support/dynamo.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
+import { authorizerClient, drive, spreadKey } from '../support/hot-keys.ts';
 
 const W = 10;
 
@@ -24,20 +21,13 @@ describe('attack3: a burst on a spread key after a quiet minute', () => {
   const ceiling = new ThroughputCeiling({ writeUnitsPerSecond: W });
   const offset = { ms: 0 };
   const clock = () => Date.now() + offset.ms;
+  const pipelines = () => instances.map((instance) => instance.pipeline);
   let instances: ReturnType<typeof pipelineOn>[];
 
   beforeAll(async () => {
     table = await createTestTable('attack3-burst');
-    const { maxAttempts, retryDelayMs } = DYNAMODB_TIMEOUTS;
     instances = Array.from({ length: 3 }, () => {
-      const raw = new DynamoDBClient({
-        endpoint: dynamoEndpoint(),
-        region: 'us-east-1',
-        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-        maxAttempts,
-        retryStrategy: new FixedDelayRetryStrategy(maxAttempts, retryDelayMs),
-      });
-      ceiling.install(raw);
+      const raw = authorizerClient(ceiling);
       return pipelineOn(raw, table.tableName, { clock });
     });
   });
@@ -45,33 +35,13 @@ describe('attack3: a burst on a spread key after a quiet minute', () => {
     await table.drop();
   });
 
-  async function drive(key: string, ms: number, workers = 8): Promise<(Decision | Error)[]> {
-    const until = Date.now() + ms;
-    const answers: (Decision | Error)[] = [];
-    await Promise.all(
-      instances.flatMap(({ pipeline }) =>
-        Array.from({ length: workers }, async () => {
-          while (Date.now() < until) answers.push(await pipeline.authorize(requestWith(key)).catch((error: Error) => error));
-        }),
-      ),
-    );
-    return answers;
-  }
-
   it('answers without faults', async () => {
     const { key, keyId } = await instances[0]!.keys.create({ quotaMax: 1_000_000, quotaRenewalRate: 86_400 });
-    await table.doc.send(
-      new UpdateCommand({
-        TableName: table.tableName,
-        Key: { pk: `key#${keyId}` },
-        UpdateExpression: 'SET shards = :s',
-        ExpressionAttributeValues: { ':s': 32 },
-      }),
-    );
+    await spreadKey(table.doc, table.tableName, `key#${keyId}`, 32);
     for (const { pipeline } of instances) expect((await pipeline.authorize(requestWith(key))).allow).toBe(true);
     offset.ms += COOL_MS + 1000;
     ceiling.reset();
-    const answers = await drive(key, 3000);
+    const answers = await drive(pipelines(), key, 3000);
     const faults = answers.filter((a) => a instanceof Error);
     // On the bug: 19 faults of 26 answers (ProvisionedThroughputExceededException, ContentionError); the same
     // burst without the quiet minute: 222 answers, no fault.

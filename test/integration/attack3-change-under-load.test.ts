@@ -1,12 +1,11 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Decision } from '../../lambdas/core/request/decision.ts';
 import type { StoredSession } from '../../lambdas/core/store/item.ts';
-import { DYNAMODB_TIMEOUTS, FixedDelayRetryStrategy } from '../../lambdas/core/store/dynamo-client.ts';
 import { ThroughputCeiling } from '../../local/throughput-ceiling.ts';
-import { createTestTable, dynamoEndpoint, type TestTable } from '../support/dynamo.ts';
+import { createTestTable, type TestTable } from '../support/dynamo.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
+import { authorizerClient } from '../support/hot-keys.ts';
 
 const W = 10;
 
@@ -31,17 +30,9 @@ describe('attack3: a change of a hammered hot key', () => {
 
   beforeAll(async () => {
     table = await createTestTable('attack3-change-load');
-    const { maxAttempts, retryDelayMs } = DYNAMODB_TIMEOUTS;
     // Three authorizer instances and an admin (the fourth), all on the same DynamoDB.
     instances = Array.from({ length: 4 }, () => {
-      const raw = new DynamoDBClient({
-        endpoint: dynamoEndpoint(),
-        region: 'us-east-1',
-        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-        maxAttempts,
-        retryStrategy: new FixedDelayRetryStrategy(maxAttempts, retryDelayMs),
-      });
-      ceiling.install(raw);
+      const raw = authorizerClient(ceiling);
       return pipelineOn(raw, table.tableName);
     });
   });

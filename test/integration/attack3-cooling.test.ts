@@ -1,11 +1,12 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COOL_MS } from '../../lambdas/core/store/counter-items.ts';
 import type { StoredSession } from '../../lambdas/core/store/item.ts';
 import { createDynamoClient } from '../../local/table.ts';
 import { createTestTable, type TestTable } from '../support/dynamo.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
+import { spreadKey } from '../support/hot-keys.ts';
 
 /** Attacks on cooling (a key's counter items halve once its leases are spent slowly). */
 describe('attack3: cooling', () => {
@@ -36,15 +37,7 @@ describe('attack3: cooling', () => {
 
   const session = async (pk: string) =>
     (await table.doc.send(new GetCommand({ TableName: table.tableName, Key: { pk }, ConsistentRead: true }))).Item as StoredSession;
-  const spread = (pk: string, shards: number) =>
-    table.doc.send(
-      new UpdateCommand({
-        TableName: table.tableName,
-        Key: { pk },
-        UpdateExpression: 'SET shards = :s',
-        ExpressionAttributeValues: { ':s': shards },
-      }),
-    );
+  const spread = (pk: string, shards: number) => spreadKey(table.doc, table.tableName, pk, shards);
   const total = () => Object.values(calls).reduce((sum, n) => sum + n, 0);
   const zero = () => {
     for (const k of Object.keys(calls)) delete calls[k];

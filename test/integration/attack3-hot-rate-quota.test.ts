@@ -1,9 +1,8 @@
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Decision } from '../../lambdas/core/request/decision.ts';
 import { createDynamoClient } from '../../local/table.ts';
 import { createTestTable, type TestTable } from '../support/dynamo.ts';
-import { pipelineOn, requestWith } from '../support/pipeline.ts';
+import { pipelineOn } from '../support/pipeline.ts';
+import { drive, spreadKey } from '../support/hot-keys.ts';
 
 /**
  * Attack, as a user would meet it: a key with a rate limit and a quota, spread over 8
@@ -16,6 +15,7 @@ import { pipelineOn, requestWith } from '../support/pipeline.ts';
  */
 describe('attack3: a hot key with a rate limit and a quota, three instances', () => {
   let table: TestTable;
+  const pipelines = () => instances.map((instance) => instance.pipeline);
   let instances: ReturnType<typeof pipelineOn>[];
 
   beforeAll(async () => {
@@ -26,31 +26,11 @@ describe('attack3: a hot key with a rate limit and a quota, three instances', ()
     await table.drop();
   });
 
-  async function drive(key: string, ms: number, workers = 8): Promise<(Decision | Error)[]> {
-    const until = Date.now() + ms;
-    const answers: (Decision | Error)[] = [];
-    await Promise.all(
-      instances.flatMap(({ pipeline }) =>
-        Array.from({ length: workers }, async () => {
-          while (Date.now() < until) answers.push(await pipeline.authorize(requestWith(key)).catch((error: Error) => error));
-        }),
-      ),
-    );
-    return answers;
-  }
-
   it('never allows more than the quota', async () => {
     const quota = 60;
     const { key, keyId } = await instances[0]!.keys.create({ rate: 30, per: 1, quotaMax: quota, quotaRenewalRate: 86_400 });
-    await table.doc.send(
-      new UpdateCommand({
-        TableName: table.tableName,
-        Key: { pk: `key#${keyId}` },
-        UpdateExpression: 'SET shards = :s',
-        ExpressionAttributeValues: { ':s': 8 },
-      }),
-    );
-    const answers = await drive(key, 5000);
+    await spreadKey(table.doc, table.tableName, `key#${keyId}`, 8);
+    const answers = await drive(pipelines(), key, 5000);
     const allowed = answers.filter((a) => !(a instanceof Error) && a.allow).length;
     expect(allowed).toBeLessThanOrEqual(quota);
   }, 30_000);

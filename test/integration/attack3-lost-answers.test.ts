@@ -1,4 +1,3 @@
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyService } from '../../lambdas/admin/key-service.ts';
 import { parseConfig } from '../../lambdas/core/model/config.ts';
@@ -9,6 +8,7 @@ import { SessionStore } from '../../lambdas/core/store/store.ts';
 import { createTestTable, type TestTable } from '../support/dynamo.ts';
 import { lossyClient, type LossyClient } from '../support/lossy-client.ts';
 import { concurrently, requestWith } from '../support/pipeline.ts';
+import { spreadKey } from '../support/hot-keys.ts';
 
 /**
  * Attack (held): lost answers on a hot key. Every spend (UpdateItem) and every fill, cooling
@@ -44,14 +44,7 @@ describe('attack3: lost answers on a hot key, three instances', () => {
   ]) {
     it(`never allows more than the limit: ${JSON.stringify(limits)}`, async () => {
       const { key, keyId } = await keys.create(limits);
-      await table.doc.send(
-        new UpdateCommand({
-          TableName: table.tableName,
-          Key: { pk: `key#${keyId}` },
-          UpdateExpression: 'SET shards = :s',
-          ExpressionAttributeValues: { ':s': 4 },
-        }),
-      );
+      await spreadKey(table.doc, table.tableName, `key#${keyId}`, 4);
       // One request at a time per instance (the lossy client loses every other answer of its own sends).
       const answers: (Decision | Error)[] = [];
       for (let round = 0; round < 20; round++)

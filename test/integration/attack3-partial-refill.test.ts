@@ -1,9 +1,9 @@
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KeyService } from '../../lambdas/admin/key-service.ts';
 import type { Pipeline } from '../../lambdas/core/request/pipeline.ts';
 import { createTestTable, type TestTable } from '../support/dynamo.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
+import { spreadKey } from '../support/hot-keys.ts';
 
 /**
  * Attack: a key with a rate limit AND a quota, spread over counter items. A fill renews only
@@ -34,14 +34,7 @@ describe('attack3: a rate-only refill of a counter item', () => {
   it('never allows more than the quota when rate leases are renewed while the quota lease has room', async () => {
     const quota = 20;
     const { key, keyId } = await keys.create({ rate: 5, per: 1, quotaMax: quota, quotaRenewalRate: 86_400 });
-    await table.doc.send(
-      new UpdateCommand({
-        TableName: table.tableName,
-        Key: { pk: `key#${keyId}` },
-        UpdateExpression: 'SET shards = :s',
-        ExpressionAttributeValues: { ':s': 1 },
-      }),
-    );
+    await spreadKey(table.doc, table.tableName, `key#${keyId}`, 1);
 
     let allowed = 0;
     for (let second = 0; second < 10; second++) {

@@ -1,10 +1,10 @@
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Decision } from '../../lambdas/core/request/decision.ts';
 import type { Pipeline } from '../../lambdas/core/request/pipeline.ts';
 import { createDynamoClient } from '../../local/table.ts';
 import { createTestTable, type TestTable } from '../support/dynamo.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
+import { spreadKey } from '../support/hot-keys.ts';
 
 /**
  * Attack: one counter item holds the leases of every scope of the key (its own, and each
@@ -25,15 +25,7 @@ describe('attack3: a per-API fill undoes the key scope spends', () => {
     await table.drop();
   });
 
-  const spread = (keyId: string, shards: number) =>
-    table.doc.send(
-      new UpdateCommand({
-        TableName: table.tableName,
-        Key: { pk: `key#${keyId}` },
-        UpdateExpression: 'SET shards = :s',
-        ExpressionAttributeValues: { ':s': shards },
-      }),
-    );
+  const spread = (keyId: string, shards: number) => spreadKey(table.doc, table.tableName, `key#${keyId}`, shards);
   const fields = (catalogQuota: number, payments: object) => ({
     quotaMax: catalogQuota,
     quotaRenewalRate: 86_400,

@@ -1,4 +1,4 @@
-import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyService } from '../../lambdas/admin/key-service.ts';
 import { parseConfig } from '../../lambdas/core/model/config.ts';
@@ -9,6 +9,7 @@ import { Pipeline } from '../../lambdas/core/request/pipeline.ts';
 import { SessionStore } from '../../lambdas/core/store/store.ts';
 import { createTestTable, type TestTable } from '../support/dynamo.ts';
 import { requestWith } from '../support/pipeline.ts';
+import { spreadKey } from '../support/hot-keys.ts';
 
 function fields(input: PolicyInput): PolicyFields {
   const parsed = parsePolicyInput(input);
@@ -46,14 +47,7 @@ describe('attack3: a policy deleted and created again, on a hot key', () => {
 
   async function hotKeyOn(policy: string): Promise<string> {
     const { key, keyId } = await keys.create({ applyPolicies: [policy] });
-    await table.doc.send(
-      new UpdateCommand({
-        TableName: table.tableName,
-        Key: { pk: `key#${keyId}` },
-        UpdateExpression: 'SET shards = :s',
-        ExpressionAttributeValues: { ':s': 8 },
-      }),
-    );
+    await spreadKey(table.doc, table.tableName, `key#${keyId}`, 8);
     for (let i = 0; i < 40; i++) expect((await pipeline.authorize(requestWith(key))).allow).toBe(true);
     return key;
   }

@@ -1,4 +1,3 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyService } from '../../lambdas/admin/key-service.ts';
@@ -6,13 +5,12 @@ import { parseConfig } from '../../lambdas/core/model/config.ts';
 import { silentLog } from '../../lambdas/core/model/log.ts';
 import { parsePolicyInput, type PolicyFields, type PolicyInput } from '../../lambdas/core/policies/policy.ts';
 import { PolicyStore } from '../../lambdas/core/policies/policy-store.ts';
-import type { Decision } from '../../lambdas/core/request/decision.ts';
 import { Pipeline } from '../../lambdas/core/request/pipeline.ts';
-import { DYNAMODB_TIMEOUTS, FixedDelayRetryStrategy } from '../../lambdas/core/store/dynamo-client.ts';
 import { SessionStore } from '../../lambdas/core/store/store.ts';
 import { ThroughputCeiling } from '../../local/throughput-ceiling.ts';
-import { createTestTable, dynamoEndpoint, type TestTable } from '../support/dynamo.ts';
+import { createTestTable, type TestTable } from '../support/dynamo.ts';
 import { requestWith } from '../support/pipeline.ts';
+import { authorizerClient, drive } from '../support/hot-keys.ts';
 
 const W = 10;
 
@@ -40,17 +38,9 @@ describe('attack3: a policy edit on a hot key, instances on the old version', ()
 
   beforeAll(async () => {
     table = await createTestTable('attack3-rollout');
-    const { maxAttempts, retryDelayMs } = DYNAMODB_TIMEOUTS;
     const config = parseConfig(JSON.stringify({ tableName: table.tableName }));
     instances = Array.from({ length: 3 }, (_, i) => {
-      const raw = new DynamoDBClient({
-        endpoint: dynamoEndpoint(),
-        region: 'us-east-1',
-        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-        maxAttempts,
-        retryStrategy: new FixedDelayRetryStrategy(maxAttempts, retryDelayMs),
-      });
-      ceiling.install(raw);
+      const raw = authorizerClient(ceiling);
       const doc = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
       const store = new SessionStore({ client: doc, tableName: table.tableName, retentionSeconds: config.sessionRetentionSeconds });
       // Instance 0 sees policy edits within a second; 1 and 2 cache them for a minute (any cache longer than the test).
@@ -65,25 +55,19 @@ describe('attack3: a policy edit on a hot key, instances on the old version', ()
     await table.drop();
   });
 
-  async function drive(key: string, ms: number, on: readonly number[], workers = 8): Promise<(Decision | Error)[]> {
-    const until = Date.now() + ms;
-    const answers: (Decision | Error)[] = [];
-    await Promise.all(
-      on.flatMap((i) =>
-        Array.from({ length: workers }, async () => {
-          while (Date.now() < until) answers.push(await instances[i]!.authorize(requestWith(key)).catch((error: Error) => error));
-        }),
-      ),
+  const load = (key: string, ms: number, on: readonly number[]) =>
+    drive(
+      on.map((i) => instances[i]!),
+      key,
+      ms,
     );
-    return answers;
-  }
 
   it('answers the instances on the old policy version without faults', async () => {
     const plan: PolicyInput = { quotaMax: 1_000_000, quotaRenewalRate: 86_400, accessRights: { api1: {} } };
     await admin.put('plan', fields(plan));
     const { key } = await keys.create({ applyPolicies: ['plan'] });
     ceiling.reset();
-    const before = await drive(key, 2000, [0, 1, 2]);
+    const before = await load(key, 2000, [0, 1, 2]);
     // (Under 10 %: beside other load tests on a starved CPU, the key's first second of spreading may fail a few closed.)
     expect(before.filter((a) => a instanceof Error).length).toBeLessThan(before.length * 0.1);
 
@@ -92,7 +76,7 @@ describe('attack3: a policy edit on a hot key, instances on the old version', ()
     await new Promise((resolve) => setTimeout(resolve, 1100));
     expect(await instances[0]!.authorize(requestWith(key))).toMatchObject({ allow: true });
     // Instances 1 and 2, still on version 1 for the length of their cache, go on hammering the key.
-    const after = await drive(key, 3000, [1, 2]);
+    const after = await load(key, 3000, [1, 2]);
     const faults = after.filter((a) => a instanceof Error);
     // On the bug: a large share of them fail (22–85 %: ProvisionedThroughputExceededException from countWrite).
     const kinds = [...new Set(faults.map((f) => `${(f as Error).name}: ${(f as Error).message.slice(0, 80)}`))];

@@ -1,9 +1,9 @@
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KeyService } from '../../lambdas/admin/key-service.ts';
 import { createDynamoClient } from '../../local/table.ts';
 import { createTestTable, type TestTable } from '../support/dynamo.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
+import { spreadKey } from '../support/hot-keys.ts';
 
 /**
  * Attack: a fill Puts the whole counter item, keeping the windows it does not renew exactly
@@ -54,14 +54,7 @@ describe('attack3: a fill erases the spends it races with', () => {
   it('never allows more than the quota when spends land between a failed spend and the fill', async () => {
     const quota = 10;
     const { key, keyId } = await keys.create({ rate: 100, per: 1, quotaMax: quota, quotaRenewalRate: 86_400 });
-    await table.doc.send(
-      new UpdateCommand({
-        TableName: table.tableName,
-        Key: { pk: `key#${keyId}` },
-        UpdateExpression: 'SET shards = :s',
-        ExpressionAttributeValues: { ':s': 1 },
-      }),
-    );
+    await spreadKey(table.doc, table.tableName, `key#${keyId}`, 1);
     let allowed = 0;
     const count = (d: { allow: boolean }) => {
       if (d.allow) allowed++;

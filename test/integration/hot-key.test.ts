@@ -1,16 +1,14 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { createAdminHandler } from '../../lambdas/admin/handler.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Decision } from '../../lambdas/core/request/decision.ts';
 import { counterItemPk, COOL_MS } from '../../lambdas/core/store/counter-items.ts';
-import { DYNAMODB_TIMEOUTS, FixedDelayRetryStrategy } from '../../lambdas/core/store/dynamo-client.ts';
 import type { StoredSession } from '../../lambdas/core/store/item.ts';
 import { startAdminServer, type RunningAdmin } from '../../local/admin-server.ts';
 import { ThroughputCeiling } from '../../local/throughput-ceiling.ts';
-import { createTestTable, dynamoEndpoint, type TestTable } from '../support/dynamo.ts';
+import { createTestTable, type TestTable } from '../support/dynamo.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
+import { authorizerClient, drive } from '../support/hot-keys.ts';
 
 /** W: write units per item per second of the simulated ceiling (reads get 3 W). */
 const W = 10;
@@ -27,22 +25,15 @@ describe('a hot key under the per-item ceiling', () => {
   /** Shared by the three instances' clocks: lets a test jump past the cooling time. */
   const offset = { ms: 0 };
   const clock = () => Date.now() + offset.ms;
+  const pipelines = () => instances.map((instance) => instance.pipeline);
   let instances: ReturnType<typeof pipelineOn>[];
   /** The admin API over HTTP, on a client behind the same ceiling. */
   let admin: RunningAdmin;
 
   beforeAll(async () => {
     table = await createTestTable('hot-key');
-    const { maxAttempts, retryDelayMs } = DYNAMODB_TIMEOUTS;
     instances = Array.from({ length: 3 }, () => {
-      const raw = new DynamoDBClient({
-        endpoint: dynamoEndpoint(),
-        region: 'us-east-1',
-        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-        maxAttempts,
-        retryStrategy: new FixedDelayRetryStrategy(maxAttempts, retryDelayMs),
-      });
-      ceiling.install(raw);
+      const raw = authorizerClient(ceiling);
       return pipelineOn(raw, table.tableName, { clock });
     });
     admin = await startAdminServer({
@@ -61,19 +52,6 @@ describe('a hot key under the per-item ceiling', () => {
       | undefined;
 
   /** `workers` loops per instance, each sending requests one after another for `ms`; every answer or fault. */
-  async function drive(key: string, ms: number, workers = 8): Promise<(Decision | Error)[]> {
-    const until = Date.now() + ms;
-    const answers: (Decision | Error)[] = [];
-    await Promise.all(
-      instances.flatMap(({ pipeline }) =>
-        Array.from({ length: workers }, async () => {
-          while (Date.now() < until) answers.push(await pipeline.authorize(requestWith(key)).catch((error: Error) => error));
-        }),
-      ),
-    );
-    return answers;
-  }
-
   it('spreads a key made through the admin API with nothing but a quota over counter items by itself, counts every request, and cools down', async () => {
     const created = await fetch(`${admin.url}/keys`, {
       method: 'POST',
@@ -85,7 +63,7 @@ describe('a hot key under the per-item ceiling', () => {
     const pk = `key#${keyId}`;
     ceiling.reset();
 
-    const answers = await drive(key, 3000);
+    const answers = await drive(pipelines(), key, 3000);
     const faults = answers.filter((a) => a instanceof Error);
     const allowed = answers.filter((a) => !(a instanceof Error) && a.allow).length;
     const hot = await session(pk);
@@ -126,7 +104,7 @@ describe('a hot key under the per-item ceiling', () => {
     const { key, keyId } = await keys.create({ quotaMax: quota });
     const pk = `key#${keyId}`;
     ceiling.reset();
-    const answers = await drive(key, 4000);
+    const answers = await drive(pipelines(), key, 4000);
     const allowed = answers.filter((a) => !(a instanceof Error) && a.allow).length;
     const faults = answers.filter((a) => a instanceof Error).length;
     const hot = await session(pk);
@@ -151,7 +129,7 @@ describe('a hot key under the per-item ceiling', () => {
     const { key, keyId } = await keys.create({ quotaMax: 100_000 });
     const pk = `key#${keyId}`;
     ceiling.reset();
-    await drive(key, 1500);
+    await drive(pipelines(), key, 1500);
     const hot = await session(pk);
     expect(hot?.shards).toBeGreaterThan(0);
     const counterItems = async () =>
