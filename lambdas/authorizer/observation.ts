@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { isThrottlingError } from '../core/store/dynamo-client.ts';
 
 /**
  * What one invocation has done so far, collected while it runs: the DynamoDB requests it
@@ -31,9 +32,6 @@ export function noteKeyId(keyId: unknown): void {
   if (observation && typeof keyId === 'string' && keyId !== '') observation.keyId = keyId;
 }
 
-/** DynamoDB's throttling errors (the SDK retries them; each throttled attempt is counted). */
-const THROTTLING = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded']);
-
 const MIDDLEWARE = 'gatepassObserveDynamoDB';
 
 /**
@@ -55,7 +53,7 @@ export function countDynamoDBRequests(client: DynamoDBDocumentClient): void {
         if (observation) {
           const name = (error as { name?: string } | null)?.name ?? '';
           if (name === 'ConditionalCheckFailedException') observation.conditionalCheckFailures++;
-          if (THROTTLING.has(name)) observation.throttles++;
+          if (isThrottlingError(error)) observation.throttles++;
           observation.dynamodbErrors.push(error);
         }
         throw error;

@@ -89,7 +89,13 @@ export class FixedDelayRetryStrategy {
 /** Marks a throttling error the caller answers by trying another item (see {@link tryElsewhereWhenThrottled}). */
 const TRY_ELSEWHERE = Symbol.for('gatepass.tryElsewhereWhenThrottled');
 
+/** The names DynamoDB's throttling errors go by (per item or partition, per table, per account). */
 const THROTTLING_NAMES = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded']);
+
+/** Whether `error` is DynamoDB throttling a request (nothing was applied). */
+export function isThrottlingError(error: unknown): boolean {
+  return THROTTLING_NAMES.has((error as { name?: unknown } | null)?.name as string);
+}
 
 /**
  * Sends `command` without the SDK's retry after a throttling answer (other errors are
@@ -106,7 +112,7 @@ export function tryElsewhereWhenThrottled<C extends { middlewareStack: { add: (.
       try {
         return await next(args);
       } catch (error) {
-        if (THROTTLING_NAMES.has((error as { name?: string } | null)?.name ?? '')) (error as Record<symbol, unknown>)[TRY_ELSEWHERE] = true;
+        if (isThrottlingError(error)) (error as Record<symbol, unknown>)[TRY_ELSEWHERE] = true;
         throw error;
       }
     },

@@ -1,9 +1,4 @@
-import {
-  ConditionalCheckFailedException,
-  ProvisionedThroughputExceededException,
-  TransactionCanceledException,
-  TransactionConflictException,
-} from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException, TransactionConflictException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import {
@@ -15,7 +10,7 @@ import {
   type CounterItem,
   type LeaseWindow,
 } from './counter-items.ts';
-import { tryElsewhereWhenThrottled } from './dynamo-client.ts';
+import { isThrottlingError, tryElsewhereWhenThrottled } from './dynamo-client.ts';
 import { UpdateExpression } from './expression.ts';
 import type { SettingsGuard, StoredSession } from './item.ts';
 
@@ -205,12 +200,7 @@ export function counterItemDeletes(table: string, pk: string, shards: number): T
 
 /** Throttled, or rejected by a transaction in flight: nothing was applied, another item may take it. */
 export function isBusy(error: unknown): boolean {
-  return error instanceof ProvisionedThroughputExceededException || error instanceof TransactionConflictException || isThrottling(error);
-}
-
-function isThrottling(error: unknown): boolean {
-  const name = (error as { name?: unknown } | undefined)?.name;
-  return name === 'ThrottlingException' || name === 'RequestLimitExceeded';
+  return error instanceof TransactionConflictException || isThrottlingError(error);
 }
 
 /**
