@@ -23,7 +23,7 @@ import { pipelineOn, requestWith } from '../support/pipeline.ts';
  * count. The session item's half of A's fill holds too: a cooling moves neither the version,
  * the incarnation nor the lease tag, and the payments window is the one A saw.
  */
-describe('attack4: a stale fill resurrects a lease a cooling gave back', () => {
+describe('attack4: a stale fill resurrects a lease a cooling or a reset took back', () => {
   let table: TestTable;
   let raw: DynamoDBClient;
   let gate: Promise<void> | undefined;
@@ -120,6 +120,67 @@ describe('attack4: a stale fill resurrects a lease a cooling gave back', () => {
     expect((await payments).allow).toBe(true);
     for (let i = 0; i < 30; i++) await catalog(c);
     // On the bug: 112 (A's fill wrote back the lease of 25 spent 11, which the cooling had given back; C's lease is lost).
+    expect(allowed).toBeLessThanOrEqual(quota);
+  }, 30_000);
+
+  /**
+   * The same with a reset, which keeps the settings version and touches no rate window: A's
+   * fill of the payments rate (a per-API limit) is planned before the reset and lands after
+   * it, once item 0 is filled again and spent as far. It writes back the pre-reset key quota
+   * lease: its unspent part was wiped by the reset (the new window's count never had it), and
+   * is spent again in the new window. The key grew to 4 counter items meanwhile, so the
+   * lease it overwrites is smaller than the one it resurrects.
+   */
+  it('after a reset, a key quota of 100 allows no more than 100 in the new window', async () => {
+    const a = pipelineOn(raw, table.tableName);
+    const b = pipelineOn(createDynamoClient(table.endpoint), table.tableName);
+    const c = pipelineOn(createDynamoClient(table.endpoint), table.tableName);
+    let r = 0.99;
+    vi.spyOn(Math, 'random').mockImplementation(() => r);
+    const quota = 100;
+    const { key, keyId } = await b.keys.create({
+      quotaMax: quota,
+      quotaRenewalRate: 86_400,
+      accessRights: { catalog: {}, payments: { limit: { rate: 1, per: 60 } } },
+    });
+    const pk = `key#${keyId}`;
+    await spread(pk, 1);
+    let allowed = 0;
+    const catalog = async (on: ReturnType<typeof pipelineOn>) => {
+      if ((await on.pipeline.authorize(requestWith(key, { apiId: 'catalog' }))).allow) allowed++;
+    };
+    const item = (i: number) => session(`${pk}#c${i}`) as unknown as Promise<Record<string, number> | undefined>;
+    const spent = async (i: number) => (await item(i))?.quotaSpent ?? 0;
+    const lease = async (i: number) => (await item(i))?.quotaLease ?? 0;
+
+    // Before the reset: the one counter item filled once (a lease of the whole quota), spent up to 3.
+    while ((await spent(0)) < 3) await catalog(b);
+    const seen = (await item(0))!;
+    expect([seen.fills, seen.quotaLease, seen.quotaSpent]).toEqual([1, 100, 3]);
+
+    // A's payments request: no payments lease on item 0; it fills it (held).
+    let release: () => void = () => {};
+    gate = new Promise((resolve) => (release = resolve));
+    const reached = new Promise<void>((resolve) => (gated = resolve));
+    const payments = a.pipeline.authorize(requestWith(key, { apiId: 'payments' }));
+    await reached;
+    gate = undefined;
+
+    // The reset revokes every lease; the key grows to 4 counter items (its session item throttled).
+    await b.keys.resetQuota(keyId);
+    await spread(pk, 4);
+    allowed = 0;
+    // C fills the counter items again (a quarter of the quota each, at most); item 0 spent up to 3, as A saw it.
+    while ((await item(0)) === undefined) await catalog(c);
+    r = 0;
+    while ((await spent(0)) < 3) await catalog(c);
+    expect([(await item(0))?.fills, await spent(0)]).toEqual([1, 3]);
+    expect(await lease(0)).toBeLessThanOrEqual(25);
+
+    release();
+    expect((await payments).allow).toBe(true);
+    for (let i = 0; i < 200; i++) await catalog(c);
+    // On the bug: 175 (the pre-reset lease of 100, spent 3, spent again in the new window; C's lease on item 0 lost).
     expect(allowed).toBeLessThanOrEqual(quota);
   }, 30_000);
 });
