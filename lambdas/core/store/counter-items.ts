@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import { windowOpen, type CountPlan } from '../limits/limits.ts';
 import { counterAttributes, type CounterScope } from '../limits/scope.ts';
 import { UpdateExpression } from './expression.ts';
@@ -38,8 +39,8 @@ export interface CounterItem {
   readonly version?: number;
   /** The lease tag (policy versions) every lease on it was taken under. */
   readonly leaseTag?: string;
-  /** Fills so far: a fill is conditioned on the count it saw, so two fills never overwrite each other. */
-  readonly fills?: number;
+  /** The fill that wrote the item: a number each fill draws at random (see {@link unchangedCounterItem}). */
+  readonly fill?: number;
   /** Epoch ms of the last fill. */
   readonly filledAt?: number;
   readonly [attribute: string]: unknown;
@@ -128,9 +129,10 @@ export function leaseHasRoom(item: CounterItem | undefined, guard: SettingsGuard
 
 /**
  * The condition of replacing or deleting a counter item seen as `seen`: still exactly that one
- * — no fill (`fills`) and no spend (every `…Spent`) since, in any scope — or still none. A
+ * — no fill (`fill`) and no spend (every `…Spent`) since, in any scope — or still none. A
  * fill keeps the other windows as seen, so a spend in between must make it fail, or it would
- * be rewound.
+ * be rewound. Every fill draws its `fill` at random and spends only grow between fills, so
+ * an item deleted (by a change or a cooling) and filled again never looks as it was seen.
  */
 export function unchangedCounterItem(seen: CounterItem | undefined): UpdateExpression {
   const x = new UpdateExpression();
@@ -140,12 +142,17 @@ export function unchangedCounterItem(seen: CounterItem | undefined): UpdateExpre
   }
   x.when(
     'no fill since',
-    seen.fills === undefined ? `attribute_not_exists(${x.name('fills')})` : `${x.name('fills')} = ${x.value(seen.fills)}`,
+    seen.fill === undefined ? `attribute_not_exists(${x.name('fill')})` : `${x.name('fill')} = ${x.value(seen.fill)}`,
   );
   for (const [name, value] of Object.entries(seen)) {
     if (/^(quota|rate)Spent(@.*)?$/.test(name)) x.when(`no spend since (${name})`, `${x.name(name)} = ${x.value(value)}`);
   }
   return x;
+}
+
+/** A fill's `fill`: drawn at random, so that no other fill of the item (in this life or another) has the same. */
+export function drawFill(): number {
+  return randomInt(1, 2 ** 48 - 1);
 }
 
 /** Conditions a session write on the number of counter items it revokes the leases of (absent = none). */

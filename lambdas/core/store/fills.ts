@@ -1,7 +1,7 @@
 import { windowOpen } from '../limits/limits.ts';
 import { countersOf, type CounterScope } from '../limits/scope.ts';
 import { TABLE } from '../model/table.ts';
-import { COUNTER_ITEM_TTL_SECONDS, MAX_LEASE, type CounterItem, type LeaseWindow } from './counter-items.ts';
+import { COUNTER_ITEM_TTL_SECONDS, drawFill, MAX_LEASE, type CounterItem, type LeaseWindow } from './counter-items.ts';
 import { UpdateExpression } from './expression.ts';
 import type { SettingsGuard, StoredSession } from './item.ts';
 
@@ -140,7 +140,7 @@ export function filledCounterItem(
     incarnation: guard.incarnation ?? '',
     version: guard.version,
     leaseTag: tag,
-    fills: (seen?.fills ?? 0) + 1,
+    fill: drawFill(),
     filledAt: nowMs,
     [TABLE.ttlAttribute]: Math.floor(nowMs / 1000) + COUNTER_ITEM_TTL_SECONDS,
   });

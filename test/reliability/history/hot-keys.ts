@@ -116,7 +116,7 @@ export async function dumpItems(doc: DynamoDBDocumentClient, tableName: string, 
     JSON.stringify(
       Object.fromEntries(
         Object.entries(item).filter(([name]) =>
-          /^(shards|version|incarnation|leaseTag|fills|filledAt|(quota|rate)(Used|Start|Lease|Spent|Base)(@.*)?)$/.test(name),
+          /^(shards|version|incarnation|leaseTag|fill|filledAt|(quota|rate)(Used|Start|Lease|Spent|Base)(@.*)?)$/.test(name),
         ),
       ),
     );
