@@ -1,0 +1,128 @@
+import { DynamoDBClient, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KeyService } from '../../lambdas/admin/key-service.ts';
+import { DYNAMODB_TIMEOUTS, FixedDelayRetryStrategy } from '../../lambdas/core/store/dynamo-client.ts';
+import type { StoredSession } from '../../lambdas/core/store/item.ts';
+import { SessionStore } from '../../lambdas/core/store/store.ts';
+import { createDynamoClient } from '../../local/table.ts';
+import { createTestTable, dynamoEndpoint, type TestTable } from '../support/dynamo.ts';
+import { spreadKey } from '../support/hot-keys.ts';
+import { pipelineOn, requestWith } from '../support/pipeline.ts';
+
+/**
+ * Attack: a change is one TransactWriteItems with a ClientRequestToken, so that when its
+ * answer is lost the SDK's re-send (same token) is not applied twice. But `transactOnce`
+ * (store/transaction.ts) answers a *throttled* send by sending the change again with a NEW
+ * token — on the assumption that a throttled send applied nothing. That holds for the
+ * attempt DynamoDB throttled, not for the whole `send`: the SDK's first attempt may have
+ * landed with its answer lost (a connection reset), and only its re-send was throttled. The
+ * next attempt, under a fresh token, is a new transaction and lands a second time.
+ *
+ * A reset's guard is the incarnation and the counter items only (no version: a reset keeps
+ * it), and it writes `quotaUsed = 0, quotaStart = <the admin's now>` — the same values both
+ * times. So the second landing puts the window back to the very start the first one opened,
+ * erasing every request counted between the two: one reset, one quota window, twice the quota.
+ * A hot key is where this is likely: its change writes the session item and every counter
+ * item, all at their ceiling, which is why `transactOnce` retries throttling at all (12 times).
+ *
+ * The admin's client is the Lambda's (`createDocumentClient`: 2 attempts, 50 ms apart). Below
+ * the SDK's retry: the reset's first attempt reaches DynamoDB Local and lands; its answer is
+ * lost after the load used the new window up; the SDK's re-send (same token) is answered with
+ * a throttling error, as a hot key's items at their ceiling would answer it.
+ *
+ * Suggested fix: after a send that may have landed (any error but a cancellation whose every
+ * reason is known), re-send with the SAME token (DynamoDB answers success for 10 minutes,
+ * or IdempotentParameterMismatch/TransactionInProgress), never a new one; or make a reset
+ * conditional on what it read (the window start and count it replaces), so a second landing fails.
+ */
+describe('attack5: a change re-sent under a new token after a lost answer and a throttled re-send', () => {
+  let table: TestTable;
+  let armed = false;
+  let between: () => Promise<void> = async () => {};
+  let landings = 0;
+
+  beforeAll(async () => {
+    table = await createTestTable('attack5-resent');
+  });
+  afterAll(async () => {
+    await table.drop();
+  });
+
+  /** The admin Lambda's client, whose next transaction lands, loses its answer, and has its re-send throttled. */
+  function adminClient(): DynamoDBDocumentClient {
+    const { maxAttempts, retryDelayMs } = DYNAMODB_TIMEOUTS;
+    const client = new DynamoDBClient({
+      endpoint: dynamoEndpoint(),
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      maxAttempts,
+      retryStrategy: new FixedDelayRetryStrategy(maxAttempts, retryDelayMs),
+    });
+    let attempt = 0;
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName !== 'TransactWriteItemsCommand' || !armed) return next(args);
+        attempt++;
+        if (attempt === 1) {
+          await next(args);
+          landings++;
+          await between();
+          throw Object.assign(new Error('socket hang up'), { name: 'Error', code: 'ECONNRESET', $metadata: {} });
+        }
+        if (attempt === 2) {
+          throw new ProvisionedThroughputExceededException({
+            message: 'The level of configured provisioned throughput for the table was exceeded.',
+            $metadata: { httpStatusCode: 400 },
+          });
+        }
+        armed = false;
+        const result = await next(args);
+        landings++;
+        return result;
+      },
+      { step: 'deserialize', name: 'loseThenThrottle', priority: 'low' },
+    );
+    return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  }
+
+  const session = async (pk: string) =>
+    (await table.doc.send(new GetCommand({ TableName: table.tableName, Key: { pk }, ConsistentRead: true }))).Item as StoredSession;
+
+  for (const hot of [false, true]) {
+    it(`one reset of a used-up ${hot ? 'hot' : 'cold'} key allows no more than the quota in the window it opens`, async () => {
+      const b = pipelineOn(createDynamoClient(table.endpoint), table.tableName);
+      const c = pipelineOn(createDynamoClient(table.endpoint), table.tableName);
+      // Another instance after the reset (c repeats its denials from memory for half a second).
+      const d = pipelineOn(createDynamoClient(table.endpoint), table.tableName);
+      const quota = 50;
+      const { key, keyId } = await b.keys.create({ quotaMax: quota, quotaRemaining: 0, quotaRenewalRate: 86_400 });
+      const pk = `key#${keyId}`;
+      if (hot) await spreadKey(table.doc, table.tableName, pk, 4);
+      const admin = new KeyService(new SessionStore({ client: adminClient(), tableName: table.tableName, retentionSeconds: 0 }), () =>
+        Math.floor(Date.now() / 1000),
+      );
+      expect((await b.pipeline.authorize(requestWith(key))).allow).toBe(false);
+
+      let allowed = 0;
+      const load = async (on: ReturnType<typeof pipelineOn>, n: number) => {
+        for (let i = 0; i < n; i++) if ((await on.pipeline.authorize(requestWith(key))).allow) allowed++;
+      };
+      // While the reset's answer is on its way back (lost), clients use the new window up.
+      between = async () => {
+        await load(c, quota + 20);
+      };
+      armed = true;
+      landings = 0;
+      await admin.resetQuota(keyId);
+      const start = (await session(pk)).quotaStart;
+      await load(d, quota + 20);
+
+      expect(landings).toBe(2);
+      // The window is the one the reset opened: same start.
+      expect((await session(pk)).quotaStart).toBe(start);
+      // On the bug: 2 × quota (the second landing erased the first window's count).
+      expect(allowed).toBeLessThanOrEqual(quota);
+    }, 20_000);
+  }
+});
