@@ -6,6 +6,7 @@ import { DYNAMODB_TIMEOUTS, FixedDelayRetryStrategy } from '../../lambdas/core/s
 import type { StoredSession } from '../../lambdas/core/store/item.ts';
 import { SessionStore } from '../../lambdas/core/store/store.ts';
 import { createDynamoClient } from '../../local/table.ts';
+import { ThroughputCeiling } from '../../local/throughput-ceiling.ts';
 import { createTestTable, dynamoEndpoint, type TestTable } from '../support/dynamo.ts';
 import { spreadKey } from '../support/hot-keys.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
@@ -49,8 +50,12 @@ describe('attack5: a change re-sent under a new token after a lost answer and a 
     await table.drop();
   });
 
-  /** The admin Lambda's client, whose next transaction lands, loses its answer, and has its re-send throttled. */
-  function adminClient(): DynamoDBDocumentClient {
+  /**
+   * The admin Lambda's client, whose next transaction lands, loses its answer, and has its
+   * re-send throttled: by the simulated per-item ceiling when one is given (the items at
+   * their ceiling), else answered a throttling error outright.
+   */
+  function adminClient(ceiling?: ThroughputCeiling): DynamoDBDocumentClient {
     const { maxAttempts, retryDelayMs } = DYNAMODB_TIMEOUTS;
     const client = new DynamoDBClient({
       endpoint: dynamoEndpoint(),
@@ -59,6 +64,7 @@ describe('attack5: a change re-sent under a new token after a lost answer and a 
       maxAttempts,
       retryStrategy: new FixedDelayRetryStrategy(maxAttempts, retryDelayMs),
     });
+    if (ceiling !== undefined) ceiling.install(client);
     let attempt = 0;
     client.middlewareStack.add(
       (next, context) => async (args) => {
@@ -70,14 +76,14 @@ describe('attack5: a change re-sent under a new token after a lost answer and a 
           await between();
           throw Object.assign(new Error('socket hang up'), { name: 'Error', code: 'ECONNRESET', $metadata: {} });
         }
-        if (attempt === 2) {
+        if (attempt === 2 && ceiling === undefined) {
           throw new ProvisionedThroughputExceededException({
             message: 'The level of configured provisioned throughput for the table was exceeded.',
             $metadata: { httpStatusCode: 400 },
           });
         }
-        armed = false;
         const result = await next(args);
+        armed = false;
         landings++;
         return result;
       },
@@ -125,6 +131,51 @@ describe('attack5: a change re-sent under a new token after a lost answer and a 
       expect(allowed).toBeLessThanOrEqual(quota);
     }, 20_000);
   }
+  /**
+   * The same with nothing made up but the lost answer: the admin's client behind the
+   * simulated per-item ceiling (W = 10), the session item kept at its ceiling by other writers
+   * (a hot key). The SDK's re-send, 50 ms later, is throttled by the ceiling itself;
+   * `transactOnce` pauses and sends the reset again under a new token once the item has units.
+   */
+  it('one reset of a used-up key at its ceiling allows no more than the quota in the window it opens', async () => {
+    const ceiling = new ThroughputCeiling({ writeUnitsPerSecond: 10 });
+    const b = pipelineOn(createDynamoClient(table.endpoint), table.tableName);
+    const c = pipelineOn(createDynamoClient(table.endpoint), table.tableName);
+    const d = pipelineOn(createDynamoClient(table.endpoint), table.tableName);
+    const quota = 50;
+    const { key, keyId } = await b.keys.create({ quotaMax: quota, quotaRemaining: 0, quotaRenewalRate: 86_400 });
+    const pk = `key#${keyId}`;
+    await spreadKey(table.doc, table.tableName, pk, 4);
+    const admin = new KeyService(new SessionStore({ client: adminClient(ceiling), tableName: table.tableName, retentionSeconds: 0 }), () =>
+      Math.floor(Date.now() / 1000),
+    );
+    let allowed = 0;
+    const load = async (on: ReturnType<typeof pipelineOn>, n: number) => {
+      for (let i = 0; i < n; i++) if ((await on.pipeline.authorize(requestWith(key))).allow) allowed++;
+    };
+    between = async () => {
+      await load(c, quota + 20);
+      // Other writers take the session item's units as they come (its ceiling).
+      const write = { TableName: table.tableName, Key: { pk: { S: pk } } };
+      for (let i = 0; i < 100; i++) {
+        try {
+          ceiling.charge('UpdateItemCommand', write);
+        } catch {
+          break;
+        }
+      }
+    };
+    armed = true;
+    landings = 0;
+    await admin.resetQuota(keyId);
+    await load(d, quota + 20);
+
+    expect(landings).toBe(2);
+    expect(ceiling.stats.throttled).toBeGreaterThan(0);
+    // On the bug: about 2 × quota.
+    expect(allowed).toBeLessThanOrEqual(quota);
+  }, 20_000);
+
   /**
    * The same re-send, on a rotation (a settings change with the new key's pointer): its
    * second landing fails (version moved, pointer there), so the admin is answered a conflict
