@@ -36,6 +36,9 @@ import { pipelineOn, requestWith } from '../support/pipeline.ts';
  * reason is known), re-send with the SAME token (DynamoDB answers success for 10 minutes,
  * or IdempotentParameterMismatch/TransactionInProgress), never a new one; or make a reset
  * conditional on what it read (the window start and count it replaces), so a second landing fails.
+ *
+ * Fixed: `transactOnce` keeps the token across throttled re-sends (and while DynamoDB reports
+ * the token's copy in progress); only a cancellation by a conflict draws a new one.
  */
 describe('attack5: a change re-sent under a new token after a lost answer and a throttled re-send', () => {
   let table: TestTable;

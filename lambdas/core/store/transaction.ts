@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { TransactionCanceledException, TransactionInProgressException } from '@aws-sdk/client-dynamodb';
 import { TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { ContentionError, NotFoundError, VersionConflictError } from '../model/errors.ts';
@@ -20,7 +20,11 @@ const THROTTLED_ATTEMPTS = 12;
  * One transaction with a client request token (idempotent when re-sent). A failed
  * condition calls `failed` with the item as it is and the index of the write that failed;
  * a cancellation by a conflicting request in flight is tried again with a new token (it
- * applied nothing).
+ * applied nothing). A throttled send is re-sent with the *same* token: only the attempt
+ * DynamoDB throttled applied nothing, and an earlier attempt of the same send may have landed
+ * with its answer lost — under its token, DynamoDB answers the re-send with that success
+ * instead of applying the change twice (a reset landing twice would erase what was counted
+ * between the two).
  */
 export async function transactOnce(
   client: DynamoDBDocumentClient,
@@ -29,13 +33,14 @@ export async function transactOnce(
 ): Promise<void> {
   for (const item of items) (Object.values(item)[0] as Record<string, unknown>).ReturnValuesOnConditionCheckFailure = 'ALL_OLD';
   let throttled = 0;
+  let token = randomUUID();
   for (let attempt = 1; attempt <= CONFLICT_ATTEMPTS; attempt++) {
     try {
-      await client.send(new TransactWriteCommand({ TransactItems: items, ClientRequestToken: randomUUID() }));
+      await client.send(new TransactWriteCommand({ TransactItems: items, ClientRequestToken: token }));
       return;
     } catch (error) {
-      if (isBusy(error) && !(error instanceof TransactionCanceledException) && ++throttled < THROTTLED_ATTEMPTS) {
-        // Throttled (a hot key's items, every one needed at once): nothing applied; wait for their next units.
+      if (mayHaveLanded(error) && ++throttled < THROTTLED_ATTEMPTS) {
+        // Throttled (a hot key's items, every one needed at once), or this token's copy still in flight: the same token after a pause.
         await new Promise((resolve) => setTimeout(resolve, 50 * throttled * (0.5 + Math.random())));
         attempt--;
         continue;
@@ -48,10 +53,29 @@ export async function transactOnce(
         failed(item === undefined ? undefined : (unmarshall(item as never) as StoredSession), index);
       }
       if (!reasons.some((reason) => reason.Code === 'TransactionConflict')) throw error;
+      // Cancelled by a conflict: this token's transaction did not land (a landed copy would have been answered as such).
+      token = randomUUID();
       await backOff(attempt);
     }
   }
   throw new ContentionError(`a settings write met conflicting requests ${CONFLICT_ATTEMPTS} times`);
+}
+
+/** Cancellation reasons DynamoDB gives a transaction it throttled. */
+const THROTTLED_REASONS = new Set(['ThrottlingError', 'ProvisionedThroughputExceeded', 'RequestLimitExceeded']);
+
+/**
+ * An error after which the change is sent again under the same token: throttled (as an
+ * error, or as a cancellation whose only reasons are throttling), or DynamoDB still applying
+ * an earlier copy under this token.
+ */
+function mayHaveLanded(error: unknown): boolean {
+  if (error instanceof TransactionInProgressException) return true;
+  if (error instanceof TransactionCanceledException) {
+    const codes = (error.CancellationReasons ?? []).map((reason) => reason.Code ?? 'None').filter((code) => code !== 'None');
+    return codes.length > 0 && codes.every((code) => THROTTLED_REASONS.has(code));
+  }
+  return isBusy(error);
 }
 
 /** A short random pause before trying a write a transaction in flight rejected (it applied nothing). */
