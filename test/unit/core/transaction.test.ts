@@ -47,33 +47,15 @@ describe('transactOnce: which token a re-sent change carries', () => {
     await done;
   };
 
-  it('keeps the token after a throttled send (an earlier attempt of it may have landed)', async () => {
-    mock
-      .on(TransactWriteCommand)
-      .rejectsOnce(new ProvisionedThroughputExceededException({ message: 'throttled', $metadata: {} }))
-      .resolves({});
-    await run();
-    const sent = tokens();
-    expect(sent).toHaveLength(2);
-    expect(sent[1]).toBe(sent[0]);
-  });
-
-  it('keeps the token after a cancellation whose every reason is throttling', async () => {
-    mock
-      .on(TransactWriteCommand)
-      .rejectsOnce(cancelled('ThrottlingError', 'None', 'ProvisionedThroughputExceeded'))
-      .resolves({});
-    await run();
-    const sent = tokens();
-    expect(sent).toHaveLength(2);
-    expect(sent[1]).toBe(sent[0]);
-  });
-
-  it('keeps the token while DynamoDB is still applying a copy sent under it', async () => {
-    mock
-      .on(TransactWriteCommand)
-      .rejectsOnce(new TransactionInProgressException({ message: 'in progress', $metadata: {} }))
-      .resolves({});
+  it.each([
+    [
+      'a throttled send (an earlier attempt of it may have landed)',
+      new ProvisionedThroughputExceededException({ message: 'throttled', $metadata: {} }),
+    ],
+    ['a cancellation whose every reason is throttling', cancelled('ThrottlingError', 'None', 'ProvisionedThroughputExceeded')],
+    ['DynamoDB still applying a copy sent under it', new TransactionInProgressException({ message: 'in progress', $metadata: {} })],
+  ])('keeps the token after %s', async (_, error) => {
+    mock.on(TransactWriteCommand).rejectsOnce(error).resolves({});
     await run();
     const sent = tokens();
     expect(sent).toHaveLength(2);
