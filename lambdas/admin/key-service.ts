@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import type { RequestTarget } from '../core/request/access-rights.ts';
-import { NotFoundError } from '../core/model/errors.ts';
+import { NotFoundError, VersionConflictError } from '../core/model/errors.ts';
 import { explainDecision, type Explanation } from '../core/request/explain.ts';
 import { jwtSessionPkOf } from '../core/request/identify.ts';
 import { fieldProblems, InvalidInputError } from '../core/model/input-error.ts';
@@ -20,6 +20,9 @@ import { withLimits } from './limits-view.ts';
 export { fieldProblems, InvalidInputError, type FieldProblem } from '../core/model/input-error.ts';
 
 export { toPublicSession } from '../core/store/public-session.ts';
+
+/** Attempts of an update or replace sent without `If-Match` while other changes land on the key. */
+const UNCONDITIONAL_ATTEMPTS = 4;
 
 export interface KeyServiceDeps {
   /** Policies, for `explain` and for the quota that `resetQuota` restores. @default none: the session's own limits */
@@ -93,13 +96,32 @@ export class KeyService {
   /** Partial update; with `ifMatch`, only at that version of this key (else `VersionConflictError`). */
   async update(keyId: string, body: unknown, ifMatch?: number): Promise<Session> {
     const patch = parse(SessionPatchSchema, body);
-    return this.#answer(await this.#sessions.update(await this.#read(keyId), patch, this.#nowMs(), ifMatch));
+    return this.#answer(await this.#onLatest(keyId, ifMatch, (current) => this.#sessions.update(current, patch, this.#nowMs(), ifMatch)));
   }
 
   /** Replaces the settings (see `SessionService.replace`: the counters stand). */
   async replace(keyId: string, body: unknown, ifMatch?: number): Promise<Session> {
     const input = parse(SessionInputSchema, body);
-    return this.#answer(await this.#sessions.replace(await this.#read(keyId), input, this.#nowMs(), ifMatch));
+    return this.#answer(await this.#onLatest(keyId, ifMatch, (current) => this.#sessions.replace(current, input, this.#nowMs(), ifMatch)));
+  }
+
+  /**
+   * A write of the key as read: with `ifMatch`, once (a conflict is the caller's to see);
+   * without, applied to the key as it is, read again when another change (an admin's, a
+   * plugin's, a reset) lands between the read and the write.
+   */
+  async #onLatest(
+    keyId: string,
+    ifMatch: number | undefined,
+    write: (current: StoredSession) => Promise<StoredSession>,
+  ): Promise<StoredSession> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await write(await this.#read(keyId));
+      } catch (error) {
+        if (ifMatch !== undefined || !(error instanceof VersionConflictError) || attempt >= UNCONDITIONAL_ATTEMPTS) throw error;
+      }
+    }
   }
 
   /** Starts new quota windows now for every scope of the key read (see `SessionService.reset`). */

@@ -26,7 +26,7 @@ describe('the audit line of admin writes, over HTTP on DynamoDB Local', { timeou
     const { key, keyId } = await createKey(dev, { alias: 'audited', quotaMax: 5 });
     expect((await send('PATCH', `/keys/${keyId}`, { quotaMax: 9 })).status).toBe(200);
     expect((await send('POST', `/keys/${keyId}/reset-quota`)).status).toBe(200);
-    expect((await send('DELETE', `/keys/${keyId}`, undefined, { 'if-match': '2' })).status).toBe(204);
+    expect((await send('DELETE', `/keys/${keyId}`, undefined, { 'if-match': '3' })).status).toBe(204);
 
     const lines = audits(keyId);
     expect(
@@ -34,8 +34,8 @@ describe('the audit line of admin writes, over HTTP on DynamoDB Local', { timeou
     ).toEqual([
       { action: 'keys.create', versionBefore: undefined, versionAfter: 1, outcome: 'ok', caller: 'local' },
       { action: 'keys.update', versionBefore: 1, versionAfter: 2, outcome: 'ok', caller: 'local' },
-      { action: 'keys.reset-quota', versionBefore: 2, versionAfter: 2, outcome: 'ok', caller: 'local' },
-      { action: 'keys.delete', versionBefore: 2, versionAfter: undefined, outcome: 'ok', caller: 'local' },
+      { action: 'keys.reset-quota', versionBefore: 2, versionAfter: 3, outcome: 'ok', caller: 'local' },
+      { action: 'keys.delete', versionBefore: 3, versionAfter: undefined, outcome: 'ok', caller: 'local' },
     ]);
     for (const line of lines) expect(Date.parse(line.time as string)).toBeGreaterThan(Date.now() - 60_000);
     expect(JSON.stringify(logs())).not.toContain(key);

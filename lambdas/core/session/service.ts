@@ -173,8 +173,10 @@ export class SessionService {
   /**
    * Starts new quota windows now, nothing used, for the key's own quota and each API with a
    * limit of its own (in force now, or counted before). Guarded by the key's life (and `ifMatch` when given), not by its
-   * version: settings traffic never refuses a reset, and the version is unchanged, so
-   * requests in flight are not disturbed. Applied once, even when its answer is lost.
+   * version: settings traffic never refuses a reset. Like every change it moves the version,
+   * so `If-Match` sees it: a reset re-sent after a failed answer with the same `If-Match` is
+   * refused (409) instead of erasing what was counted since the first one landed; requests in
+   * flight decide again on the new version. Applied once, even when its answer is lost.
    */
   async reset(current: StoredSession, nowMs: number, ifMatch?: number): Promise<StoredSession> {
     const settings = effectiveSettings(current, await this.#policies(current.applyPolicies ?? []));
@@ -188,7 +190,7 @@ export class SessionService {
       counters[names.quotaUsed] = 0;
       counters[names.quotaStart] = nowMs;
     }
-    await this.#store.change(current.pk, guard(current, ifMatch, false), { counters }, Math.floor(nowMs / 1000));
+    await this.#store.change(current.pk, guard(current, ifMatch, false), { settings: {}, counters }, Math.floor(nowMs / 1000));
     const after = await this.#store.get(current.pk);
     if (after === undefined) throw new NotFoundError('no session for this key');
     return after;
