@@ -100,7 +100,7 @@ describe('attack6: a JWT identity deleted, re-created by its own requests, and d
     return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
   }
 
-  function send(method: string, path: string, headers: Record<string, string> = {}): Promise<HttpResult> {
+  function send(method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<HttpResult> {
     const event: APIGatewayProxyEventV2 = {
       version: '2.0',
       routeKey: '$default',
@@ -120,6 +120,7 @@ describe('attack6: a JWT identity deleted, re-created by its own requests, and d
         timeEpoch: Date.now(),
       },
       isBase64Encoded: false,
+      ...(body === undefined ? {} : { body }),
     };
     return handler(event, lambdaContext('gatepass-admin'));
   }
@@ -159,5 +160,24 @@ describe('attack6: a JWT identity deleted, re-created by its own requests, and d
     // On the bug: the re-send deletes the new session (204) and the identity gets 2 × 10.
     expect(again.statusCode).not.toBe(204);
     expect(afterDelete).toBeLessThanOrEqual(10);
+  }, 20_000);
+
+  /**
+   * Held, for contrast: a policy's versions never restart (a delete leaves a tombstone, and a
+   * policy created again goes on from its version), so the same re-sent DELETE, after the
+   * policy was created again, is refused.
+   */
+  it("a policy's DELETE with If-Match, sent again after the policy was created again, is refused", async () => {
+    const json = { 'content-type': 'application/json' };
+    const body = JSON.stringify({ quotaMax: 5, quotaRenewalRate: 60 });
+    expect((await send('PUT', '/policies/resent', json, body)).statusCode).toBeLessThan(300);
+    armed = true;
+    landings = 0;
+    const first = await send('DELETE', '/policies/resent', { 'if-match': '1' });
+    expect({ status: first.statusCode, landings }).toEqual({ status: 500, landings: 1 });
+    expect((await send('PUT', '/policies/resent', json, body)).statusCode).toBeLessThan(300);
+    const again = await send('DELETE', '/policies/resent', { 'if-match': '1' });
+    expect(again.statusCode).toBe(409);
+    expect((await send('GET', '/policies/resent')).statusCode).toBe(200);
   }, 20_000);
 });
