@@ -155,4 +155,29 @@ describe('attack6: a reset re-sent over HTTP after a 500 whose write landed', ()
     await load(c, quota + 10);
     expect({ status: again.statusCode, allowed }).toEqual({ status: 409, allowed: quota });
   }, 20_000);
+
+  /**
+   * Held (the cost of the same double loss on a rotation): the rotation landed, so with
+   * `graceSeconds: 0` the key the client holds is refused at once, and the new raw key was in
+   * the lost answer. The console's re-send carries the version it showed (now stale): 409,
+   * nothing applied twice. Nothing is over-granted; the key is unusable until the admin
+   * reloads and rotates again, which works.
+   */
+  it('a rotation answered 500 that landed: the re-send is refused, and rotating again recovers', async () => {
+    const b = pipelineOn(createDynamoClient(table.endpoint), table.tableName);
+    const { key, keyId } = await b.keys.create({ quotaMax: -1 });
+    const version = String((await b.keys.get(keyId)).version);
+    between = async () => {};
+    armed = true;
+    landings = 0;
+    const body = JSON.stringify({ graceSeconds: 0 });
+    const first = await send('POST', `/keys/${keyId}/rotate`, body, { 'if-match': version });
+    expect({ status: first.statusCode, landings }).toEqual({ status: 500, landings: 1 });
+    expect((await b.pipelineWith().authorize(requestWith(key))).allow).toBe(false);
+    expect((await send('POST', `/keys/${keyId}/rotate`, body, { 'if-match': version })).statusCode).toBe(409);
+    const again = await send('POST', `/keys/${keyId}/rotate`, body);
+    expect(again.statusCode).toBe(201);
+    const rotated = (JSON.parse(String(again.body)) as { key: string }).key;
+    expect((await b.pipelineWith().authorize(requestWith(rotated))).allow).toBe(true);
+  }, 20_000);
 });
