@@ -8,7 +8,7 @@
 // the native RAPID client (`require('./rapid-client.node')`, src/NativeModuleLoader.js line 7,
 // a C++ addon over libcurl that talks to the Lambda API; it loads no JavaScript module), the
 // `uncaughtException`/`unhandledRejection` handlers' error reporting to that API, and
-// `bin/index.mjs`'s `console.log('Executing …')`: that line is the npm package's command for
+// `bin/index.mjs`'s `console.log('Executing …')` (line 12): that line is the npm package's command for
 // container images, not part of `run()`.
 import { createRequire } from 'node:module';
 
