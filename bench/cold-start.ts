@@ -1,7 +1,9 @@
 /**
  * Measurement 3: cold start. Bundles the authorizer with esbuild (ESM, node22, minified,
  * `@aws-sdk/*` external — the Lambda runtime provides an SDK), weighs it, then starts fresh
- * `node` processes that import the bundle and answer one event against DynamoDB Local.
+ * `node` processes that import the bundle and answer one event against DynamoDB Local. Each
+ * process first does what Lambda's Node.js runtime does before it imports a handler
+ * (`bench/lambda-runtime.mjs`, after the runtime interface client's source).
  * The same is done with the construct's own build (`GATEPASS_ESBUILD_OPTIONS`: the SDK
  * bundled too, code splitting), alternating with a minimal authorizer built the same way
  * (`bench/minimal-authorizer.ts`: one UpdateItem through the document client): the ratio of
@@ -96,7 +98,7 @@ export async function measureColdStart(endpoint: string): Promise<Figure[]> {
         label: 'From process start to the first answer (SDK external)',
         value: cold.fromStart,
         unit: 'ms',
-        note: `Adds Node.js's own start-up (${cold.bootMs.toFixed(1)} ms here), which Lambda's runtime also pays but the bundle cannot change.`,
+        note: `Adds Node.js's own start-up and what Lambda's Node.js runtime does before it imports the handler (${cold.bootMs.toFixed(1)} ms here; \`bench/lambda-runtime.mjs\`), which a Lambda also pays but the bundle cannot change.`,
       },
       {
         id: 'cold.deployed.bundleSize',

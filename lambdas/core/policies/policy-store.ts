@@ -267,7 +267,7 @@ export class PolicyStore {
   }
 }
 
-type PolicySchemas = typeof import('./policy.ts');
+type PolicySchemas = typeof import('./policy-schema.ts');
 
 /**
  * The policy schemas (zod), imported on the first read or write of a policy rather than at
@@ -275,7 +275,7 @@ type PolicySchemas = typeof import('./policy.ts');
  * without policies is answered without loading zod at all.
  */
 function policySchemas(): Promise<PolicySchemas> {
-  return import('./policy.ts');
+  return import('./policy-schema.ts');
 }
 
 /**

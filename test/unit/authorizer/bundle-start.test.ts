@@ -1,0 +1,50 @@
+import { build, type Metafile } from 'esbuild';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lambdaBuildOptions } from '../../../lib/index.ts';
+
+const HANDLER = path.resolve(import.meta.dirname, '../../../lambdas/authorizer/handler.ts');
+
+/** The output file (relative to the cwd, as the metafile names it) holding `input`'s code. */
+function outputOf(metafile: Metafile, input: string): string | undefined {
+  return Object.entries(metafile.outputs).find(([, output]) => (output.inputs[input]?.bytesInOutput ?? 0) > 0)?.[0];
+}
+
+describe("the authorizer's bundle as the construct builds it", () => {
+  let outdir: string;
+  let metafile: Metafile;
+
+  beforeAll(async () => {
+    outdir = mkdtempSync(path.join(tmpdir(), 'gatepass-bundle-'));
+    const result = await build({
+      ...lambdaBuildOptions(HANDLER, outdir),
+      write: false,
+      sourcemap: false,
+      metafile: true,
+      logLevel: 'silent',
+    });
+    metafile = result.metafile;
+  });
+
+  afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+
+  it('keeps the policy merge, which every request uses, in index.mjs rather than a chunk of its own', () => {
+    for (const input of ['lambdas/core/policies/effective.ts', 'lambdas/core/policies/merge.ts']) {
+      expect(path.basename(outputOf(metafile, input) ?? 'missing')).toBe('index.mjs');
+    }
+  });
+
+  it('loads the policy schema (zod) only through a dynamic import', () => {
+    const schemaOutput = outputOf(metafile, 'lambdas/core/policies/policy-schema.ts');
+    const index = Object.keys(metafile.outputs).find((file) => path.basename(file) === 'index.mjs');
+
+    expect(schemaOutput).toBeDefined();
+    expect(schemaOutput).not.toBe(index);
+    const dynamicOnly = Object.values(metafile.outputs).every((output) =>
+      output.imports.every((i) => i.path !== schemaOutput || i.kind === 'dynamic-import'),
+    );
+    expect(dynamicOnly).toBe(true);
+  });
+});
