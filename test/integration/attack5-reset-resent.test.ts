@@ -1,13 +1,12 @@
-import { DynamoDBClient, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
+import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyService } from '../../lambdas/admin/key-service.ts';
-import { DYNAMODB_TIMEOUTS, FixedDelayRetryStrategy } from '../../lambdas/core/store/dynamo-client.ts';
 import type { StoredSession } from '../../lambdas/core/store/item.ts';
 import { SessionStore } from '../../lambdas/core/store/store.ts';
 import { createDynamoClient } from '../../local/table.ts';
 import { ThroughputCeiling } from '../../local/throughput-ceiling.ts';
-import { createTestTable, dynamoEndpoint, type TestTable } from '../support/dynamo.ts';
+import { createTestTable, type TestTable, lambdaClient } from '../support/dynamo.ts';
 import { spreadKey } from '../support/hot-keys.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
 
@@ -59,14 +58,7 @@ describe('attack5: a change re-sent under a new token after a lost answer and a 
    * their ceiling), else answered a throttling error outright.
    */
   function adminClient(ceiling?: ThroughputCeiling): DynamoDBDocumentClient {
-    const { maxAttempts, retryDelayMs } = DYNAMODB_TIMEOUTS;
-    const client = new DynamoDBClient({
-      endpoint: dynamoEndpoint(),
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-      maxAttempts,
-      retryStrategy: new FixedDelayRetryStrategy(maxAttempts, retryDelayMs),
-    });
+    const client = lambdaClient();
     if (ceiling !== undefined) ceiling.install(client);
     let attempt = 0;
     client.middlewareStack.add(

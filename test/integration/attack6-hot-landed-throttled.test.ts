@@ -1,12 +1,11 @@
-import { DynamoDBClient, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBClient, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LeaseWrites } from '../../lambdas/core/store/lease-writes.ts';
 import type { Decision } from '../../lambdas/core/request/decision.ts';
-import { DYNAMODB_TIMEOUTS, FixedDelayRetryStrategy } from '../../lambdas/core/store/dynamo-client.ts';
 import type { StoredSession } from '../../lambdas/core/store/item.ts';
 import { createDynamoClient } from '../../local/table.ts';
-import { createTestTable, dynamoEndpoint, type TestTable } from '../support/dynamo.ts';
+import { createTestTable, type TestTable, lambdaClient } from '../support/dynamo.ts';
 import { drive } from '../support/hot-keys.ts';
 import { pipelineOn } from '../support/pipeline.ts';
 
@@ -43,14 +42,7 @@ describe('attack6: hot-key writes that land and are answered "throttled"', () =>
 
   /** An authorizer instance's client (the Lambda's retries): every third write lands, then is answered a throttling error. */
   function landThenThrottleClient(): DynamoDBClient {
-    const { maxAttempts, retryDelayMs } = DYNAMODB_TIMEOUTS;
-    const client = new DynamoDBClient({
-      endpoint: dynamoEndpoint(),
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-      maxAttempts,
-      retryStrategy: new FixedDelayRetryStrategy(maxAttempts, retryDelayMs),
-    });
+    const client = lambdaClient();
     let writes = 0;
     client.middlewareStack.add(
       (next, context) => async (args) => {

@@ -1,4 +1,3 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
@@ -13,10 +12,9 @@ import { parsePolicyInput } from '../../lambdas/core/policies/policy.ts';
 import { PolicyStore } from '../../lambdas/core/policies/policy-store.ts';
 import { jwtSessionPk } from '../../lambdas/core/request/identify.ts';
 import { Pipeline } from '../../lambdas/core/request/pipeline.ts';
-import { DYNAMODB_TIMEOUTS, FixedDelayRetryStrategy } from '../../lambdas/core/store/dynamo-client.ts';
 import { SessionStore } from '../../lambdas/core/store/store.ts';
 import { lambdaContext } from '../../local/lambda-context.ts';
-import { createTestTable, dynamoEndpoint, type TestTable } from '../support/dynamo.ts';
+import { createTestTable, type TestTable, lambdaClient } from '../support/dynamo.ts';
 import { requestWith } from '../support/pipeline.ts';
 
 const SECRET = 'attack6-jwt-delete-secret-0123456789abcdef';
@@ -73,14 +71,7 @@ describe('attack6: a JWT identity deleted, re-created by its own requests, and d
 
   /** The admin Lambda's client: when armed, its next transaction lands, its answer is lost and the SDK's re-send times out. */
   function adminClient(): DynamoDBDocumentClient {
-    const { maxAttempts, retryDelayMs } = DYNAMODB_TIMEOUTS;
-    const client = new DynamoDBClient({
-      endpoint: dynamoEndpoint(),
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-      maxAttempts,
-      retryStrategy: new FixedDelayRetryStrategy(maxAttempts, retryDelayMs),
-    });
+    const client = lambdaClient();
     let attempt = 0;
     client.middlewareStack.add(
       (next, context) => async (args) => {

@@ -1,4 +1,3 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
@@ -6,10 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAdminHandler, type AdminHandler } from '../../lambdas/admin/handler.ts';
 import type { HttpResult } from '../../lambdas/admin/http.ts';
 import { ConfigSchema } from '../../lambdas/core/model/config.ts';
-import { DYNAMODB_TIMEOUTS, FixedDelayRetryStrategy } from '../../lambdas/core/store/dynamo-client.ts';
 import { createDynamoClient } from '../../local/table.ts';
 import { lambdaContext } from '../../local/lambda-context.ts';
-import { createTestTable, dynamoEndpoint, type TestTable } from '../support/dynamo.ts';
+import { createTestTable, type TestTable, lambdaClient } from '../support/dynamo.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
 
 /**
@@ -55,14 +53,7 @@ describe('attack6: a reset re-sent over HTTP after a 500 whose write landed', ()
    * lands with its answer lost, and whose SDK re-send then times out before reaching DynamoDB.
    */
   function adminClient(): DynamoDBDocumentClient {
-    const { maxAttempts, retryDelayMs } = DYNAMODB_TIMEOUTS;
-    const client = new DynamoDBClient({
-      endpoint: dynamoEndpoint(),
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-      maxAttempts,
-      retryStrategy: new FixedDelayRetryStrategy(maxAttempts, retryDelayMs),
-    });
+    const client = lambdaClient();
     let attempt = 0;
     client.middlewareStack.add(
       (next, context) => async (args) => {

@@ -3,9 +3,10 @@
  * (`test/setup/dynamodb-global.ts`) and a fresh, uniquely named table per test file.
  */
 import { randomUUID } from 'node:crypto';
-import { DeleteTableCommand, ScanCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteTableCommand, DynamoDBClient, ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, ScanCommand as DocScanCommand } from '@aws-sdk/lib-dynamodb';
 import { inject } from 'vitest';
+import { DYNAMODB_TIMEOUTS, FixedDelayRetryStrategy } from '../../lambdas/core/store/dynamo-client.ts';
 import { createDynamoClient, ensureTable } from '../../local/table.ts';
 
 declare module 'vitest' {
@@ -25,6 +26,18 @@ export interface TestTable {
   readonly endpoint: string;
   /** Deletes the table and closes the clients (matters only on a shared, persistent endpoint). */
   drop(): Promise<void>;
+}
+
+/** A client as the Lambdas make it (their attempts and retry delay, so a throttle or a lost answer is met as in production), on DynamoDB Local. */
+export function lambdaClient(): DynamoDBClient {
+  const { maxAttempts, retryDelayMs } = DYNAMODB_TIMEOUTS;
+  return new DynamoDBClient({
+    endpoint: dynamoEndpoint(),
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    maxAttempts,
+    retryStrategy: new FixedDelayRetryStrategy(maxAttempts, retryDelayMs),
+  });
 }
 
 /** The DynamoDB endpoint provided by the global setup. */

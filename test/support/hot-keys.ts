@@ -1,10 +1,9 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Decision } from '../../lambdas/core/request/decision.ts';
 import type { Pipeline } from '../../lambdas/core/request/pipeline.ts';
-import { DYNAMODB_TIMEOUTS, FixedDelayRetryStrategy } from '../../lambdas/core/store/dynamo-client.ts';
 import type { ThroughputCeiling } from '../../local/throughput-ceiling.ts';
-import { dynamoEndpoint } from './dynamo.ts';
+import { lambdaClient } from './dynamo.ts';
 import { requestWith } from './pipeline.ts';
 
 /**
@@ -15,14 +14,7 @@ import { requestWith } from './pipeline.ts';
 
 /** A client as the authorizer Lambda makes it, on DynamoDB Local, behind `ceiling`. */
 export function authorizerClient(ceiling: ThroughputCeiling): DynamoDBClient {
-  const { maxAttempts, retryDelayMs } = DYNAMODB_TIMEOUTS;
-  const client = new DynamoDBClient({
-    endpoint: dynamoEndpoint(),
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    maxAttempts,
-    retryStrategy: new FixedDelayRetryStrategy(maxAttempts, retryDelayMs),
-  });
+  const client = lambdaClient();
   ceiling.install(client);
   return client;
 }

@@ -1,13 +1,11 @@
-import { randomUUID } from 'node:crypto';
-import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { GetCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { batchGetConsistent } from '../store/batch-get.ts';
 import { BoundedMap } from '../model/bounded-map.ts';
 import { AlreadyExistsError, GatepassError, NotFoundError, VersionConflictError } from '../model/errors.ts';
 import { preloadUrlPatterns } from '../model/url-pattern-engine.ts';
 import type { Policy, PolicyFields } from './policy.ts';
 import { UpdateExpression } from '../store/expression.ts';
+import { type TransactItem, transactOnce } from '../store/transaction.ts';
 import { TABLE } from '../model/table.ts';
 
 /** Partition key of a policy item. */
@@ -103,11 +101,12 @@ export class PolicyStore {
    * - omitted: against what a strong read finds now — created if absent, replaced at the
    *   version read otherwise; a concurrent write in between gives {@link VersionConflictError}.
    *
-   * Like every rare admin write, one single-item `TransactWriteItems` with a fresh
-   * `ClientRequestToken`: when its answer is lost the SDK sends the same request again, and
-   * DynamoDB answers a token it has seen in the last 10 minutes with the first outcome
-   * instead of applying it again — so a PUT that landed is answered as written, never as a
-   * conflict, whatever was written in between. The answer is the policy as written.
+   * Like every rare admin write, one single-item transaction sent by `transactOnce`: its
+   * `ClientRequestToken` is kept across every re-send that may follow a landing (the SDK's,
+   * and gatepass's own after throttling), and DynamoDB answers a token it has seen in the last
+   * 10 minutes with the first outcome instead of applying it again — so a PUT that landed is
+   * answered as written, never as a conflict, whatever was written in between. The answer is
+   * the policy as written.
    */
   async put(id: string, fields: PolicyFields, expectedVersion?: number): Promise<Policy> {
     const schemas = await policySchemas();
@@ -134,22 +133,14 @@ export class PolicyStore {
     // A replace: an optional field the new body leaves out goes.
     for (const field of schemas.OPTIONAL_POLICY_FIELDS) if (fields[field] === undefined) x.remove(field);
     this.#cache.delete(id);
-    const update = { TableName: this.#table, Key: { pk: policyPk(id) }, ...x.build(), ReturnValuesOnConditionCheckFailure: 'ALL_OLD' };
-    try {
-      await this.#client.send(new TransactWriteCommand({ ClientRequestToken: randomUUID(), TransactItems: [{ Update: update as never }] }));
-    } catch (error) {
-      if (!(error instanceof TransactionCanceledException)) throw error;
-      const reason = error.CancellationReasons?.[0];
-      if (reason?.Code !== 'ConditionalCheckFailed') {
-        throw new VersionConflictError(`policy ${id} is being written concurrently (${reason?.Code ?? 'cancelled'})`, undefined);
-      }
-      const old = oldItem(reason.Item);
+    const update = { TableName: this.#table, Key: { pk: policyPk(id) }, ...x.build() };
+    await transactOnce<Record<string, unknown>>(this.#client, [{ Update: update as TransactItem['Update'] }], (old) => {
       const current = old === undefined || old[TOMBSTONE] === true ? undefined : toPolicy(schemas, old);
       if (current === undefined && (expectedVersion ?? 0) > 0) throw new NotFoundError(`no policy ${id}`);
       if (current === undefined) throw new VersionConflictError(`policy ${id} was written concurrently`, undefined);
       if (expectedVersion === 0) throw new AlreadyExistsError(`policy ${id} already exists`);
       throw new VersionConflictError(`policy ${id} changed concurrently (expected version ${version}, found ${current.version})`, current);
-    }
+    });
     // As written: the fields given, at the version the guard held (the item may have moved on since).
     const createdAt = deleted === undefined && typeof stored?.createdAt === 'number' && version > 0 ? stored.createdAt : now;
     return toPolicy(schemas, { ...fields, pk: policyPk(id), id, version: (deleted ?? version) + 1, createdAt, updatedAt: now });
@@ -158,8 +149,8 @@ export class PolicyStore {
   /**
    * Deletes a policy (optionally only at `expectedVersion`); false when there was none.
    *
-   * One `TransactWriteItems` with a fresh `ClientRequestToken`, not a `DeleteItem`: when its
-   * answer is lost the SDK sends the same request again, and DynamoDB answers a token it has
+   * One transaction sent by `transactOnce`, not a `DeleteItem`: when its answer is lost it is
+   * sent again under the same `ClientRequestToken`, and DynamoDB answers a token it has
    * seen in the last 10 minutes with the first outcome instead of running it again. So a
    * delete that landed is still reported as done, while a policy that never existed is
    * still `false` (the admin API's 404). The item stays as a tombstone (see `TOMBSTONE`), so
@@ -176,24 +167,20 @@ export class PolicyStore {
     x.set(TOMBSTONE, true)
       .setTo('version', `${x.name('version')} + ${x.value(1)}`)
       .remove('kind');
-    const update = { TableName: this.#table, Key: { pk: policyPk(id) }, ...x.build(), ReturnValuesOnConditionCheckFailure: 'ALL_OLD' };
+    const update = { TableName: this.#table, Key: { pk: policyPk(id) }, ...x.build() };
     try {
-      await this.#client.send(new TransactWriteCommand({ ClientRequestToken: randomUUID(), TransactItems: [{ Update: update as never }] }));
+      await transactOnce<Record<string, unknown>>(this.#client, [{ Update: update as TransactItem['Update'] }], (old) => {
+        if (old === undefined || old[TOMBSTONE] === true) throw new NoSuchPolicy();
+        const current = toPolicy(schemas, old);
+        throw new VersionConflictError(
+          `policy ${id} changed concurrently (expected version ${expectedVersion}, found ${current.version})`,
+          current,
+        );
+      });
       return true;
     } catch (error) {
-      if (!(error instanceof TransactionCanceledException)) throw error;
-      const reason = error.CancellationReasons?.[0];
-      if (reason?.Code !== 'ConditionalCheckFailed') {
-        // Another transaction on the same policy (a concurrent delete): a conflict, as for any concurrent write.
-        throw new VersionConflictError(`policy ${id} is being written concurrently (${reason?.Code ?? 'cancelled'})`, undefined);
-      }
-      const old = oldItem(reason.Item);
-      if (old === undefined || old[TOMBSTONE] === true) return false;
-      const current = toPolicy(schemas, old);
-      throw new VersionConflictError(
-        `policy ${id} changed concurrently (expected version ${expectedVersion}, found ${current.version})`,
-        current,
-      );
+      if (error instanceof NoSuchPolicy) return false;
+      throw error;
     }
   }
 
@@ -292,7 +279,5 @@ function toPolicy(schemas: PolicySchemas, item: Record<string, unknown>): Policy
   return { ...parsed.data, id: id_, version, createdAt, updatedAt };
 }
 
-/** The item that made a condition fail, unmarshalled (it comes as raw AttributeValues, even through the DocumentClient). */
-function oldItem(raw: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
-  return raw === undefined ? undefined : unmarshall(raw as Record<string, never>);
-}
+/** A delete's condition found no policy (or its tombstone): nothing to delete. */
+class NoSuchPolicy extends Error {}

@@ -26,10 +26,10 @@ const THROTTLED_ATTEMPTS = 12;
  * instead of applying the change twice (a reset landing twice would erase what was counted
  * between the two).
  */
-export async function transactOnce(
+export async function transactOnce<Item = StoredSession>(
   client: DynamoDBDocumentClient,
   items: TransactItem[],
-  failed: (current: StoredSession | undefined, index: number) => never,
+  failed: (current: Item | undefined, index: number) => never,
 ): Promise<void> {
   for (const item of items) (Object.values(item)[0] as Record<string, unknown>).ReturnValuesOnConditionCheckFailure = 'ALL_OLD';
   let throttled = 0;
@@ -50,7 +50,7 @@ export async function transactOnce(
       const index = reasons.findIndex((reason) => reason.Code === 'ConditionalCheckFailed');
       if (index >= 0) {
         const item = reasons[index]!.Item;
-        failed(item === undefined ? undefined : (unmarshall(item as never) as StoredSession), index);
+        failed(item === undefined ? undefined : (unmarshall(item as never) as Item), index);
       }
       if (!reasons.some((reason) => reason.Code === 'TransactionConflict')) throw error;
       // Cancelled by a conflict: this token's transaction did not land (a landed copy would have been answered as such).
