@@ -21,7 +21,7 @@ export { fieldProblems, InvalidInputError, type FieldProblem } from '../core/mod
 
 export { toPublicSession } from '../core/store/public-session.ts';
 
-/** Attempts of an update or replace sent without `If-Match` while other changes land on the key. */
+/** Attempts of an update, replace or rotation sent without `If-Match` while other changes land on the key. */
 const UNCONDITIONAL_ATTEMPTS = 4;
 
 export interface KeyServiceDeps {
@@ -108,7 +108,7 @@ export class KeyService {
   /**
    * A write of the key as read: with `ifMatch`, once (a conflict is the caller's to see);
    * without, applied to the key as it is, read again when another change (an admin's, a
-   * plugin's, a reset) lands between the read and the write.
+   * plugin's, a reset) lands between the read and the write (a conflict means it did not land).
    */
   async #onLatest(
     keyId: string,
@@ -136,13 +136,14 @@ export class KeyService {
    */
   async rotate(keyId: string, body: unknown, ifMatch?: number): Promise<CreatedKey> {
     const { graceSeconds } = parse(RotateSchema, body ?? {});
-    const current = await this.#read(keyId);
-    if (current.pk !== keySessionPk(current.keyId))
-      throw new InvalidInputError([{ field: '(key)', message: 'only API keys rotate (a JWT identity has no key)' }]);
     const key = generateKey();
     const newKeyId = keyIdOf(key);
-    await this.#sessions.rotate(current, newKeyId, graceSeconds, this.#nowMs(), ifMatch);
-    return { key, keyId: newKeyId, session: await this.#public((await this.#sessions.read(current.pk)) ?? current) };
+    const rotated = await this.#onLatest(keyId, ifMatch, async (current) => {
+      if (current.pk !== keySessionPk(current.keyId))
+        throw new InvalidInputError([{ field: '(key)', message: 'only API keys rotate (a JWT identity has no key)' }]);
+      return this.#sessions.rotate(current, newKeyId, graceSeconds, this.#nowMs(), ifMatch);
+    });
+    return { key, keyId: newKeyId, session: await this.#public((await this.#sessions.read(rotated.pk)) ?? rotated) };
   }
 
   /** Deletes the key read (at `ifMatch` when given). */
