@@ -115,20 +115,17 @@ export function auditEntry({ event, params, action, result, clock, options }: En
 
 /**
  * Versions before and after a successful write. Every change adds exactly 1 to the version
- * (a quota reset too; a create starts at 1); a delete answers no body, so its version before
- * is known only from `If-Match`.
+ * (a create starts at 1) and answers the key at the version it wrote; a quota reset without
+ * `If-Match` is not guarded by the version, so which one it moved is not known (its answer is
+ * the key read after it); a delete answers no body, so its version before is known only from
+ * `If-Match`.
  */
 function versionsOf(action: string, body: unknown, ifMatch: number | undefined): { before?: number | undefined; after?: number } {
   const after = numberField(body, 'version') ?? numberField(field(body, 'session'), 'version');
   if (action.endsWith('.delete') || after === undefined) return { before: ifMatch };
   if (action === 'keys.create') return { after };
-  if (
-    action === 'keys.update' ||
-    action === 'keys.replace' ||
-    action === 'keys.rotate' ||
-    action === 'keys.reset-quota' ||
-    action === 'policies.put'
-  ) {
+  if (action === 'keys.reset-quota') return ifMatch === undefined ? {} : { before: ifMatch, after: ifMatch + 1 };
+  if (action === 'keys.update' || action === 'keys.replace' || action === 'keys.rotate' || action === 'policies.put') {
     return after > 1 ? { before: after - 1, after } : { after };
   }
   return { before: ifMatch, after };

@@ -143,7 +143,7 @@ export class KeyService {
         throw new InvalidInputError([{ field: '(key)', message: 'only API keys rotate (a JWT identity has no key)' }]);
       return this.#sessions.rotate(current, newKeyId, graceSeconds, this.#nowMs(), ifMatch);
     });
-    return { key, keyId: newKeyId, session: await this.#public((await this.#sessions.read(rotated.pk)) ?? rotated) };
+    return { key, keyId: newKeyId, session: await this.#answer(rotated) };
   }
 
   /** Deletes the key read (at `ifMatch` when given). */
@@ -182,7 +182,9 @@ export class KeyService {
    * moved since the write's read), or as written if it is already gone again.
    */
   async #answer(written: StoredSession): Promise<Session> {
-    return this.#public((await this.#sessions.read(written.pk)) ?? written);
+    const now = await this.#sessions.read(written.pk);
+    // The key as it is (its counters fresh) when nothing else changed it since; else as this write left it, at its version.
+    return this.#public(now !== undefined && now.version === written.version ? now : written);
   }
 
   /** The public session, its `quotaRemaining` read under the limits in force, and those limits with their sources. */

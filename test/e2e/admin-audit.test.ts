@@ -25,7 +25,7 @@ describe('the audit line of admin writes, over HTTP on DynamoDB Local', { timeou
   it('create → update → reset → delete print four lines, caller local, with the versions before and after', async () => {
     const { key, keyId } = await createKey(dev, { alias: 'audited', quotaMax: 5 });
     expect((await send('PATCH', `/keys/${keyId}`, { quotaMax: 9 })).status).toBe(200);
-    expect((await send('POST', `/keys/${keyId}/reset-quota`)).status).toBe(200);
+    expect((await send('POST', `/keys/${keyId}/reset-quota`, undefined, { 'if-match': '2' })).status).toBe(200);
     expect((await send('DELETE', `/keys/${keyId}`, undefined, { 'if-match': '3' })).status).toBe(204);
 
     const lines = audits(keyId);
