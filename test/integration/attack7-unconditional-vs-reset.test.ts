@@ -62,6 +62,47 @@ describe('attack7: unconditional admin writes racing a reset', () => {
     expect(rotated instanceof Error ? `${rotated.name}: ${rotated.message}` : 'rotated').toBe('rotated');
   });
 
+  /**
+   * The same finding under real concurrency (no injected order): a script rotates a key (no
+   * If-Match) 20 times while another resets it back to back; PATCHes without If-Match under
+   * the same resets, for comparison (they read again: none refused).
+   */
+  it('rotates 20 times without If-Match while resets run back to back, none refused', async () => {
+    const { keyId } = await other.create({ quotaMax: 10 });
+    let done = false;
+    let resets = 0;
+    const resetter = (async () => {
+      while (!done) {
+        await other.resetQuota(keyId);
+        resets++;
+      }
+    })();
+    const outcome = async (write: () => Promise<unknown>) =>
+      write().then(
+        () => 'ok',
+        (error: Error) => error.name,
+      );
+    const rotations: string[] = [];
+    const patches: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      rotations.push(await outcome(() => admin.rotate(keyId, { graceSeconds: 0 })));
+      patches.push(await outcome(() => admin.update(keyId, { metaData: { i } })));
+    }
+    done = true;
+    await resetter;
+    const count = (xs: string[]) => Object.fromEntries([...new Set(xs)].map((x) => [x, xs.filter((y) => y === x).length]));
+    const summary = JSON.stringify({ resets, rotations: count(rotations), patches: count(patches) });
+    console.log(summary);
+    expect(
+      patches.every((p) => p === 'ok'),
+      summary,
+    ).toBe(true);
+    expect(
+      rotations.every((r) => r === 'ok'),
+      summary,
+    ).toBe(true);
+  }, 20_000);
+
   /** Held: a PATCH without If-Match applied to the fresh read keeps the reset's window and sets what it names. */
   it('applies a PATCH without If-Match on the key as the reset left it (held)', async () => {
     const { key, keyId } = await other.create({ quotaMax: 10, quotaRenewalRate: 3600 });
