@@ -99,4 +99,53 @@ describe('attack7: a hot key reset every 200 ms while it is hammered', () => {
     ).toEqual([]);
     expect(share(answers), summary).toBeLessThan(Math.max(0.05, 2 * share(baseline)));
   }, 30_000);
+  /**
+   * The same load on a key with a small quota: each reset opens a window (named by the Allow's
+   * `quotaRenews`: its start plus the renewal rate) while fills and spends planned before it
+   * are in flight; no window may allow more than the quota.
+   */
+  it('allows no more than the quota in any of the windows the resets open', async () => {
+    const instances = Array.from({ length: 3 }, () => pipelineOn(authorizerClient(ceiling), table.tableName));
+    const adminDoc = pipelineOn(authorizerClient(ceiling), table.tableName).doc;
+    const admin = new KeyService(new SessionStore({ client: adminDoc, tableName: table.tableName, retentionSeconds: 0 }), () =>
+      Math.floor(Date.now() / 1000),
+    );
+    const quota = 25;
+    const { key, keyId } = await instances[0]!.keys.create({ quotaMax: quota, quotaRenewalRate: 86_400 });
+    ceiling.reset();
+    let done = false;
+    let resets = 0;
+    const resetter = (async () => {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      while (!done) {
+        await admin.resetQuota(keyId).then(
+          () => resets++,
+          () => undefined,
+        );
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    })();
+    const answers = await drive(
+      instances.map((i) => i.pipeline),
+      key,
+      6000,
+    );
+    done = true;
+    await resetter;
+    const byWindow = new Map<number, number>();
+    for (const answer of answers) {
+      if (answer instanceof Error || !answer.allow) continue;
+      const renews = answer.context.quotaRenews as number;
+      byWindow.set(renews, (byWindow.get(renews) ?? 0) + 1);
+    }
+    const summary = JSON.stringify({
+      resets,
+      answers: answers.length,
+      faultShare: share(answers).toFixed(3),
+      windows: [...byWindow.values()],
+    });
+    console.log(summary);
+    expect(byWindow.size, summary).toBeGreaterThanOrEqual(2);
+    for (const [, allowed] of byWindow) expect(allowed, summary).toBeLessThanOrEqual(quota);
+  }, 30_000);
 });
