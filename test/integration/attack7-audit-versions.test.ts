@@ -58,7 +58,7 @@ describe('attack7: audit versions of concurrent resets and PATCHes', () => {
     const expected = Array.from({ length: ok }, (_, i) => `${i + 1}->${i + 2}`);
     const summary = JSON.stringify({ statuses, steps });
     expect(
-      [...steps].sort((a, b) => Number.parseInt(a) - Number.parseInt(b)),
+      [...steps].sort((a, b) => Number.parseInt(a, 10) - Number.parseInt(b, 10)),
       summary,
     ).toEqual(expected);
   });
