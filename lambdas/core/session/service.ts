@@ -190,7 +190,7 @@ export class SessionService {
       counters[names.quotaUsed] = 0;
       counters[names.quotaStart] = nowMs;
     }
-    await this.#store.change(current.pk, guard(current, ifMatch, false), { settings: {}, counters }, Math.floor(nowMs / 1000));
+    await this.#store.change(current.pk, guard(current, ifMatch, false), { counters }, Math.floor(nowMs / 1000));
     const after = await this.#store.get(current.pk);
     if (after === undefined) throw new NotFoundError('no session for this key');
     return after;

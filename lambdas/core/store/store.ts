@@ -36,7 +36,7 @@ export interface SessionStoreOptions {
   readonly retentionSeconds: number;
 }
 
-/** A settings write: settings (version + 1), counters named by the caller, or both (a reset names counters only). */
+/** A change: settings, counters named by the caller, or both (a reset names counters only); every change moves the version. */
 export interface SessionChange {
   readonly settings?: SettingsChanges;
   readonly counters?: CounterSet;
@@ -127,11 +127,11 @@ export class SessionStore {
   }
 
   /**
-   * Applies a change under `guard`: settings (incrementing `version`, setting `updatedAt`;
-   * `null` removes an attribute) and the counters the caller names. Fails with
-   * {@link VersionConflictError} carrying the current item when the guard no longer holds,
-   * {@link NotFoundError} when the key is gone. A change without settings (a reset) leaves
-   * the version alone, so requests in flight are not disturbed.
+   * Applies a change under `guard`: settings (`null` removes an attribute) and the counters
+   * the caller names, with `version` incremented and `updatedAt` set — every change, a reset
+   * too, so that `If-Match` and every remembered view of the key see it (requests in flight
+   * decide again). Fails with {@link VersionConflictError} carrying the current item when the
+   * guard no longer holds, {@link NotFoundError} when the key is gone.
    */
   async change(pk: string, guard: WriteGuard, change: SessionChange, now: number): Promise<void> {
     await revoking(this.#client, guard, (shards) => {
@@ -146,9 +146,9 @@ export class SessionStore {
   #changeExpression(pk: string, guard: WriteGuard, change: SessionChange, now: number): UpdateExpression {
     const x = new UpdateExpression();
     whenGuard(x, guard);
-    if (change.settings !== undefined) x.setTo('version', `${x.name('version')} + ${x.value(1)}`).set('updatedAt', now);
+    x.setTo('version', `${x.name('version')} + ${x.value(1)}`).set('updatedAt', now);
     // Every change revokes the leases (see #revoking): the next lease may be taken under any policies.
-    if ((guard.shards ?? 0) > 0 || change.settings !== undefined) x.remove('leaseTag');
+    x.remove('leaseTag');
     for (const [field, value] of Object.entries({ ...change.settings, ...change.counters })) {
       if (value === undefined) continue;
       if (value === null) x.remove(field);
