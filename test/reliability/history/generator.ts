@@ -78,7 +78,7 @@ export type Op =
   /** A clock step; `waitMs`: real time waited too (an instance's memory of a session item runs on real time). */
   | { readonly kind: 'clock'; readonly step: ClockStep; readonly waitMs?: number }
   | { readonly kind: 'lose'; readonly count: number }
-  /** A spread key cooled down to `to` counter items at most: 61 s later, one request on `instance`, again (up to 8 times). */
+  /** A spread key cooled down to `to` counter items at most: 61 s later, one request on `instance`, again (up to 10 times). */
   | { readonly kind: 'cool'; readonly instance: number; readonly to: number }
   /**
    * One request of one instance whose counting write (`write`, held-requests.ts) is held
@@ -356,14 +356,17 @@ const ceilingArb = fc.integer({ min: 3, max: 5 });
 
 /**
  * Histories of about `minOps`..`maxOps` operations, printed readably when fast-check reports one; one in `hotShare` under a
- * throughput ceiling (0: none); `heldFills`: hot histories made (almost) only of held fills (held-requests.ts), to measure.
+ * throughput ceiling (0: none); `heldFills`: hot histories made (almost) only of held fills across a cooling (held-requests.ts,
+ * seconds of real time each: not in the default run), to measure.
  */
 export function historyArb(minOps: number, maxOps: number, hotShare = 30, heldFills = false): fc.Arbitrary<HistorySpec> {
   // Every group is generated (a "nothing" comes once in 10⁶), but shrinks to nothing first:
   // fast-check can then drop the operations a failure does not need, below `minOps` too.
   const opsArb = (hot: boolean) => {
     const groups = hot
-      ? weighted([6, opArb.map((op) => [op])], [1, probeArb], [2, hotProbeArb], [heldFills ? 1000 : 1, heldFillArb(heldParts)])
+      ? heldFills
+        ? weighted([1, hotProbeArb], [20, heldFillArb(heldParts)])
+        : weighted([6, opArb.map((op) => [op])], [1, probeArb], [2, hotProbeArb])
       : weighted([6, opArb.map((op) => [op])], [1, probeArb]);
     const group = fc.option(groups, { nil: undefined, freq: 1_000_000 });
     // A hot history's batches take seconds (a throttled item serves a few writes a second): a third as many groups.

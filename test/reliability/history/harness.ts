@@ -2,8 +2,8 @@
  * Runs one history on DynamoDB Local: two or three pipeline instances (each its own
  * PolicyStore cache, its own clock = the shared simulated clock + an offset, some with a
  * renewal hook or a settings hook, all verifying HS256 JWTs), an admin (KeyService and a
- * cache-less PolicyStore on the shared clock), the lost-answer fault on every client and a
- * write holder on the admin's. Each operation's observations go to the reference model;
+ * cache-less PolicyStore on the shared clock), the lost-answer fault on every client, a
+ * write holder on the admin's and one on each instance's (held requests). Each operation's observations go to the reference model;
  * the first operation it finds in violation ends the history.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -354,16 +354,14 @@ export async function runHistory(spec: HistorySpec, rig: Rig, serial: number): P
     if (parked === undefined) {
       hold.release();
       const verdict = await observe([r], [await outcome], before, lost.injected - lostBefore, {});
-      trace.push(`${time(number)} ${describe(op)}
-      no such write: decided at once; ${verdict.summary}`);
+      trace.push(`${time(number)} ${describe(op)}\n      no such write: decided at once; ${verdict.summary}`);
       return verdict.violations.length > 0 ? verdict.violations : steps();
     }
     const kind = countingWrite(parked.write) ?? 'write';
     stats.parkedWrites += 1;
     if (kind === 'fill') stats.parkedFills += 1;
     if (kind === 'cooling') stats.parkedCoolings += 1;
-    trace.push(`${time(number)} ${describe(op)}
-      its ${kind} parked`);
+    trace.push(`${time(number)} ${describe(op)}\n      its ${kind} parked`);
     const lostWhileHeld = lost.injected - lostBefore;
     const problems = await steps();
     hold.release();
@@ -382,11 +380,11 @@ export async function runHistory(spec: HistorySpec, rig: Rig, serial: number): P
     return verdict.violations;
   }
 
-  /** Cools a spread key down to `op.to` counter items: 61 s on, one request, again, while it has more (at most 8 times). */
+  /** Cools a spread key down to `op.to` counter items: 61 s on, one request, again, while it has more (at most 10 times). */
   async function cool(op: Extract<Op, { kind: 'cool' }>, number: string): Promise<string[]> {
     trace.push(`${number} ${describe(op)}`);
     const request: RequestSpec = { instance: op.instance, route: 0, who: 'key' };
-    for (let i = 0; i < 8 && (await leasesOf('key')).shards > op.to; i++) {
+    for (let i = 0; i < 10 && (await leasesOf('key')).shards > op.to; i++) {
       for (const step of [
         { kind: 'clock', step: { by: 61_000 }, waitMs: 1100 },
         { kind: 'batch', requests: [request], delayMs: 0 },
@@ -470,7 +468,11 @@ export async function runHistory(spec: HistorySpec, rig: Rig, serial: number): P
     const last = shards[who];
     if (last === 0 && view.shards > 0) stats.spreads += 1;
     else if (view.shards > last) stats.growths += 1;
-    else if (view.shards < last) stats.shrinks += 1;
+    else if (view.shards < last) {
+      stats.shrinks += 1;
+      // A cooling gave unspent leases back: an instance that saw the session item without room moments ago may deny for a second.
+      model.stale.changed(who, now);
+    }
     shards[who] = view.shards;
     mostCounterItems = Math.max(mostCounterItems, view.shards);
     return view;

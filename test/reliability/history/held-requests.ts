@@ -90,15 +90,16 @@ export function heldArb(parts: HeldParts): fc.Arbitrary<Op> {
 }
 
 /**
- * Hot keys: a fill held across a cooling or a reset, let go once its counter item is filled
- * again — the attack's shape, without rigging the dice. A fresh key (re-created: no counter
- * items yet) is made hot, then cooled down to one counter item, whose lease is then the
- * whole room left. The held request goes to api2 (a rate limit of its own, which nothing
- * else touches meanwhile): its fill of that item copies the key's lease as it saw it. Then
- * a cooling (one request 61 s later: no counter items) or a reset, the key made hot again
- * (a lease of an eighth of the room on each of eight counter items), the fill let go, and
- * two bursts ask for more than the quota. A fill that passes for the new item writes back
- * the old lease, bigger than the new one: an over-grant of the difference.
+ * Hot keys: a fill held across a cooling, let go once its counter item is filled again —
+ * the attack's shape, without rigging the dice. A fresh key (re-created: no counter items
+ * yet) is made hot, then cooled down to one counter item, whose lease is then the whole
+ * room left. The held request goes to api2 (a rate limit of its own, which nothing else
+ * touches meanwhile): its fill of that item copies the key's lease as it saw it. Then a
+ * cooling (one request 61 s later: no counter items, the lease's unspent part given back),
+ * the key made hot again (a lease of an eighth of the room on each of eight counter
+ * items), the fill let go, and two bursts ask for more than the quota. A fill that passes
+ * for the new item writes back the old lease, bigger than the new one: an over-grant of
+ * the difference. (A fill held across a reset or a settings write: `heldArb`.)
  */
 export function heldFillArb(parts: HeldParts): fc.Arbitrary<Op[]> {
   // The key's requests only, none asking a hook to write limits (a settings write revokes every lease).
@@ -107,32 +108,23 @@ export function heldFillArb(parts: HeldParts): fc.Arbitrary<Op[]> {
     fc.array(onApi1, { minLength: min, maxLength: max }).map((requests): Op => ({ kind: 'batch', requests, delayMs: 0 }));
   // A second of real time: instances deny for that long on a session item they saw without room, and throttled items recover.
   const pause: Op = { kind: 'clock', step: { by: 1 }, waitMs: 1100 };
-  const revoke = fc.oneof(
-    { weight: 1, arbitrary: fc.constant<Op[]>([{ kind: 'admin', op: { kind: 'reset' } }, pause]) },
-    {
-      weight: 2,
-      arbitrary: fc
-        .tuple(fc.integer({ min: 61_000, max: 75_000 }), onApi1)
-        .map(([by, r]): Op[] => [
-          { kind: 'clock', step: { by }, waitMs: pause.waitMs },
-          { kind: 'batch', requests: [r], delayMs: 0 },
-          pause,
-        ]),
-    },
-  );
+  // A cooling: one request 61 s on (the key's last counter item goes, its unspent lease given back to the session item).
+  const cooling = fc
+    .tuple(fc.integer({ min: 61_000, max: 75_000 }), onApi1)
+    .map(([by, r]): Op[] => [{ kind: 'clock', step: { by }, waitMs: pause.waitMs }, { kind: 'batch', requests: [r], delayMs: 0 }, pause]);
   return fc
     .record({
-      quotaMax: fc.integer({ min: 12, max: 32 }),
+      quotaMax: fc.integer({ min: 24, max: 40 }),
       apiRate: fc.integer({ min: 10, max: 40 }),
       instance: fc.integer({ min: 0, max: 2 }),
       coolOn: fc.integer({ min: 0, max: 2 }),
       write: fc.constantFrom<HeldWrite>('fill', 'fill', 'fill', 'any'),
       heat: batchOf(6, 10),
-      revoke,
+      cooling,
       reheat: batchOf(6, 10),
       after: fc.array(batchOf(10, 16), { minLength: 2, maxLength: 2 }),
     })
-    .map(({ quotaMax, apiRate, instance, coolOn, write, heat, revoke, reheat, after }): Op[] => [
+    .map(({ quotaMax, apiRate, instance, coolOn, write, heat, cooling, reheat, after }): Op[] => [
       {
         kind: 'recreate',
         key: {
@@ -150,12 +142,14 @@ export function heldFillArb(parts: HeldParts): fc.Arbitrary<Op[]> {
         after: (heat as Extract<Op, { kind: 'batch' }>).requests,
       },
       { kind: 'cool', instance: coolOn, to: 1 },
+      // One request fills that counter item: its lease is the room left.
+      { kind: 'batch', requests: [{ instance: coolOn, route: 0, who: 'key' }], delayMs: 0 },
       {
         kind: 'held',
         request: { instance, route: 3, who: 'key' },
         write,
         // The pause last: the session item's write units come back, so that the fill is not merely throttled when let go.
-        during: [...revoke, reheat, pause],
+        during: [...cooling, reheat, pause],
       },
       ...after,
     ]);
