@@ -77,6 +77,11 @@ export const INJECTED_BUGS: readonly InjectedBug[] = [
     what: "a hot key's fill takes its leases from the session item without checking that the window has room for them",
     installOn: (client) => rewriteTransactions(client, 'historyFillIgnoresRoom', dropRoomCheck),
   },
+  {
+    name: 'fill-count',
+    what: "a hot key's fill numbers the counter item's fills from 1 (the seen item's fill + 1) instead of drawing a number: a fill held across a reset or a cooling passes for one of the item refilled since (ABA)",
+    installOn: (client) => rewriteTransactions(client, 'historyFillCount', countFills),
+  },
 ];
 
 type TransactItem = Record<string, Record<string, unknown>>;
@@ -105,6 +110,25 @@ function dropRoomCheck(items: TransactItem[]): TransactItem[] {
     if (/Used/.test(names[name!] ?? '')) values[value!] = 1e9;
   }
   return [{ Update: { ...first, ExpressionAttributeValues: values } }, ...items.slice(1)];
+}
+
+/**
+ * A fill's counter items numbered as the fills before the fix did: `fill` is the seen item's
+ * `fill` (the value its condition names; none: 0) plus 1, so that an item deleted and filled
+ * again from nothing counts 1, 2, … as the one deleted did.
+ */
+function countFills(items: TransactItem[]): TransactItem[] {
+  return items.map((item) => {
+    const put = item.Put;
+    const row = put?.Item as Record<string, unknown> | undefined;
+    if (put === undefined || row === undefined || !/#c\d+$/.test(pkOf(row)) || typeof row.fill !== 'number') return item;
+    const names = (put.ExpressionAttributeNames ?? {}) as Record<string, string>;
+    const values = (put.ExpressionAttributeValues ?? {}) as Record<string, unknown>;
+    const name = Object.keys(names).find((n) => names[n] === 'fill');
+    const seen = name === undefined ? undefined : new RegExp(`${name} = (:\\w+)`).exec(String(put.ConditionExpression ?? ''))?.[1];
+    const fill = seen === undefined ? 0 : Number(values[seen]);
+    return { Put: { ...put, Item: { ...row, fill: fill + 1 } } };
+  });
 }
 
 /** Rewrites every TransactWriteItems `client` sends (document-client input, before it is marshalled). */

@@ -42,9 +42,16 @@ export function describeOp(op: Op, instances: number): string {
     case 'admin':
       return `${describeAdmin(op.op)}${op.loseAnswer ? ' (its answer lost)' : ''}`;
     case 'clock':
-      return describeStep(op.step, instances);
+      return `${describeStep(op.step, instances)}${op.waitMs ? ` (and wait ${op.waitMs} ms)` : ''}`;
     case 'lose':
       return `lose the answers of the next ${op.count} write(s)`;
+    case 'cool':
+      return `cool the key down to ${op.to} counter item(s) (61 s, then a request on i${op.instance % instances}, until it is)`;
+    case 'held':
+      return (
+        `hold ${describeRequests([op.request], instances)}'s ${op.write === 'any' ? 'first counting write' : `${op.write} write`}; ` +
+        `${op.during.map((o) => describeOp(o, instances)).join('; ')}; let it go`
+      );
     case 'recreate':
       return (
         `${op.resetInFlight ? 'POST reset-quota held after its read; ' : ''}DELETE key; create it again (same key): ${describeKey(op.key)}; ` +

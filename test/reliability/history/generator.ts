@@ -8,6 +8,7 @@
  */
 import fc from 'fast-check';
 import { describeHistory } from './describe.ts';
+import { type HeldWrite, heldArb, heldFillArb } from './held-requests.ts';
 import type { HookPatch, Who } from './model.ts';
 import { type ApiLimitSpec, RIGHTS, ROUTES } from './routes.ts';
 import type { InstanceSpec } from './settings.ts';
@@ -74,8 +75,17 @@ export type ClockStep =
 export type Op =
   | { readonly kind: 'batch'; readonly requests: readonly RequestSpec[]; readonly alongside?: AdminOp; readonly delayMs: number }
   | { readonly kind: 'admin'; readonly op: AdminOp; readonly loseAnswer?: boolean }
-  | { readonly kind: 'clock'; readonly step: ClockStep }
+  /** A clock step; `waitMs`: real time waited too (an instance's memory of a session item runs on real time). */
+  | { readonly kind: 'clock'; readonly step: ClockStep; readonly waitMs?: number }
   | { readonly kind: 'lose'; readonly count: number }
+  /** A spread key cooled down to `to` counter items at most: 61 s later, one request on `instance`, again (up to 10 times). */
+  | { readonly kind: 'cool'; readonly instance: number; readonly to: number }
+  /**
+   * One request of one instance whose counting write (`write`, held-requests.ts) is held
+   * while `during` runs (its requests on other instances), then let go: one request,
+   * decided when its write lands.
+   */
+  | { readonly kind: 'held'; readonly request: RequestSpec; readonly write: HeldWrite; readonly during: readonly Op[] }
   /**
    * DELETE the key and create it again with the same raw key; with `resetInFlight`, a
    * reset-quota that read the old key is held before its write until the new key has
@@ -228,6 +238,8 @@ const recreateArb: fc.Arbitrary<Op> = fc.record({
   after: requestsArb(1),
 });
 
+const heldParts = { request: requestArb, requests: requestsArb(1), admin: adminOpArb, clock: clockArb };
+
 const opArb: fc.Arbitrary<Op> = weighted<Op>(
   [9, fc.record({ kind: fc.constant('batch' as const), requests: requestsArb(1), delayMs: fc.integer({ min: 0, max: 15 }) })],
   [
@@ -250,6 +262,7 @@ const opArb: fc.Arbitrary<Op> = weighted<Op>(
   [4, clockArb.map((step) => ({ kind: 'clock' as const, step }))],
   [1, fc.integer({ min: 1, max: 3 }).map((count) => ({ kind: 'lose' as const, count }))],
   [1, recreateArb],
+  [1, heldArb(heldParts)],
 );
 
 const batchOn = (instance: number, minLength: number, who?: Who): fc.Arbitrary<Op> =>
@@ -341,13 +354,19 @@ const hotProbeArb: fc.Arbitrary<Op[]> = fc
 /** W (write units per item per second) of a hot history's ceiling: low enough that a batch is throttled. */
 const ceilingArb = fc.integer({ min: 3, max: 5 });
 
-/** Histories of about `minOps`..`maxOps` operations, printed readably when fast-check reports one; one in `hotShare` under a throughput ceiling (0: none). */
-export function historyArb(minOps: number, maxOps: number, hotShare = 30): fc.Arbitrary<HistorySpec> {
+/**
+ * Histories of about `minOps`..`maxOps` operations, printed readably when fast-check reports one; one in `hotShare` under a
+ * throughput ceiling (0: none); `heldFills`: hot histories made (almost) only of held fills across a cooling (held-requests.ts,
+ * seconds of real time each: not in the default run), to measure.
+ */
+export function historyArb(minOps: number, maxOps: number, hotShare = 30, heldFills = false): fc.Arbitrary<HistorySpec> {
   // Every group is generated (a "nothing" comes once in 10⁶), but shrinks to nothing first:
   // fast-check can then drop the operations a failure does not need, below `minOps` too.
   const opsArb = (hot: boolean) => {
     const groups = hot
-      ? weighted([6, opArb.map((op) => [op])], [1, probeArb], [2, hotProbeArb])
+      ? heldFills
+        ? weighted([1, hotProbeArb], [20, heldFillArb(heldParts)])
+        : weighted([6, opArb.map((op) => [op])], [1, probeArb], [2, hotProbeArb])
       : weighted([6, opArb.map((op) => [op])], [1, probeArb]);
     const group = fc.option(groups, { nil: undefined, freq: 1_000_000 });
     // A hot history's batches take seconds (a throttled item serves a few writes a second): a third as many groups.

@@ -2,8 +2,8 @@
  * Runs one history on DynamoDB Local: two or three pipeline instances (each its own
  * PolicyStore cache, its own clock = the shared simulated clock + an offset, some with a
  * renewal hook or a settings hook, all verifying HS256 JWTs), an admin (KeyService and a
- * cache-less PolicyStore on the shared clock), the lost-answer fault on every client and a
- * write holder on the admin's. Each operation's observations go to the reference model;
+ * cache-less PolicyStore on the shared clock), the lost-answer fault on every client, a
+ * write holder on the admin's and one on each instance's (held requests). Each operation's observations go to the reference model;
  * the first operation it finds in violation ends the history.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -25,7 +25,8 @@ import type { HoldNextWrite } from './hold.ts';
 import { renewal, settingsHook } from './hooks.ts';
 import { dumpItems, type HotKeys, type LeaseView, NOT_SPREAD, readLeases } from './hot-keys.ts';
 import type { LostAnswers } from './lost-answers.ts';
-import { type BatchRequest, HistoryModel, type Who } from './model.ts';
+import { countingWrite, heldWriteMatcher } from './held-requests.ts';
+import { type BatchObservation, type BatchRequest, HistoryModel, type Outcome, type Who } from './model.ts';
 import { authorize, request } from './requests.ts';
 import { nextTime } from './clock-steps.ts';
 import { RIGHTS, ROUTES } from './routes.ts';
@@ -45,6 +46,8 @@ export interface Rig {
   readonly adminClient: DynamoDBClient;
   readonly lost: LostAnswers;
   readonly hold: HoldNextWrite;
+  /** One holder per instance slot, on its client and its hot client: a held request's counting write. */
+  readonly instanceHolds: readonly HoldNextWrite[];
   /** The instance clients of histories with hot keys: the authorizer's retry strategy, and the switchable ceiling. */
   readonly hotClients: readonly DynamoDBClient[];
   readonly hot: HotKeys;
@@ -76,6 +79,13 @@ export interface HistoryStats {
   shrinks: number;
   /** Requests that failed closed in histories under a ceiling. */
   hotFaults: number;
+  /** Held requests (held-requests.ts), those whose write was parked, and of those the fills and coolings. */
+  heldRequests: number;
+  parkedWrites: number;
+  parkedFills: number;
+  parkedCoolings: number;
+  /** Parked fills that landed once let go (their condition held after the steps held across). */
+  landedFills: number;
 }
 
 export interface HistoryRun extends HistoryStats {
@@ -162,6 +172,11 @@ export async function runHistory(spec: HistorySpec, rig: Rig, serial: number): P
     growths: 0,
     shrinks: 0,
     hotFaults: 0,
+    heldRequests: 0,
+    parkedWrites: 0,
+    parkedFills: 0,
+    parkedCoolings: 0,
+    landedFills: 0,
   };
   const jwtPk = jwtSessionPk('', `${admin.prefix}-user`).pk;
   /** Counter items each subject was last seen spread over. */
@@ -195,6 +210,7 @@ export async function runHistory(spec: HistorySpec, rig: Rig, serial: number): P
     switch (op.kind) {
       case 'clock': {
         now = nextTime(op.step, now, model, spec.instances);
+        if (op.waitMs !== undefined) await sleep(op.waitMs);
         trace.push(`${time(number)} ${describe(op)}`);
         return [];
       }
@@ -245,6 +261,10 @@ export async function runHistory(spec: HistorySpec, rig: Rig, serial: number): P
       }
       case 'recreate':
         return recreate(op, number);
+      case 'held':
+        return held(op, number);
+      case 'cool':
+        return cool(op, number);
     }
   }
 
@@ -258,19 +278,27 @@ export async function runHistory(spec: HistorySpec, rig: Rig, serial: number): P
     settle: (r: Awaited<ReturnType<AdminDriver['run']>> | undefined) => Promise<string[]>,
     kind?: 'settings' | 'reset' | 'policy',
   ) {
-    const before = spec.hot === undefined ? undefined : { key: await leasesOf('key'), jwt: await leasesOf('jwt') };
+    const before = await leasesAround();
     const lostBefore = lost.injected;
-    const requests: BatchRequest[] = specs.map((r) => ({
-      instance: r.instance % spec.instances.length,
-      route: ROUTES[r.route]!,
-      who: r.who,
-      ...(r.hook ? { hook: r.hook } : {}),
-    }));
-    const decisions = Promise.all(
-      requests.map((r) => authorize(pipelines[r.instance]!, request(r, r.who === 'jwt' ? `Bearer ${token}` : key.key))),
-    );
+    const requests = specs.map(batchRequest);
+    const decisions = Promise.all(requests.map((r) => authorize(pipelines[r.instance]!, request(r, authorization(r)))));
     const [outcomes, result] = await Promise.all([decisions, adminRun?.()]);
     const problems = await settle(result);
+    const verdict = await observe(requests, outcomes, before, lost.injected - lostBefore, {
+      alongside: kind && result ? { kind, ok: result.ok } : undefined,
+      written: adminRun !== undefined,
+    });
+    return [{ ...verdict, violations: [...problems, ...verdict.violations] }, result] as const;
+  }
+
+  /** The model's verdict on `requests` and their outcomes (`before`: the leases read before them), counted into the stats. */
+  async function observe(
+    requests: readonly BatchRequest[],
+    outcomes: readonly Outcome[],
+    before: Record<Who, LeaseView> | undefined,
+    lostAnswers: number,
+    extra: { alongside?: BatchObservation['alongside']; written?: boolean; held?: BatchObservation['held'] },
+  ) {
     const leases =
       before === undefined
         ? undefined
@@ -279,10 +307,11 @@ export async function runHistory(spec: HistorySpec, rig: Rig, serial: number): P
       at: now,
       requests,
       outcomes,
-      lost: lost.injected - lostBefore,
-      alongside: kind && result ? { kind, ok: result.ok } : undefined,
-      settingsAfter: adminRun || model.mayWrite(requests, now) ? await admin.readSettings(key.keyId) : model.settings,
+      lost: lostAnswers,
+      alongside: extra.alongside,
+      settingsAfter: extra.written || model.mayWrite(requests, now) ? await admin.readSettings(key.keyId) : model.settings,
       leases,
+      ...(extra.held ? { held: extra.held } : {}),
     });
     stats.authorizations += requests.length;
     stats.jwtAuthorizations += requests.filter((r) => r.who === 'jwt').length;
@@ -291,7 +320,93 @@ export async function runHistory(spec: HistorySpec, rig: Rig, serial: number): P
     stats.failedClosed += outcomes.filter((o) => 'error' in o).length;
     if (spec.hot !== undefined) stats.hotFaults += outcomes.filter((o) => 'error' in o).length;
     if (verdict.clean) stats.cleanBatches += 1;
-    return [{ ...verdict, violations: [...problems, ...verdict.violations] }, result] as const;
+    return verdict;
+  }
+
+  /**
+   * A held request (held-requests.ts): its counting write parked while `during` runs (their
+   * requests on its instance go to the next one: they would wait for its fill), then let go,
+   * and checked alone as one request decided when it landed (model.ts). One that went
+   * through without such a write is checked at once, before the steps.
+   */
+  async function held(op: Extract<Op, { kind: 'held' }>, number: string): Promise<string[]> {
+    const n = spec.instances.length;
+    const r = batchRequest(op.request);
+    const away = (o: Op): Op =>
+      o.kind !== 'batch'
+        ? o
+        : { ...o, requests: o.requests.map((q) => (q.instance % n === r.instance ? { ...q, instance: r.instance + 1 } : q)) };
+    const since = now;
+    const settings = model.settings;
+    const lostBefore = lost.injected;
+    const before = await leasesAround();
+    const hold = rig.instanceHolds[r.instance]!.hold(heldWriteMatcher(op.write));
+    const outcome = authorize(pipelines[r.instance]!, request(r, authorization(r)));
+    const parked = await Promise.race([hold.parked, outcome.then(() => undefined)]);
+    stats.heldRequests += 1;
+    const steps = async (): Promise<string[]> => {
+      for (const [k, o] of op.during.entries()) {
+        const messages = await runOp(away(o), `${number.trim()}${String.fromCharCode(97 + k)}`.padStart(4));
+        if (messages.length > 0) return messages;
+      }
+      return [];
+    };
+    if (parked === undefined) {
+      hold.release();
+      const verdict = await observe([r], [await outcome], before, lost.injected - lostBefore, {});
+      trace.push(`${time(number)} ${describe(op)}\n      no such write: decided at once; ${verdict.summary}`);
+      return verdict.violations.length > 0 ? verdict.violations : steps();
+    }
+    const kind = countingWrite(parked.write) ?? 'write';
+    stats.parkedWrites += 1;
+    if (kind === 'fill') stats.parkedFills += 1;
+    if (kind === 'cooling') stats.parkedCoolings += 1;
+    trace.push(`${time(number)} ${describe(op)}\n      its ${kind} parked`);
+    const lostWhileHeld = lost.injected - lostBefore;
+    const problems = await steps();
+    hold.release();
+    const lostAtRelease = lost.injected;
+    const beforeRelease = await leasesAround();
+    const result = await outcome;
+    if (problems.length > 0) return problems;
+    const verdict = await observe([r], [result], beforeRelease, lostWhileHeld + lost.injected - lostAtRelease, {
+      held: { since, settings },
+    });
+    const sent = await hold.sent;
+    if (kind === 'fill' && sent === 'landed') stats.landedFills += 1;
+    trace.push(
+      `${time(number)} let go (held since t+${((since - BASE_MS) / 1000).toFixed(3)}s), its ${kind} → ${sent}: ${verdict.summary}`,
+    );
+    return verdict.violations;
+  }
+
+  /** Cools a spread key down to `op.to` counter items: 61 s on, one request, again, while it has more (at most 10 times). */
+  async function cool(op: Extract<Op, { kind: 'cool' }>, number: string): Promise<string[]> {
+    trace.push(`${number} ${describe(op)}`);
+    const request: RequestSpec = { instance: op.instance, route: 0, who: 'key' };
+    for (let i = 0; i < 10 && (await leasesOf('key')).shards > op.to; i++) {
+      for (const step of [
+        { kind: 'clock', step: { by: 61_000 }, waitMs: 1100 },
+        { kind: 'batch', requests: [request], delayMs: 0 },
+      ] as const) {
+        const messages = await runOp(step, `${number.trim()}${String.fromCharCode(97 + i)}`.padStart(4));
+        if (messages.length > 0) return messages;
+      }
+    }
+    return [];
+  }
+
+  function batchRequest(r: RequestSpec): BatchRequest {
+    return { instance: r.instance % spec.instances.length, route: ROUTES[r.route]!, who: r.who, ...(r.hook ? { hook: r.hook } : {}) };
+  }
+
+  function authorization(r: BatchRequest): string {
+    return r.who === 'jwt' ? `Bearer ${token}` : key.key;
+  }
+
+  /** Both subjects' counter items now, in hot histories. */
+  async function leasesAround(): Promise<Record<Who, LeaseView> | undefined> {
+    return spec.hot === undefined ? undefined : { key: await leasesOf('key'), jwt: await leasesOf('jwt') };
   }
 
   /**
@@ -353,7 +468,11 @@ export async function runHistory(spec: HistorySpec, rig: Rig, serial: number): P
     const last = shards[who];
     if (last === 0 && view.shards > 0) stats.spreads += 1;
     else if (view.shards > last) stats.growths += 1;
-    else if (view.shards < last) stats.shrinks += 1;
+    else if (view.shards < last) {
+      stats.shrinks += 1;
+      // A cooling gave unspent leases back: an instance that saw the session item without room moments ago may deny for a second.
+      model.stale.changed(who, now);
+    }
     shards[who] = view.shards;
     mostCounterItems = Math.max(mostCounterItems, view.shards);
     return view;

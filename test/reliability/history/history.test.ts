@@ -7,7 +7,8 @@
  * and reset-quota, some running alongside a batch; policy writes (limits, window lengths
  * 0 → N, N → 0, N → M); the key deleted and created again under a reset in flight; clock
  * steps; answers lost after the write landed (below the SDK's retry), on counting, hook,
- * admin and policy writes. Each history is checked against a sequential reference model
+ * admin and policy writes; one instance's counting write (a spend, a fill, a cooling) held
+ * while other steps run, then let go (held-requests.ts). Each history is checked against a sequential reference model
  * (model.ts) that sees only the writes it issued, public reads and the decisions, and
  * whose only slack is the stated bounds. Safety: no Allow that every setting in force
  * denies, never more Allows in a scope than its counters could grant under the largest
@@ -34,6 +35,9 @@
  * - `GATEPASS_HOT_SHARE` (default 30): one history in this many runs its instances under a
  *   per-item throughput ceiling of 2–5 write units a second (hot-keys.ts), with bursts that
  *   spread and grow the key and cooling steps that shrink it; 1: every history; 0: none.
+ * - `GATEPASS_HELD_FILLS=1`: hot histories made (almost) only of held fills across a reset or a
+ *   cooling (held-requests.ts), to measure what the checker detects of `GATEPASS_INJECT=fill-count`
+ *   (with `GATEPASS_HOT_SHARE=1`).
  * - `GATEPASS_HISTORY_SURVEY=1`: run every history to its first violation without
  *   stopping, and list the failing seeds (each replays alone with `GATEPASS_SEED=<seed>
  *   GATEPASS_HISTORIES=1`).
@@ -66,7 +70,9 @@ const VARIANTS = { '': undefined, 'window-changes': withoutWindowChanges, 'held-
 if (!Object.hasOwn(VARIANTS, WITHOUT)) throw new Error(`GATEPASS_HISTORY_WITHOUT must be window-changes or held-resets, got ${WITHOUT}`);
 const VARIANT = VARIANTS[WITHOUT as keyof typeof VARIANTS];
 const HOT_SHARE = positive('GATEPASS_HOT_SHARE', 30);
-const HISTORIES_ARB = VARIANT ? historyArb(MIN_OPS, MAX_OPS, HOT_SHARE).map(VARIANT) : historyArb(MIN_OPS, MAX_OPS, HOT_SHARE);
+const HELD_FILLS = process.env.GATEPASS_HELD_FILLS === '1';
+const BASE_ARB = historyArb(MIN_OPS, MAX_OPS, HOT_SHARE, HELD_FILLS);
+const HISTORIES_ARB = VARIANT ? BASE_ARB.map(VARIANT) : BASE_ARB;
 
 describe('the counting model, checked by random histories on DynamoDB Local', () => {
   let table: TestTable;
@@ -80,6 +86,8 @@ describe('the counting model, checked by random histories on DynamoDB Local', ()
     for (const client of clients.slice(0, 3)) BUG?.installOn?.(client);
     BUG?.installOnAdmin?.(clients[3]!);
     hold.installOn(clients[3]!);
+    const instanceHolds = [0, 1, 2].map(() => new HoldNextWrite());
+    for (const [i, client] of clients.slice(0, 3).entries()) instanceHolds[i]!.installOn(client);
     // Hot histories' instances: the authorizer's own retries (a throttled counter item is tried elsewhere at once).
     const hot = new HotKeys();
     const { maxAttempts, retryDelayMs } = DYNAMODB_TIMEOUTS;
@@ -96,12 +104,14 @@ describe('the counting model, checked by random histories on DynamoDB Local', ()
       hot.installOn(client);
       return client;
     });
+    for (const [i, client] of hotClients.entries()) instanceHolds[i]!.installOn(client);
     rig = {
       tableName: table.tableName,
       instanceClients: clients.slice(0, 3),
       adminClient: clients[3]!,
       lost,
       hold,
+      instanceHolds,
       bug: BUG,
       hotClients,
       hot,
@@ -143,6 +153,11 @@ describe('the counting model, checked by random histories on DynamoDB Local', ()
     growths: 0,
     shrinks: 0,
     hotFaults: 0,
+    heldRequests: 0,
+    parkedWrites: 0,
+    parkedFills: 0,
+    parkedCoolings: 0,
+    landedFills: 0,
   };
   const add = (run: HistoryRun, ops: number) => {
     totals.histories += 1;
@@ -164,6 +179,7 @@ describe('the counting model, checked by random histories on DynamoDB Local', ()
     `${counts.lostAdminAnswers} lost admin/policy answers of ${totals.lostAnswers} lost answers, ${totals.requests} DynamoDB requests, ` +
     `${counts.hotHistories} histories under a throughput ceiling (${counts.spreadHistories} with a spread key, at most ${totals.mostCounterItems} counter items; ` +
     `${counts.spreads} spreads, ${counts.growths} growths, ${counts.shrinks} shrinks seen; ${rig?.hot.throttled ?? 0} requests throttled, ${counts.hotFaults} failed closed), ` +
+    `${counts.heldRequests} held requests (${counts.parkedWrites} counting writes parked across other steps: ${counts.parkedFills} fills, ${counts.landedFills} of them landing, ${counts.parkedCoolings} coolings), ` +
     `${counts.failedClosed} failed closed, ${totals.violations} violations; seed ${SEED}${BUG ? `, injected bug ${BUG.name}` : ''}${WITHOUT ? `, without ${WITHOUT}` : ''}, ${((Date.now() - started) / 1000).toFixed(0)} s`;
 
   it(
@@ -178,7 +194,7 @@ describe('the counting model, checked by random histories on DynamoDB Local', ()
         await annotate(line);
       }
     },
-    HISTORIES * (3000 + 20_000 / Math.max(1, HOT_SHARE)) + SHRINK_MS + 60_000,
+    HISTORIES * (3000 + (HELD_FILLS ? 120_000 : 20_000) / Math.max(1, HOT_SHARE)) + SHRINK_MS + 60_000,
   );
 
   /** fast-check: stops at the first history that breaks the model, shrinks it, prints seed, history and trace. */

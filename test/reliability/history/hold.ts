@@ -1,41 +1,65 @@
 /**
- * Holds one admin write between its read and its write: a middleware in the client's
+ * Holds one write between its read and its write: a middleware in the client's
  * `initialize` step (before the request is built, so DynamoDB has seen nothing of it)
- * parks the next write command until it is let go. The history uses it to keep a
- * reset-quota in flight while the key it read is deleted and created again.
+ * parks the next write command — or the next one a matcher picks — until it is let go. The
+ * history uses it to keep a reset-quota in flight while the key it read is deleted and
+ * created again, and to keep one instance's counting write (a spend, a fill, a cooling) in
+ * flight while other steps run (a held request).
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 
 const WRITES = new Set(['PutItemCommand', 'UpdateItemCommand', 'DeleteItemCommand', 'TransactWriteItemsCommand', 'BatchWriteItemCommand']);
 const READS = new Set(['GetItemCommand', 'BatchGetItemCommand', 'QueryCommand', 'TransactGetItemsCommand']);
 
+/** A write command as it goes out: its name and input (document-client or marshalled). */
+export interface WriteCommand {
+  readonly command: string;
+  readonly input: Record<string, unknown>;
+}
+
 export interface Held {
-  /** Resolves when a write is parked (`read`: a read went out before it, since `hold()`). */
-  readonly parked: Promise<{ readonly read: boolean }>;
-  /** Lets the parked write go on. */
+  /** Resolves when a write is parked (`read`: a read went out before it, since `hold()`; `write`: what was parked). */
+  readonly parked: Promise<{ readonly read: boolean; readonly write: WriteCommand }>;
+  /** Lets the parked write go on (or, if none is parked yet, parks none). */
   release(): void;
+  /** Once the parked write was sent: `landed`, or the name of the error it met (its condition failed: `TransactionCanceledException`, …). */
+  readonly sent: Promise<string>;
+}
+
+interface Armed {
+  read: boolean;
+  readonly matches: (write: WriteCommand) => boolean;
+  readonly park: (read: boolean, write: WriteCommand) => void;
+  readonly released: Promise<void>;
+  readonly sent: (outcome: string) => void;
 }
 
 export class HoldNextWrite {
-  #armed: { read: boolean; park: (read: boolean) => void; released: Promise<void> } | undefined;
+  #armed: Armed | undefined;
 
-  /** Parks the next write of every client it is installed on (one at a time). */
-  hold(): Held {
-    let park!: (read: boolean) => void;
+  /** Parks the next write (that `matches`, if given) of every client it is installed on (one at a time). */
+  hold(matches: (write: WriteCommand) => boolean = () => true): Held {
+    let park!: Armed['park'];
     let release!: () => void;
-    const parked = new Promise<{ read: boolean }>((resolve) => {
-      park = (read) => resolve({ read });
+    const parked = new Promise<{ read: boolean; write: WriteCommand }>((resolve) => {
+      park = (read, write) => resolve({ read, write });
     });
     const released = new Promise<void>((resolve) => {
       release = resolve;
     });
-    this.#armed = { read: false, park, released };
+    let sent!: (outcome: string) => void;
+    const outcome = new Promise<string>((resolve) => {
+      sent = resolve;
+    });
+    const armed: Armed = { read: false, matches, park, released, sent };
+    this.#armed = armed;
     return {
       parked,
       release: () => {
-        this.#armed = undefined;
+        if (this.#armed === armed) this.#armed = undefined;
         release();
       },
+      sent: outcome,
     };
   }
 
@@ -45,10 +69,19 @@ export class HoldNextWrite {
         const armed = this.#armed;
         const command = String(context.commandName);
         if (armed !== undefined && READS.has(command)) armed.read = true;
-        if (armed !== undefined && WRITES.has(command)) {
+        const write = { command, input: args.input as Record<string, unknown> };
+        if (armed !== undefined && WRITES.has(command) && armed.matches(write)) {
           this.#armed = undefined;
-          armed.park(armed.read);
+          armed.park(armed.read, write);
           await armed.released;
+          try {
+            const result = await next(args);
+            armed.sent('landed');
+            return result;
+          } catch (error) {
+            armed.sent((error as { name?: string }).name ?? 'Error');
+            throw error;
+          }
         }
         return next(args);
       },

@@ -58,6 +58,12 @@ export interface BatchObservation {
   readonly settingsAfter: KeySettings | undefined;
   /** A subject's counter items read just before and just after the batch (hot-keys.ts), in histories with hot keys. */
   readonly leases?: Partial<Record<Who, { readonly before: LeaseView; readonly after: LeaseView }>>;
+  /**
+   * The batch is one held request (held-requests.ts), observed when it was let go (`at`):
+   * held since `since` (shared clock), when the key's settings were `settings`. See
+   * {@link HistoryModel.batch} for what the model accepts of it.
+   */
+  readonly held?: { readonly since: number; readonly settings: KeySettings | undefined };
 }
 
 export interface Verdict {
@@ -115,7 +121,19 @@ export class HistoryModel {
     return kind === 'quota' ? w.quota.end(c.limits.quotaRenewalRate) : c.limits.rate > 0 ? w.rate.end(c.limits.per) : undefined;
   }
 
-  /** Checks one batch against the model, then counts it in. */
+  /**
+   * Checks one batch against the model, then counts it in.
+   *
+   * A held request (`o.held`) was decided on what it read at the hold, by its write landing
+   * after the steps held across — or, if that write's condition failed, on what it read
+   * again once let go. So the model accepts of it: an Allow only if some setting in force
+   * at the hold or at the release permits it (by the instance's policy cache and expiry at
+   * either moment); counted once, in the scope(s) it may count in, in the window in force
+   * when it landed, judged by the instance's clock anywhere from the hold to the release (a
+   * window end in between is one more boundary, as for a batch that spans it); a denial or
+   * a throttled failure always — it is never expected to be allowed (its view is as old as
+   * the hold). Nothing else about the steps held across changes: they see none of it.
+   */
   batch(o: BatchObservation): Verdict {
     const violations: string[] = [];
     const summaries: string[] = [];
@@ -124,6 +142,7 @@ export class HistoryModel {
     const facts = o.requests.map((r): RequestFacts => {
       const instance = this.instances[r.instance]!;
       const candidates = candidatesFor(possible[r.who], this.policies, instance, o.at, r.route);
+      if (o.held !== undefined) candidates.push(...candidatesFor(possible[r.who], this.policies, instance, o.held.since, r.route));
       const passing = candidates.filter((c) => c.passes);
       return {
         passing,
@@ -319,6 +338,7 @@ export class HistoryModel {
       if (!possible.some((p) => p === s || (p !== undefined && s !== undefined && sameSettings(p, s)))) possible.push(s);
     };
     add(o.settingsAfter);
+    if (o.held !== undefined) add(o.held.settings);
     for (const r of o.requests) {
       const instance = this.instances[r.instance]!;
       if (r.who !== 'key') continue;
@@ -343,6 +363,7 @@ export class HistoryModel {
   ): string[] {
     const doubts: string[] = [];
     if (o.alongside) doubts.push(`${o.alongside.kind} write alongside`);
+    if (o.held) doubts.push('held across other steps');
     if (possible > 1) doubts.push('settings changed');
     if (hooked) doubts.push('hook writes');
     if (mine.some((i) => facts[i]!.any !== facts[i]!.all)) doubts.push('rights/expiry in doubt');

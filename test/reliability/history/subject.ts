@@ -73,7 +73,10 @@ export function scopeFacts(
 ): ScopeFacts {
   const here = mine.filter((i) => facts[i]!.scopes.has(scope));
   const limits: Limits[] = here.flatMap((i) => facts[i]!.passing.filter((c) => c.scope === scope).map((c) => c.limits));
-  const offsets = [...new Set(here.map((i) => instances[o.requests[i]!.instance]!.offsetMs))];
+  const own = here.map((i) => instances[o.requests[i]!.instance]!.offsetMs);
+  // A held request judged its windows by its clock at any moment from the hold to its release.
+  const heldFor = o.held === undefined ? undefined : o.at - o.held.since;
+  const offsets = [...new Set(heldFor === undefined ? own : [...own, ...own.map((offset) => offset - heldFor)])];
   const quotaCounted = limits.every((l) => l.quotaMax !== -1);
   const rateCounted = limits.every((l) => l.rate > 0);
   const w = subject.windows(scope);

@@ -48,6 +48,8 @@ export function withoutWindowChanges(h: HistorySpec): HistorySpec {
         return { ...o, op: admin(o.op) };
       case 'recreate':
         return { ...o, key: key(o.key), resetInFlight: false, between: o.between.map(request), after: o.after.map(request) };
+      case 'held':
+        return { ...o, during: o.during.map(op) };
       default:
         return o;
     }
