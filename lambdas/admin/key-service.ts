@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import * as z from 'zod';
 import type { RequestTarget } from '../core/request/access-rights.ts';
 import { NotFoundError, VersionConflictError } from '../core/model/errors.ts';
@@ -9,7 +10,7 @@ import { effectiveSettings, type Policy } from '../core/policies/policy.ts';
 import type { PolicyStore } from '../core/policies/policy-store.ts';
 import { SessionService } from '../core/session/service.ts';
 import { decodeCursor, encodeCursor, type SessionIndex, type SessionQuery } from './session-index.ts';
-import { SessionInputSchema, SessionPatchSchema, type Session } from '../core/model/session.ts';
+import { SessionFieldsSchema, SessionInputSchema, SessionPatchSchema, type Session } from '../core/model/session.ts';
 import { isKeyPointer, type KeyPointer, type StoredSession } from '../core/store/item.ts';
 import { toPublicSession } from '../core/store/public-session.ts';
 import type { SessionStore } from '../core/store/store.ts';
@@ -21,8 +22,21 @@ export { fieldProblems, InvalidInputError, type FieldProblem } from '../core/mod
 
 export { toPublicSession } from '../core/store/public-session.ts';
 
-/** Attempts of an update, replace or rotation sent without `If-Match` while other changes land on the key. */
+/** Attempts of an update, replace or rotation sent without `If-Match` while resets land on the key. */
 const UNCONDITIONAL_ATTEMPTS = 4;
+
+/** A session's settings as stored: every field of a session but its counters, and the keys rotated into it. */
+const SETTINGS = [
+  ...Object.keys(SessionFieldsSchema.shape).filter((field) => field !== 'quotaRemaining' && field !== 'quotaRenews'),
+  'keyIds',
+];
+
+/** Whether two reads of one key hold the same settings: whatever changed between them (a reset) moved only its counters. */
+function sameSettings(read: StoredSession, now: StoredSession): boolean {
+  const a = read as unknown as Record<string, unknown>;
+  const b = now as unknown as Record<string, unknown>;
+  return read.incarnation === now.incarnation && SETTINGS.every((field) => isDeepStrictEqual(a[field], b[field]));
+}
 
 export interface KeyServiceDeps {
   /** Policies, for `explain` and for the quota that `resetQuota` restores. @default none: the session's own limits */
@@ -106,9 +120,10 @@ export class KeyService {
   }
 
   /**
-   * A write of the key as read: with `ifMatch`, once (a conflict is the caller's to see);
-   * without, applied to the key as it is, read again when another change (an admin's, a
-   * plugin's, a reset) lands between the read and the write (a conflict means it did not land).
+   * A write of the key as read: with `ifMatch`, once (a conflict is the caller's to see).
+   * Without, it still never overwrites a settings write made after its read (409), but a
+   * change that moved only the version and the counters — a reset — does not refuse it: it
+   * is read again and applied to the key as it is (a conflict means it did not land).
    */
   async #onLatest(
     keyId: string,
@@ -116,10 +131,13 @@ export class KeyService {
     write: (current: StoredSession) => Promise<StoredSession>,
   ): Promise<StoredSession> {
     for (let attempt = 1; ; attempt++) {
+      const current = await this.#read(keyId);
       try {
-        return await write(await this.#read(keyId));
+        return await write(current);
       } catch (error) {
         if (ifMatch !== undefined || !(error instanceof VersionConflictError) || attempt >= UNCONDITIONAL_ATTEMPTS) throw error;
+        const now = error.current as StoredSession | undefined;
+        if (now === undefined || !sameSettings(current, now)) throw error;
       }
     }
   }

@@ -141,9 +141,9 @@ describe('the gatepass CLI against a local stack', { timeout: 180_000 }, () => {
     expect(denied.code).toBe(0);
     expect(JSON.parse(denied.stdout)).toMatchObject({ decision: 'deny', reason: 'quota_exceeded' });
 
-    // reset-quota: counters only, so the settings version stays
+    // reset-quota: a change like any other, so the version moves (an If-Match re-send would be refused)
     const reset = await gatepass(['keys', 'reset-quota', keyId, ...admin, '--json']);
-    expect(JSON.parse(reset.stdout)).toMatchObject({ quotaRemaining: 2, version: 2 });
+    expect(JSON.parse(reset.stdout)).toMatchObject({ quotaRemaining: 2, version: 3 });
     expect(await hit(key)).toBe(200);
 
     // delete
