@@ -92,9 +92,20 @@ const TRY_ELSEWHERE = Symbol.for('gatepass.tryElsewhereWhenThrottled');
 /** The names DynamoDB's throttling errors go by (per item or partition, per table, per account). */
 const THROTTLING_NAMES = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded']);
 
-/** Whether `error` is DynamoDB throttling a request (nothing was applied). */
+/** The reasons a cancelled transaction gives for the writes DynamoDB throttled. */
+const THROTTLED_REASONS = new Set(['ThrottlingError', 'ProvisionedThroughputExceeded', 'RequestLimitExceeded']);
+
+/**
+ * Whether `error` is DynamoDB throttling a request (nothing was applied): a throttling error,
+ * or a transaction cancelled only because some of its writes were throttled.
+ */
 export function isThrottlingError(error: unknown): boolean {
-  return THROTTLING_NAMES.has((error as { name?: unknown } | null)?.name as string);
+  const { name, CancellationReasons } = (error ?? {}) as { name?: unknown; CancellationReasons?: readonly { Code?: string }[] };
+  if (name === 'TransactionCanceledException') {
+    const codes = (CancellationReasons ?? []).map((reason) => reason.Code ?? 'None').filter((code) => code !== 'None');
+    return codes.length > 0 && codes.every((code) => THROTTLED_REASONS.has(code));
+  }
+  return THROTTLING_NAMES.has(name as string);
 }
 
 /**

@@ -61,21 +61,12 @@ export async function transactOnce<Item = StoredSession>(
   throw new ContentionError(`a settings write met conflicting requests ${CONFLICT_ATTEMPTS} times`);
 }
 
-/** Cancellation reasons DynamoDB gives a transaction it throttled. */
-const THROTTLED_REASONS = new Set(['ThrottlingError', 'ProvisionedThroughputExceeded', 'RequestLimitExceeded']);
-
 /**
- * An error after which the change is sent again under the same token: throttled (as an
- * error, or as a cancellation whose only reasons are throttling), or DynamoDB still applying
- * an earlier copy under this token.
+ * An error after which the change is sent again under the same token: throttled (see
+ * `isBusy`), or DynamoDB still applying an earlier copy under this token.
  */
 function mayHaveLanded(error: unknown): boolean {
-  if (error instanceof TransactionInProgressException) return true;
-  if (error instanceof TransactionCanceledException) {
-    const codes = (error.CancellationReasons ?? []).map((reason) => reason.Code ?? 'None').filter((code) => code !== 'None');
-    return codes.length > 0 && codes.every((code) => THROTTLED_REASONS.has(code));
-  }
-  return isBusy(error);
+  return error instanceof TransactionInProgressException || isBusy(error);
 }
 
 /** A short random pause before trying a write a transaction in flight rejected (it applied nothing). */

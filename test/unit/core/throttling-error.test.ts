@@ -1,0 +1,39 @@
+import {
+  ConditionalCheckFailedException,
+  ProvisionedThroughputExceededException,
+  TransactionCanceledException,
+} from '@aws-sdk/client-dynamodb';
+import { describe, expect, it } from 'vitest';
+import { isThrottlingError } from '../../../lambdas/core/store/dynamo-client.ts';
+
+/** Which DynamoDB errors say "throttled, nothing applied": the one test the counting, the hot-key path and the retries share. */
+describe('isThrottlingError', () => {
+  const cancelled = (...codes: string[]) =>
+    new TransactionCanceledException({
+      message: 'Transaction cancelled',
+      $metadata: {},
+      CancellationReasons: codes.map((Code) => ({ Code })),
+    });
+
+  it('knows the throttling errors by name', () => {
+    expect(isThrottlingError(new ProvisionedThroughputExceededException({ message: 'throttled', $metadata: {} }))).toBe(true);
+    expect(isThrottlingError(Object.assign(new Error('x'), { name: 'ThrottlingException' }))).toBe(true);
+    expect(isThrottlingError(Object.assign(new Error('x'), { name: 'RequestLimitExceeded' }))).toBe(true);
+  });
+
+  it('counts a transaction cancelled only because writes were throttled', () => {
+    expect(isThrottlingError(cancelled('None', 'ThrottlingError', 'ProvisionedThroughputExceeded'))).toBe(true);
+  });
+
+  it('does not count a cancellation with any other reason, or none', () => {
+    expect(isThrottlingError(cancelled('ThrottlingError', 'ConditionalCheckFailed'))).toBe(false);
+    expect(isThrottlingError(cancelled('TransactionConflict'))).toBe(false);
+    expect(isThrottlingError(cancelled())).toBe(false);
+  });
+
+  it('does not count other errors', () => {
+    expect(isThrottlingError(new ConditionalCheckFailedException({ message: 'no', $metadata: {} }))).toBe(false);
+    expect(isThrottlingError(new Error('socket hang up'))).toBe(false);
+    expect(isThrottlingError(undefined)).toBe(false);
+  });
+});
