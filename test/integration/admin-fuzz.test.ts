@@ -1,12 +1,12 @@
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
-import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAdminHandler, type AdminHandler } from '../../lambdas/admin/handler.ts';
 import type { HttpResult } from '../../lambdas/admin/http.ts';
 import { ConfigSchema } from '../../lambdas/core/model/config.ts';
 import { lambdaContext } from '../../local/lambda-context.ts';
+import { adminEvent } from '../support/admin-events.ts';
 import { createTestTable, scanAll, type TestTable } from '../support/dynamo.ts';
 
 /**
@@ -235,27 +235,7 @@ describe('admin API bodies, fuzzed', { timeout: 300_000 }, () => {
     contentType: string,
     headers: Record<string, string> = {},
   ): Promise<HttpResult> {
-    const event: APIGatewayProxyEventV2 = {
-      version: '2.0',
-      routeKey: '$default',
-      rawPath: path,
-      rawQueryString: '',
-      headers: { ...(contentType ? { 'content-type': contentType } : {}), ...headers },
-      requestContext: {
-        accountId: 'anonymous',
-        apiId: 'fuzz',
-        domainName: 'localhost',
-        domainPrefix: 'localhost',
-        http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'fuzz' },
-        requestId: 'fuzz',
-        routeKey: '$default',
-        stage: '$default',
-        time: new Date().toISOString(),
-        timeEpoch: Date.now(),
-      },
-      isBase64Encoded: false,
-      ...(body === undefined ? {} : { body }),
-    };
+    const event = adminEvent(method, path, { ...(contentType ? { 'content-type': contentType } : {}), ...headers }, body);
     return handler(event, lambdaContext('gatepass-admin'));
   }
 

@@ -1,6 +1,5 @@
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
-import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAdminHandler, type AdminHandler } from '../../lambdas/admin/handler.ts';
@@ -14,6 +13,8 @@ import { jwtSessionPk } from '../../lambdas/core/request/identify.ts';
 import { Pipeline } from '../../lambdas/core/request/pipeline.ts';
 import { SessionStore } from '../../lambdas/core/store/store.ts';
 import { lambdaContext } from '../../local/lambda-context.ts';
+import { adminEvent } from '../support/admin-events.ts';
+import { type LostAnswer, loseNextTransactionAnswer } from '../support/lossy-client.ts';
 import { createTestTable, type TestTable, lambdaClient } from '../support/dynamo.ts';
 import { requestWith } from '../support/pipeline.ts';
 
@@ -41,8 +42,7 @@ const ISSUER = 'https://issuer.attack6.test/';
  */
 describe('attack6: a JWT identity deleted, re-created by its own requests, and deleted again by the re-sent DELETE', () => {
   let table: TestTable;
-  let armed = false;
-  let landings = 0;
+  let lost: LostAnswer;
   let handler: AdminHandler;
   /** A new authorizer instance (its memory of denials empty). */
   let instance: () => Pipeline;
@@ -72,47 +72,14 @@ describe('attack6: a JWT identity deleted, re-created by its own requests, and d
   /** The admin Lambda's client: when armed, its next transaction lands, its answer is lost and the SDK's re-send times out. */
   function adminClient(): DynamoDBDocumentClient {
     const client = lambdaClient();
-    let attempt = 0;
-    client.middlewareStack.add(
-      (next, context) => async (args) => {
-        if (context.commandName !== 'TransactWriteItemsCommand' || !armed) return next(args);
-        if (++attempt === 1) {
-          const out = (await next(args)) as { response?: { body?: { destroy?: () => void } } };
-          out.response?.body?.destroy?.();
-          landings++;
-          throw Object.assign(new Error('socket hang up'), { name: 'Error', code: 'ECONNRESET', $metadata: {} });
-        }
-        armed = false;
-        attempt = 0;
-        throw Object.assign(new Error('Request timed out after 400 ms'), { name: 'TimeoutError', $metadata: {} });
-      },
-      { step: 'deserialize', name: 'landThenTimeOut', priority: 'low' },
+    lost = loseNextTransactionAnswer(client, () =>
+      Object.assign(new Error('Request timed out after 400 ms'), { name: 'TimeoutError', $metadata: {} }),
     );
     return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
   }
 
   function send(method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<HttpResult> {
-    const event: APIGatewayProxyEventV2 = {
-      version: '2.0',
-      routeKey: '$default',
-      rawPath: path,
-      rawQueryString: '',
-      headers,
-      requestContext: {
-        accountId: 'anonymous',
-        apiId: 'attack6',
-        domainName: 'localhost',
-        domainPrefix: 'localhost',
-        http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'attack6' },
-        requestId: 'attack6',
-        routeKey: '$default',
-        stage: '$default',
-        time: new Date().toISOString(),
-        timeEpoch: Date.now(),
-      },
-      isBase64Encoded: false,
-      ...(body === undefined ? {} : { body }),
-    };
+    const event = adminEvent(method, path, headers, body);
     return handler(event, lambdaContext('gatepass-admin'));
   }
 
@@ -143,10 +110,9 @@ describe('attack6: a JWT identity deleted, re-created by its own requests, and d
     const version = String((JSON.parse(String(read.body)) as { version: number }).version);
     expect(version).toBe('1');
 
-    armed = true;
-    landings = 0;
+    lost.arm();
     const first = await send('DELETE', `/keys/${keyId}`, { 'if-match': version });
-    expect({ status: first.statusCode, landings }).toEqual({ status: 500, landings: 1 });
+    expect({ status: first.statusCode, landings: lost.landings }).toEqual({ status: 500, landings: 1 });
     // The fresh start the delete was for: a new session (version 1), its quota used.
     let afterDelete = await calls(sub, 12);
     // The admin sends the same DELETE again.
@@ -166,10 +132,9 @@ describe('attack6: a JWT identity deleted, re-created by its own requests, and d
     const json = { 'content-type': 'application/json' };
     const body = JSON.stringify({ quotaMax: 5, quotaRenewalRate: 60 });
     expect((await send('PUT', '/policies/resent', json, body)).statusCode).toBeLessThan(300);
-    armed = true;
-    landings = 0;
+    lost.arm();
     const first = await send('DELETE', '/policies/resent', { 'if-match': '1' });
-    expect({ status: first.statusCode, landings }).toEqual({ status: 500, landings: 1 });
+    expect({ status: first.statusCode, landings: lost.landings }).toEqual({ status: 500, landings: 1 });
     expect((await send('PUT', '/policies/resent', json, body)).statusCode).toBeLessThan(300);
     const again = await send('DELETE', '/policies/resent', { 'if-match': '1' });
     expect(again.statusCode).toBe(409);

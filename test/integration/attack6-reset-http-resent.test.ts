@@ -1,12 +1,13 @@
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
-import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAdminHandler, type AdminHandler } from '../../lambdas/admin/handler.ts';
 import type { HttpResult } from '../../lambdas/admin/http.ts';
 import { ConfigSchema } from '../../lambdas/core/model/config.ts';
 import { createDynamoClient } from '../../local/table.ts';
 import { lambdaContext } from '../../local/lambda-context.ts';
+import { adminEvent } from '../support/admin-events.ts';
+import { type LostAnswer, loseNextTransactionAnswer } from '../support/lossy-client.ts';
 import { createTestTable, type TestTable, lambdaClient } from '../support/dynamo.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
 
@@ -31,9 +32,7 @@ import { pipelineOn, requestWith } from '../support/pipeline.ts';
  */
 describe('attack6: a reset re-sent over HTTP after a 500 whose write landed', () => {
   let table: TestTable;
-  let armed = false;
-  let between: () => Promise<void> = async () => {};
-  let landings = 0;
+  let lost: LostAnswer;
   let handler: AdminHandler;
 
   beforeAll(async () => {
@@ -54,48 +53,14 @@ describe('attack6: a reset re-sent over HTTP after a 500 whose write landed', ()
    */
   function adminClient(): DynamoDBDocumentClient {
     const client = lambdaClient();
-    let attempt = 0;
-    client.middlewareStack.add(
-      (next, context) => async (args) => {
-        if (context.commandName !== 'TransactWriteItemsCommand' || !armed) return next(args);
-        attempt++;
-        if (attempt === 1) {
-          await next(args);
-          landings++;
-          await between();
-          throw Object.assign(new Error('socket hang up'), { name: 'Error', code: 'ECONNRESET', $metadata: {} });
-        }
-        armed = false;
-        attempt = 0;
-        throw Object.assign(new Error('Request timed out after 400 ms'), { name: 'TimeoutError', $metadata: {} });
-      },
-      { step: 'deserialize', name: 'landThenTimeOut', priority: 'low' },
+    lost = loseNextTransactionAnswer(client, () =>
+      Object.assign(new Error('Request timed out after 400 ms'), { name: 'TimeoutError', $metadata: {} }),
     );
     return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
   }
 
   function send(method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<HttpResult> {
-    const event: APIGatewayProxyEventV2 = {
-      version: '2.0',
-      routeKey: '$default',
-      rawPath: path,
-      rawQueryString: '',
-      headers: { 'content-type': 'application/json', ...headers },
-      requestContext: {
-        accountId: 'anonymous',
-        apiId: 'attack6',
-        domainName: 'localhost',
-        domainPrefix: 'localhost',
-        http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'attack6' },
-        requestId: 'attack6',
-        routeKey: '$default',
-        stage: '$default',
-        time: new Date().toISOString(),
-        timeEpoch: Date.now(),
-      },
-      isBase64Encoded: false,
-      ...(body === undefined ? {} : { body }),
-    };
+    const event = adminEvent(method, path, { 'content-type': 'application/json', ...headers }, body);
     return handler(event, lambdaContext('gatepass-admin'));
   }
 
@@ -110,12 +75,10 @@ describe('attack6: a reset re-sent over HTTP after a 500 whose write landed', ()
       for (let i = 0; i < n; i++) if ((await on.pipeline.authorize(requestWith(key))).allow) allowed++;
     };
     // While the reset's answer is lost, clients use the window it opened up.
-    between = () => load(b, quota + 10);
-    armed = true;
-    landings = 0;
+    lost.arm(() => load(b, quota + 10));
     const first = await send('POST', `/keys/${keyId}/reset-quota`, undefined, { 'if-match': version });
     expect(first.statusCode).toBe(500);
-    expect(landings).toBe(1);
+    expect(lost.landings).toBe(1);
     // The admin sends the same request again, If-Match and all.
     const again = await send('POST', `/keys/${keyId}/reset-quota`, undefined, { 'if-match': version });
     await load(c, quota + 10);
@@ -136,9 +99,7 @@ describe('attack6: a reset re-sent over HTTP after a 500 whose write landed', ()
     const load = async (on: ReturnType<typeof pipelineOn>, n: number) => {
       for (let i = 0; i < n; i++) if ((await on.pipeline.authorize(requestWith(key))).allow) allowed++;
     };
-    between = () => load(b, quota + 10);
-    armed = true;
-    landings = 0;
+    lost.arm(() => load(b, quota + 10));
     const body = JSON.stringify({ quotaRemaining: quota });
     const first = await send('PATCH', `/keys/${keyId}`, body, { 'if-match': version });
     expect(first.statusCode).toBe(500);
@@ -158,12 +119,10 @@ describe('attack6: a reset re-sent over HTTP after a 500 whose write landed', ()
     const b = pipelineOn(createDynamoClient(table.endpoint), table.tableName);
     const { key, keyId } = await b.keys.create({ quotaMax: -1 });
     const version = String((await b.keys.get(keyId)).version);
-    between = async () => {};
-    armed = true;
-    landings = 0;
+    lost.arm();
     const body = JSON.stringify({ graceSeconds: 0 });
     const first = await send('POST', `/keys/${keyId}/rotate`, body, { 'if-match': version });
-    expect({ status: first.statusCode, landings }).toEqual({ status: 500, landings: 1 });
+    expect({ status: first.statusCode, landings: lost.landings }).toEqual({ status: 500, landings: 1 });
     expect((await b.pipelineWith().authorize(requestWith(key))).allow).toBe(false);
     expect((await send('POST', `/keys/${keyId}/rotate`, body, { 'if-match': version })).statusCode).toBe(409);
     const again = await send('POST', `/keys/${keyId}/rotate`, body);

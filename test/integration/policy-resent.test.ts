@@ -3,6 +3,7 @@ import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PolicyFieldsSchema } from '../../lambdas/core/policies/policy.ts';
 import { PolicyStore } from '../../lambdas/core/policies/policy-store.ts';
+import { type LostAnswer, loseNextTransactionAnswer } from '../support/lossy-client.ts';
 import { createTestTable, type TestTable, lambdaClient } from '../support/dynamo.ts';
 
 /**
@@ -13,7 +14,6 @@ import { createTestTable, type TestTable, lambdaClient } from '../support/dynamo
  */
 describe('a policy write re-sent after a lost answer and a throttled re-send', () => {
   let table: TestTable;
-  let armed = false;
 
   beforeAll(async () => {
     table = await createTestTable('policy-resent');
@@ -22,51 +22,41 @@ describe('a policy write re-sent after a lost answer and a throttled re-send', (
     await table.drop();
   });
 
-  /** The admin Lambda's client (2 attempts, 50 ms apart); when armed, its next transaction lands, loses its answer, and its SDK re-send is throttled. */
-  function lossyClient(): DynamoDBDocumentClient {
+  /** The admin Lambda's client; when armed, its next transaction lands, loses its answer, and its SDK re-send is throttled. */
+  function lossyAdmin(): { doc: DynamoDBDocumentClient; lost: LostAnswer } {
     const client = lambdaClient();
-    let attempt = 0;
-    client.middlewareStack.add(
-      (next, context) => async (args) => {
-        if (context.commandName !== 'TransactWriteItemsCommand' || !armed) return next(args);
-        attempt++;
-        if (attempt === 1) {
-          const out = await next(args);
-          // Read nothing of the answer, but hand its socket back.
-          (out.response as { body?: { destroy?: () => void } }).body?.destroy?.();
-          throw Object.assign(new Error('socket hang up'), { name: 'Error', code: 'ECONNRESET', $metadata: {} });
-        }
-        armed = false;
-        attempt = 0;
-        throw new ProvisionedThroughputExceededException({
+    const lost = loseNextTransactionAnswer(
+      client,
+      () =>
+        new ProvisionedThroughputExceededException({
           message: 'The level of configured provisioned throughput was exceeded',
           $metadata: {},
-        });
-      },
-      { step: 'deserialize', name: 'landThenThrottle', priority: 'low' },
+        }),
     );
-    return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+    return { doc: DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } }), lost };
   }
 
   const stored = async (id: string) =>
     (await table.doc.send(new GetCommand({ TableName: table.tableName, Key: { pk: `policy#${id}` }, ConsistentRead: true }))).Item;
 
   it('a PUT is answered as written, and applied once', async () => {
-    const policies = new PolicyStore({ client: lossyClient(), tableName: table.tableName, cacheSeconds: 0 });
+    const { doc, lost } = lossyAdmin();
+    const policies = new PolicyStore({ client: doc, tableName: table.tableName, cacheSeconds: 0 });
     await policies.put('gold', PolicyFieldsSchema.parse({ quotaMax: 100, quotaRenewalRate: 3600 }));
-    armed = true;
+    lost.arm();
     const written = await policies.put('gold', PolicyFieldsSchema.parse({ quotaMax: 200, quotaRenewalRate: 3600 }), 1);
-    expect(armed).toBe(false);
+    expect([lost.armed, lost.landings]).toEqual([false, 1]);
     expect(written).toMatchObject({ version: 2, quotaMax: 200 });
     expect(await stored('gold')).toMatchObject({ version: 2, quotaMax: 200 });
   });
 
   it('a DELETE is answered as done, and applied once', async () => {
-    const policies = new PolicyStore({ client: lossyClient(), tableName: table.tableName, cacheSeconds: 0 });
+    const { doc, lost } = lossyAdmin();
+    const policies = new PolicyStore({ client: doc, tableName: table.tableName, cacheSeconds: 0 });
     await policies.put('silver', PolicyFieldsSchema.parse({ quotaMax: 100, quotaRenewalRate: 3600 }));
-    armed = true;
+    lost.arm();
     expect(await policies.delete('silver', 1)).toBe(true);
-    expect(armed).toBe(false);
+    expect([lost.armed, lost.landings]).toEqual([false, 1]);
     expect(await stored('silver')).toMatchObject({ version: 2 });
   });
 });

@@ -1,3 +1,4 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createDynamoClient } from '../../local/table.ts';
 
@@ -45,4 +46,51 @@ export function lossyClient(endpoint: string, options: LossyClientOptions): Loss
   );
   const doc = DynamoDBDocumentClient.from(client);
   return { doc, lost: () => lost, destroy: () => client.destroy() };
+}
+
+/** See {@link loseNextTransactionAnswer}. */
+export interface LostAnswer {
+  /** Arms the client's next transaction; `between` runs once it landed, before its answer is lost. */
+  arm(between?: () => Promise<void>): void;
+  /** Whether the armed transaction has not been sent again yet. */
+  readonly armed: boolean;
+  /** Armed transactions that landed (with their answer lost) since the last `arm`. */
+  readonly landings: number;
+}
+
+/**
+ * Arms `client` (one with the SDK's retries, such as the Lambdas') so that, once armed, its
+ * next TransactWriteItems lands, its answer is lost (a connection reset), and the SDK's
+ * re-send then fails with `resend()` (a throttle, a timeout) before reaching DynamoDB.
+ * Injected below the retry, so the first copy really lands.
+ */
+export function loseNextTransactionAnswer(client: DynamoDBClient, resend: () => Error): LostAnswer {
+  const state = { armed: false, landings: 0, attempt: 0, between: async () => {} };
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName !== 'TransactWriteItemsCommand' || !state.armed) return next(args);
+      if (++state.attempt === 1) {
+        const out = await next(args);
+        // Read nothing of the answer, but hand its socket back.
+        (out.response as { body?: { destroy?: () => void } }).body?.destroy?.();
+        state.landings++;
+        await state.between();
+        throw Object.assign(new Error('socket hang up'), { name: 'Error', code: 'ECONNRESET', $metadata: {} });
+      }
+      state.armed = false;
+      throw resend();
+    },
+    { step: 'deserialize', name: 'loseNextTransactionAnswer', priority: 'low' },
+  );
+  return {
+    arm(between = async () => {}) {
+      Object.assign(state, { armed: true, landings: 0, attempt: 0, between });
+    },
+    get armed() {
+      return state.armed;
+    },
+    get landings() {
+      return state.landings;
+    },
+  };
 }
