@@ -6,6 +6,7 @@
  * write holder on the admin's and one on each instance's (held requests). Each operation's observations go to the reference model;
  * the first operation it finds in violation ends the history.
  */
+import { emptyStats, type HistoryStats } from './stats.ts';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { KeyService } from '../../../lambdas/admin/key-service.ts';
@@ -53,39 +54,6 @@ export interface Rig {
   readonly hot: HotKeys;
   /** A bug injected on purpose, to measure what the checker detects. */
   readonly bug?: InjectedBug;
-}
-
-/** What a history exercised, for the closing line. */
-export interface HistoryStats {
-  authorizations: number;
-  jwtAuthorizations: number;
-  hookRequests: number;
-  cleanBatches: number;
-  batches: number;
-  failedClosed: number;
-  policyWrites: number;
-  twoPolicyKeys: number;
-  scopeWrites: number;
-  scopedAllows: number;
-  resets: number;
-  recreations: number;
-  heldResets: number;
-  lostAdminAnswers: number;
-  /** Histories under a throughput ceiling, those where a key spread, and what their keys did (read after batches). */
-  hotHistories: number;
-  spreadHistories: number;
-  spreads: number;
-  growths: number;
-  shrinks: number;
-  /** Requests that failed closed in histories under a ceiling. */
-  hotFaults: number;
-  /** Held requests (held-requests.ts), those whose write was parked, and of those the fills and coolings. */
-  heldRequests: number;
-  parkedWrites: number;
-  parkedFills: number;
-  parkedCoolings: number;
-  /** Parked fills that landed once let go (their condition held after the steps held across). */
-  landedFills: number;
 }
 
 export interface HistoryRun extends HistoryStats {
@@ -152,31 +120,9 @@ export async function runHistory(spec: HistorySpec, rig: Rig, serial: number): P
     `history ${serial}: key ${RIGHTS[spec.key.rights]!.name}, instances ${spec.instances.map((i, n) => `i${n} +${i.offsetMs} ms cache ${i.cacheSeconds} s${hooks(i)}`).join(', ')}`,
   ];
   const stats: HistoryStats = {
-    authorizations: 0,
-    jwtAuthorizations: 0,
-    hookRequests: 0,
-    cleanBatches: 0,
-    batches: 0,
-    failedClosed: 0,
-    policyWrites: 0,
+    ...emptyStats(),
     twoPolicyKeys: spec.key.policies.length > 1 ? 1 : 0,
-    scopeWrites: 0,
-    scopedAllows: 0,
-    resets: 0,
-    recreations: 0,
-    heldResets: 0,
-    lostAdminAnswers: 0,
     hotHistories: spec.hot === undefined ? 0 : 1,
-    spreadHistories: 0,
-    spreads: 0,
-    growths: 0,
-    shrinks: 0,
-    hotFaults: 0,
-    heldRequests: 0,
-    parkedWrites: 0,
-    parkedFills: 0,
-    parkedCoolings: 0,
-    landedFills: 0,
   };
   const jwtPk = jwtSessionPk('', `${admin.prefix}-user`).pk;
   /** Counter items each subject was last seen spread over. */

@@ -50,7 +50,8 @@ import { createDynamoClient } from '../../../local/table.ts';
 import { createTestTable, type TestTable } from '../../support/dynamo.ts';
 import { injectedBug } from './bugs.ts';
 import { historyArb } from './generator.ts';
-import { runHistory, type HistoryRun, type HistoryStats, type Rig } from './harness.ts';
+import { runHistory, type HistoryRun, type Rig } from './harness.ts';
+import { emptyStats, type HistoryStats } from './stats.ts';
 import { HoldNextWrite } from './hold.ts';
 import { HotKeys } from './hot-keys.ts';
 import { LostAnswers } from './lost-answers.ts';
@@ -132,33 +133,7 @@ describe('the counting model, checked by random histories on DynamoDB Local', ()
     violations: 0,
     mostCounterItems: 0,
   };
-  const counts: HistoryStats = {
-    authorizations: 0,
-    jwtAuthorizations: 0,
-    hookRequests: 0,
-    cleanBatches: 0,
-    batches: 0,
-    failedClosed: 0,
-    policyWrites: 0,
-    twoPolicyKeys: 0,
-    scopeWrites: 0,
-    scopedAllows: 0,
-    resets: 0,
-    recreations: 0,
-    heldResets: 0,
-    lostAdminAnswers: 0,
-    hotHistories: 0,
-    spreadHistories: 0,
-    spreads: 0,
-    growths: 0,
-    shrinks: 0,
-    hotFaults: 0,
-    heldRequests: 0,
-    parkedWrites: 0,
-    parkedFills: 0,
-    parkedCoolings: 0,
-    landedFills: 0,
-  };
+  const counts = emptyStats();
   const add = (run: HistoryRun, ops: number) => {
     totals.histories += 1;
     totals.ops += ops;
