@@ -124,6 +124,43 @@ describe('a hot key under the per-item ceiling', () => {
     expect(denied.every((d) => !(d instanceof Error) && !d.allow && d.reason === 'quota_exceeded')).toBe(true);
   }, 30_000);
 
+  it('keeps the leases through a change that touches no limit or count, moved to its version; a change of a limit deletes them', async () => {
+    const { keys } = instances[0]!;
+    const { key, keyId } = await keys.create({ quotaMax: 100_000 });
+    const pk = `key#${keyId}`;
+    ceiling.reset();
+    await drive(pipelines(), key, 1500);
+    const shards = (await session(pk))?.shards ?? 0;
+    expect(shards).toBeGreaterThan(0);
+    const leases = async () => {
+      const items = await Promise.all(Array.from({ length: shards }, (_, i) => session(counterItemPk(pk, i))));
+      return items.flatMap((item) => {
+        const lease = item as unknown as Record<string, number> | undefined;
+        return lease?.quotaLease === undefined
+          ? []
+          : [{ version: lease.version, lease: [lease.quotaStart, lease.quotaLease, lease.quotaSpent] }];
+      });
+    };
+    const before = await leases();
+    expect(before.length).toBeGreaterThan(0);
+    const unchanged: [string, () => Promise<unknown>][] = [
+      ['a PATCH of metaData', () => keys.update(keyId, { metaData: { plan: 'gold' } })],
+      ['a PATCH of the quota it has', () => keys.update(keyId, { quotaMax: 100_000 })],
+      ['a PUT of the same body', () => keys.replace(keyId, { quotaMax: 100_000, metaData: { plan: 'gold' } })],
+      ['a rotation', () => keys.rotate(keyId, { graceSeconds: 3600 })],
+      ['a deactivation', () => keys.update(keyId, { isInactive: true })],
+    ];
+    for (const [name, change] of unchanged) {
+      const version = (await session(pk))!.version;
+      await change();
+      expect((await session(pk))!.version, name).toBe(version + 1);
+      // The same leases, none spent or lost, each under the new version.
+      expect(await leases(), name).toEqual(before.map(({ lease }) => ({ version: version + 1, lease })));
+    }
+    await keys.update(keyId, { quotaMax: 99_999 });
+    expect(await leases()).toEqual([]);
+  }, 30_000);
+
   it('revokes every lease with a change: a reset, an update, a delete', async () => {
     const { keys } = instances[0]!;
     const { key, keyId } = await keys.create({ quotaMax: 100_000 });

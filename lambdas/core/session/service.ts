@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { Limits } from '../limits/limits.ts';
 import { counterAttributes, type CounterScope } from '../limits/scope.ts';
 import { AlreadyExistsError, ContentionError, NotFoundError, VersionConflictError } from '../model/errors.ts';
@@ -238,7 +239,9 @@ export class SessionService {
   async #change(current: StoredSession, change: SessionChange, nowMs: number, ifMatch?: number): Promise<StoredSession> {
     const now = Math.floor(nowMs / 1000);
     const g = guard(current, ifMatch, true);
-    await this.#store.change(current.pk, g, change, now);
+    // The write lands only on `current` (its version): naming only what differs keeps a hot key's leases when no limit changes.
+    const settings = change.settings === undefined ? undefined : changedSettings(current, change.settings);
+    await this.#store.change(current.pk, g, { ...change, settings }, now);
     const after: Record<string, unknown> = { ...current, ...change.counters, version: g.version! + 1, updatedAt: now };
     for (const [field, value] of Object.entries(change.settings ?? {})) {
       if (value === null) delete after[field];
@@ -269,6 +272,14 @@ function guard(current: StoredSession, ifMatch: number | undefined, needsVersion
     throw new VersionConflictError(`session changed concurrently (expected version ${ifMatch}, found ${current.version})`, current);
   const version = needsVersion || ifMatch !== undefined ? current.version : undefined;
   return { incarnation: current.incarnation, shards: current.shards ?? 0, ...(version === undefined ? {} : { version }) };
+}
+
+/** `settings` less those `current` already has as they are (`null`: a field it does not have). */
+function changedSettings(current: StoredSession, settings: SettingsChanges): SettingsChanges {
+  const stored = current as unknown as Record<string, unknown>;
+  return Object.fromEntries(
+    Object.entries(settings).filter(([field, value]) => !isDeepStrictEqual(value ?? undefined, stored[field])),
+  ) as SettingsChanges;
 }
 
 function checkRatePer(rate: number, per: number): void {

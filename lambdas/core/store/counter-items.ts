@@ -155,6 +155,25 @@ export function drawFill(): number {
   return randomInt(1, 2 ** 48 - 1);
 }
 
+/**
+ * Settings a change may name and still keep the leases: none is a limit, a count, or what
+ * chooses the limits (policies; access rights, which hold the per-API limits).
+ */
+const LEASE_NEUTRAL_SETTINGS: ReadonlySet<string> = new Set(['alias', 'expires', 'metaData', 'tags', 'isInactive', 'keyIds']);
+
+/**
+ * Whether a change of the session keeps the leases on its counter items: it names no
+ * counters and no setting but those of {@link LEASE_NEUTRAL_SETTINGS}. The limits and counts
+ * then stand, so every lease is still inside its window's count; its transaction moves the
+ * leases to the new version (requests decided on the old one decide again) instead of
+ * deleting what nobody spent yet. Any other change deletes them. A setting this list does not
+ * name revokes: a new setting costs at most unspent leases, never an over-grant.
+ */
+export function keepsLeases(change: { readonly settings?: object; readonly counters?: object }): boolean {
+  const named = (fields: object | undefined) => Object.entries(fields ?? {}).filter(([, value]) => value !== undefined);
+  return named(change.counters).length === 0 && named(change.settings).every(([field]) => LEASE_NEUTRAL_SETTINGS.has(field));
+}
+
 /** Conditions a session write on the number of counter items it revokes the leases of (absent = none). */
 export function whenCounterItems(x: UpdateExpression, shards: number): void {
   const name = x.name('shards');

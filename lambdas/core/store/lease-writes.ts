@@ -1,9 +1,12 @@
 import { ConditionalCheckFailedException, TransactionCanceledException, TransactionConflictException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { TABLE } from '../model/table.ts';
 import {
   COOL_MS,
+  COUNTER_ITEM_TTL_SECONDS,
   counterItemPk,
+  drawFill,
   spendExpression,
   unchangedCounterItem,
   whenCounterItems,
@@ -196,6 +199,22 @@ type Update = TransactItem['Update'];
 /** Deletes of a session's counter items `0 … shards - 1` (part of every transaction that revokes leases). */
 export function counterItemDeletes(table: string, pk: string, shards: number): TransactItem[] {
   return Array.from({ length: shards }, (_, index) => ({ Delete: { TableName: table, Key: { pk: counterItemPk(pk, index) } } }));
+}
+
+/**
+ * Updates of a session's counter items `0 … shards - 1` that move their leases to settings
+ * version `version` at `now` (epoch s; part of a change that keeps the leases; see `keepsLeases`). Each gets a
+ * new `fill`, so a fill planned on it as it was fails and looks again. A counter item that
+ * was not there is left as an empty one (no lease, no life: nothing can be spent on it), which
+ * DynamoDB's TTL removes unless a fill writes it first.
+ */
+export function counterItemCarries(table: string, pk: string, shards: number, version: number, now: number): TransactItem[] {
+  return Array.from({ length: shards }, (_, index) => {
+    const x = new UpdateExpression();
+    x.set('version', version).set('fill', drawFill());
+    x.setTo(TABLE.ttlAttribute, `if_not_exists(${x.name(TABLE.ttlAttribute)}, ${x.value(now + COUNTER_ITEM_TTL_SECONDS)})`);
+    return { Update: { TableName: table, Key: { pk: counterItemPk(pk, index) }, ...x.build() } as Update };
+  });
 }
 
 /** Throttled, or rejected by a transaction in flight: nothing was applied, another item may take it. */

@@ -8,8 +8,8 @@ import { countWrite, type CountResult } from './count-write.ts';
 import { backOff, CONFLICT_ATTEMPTS, revoking, transactOnce } from './transaction.ts';
 import { UpdateExpression } from './expression.ts';
 import { sessionIndexKind } from './kind-index.ts';
-import { whenCounterItems } from './counter-items.ts';
-import { counterItemDeletes, isBusy } from './lease-writes.ts';
+import { keepsLeases, whenCounterItems } from './counter-items.ts';
+import { counterItemCarries, counterItemDeletes, isBusy } from './lease-writes.ts';
 import { Leases } from './leases.ts';
 import {
   guardOf,
@@ -28,6 +28,11 @@ import { TABLE } from '../model/table.ts';
 const JWT_PREFIX = 'jwt#';
 
 type TransactItem = NonNullable<TransactWriteCommand['input']['TransactItems']>[number];
+
+/** Whether a change under `guard` keeps the leases: see `keepsLeases`; only a change that names the version it moves from. */
+function keeps(guard: WriteGuard, change: SessionChange): guard is WriteGuard & { readonly version: number } {
+  return guard.version !== undefined && keepsLeases(change);
+}
 
 export interface SessionStoreOptions {
   readonly client: DynamoDBDocumentClient;
@@ -138,8 +143,19 @@ export class SessionStore {
       const x = this.#changeExpression(pk, guard, change, now);
       whenCounterItems(x, shards);
       const update = { TableName: this.#table, Key: { pk }, ...x.build() } as TransactItem['Update'];
-      return [{ Update: update }, ...counterItemDeletes(this.#table, pk, shards)];
+      return [{ Update: update }, ...this.#counterItems(pk, guard, change, shards, now)];
     });
+  }
+
+  /**
+   * What a change does to the counter items: a change that keeps the leases (see
+   * `keepsLeases`; it needs the version it moves from) moves them to its new version; any
+   * other deletes them.
+   */
+  #counterItems(pk: string, guard: WriteGuard, change: SessionChange, shards: number, now: number): TransactItem[] {
+    return keeps(guard, change)
+      ? counterItemCarries(this.#table, pk, shards, guard.version + 1, now)
+      : counterItemDeletes(this.#table, pk, shards);
   }
 
   /** The update of a change: guarded, settings with a new version, named counters, and the TTL that follows `expires`. */
@@ -147,8 +163,8 @@ export class SessionStore {
     const x = new UpdateExpression();
     whenGuard(x, guard);
     x.setTo('version', `${x.name('version')} + ${x.value(1)}`).set('updatedAt', now);
-    // Every change revokes the leases (see #revoking): the next lease may be taken under any policies.
-    x.remove('leaseTag');
+    // A change that revokes the leases lets the next lease be taken under any policies.
+    if (!keeps(guard, change)) x.remove('leaseTag');
     for (const [field, value] of Object.entries({ ...change.settings, ...change.counters })) {
       if (value === undefined) continue;
       if (value === null) x.remove(field);
@@ -186,7 +202,12 @@ export class SessionStore {
         condition.when('no such key', `attribute_not_exists(${condition.name('pk')})`);
         const put = { TableName: this.#table, Item: { ...pointer, createdAt: now }, ...condition.build() };
         const update = { TableName: this.#table, Key: { pk }, ...x.build() } as TransactItem['Update'];
-        return [{ Update: update }, { Put: put }, ...this.#pointerDeletes(pk, retired), ...counterItemDeletes(this.#table, pk, shards)];
+        return [
+          { Update: update },
+          { Put: put },
+          ...this.#pointerDeletes(pk, retired),
+          ...this.#counterItems(pk, guard, change, shards, now),
+        ];
       },
       (index) => {
         if (index === 1) throw new AlreadyExistsError('the new key already exists');

@@ -121,6 +121,12 @@ export class AdminDriver {
           return await this.#patch(keyId, { accessRights: withApiLimit(settings?.accessRights ?? {}, op.limit) });
         case 'patch-expires':
           return await this.#patch(keyId, { expires: op.expiresIn === 0 ? 0 : now + op.expiresIn });
+        case 'patch-meta':
+          await this.keys.update(keyId, { metaData: { n: op.n } });
+          return { ok: true };
+        case 'rotate':
+          await this.keys.rotate(keyId, { graceSeconds: ROTATION_GRACE_SECONDS });
+          return { ok: true };
         case 'reset':
           await this.keys.resetQuota(keyId);
           return { ok: true };
@@ -174,6 +180,9 @@ export class AdminDriver {
     return { ok: true, intended: patch };
   }
 }
+
+/** The longest grace a rotation takes: the key the requests use outlives every history's clock. */
+const ROTATION_GRACE_SECONDS = 90 * 86_400;
 
 /** A key's rights with its own api2 limit, if any (rights that do not list api2 then do). */
 function rightsOf(rights: Rights, limit: PolicySpec | undefined): Rights {

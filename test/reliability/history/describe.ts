@@ -82,6 +82,10 @@ export function describeAdmin(op: AdminOp): string {
       return op.limit ? `PATCH accessRights.api2.limit ${describeLimits(op.limit)}` : 'PATCH accessRights.api2 without a limit';
     case 'patch-expires':
       return `PATCH expires ${op.expiresIn === 0 ? 'never' : `now ${op.expiresIn >= 0 ? '+' : ''}${op.expiresIn} s`}`;
+    case 'patch-meta':
+      return `PATCH metaData {n: ${op.n}}`;
+    case 'rotate':
+      return 'POST rotate (90-day grace)';
     case 'reset':
       return 'POST reset-quota';
     case 'policy':

@@ -48,6 +48,10 @@ export type AdminOp =
   | { readonly kind: 'patch-rights'; readonly rights: number }
   | { readonly kind: 'patch-api-limit'; readonly limit?: ApiLimitSpec }
   | { readonly kind: 'patch-expires'; readonly expiresIn: number }
+  /** A change that names no limit: a hot key's leases stay with it. */
+  | { readonly kind: 'patch-meta'; readonly n: number }
+  /** A rotation; the requests keep using the key they have (its grace outlasts any history). */
+  | { readonly kind: 'rotate' }
   | { readonly kind: 'reset' }
   | { readonly kind: 'policy'; readonly id: PolicyName; readonly limits: PolicySpec };
 
@@ -195,6 +199,8 @@ const adminOpArb: fc.Arbitrary<AdminOp> = weighted<AdminOp>(
     fc.option(apiLimitArb, { nil: undefined }).map((limit) => (limit ? { kind: 'patch-api-limit', limit } : { kind: 'patch-api-limit' })),
   ],
   [1, fc.constantFrom(-30, 2, 20, 300, 0).map((expiresIn) => ({ kind: 'patch-expires', expiresIn }))],
+  [2, fc.nat(1000).map((n) => ({ kind: 'patch-meta', n }))],
+  [1, fc.constant({ kind: 'rotate' })],
   [3, fc.constant({ kind: 'reset' })],
   [4, policyWriteArb],
 );
