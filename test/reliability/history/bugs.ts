@@ -73,6 +73,12 @@ export const INJECTED_BUGS: readonly InjectedBug[] = [
     installOnAdmin: keepCounterItems,
   },
   {
+    name: 'leases-carried',
+    what: "every change of a hot key moves its counter items' leases to the new version, as only a change naming no limit or count may (a reset, a lowered quota too)",
+    installOn: carryCounterItems,
+    installOnAdmin: carryCounterItems,
+  },
+  {
     name: 'fill-ignores-room',
     what: "a hot key's fill takes its leases from the session item without checking that the window has room for them",
     installOn: (client) => rewriteTransactions(client, 'historyFillIgnoresRoom', dropRoomCheck),
@@ -92,6 +98,25 @@ function keepCounterItems(client: DynamoDBClient): void {
     items.filter((item) => {
       const remove = item.Delete;
       return remove === undefined || remove.ConditionExpression !== undefined || !/#c\d+$/.test(pkOf(remove.Key));
+    }),
+  );
+}
+
+/** A change's deletes of counter items made into moves of their leases to the next version (`version + 1`). */
+function carryCounterItems(client: DynamoDBClient): void {
+  rewriteTransactions(client, 'historyLeasesCarried', (items) =>
+    items.map((item) => {
+      const remove = item.Delete;
+      if (remove === undefined || remove.ConditionExpression !== undefined || !/#c\d+$/.test(pkOf(remove.Key))) return item;
+      return {
+        Update: {
+          TableName: remove.TableName,
+          Key: remove.Key,
+          UpdateExpression: 'SET #v = if_not_exists(#v, :zero) + :one',
+          ExpressionAttributeNames: { '#v': 'version' },
+          ExpressionAttributeValues: { ':zero': 0, ':one': 1 },
+        },
+      } as TransactItem;
     }),
   );
 }
