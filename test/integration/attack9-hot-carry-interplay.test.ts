@@ -13,7 +13,7 @@ import { ThroughputCeiling } from '../../local/throughput-ceiling.ts';
 import { createTestTable, lambdaClient, type TestTable } from '../support/dynamo.ts';
 import { allowsOf, hotAccount, reasonsOf } from '../support/hot-account.ts';
 import { authorizerClient, drive, spreadKey } from '../support/hot-keys.ts';
-import { loseNextTransactionAnswer } from '../support/lossy-client.ts';
+import { loseNextTransactionAnswer, lossyClient } from '../support/lossy-client.ts';
 import { pipelineOn } from '../support/pipeline.ts';
 
 /**
@@ -21,15 +21,17 @@ import { pipelineOn } from '../support/pipeline.ts';
  * hammering it while the carries meet what else moves its counter items: cooling (halving
  * while a change carries), growing under a per-item ceiling (`raiseShards` and blind fills of
  * freshly added items, which a carry's empty items must refuse), a policy edit (lease tags),
- * and a carrying change whose answer is lost and whose re-send fails. Each must allow no more
- * than the quota, keep the account exact (the session item's count = the Allows + the
- * unspent leases it still counts, a fault at most one more), and leave no lease the session
- * does not count (`strays`).
+ * and a carrying change whose answer is lost (its re-send failing, or landing under its token).
+ * Each must allow no more than the quota, keep the account exact (the session item's count =
+ * the Allows + the unspent leases it still counts, a fault at most one more), and leave no
+ * lease the session does not count (`strays`).
  * Observed on a loaded 2-core machine: cooling (the clocks jumping a cooling time every
  * 300 ms, a change every 100 ms) 13 allowed of 200 (each request waits seconds: the key halves
  * under it again and again), exact, cooled to its session item; growth to 32 counter items,
  * 41 allowed of 300, 50 unspent, exact; policy edits 60 of 60; lost answer: the PATCH fails
- * after it landed, its leases carried (version +1), 80 of 80. No stray lease anywhere.
+ * after it landed, its leases carried (version +1), 80 of 80; re-sent by the SDK under its
+ * token after fills landed: applied once (version +1), 72 allowed, 3 unspent, exact. No stray
+ * lease anywhere.
  */
 describe('attack9: carried leases meet cooling, growing, policy edits and lost answers', () => {
   let table: TestTable;
@@ -204,6 +206,36 @@ describe('attack9: carried leases meet cooling, growing, policy edits and lost a
     console.log('lost answer', summary);
     expect(middle.version, summary).toBe(before.version + 1);
     expect(account.version, summary).toBe(before.version + 2);
+    expectExact(account, answers, quota, summary);
+  }, 20_000);
+  it('a carrying PATCH whose answer is lost and which the SDK sends again under its token, fills landing in between: applied once', async () => {
+    const instances = Array.from({ length: 3 }, () => pipelineOn(createDynamoClient(table.endpoint), table.tableName));
+    const pipelines = instances.map((x) => x.pipeline);
+    let key = '';
+    const lossy = lossyClient(table.endpoint, {
+      commands: ['TransactWriteItemsCommand'],
+      between: async () => {
+        answers.push(...(await drive(pipelines, key, 500, 2)));
+      },
+    });
+    const answers: Awaited<ReturnType<typeof drive>> = [];
+    const plain = pipelineOn(createDynamoClient(table.endpoint), table.tableName).keys;
+    const admin = new KeyService(new SessionStore({ client: lossy.doc, tableName: table.tableName, retentionSeconds: 60 }));
+    const quota = 80;
+    const created = await plain.create({ quotaMax: quota, quotaRenewalRate: 86_400 });
+    key = created.key;
+    const pk = `key#${created.keyId}`;
+    await spreadKey(table.doc, table.tableName, pk, 4);
+    answers.push(...(await drive(pipelines, key, 400, 2)));
+    const before = await hotAccount(table.doc, table.tableName, pk);
+    await admin.update(created.keyId, { metaData: { plan: 'gold' } });
+    expect(lossy.lost()).toBe(1);
+    answers.push(...(await drive(pipelines, key, 1500, 4)));
+    const account = await hotAccount(table.doc, table.tableName, pk);
+    const summary = JSON.stringify({ before, reasons: reasonsOf(answers), ...account });
+    console.log('re-sent under its token', summary);
+    lossy.destroy();
+    expect(account.version, summary).toBe(before.version + 1);
     expectExact(account, answers, quota, summary);
   }, 20_000);
 });
