@@ -11,7 +11,7 @@ import { pipelineOn, requestWith } from '../support/pipeline.ts';
  */
 class RacedStore extends SessionStore {
   before: (() => Promise<void>)[] = [];
-  override async change(pk: string, guard: WriteGuard, change: SessionChange, now: number): Promise<void> {
+  override async change(pk: string, guard: WriteGuard, change: SessionChange, now: number): Promise<boolean> {
     await this.before.shift()?.();
     return super.change(pk, guard, change, now);
   }

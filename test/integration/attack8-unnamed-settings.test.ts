@@ -8,7 +8,7 @@ import { pipelineOn, requestWith } from '../support/pipeline.ts';
 /** A store that runs `before` (once per arming) just before a change's write: another write landing between read and write. */
 class RacedStore extends SessionStore {
   before: (() => Promise<void>)[] = [];
-  override async change(pk: string, guard: WriteGuard, change: SessionChange, now: number): Promise<void> {
+  override async change(pk: string, guard: WriteGuard, change: SessionChange, now: number): Promise<boolean> {
     await this.before.shift()?.();
     return super.change(pk, guard, change, now);
   }

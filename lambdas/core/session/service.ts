@@ -241,7 +241,7 @@ export class SessionService {
     const g = guard(current, ifMatch, true);
     // The write lands only on `current` (its version): naming only what differs keeps a hot key's leases when no limit changes.
     const settings = change.settings === undefined ? undefined : changedSettings(current, change.settings);
-    await this.#store.change(current.pk, g, { ...change, settings }, now);
+    if (!(await this.#store.change(current.pk, g, { ...change, settings }, now))) return current;
     const after: Record<string, unknown> = { ...current, ...change.counters, version: g.version! + 1, updatedAt: now };
     for (const [field, value] of Object.entries(change.settings ?? {})) {
       if (value === null) delete after[field];

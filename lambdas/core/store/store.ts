@@ -5,7 +5,7 @@ import type { CountPlan } from '../limits/limits.ts';
 import type { CounterScope } from '../limits/scope.ts';
 import { AlreadyExistsError, NotFoundError, VersionConflictError } from '../model/errors.ts';
 import { countWrite, type CountResult } from './count-write.ts';
-import { backOff, CONFLICT_ATTEMPTS, revoking, transactOnce } from './transaction.ts';
+import { backOff, conflict, CONFLICT_ATTEMPTS, holds, revoking, transactOnce } from './transaction.ts';
 import { UpdateExpression } from './expression.ts';
 import { sessionIndexKind } from './kind-index.ts';
 import { keepsLeases, whenCounterItems } from './counter-items.ts';
@@ -29,6 +29,11 @@ const JWT_PREFIX = 'jwt#';
 
 type TransactItem = NonNullable<TransactWriteCommand['input']['TransactItems']>[number];
 
+/** A change that names no setting and no counter: it would move only the version, which nobody could tell from before. */
+function namesNothing(change: SessionChange): boolean {
+  return [change.settings, change.counters].every((fields) => Object.values(fields ?? {}).every((value) => value === undefined));
+}
+
 /** Whether a change under `guard` keeps the leases: see `keepsLeases`; only a change that names the version it moves from. */
 function keeps(guard: WriteGuard, change: SessionChange): guard is WriteGuard & { readonly version: number } {
   return guard.version !== undefined && keepsLeases(change);
@@ -41,7 +46,7 @@ export interface SessionStoreOptions {
   readonly retentionSeconds: number;
 }
 
-/** A change: settings, counters named by the caller, or both (a reset names counters only); every change moves the version. */
+/** A change: settings, counters named by the caller, or both (a reset names counters only); every change that names something moves the version. */
 export interface SessionChange {
   readonly settings?: SettingsChanges;
   readonly counters?: CounterSet;
@@ -135,16 +140,24 @@ export class SessionStore {
    * Applies a change under `guard`: settings (`null` removes an attribute) and the counters
    * the caller names, with `version` incremented and `updatedAt` set — every change, a reset
    * too, so that `If-Match` and every remembered view of the key see it (requests in flight
-   * decide again). Fails with {@link VersionConflictError} carrying the current item when the
-   * guard no longer holds, {@link NotFoundError} when the key is gone.
+   * decide again). A change that names nothing writes nothing (false): it only checks the
+   * guard, on the item read now. Fails with {@link VersionConflictError} carrying the current
+   * item when the guard no longer holds, {@link NotFoundError} when the key is gone.
    */
-  async change(pk: string, guard: WriteGuard, change: SessionChange, now: number): Promise<void> {
+  async change(pk: string, guard: WriteGuard, change: SessionChange, now: number): Promise<boolean> {
+    if (namesNothing(change)) {
+      // Nothing to write: the guard is checked on the item as it is now (a strongly consistent read), and the version stays.
+      const current = await this.get(pk);
+      if (current === undefined || !holds(current, guard)) conflict(current, guard);
+      return false;
+    }
     await revoking(this.#client, guard, (shards) => {
       const x = this.#changeExpression(pk, guard, change, now);
       whenCounterItems(x, shards);
       const update = { TableName: this.#table, Key: { pk }, ...x.build() } as TransactItem['Update'];
       return [{ Update: update }, ...this.#counterItems(pk, guard, change, shards, now)];
     });
+    return true;
   }
 
   /**

@@ -111,12 +111,12 @@ export async function revoking(
 class ShardsMoved extends Error {}
 
 /** Whether `current` is still the life (and version, when the guard names one) the guard read. */
-function holds(current: StoredSession, guard: WriteGuard): boolean {
+export function holds(current: StoredSession, guard: WriteGuard): boolean {
   return current.incarnation === guard.incarnation && (guard.version === undefined || current.version === guard.version);
 }
 
 /** A failed guard: gone, or changed since the read (another life of the key, or another version). */
-function conflict(current: StoredSession | undefined, guard: WriteGuard): never {
+export function conflict(current: StoredSession | undefined, guard: WriteGuard): never {
   if (current === undefined) throw new NotFoundError('no session for this key');
   if (current.incarnation !== guard.incarnation) throw new NotFoundError('the key read was deleted (and re-created since)');
   throw new VersionConflictError(`session changed concurrently (expected version ${guard.version}, found ${current.version})`, current);

@@ -64,7 +64,7 @@ class MemoryStore {
     guard: { version?: number },
     change: { settings?: SettingsChanges; counters?: CounterSet },
     now: number,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const expectedVersion = guard.version;
     this.beforeUpdate(pk);
     const changes = { ...change.settings, ...change.counters };
@@ -74,9 +74,12 @@ class MemoryStore {
     if (expectedVersion !== undefined && current.version !== expectedVersion) {
       throw new VersionConflictError('session changed concurrently', current);
     }
-    const item = { ...current, ...changes, updatedAt: now, version: current.version + (change.settings ? 1 : 0) } as StoredSession;
+    // A change that names nothing writes nothing.
+    if (Object.values(changes).every((value) => value === undefined)) return false;
+    const item = { ...current, ...changes, updatedAt: now, version: current.version + 1 } as StoredSession;
     for (const [field, value] of Object.entries(changes)) if (value === null) delete (item as unknown as Record<string, unknown>)[field];
     this.items.set(pk, item);
+    return true;
   }
 }
 
