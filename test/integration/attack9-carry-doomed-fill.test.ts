@@ -5,7 +5,7 @@ import { spreadKey } from '../support/hot-keys.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
 
 /**
- * Attack (finding, cost): after a change that carries a hot key's leases, an instance that
+ * Attack (found, fixed; cost): after a change that carries a hot key's leases, an instance that
  * remembers the key's settings decides its next request on the old version. Its spend fails,
  * and DynamoDB hands back the counter item as it is (`ReturnValuesOnConditionCheckFailure`):
  * same incarnation, a *newer* settings version — proof that the settings moved (a carry moves
@@ -18,8 +18,8 @@ import { pipelineOn, requestWith } from '../support/pipeline.ts';
  * throttled item) where 3 would do. Under a change every 100 ms (three instances, 12 workers,
  * a loaded machine) requests waited about 2 s each (p50; 22 Allows in 3 s, 52 to 200 without
  * the changes): this chase is part of it. Low severity: cost and latency, never an Allow.
- * Suggested fix (leases.ts): a failed spend whose counter item shows the same incarnation and
- * another version returns `{ ok: false, current: <session item, read> }` at once.
+ * Fixed (leases.ts): a failed spend whose counter item shows this life at a newer version
+ * reads the session item and decides again at once.
  */
 describe('attack9: a request decided before a carrying change chases it with a doomed fill', () => {
   let table: TestTable;
