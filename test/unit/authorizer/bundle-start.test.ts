@@ -7,6 +7,29 @@ import { lambdaBuildOptions } from '../../../lib/index.ts';
 
 const HANDLER = path.resolve(import.meta.dirname, '../../../lambdas/authorizer/handler.ts');
 
+/**
+ * Code an ordinary API key's first request never runs (a config without plugins): the plugin
+ * hooks and their loader, imported when the config names plugins and a request has a hook.
+ */
+const PLUGIN_CODE = [
+  'lambdas/core/plugins/hook-calls.ts',
+  'lambdas/core/plugins/hook-answers.ts',
+  'lambdas/core/plugins/session-writes.ts',
+  'lambdas/core/plugins/plugin-loader.ts',
+];
+
+/** `entry` and every output file it imports statically, directly or not: what a cold start reads. */
+function readAtStart(metafile: Metafile, entry: string): Set<string> {
+  const seen = new Set<string>();
+  const visit = (file: string): void => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const imported of metafile.outputs[file]?.imports ?? []) if (imported.kind === 'import-statement') visit(imported.path);
+  };
+  visit(entry);
+  return seen;
+}
+
 /** The output file (relative to the cwd, as the metafile names it) holding `input`'s code. */
 function outputOf(metafile: Metafile, input: string): string | undefined {
   return Object.entries(metafile.outputs).find(([, output]) => (output.inputs[input]?.bytesInOutput ?? 0) > 0)?.[0];
@@ -33,6 +56,16 @@ describe("the authorizer's bundle as the construct builds it", () => {
   it('keeps the policy merge, which every request uses, in index.mjs rather than a chunk of its own', () => {
     for (const input of ['lambdas/core/policies/effective.ts', 'lambdas/core/policies/merge.ts']) {
       expect(path.basename(outputOf(metafile, input) ?? 'missing')).toBe('index.mjs');
+    }
+  });
+
+  it('reads no plugin hook code at start: it is in chunks loaded on demand', () => {
+    const index = Object.keys(metafile.outputs).find((file) => path.basename(file) === 'index.mjs')!;
+    const atStart = readAtStart(metafile, index);
+    for (const input of PLUGIN_CODE) {
+      const output = outputOf(metafile, input);
+      expect(output, `${input} is bundled`).toBeDefined();
+      expect(atStart.has(output!), `${input} is in ${output}, which a cold start reads`).toBe(false);
     }
   });
 
