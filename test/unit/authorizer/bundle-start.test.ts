@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { build, type Metafile } from 'esbuild';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -43,7 +44,6 @@ describe("the authorizer's bundle as the construct builds it", () => {
     outdir = mkdtempSync(path.join(tmpdir(), 'gatepass-bundle-'));
     const result = await build({
       ...lambdaBuildOptions(HANDLER, outdir),
-      write: false,
       sourcemap: false,
       metafile: true,
       logLevel: 'silent',
@@ -80,6 +80,20 @@ describe("the authorizer's bundle as the construct builds it", () => {
         file,
       ).toEqual([]);
     }
+  });
+
+  it('imports in a fresh Node.js process, banner included, and exports the handler', () => {
+    const script = `const { handler } = await import(${JSON.stringify(path.join(outdir, 'index.mjs'))}); console.log(typeof handler);`;
+    const output = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+      env: {
+        PATH: process.env.PATH,
+        GATEPASS_CONFIG: '{"tableName":"gatepass-bundle-test"}',
+        AWS_REGION: 'us-east-1',
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      },
+    });
+
+    expect(output.toString().trim()).toBe('function');
   });
 
   it('loads the policy schema (zod) only through a dynamic import', () => {
