@@ -14,10 +14,21 @@ export const PROJECT_ROOT = path.resolve(import.meta.dirname, '..');
 
 /**
  * Gives CommonJS dependencies of an ESM bundle a `require` (ESM has none). The import is
- * aliased so that it cannot clash with a bundled `createRequire`.
+ * aliased so that it cannot clash with a bundled `createRequire`. Used for a plugin layer's
+ * one file, whose code may use `require` in any way (`require.resolve` too).
  */
 export const ESM_REQUIRE_BANNER =
   "import { createRequire as __gatepassCreateRequire } from 'node:module'; const require = __gatepassCreateRequire(import.meta.url);";
+
+/**
+ * The same for gatepass's own Lambda bundles, whose `require` is made on its first call:
+ * esbuild writes the banner at the top of every output file, so the authorizer's cold start
+ * ran `createRequire` once per file it reads (about 0.2 ms each, measured), yet no code in
+ * these bundles calls `require` today (`test/unit/authorizer/bundle-start.test.ts`). A
+ * dependency that does still gets one, for calls (`require('x')`).
+ */
+export const LAZY_ESM_REQUIRE_BANNER =
+  "import { createRequire as __gatepassCreateRequire } from 'node:module'; let __gatepassRequire; const require = (id) => (__gatepassRequire ??= __gatepassCreateRequire(import.meta.url))(id);";
 
 /**
  * Modules left out of the Lambda bundles, expected from the runtime. None: the AWS SDK v3
@@ -55,7 +66,7 @@ export const GATEPASS_ESBUILD_OPTIONS = {
   sourcemap: true,
   sourcesContent: false,
   mainFields: ['module', 'main'],
-  banner: { js: ESM_REQUIRE_BANNER },
+  banner: { js: LAZY_ESM_REQUIRE_BANNER },
   external: [...RUNTIME_PROVIDED_MODULES],
   logLevel: 'warning',
 } as const satisfies BuildOptions;

@@ -7,7 +7,6 @@ import { loadConfig, parsePlainConfig } from '../core/model/load-config.ts';
 import { createDocumentClient } from '../core/store/dynamo-client.ts';
 import { Pipeline } from '../core/request/pipeline.ts';
 import type { GatepassPlugin } from '../core/plugins/plugin.ts';
-import { loadPlugins } from '../core/plugins/plugin-loader.ts';
 import { PolicyStore } from '../core/policies/policy-store.ts';
 import { SessionStore } from '../core/store/store.ts';
 import { DecisionObserver, noteDecision, type DecisionListener } from './decision-observer.ts';
@@ -53,7 +52,9 @@ interface Ready {
  * Builds an authorizer handler. The config is validated, and the DynamoDB client, the
  * JWKS set, the policy cache and the plugins are created once — at cold start, before
  * the first event. What only some requests need is imported when first needed: zod (a
- * config with `jwt`, policies, plugin writes), jose (JWTs), re2js (URL rights). A bad config or a plugin that fails to load does not throw here: it
+ * config with `jwt`, policies, plugin writes), jose (JWTs), re2js (URL rights), the plugin
+ * loader (a config that names plugins) and the code that runs hooks (the first request
+ * with a hook to run). A bad config or a plugin that fails to load does not throw here: it
  * fails every request closed (500, never Allow), with one clear log line each time.
  */
 export function createAuthorizerHandler(options: AuthorizerOptions): AuthorizerHandler {
@@ -112,7 +113,12 @@ async function build(options: AuthorizerOptions, logger: Logger): Promise<Ready>
   const policies = new PolicyStore({ client, tableName: config.tableName, cacheSeconds: config.policyCacheSeconds, clock });
   // jose and the JWT code are imported only when JWTs are configured.
   const jwt = config.jwt ? (await import('../core/jwt/jwt.ts')).createJwtVerifier(config.jwt, { clock, log: logger }) : undefined;
-  const plugins = options.plugins ?? (await loadPlugins(config.plugins, options.pluginDir));
+  // The plugin loader is imported only when the config names plugins.
+  const plugins =
+    options.plugins ??
+    (config.plugins.length > 0
+      ? await (await import('../core/plugins/plugin-loader.ts')).loadPlugins(config.plugins, options.pluginDir)
+      : []);
   if (plugins.length > 0) logger.info('plugins loaded', { plugins: plugins.map((p) => p.name) });
   const pipeline = new Pipeline({ config, store, log: logger, clock, plugins, policies, ...(jwt ? { jwt } : {}) });
   return { config, pipeline };

@@ -34,15 +34,21 @@ export function noteKeyId(keyId: unknown): void {
 
 const MIDDLEWARE = 'gatepassObserveDynamoDB';
 
+/** The middleware stacks {@link countDynamoDBRequests} has added its middleware to. */
+const counted = new WeakSet<object>();
+
 /**
  * Counts every DynamoDB request `client` sends into the current invocation's observation:
  * a middleware in the `finalizeRequest` step, below the SDK's retries, so each attempt is
- * one request (DynamoDB bills each). Added once per client, whatever the number of
- * handlers built on it. A client without a middleware stack (a test double) is left alone.
+ * one request (DynamoDB bills each). Added once per middleware stack (document clients made
+ * from one client share its stack), whatever the number of handlers built on it — known from
+ * a set, not from the stack's `identify()`, which sorts the whole stack at every cold start.
+ * A client without a middleware stack (a test double) is left alone.
  */
 export function countDynamoDBRequests(client: DynamoDBDocumentClient): void {
   const stack = (client as Partial<DynamoDBDocumentClient>).middlewareStack;
-  if (stack === undefined || stack.identify().some((entry) => entry.startsWith(`${MIDDLEWARE} `))) return;
+  if (stack === undefined || counted.has(stack)) return;
+  counted.add(stack);
   stack.add(
     (next) => async (args) => {
       const observation = current.getStore();

@@ -1,293 +1,72 @@
 import type { DecisionContext } from '../model/context.ts';
-import { NotFoundError, PluginError, VersionConflictError } from '../model/errors.ts';
-import { readContext, readDenial, tagged, type PluginDenial } from './hook-answers.ts';
-import { HookConflict, HookGone, MAX_HOOK_ATTEMPTS, unwrapConflict } from './hook-conflicts.ts';
-import { fieldProblems, InvalidInputError } from '../model/input-error.ts';
-import { toPublicSession } from '../store/public-session.ts';
-import type { Log } from '../model/log.ts';
-import type { AuthResult, GatepassPlugin, HookContext, PluginRequest, SessionPatch, SessionsApi } from './plugin.ts';
-import type { Session } from '../model/session.ts';
-import { createSessionOnce, getSession, setSession } from './session-writes.ts';
-import { unstorable } from '../model/storable.ts';
-import { preloadUrlPatterns } from '../model/url-pattern-engine.ts';
-import type { SessionService } from '../session/service.ts';
+import type { PluginDenial } from './hook-answers.ts';
+import type { HookCalls, HookRunnerOptions, RequestSession } from './hook-calls.ts';
 import type { StoredSession } from '../store/item.ts';
 
-/**
- * The request's session while hooks run. Hooks that write it (`updateSession`, `auth`,
- * `sessions.set` on the request's own key) replace it with the item as written (I4).
- */
-export interface RequestSession {
-  pk: string | undefined;
-  session: StoredSession | undefined;
-  /** A hook wrote the session: its settings are as written, its counters as read before (others may have counted since). */
-  written: boolean;
-}
+export type { HookRunnerOptions, RequestSession } from './hook-calls.ts';
 
-export interface HookRunnerOptions {
-  readonly plugins: readonly GatepassPlugin[];
-  /** Every session read and write of a hook goes through the session service. */
-  readonly sessions: SessionService;
-  readonly log: Log;
-  readonly timeoutMs: number;
-  readonly request: PluginRequest;
-  /** Epoch milliseconds of the request; plugins see `now` in seconds. */
-  readonly nowMs: number;
-}
+type HookName = 'pre' | 'auth' | 'postAuth' | 'post';
 
 /**
- * Runs the plugins' hooks for one request, in the configured order, each within its time
- * budget. A hook that throws, hangs or answers something invalid is a fault: it is logged
- * with the plugin's name and rethrown as {@link PluginError}, and the request fails closed.
+ * The plugins' hooks for one request, as the pipeline sees them: a hook that no plugin has
+ * is a step that does nothing. The code that calls hooks ({@link HookCalls}: time budgets,
+ * answers, session writes, `hook-calls.ts`) is imported the first time a request has a hook
+ * to run, so an authorizer whose config names no plugins never reads it.
  */
-export { sanitizeMessage, type PluginDenial } from './hook-answers.ts';
-
 export class HookRunner {
   readonly state: RequestSession = { pk: undefined, session: undefined, written: false };
   readonly #options: HookRunnerOptions;
-  readonly #pending = new Set<Promise<unknown>>();
+  #calls: Promise<HookCalls> | undefined;
 
   constructor(options: HookRunnerOptions) {
     this.#options = options;
   }
 
   get hasAuth(): boolean {
-    return this.#options.plugins.some((plugin) => plugin.auth);
+    return this.#has('auth');
   }
 
   get hasPostAuth(): boolean {
-    return this.#options.plugins.some((plugin) => plugin.postAuth);
+    return this.#has('postAuth');
   }
 
+  /** See {@link HookCalls.pre}. */
   async pre(): Promise<PluginDenial | undefined> {
-    for (const plugin of this.#options.plugins) {
-      if (!plugin.pre) continue;
-      const result = await this.#call(plugin, 'pre', (signal) => plugin.pre!(this.#context(plugin, signal)));
-      const denial = this.#denial(plugin, result);
-      if (denial) return denial;
-    }
-    return undefined;
+    return this.#has('pre') ? (await this.#run()).pre() : undefined;
   }
 
-  /** The first plugin with an `auth` hook names the key (and may write its session). */
+  /** See {@link HookCalls.auth}; only when {@link hasAuth}. */
   async auth(): Promise<{ key: string; session?: StoredSession } | PluginDenial> {
-    const plugin = this.#options.plugins.find((p) => p.auth)!;
-    const result = await this.#call(plugin, 'auth', (signal) => plugin.auth!(this.#context(plugin, signal)));
-    const denial = this.#denial(plugin, result);
-    if (denial) return denial;
-    const { key, session, createSession } = (result ?? {}) as Partial<AuthResult>;
-    if (typeof key !== 'string' || key.length === 0) throw this.#fault(plugin, 'auth must answer { key } or { deny }');
-    if (session !== undefined && createSession !== undefined) throw this.#fault(plugin, 'auth answers session or createSession, not both');
-    const { sessions, nowMs } = this.#options;
-    if (session !== undefined) return { key, session: await this.#write(plugin, () => setSession(sessions, key, session, nowMs)) };
-    if (createSession !== undefined)
-      return { key, session: await this.#write(plugin, () => createSessionOnce(sessions, key, createSession, nowMs)) };
-    return { key };
+    return (await this.#run()).auth();
   }
 
-  /**
-   * Runs `postAuth` hooks; each sees the session as last written and may update it. When a
-   * hook's write loses to a concurrent writer, the whole chain runs again on the fresh session
-   * (after a short random pause), so no hook's check is carried across a settings change.
-   * `gone` when the key was deleted while the hooks ran.
-   */
+  /** See {@link HookCalls.postAuth}. */
   async postAuth(): Promise<PluginDenial | 'gone' | undefined> {
-    for (let attempt = 1; ; attempt++) {
-      let plugin: GatepassPlugin | undefined;
-      try {
-        for (plugin of this.#options.plugins) {
-          if (!plugin.postAuth) continue;
-          const current = plugin;
-          const session = await this.#view(this.state.session!);
-          const run = (signal: AbortSignal) => {
-            const updateSession = (patch: SessionPatch) => this.#whileRunning(current, signal, () => this.#update(current, patch));
-            return current.postAuth!({ ...this.#context(current, signal), session, updateSession });
-          };
-          const answer = await this.#call(current, 'postAuth', run);
-          await this.#settle();
-          const denial = this.#denial(current, answer);
-          if (denial) return denial;
-        }
-        return undefined;
-      } catch (error) {
-        if (error instanceof HookGone) return 'gone';
-        if (!(error instanceof HookConflict) || attempt >= MAX_HOOK_ATTEMPTS) throw unwrapConflict(plugin!, error);
-        await new Promise((resolve) => setTimeout(resolve, 5 * 2 ** attempt * Math.random()));
-      }
-    }
+    return this.#has('postAuth') ? (await this.#run()).postAuth() : undefined;
   }
 
-  /** Runs `post` hooks after an Allow; their context values are added, gatepass's own kept. */
+  /** See {@link HookCalls.post}. */
   async post(context: DecisionContext, reserved: ReadonlySet<string>): Promise<DecisionContext> {
-    let merged = context;
-    for (const plugin of this.#options.plugins) {
-      if (!plugin.post) continue;
-      const session = await this.#view(this.state.session!);
-      const result = (await this.#call(plugin, 'post', (signal) =>
-        plugin.post!({ ...this.#context(plugin, signal), session, context: merged }),
-      )) as { context?: unknown; deny?: unknown } | undefined;
-      // `post` runs after the decision: it cannot deny, and trying to is a bug, never an Allow.
-      if (result !== null && typeof result === 'object' && 'deny' in result)
-        throw this.#fault(plugin, 'post cannot deny (deny in pre, auth or postAuth)');
-      if (result?.context === undefined) continue;
-      merged = { ...merged, ...this.#checked(plugin, () => readContext(plugin, result.context, reserved, this.#options.log)) };
-    }
-    return merged;
+    return this.#has('post') ? (await this.#run()).post(context, reserved) : context;
   }
 
-  /** A hook's `{ deny }`, checked; a malformed one is a fault, logged like any other. */
-  #denial(plugin: GatepassPlugin, result: unknown): PluginDenial | undefined {
-    return this.#checked(plugin, () => readDenial(plugin, result));
+  #has(hook: HookName): boolean {
+    return this.#options.plugins.some((plugin) => plugin[hook]);
   }
 
-  /** A hook's answer read by `read`; a malformed one (a `PluginError`) is a fault, logged like any other. */
-  #checked<T>(plugin: GatepassPlugin, read: () => T): T {
-    try {
-      return read();
-    } catch (error) {
-      throw error instanceof PluginError ? this.#fault(plugin, error.message.replace(`plugin ${plugin.name}: `, '')) : error;
-    }
+  #run(): Promise<HookCalls> {
+    this.#calls ??= loadHookCalls().then(({ HookCalls }) => new HookCalls(this.#options, this.state));
+    return this.#calls;
   }
+}
 
-  #context(plugin: GatepassPlugin, signal: AbortSignal): HookContext {
-    const { request, nowMs } = this.#options;
-    return {
-      request,
-      now: Math.floor(nowMs / 1000),
-      signal,
-      log: tagged(this.#options.log, plugin.name),
-      sessions: this.#sessions(plugin, signal),
-    };
-  }
+let hookCalls: Promise<typeof import('./hook-calls.ts')> | undefined;
 
-  /**
-   * Runs a hook's write only while the hook is running: once it has answered or run past
-   * its deadline (and the request was failed closed), its writes are refused.
-   */
-  async #whileRunning<T>(plugin: GatepassPlugin, signal: AbortSignal, write: () => Promise<T>): Promise<T> {
-    if (signal.aborted) throw this.#fault(plugin, 'session write refused: the hook has finished or ran past its deadline');
-    const pending = write();
-    this.#pending.add(pending);
-    return pending.finally(() => this.#pending.delete(pending));
-  }
-
-  /** Waits for the writes a hook started and did not await: the request goes on with what they wrote. */
-  async #settle(): Promise<void> {
-    while (this.#pending.size > 0) await Promise.all([...this.#pending]);
-  }
-
-  #sessions(plugin: GatepassPlugin, signal: AbortSignal): SessionsApi {
-    const { sessions, nowMs } = this.#options;
-    return {
-      get: async (key) => {
-        const item = await getSession(sessions, key);
-        return item === undefined ? undefined : this.#view(item);
-      },
-      set: (key, session) =>
-        this.#whileRunning(plugin, signal, async () =>
-          this.#view(await this.#write(plugin, () => setSession(sessions, key, session, nowMs))),
-        ),
-    };
-  }
-
-  /** A session write by a plugin; when it is the request's own session, this request uses it. */
-  async #write(plugin: GatepassPlugin, write: () => Promise<StoredSession>): Promise<StoredSession> {
-    let written: StoredSession;
-    try {
-      written = await write();
-    } catch (error) {
-      if (error instanceof Error && error.name === 'InvalidInputError')
-        throw this.#fault(plugin, `invalid session: ${error.message}`, error);
-      throw error;
-    }
-    if (this.state.pk !== undefined && this.state.pk === written.pk) {
-      this.state.session = written;
-      this.state.written = true;
-    }
-    return written;
-  }
-
-  /**
-   * A plugin's patch: settings, plus counters when it names them (`quotaRemaining` is read
-   * under the limits in force after the patch).
-   */
-  async #update(plugin: GatepassPlugin, patch: SessionPatch): Promise<Session> {
-    const unsafe = unstorable(patch);
-    if (unsafe.length > 0) throw this.#fault(plugin, `invalid session patch: ${unsafe.map((p) => `${p.field}: ${p.message}`).join('; ')}`);
-    await preloadUrlPatterns(patch); // the schema checks URL patterns
-    const { SessionPatchSchema } = await import('../model/session.ts'); // zod: loaded on the first patch, not at start-up
-    const parsed = SessionPatchSchema.safeParse(patch);
-    if (!parsed.success) {
-      throw this.#fault(
-        plugin,
-        `invalid session patch: ${fieldProblems(parsed.error)
-          .map((p) => `${p.field}: ${p.message}`)
-          .join('; ')}`,
-      );
-    }
-    const current = this.state.session!;
-    try {
-      const written = await this.#options.sessions.update(current, parsed.data, this.#options.nowMs);
-      this.state.session = written;
-      this.state.written = true;
-      return this.#view(written);
-    } catch (error) {
-      if (error instanceof InvalidInputError)
-        throw this.#fault(plugin, `invalid session patch: ${error.details.map((p) => `${p.field}: ${p.message}`).join('; ')}`, error);
-      if (error instanceof VersionConflictError && error.current) {
-        this.state.session = error.current as StoredSession;
-        this.state.written = false;
-        throw new HookConflict(error);
-      }
-      if (error instanceof NotFoundError) {
-        // Deleted since it was read (and maybe re-created: another key's life): judge what is there now.
-        const fresh = await this.#options.sessions.read(current.pk);
-        if (fresh === undefined) throw new HookGone();
-        this.state.session = fresh;
-        this.state.written = false;
-        throw new HookConflict(error);
-      }
-      throw error;
-    }
-  }
-
-  /**
-   * The session a hook sees: a deep copy, so that editing it in place changes nothing —
-   * only a write (`updateSession`) changes the session this request is checked against.
-   */
-  async #view(item: StoredSession): Promise<Session> {
-    return structuredClone(toPublicSession(item, await this.#options.sessions.limitsOf(item), this.#options.nowMs));
-  }
-
-  /**
-   * Calls a hook within the time budget; errors become faults carrying the plugin's name.
-   * The hook's `signal` aborts when its time is up or when it has answered: a hook that
-   * keeps running in the background can no longer write (see {@link HookContext.signal}).
-   */
-  async #call<T>(plugin: GatepassPlugin, hook: string, fn: (signal: AbortSignal) => T | Promise<T>): Promise<T> {
-    const { timeoutMs } = this.#options;
-    const controller = new AbortController();
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        controller.abort();
-        reject(this.#fault(plugin, `${hook} hook ran past ${timeoutMs} ms`));
-      }, timeoutMs);
-    });
-    try {
-      return await Promise.race([Promise.resolve().then(() => fn(controller.signal)), timeout]);
-    } catch (error) {
-      if (error instanceof HookConflict || error instanceof HookGone || error instanceof PluginError) throw error;
-      throw this.#fault(plugin, `${hook} hook threw: ${error instanceof Error ? error.message : String(error)}`, error);
-    } finally {
-      clearTimeout(timer);
-      controller.abort();
-    }
-  }
-
-  #fault(plugin: GatepassPlugin, message: string, cause?: unknown): PluginError {
-    const error = new PluginError(plugin.name, message, { cause });
-    this.#options.log.error('plugin failed: failing closed', { plugin: plugin.name, error: message });
-    return error;
-  }
+/** Imports `hook-calls.ts` once per instance; a failed import is tried again by the next request. */
+function loadHookCalls(): Promise<typeof import('./hook-calls.ts')> {
+  hookCalls ??= import('./hook-calls.ts').catch((error: unknown) => {
+    hookCalls = undefined;
+    throw error;
+  });
+  return hookCalls;
 }

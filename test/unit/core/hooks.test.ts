@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RESERVED_CONTEXT } from '../../../lambdas/core/request/decision.ts';
 import { AlreadyExistsError, NotFoundError, PluginError, VersionConflictError } from '../../../lambdas/core/model/errors.ts';
-import { HookRunner, sanitizeMessage } from '../../../lambdas/core/plugins/hooks.ts';
+import { sanitizeMessage } from '../../../lambdas/core/plugins/hook-answers.ts';
+import { HookRunner } from '../../../lambdas/core/plugins/hooks.ts';
 import { keyIdOf, keySessionPk } from '../../../lambdas/core/model/keys.ts';
 import type { Log } from '../../../lambdas/core/model/log.ts';
 import type { GatepassPlugin, PluginRequest, Session } from '../../../lambdas/core/plugins/plugin.ts';
