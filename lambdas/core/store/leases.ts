@@ -79,26 +79,24 @@ export class Leases {
       if (refill !== undefined && refill.index < shards) ({ index, seen } = refill);
       else {
         index = prefer.pop() ?? pick(shards, busy);
-        busy.add(index);
-        // A counter item this instance has just added is known not to exist: filled without a spend that must fail.
-        if (!this.#memory.addedOf(pk).has(index)) {
-          const spend = await this.#writes.spend(pk, index, guard, tag, windows, nowMs);
-          if (spend === 'throttled' || spend === 'conflict') {
-            if (spend === 'throttled' && ++throttled === 2) shards = (await this.grow(pk, shards)) ?? shards;
-            continue;
-          }
-          if (spend.ok) {
-            if (cooled(spend.item, nowMs)) await this.#cool(pk, nowMs);
-            return { ok: true, item: { ...known, ...countersSeenOn(spend.item, windows), shards } };
-          }
-          seen = spend.seen;
-          // A counter item of this life at a newer version: the settings moved since this request decided; it decides again.
-          if (seen?.incarnation === guard.incarnation && (seen?.version ?? 0) > guard.version)
-            return { ok: false, current: this.#memory.saw(pk, await this.#writes.get(pk)).item };
-          empties.push({ index, seen });
-          // No room here: look at a few other counter items before filling this one (fills are the session item's writes).
-          if (++probes < PROBES && busy.size < shards) continue;
+        const spend = await this.#writes.spend(pk, index, guard, tag, windows, nowMs);
+        if (spend === 'throttled' || spend === 'conflict') {
+          busy.add(index);
+          if (spend === 'throttled' && ++throttled === 2) shards = (await this.grow(pk, shards)) ?? shards;
+          continue;
         }
+        if (spend.ok) {
+          if (cooled(spend.item, nowMs)) await this.#cool(pk, nowMs);
+          return { ok: true, item: { ...known, ...countersSeenOn(spend.item, windows), shards } };
+        }
+        seen = spend.seen;
+        // A counter item of this life at a newer version: the settings moved since this request decided; it decides again.
+        if (seen?.incarnation === guard.incarnation && (seen?.version ?? 0) > guard.version)
+          return { ok: false, current: this.#memory.saw(pk, await this.#writes.get(pk)).item };
+        busy.add(index);
+        empties.push({ index, seen });
+        // No room here: look at a few other counter items before filling this one (fills are the session item's writes).
+        if (++probes < PROBES && busy.size < shards) continue;
       }
       refill = undefined;
       const item = session.item;
@@ -174,8 +172,8 @@ export class Leases {
           .finally(() => this.#filling.delete(pk)),
       );
       const outcome = await filling;
+      for (const e of filled) added.delete(e.index);
       if (outcome === 'ok') {
-        for (const e of filled) added.delete(e.index);
         this.#memory.afterFill(pk, session.item, guard, plan, nowMs);
         return { ok: true, item: { ...known, ...countersSeenOn(items[0]!, windows), shards } };
       }
