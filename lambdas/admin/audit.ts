@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyEventV2WithIAMAuthorizer } from 'aws-lambda';
 import { keyIdOf } from '../core/model/keys.ts';
 import { ifMatchVersion, type HttpResult } from './http.ts';
+import { versionBeforeOf } from './version-before.ts';
 import type { Route } from './route.ts';
 import { toHttpError } from './routes.ts';
 
@@ -97,7 +98,7 @@ export function auditEntry({ event, params, action, result, clock, options }: En
   const body = 'code' in result ? undefined : parseBody(result.body);
   const error = 'code' in result ? { code: result.code, details: result.details } : errorOf(body);
   const ifMatch = expectedVersion(event);
-  const versions = ok ? versionsOf(action, body, ifMatch) : { before: currentVersion(error?.details) ?? ifMatch };
+  const versions = ok ? versionsOf(action, body, ifMatch, versionBeforeOf(result)) : { before: currentVersion(error?.details) ?? ifMatch };
   const requestId = event.requestContext?.requestId;
   const target = params.keyId ?? params.id ?? stringField(body, 'keyId') ?? importedKeyId(event);
   return {
@@ -114,18 +115,26 @@ export function auditEntry({ event, params, action, result, clock, options }: En
 }
 
 /**
- * Versions before and after a successful write. Every change adds exactly 1 to the version
+ * Versions before and after a successful write. A PATCH, PUT or rotation says which version
+ * it was checked against (`written`: equal to the answer's when it changed nothing, so the
+ * line claims no step another write made); else every change adds exactly 1 to the version
  * (a create starts at 1) and answers the key at the version it wrote; a quota reset without
  * `If-Match` is not guarded by the version, so which one it moved is not known (its answer is
  * the key read after it); a delete answers no body, so its version before is known only from
  * `If-Match`.
  */
-function versionsOf(action: string, body: unknown, ifMatch: number | undefined): { before?: number | undefined; after?: number } {
+function versionsOf(
+  action: string,
+  body: unknown,
+  ifMatch: number | undefined,
+  written: number | undefined,
+): { before?: number | undefined; after?: number } {
   const after = numberField(body, 'version') ?? numberField(field(body, 'session'), 'version');
   if (action.endsWith('.delete') || after === undefined) return { before: ifMatch };
   if (action === 'keys.create') return { after };
   if (action === 'keys.reset-quota') return ifMatch === undefined ? {} : { before: ifMatch, after: ifMatch + 1 };
   if (action === 'keys.update' || action === 'keys.replace' || action === 'keys.rotate' || action === 'policies.put') {
+    if (written !== undefined) return { before: written, after };
     return after > 1 ? { before: after - 1, after } : { after };
   }
   return { before: ifMatch, after };

@@ -1,5 +1,6 @@
 import { unstorable } from '../core/model/storable.ts';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { VERSION_BEFORE, versionBeforeOf, type WithVersionBefore } from './version-before.ts';
 
 /** Largest admin body accepted (bytes). */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -21,11 +22,13 @@ export class HttpError extends Error {
   }
 }
 
-export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpResult {
+export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpResult & WithVersionBefore {
+  const versionBefore = versionBeforeOf(body);
   return {
     statusCode,
     headers: { 'content-type': 'application/json', ...headers },
     body: JSON.stringify(body),
+    ...(versionBefore === undefined ? {} : { [VERSION_BEFORE]: versionBefore }),
   };
 }
 

@@ -16,6 +16,7 @@ import { toPublicSession } from '../core/store/public-session.ts';
 import type { SessionStore } from '../core/store/store.ts';
 import { tykFieldName, tykSessionToInput } from './tyk.ts';
 import { withLimits } from './limits-view.ts';
+import { withVersionBefore } from './version-before.ts';
 
 // Kept here too: hooks, session writes and tests import them from this module.
 export { fieldProblems, InvalidInputError, type FieldProblem } from '../core/model/input-error.ts';
@@ -110,13 +111,17 @@ export class KeyService {
   /** Partial update; with `ifMatch`, only at that version of this key (else `VersionConflictError`). */
   async update(keyId: string, body: unknown, ifMatch?: number): Promise<Session> {
     const patch = parse(SessionPatchSchema, body);
-    return this.#answer(await this.#onLatest(keyId, ifMatch, (current) => this.#sessions.update(current, patch, this.#nowMs(), ifMatch)));
+    return this.#answer(
+      ...(await this.#onLatest(keyId, ifMatch, (current) => this.#sessions.update(current, patch, this.#nowMs(), ifMatch))),
+    );
   }
 
   /** Replaces the settings (see `SessionService.replace`: the counters stand). */
   async replace(keyId: string, body: unknown, ifMatch?: number): Promise<Session> {
     const input = parse(SessionInputSchema, body);
-    return this.#answer(await this.#onLatest(keyId, ifMatch, (current) => this.#sessions.replace(current, input, this.#nowMs(), ifMatch)));
+    return this.#answer(
+      ...(await this.#onLatest(keyId, ifMatch, (current) => this.#sessions.replace(current, input, this.#nowMs(), ifMatch))),
+    );
   }
 
   /**
@@ -129,11 +134,11 @@ export class KeyService {
     keyId: string,
     ifMatch: number | undefined,
     write: (current: StoredSession) => Promise<StoredSession>,
-  ): Promise<StoredSession> {
+  ): Promise<[written: StoredSession, versionBefore: number]> {
     for (let attempt = 1; ; attempt++) {
       const current = await this.#read(keyId);
       try {
-        return await write(current);
+        return [await write(current), current.version];
       } catch (error) {
         if (ifMatch !== undefined || !(error instanceof VersionConflictError) || attempt >= UNCONDITIONAL_ATTEMPTS) throw error;
         const now = error.current as StoredSession | undefined;
@@ -161,7 +166,7 @@ export class KeyService {
         throw new InvalidInputError([{ field: '(key)', message: 'only API keys rotate (a JWT identity has no key)' }]);
       return this.#sessions.rotate(current, newKeyId, graceSeconds, this.#nowMs(), ifMatch);
     });
-    return { key, keyId: newKeyId, session: await this.#answer(rotated) };
+    return { key, keyId: newKeyId, session: await this.#answer(...rotated) };
   }
 
   /** Deletes the key read (at `ifMatch` when given). */
@@ -197,12 +202,13 @@ export class KeyService {
 
   /**
    * The answer to a write: the session as it is now (a strong read: the counters may have
-   * moved since the write's read), or as written if it is already gone again.
+   * moved since the write's read), or as written if it is already gone again; marked with the
+   * version the write was checked against (for the audit line).
    */
-  async #answer(written: StoredSession): Promise<Session> {
+  async #answer(written: StoredSession, versionBefore: number): Promise<Session> {
     const now = await this.#sessions.read(written.pk);
     // The key as it is (its counters fresh) when nothing else changed it since; else as this write left it, at its version.
-    return this.#public(now !== undefined && now.version === written.version ? now : written);
+    return withVersionBefore(await this.#public(now !== undefined && now.version === written.version ? now : written), versionBefore);
   }
 
   /** The public session, its `quotaRemaining` read under the limits in force, and those limits with their sources. */
