@@ -65,6 +65,7 @@ export function countDynamoDBRequests(client: DynamoDBDocumentClient): void {
         throw error;
       }
     },
-    { step: 'finalizeRequest', priority: 'low', name: MIDDLEWARE },
+    // `override`: a copy of this module loaded again (a test's fresh import) replaces its own middleware instead of adding a second.
+    { step: 'finalizeRequest', priority: 'low', name: MIDDLEWARE, override: true },
   );
 }

@@ -7,7 +7,7 @@ import { captureLogs } from '../support/jwt-gateway.ts';
 import { pipelineOn } from '../support/pipeline.ts';
 
 /**
- * Attack: the audit line of a write that changes nothing. A PATCH or PUT whose settings the
+ * Attack (found, fixed): the audit line of a write that changes nothing. A PATCH or PUT whose settings the
  * key already has now writes nothing and answers the key at the version it read (the ETag
  * does not move: right). The audit line still derives its versions from the answer as if
  * every change added 1 (`versionsOf` in audit.ts: before = after - 1), so it records a step
@@ -17,9 +17,8 @@ import { pipelineOn } from '../support/pipeline.ts';
  * Observed: PATCH `{ metaData: { a: 1 } }` (1 → 2), then the same PATCH twice (once with
  * If-Match: 2) and a PUT of the same settings: four `keys.update`/`keys.replace` lines, all
  * `1->2`; the version stayed 2.
- * Suggested fix: a write that wrote nothing says so (the service returns whether it wrote, or
- * the route compares the answer's version with the version read / If-Match); its line names
- * versionBefore = versionAfter = v (or an outcome such as `unchanged`).
+ * Fixed: the key service marks its answer with the version the write was checked against
+ * (`version-before.ts`), and the audit line takes it: 2->2 for each write that changed nothing.
  */
 describe('attack10: audit line of a write that changes nothing', () => {
   const logs = captureLogs();
