@@ -327,29 +327,37 @@ const burstArb: fc.Arbitrary<Op> = fc.record({
 const coolArb: fc.Arbitrary<Op> = fc.integer({ min: 61_000, max: 75_000 }).map((by) => ({ kind: 'clock', step: { by } }));
 
 /**
- * A spread key's leases revoked or kept while some are unspent: a reset (room again), a few
- * requests (a fill leases up to three counter items and spends one), a change — one of a
- * count or a limit revokes every lease, one that names none moves them to its version —,
- * then a burst that asks for more than the room left, with the change before it or during it.
+ * A spread key's leases kept, then revoked, while some are unspent: a reset (room again), a
+ * few requests (a fill leases up to three counter items and spends one), a change that names
+ * no limit or count (it moves the leases to its version) before or during a few more, then a
+ * change of a count or a limit (it revokes every lease), then a burst that asks for more than
+ * the room left.
  */
 const hotChangeArb: fc.Arbitrary<Op[]> = fc
   .tuple(
     fc.array(requestArb, { minLength: 2, maxLength: 4 }),
     weighted<AdminOp>(
-      [2, fc.constant({ kind: 'reset' })],
-      [1, quotaArb.map((quotaMax) => ({ kind: 'patch-quota', quotaMax }))],
-      [2, fc.nat(1000).map((n) => ({ kind: 'patch-meta', n }))],
+      [3, fc.nat(1000).map((n) => ({ kind: 'patch-meta', n }))],
       [1, fc.constant({ kind: 'rotate' })],
-      [1, fc.boolean().map((isInactive) => ({ kind: 'patch-inactive', isInactive }))],
       [1, fc.constant({ kind: 'put' })],
+      [1, fc.boolean().map((isInactive) => ({ kind: 'patch-inactive', isInactive }))],
     ),
-    burstArb,
+    fc.array(requestArb, { minLength: 2, maxLength: 4 }),
     fc.boolean(),
+    weighted<AdminOp>([2, fc.constant({ kind: 'reset' })], [1, quotaArb.map((quotaMax) => ({ kind: 'patch-quota', quotaMax }))]),
+    burstArb,
   )
-  .map(([few, change, ask, during]): Op[] => [
+  .map(([few, keeping, more, during, revoking, ask]): Op[] => [
     { kind: 'admin', op: { kind: 'reset' } },
     { kind: 'batch', requests: few, delayMs: 0 },
-    ...(during ? [{ ...(ask as Extract<Op, { kind: 'batch' }>), alongside: change }] : [{ kind: 'admin' as const, op: change }, ask]),
+    ...(during
+      ? [{ kind: 'batch' as const, requests: more, delayMs: 0, alongside: keeping }]
+      : [
+          { kind: 'admin' as const, op: keeping },
+          { kind: 'batch' as const, requests: more, delayMs: 0 },
+        ]),
+    { kind: 'admin', op: revoking },
+    ask,
   ]);
 
 /**

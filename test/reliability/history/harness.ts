@@ -373,8 +373,9 @@ export async function runHistory(spec: HistorySpec, rig: Rig, serial: number): P
       (error: { code?: string; name?: string }) => ({ ok: false as const, error: error.code ?? error.name ?? 'Error' }),
     );
     if (created.ok) key = created.key;
+    const wasSpread = shards.key > 0;
     shards.key = 0;
-    model.recreated(now, await admin.readSettings(key.keyId));
+    model.recreated(now, await admin.readSettings(key.keyId), wasSpread);
     stats.recreations += 1;
     stats.twoPolicyKeys += op.key.policies.length > 1 ? 1 : 0;
     trace.push(

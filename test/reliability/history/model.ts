@@ -99,11 +99,11 @@ export class HistoryModel {
     this.key.settings = s;
   }
 
-  /** The key was deleted and created again at `at`: new counters, nothing of the old key's. */
-  recreated(at: number, settings: KeySettings | undefined): void {
+  /** The key was deleted and created again at `at` (`wasSpread`: the old one was spread): new counters, nothing of the old key's. */
+  recreated(at: number, settings: KeySettings | undefined, wasSpread = false): void {
     this.key = new Subject(settings, at);
-    // An instance deciding on the old key's remembered settings may repeat its denial for a second.
-    this.stale.changed('key', at);
+    // An instance deciding on the old key's remembered settings may repeat its denial for a second (or deny on its spread session item).
+    this.stale.changed('key', at, wasSpread);
   }
 
   /** A standalone reset-quota at `at`: new quota windows for every scope of the key (rate windows stand). */

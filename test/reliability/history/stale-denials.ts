@@ -26,7 +26,7 @@ export class StaleDenials {
   /** Per subject: rate/quota denials as [instance, shared-clock ms]. */
   readonly #denials: Record<Who, [number, number][]> = { key: [], jwt: [] };
   /** Per subject: the last change (shared-clock ms, real ms). */
-  readonly #changes: Partial<Record<Who, { readonly at: number; readonly real: number }>> = {};
+  readonly #changes: Partial<Record<Who, { readonly at: number; readonly real: number; readonly spread: boolean }>> = {};
 
   constructor(readonly realClock: () => number = Date.now) {}
 
@@ -36,16 +36,22 @@ export class StaleDenials {
     this.#denials[who] = [...kept, ...instances.map((i): [number, number] => [i, at])];
   }
 
-  /** A reset, a settings write or a policy write at `at` (shared clock): `who`'s denials may be stale for a second. */
-  changed(who: Who, at: number): void {
-    this.#changes[who] = { at, real: this.realClock() };
+  /**
+   * A reset, a settings write, a policy write or a re-creation at `at` (shared clock): `who`'s
+   * denials may be stale for a second. `spread`: the subject was spread before it (a key
+   * deleted and made again is not, but an instance may still deny on the old one's session
+   * item it saw moments ago).
+   */
+  changed(who: Who, at: number, spread = false): void {
+    this.#changes[who] = { at, real: this.realClock(), spread };
   }
 
   /** Why a batch of `who` at `at` may meet a stale denial (undefined: it cannot). */
   doubt(who: Who, at: number, spread: boolean): string | undefined {
     const change = this.#changes[who];
     if (change === undefined) return undefined;
-    if (spread && this.realClock() - change.real < STALE_DENIAL_MS) return 'a spread key seen before a reset/raise < 1 s ago';
+    if ((spread || change.spread) && this.realClock() - change.real < STALE_DENIAL_MS)
+      return 'a spread key seen before a reset/raise < 1 s ago';
     if (at - change.at >= STALE_DENIAL_MS) return undefined;
     const perInstance = new Map<number, number>();
     for (const [instance, t] of this.#denials[who]) {
