@@ -34,21 +34,18 @@ export function noteKeyId(keyId: unknown): void {
 
 const MIDDLEWARE = 'gatepassObserveDynamoDB';
 
-/** The middleware stacks {@link countDynamoDBRequests} has added its middleware to. */
-const counted = new WeakSet<object>();
-
 /**
  * Counts every DynamoDB request `client` sends into the current invocation's observation:
  * a middleware in the `finalizeRequest` step, below the SDK's retries, so each attempt is
- * one request (DynamoDB bills each). Added once per middleware stack (document clients made
- * from one client share its stack), whatever the number of handlers built on it — known from
- * a set, not from the stack's `identify()`, which sorts the whole stack at every cold start.
+ * one request (DynamoDB bills each). One per middleware stack (document clients made from one
+ * client share its stack), whatever the number of handlers built on it or copies of this
+ * module loaded (a test's fresh import): each adds it under one name with `override`, which
+ * replaces the one there (cheaper than asking the stack with `identify()`, which sorts it).
  * A client without a middleware stack (a test double) is left alone.
  */
 export function countDynamoDBRequests(client: DynamoDBDocumentClient): void {
   const stack = (client as Partial<DynamoDBDocumentClient>).middlewareStack;
-  if (stack === undefined || counted.has(stack)) return;
-  counted.add(stack);
+  if (stack === undefined) return;
   stack.add(
     (next) => async (args) => {
       const observation = current.getStore();
@@ -65,7 +62,6 @@ export function countDynamoDBRequests(client: DynamoDBDocumentClient): void {
         throw error;
       }
     },
-    // `override`: a copy of this module loaded again (a test's fresh import) replaces its own middleware instead of adding a second.
     { step: 'finalizeRequest', priority: 'low', name: MIDDLEWARE, override: true },
   );
 }
