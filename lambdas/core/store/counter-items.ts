@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import { windowOpen, type CountPlan } from '../limits/limits.ts';
 import { counterAttributes, type CounterScope } from '../limits/scope.ts';
 import { UpdateExpression } from './expression.ts';
-import type { SettingsGuard } from './item.ts';
+import { namedFields, type SettingsGuard } from './item.ts';
 
 /**
  * A hot key's counter items and their leases (docs/ARCHITECTURE.md, "Hot keys"). A counter
@@ -170,8 +170,7 @@ const LEASE_NEUTRAL_SETTINGS: ReadonlySet<string> = new Set(['alias', 'expires',
  * name revokes: a new setting costs at most unspent leases, never an over-grant.
  */
 export function keepsLeases(change: { readonly settings?: object; readonly counters?: object }): boolean {
-  const named = (fields: object | undefined) => Object.entries(fields ?? {}).filter(([, value]) => value !== undefined);
-  return named(change.counters).length === 0 && named(change.settings).every(([field]) => LEASE_NEUTRAL_SETTINGS.has(field));
+  return namedFields(change.counters).length === 0 && namedFields(change.settings).every((field) => LEASE_NEUTRAL_SETTINGS.has(field));
 }
 
 /** Conditions a session write on the number of counter items it revokes the leases of (absent = none). */

@@ -101,6 +101,11 @@ export type SettingsChanges = Partial<Omit<SessionSettings, 'alias'>> & {
 /** Counters an admin or a plugin sets explicitly (attribute names of any scope → value). */
 export type CounterSet = Readonly<Record<string, number>>;
 
+/** The fields a change names: those with a value (`null` too: it removes the field); `undefined` names nothing. */
+export function namedFields(fields: object | undefined): string[] {
+  return Object.entries(fields ?? {}).flatMap(([field, value]) => (value === undefined ? [] : [field]));
+}
+
 /** The guard of an item. */
 export function guardOf(item: StoredSession): SettingsGuard {
   return { incarnation: item.incarnation, version: item.version };

@@ -13,6 +13,7 @@ import { counterItemCarries, counterItemDeletes, isBusy } from './lease-writes.t
 import { Leases } from './leases.ts';
 import {
   guardOf,
+  namedFields,
   whenGuard,
   type CounterSet,
   type KeyPointer,
@@ -28,11 +29,6 @@ import { TABLE } from '../model/table.ts';
 const JWT_PREFIX = 'jwt#';
 
 type TransactItem = NonNullable<TransactWriteCommand['input']['TransactItems']>[number];
-
-/** A change that names no setting and no counter: it would move only the version, which nobody could tell from before. */
-function namesNothing(change: SessionChange): boolean {
-  return [change.settings, change.counters].every((fields) => Object.values(fields ?? {}).every((value) => value === undefined));
-}
 
 /** Whether a change under `guard` keeps the leases: see `keepsLeases`; only a change that names the version it moves from. */
 function keeps(guard: WriteGuard, change: SessionChange): guard is WriteGuard & { readonly version: number } {
@@ -145,8 +141,8 @@ export class SessionStore {
    * item when the guard no longer holds, {@link NotFoundError} when the key is gone.
    */
   async change(pk: string, guard: WriteGuard, change: SessionChange, now: number): Promise<boolean> {
-    if (namesNothing(change)) {
-      // Nothing to write: the guard is checked on the item as it is now (a strongly consistent read), and the version stays.
+    if (namedFields(change.settings).length === 0 && namedFields(change.counters).length === 0) {
+      // Nothing to write (it would move only the version): the guard is checked on the item as it is now (a strongly consistent read).
       const current = await this.get(pk);
       if (current === undefined || !holds(current, guard)) conflict(current, guard);
       return false;
