@@ -111,17 +111,19 @@ export class KeyService {
   /** Partial update; with `ifMatch`, only at that version of this key (else `VersionConflictError`). */
   async update(keyId: string, body: unknown, ifMatch?: number): Promise<Session> {
     const patch = parse(SessionPatchSchema, body);
-    return this.#answer(
-      ...(await this.#onLatest(keyId, ifMatch, (current) => this.#sessions.update(current, patch, this.#nowMs(), ifMatch))),
+    const [written, versionBefore] = await this.#onLatest(keyId, ifMatch, (current) =>
+      this.#sessions.update(current, patch, this.#nowMs(), ifMatch),
     );
+    return withVersionBefore(await this.#answer(written), versionBefore);
   }
 
   /** Replaces the settings (see `SessionService.replace`: the counters stand). */
   async replace(keyId: string, body: unknown, ifMatch?: number): Promise<Session> {
     const input = parse(SessionInputSchema, body);
-    return this.#answer(
-      ...(await this.#onLatest(keyId, ifMatch, (current) => this.#sessions.replace(current, input, this.#nowMs(), ifMatch))),
+    const [written, versionBefore] = await this.#onLatest(keyId, ifMatch, (current) =>
+      this.#sessions.replace(current, input, this.#nowMs(), ifMatch),
     );
+    return withVersionBefore(await this.#answer(written), versionBefore);
   }
 
   /**
@@ -161,12 +163,12 @@ export class KeyService {
     const { graceSeconds } = parse(RotateSchema, body ?? {});
     const key = generateKey();
     const newKeyId = keyIdOf(key);
-    const rotated = await this.#onLatest(keyId, ifMatch, async (current) => {
+    const [written, versionBefore] = await this.#onLatest(keyId, ifMatch, async (current) => {
       if (current.pk !== keySessionPk(current.keyId))
         throw new InvalidInputError([{ field: '(key)', message: 'only API keys rotate (a JWT identity has no key)' }]);
       return this.#sessions.rotate(current, newKeyId, graceSeconds, this.#nowMs(), ifMatch);
     });
-    return { key, keyId: newKeyId, session: await this.#answer(...rotated) };
+    return withVersionBefore({ key, keyId: newKeyId, session: await this.#answer(written) }, versionBefore);
   }
 
   /** Deletes the key read (at `ifMatch` when given). */
@@ -202,13 +204,13 @@ export class KeyService {
 
   /**
    * The answer to a write: the session as it is now (a strong read: the counters may have
-   * moved since the write's read), or as written if it is already gone again; marked with the
-   * version the write was checked against (for the audit line).
+   * moved since the write's read), or as written if it is already gone again. Its caller marks
+   * it with the version the write was checked against (`withVersionBefore`, for the audit line).
    */
-  async #answer(written: StoredSession, versionBefore: number): Promise<Session> {
+  async #answer(written: StoredSession): Promise<Session> {
     const now = await this.#sessions.read(written.pk);
     // The key as it is (its counters fresh) when nothing else changed it since; else as this write left it, at its version.
-    return withVersionBefore(await this.#public(now !== undefined && now.version === written.version ? now : written), versionBefore);
+    return this.#public(now !== undefined && now.version === written.version ? now : written);
   }
 
   /** The public session, its `quotaRemaining` read under the limits in force, and those limits with their sources. */

@@ -15,9 +15,7 @@ export function withVersionBefore<T extends object>(answer: T, version: number):
   return Object.assign(answer, { [VERSION_BEFORE]: version });
 }
 
-/** The version `answer` (or its `session`, for a rotation's answer) was written from, if it says. */
+/** The version `answer` was written from, if it says. */
 export function versionBeforeOf(answer: unknown): number | undefined {
-  const marked = (value: unknown) =>
-    typeof value === 'object' && value !== null ? (value as WithVersionBefore)[VERSION_BEFORE] : undefined;
-  return marked(answer) ?? marked((answer as { session?: unknown } | undefined)?.session);
+  return typeof answer === 'object' && answer !== null ? (answer as WithVersionBefore)[VERSION_BEFORE] : undefined;
 }
