@@ -1,10 +1,8 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAdminHandler } from '../../lambdas/admin/handler.ts';
-import { startAdminServer, type RunningAdmin } from '../../local/admin-server.ts';
+import type { RunningAdmin } from '../../local/admin-server.ts';
+import { startAdminOn } from '../support/admin-server.ts';
 import { createTestTable, type TestTable } from '../support/dynamo.ts';
 import { captureLogs } from '../support/jwt-gateway.ts';
-import { pipelineOn } from '../support/pipeline.ts';
 
 /**
  * Attack (found, fixed): the audit line of a write that changes nothing. A PATCH or PUT whose settings the
@@ -27,11 +25,7 @@ describe('attack10: audit line of a write that changes nothing', () => {
 
   beforeAll(async () => {
     table = await createTestTable('attack10-audit-noop');
-    const env = pipelineOn(table.client, table.tableName);
-    admin = await startAdminServer({
-      handler: createAdminHandler({ config: env.config, client: env.doc, logger: new Logger({ logLevel: 'INFO' }) }),
-      port: 0,
-    });
+    admin = await startAdminOn(table);
   });
   afterAll(async () => {
     await admin.close();

@@ -1,10 +1,8 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAdminHandler } from '../../lambdas/admin/handler.ts';
-import { startAdminServer, type RunningAdmin } from '../../local/admin-server.ts';
+import type { RunningAdmin } from '../../local/admin-server.ts';
+import { startAdminOn } from '../support/admin-server.ts';
 import { createTestTable, type TestTable } from '../support/dynamo.ts';
 import { captureLogs } from '../support/jwt-gateway.ts';
-import { pipelineOn } from '../support/pipeline.ts';
 
 /**
  * Attack: the audit line's versions of concurrent writes. Every change adds exactly 1 to the
@@ -29,11 +27,7 @@ describe('attack7: audit versions of concurrent resets and PATCHes', () => {
 
   beforeAll(async () => {
     table = await createTestTable('attack7-audit-versions');
-    const env = pipelineOn(table.client, table.tableName);
-    admin = await startAdminServer({
-      handler: createAdminHandler({ config: env.config, client: env.doc, logger: new Logger({ logLevel: 'INFO' }) }),
-      port: 0,
-    });
+    admin = await startAdminOn(table);
   });
   afterAll(async () => {
     await admin.close();

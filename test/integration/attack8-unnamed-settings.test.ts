@@ -1,22 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KeyService } from '../../lambdas/admin/key-service.ts';
-import type { WriteGuard } from '../../lambdas/core/store/item.ts';
-import { SessionStore, type SessionChange } from '../../lambdas/core/store/store.ts';
+import type { KeyService } from '../../lambdas/admin/key-service.ts';
 import { createTestTable, type TestTable } from '../support/dynamo.ts';
-import { pipelineOn, requestWith } from '../support/pipeline.ts';
-
-/** A store that runs `before` (once per arming) just before a change's write: another write landing between read and write. */
-class RacedStore extends SessionStore {
-  before: (() => Promise<void>)[] = [];
-  override async change(pk: string, guard: WriteGuard, change: SessionChange, now: number): Promise<boolean> {
-    await this.before.shift()?.();
-    return super.change(pk, guard, change, now);
-  }
-  override async changeWithPointer(...args: Parameters<SessionStore['changeWithPointer']>): Promise<void> {
-    await this.before.shift()?.();
-    return super.changeWithPointer(...args);
-  }
-}
+import { type pipelineOn, requestWith } from '../support/pipeline.ts';
+import { racedAdmin, type RacedStore } from '../support/raced-store.ts';
 
 /**
  * Attack: a PATCH/PUT/rotation without If-Match is read again when the change that beat it
@@ -34,10 +20,7 @@ describe('attack8: unconditional writes vs. changes of fields the schema does no
 
   beforeAll(async () => {
     table = await createTestTable('attack8-unnamed-settings');
-    env = pipelineOn(table.client, table.tableName);
-    raced = new RacedStore({ client: env.doc, tableName: table.tableName, retentionSeconds: 0 });
-    admin = new KeyService(raced, () => Math.floor(Date.now() / 1000));
-    other = env.keys;
+    ({ env, raced, admin, other } = racedAdmin(table));
   });
   afterAll(async () => {
     await table.drop();
