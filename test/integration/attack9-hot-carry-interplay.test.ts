@@ -56,6 +56,21 @@ describe('attack9: carried leases meet cooling, growing, policy edits and lost a
     return landed;
   }
 
+  /** `workers` loops per pipeline drive `key` for 3.5 s while `change(i)` runs every `everyMs`: the answers, and how many changes landed. */
+  async function driveWhileChanging(
+    pipelines: readonly Pipeline[],
+    key: string,
+    workers: number,
+    everyMs: number,
+    change: (i: number) => Promise<unknown>,
+  ) {
+    let done = false;
+    const changes = churn(() => done, everyMs, change);
+    const answers = await drive(pipelines, key, 3500, workers);
+    done = true;
+    return { answers, landed: await changes };
+  }
+
   function expectExact(account: Awaited<ReturnType<typeof hotAccount>>, answers: readonly unknown[], quota: number, summary: string) {
     const allowed = allowsOf(answers as never);
     const faults = answers.filter((a) => a instanceof Error).length;
@@ -111,20 +126,13 @@ describe('attack9: carried leases meet cooling, growing, policy edits and lost a
     const { key, keyId } = await admin.create({ quotaMax: quota, quotaRenewalRate: 86_400 });
     const pk = `key#${keyId}`;
     ceiling.reset();
-    let done = false;
-    const changes = churn(
-      () => done,
+    const { answers, landed } = await driveWhileChanging(
+      instances.map((x) => x.pipeline),
+      key,
+      6,
       100,
       (i) => admin.update(keyId, { metaData: { i }, quotaMax: quota }),
     );
-    const answers = await drive(
-      instances.map((x) => x.pipeline),
-      key,
-      3500,
-      6,
-    );
-    done = true;
-    const landed = await changes;
     const account = await hotAccount(table.doc, table.tableName, pk);
     const summary = JSON.stringify({ landed, reasons: reasonsOf(answers), ...account });
     console.log('growing', summary);
@@ -157,18 +165,11 @@ describe('attack9: carried leases meet cooling, growing, policy edits and lost a
     const { key, keyId } = await keys.create({ applyPolicies: ['attack9-plan'] });
     const pk = `key#${keyId}`;
     await spreadKey(table.doc, table.tableName, pk, 4);
-    let done = false;
-    const changes = churn(
-      () => done,
-      120,
-      (i) =>
-        i % 5 === 2
-          ? policyAdmin.put('attack9-plan', fields({ ...plan, tags: [`edit-${i}`] }))
-          : keys.update(keyId, { metaData: { i }, applyPolicies: ['attack9-plan'] }),
+    const { answers, landed } = await driveWhileChanging(pipelines, key, 4, 120, (i) =>
+      i % 5 === 2
+        ? policyAdmin.put('attack9-plan', fields({ ...plan, tags: [`edit-${i}`] }))
+        : keys.update(keyId, { metaData: { i }, applyPolicies: ['attack9-plan'] }),
     );
-    const answers = await drive(pipelines, key, 3500, 4);
-    done = true;
-    const landed = await changes;
     const account = await hotAccount(table.doc, table.tableName, pk);
     const summary = JSON.stringify({ landed, reasons: reasonsOf(answers), ...account });
     console.log('policy', summary);
