@@ -3,6 +3,7 @@ import type { GatepassPlugin } from '../../lambdas/core/plugins/plugin.ts';
 import type { Pipeline } from '../../lambdas/core/request/pipeline.ts';
 import { createDynamoClient } from '../../local/table.ts';
 import { createTestTable, type TestTable } from '../support/dynamo.ts';
+import { allowsOf, reasonsOf } from '../support/hot-account.ts';
 import { drive, spreadKey } from '../support/hot-keys.ts';
 import { pipelineOn } from '../support/pipeline.ts';
 
@@ -54,14 +55,9 @@ describe('attack8: a hot key under settings churn keeps its quota', () => {
     const answers = await drive(pipelines(), key, 3000, 4);
     done = true;
     await churn;
-    const allowed = answers.filter((a) => !(a instanceof Error) && a.allow).length;
-    const reasons: Record<string, number> = {};
-    for (const a of answers) {
-      const reason = a instanceof Error ? a.name : a.allow ? 'allow' : a.reason;
-      reasons[reason] = (reasons[reason] ?? 0) + 1;
-    }
+    const allowed = allowsOf(answers);
     const shown = await admin().get(keyId);
-    const summary = JSON.stringify({ writes, reasons, quotaRemaining: shown.quotaRemaining });
+    const summary = JSON.stringify({ writes, reasons: reasonsOf(answers), quotaRemaining: shown.quotaRemaining });
     console.log(summary);
     // No over-grant, and what the key shows used is what it allowed (it allowed the whole quota while asked).
     expect(allowed, summary).toBeLessThanOrEqual(quota);
