@@ -23,8 +23,12 @@ export { fieldProblems, InvalidInputError, type FieldProblem } from '../core/mod
 
 export { toPublicSession } from '../core/store/public-session.ts';
 
-/** Attempts of an update, replace or rotation sent without `If-Match` while resets land on the key. */
-const UNCONDITIONAL_ATTEMPTS = 4;
+/**
+ * Writes of an update, replace or rotation sent without `If-Match` while resets land on the
+ * key (each try after the first is applied to the item its conflict returned, with no read
+ * between: the narrowest window a reset can land in).
+ */
+const UNCONDITIONAL_ATTEMPTS = 8;
 
 /** A session's settings as stored: every field of a session but its counters, and the keys rotated into it. */
 const SETTINGS = [
@@ -137,14 +141,15 @@ export class KeyService {
     ifMatch: number | undefined,
     write: (current: StoredSession) => Promise<StoredSession>,
   ): Promise<[written: StoredSession, versionBefore: number]> {
+    let current = await this.#read(keyId);
     for (let attempt = 1; ; attempt++) {
-      const current = await this.#read(keyId);
       try {
         return [await write(current), current.version];
       } catch (error) {
         if (ifMatch !== undefined || !(error instanceof VersionConflictError) || attempt >= UNCONDITIONAL_ATTEMPTS) throw error;
         const now = error.current as StoredSession | undefined;
         if (now === undefined || !sameSettings(current, now)) throw error;
+        current = now;
       }
     }
   }
