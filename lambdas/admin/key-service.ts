@@ -24,9 +24,9 @@ export { fieldProblems, InvalidInputError, type FieldProblem } from '../core/mod
 export { toPublicSession } from '../core/store/public-session.ts';
 
 /**
- * Writes of an update, replace or rotation sent without `If-Match` while resets land on the
- * key (each try after the first is applied to the item its conflict returned, with no read
- * between: the narrowest window a reset can land in).
+ * Writes of an update, replace, rotation or delete sent without `If-Match` while other
+ * writes land on the key (each try after the first is applied to the item its conflict
+ * returned, with no read between: the narrowest window another write can land in).
  */
 const UNCONDITIONAL_ATTEMPTS = 8;
 
@@ -41,6 +41,11 @@ function sameSettings(read: StoredSession, now: StoredSession): boolean {
   const a = read as unknown as Record<string, unknown>;
   const b = now as unknown as Record<string, unknown>;
   return read.incarnation === now.incarnation && SETTINGS.every((field) => isDeepStrictEqual(a[field], b[field]));
+}
+
+/** Whether two reads of one key are of the same life (whatever else changed between them). */
+function sameLife(read: StoredSession, now: StoredSession): boolean {
+  return read.incarnation === now.incarnation;
 }
 
 export interface KeyServiceDeps {
@@ -132,15 +137,17 @@ export class KeyService {
 
   /**
    * A write of the key as read: with `ifMatch`, once (a conflict is the caller's to see).
-   * Without, it still never overwrites a settings write made after its read (409), but a
-   * change that moved only the version and the counters — a reset — does not refuse it: it
-   * is read again and applied to the key as it is (a conflict means it did not land).
+   * Without, a change landed after its read refuses it (409) unless `mayRetry` says the
+   * write still means the same on the key as it is now — by default when only the version
+   * and the counters moved (a reset): it is then applied to the item the conflict returned
+   * (a conflict means it did not land).
    */
-  async #onLatest(
+  async #onLatest<T>(
     keyId: string,
     ifMatch: number | undefined,
-    write: (current: StoredSession) => Promise<StoredSession>,
-  ): Promise<[written: StoredSession, versionBefore: number]> {
+    write: (current: StoredSession) => Promise<T>,
+    mayRetry: (read: StoredSession, now: StoredSession) => boolean = sameSettings,
+  ): Promise<[written: T, versionBefore: number]> {
     let current = await this.#read(keyId);
     for (let attempt = 1; ; attempt++) {
       try {
@@ -148,7 +155,7 @@ export class KeyService {
       } catch (error) {
         if (ifMatch !== undefined || !(error instanceof VersionConflictError) || attempt >= UNCONDITIONAL_ATTEMPTS) throw error;
         const now = error.current as StoredSession | undefined;
-        if (now === undefined || !sameSettings(current, now)) throw error;
+        if (now === undefined || !mayRetry(current, now)) throw error;
         current = now;
       }
     }
@@ -176,9 +183,14 @@ export class KeyService {
     return withVersionBefore({ key, keyId: newKeyId, session: await this.#answer(written) }, versionBefore);
   }
 
-  /** Deletes the key read (at `ifMatch` when given). */
+  /**
+   * Deletes the key read (at `ifMatch` when given). Without `If-Match` it deletes the key in
+   * the life read, whatever changed in it meanwhile: the delete is guarded by the version so
+   * that the version it records as its life's last is exact, and a change that moved it
+   * makes it try again on the item the conflict returned.
+   */
   async delete(keyId: string, ifMatch?: number): Promise<void> {
-    await this.#sessions.delete(await this.#read(keyId), ifMatch);
+    await this.#onLatest(keyId, ifMatch, (current) => this.#sessions.delete(current, this.#nowMs(), ifMatch), sameLife);
   }
 
   /** One page of API keys (all, or those with `alias`), and the cursor of the next page. */

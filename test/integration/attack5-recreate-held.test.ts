@@ -5,11 +5,13 @@ import type { StoredSession } from '../../lambdas/core/store/item.ts';
 import { createDynamoClient } from '../../local/table.ts';
 import { createTestTable, type TestTable } from '../support/dynamo.ts';
 import { spreadKey } from '../support/hot-keys.ts';
+import { forgetPastLives } from '../support/past-lives.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
 
 /**
  * Attack (held): a key deleted and created again under the same raw key is the same partition
- * key, its settings `version` back at 1, its `shards` written again, its counter items
+ * key, its settings `version` back at 1 (once the record of the deleted life's last version
+ * is gone: see `past-lives.ts`), its `shards` written again, its counter items
  * `<pk>#c<i>` filled again, each window's count starting over — every value a stale write
  * compares comes back, but for the incarnation. Instance A's write is held (a fill, a
  * TransactWriteItems; or a spend, an UpdateItem) from the old life, where its payments GET
@@ -75,6 +77,8 @@ describe('attack5: a write held across a delete and a re-creation of the same ke
 
       // The key is deleted and made again from the same raw key: payments by POST only; it spreads and fills.
       await b.keys.delete(keyId);
+      // Its versions start over (the record of its last life gone): only the incarnation tells the lives apart.
+      await forgetPastLives(table.doc, table.tableName, pk);
       await b.keys.create({
         key,
         quotaMax: 1000,

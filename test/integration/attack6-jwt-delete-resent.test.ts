@@ -98,11 +98,9 @@ describe('attack6: a JWT identity deleted, re-created by its own requests, and d
     return allowed;
   };
 
-  // Known limit, not fixed yet (docs/RUNBOOKS.md, "An admin write answered 500"): a session's
-  // versions start again at 1 in each life, so If-Match cannot tell the new life from the old.
-  // This test fails for that reason today (`it.fails`); make it an `it` once versions (or an
-  // ETag carrying the life) go on across lives.
-  it.fails('one DELETE with If-Match, sent twice, gives the identity one fresh quota, not two', async () => {
+  // Fixed: a key's versions go on across its lives (the delete records its life's last
+  // version; the identity's new session starts above it), so the re-sent If-Match no longer holds.
+  it('one DELETE with If-Match, sent twice, gives the identity one fresh quota, not two', async () => {
     const sub = 'trial-user';
     const { keyId } = jwtSessionPk(ISSUER, sub);
     expect(await calls(sub, 12)).toBe(10);
@@ -119,7 +117,7 @@ describe('attack6: a JWT identity deleted, re-created by its own requests, and d
     const again = await send('DELETE', `/keys/${keyId}`, { 'if-match': version });
     afterDelete += await calls(sub, 12);
     // On the bug: the re-send deletes the new session (204) and the identity gets 2 × 10.
-    expect(again.statusCode).not.toBe(204);
+    expect(again.statusCode).toBe(409);
     expect(afterDelete).toBeLessThanOrEqual(10);
   }, 20_000);
 

@@ -20,6 +20,11 @@ export class RacedStore extends SessionStore {
     await this.before.shift()?.();
     return super.changeWithPointer(...args);
   }
+
+  override async delete(...args: Parameters<SessionStore['delete']>): Promise<void> {
+    await this.before.shift()?.();
+    return super.delete(...args);
+  }
 }
 
 /**

@@ -17,6 +17,7 @@ import {
   type SessionSettings,
   type SettingsChanges,
   type StoredSession,
+  type SettingsGuard,
   type WriteGuard,
 } from '../store/item.ts';
 import type { SessionChange, SessionStore } from '../store/store.ts';
@@ -44,7 +45,8 @@ const MAX_PUT_ATTEMPTS = 5;
  * - counters change only when the caller names them (`quotaRemaining`, `quotaRenews`, a
  *   reset), read under the limits in force after the change;
  * - every write is guarded by the life of the key read, and by its version unless it is a
- *   reset or an unconditional delete (`WriteGuard`);
+ *   reset (`WriteGuard`); a delete records its life's last version, and a session created
+ *   again under the same key starts above it (`past-lives.ts`);
  * - a rate limit needs a window.
  *
  * Methods that write return the item as it is after the write: the settings exactly (the
@@ -227,12 +229,17 @@ export class SessionService {
     return { ...current, keyIds, version: g.version! + 1, updatedAt: now };
   }
 
-  /** Deletes `current` (in its life, and at `ifMatch` when given) and the keys rotated into it. */
-  delete(current: StoredSession, ifMatch?: number): Promise<void> {
+  /**
+   * Deletes `current` — in its life, at its version (`ifMatch` when given: a conflict is the
+   * caller's to see) — and the keys rotated into it. Its version is the last of its life: a
+   * session created again under its key starts above it.
+   */
+  delete(current: StoredSession, nowMs: number, ifMatch?: number): Promise<void> {
     const pointers = Object.keys(current.keyIds ?? {})
       .filter((keyId) => keyId !== current.keyId)
       .map(keySessionPk);
-    return this.#store.delete(current.pk, guard(current, ifMatch, false), pointers);
+    const g: SettingsGuard = { ...guard(current, ifMatch, false), version: current.version };
+    return this.#store.delete(current.pk, g, Math.floor(nowMs / 1000), pointers);
   }
 
   /** A settings change of `current` at its version (or `ifMatch`); returns the item after it. */

@@ -5,12 +5,13 @@ import type { CountPlan } from '../limits/limits.ts';
 import type { CounterScope } from '../limits/scope.ts';
 import { AlreadyExistsError, NotFoundError, VersionConflictError } from '../model/errors.ts';
 import { countWrite, type CountResult } from './count-write.ts';
-import { backOff, conflict, CONFLICT_ATTEMPTS, holds, revoking, transactOnce } from './transaction.ts';
+import { backOff, conflict, CONFLICT_ATTEMPTS, holds, revoking } from './transaction.ts';
 import { UpdateExpression } from './expression.ts';
 import { sessionIndexKind } from './kind-index.ts';
 import { keepsLeases, whenCounterItems } from './counter-items.ts';
 import { counterItemCarries, counterItemDeletes, isBusy } from './lease-writes.ts';
 import { Leases } from './leases.ts';
+import { createAbovePastLives, pastLifePut } from './past-lives.ts';
 import {
   guardOf,
   namedFields,
@@ -20,6 +21,7 @@ import {
   type SessionKind,
   type SessionSettings,
   type SettingsChanges,
+  type SettingsGuard,
   type StoredSession,
   type WriteGuard,
 } from './item.ts';
@@ -98,7 +100,8 @@ export class SessionStore {
   }
 
   /**
-   * Creates a session (version 1, a new incarnation) and returns it; fails with
+   * Creates a session (a new incarnation, at version 1, or one above the last version of a
+   * life deleted under `pk`: see `past-lives.ts`) and returns it; fails with
    * {@link AlreadyExistsError} (carrying the item) if one exists under `pk`. A JWT identity's
    * session gets no TTL: it is the record that its trial was used, so an expired trial never
    * restarts however long ago it expired.
@@ -111,25 +114,24 @@ export class SessionStore {
     now: number,
     kind: SessionKind = 'key',
   ): Promise<StoredSession> {
-    const item = {
-      ...settings,
-      ...counters,
-      pk,
-      // Sharded index value (`key#3`): sessions are created on the authorization path (see kind-index.ts).
-      kind: sessionIndexKind(pk),
-      keyId,
-      incarnation: randomUUID(),
-      createdAt: now,
-      updatedAt: now,
-      version: 1,
-      ...(kind === 'key' ? this.#ttl(settings.expires) : {}),
-    } as StoredSession;
-    const condition = new UpdateExpression();
-    condition.when('no such key', `attribute_not_exists(${condition.name('pk')})`);
-    await transactOnce(this.#client, [{ Put: { TableName: this.#table, Item: item, ...condition.build() } }], (current) => {
-      throw new AlreadyExistsError('a session already exists for this key', current);
+    return createAbovePastLives(this.#client, this.#table, pk, (version) => {
+      const item = {
+        ...settings,
+        ...counters,
+        pk,
+        // Sharded index value (`key#3`): sessions are created on the authorization path (see kind-index.ts).
+        kind: sessionIndexKind(pk),
+        keyId,
+        incarnation: randomUUID(),
+        createdAt: now,
+        updatedAt: now,
+        version,
+        ...(kind === 'key' ? this.#ttl(settings.expires) : {}),
+      } as StoredSession;
+      const condition = new UpdateExpression();
+      condition.when('no such key', `attribute_not_exists(${condition.name('pk')})`);
+      return { item, put: { Put: { TableName: this.#table, Item: item, ...condition.build() } } };
     });
-    return item;
   }
 
   /**
@@ -225,16 +227,22 @@ export class SessionStore {
   }
 
   /**
-   * Deletes a session under `guard` ({@link NotFoundError} when there is none), and with it
-   * the pointers of the keys rotated into it (`pointers`), so that no key of it lingers.
+   * Deletes a session under `guard` — its life and version, recorded as the last version of a
+   * deleted life (see `past-lives.ts`) — ({@link NotFoundError} when there is none), and with
+   * it the pointers of the keys rotated into it (`pointers`), so that no key of it lingers.
    */
-  async delete(pk: string, guard: WriteGuard, pointers: readonly string[] = []): Promise<void> {
+  async delete(pk: string, guard: SettingsGuard, now: number, pointers: readonly string[] = []): Promise<void> {
     await revoking(this.#client, guard, (shards) => {
       const x = new UpdateExpression();
       whenGuard(x, guard);
       whenCounterItems(x, shards);
       const session = { Delete: { TableName: this.#table, Key: { pk }, ...x.build() } };
-      return [session, ...this.#pointerDeletes(pk, pointers), ...counterItemDeletes(this.#table, pk, shards)];
+      return [
+        session,
+        pastLifePut(this.#table, pk, guard.version, now),
+        ...this.#pointerDeletes(pk, pointers),
+        ...counterItemDeletes(this.#table, pk, shards),
+      ];
     });
   }
 

@@ -88,6 +88,14 @@ export const INJECTED_BUGS: readonly InjectedBug[] = [
     what: "a hot key's fill numbers the counter item's fills from 1 (the seen item's fill + 1) instead of drawing a number: a fill held across a reset or a cooling passes for one of the item refilled since (ABA)",
     installOn: (client) => rewriteTransactions(client, 'historyFillCount', countFills),
   },
+  {
+    name: 'past-lives-forgotten',
+    what: "a delete does not record its life's last version: a key created again starts at version 1, and an If-Match of the old life holds on it",
+    installOnAdmin: (client) =>
+      rewriteTransactions(client, 'historyPastLivesForgotten', (items) =>
+        items.filter((item) => item.Put === undefined || !pkOf(item.Put.Item).endsWith('#past')),
+      ),
+  },
 ];
 
 type TransactItem = Record<string, Record<string, unknown>>;

@@ -54,8 +54,9 @@ export function describeOp(op: Op, instances: number): string {
       );
     case 'recreate':
       return (
-        `${op.resetInFlight ? 'POST reset-quota held after its read; ' : ''}DELETE key; create it again (same key): ${describeKey(op.key)}; ` +
-        `batch [${describeRequests(op.between, instances)}]${op.resetInFlight ? '; the reset let go' : ''}; batch [${describeRequests(op.after, instances)}]`
+        `${op.resetInFlight ? 'POST reset-quota held after its read; ' : ''}DELETE key${op.resendDelete ? ' (If-Match: the version read)' : ''}; ` +
+        `create it again (same key): ${describeKey(op.key)}; batch [${describeRequests(op.between, instances)}]` +
+        `${op.resendDelete ? '; the same DELETE sent again' : ''}${op.resetInFlight ? '; the reset let go' : ''}; batch [${describeRequests(op.after, instances)}]`
       );
   }
 }

@@ -93,12 +93,15 @@ export type Op =
   /**
    * DELETE the key and create it again with the same raw key; with `resetInFlight`, a
    * reset-quota that read the old key is held before its write until the new key has
-   * served `between`, then let go, and `after` is asked.
+   * served `between`, then let go, and `after` is asked. With `resendDelete`, the DELETE
+   * carries the `If-Match` of the version read before it, and is sent again with it after
+   * `between` (an admin re-sending after a lost answer): it must not delete the new key.
    */
   | {
       readonly kind: 'recreate';
       readonly key: KeySpec;
       readonly resetInFlight: boolean;
+      readonly resendDelete?: boolean;
       readonly between: readonly RequestSpec[];
       readonly after: readonly RequestSpec[];
     };
@@ -240,6 +243,7 @@ const recreateArb: fc.Arbitrary<Op> = fc.record({
   kind: fc.constant('recreate' as const),
   key: keyArb,
   resetInFlight: weighted([3, fc.constant(true)], [1, fc.constant(false)]),
+  resendDelete: fc.boolean(),
   between: requestsArb(0),
   after: requestsArb(1),
 });

@@ -367,7 +367,13 @@ export async function runHistory(spec: HistorySpec, rig: Rig, serial: number): P
     const reset = held ? admin.run({ kind: 'reset' }, model.settings, key.keyId) : undefined;
     const parked = held !== undefined && reset !== undefined ? await Promise.race([held.parked, reset.then(() => undefined)]) : undefined;
     if (held && parked === undefined) held.release();
-    const deleted = await deleteKey();
+    const readBefore = op.resendDelete
+      ? await keys.get(key.keyId).then(
+          (k) => k.version,
+          () => undefined,
+        )
+      : undefined;
+    const deleted = await deleteKey(readBefore);
     const created = await admin.createKey(op.key, key.key).then(
       (k) => ({ ok: true as const, key: k }),
       (error: { code?: string; name?: string }) => ({ ok: false as const, error: error.code ?? error.name ?? 'Error' }),
@@ -390,6 +396,14 @@ export async function runHistory(spec: HistorySpec, rig: Rig, serial: number): P
       return [...between.violations];
     }
     const problems: string[] = [];
+    if (readBefore !== undefined) {
+      // The admin re-sends the DELETE (its answer lost, say) with the If-Match it read in the old life.
+      const again = await deleteKey(readBefore);
+      stats.resentDeletes += 1;
+      trace.push(`      the same DELETE (If-Match: ${readBefore}) sent again → ${again}`);
+      if (again === 'ok' && created.ok)
+        problems.push(`a DELETE re-sent with the If-Match of the deleted life (version ${readBefore}) deleted the key created again`);
+    }
     if (held !== undefined && reset !== undefined) {
       // A reset that lands on the new key deletes its counter items.
       if (spec.hot !== undefined) model.revoked('key', await leasesOf('key'));
@@ -425,9 +439,9 @@ export async function runHistory(spec: HistorySpec, rig: Rig, serial: number): P
     return view;
   }
 
-  async function deleteKey(): Promise<string> {
+  async function deleteKey(ifMatch?: number): Promise<string> {
     try {
-      await keys.delete(key.keyId);
+      await keys.delete(key.keyId, ifMatch);
       return 'ok';
     } catch (error) {
       const e = error as { code?: string; name?: string };

@@ -12,6 +12,8 @@ export interface HistoryStats {
   scopedAllows: number;
   resets: number;
   recreations: number;
+  /** DELETEs re-sent with the If-Match of the life they deleted, after it was created again. */
+  resentDeletes: number;
   heldResets: number;
   lostAdminAnswers: number;
   /** Histories under a throughput ceiling, those where a key spread, and what their keys did (read after batches). */
@@ -46,6 +48,7 @@ export function emptyStats(): HistoryStats {
     scopedAllows: 0,
     resets: 0,
     recreations: 0,
+    resentDeletes: 0,
     heldResets: 0,
     lostAdminAnswers: 0,
     hotHistories: 0,

@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -149,6 +149,7 @@ describe('the admin handler audit line', () => {
 
   it('logs `admin audit` for a create with the key id, never the raw key', async () => {
     ddb.on(PutCommand).resolves({});
+    ddb.on(GetCommand).resolves({});
 
     const result = await handler()(event('POST', '/keys', { body: { alias: 'acme' } }), context);
 

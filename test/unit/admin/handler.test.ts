@@ -124,6 +124,7 @@ describe('createAdminHandler', () => {
   describe('POST /keys', () => {
     it('answers 201 with a gp_ key whose SHA-256 is the keyId, and stores only the hash', async () => {
       ddb.on(TransactWriteCommand).resolves({});
+      ddb.on(GetCommand).resolves({});
 
       const result = await handler(jsonRequest('POST', '/keys', { alias: 'ci', quotaMax: 10, quotaRenewalRate: 60 }), LAMBDA_CONTEXT);
 
@@ -144,6 +145,10 @@ describe('createAdminHandler', () => {
 
       const puts = transactItems();
       expect(puts).toHaveLength(1);
+      // With the session, the check that no life of the key was deleted since its past lives were read.
+      expect(ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems![1]!.ConditionCheck!.Key).toEqual({
+        pk: `key#${keyId}#past`,
+      });
       const input = puts[0]!.Put!;
       expect(input.TableName).toBe(TABLE);
       expect(input.Item).toMatchObject({ pk: `key#${keyId}`, keyId });
@@ -153,6 +158,7 @@ describe('createAdminHandler', () => {
 
     it("imports a caller's key, storing its hash", async () => {
       ddb.on(TransactWriteCommand).resolves({});
+      ddb.on(GetCommand).resolves({});
       const imported = 'my-own-imported-key-0001';
 
       const result = await handler(jsonRequest('POST', '/keys', { key: imported }), LAMBDA_CONTEXT);
@@ -164,6 +170,7 @@ describe('createAdminHandler', () => {
 
     it('reads a base64-encoded body, as a Function URL sends it', async () => {
       ddb.on(TransactWriteCommand).resolves({});
+      ddb.on(GetCommand).resolves({});
       const event = adminEvent('POST', '/keys', {
         body: Buffer.from(JSON.stringify({ alias: 'b64' })).toString('base64'),
         isBase64Encoded: true,
@@ -178,6 +185,7 @@ describe('createAdminHandler', () => {
 
     it('answers 409 when a session already exists for an imported key', async () => {
       ddb.on(TransactWriteCommand).rejects(conditionCancelled(storedSession()));
+      ddb.on(GetCommand).resolves({});
 
       const result = await handler(jsonRequest('POST', '/keys', { key: 'my-own-imported-key-0001' }), LAMBDA_CONTEXT);
 

@@ -1,0 +1,86 @@
+import { GetCommand, type DynamoDBDocumentClient, type TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { AlreadyExistsError, ContentionError } from '../model/errors.ts';
+import { TABLE } from '../model/table.ts';
+import { UpdateExpression } from './expression.ts';
+import type { StoredSession } from './item.ts';
+import { CONFLICT_ATTEMPTS, transactOnce } from './transaction.ts';
+
+/**
+ * A key's versions go on across its lives (docs/ARCHITECTURE.md, "Admin writes"): deleting a
+ * session leaves, in the delete's transaction, an item beside it (`<pk>#past`) holding the
+ * last version of the life deleted, and a session created under the same partition key
+ * starts one above it. So an `If-Match` read in one life never holds in the next: a DELETE
+ * re-sent after its answer was lost finds the identity's new session at a version the old
+ * one never had (409), instead of deleting it too. The item holds nothing else, is never
+ * read on a request's path, and goes after {@link PAST_LIFE_TTL_SECONDS}.
+ */
+
+type TransactItem = NonNullable<TransactWriteCommand['input']['TransactItems']>[number];
+
+/** How long the last version of a deleted life is kept (400 days): a re-send later than that may meet a new life at a version the old one had. */
+export const PAST_LIFE_TTL_SECONDS = 400 * 86_400;
+
+/** The partition key of the item holding the last version of `pk`'s deleted lives. */
+export function pastLifePk(pk: string): string {
+  return `${pk}#past`;
+}
+
+/** What a create needs to know: the last version of a deleted life (0: none), as read. */
+interface PastLife {
+  readonly version: number;
+}
+
+/**
+ * Creates a session under `pk` at one above the last version of its deleted lives (1 for a
+ * first life): `build` makes the item at that version and its conditioned Put, and the Put
+ * is sent with a check that the past lives are still as read. Fails with
+ * {@link AlreadyExistsError} (carrying the item) when a session exists under `pk`; a life
+ * created and deleted between the read and the write makes it read again.
+ */
+export async function createAbovePastLives(
+  client: DynamoDBDocumentClient,
+  table: string,
+  pk: string,
+  build: (version: number) => { item: StoredSession; put: TransactItem },
+): Promise<StoredSession> {
+  for (let attempt = 1; attempt <= CONFLICT_ATTEMPTS; attempt++) {
+    const read = await client.send(new GetCommand({ TableName: table, Key: { pk: pastLifePk(pk) }, ConsistentRead: true }));
+    const past: PastLife = { version: (read.Item as PastLife | undefined)?.version ?? 0 };
+    const { item, put } = build(past.version + 1);
+    const created = await transactOnce(client, [put, pastLifeCheck(table, pk, past)], (current, index) => {
+      if (index === 0) throw new AlreadyExistsError('a session already exists for this key', current);
+      throw new PastLifeMoved();
+    }).then(
+      () => true,
+      (error: unknown) => {
+        if (error instanceof PastLifeMoved) return false;
+        throw error;
+      },
+    );
+    if (created) return item;
+  }
+  throw new ContentionError(`lives of the key kept being created and deleted during ${CONFLICT_ATTEMPTS} attempts`);
+}
+
+/** A life was created and deleted since the create read the past lives (its version is on the record now). */
+class PastLifeMoved extends Error {}
+
+/** The write of a delete's transaction that records the last version of the life it deletes. */
+export function pastLifePut(table: string, pk: string, lastVersion: number, now: number): TransactItem {
+  return {
+    Put: { TableName: table, Item: { pk: pastLifePk(pk), version: lastVersion, [TABLE.ttlAttribute]: now + PAST_LIFE_TTL_SECONDS } },
+  };
+}
+
+/**
+ * The check of a create's transaction: the past lives are as the create read them (none, or
+ * the same last version), so no life created and deleted meanwhile shares its versions.
+ */
+function pastLifeCheck(table: string, pk: string, seen: PastLife): TransactItem {
+  const x = new UpdateExpression();
+  x.when(
+    'no life deleted since the read',
+    seen.version === 0 ? `attribute_not_exists(${x.name('pk')})` : `${x.name('version')} = ${x.value(seen.version)}`,
+  );
+  return { ConditionCheck: { TableName: table, Key: { pk: pastLifePk(pk) }, ...x.build() } as TransactItem['ConditionCheck'] };
+}
