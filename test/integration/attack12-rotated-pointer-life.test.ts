@@ -19,7 +19,10 @@ import { racedAdmin } from '../support/raced-store.ts';
  *    re-sent DELETE (`If-Match: 2`) holds on the new life and deletes it.
  *    Observed: the re-send answers 204 and the restored key is gone (expected 409).
  *    Also: `/keys/<new id>` answered version 2 with quotaMax 5 (old life) and version 2
- *    with quotaMax 7 (new life): one version, two sets of settings.
+ *    with quotaMax 7 (new life): one version, two sets of settings. The same without a
+ *    delete: a rotated-in key retired (its pointer deleted by a later rotation) and
+ *    imported again starts at version 1; a PATCH with `If-Match: 2` read through the
+ *    pointer lands on it (observed: 200, quotaMax 6 over the new life's 7).
  *
  * 2. A key that ends by its TTL (`expires` + retention): DynamoDB deletes the item, no
  *    transaction records its last version. Re-imported, the key starts at version 1
@@ -30,8 +33,8 @@ import { racedAdmin } from '../support/raced-store.ts';
  * Severity: medium (1), low (2): both need a raw key imported again, which is how an
  * operator restores a key; (1) loses a restored key to a re-sent DELETE, exactly what
  * past lives were built to stop.
- * Suggested fix: (1) a delete also writes `<pointer pk>#past` for every key rotated into the
- * session (its last version), in the same transaction (pointers are already deleted there);
+ * Suggested fix: (1) wherever a pointer is deleted (a delete, a rotation retiring a key),
+ * write `<pointer pk>#past` with the session's version in the same transaction;
  * (2) a session with a TTL keeps its version on a record that outlives it (write
  * `<pk>#past` with the session's version and a TTL past the session's on create and on every
  * change that moves expires — or give `#past` items of keys with `expires` the session's
@@ -82,6 +85,29 @@ describe('attack12: lives of a key the past record does not see', () => {
       resent: 'VersionConflictError',
       restoredKeyWorks: true,
     });
+  });
+
+  it('an If-Match read through a rotated-in key id does not hold on the key imported under that id after it retired', async () => {
+    const first = await admin.create({ key: rawKey(), quotaMax: 5, quotaRenewalRate: 3600 });
+    const second = await admin.rotate(first.keyId, {});
+    const read = await admin.get(second.keyId);
+    expect(read).toMatchObject({ version: 2, quotaMax: 5 });
+    // Rotated on: the second key retires now, and the rotation after its grace deletes its pointer.
+    await admin.rotate(first.keyId, {});
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await admin.rotate(first.keyId, {});
+    await expect(admin.get(second.keyId)).rejects.toMatchObject({ name: 'NotFoundError' });
+
+    // The retired key imported again (the raw value its customer still holds), and edited.
+    await admin.create({ key: second.key, quotaMax: 7, quotaRenewalRate: 3600 });
+    await admin.update(second.keyId, { metaData: { restored: true } });
+    // A PATCH from the read through the pointer (If-Match: 2).
+    const stale = await admin.update(second.keyId, { quotaMax: 6 }, 2).then(
+      () => 'landed',
+      (error: Error) => error.name,
+    );
+    const { quotaMax } = await admin.get(second.keyId);
+    expect({ stale, quotaMax }).toEqual({ stale: 'VersionConflictError', quotaMax: 7 });
   });
 
   it('an If-Match read before a key ended by TTL does not hold on the key imported again', async () => {
