@@ -216,7 +216,8 @@ export class SessionStore {
         return [
           { Update: update },
           { Put: put },
-          ...this.#pointerDeletes(pk, retired),
+          // A retired key's id answered versions up to this rotation's: a key imported under it later starts above.
+          ...this.#pointerDeletes(pk, retired, guard.version === undefined ? undefined : guard.version + 1, now),
           ...this.#counterItems(pk, guard, change, shards, now),
         ];
       },
@@ -240,21 +241,26 @@ export class SessionStore {
       return [
         session,
         pastLifePut(this.#table, pk, guard.version, now),
-        ...this.#pointerDeletes(pk, pointers),
+        ...this.#pointerDeletes(pk, pointers, guard.version, now),
         ...counterItemDeletes(this.#table, pk, shards),
       ];
     });
   }
 
-  /** Deletes of the pointers at `pointerPks` that point at `sessionPk` (any other item there is left alone). */
-  #pointerDeletes(sessionPk: string, pointerPks: readonly string[]): TransactItem[] {
-    return pointerPks.map((pointerPk) => {
+  /**
+   * Deletes of the pointers at `pointerPks` that point at `sessionPk` (any other item there is
+   * left alone), each with the last version read through it (`lastVersion`) recorded beside
+   * it as a deleted life's (see `past-lives.ts`).
+   */
+  #pointerDeletes(sessionPk: string, pointerPks: readonly string[], lastVersion: number | undefined, now: number): TransactItem[] {
+    return pointerPks.flatMap((pointerPk) => {
       const x = new UpdateExpression();
       x.when(
         'a pointer to this session, or nothing',
         `attribute_not_exists(${x.name('pk')}) OR ${x.name('sessionPk')} = ${x.value(sessionPk)}`,
       );
-      return { Delete: { TableName: this.#table, Key: { pk: pointerPk }, ...x.build() } };
+      const remove = { Delete: { TableName: this.#table, Key: { pk: pointerPk }, ...x.build() } };
+      return lastVersion === undefined ? [remove] : [remove, pastLifePut(this.#table, pointerPk, lastVersion, now)];
     });
   }
 
