@@ -14,7 +14,9 @@ import { pipelineOn } from '../support/pipeline.ts';
  * never a 500 (ContentionError, a cancelled transaction). Every life created gets a version
  * no other life had, each above the last deleted.
  * Observed: 13 lives in 3 s (a loaded machine), 0 faults, versions 1 to 13, one per life, in
- * creation order.
+ * creation order. Found under a heavier load: 2 creates of 13 gave up (ContentionError, 500)
+ * after 4 tries each reading the record again; a create now tries again on the record the
+ * failed check returned, up to 8 writes.
  */
 describe('attack12 (held): creates and deletes of one raw key, all at once', () => {
   let table: TestTable;
@@ -44,8 +46,11 @@ describe('attack12 (held): creates and deletes of one raw key, all at once', () 
     const versions: number[] = [];
     const faults: string[] = [];
     const until = Date.now() + 3000;
+    // 3 s, and on until 3 lives were made (a loaded machine makes few: 1 to 13 seen in 3 s), 15 s at most.
+    const stop = Date.now() + 15_000;
+    const going = () => Date.now() < stop && (Date.now() < until || versions.length < 3);
     const creator = async (admin: KeyService) => {
-      while (Date.now() < until) {
+      while (going()) {
         try {
           const created = await admin.create({ key, quotaMax: 5 });
           keyId = created.keyId;
@@ -56,7 +61,7 @@ describe('attack12 (held): creates and deletes of one raw key, all at once', () 
       }
     };
     const deleter = async (admin: KeyService) => {
-      while (Date.now() < until) {
+      while (going()) {
         if (keyId === '') {
           await new Promise((resolve) => setTimeout(resolve, 5));
           continue;
@@ -70,7 +75,7 @@ describe('attack12 (held): creates and deletes of one raw key, all at once', () 
     };
     await Promise.all([...admins.map(creator), ...admins.map(deleter)]);
     expect(faults).toEqual([]);
-    expect(versions.length).toBeGreaterThan(5);
+    expect(versions.length).toBeGreaterThanOrEqual(3);
     expect(new Set(versions).size).toBe(versions.length);
   });
 });

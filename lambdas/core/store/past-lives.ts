@@ -3,7 +3,7 @@ import { AlreadyExistsError, ContentionError } from '../model/errors.ts';
 import { TABLE } from '../model/table.ts';
 import { UpdateExpression } from './expression.ts';
 import type { StoredSession } from './item.ts';
-import { CONFLICT_ATTEMPTS, transactOnce } from './transaction.ts';
+import { transactOnce } from './transaction.ts';
 
 /**
  * A key's versions go on across its lives (docs/ARCHITECTURE.md, "Admin writes"): deleting a
@@ -25,17 +25,16 @@ export function pastLifePk(pk: string): string {
   return `${pk}#past`;
 }
 
-/** What a create needs to know: the last version of a deleted life (0: none), as read. */
-interface PastLife {
-  readonly version: number;
-}
+/** Writes of a create while lives of the same key are created and deleted under it. */
+const CREATE_ATTEMPTS = 8;
 
 /**
  * Creates a session under `pk` at one above the last version of its deleted lives (1 for a
  * first life): `build` makes the item at that version and its conditioned Put, and the Put
  * is sent with a check that the past lives are still as read. Fails with
  * {@link AlreadyExistsError} (carrying the item) when a session exists under `pk`; a life
- * created and deleted between the read and the write makes it read again.
+ * created and deleted between the read and the write makes it try again above the version
+ * the failed check returned (at most {@link CREATE_ATTEMPTS} writes).
  */
 export async function createAbovePastLives(
   client: DynamoDBDocumentClient,
@@ -43,27 +42,39 @@ export async function createAbovePastLives(
   pk: string,
   build: (version: number) => { item: StoredSession; put: TransactItem },
 ): Promise<StoredSession> {
-  for (let attempt = 1; attempt <= CONFLICT_ATTEMPTS; attempt++) {
-    const read = await client.send(new GetCommand({ TableName: table, Key: { pk: pastLifePk(pk) }, ConsistentRead: true }));
-    const past: PastLife = { version: (read.Item as PastLife | undefined)?.version ?? 0 };
-    const { item, put } = build(past.version + 1);
-    const created = await transactOnce(client, [put, pastLifeCheck(table, pk, past)], (current, index) => {
+  const read = await client.send(new GetCommand({ TableName: table, Key: { pk: pastLifePk(pk) }, ConsistentRead: true }));
+  let past = versionOf(read.Item);
+  for (let attempt = 1; attempt <= CREATE_ATTEMPTS; attempt++) {
+    const { item, put } = build(past + 1);
+    const moved = await transactOnce(client, [put, pastLifeCheck(table, pk, past)], (current, index) => {
       if (index === 0) throw new AlreadyExistsError('a session already exists for this key', current);
-      throw new PastLifeMoved();
+      throw new PastLifeMoved(versionOf(current));
     }).then(
-      () => true,
+      () => undefined,
       (error: unknown) => {
-        if (error instanceof PastLifeMoved) return false;
+        if (error instanceof PastLifeMoved) return error.version;
         throw error;
       },
     );
-    if (created) return item;
+    if (moved === undefined) return item;
+    // Tried again on the record as the failed check returned it: no read in between.
+    past = moved;
   }
-  throw new ContentionError(`lives of the key kept being created and deleted during ${CONFLICT_ATTEMPTS} attempts`);
+  throw new ContentionError(`lives of the key kept being created and deleted during ${CREATE_ATTEMPTS} attempts`);
 }
 
-/** A life was created and deleted since the create read the past lives (its version is on the record now). */
-class PastLifeMoved extends Error {}
+/** The last version a record holds (0: none). */
+function versionOf(record: unknown): number {
+  const version = (record as { version?: unknown } | undefined)?.version;
+  return typeof version === 'number' ? version : 0;
+}
+
+/** A life was created and deleted since the create read the past lives: `version` is on the record now. */
+class PastLifeMoved extends Error {
+  constructor(readonly version: number) {
+    super('the past lives moved');
+  }
+}
 
 /** The write of a delete's transaction that records the last version of the life it deletes. */
 export function pastLifePut(table: string, pk: string, lastVersion: number, now: number): TransactItem {
@@ -76,11 +87,11 @@ export function pastLifePut(table: string, pk: string, lastVersion: number, now:
  * The check of a create's transaction: the past lives are as the create read them (none, or
  * the same last version), so no life created and deleted meanwhile shares its versions.
  */
-function pastLifeCheck(table: string, pk: string, seen: PastLife): TransactItem {
+function pastLifeCheck(table: string, pk: string, seen: number): TransactItem {
   const x = new UpdateExpression();
   x.when(
     'no life deleted since the read',
-    seen.version === 0 ? `attribute_not_exists(${x.name('pk')})` : `${x.name('version')} = ${x.value(seen.version)}`,
+    seen === 0 ? `attribute_not_exists(${x.name('pk')})` : `${x.name('version')} = ${x.value(seen)}`,
   );
   return { ConditionCheck: { TableName: table, Key: { pk: pastLifePk(pk) }, ...x.build() } as TransactItem['ConditionCheck'] };
 }
