@@ -13,7 +13,7 @@ import { pipelineOn, requestWith } from '../support/pipeline.ts';
  *
  * Run: a key with rate 10 per second (no quota); its first count throttled once (simulated,
  * as `hot-key-first-throttle.test.ts` does); then 32 requests paced at 8 a second.
- * Observed: 1–3 of 32 denied `rate_limited` (six runs: 3, 3, 3, 1, 1, 1), the key spread over 8
+ * Observed: 1–3 of 32 denied `rate_limited` (five runs: 3, 3, 3, 1, 1), the key spread over 8
  * counter items; without the throttle (or with the SDK retry it had before): 0 of 32, not
  * spread.
  *
