@@ -2,7 +2,6 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { CountPlan, Step } from '../limits/limits.ts';
 import { counterAttributes, type CounterScope } from '../limits/scope.ts';
-import { tryElsewhereWhenThrottled } from './dynamo-client.ts';
 import { UpdateExpression } from './expression.ts';
 import { oldItem, whenGuard, type StoredSession, type WriteGuard } from './item.ts';
 
@@ -84,17 +83,14 @@ export async function countWrite(
   plan: CountPlan,
 ): Promise<CountResult> {
   try {
-    // Throttled (nothing applied): answered at once, not retried on the same item — the key is hot, and its caller spreads it.
     const out = await client.send(
-      tryElsewhereWhenThrottled(
-        new UpdateCommand({
-          TableName: table,
-          Key: { pk },
-          ...countExpression(guard, scope, plan).build(),
-          ReturnValues: 'ALL_NEW',
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      ),
+      new UpdateCommand({
+        TableName: table,
+        Key: { pk },
+        ...countExpression(guard, scope, plan).build(),
+        ReturnValues: 'ALL_NEW',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      }),
     );
     return { ok: true, item: out.Attributes as StoredSession };
   } catch (error) {
