@@ -185,9 +185,8 @@ export class KeyService {
 
   /**
    * Deletes the key read (at `ifMatch` when given). Without `If-Match` it deletes the key in
-   * the life read, whatever changed in it meanwhile: the delete is guarded by the version so
-   * that the version it records as its life's last is exact, and a change that moved it
-   * makes it try again on the item the conflict returned.
+   * the life read whatever changed in it meanwhile (see `SessionService.delete`); were more
+   * changes than it lets pass to land first, it tries again on the item the conflict returned.
    */
   async delete(keyId: string, ifMatch?: number): Promise<void> {
     await this.#onLatest(keyId, ifMatch, (current) => this.#sessions.delete(current, this.#nowMs(), ifMatch), sameLife);

@@ -5,6 +5,9 @@ import { pipelineOn, requestWith } from '../support/pipeline.ts';
 import { racedAdmin } from '../support/raced-store.ts';
 
 /**
+ * Fixed: a DELETE without `If-Match` lands on any version up to 1,000 above the one it read
+ * and records that bound as its life's last version (the suggested fix below).
+ *
  * Attack: a DELETE without `If-Match` is now guarded by the version it read (so that the
  * version it records at `<pk>#past` is exact) and, on a conflict in the same life, tried
  * again on the item the conflict returned — 8 tries in all, then 409. Before, it was

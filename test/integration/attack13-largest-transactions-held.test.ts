@@ -44,7 +44,7 @@ describe('attack13 (held): the largest transactions with past lives', () => {
 
   it('a delete of a key with ten keys and 64 counter items lands, and records every pointer', async () => {
     const { first, rotated, version } = await tenKeysSpread();
-    await env.keys.delete(rotated[3]!.keyId);
+    await env.keys.delete(rotated[3]!.keyId, version);
     for (const r of [first, ...rotated]) expect((await env.pipeline.authorize(requestWith(r.key))).allow).toBe(false);
     const items = await scanAll(table.tableName);
     const pks = new Set(items.map((item) => item.pk as string));

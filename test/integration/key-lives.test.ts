@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { KeyService } from '../../lambdas/admin/key-service.ts';
 import { createTestTable, type TestTable } from '../support/dynamo.ts';
 import { type pipelineOn, requestWith } from '../support/pipeline.ts';
@@ -53,15 +54,36 @@ describe('versions across the lives of a key', () => {
     expect(session.version).toBe(1);
   });
 
-  it('deletes without If-Match while a PATCH lands between its read and its write, recording the version the PATCH left', async () => {
+  it('deletes without If-Match while PATCHes land between its read and its write, recording a version above theirs', async () => {
     const key = rawKey();
     const { keyId } = await other.create({ key, quotaMax: 5 });
-    raced.before = [async () => void (await other.update(keyId, { metaData: { late: true } }))];
+    raced.before = [
+      async () => void (await Promise.all([1, 2, 3].map((n) => other.update(keyId, { metaData: { n } }).catch(() => undefined)))),
+    ];
     await admin.delete(keyId);
     expect(raced.before).toHaveLength(0);
     await expect(other.get(keyId)).rejects.toMatchObject({ name: 'NotFoundError' });
-    // The PATCH moved the version to 2 before the delete landed: the next life starts at 3.
-    expect((await other.create({ key })).session.version).toBe(3);
+    // It read version 1 and let the PATCHes pass: it records 1 + 1,000, and the next life starts above.
+    expect((await other.create({ key })).session.version).toBe(1002);
+  });
+
+  it('refuses a delete without If-Match only when more than 1,000 changes landed after its read, then lands on the next try', async () => {
+    const key = rawKey();
+    const { keyId } = await other.create({ key, quotaMax: 5 });
+    // As if 1,001 changes had landed between its read and its write: the version the store holds jumps.
+    raced.before = [
+      async () =>
+        void (await table.doc.send(
+          new UpdateCommand({
+            TableName: table.tableName,
+            Key: { pk: `key#${keyId}` },
+            UpdateExpression: 'SET version = :v',
+            ExpressionAttributeValues: { ':v': 1002 },
+          }),
+        )),
+    ];
+    await admin.delete(keyId);
+    expect((await other.create({ key })).session.version).toBe(2003);
   });
 
   it('refuses a delete with If-Match when a PATCH landed between its read and its write (409, nothing deleted)', async () => {
@@ -80,7 +102,7 @@ describe('versions across the lives of a key', () => {
       expect(session.version).toBe(highest + 1);
       for (let i = 0; i < life; i++) await other.update(keyId, { metaData: { i } });
       highest = (await other.get(keyId)).version;
-      await other.delete(keyId);
+      await other.delete(keyId, highest);
     }
     expect(highest).toBe(10); // 4 lives: 1, 2–3, 4–6, 7–10
   });

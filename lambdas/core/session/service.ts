@@ -17,7 +17,6 @@ import {
   type SessionSettings,
   type SettingsChanges,
   type StoredSession,
-  type SettingsGuard,
   type WriteGuard,
 } from '../store/item.ts';
 import type { SessionChange, SessionStore } from '../store/store.ts';
@@ -31,6 +30,12 @@ export type PolicyLookup = (ids: readonly string[]) => Promise<readonly Policy[]
 
 /** Most keys that may use one session at once (the current one and those in their grace). */
 const MAX_KEYS = 10;
+/**
+ * Versions a delete without `If-Match` lets pass between its read and its write (DynamoDB
+ * takes at most about 500 changes a second on one item): it records its life's last version
+ * as the one read plus this, so a key created again starts at least this far above.
+ */
+const DELETE_SLACK = 1000;
 
 /** Attempts of a create-or-replace before giving up (each failure means another writer won). */
 const MAX_PUT_ATTEMPTS = 5;
@@ -230,16 +235,18 @@ export class SessionService {
   }
 
   /**
-   * Deletes `current` — in its life, at its version (`ifMatch` when given: a conflict is the
-   * caller's to see) — and the keys rotated into it. Its version is the last of its life: a
-   * session created again under its key starts above it.
+   * Deletes `current` — in its life, and at `ifMatch` when given (a conflict is the caller's
+   * to see) — and the keys rotated into it, recording the last version its life can have
+   * reached: `ifMatch`, or, without it, up to {@link DELETE_SLACK} above the version read (the
+   * delete lands on any version up to that, so changes landing meanwhile do not refuse it).
+   * A session created again under its key starts above the record.
    */
   delete(current: StoredSession, nowMs: number, ifMatch?: number): Promise<void> {
     const pointers = Object.keys(current.keyIds ?? {})
       .filter((keyId) => keyId !== current.keyId)
       .map(keySessionPk);
-    const g: SettingsGuard = { ...guard(current, ifMatch, false), version: current.version };
-    return this.#store.delete(current.pk, g, Math.floor(nowMs / 1000), pointers);
+    const last = ifMatch ?? current.version + DELETE_SLACK;
+    return this.#store.delete(current.pk, guard(current, ifMatch, false), last, Math.floor(nowMs / 1000), pointers);
   }
 
   /** A settings change of `current` at its version (or `ifMatch`); returns the item after it. */

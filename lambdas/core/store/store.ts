@@ -21,7 +21,6 @@ import {
   type SessionKind,
   type SessionSettings,
   type SettingsChanges,
-  type SettingsGuard,
   type StoredSession,
   type WriteGuard,
 } from './item.ts';
@@ -228,20 +227,23 @@ export class SessionStore {
   }
 
   /**
-   * Deletes a session under `guard` — its life and version, recorded as the last version of a
-   * deleted life (see `past-lives.ts`) — ({@link NotFoundError} when there is none), and with
-   * it the pointers of the keys rotated into it (`pointers`), so that no key of it lingers.
+   * Deletes a session under `guard` (its life, and its version when the guard names one) at a
+   * version no higher than `lastVersion`, which it records as the last version of a deleted
+   * life (see `past-lives.ts`) beside the key and beside the pointers of the keys rotated into
+   * it (`pointers`), deleted with it so that no key of it lingers. {@link NotFoundError} when
+   * there is no such session.
    */
-  async delete(pk: string, guard: SettingsGuard, now: number, pointers: readonly string[] = []): Promise<void> {
+  async delete(pk: string, guard: WriteGuard, lastVersion: number, now: number, pointers: readonly string[] = []): Promise<void> {
     await revoking(this.#client, guard, (shards) => {
       const x = new UpdateExpression();
       whenGuard(x, guard);
+      x.when('a version the record covers', `${x.name('version')} <= ${x.value(lastVersion)}`);
       whenCounterItems(x, shards);
       const session = { Delete: { TableName: this.#table, Key: { pk }, ...x.build() } };
       return [
         session,
-        pastLifePut(this.#table, pk, guard.version, now),
-        ...this.#pointerDeletes(pk, pointers, guard.version, now),
+        pastLifePut(this.#table, pk, lastVersion, now),
+        ...this.#pointerDeletes(pk, pointers, lastVersion, now),
         ...counterItemDeletes(this.#table, pk, shards),
       ];
     });
