@@ -64,6 +64,11 @@ function retryColdCounts(client: DynamoDBClient): void {
 }
 
 /**
+ * Fixed: only a throttle of the item itself (`…KeyRangeThroughputExceeded`, or no reason)
+ * spreads a key or doubles its counter items; one of the table or the account is passed on
+ * (the SDK's one retry first for a cold key's count). The change that sent a cold key's count
+ * `tryElsewhereWhenThrottled` is reverted.
+ *
  * Attack: a table-wide intermittent throttle (a provisioned table past its write capacity, an
  * on-demand table past its maximum: `ProvisionedThroughputExceededException` with reason
  * `TableWriteProvisionedThroughputExceeded`, on any item) meets a cold key with a small quota.
@@ -108,11 +113,11 @@ describe('attack13: a cold key under a table-wide intermittent throttle', () => 
     on = true;
     let allowed = 0;
     let denied = 0;
-    let faults = 0;
+    const faults: string[] = [];
     const t0 = performance.now();
     for (let i = 0; i < requests; i++) {
-      const d = await pipeline.authorize(requestWith(key)).catch(() => undefined);
-      if (d === undefined) faults++;
+      const d = await pipeline.authorize(requestWith(key)).catch((error: Error) => error);
+      if (d instanceof Error) faults.push(d.name);
       else if (d.allow) allowed++;
       else denied++;
     }
@@ -151,9 +156,13 @@ describe('attack13: a cold key under a table-wide intermittent throttle', () => 
     );
   });
 
-  it('held: no fault, and never more allowed than the quota', () => {
+  /**
+   * A count whose two attempts are both throttled by the table fails closed (500): DynamoDB as
+   * a whole did not take it. Seen: 0 to 2 of 25 per key at 15 %.
+   */
+  it('held: never more allowed than the quota; a fault only where the table throttled the count twice', () => {
     for (const r of runs) {
-      expect(r.faults).toBe(0);
+      expect(r.faults.filter((name) => name !== 'ProvisionedThroughputExceededException')).toEqual([]);
       expect(r.allowed + r.after).toBeLessThanOrEqual(QUOTA);
     }
   });

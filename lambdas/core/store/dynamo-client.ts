@@ -109,6 +109,20 @@ export function isThrottlingError(error: unknown): boolean {
 }
 
 /**
+ * Whether a throttling error is about the item written — its partition key's throughput —
+ * so that spreading the key over more items helps: a reason naming `KeyRangeThroughputExceeded`,
+ * or no reason at all (DynamoDB Local; DynamoDB before it gave reasons). A throttle of the
+ * table, an index or the account (`…ProvisionedThroughputExceeded`, `…AccountLimitExceeded`,
+ * `…MaxOnDemandThroughputExceeded`) is DynamoDB as a whole short of capacity: more counter
+ * items would only add writes, and spread a key its few requests then seldom find leases on.
+ */
+export function isItemThrottle(error: unknown): boolean {
+  if (!isThrottlingError(error)) return false;
+  const reasons = (error as { ThrottlingReasons?: readonly { reason?: string }[] }).ThrottlingReasons ?? [];
+  return reasons.length === 0 || reasons.some((r) => (r.reason ?? '').includes('KeyRange'));
+}
+
+/**
  * Sends `command` without the SDK's retry after a throttling answer (other errors are
  * retried as usual): for writes to a hot key's counter items, where the caller tries
  * another counter item at once rather than wait for the same one. Only

@@ -13,11 +13,15 @@ import {
   type CounterItem,
   type LeaseWindow,
 } from './counter-items.ts';
-import { isThrottlingError, tryElsewhereWhenThrottled } from './dynamo-client.ts';
+import { isItemThrottle, isThrottlingError, tryElsewhereWhenThrottled } from './dynamo-client.ts';
 import { UpdateExpression } from './expression.ts';
 import type { SettingsGuard, StoredSession } from './item.ts';
 
-/** How a spend on a counter item went. */
+/**
+ * How a spend on a counter item went: `throttled` (that item's throughput: see
+ * `isItemThrottle`), `conflict` (a transaction in flight on it, or the table as a whole
+ * throttled: another item may take it, but more items would not help).
+ */
 export type Spend =
   | { readonly ok: true; readonly item: CounterItem }
   | { readonly ok: false; readonly seen: CounterItem | undefined }
@@ -97,8 +101,8 @@ export class LeaseWrites {
         const raw = (error as { Item?: Record<string, never> }).Item;
         return { ok: false, seen: raw === undefined ? undefined : (unmarshall(raw) as CounterItem) };
       }
-      if (error instanceof TransactionConflictException) return 'conflict';
-      if (isBusy(error)) return 'throttled';
+      if (isItemThrottle(error)) return 'throttled';
+      if (isBusy(error)) return 'conflict';
       throw error;
     }
   }

@@ -9,7 +9,8 @@ import { backOff, conflict, CONFLICT_ATTEMPTS, holds, revoking } from './transac
 import { UpdateExpression } from './expression.ts';
 import { sessionIndexKind } from './kind-index.ts';
 import { keepsLeases, whenCounterItems } from './counter-items.ts';
-import { counterItemCarries, counterItemDeletes, isBusy } from './lease-writes.ts';
+import { isItemThrottle } from './dynamo-client.ts';
+import { counterItemCarries, counterItemDeletes } from './lease-writes.ts';
 import { Leases } from './leases.ts';
 import { createAbovePastLives, pastLifePut } from './past-lives.ts';
 import {
@@ -285,7 +286,8 @@ export class SessionStore {
     try {
       return await this.#countOn(known, scope, plan);
     } catch (error) {
-      if (!isBusy(error)) throw error;
+      // Only a throttle of the session item itself spreads the key: one of the table or the account is passed on (fails closed).
+      if (!isItemThrottle(error)) throw error;
       // The session item is hot: count on counter items (spreading the key first if no one has).
       const spread = await this.#leases.spread(known.pk);
       if (spread === undefined || spread === 0) throw error;
