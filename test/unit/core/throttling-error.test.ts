@@ -4,7 +4,7 @@ import {
   TransactionCanceledException,
 } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { isThrottlingError } from '../../../lambdas/core/store/dynamo-client.ts';
+import { isItemThrottle, isThrottlingError } from '../../../lambdas/core/store/dynamo-client.ts';
 
 /** Which DynamoDB errors say "throttled, nothing applied": the one test the counting, the hot-key path and the retries share. */
 describe('isThrottlingError', () => {
@@ -35,5 +35,32 @@ describe('isThrottlingError', () => {
     expect(isThrottlingError(new ConditionalCheckFailedException({ message: 'no', $metadata: {} }))).toBe(false);
     expect(isThrottlingError(new Error('socket hang up'))).toBe(false);
     expect(isThrottlingError(undefined)).toBe(false);
+  });
+});
+
+/** Which throttles are about the item written (spreading the key helps), and which about the table or account (it would not). */
+describe('isItemThrottle', () => {
+  const throttled = (...reasons: string[]) =>
+    new ProvisionedThroughputExceededException({
+      message: 'throttled',
+      $metadata: {},
+      ...(reasons.length > 0 ? { ThrottlingReasons: reasons.map((reason) => ({ reason, resource: 'arn:aws:dynamodb:::table/t' })) } : {}),
+    });
+
+  it("takes a key range's throttle, or one that gives no reason, as the item's", () => {
+    expect(isItemThrottle(throttled('TableWriteKeyRangeThroughputExceeded'))).toBe(true);
+    expect(isItemThrottle(throttled('TableWriteProvisionedThroughputExceeded', 'TableWriteKeyRangeThroughputExceeded'))).toBe(true);
+    expect(isItemThrottle(throttled())).toBe(true);
+  });
+
+  it("does not take a table's, an index's or the account's throttle as the item's", () => {
+    expect(isItemThrottle(throttled('TableWriteProvisionedThroughputExceeded'))).toBe(false);
+    expect(isItemThrottle(throttled('TableWriteAccountLimitExceeded'))).toBe(false);
+    expect(isItemThrottle(throttled('TableWriteMaxOnDemandThroughputExceeded'))).toBe(false);
+    expect(isItemThrottle(throttled('IndexWriteProvisionedThroughputExceeded'))).toBe(false);
+  });
+
+  it('is false for what is not a throttle', () => {
+    expect(isItemThrottle(new ConditionalCheckFailedException({ message: 'no', $metadata: {} }))).toBe(false);
   });
 });
