@@ -174,8 +174,12 @@ describe('attack9: the settings that keep a hot key leases, and the diff that na
     for (const [name, expected, change] of cases) {
       // Put the key back to limits that allow, and lease the counter items.
       await admin().replace(keyId, body);
-      for (let i = 0; i < 2; i++) await Promise.all(Array.from({ length: 8 }, () => pipeline.authorize(requestWith(key))));
-      const before = await hotAccount(table.doc, table.tableName, pk);
+      // Two rounds of 8, and more (6 at most) while every lease happens to be spent (seen once under load).
+      let before = await hotAccount(table.doc, table.tableName, pk);
+      for (let i = 0; i < 6 && (i < 2 || before.leased === 0); i++) {
+        await Promise.all(Array.from({ length: 8 }, () => pipeline.authorize(requestWith(key))));
+        before = await hotAccount(table.doc, table.tableName, pk);
+      }
       expect(before.leased, `${name} ${JSON.stringify(before)}`).toBeGreaterThan(0);
       await change();
       const after = await hotAccount(table.doc, table.tableName, pk);
