@@ -1,5 +1,4 @@
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyService } from '../../lambdas/admin/key-service.ts';
 import { createJwtVerifier } from '../../lambdas/core/jwt/jwt.ts';
@@ -12,6 +11,7 @@ import { jwtSessionPk } from '../../lambdas/core/request/identify.ts';
 import { Pipeline } from '../../lambdas/core/request/pipeline.ts';
 import { pastLifePk } from '../../lambdas/core/store/past-lives.ts';
 import { SessionStore } from '../../lambdas/core/store/store.ts';
+import { hs256Tokens } from '../support/hs256.ts';
 import { createTestTable, type TestTable } from '../support/dynamo.ts';
 import { allowsOf, reasonsOf } from '../support/hot-account.ts';
 import { spreadKey } from '../support/hot-keys.ts';
@@ -59,13 +59,7 @@ describe('attack12 (held): a JWT identity re-created by concurrent first request
     await table?.drop();
   });
 
-  const tokenFor = (sub: string) =>
-    new SignJWT({})
-      .setProtectedHeader({ alg: 'HS256' })
-      .setIssuer(ISSUER)
-      .setSubject(sub)
-      .setExpirationTime('10m')
-      .sign(new TextEncoder().encode(SECRET));
+  const tokenFor = hs256Tokens(SECRET, ISSUER);
 
   /** `perInstance` requests at once on each of `instances` fresh instances. */
   async function burst(sub: string, instances = 4, perInstance = 6): Promise<(Decision | Error)[]> {

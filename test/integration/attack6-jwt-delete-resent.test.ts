@@ -1,6 +1,5 @@
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAdminHandler, type AdminHandler } from '../../lambdas/admin/handler.ts';
 import type { HttpResult } from '../../lambdas/admin/http.ts';
@@ -15,6 +14,7 @@ import { SessionStore } from '../../lambdas/core/store/store.ts';
 import { lambdaContext } from '../../local/lambda-context.ts';
 import { adminEvent } from '../support/admin-events.ts';
 import { type LostAnswer, loseNextTransactionAnswer } from '../support/lossy-client.ts';
+import { hs256Tokens } from '../support/hs256.ts';
 import { createTestTable, type TestTable, lambdaClient } from '../support/dynamo.ts';
 import { requestWith } from '../support/pipeline.ts';
 
@@ -83,13 +83,7 @@ describe('attack6: a JWT identity deleted, re-created by its own requests, and d
     return handler(event, lambdaContext('gatepass-admin'));
   }
 
-  const tokenFor = (sub: string) =>
-    new SignJWT({})
-      .setProtectedHeader({ alg: 'HS256' })
-      .setIssuer(ISSUER)
-      .setSubject(sub)
-      .setExpirationTime('10m')
-      .sign(new TextEncoder().encode(SECRET));
+  const tokenFor = hs256Tokens(SECRET, ISSUER);
   const calls = async (sub: string, n: number) => {
     // Each burst on another instance, as the identity's requests spread over Lambda instances.
     const pipeline = instance();

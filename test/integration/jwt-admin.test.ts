@@ -3,7 +3,6 @@
  * and deleted by its key id (the hash of issuer and identity), on DynamoDB Local.
  */
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyService } from '../../lambdas/admin/key-service.ts';
 import { createJwtVerifier } from '../../lambdas/core/jwt/jwt.ts';
@@ -14,6 +13,7 @@ import { PolicyStore } from '../../lambdas/core/policies/policy-store.ts';
 import { jwtSessionPk } from '../../lambdas/core/request/identify.ts';
 import { Pipeline } from '../../lambdas/core/request/pipeline.ts';
 import { SessionStore } from '../../lambdas/core/store/store.ts';
+import { hs256Tokens } from '../support/hs256.ts';
 import { createTestTable, type TestTable } from '../support/dynamo.ts';
 import { requestWith } from '../support/pipeline.ts';
 
@@ -46,13 +46,7 @@ afterAll(async () => {
   await table?.drop();
 });
 
-const tokenFor = (sub: string) =>
-  new SignJWT({})
-    .setProtectedHeader({ alg: 'HS256' })
-    .setIssuer(ISSUER)
-    .setSubject(sub)
-    .setExpirationTime('10m')
-    .sign(new TextEncoder().encode(SECRET));
+const tokenFor = hs256Tokens(SECRET, ISSUER);
 const call = async (sub: string) => (await pipeline.authorize(requestWith(`Bearer ${await tokenFor(sub)}`))).allow;
 
 describe('JWT identities through the admin API', () => {
