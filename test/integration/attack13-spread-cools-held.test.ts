@@ -51,9 +51,10 @@ describe('attack13 (held): a key spread by one throttle cools back to its sessio
     }
     expect(allowed).toBe(3 * shardsSeen.length);
     expect(shardsSeen[0]).toBe(8);
-    // Alone, it always came back to its session item (8 → 4 → 2 → 1 → 0); run beside other hot-key
-    // files under load it once stayed at 1, once at 4 (each cooling refused): asserted is only that it cools.
-    expect(shardsSeen.at(-1)).toBeLessThan(8);
+    // Found under load: back at its session item, the key was spread again at once (1 → 0 → 8 within
+    // one step; seen as stuck at 4, or 1 → 8): the mark of its first spreading, set a moment before
+    // in real time, still said "heating". The mark now goes once the key is spread.
+    expect(shardsSeen.at(-1)).toBe(0);
     // Decreasing one halving at a time.
     for (let i = 1; i < shardsSeen.length; i++) expect([shardsSeen[i - 1], Math.floor(shardsSeen[i - 1]! / 2)]).toContain(shardsSeen[i]);
     expect((await keys.get(keyId)).quotaRemaining).toBe(1000 - allowed);

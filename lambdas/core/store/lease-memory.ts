@@ -75,6 +75,11 @@ export class LeaseMemory {
     this.#heating.set(pk, Date.now());
   }
 
+  /** `pk` is spread: a key that cools back to its session item later is not spread again on this mark. */
+  spread(pk: string): void {
+    this.#heating.delete(pk);
+  }
+
   /**
    * Whether this instance found the key's session item throttled in the last moments and has
    * not seen it spread yet: its requests then wait for the spreading write instead of adding

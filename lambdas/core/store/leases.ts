@@ -233,9 +233,11 @@ export class Leases {
    * items in force after it, or `undefined` when the session item could not be written.
    */
   spread(pk: string): Promise<number | undefined> {
-    return this.#spreading.run(pk, () => {
+    return this.#spreading.run(pk, async () => {
       this.#memory.heat(pk);
-      return this.grow(pk, 0);
+      const shards = await this.grow(pk, 0);
+      if (shards !== undefined && shards > 0) this.#memory.spread(pk);
+      return shards;
     });
   }
 
