@@ -23,11 +23,7 @@ export { fieldProblems, InvalidInputError, type FieldProblem } from '../core/mod
 
 export { toPublicSession } from '../core/store/public-session.ts';
 
-/**
- * Writes of an update, replace, rotation or delete sent without `If-Match` while other
- * writes land on the key (each try after the first is applied to the item its conflict
- * returned, with no read between: the narrowest window another write can land in).
- */
+/** Writes of an update, replace, rotation or delete sent without `If-Match` while other writes land on the key. */
 const UNCONDITIONAL_ATTEMPTS = 8;
 
 /** A session's settings as stored: every field of a session but its counters, and the keys rotated into it. */

@@ -16,6 +16,7 @@ import {
   type SessionKind,
   type SessionSettings,
   type SettingsChanges,
+  type SettingsGuard,
   type StoredSession,
   type WriteGuard,
 } from '../store/item.ts';
@@ -30,11 +31,7 @@ export type PolicyLookup = (ids: readonly string[]) => Promise<readonly Policy[]
 
 /** Most keys that may use one session at once (the current one and those in their grace). */
 const MAX_KEYS = 10;
-/**
- * Versions a delete without `If-Match` lets pass between its read and its write (DynamoDB
- * takes at most about 500 changes a second on one item): it records its life's last version
- * as the one read plus this, so a key created again starts at least this far above.
- */
+/** Versions a delete without `If-Match` lets land between its read and its write (DynamoDB takes about 500 changes a second on one item). */
 const DELETE_SLACK = 1000;
 
 /** Attempts of a create-or-replace before giving up (each failure means another writer won). */
@@ -228,10 +225,10 @@ export class SessionService {
         },
       ]);
     }
-    const g = guard(current, ifMatch, true);
+    const g: SettingsGuard = { ...guard(current, ifMatch, false), version: current.version };
     const pointer = { pk: keySessionPk(newKeyId), keyId: newKeyId, sessionPk: current.pk };
     await this.#store.changeWithPointer(current.pk, g, { settings: { keyIds } }, pointer, retired, now);
-    return { ...current, keyIds, version: g.version! + 1, updatedAt: now };
+    return { ...current, keyIds, version: g.version + 1, updatedAt: now };
   }
 
   /**

@@ -84,6 +84,28 @@ export function pastLifePut(table: string, pk: string, lastVersion: number, now:
 }
 
 /**
+ * The end of rotated-in keys' ids: deletes of the pointers at `pointerPks` that point at
+ * `sessionPk` (any other item there is left alone), each with the last version read through
+ * it (`lastVersion`) recorded beside it, so a raw key imported again under its id starts above.
+ */
+export function pointerEnds(
+  table: string,
+  sessionPk: string,
+  pointerPks: readonly string[],
+  lastVersion: number,
+  now: number,
+): TransactItem[] {
+  return pointerPks.flatMap((pointerPk) => {
+    const x = new UpdateExpression();
+    x.when(
+      'a pointer to this session, or nothing',
+      `attribute_not_exists(${x.name('pk')}) OR ${x.name('sessionPk')} = ${x.value(sessionPk)}`,
+    );
+    return [{ Delete: { TableName: table, Key: { pk: pointerPk }, ...x.build() } }, pastLifePut(table, pointerPk, lastVersion, now)];
+  });
+}
+
+/**
  * The check of a create's transaction: the past lives are as the create read them (none, or
  * the same last version), so no life created and deleted meanwhile shares its versions.
  */

@@ -12,7 +12,7 @@ import { keepsLeases, whenCounterItems } from './counter-items.ts';
 import { isItemThrottle } from './dynamo-client.ts';
 import { counterItemCarries, counterItemDeletes } from './lease-writes.ts';
 import { Leases } from './leases.ts';
-import { createAbovePastLives, pastLifePut } from './past-lives.ts';
+import { createAbovePastLives, pastLifePut, pointerEnds } from './past-lives.ts';
 import {
   guardOf,
   namedFields,
@@ -22,6 +22,7 @@ import {
   type SessionKind,
   type SessionSettings,
   type SettingsChanges,
+  type SettingsGuard,
   type StoredSession,
   type WriteGuard,
 } from './item.ts';
@@ -197,7 +198,7 @@ export class SessionStore {
    */
   async changeWithPointer(
     pk: string,
-    guard: WriteGuard,
+    guard: SettingsGuard,
     change: SessionChange,
     pointer: KeyPointer,
     retired: readonly string[],
@@ -217,7 +218,7 @@ export class SessionStore {
           { Update: update },
           { Put: put },
           // A retired key's id answered versions up to this rotation's: a key imported under it later starts above.
-          ...this.#pointerDeletes(pk, retired, guard.version === undefined ? undefined : guard.version + 1, now),
+          ...pointerEnds(this.#table, pk, retired, guard.version + 1, now),
           ...this.#counterItems(pk, guard, change, shards, now),
         ];
       },
@@ -244,26 +245,9 @@ export class SessionStore {
       return [
         session,
         pastLifePut(this.#table, pk, lastVersion, now),
-        ...this.#pointerDeletes(pk, pointers, lastVersion, now),
+        ...pointerEnds(this.#table, pk, pointers, lastVersion, now),
         ...counterItemDeletes(this.#table, pk, shards),
       ];
-    });
-  }
-
-  /**
-   * Deletes of the pointers at `pointerPks` that point at `sessionPk` (any other item there is
-   * left alone), each with the last version read through it (`lastVersion`) recorded beside
-   * it as a deleted life's (see `past-lives.ts`).
-   */
-  #pointerDeletes(sessionPk: string, pointerPks: readonly string[], lastVersion: number | undefined, now: number): TransactItem[] {
-    return pointerPks.flatMap((pointerPk) => {
-      const x = new UpdateExpression();
-      x.when(
-        'a pointer to this session, or nothing',
-        `attribute_not_exists(${x.name('pk')}) OR ${x.name('sessionPk')} = ${x.value(sessionPk)}`,
-      );
-      const remove = { Delete: { TableName: this.#table, Key: { pk: pointerPk }, ...x.build() } };
-      return lastVersion === undefined ? [remove] : [remove, pastLifePut(this.#table, pointerPk, lastVersion, now)];
     });
   }
 
