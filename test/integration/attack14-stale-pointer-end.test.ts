@@ -40,12 +40,9 @@ describe('attack14: a stale unconditional delete ends a rotated-in key id that l
     await table.drop();
   });
 
-  // Known gap, not fixed yet (found at the end of a session): a delete without If-Match lets up
-  // to 1,000 versions land between its read and its write, rotations too, so the keys it ends
-  // are those it read. Fix: condition the delete on the key ids it read as well (a rotation in
-  // between refuses it, and it is tried again on the item the conflict returned), and never
-  // lower a record. This test fails for that reason today (`it.fails`).
-  it.fails('keeps key#B#past above every life of B, and leaves no key of A working', async () => {
+  // Fixed: the delete's condition names the key ids it read (`keyIds`), so the rotations
+  // landing in its window refuse it, and it is tried again on the item the refusal returned.
+  it('keeps key#B#past above every life of B, and leaves no key of A working', async () => {
     let t = 1_800_000_000;
     const env = pipelineOn(table.client, table.tableName);
     const raced = new RacedStore({ client: env.doc, tableName: table.tableName, retentionSeconds: 0 });

@@ -235,15 +235,13 @@ export class SessionService {
    * Deletes `current` — in its life, and at `ifMatch` when given (a conflict is the caller's
    * to see) — and the keys rotated into it, recording the last version its life can have
    * reached: `ifMatch`, or, without it, up to {@link DELETE_SLACK} above the version read (the
-   * delete lands on any version up to that, so changes landing meanwhile do not refuse it).
-   * A session created again under its key starts above the record.
+   * delete lands on any version up to that, so changes landing meanwhile do not refuse it;
+   * a rotation does, as the keys it ends are those read). A session created again under its
+   * key starts above the record.
    */
   delete(current: StoredSession, nowMs: number, ifMatch?: number): Promise<void> {
-    const pointers = Object.keys(current.keyIds ?? {})
-      .filter((keyId) => keyId !== current.keyId)
-      .map(keySessionPk);
     const last = ifMatch ?? current.version + DELETE_SLACK;
-    return this.#store.delete(current.pk, guard(current, ifMatch, false), last, Math.floor(nowMs / 1000), pointers);
+    return this.#store.delete(current.pk, guard(current, ifMatch, false), last, Math.floor(nowMs / 1000), current.keyIds);
   }
 
   /** A settings change of `current` at its version (or `ifMatch`); returns the item after it. */

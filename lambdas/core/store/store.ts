@@ -26,6 +26,7 @@ import {
   type StoredSession,
   type WriteGuard,
 } from './item.ts';
+import { keySessionPk } from '../model/keys.ts';
 import { TABLE } from '../model/table.ts';
 
 /** Partition-key prefix of JWT identity sessions, which never get a TTL (see {@link SessionStore.create}). */
@@ -231,15 +232,23 @@ export class SessionStore {
   /**
    * Deletes a session under `guard` (its life, and its version when the guard names one) at a
    * version no higher than `lastVersion`, which it records as the last version of a deleted
-   * life (see `past-lives.ts`) beside the key and beside the pointers of the keys rotated into
-   * it (`pointers`), deleted with it so that no key of it lingers. {@link NotFoundError} when
-   * there is no such session.
+   * life (see `past-lives.ts`), with the keys rotated into it as read (`keyIds`; none: never
+   * rotated): their pointers go with it, each with the same record, so that no key of it
+   * lingers. A rotation landing since the read refuses the delete, so it never ends a key id
+   * the session no longer has. {@link NotFoundError} when there is no such session.
    */
-  async delete(pk: string, guard: WriteGuard, lastVersion: number, now: number, pointers: readonly string[] = []): Promise<void> {
+  async delete(pk: string, guard: WriteGuard, lastVersion: number, now: number, keyIds?: Readonly<Record<string, number>>): Promise<void> {
+    const pointers = Object.keys(keyIds ?? {})
+      .map(keySessionPk)
+      .filter((pointerPk) => pointerPk !== pk);
     await revoking(this.#client, guard, (shards) => {
       const x = new UpdateExpression();
       whenGuard(x, guard);
       x.when('a version the record covers', `${x.name('version')} <= ${x.value(lastVersion)}`);
+      x.when(
+        'the keys read',
+        keyIds === undefined ? `attribute_not_exists(${x.name('keyIds')})` : `${x.name('keyIds')} = ${x.value(keyIds)}`,
+      );
       whenCounterItems(x, shards);
       const session = { Delete: { TableName: this.#table, Key: { pk }, ...x.build() } };
       return [

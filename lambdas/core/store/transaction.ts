@@ -119,5 +119,6 @@ export function holds(current: StoredSession, guard: WriteGuard): boolean {
 export function conflict(current: StoredSession | undefined, guard: WriteGuard): never {
   if (current === undefined) throw new NotFoundError('no session for this key');
   if (current.incarnation !== guard.incarnation) throw new NotFoundError('the key read was deleted (and re-created since)');
-  throw new VersionConflictError(`session changed concurrently (expected version ${guard.version}, found ${current.version})`, current);
+  const expected = guard.version === undefined ? '' : `expected version ${guard.version}, `;
+  throw new VersionConflictError(`session changed concurrently (${expected}found ${current.version})`, current);
 }
