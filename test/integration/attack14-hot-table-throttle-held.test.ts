@@ -15,6 +15,11 @@ const WRITES = new Set(['UpdateItemCommand', 'PutItemCommand', 'DeleteItemComman
  * Run: quota 1,000/day, 40 requests one after another at p = 0.3 and p = 0.6, then 20 clear.
  * Observed: p = 0.3: 18 of 72 writes throttled; p = 0.6: 96 of 161; both: every request
  * allowed (61), no fault, no denial, 8 counter items before and after, 939 left (exact).
+ * Later, once a first fill leased the whole quota out (1,000 over 8 counter items), a request
+ * whose 8 spends all met the throttle (0.6⁸: about 1 in 60) was denied `quota_exceeded` on
+ * the session item, and the repeated-denial memory then denied the next half second too
+ * (20 of 20 after the throttle). Steps used up on busy items say nothing of the room left:
+ * such a request now counts again, and fails closed only when that keeps happening.
  */
 describe('attack14: a spread key under a table-wide throttle', () => {
   let table: TestTable;
@@ -83,7 +88,9 @@ describe('attack14: a spread key under a table-wide throttle', () => {
       );
       expect(shardsBefore).toBe(8);
       expect({ shardsAfter, reasons, after }).toEqual({ shardsAfter: 8, reasons: {}, after: 20 });
-      expect(faults.filter((name) => name !== 'ProvisionedThroughputExceededException')).toEqual([]);
+      // Failing closed: the throttle itself, or a request whose counts kept meeting busy counter items.
+      const failedClosed = new Set(['ProvisionedThroughputExceededException', 'ContentionError']);
+      expect(faults.filter((name) => !failedClosed.has(name))).toEqual([]);
       expect(remaining).toBe(1000 - allowed);
     }, 20_000);
   }

@@ -237,7 +237,7 @@ export class Pipeline {
       if (result.stalePolicies) this.#deps.policies?.forget(item.applyPolicies ?? []); // decided again on the policies as they are
       ({ item, settingsCurrent, countersKnown } = { item: result.current, ...READ });
       countersHint = false;
-      storeSaid = result.stalePolicies !== true;
+      storeSaid = result.stalePolicies !== true && result.busy !== true;
       if (item !== undefined) this.#memory.remember(item);
       if (hooked !== undefined && item !== undefined && !sameSettings(hooked, item)) {
         // The settings changed since the postAuth hooks judged them: they judge again.

@@ -13,6 +13,8 @@ export type CountResult =
       readonly current: StoredSession | undefined;
       /** A hot key's leases were taken under newer policies than the request decided under: read them again. */
       readonly stalePolicies?: true;
+      /** A hot key's counter items were busy (throttled, in conflict) at every step: nothing is known of the room left. */
+      readonly busy?: true;
     };
 
 /**

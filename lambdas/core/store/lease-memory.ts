@@ -65,6 +65,14 @@ export class LeaseMemory {
     return this.#added.get(pk) ?? new Set();
   }
 
+  /**
+   * Whether counter items of `pk` below `shards` that this instance added are still unfilled:
+   * it does not grow the key again before it has filled them (more empty items help no one).
+   */
+  unfilled(pk: string, shards: number): boolean {
+    return [...this.addedOf(pk)].some((index) => index < shards);
+  }
+
   /** Another fill reached one of them first: none is known to be absent any more. */
   forgetAdded(pk: string): void {
     this.#added.delete(pk);

@@ -68,6 +68,8 @@ export class Leases {
     let refill: { index: number; seen: CounterItem | undefined } | undefined;
     const busy = new Set<number>();
     let throttled = 0;
+    /** Steps that met a busy item (throttled, in conflict), learning nothing of the room left. */
+    let busySteps = 0;
     let probes = 0;
     /** Counter items another request of this instance just filled: spent on first. */
     const prefer: number[] = [];
@@ -79,24 +81,31 @@ export class Leases {
       if (refill !== undefined && refill.index < shards) ({ index, seen } = refill);
       else {
         index = prefer.pop() ?? pick(shards, busy);
-        const spend = await this.#writes.spend(pk, index, guard, tag, windows, nowMs);
-        if (spend === 'throttled' || spend === 'conflict') {
+        // A counter item this instance has just added does not exist yet: it is filled (blind, like the others
+        // added), never spent on first — that spend could only fail, and each failed write uses the item's units.
+        if (!this.#memory.addedOf(pk).has(index)) {
+          const spend = await this.#writes.spend(pk, index, guard, tag, windows, nowMs);
+          if (spend === 'throttled' || spend === 'conflict') {
+            busy.add(index);
+            busySteps++;
+            // Two throttled here double the counter items — unless those this instance added last are not filled yet.
+            if (spend === 'throttled' && ++throttled === 2 && !this.#memory.unfilled(pk, shards))
+              shards = (await this.grow(pk, shards)) ?? shards;
+            continue;
+          }
+          if (spend.ok) {
+            if (cooled(spend.item, nowMs)) await this.#cool(pk, nowMs);
+            return { ok: true, item: { ...known, ...countersSeenOn(spend.item, windows), shards } };
+          }
+          seen = spend.seen;
+          // A counter item of this life at a newer version: the settings moved since this request decided; it decides again.
+          if (seen?.incarnation === guard.incarnation && (seen?.version ?? 0) > guard.version)
+            return { ok: false, current: this.#memory.saw(pk, await this.#writes.get(pk)).item };
           busy.add(index);
-          if (spend === 'throttled' && ++throttled === 2) shards = (await this.grow(pk, shards)) ?? shards;
-          continue;
+          empties.push({ index, seen });
+          // No room here: look at a few other counter items before filling this one (fills are the session item's writes).
+          if (++probes < PROBES && busy.size < shards) continue;
         }
-        if (spend.ok) {
-          if (cooled(spend.item, nowMs)) await this.#cool(pk, nowMs);
-          return { ok: true, item: { ...known, ...countersSeenOn(spend.item, windows), shards } };
-        }
-        seen = spend.seen;
-        // A counter item of this life at a newer version: the settings moved since this request decided; it decides again.
-        if (seen?.incarnation === guard.incarnation && (seen?.version ?? 0) > guard.version)
-          return { ok: false, current: this.#memory.saw(pk, await this.#writes.get(pk)).item };
-        busy.add(index);
-        empties.push({ index, seen });
-        // No room here: look at a few other counter items before filling this one (fills are the session item's writes).
-        if (++probes < PROBES && busy.size < shards) continue;
       }
       refill = undefined;
       const item = session.item;
@@ -172,14 +181,16 @@ export class Leases {
           .finally(() => this.#filling.delete(pk)),
       );
       const outcome = await filling;
-      for (const e of filled) added.delete(e.index);
       if (outcome === 'ok') {
+        // Filled now; a fill that did not land (throttled, say) leaves them known not to exist.
+        for (const e of filled) added.delete(e.index);
         this.#memory.afterFill(pk, session.item, guard, plan, nowMs);
         return { ok: true, item: { ...known, ...countersSeenOn(items[0]!, windows), shards } };
       }
       if (outcome === 'busy') {
         // The session item (or a counter item) is throttled: others may have room; if not, a short pause first.
         busy.add(index);
+        busySteps++;
         await pause(step);
         continue;
       }
@@ -195,7 +206,9 @@ export class Leases {
       shards = session.item.shards ?? 0;
       refill = { index, seen };
     }
-    return { ok: false, current: session.current ? session.item : this.#memory.saw(pk, await this.#writes.get(pk)).item };
+    const current = session.current ? session.item : this.#memory.saw(pk, await this.#writes.get(pk)).item;
+    // Every step met a busy item: that says nothing of the room left, so it is no ground for a denial.
+    return busySteps === MAX_STEPS ? { ok: false, current, busy: true } : { ok: false, current };
   }
 
   /**
@@ -209,6 +222,8 @@ export class Leases {
         const session = this.#memory.saw(pk, await this.#writes.get(pk)).item;
         if (session === undefined || !(await this.#writes.cool(session, nowMs))) return false;
         this.#memory.added(pk, 0, Math.floor((session.shards ?? 0) / 2));
+        // The item read before no longer has its counts ("no room" on it would deny): read again, or forgotten.
+        this.#memory.saw(pk, await this.#writes.get(pk).catch(() => undefined));
         return true;
       } catch (error) {
         if (isBusy(error)) return false;
