@@ -32,11 +32,12 @@ const MS = Number(process.env.A15_MS ?? 5000);
 
 /**
  * Attack: a hot key behind the per-item ceiling (W = 20) and a table-wide throttle of half the
- * write attempts, three instances × 6 workers for 5 s, quota 200 a day. Is a request denied
+ * write attempts, three instances × 6 workers for 5 s, quota 200 a day, two keys in turn. Is a request denied
  * `quota_exceeded` while much of the quota is left (leases unspent on the counter items)?
- * Intermittent (about 2 runs in 3 fail). Observed, quota 200: first quota denial at 992 ms
+ * Intermittent: in one session 3 keys of 5 failed (fixed-threshold: first denial with > 40 left),
+ * in a later one 0 of 6 — a failure is always a real one, a pass proves little. Observed, quota 200: first quota denial at 992 ms
  * with 153 left, then 189,718 denials and only 140 allowed in 5 s, 60 left at the end; another
- * run: first denial with 27 left (199 allowed); another: held (first denial with 0 left). At
+ * run: first denial with 163 left (197 allowed, 3 left at the end); others: first denial with 0-27 left. At
  * quota 260 / 3 s: 2,272 denials with 65 left; at quota 400 / p 0.3 (not leased out): held.
  * Likely the mechanisms of attack15-busy-and-one-empty and attack15-stale-added-across.
  */
@@ -50,7 +51,11 @@ describe('a hot key under the item ceiling and a table throttle, quota to spare'
     await table.drop();
   });
 
-  it('never denies for quota while the quota has room', async () => {
+  it('never denies for quota while the quota has room (two keys in turn)', async () => {
+    for (let run = 0; run < 2; run++) await attack();
+  }, 20_000);
+
+  async function attack(): Promise<void> {
     let p = 0;
     const instances = Array.from({ length: 3 }, () =>
       pipelineOn(
@@ -91,13 +96,13 @@ describe('a hot key under the item ceiling and a table throttle, quota to spare'
     const remaining = (await instances[0]!.keys.get(keyId)).quotaRemaining;
     console.log(JSON.stringify({ firstDenialAt, atFirstDenial, allowed, reasons, shards, remaining, ceiling: ceiling.stats }));
     expect(allowed).toBeLessThanOrEqual(QUOTA);
-    // A denial for quota is grounded while at most a tenth of the quota is left (spread thin over the counter items).
+    // A denial for quota is grounded while at most a fifth of the quota is left (spread thin over the counter items).
     expect({
-      atFirstDenial: Math.min(atFirstDenial ?? 0, QUOTA / 10),
-      deniedWithRoomAtEnd: remaining > QUOTA / 10 && (reasons.quota_exceeded ?? 0) > 0,
+      atFirstDenial: Math.min(atFirstDenial ?? 0, QUOTA / 5),
+      deniedWithRoomAtEnd: remaining > QUOTA / 5 && (reasons.quota_exceeded ?? 0) > 0,
     }).toEqual({
       atFirstDenial: atFirstDenial ?? 0,
       deniedWithRoomAtEnd: false,
     });
-  }, 15_000);
+  }
 });
