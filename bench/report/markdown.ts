@@ -32,7 +32,7 @@ const MISS_EXPLANATIONS: Record<string, string> = {
   'hotKey.share500':
     "A throttled spend goes to another counter item and a throttled fill pauses; a request fails closed (500) when 8 steps of spends and fills, within the pipeline's 8 decisions, all met throttled items, or the spreading write itself could not land: a load past every counter item's W.",
   'hotKey.p99':
-    "The slow requests are the first second's: the key starts cold, so its first requests meet the throttled session item (a retry 50 ms later), wait for the one spreading write, then for the first leases, which the session item grants at W / 2 fills a second. After that second, requests are answered about as fast as without the ceiling. The figure moves by ±150 ms from run to run here; with DynamoDB's W of about 1,000, that first second is about a hundred times shorter.",
+    "The slow requests are the first half second's: the key starts cold, so its first counts spend the session item's burst, and the requests in flight (one per connection) then wait for the spreading write and the first fill, each a write of the session item, whose units come back at W a second (about 0.4 s in all at W = 10). After that, requests are answered about as fast as without the ceiling. With DynamoDB's W of about 1,000 that wait is about a hundred times shorter. A run whose first fill is late (the machine busy) puts more than 1 % of its requests in it.",
   'hotKey.quota.allowed': 'More allowed than the quota: the counting is not exact on a hot key.',
   'hotKey.requests.cold':
     'More than one request per steady-state decision for a key well under the ceiling: a cold key should cost what one conditional write costs.',

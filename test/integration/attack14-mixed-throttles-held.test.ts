@@ -74,7 +74,10 @@ describe('attack14 (held): a hot key under item- and table-level throttles at on
     console.log(JSON.stringify({ allowed, reasons, shards, remaining, ceiling: ceiling.stats }));
     expect(allowed).toBeLessThanOrEqual(QUOTA);
     expect(
-      Object.keys(reasons).filter((r) => !['allow', 'quota_exceeded', 'fault:ProvisionedThroughputExceededException'].includes(r)),
+      // Failing closed on a throttle, or on counter items that stayed busy (a denial would need them seen without room).
+      Object.keys(reasons).filter(
+        (r) => !['allow', 'quota_exceeded', 'fault:ProvisionedThroughputExceededException', 'fault:ContentionError'].includes(r),
+      ),
     ).toEqual([]);
     expect(shards).toBeLessThanOrEqual(64);
     expect(remaining).toBeLessThanOrEqual(QUOTA - allowed);

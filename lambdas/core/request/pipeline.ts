@@ -42,6 +42,12 @@ export interface PipelineDeps {
 
 /** Decisions made in a row on items that kept changing under the request before it gives up (fail closed). */
 const MAX_ATTEMPTS = 8;
+/**
+ * Time a decision may spend counting again on a hot key's busy counter items (each count up to
+ * 8 steps with pauses) before it fails closed: the whole request must end well within the
+ * authorizer Lambda's 3 s.
+ */
+const BUSY_BUDGET_MS = 1500;
 
 /**
  * What the loop knows of an item: its settings are current (a consistent read, the item a
@@ -172,6 +178,7 @@ export class Pipeline {
     let hooked = hooks.hasPostAuth ? item : undefined;
     // A hot key's session item counts leases, not spent requests: deny on it only once the store has said so.
     let storeSaid = false;
+    const started = performance.now();
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       if (item === undefined && who.pointerPk !== undefined) {
         // The session a pointer named is gone: the key's own item may be another session now
@@ -237,7 +244,8 @@ export class Pipeline {
       if (result.stalePolicies) this.#deps.policies?.forget(item.applyPolicies ?? []); // decided again on the policies as they are
       ({ item, settingsCurrent, countersKnown } = { item: result.current, ...READ });
       countersHint = false;
-      storeSaid = result.stalePolicies !== true && result.busy !== true;
+      if (result.busy && performance.now() - started > BUSY_BUDGET_MS) throw new ContentionError('counter items stayed busy');
+      storeSaid = result.noRoom === true;
       if (item !== undefined) this.#memory.remember(item);
       if (hooked !== undefined && item !== undefined && !sameSettings(hooked, item)) {
         // The settings changed since the postAuth hooks judged them: they judge again.

@@ -13,7 +13,13 @@ export type CountResult =
       readonly current: StoredSession | undefined;
       /** A hot key's leases were taken under newer policies than the request decided under: read them again. */
       readonly stalePolicies?: true;
-      /** A hot key's counter items were busy (throttled, in conflict) at every step: nothing is known of the room left. */
+      /**
+       * A hot key: its session item and enough of its counter items have no room, so a denial
+       * on `current` (whose counts include the leases handed out) is sound. Without it, `current`
+       * is only the key as it is now, to decide again on.
+       */
+      readonly noRoom?: true;
+      /** A hot key's counter items were busy (throttled, in conflict): too few were seen without room to deny on `current`. */
       readonly busy?: true;
     };
 

@@ -186,3 +186,10 @@ export function whenCounterItems(x: UpdateExpression, shards: number): void {
 export function cooled(item: { readonly filledAt?: number } | undefined, nowMs: number): boolean {
   return item?.filledAt !== undefined && nowMs - item.filledAt > COOL_MS;
 }
+
+/** A counter item index at random, avoiding those found busy in this request while others remain. */
+export function pick(shards: number, busy: ReadonlySet<number>): number {
+  const free = Array.from({ length: shards }, (_, index) => index).filter((index) => !busy.has(index));
+  const from = free.length > 0 ? free : Array.from({ length: shards }, (_, index) => index);
+  return from[Math.floor(Math.random() * from.length)]!;
+}

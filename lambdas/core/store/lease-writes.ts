@@ -15,6 +15,7 @@ import {
 } from './counter-items.ts';
 import { isItemThrottle, isThrottlingError, tryElsewhereWhenThrottled } from './dynamo-client.ts';
 import { UpdateExpression } from './expression.ts';
+import { fillSessionExpression, filledCounterItem, type FillPlan } from './fills.ts';
 import type { SettingsGuard, StoredSession } from './item.ts';
 
 /**
@@ -173,6 +174,33 @@ export class LeaseWrites {
   async #getItem(pk: string): Promise<CounterItem | undefined> {
     const out = await this.#client.send(new GetCommand({ TableName: this.#table, Key: { pk }, ConsistentRead: true }));
     return out.Item as CounterItem | undefined;
+  }
+
+  /**
+   * A fill (see `fills.ts`): one transaction that takes `plan`'s leases from the session item
+   * `pk` (under `guard` and lease tag `tag`) and writes them to the counter items `filled`,
+   * each on condition it is exactly as seen. The request is spent on the first of them in the
+   * same write: returns that item as written, and how the transaction went.
+   */
+  fill(
+    pk: string,
+    guard: SettingsGuard,
+    tag: string,
+    plan: FillPlan,
+    windows: readonly LeaseWindow[],
+    filled: readonly { readonly index: number; readonly seen: CounterItem | undefined }[],
+    nowMs: number,
+  ): { first: CounterItem; outcome: Promise<Outcome> } {
+    const items = filled.map((e, ordinal) =>
+      filledCounterItem(counterItemPk(pk, e.index), e.seen, guard, tag, plan.fills, nowMs, ordinal, windows),
+    );
+    const highest = Math.max(...filled.map((e) => e.index));
+    const session = { TableName: this.#table, Key: { pk }, ...fillSessionExpression(guard, tag, highest, plan, nowMs).build() };
+    const outcome = this.transact([
+      { Update: { ...session, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } as Update },
+      ...filled.map((e, i) => ({ Put: { TableName: this.#table, Item: items[i]!, ...unchangedCounterItem(e.seen).build() } })),
+    ]);
+    return { first: items[0]!, outcome };
   }
 
   /** One transaction: `ok`, `busy` (throttled or in conflict: nothing applied), or the write whose condition failed and its item. */

@@ -1,19 +1,18 @@
-import type { DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { CountPlan } from '../limits/limits.ts';
 import type { CounterScope } from '../limits/scope.ts';
 import type { CountResult } from './count-write.ts';
 import {
   cooled,
-  counterItemPk,
   FIRST_COUNTER_ITEMS,
   leaseHasRoom,
   leaseWindows,
+  pick,
   MAX_COUNTER_ITEMS,
-  unchangedCounterItem,
   type CounterItem,
   type LeaseWindow,
 } from './counter-items.ts';
-import { countersSeenOn, fillSessionExpression, filledCounterItem, planFills, type SessionView } from './fills.ts';
+import { countersSeenOn, planFills, type SessionView } from './fills.ts';
 import { guardOf, withCountsOf, type StoredSession } from './item.ts';
 import { LeaseMemory, OncePerKey } from './lease-memory.ts';
 import { olderTag } from './lease-tag.ts';
@@ -37,7 +36,6 @@ const GROW_ATTEMPTS = 10;
  */
 export class Leases {
   readonly #writes: LeaseWrites;
-  readonly #table: string;
   /** What this instance remembers of its hot keys. */
   readonly #memory = new LeaseMemory();
   /** Fills in flight in this instance, by key: the counter items each leaves for other requests. */
@@ -47,7 +45,6 @@ export class Leases {
 
   constructor(client: DynamoDBDocumentClient, table: string) {
     this.#writes = new LeaseWrites(client, table);
-    this.#table = table;
   }
 
   /**
@@ -68,8 +65,6 @@ export class Leases {
     let refill: { index: number; seen: CounterItem | undefined } | undefined;
     const busy = new Set<number>();
     let throttled = 0;
-    /** Steps that met a busy item (throttled, in conflict), learning nothing of the room left. */
-    let busySteps = 0;
     let probes = 0;
     /** Counter items another request of this instance just filled: spent on first. */
     const prefer: number[] = [];
@@ -78,18 +73,31 @@ export class Leases {
     for (let step = 0; step < MAX_STEPS && shards > 0; step++) {
       let index: number;
       let seen: CounterItem | undefined;
+      /** This step's counter item was taken for empty from this instance's memory, not seen. */
+      let unseen = false;
       if (refill !== undefined && refill.index < shards) ({ index, seen } = refill);
       else {
         index = prefer.pop() ?? pick(shards, busy);
         // A counter item this instance has just added does not exist yet: it is filled (blind, like the others
         // added), never spent on first — that spend could only fail, and each failed write uses the item's units.
-        if (!this.#memory.addedOf(pk).has(index)) {
+        unseen = this.#memory.addedOf(pk).has(index);
+        if (!unseen) {
           const spend = await this.#writes.spend(pk, index, guard, tag, windows, nowMs);
           if (spend === 'throttled' || spend === 'conflict') {
             busy.add(index);
-            busySteps++;
-            // Two throttled here double the counter items — unless those this instance added last are not filled yet.
-            if (spend === 'throttled' && ++throttled === 2 && !this.#memory.unfilled(pk, shards))
+            // Two throttled here double the counter items — unless new ones could not be filled: those this
+            // instance added last are still unfilled, or the session item was just seen without room to lease.
+            const fillable = () =>
+              planFills(
+                session,
+                scope,
+                windows,
+                shards,
+                () => true,
+                () => undefined,
+                nowMs,
+              ) !== 'no room';
+            if (spend === 'throttled' && ++throttled === 2 && !this.#memory.unfilled(pk, shards) && fillable())
               shards = (await this.grow(pk, shards)) ?? shards;
             continue;
           }
@@ -137,7 +145,14 @@ export class Leases {
       const seenStart = (w: LeaseWindow) => (typeof seen?.[w.lease.start] === 'number' ? (seen[w.lease.start] as number) : undefined);
       const plan = planFills(session, scope, windows, shards, needs, seenStart, nowMs, 1 + others.length + blind.length);
       // No room: decided on the session item (the request's settings, the counts it was seen with).
-      if (plan === 'no room') return { ok: false, current: session.current ? session.item : withCountsOf(known, session.item) };
+      if (plan === 'no room') {
+        // "Added" is only this instance's memory: another may have filled them since. Spend there before any denial.
+        if (unseen) {
+          this.#memory.forgetAdded(pk);
+          continue;
+        }
+        return this.#unspent(session.current ? session.item : withCountsOf(known, session.item), empties.length, shards);
+      }
       if (plan === 'read') {
         session = this.#memory.saw(pk, await this.#writes.get(pk));
         if (session.item === undefined) return { ok: false, current: undefined };
@@ -153,21 +168,7 @@ export class Leases {
         continue;
       }
       const filled = [{ index, seen }, ...others, ...blind].slice(0, plan.items);
-      const items = filled.map((e, ordinal) =>
-        filledCounterItem(counterItemPk(pk, e.index), e.seen, guard, tag, plan.fills, nowMs, ordinal, windows),
-      );
-      const highest = Math.max(...filled.map((e) => e.index));
-      const filling = this.#writes.transact([
-        {
-          Update: {
-            TableName: this.#table,
-            Key: { pk },
-            ...fillSessionExpression(guard, tag, highest, plan, nowMs).build(),
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          } as Update,
-        },
-        ...filled.map((e, i) => ({ Put: { TableName: this.#table, Item: items[i]!, ...unchangedCounterItem(e.seen).build() } })),
-      ]);
+      const { first, outcome: filling } = this.#writes.fill(pk, guard, tag, plan, windows, filled, nowMs);
       // One fill per key at a time in an instance: every fill is a write of the session item, the one item not spread.
       const others_ = filled.slice(1).map((e) => e.index);
       this.#filling.set(
@@ -185,12 +186,11 @@ export class Leases {
         // Filled now; a fill that did not land (throttled, say) leaves them known not to exist.
         for (const e of filled) added.delete(e.index);
         this.#memory.afterFill(pk, session.item, guard, plan, nowMs);
-        return { ok: true, item: { ...known, ...countersSeenOn(items[0]!, windows), shards } };
+        return { ok: true, item: { ...known, ...countersSeenOn(first, windows), shards } };
       }
       if (outcome === 'busy') {
         // The session item (or a counter item) is throttled: others may have room; if not, a short pause first.
         busy.add(index);
-        busySteps++;
         await pause(step);
         continue;
       }
@@ -206,9 +206,16 @@ export class Leases {
       shards = session.item.shards ?? 0;
       refill = { index, seen };
     }
-    const current = session.current ? session.item : this.#memory.saw(pk, await this.#writes.get(pk)).item;
-    // Every step met a busy item: that says nothing of the room left, so it is no ground for a denial.
-    return busySteps === MAX_STEPS ? { ok: false, current, busy: true } : { ok: false, current };
+    return this.#unspent(session.current ? session.item : this.#memory.saw(pk, await this.#writes.get(pk)).item, empties.length, shards);
+  }
+
+  /**
+   * A request not counted, decided on the session item `current`, whose counts include the
+   * leases handed out: a denial needs {@link PROBES} counter items seen without room (`empties`);
+   * fewer (the others busy: throttled, in conflict) say nothing of the room left — `busy`.
+   */
+  #unspent(current: StoredSession | undefined, empties: number, shards: number): CountResult {
+    return empties < Math.min(PROBES, shards) ? { ok: false, current, busy: true } : { ok: false, current, noRoom: true };
   }
 
   /**
@@ -288,17 +295,7 @@ export class Leases {
   }
 }
 
-type TransactItem = NonNullable<TransactWriteCommand['input']['TransactItems']>[number];
-type Update = TransactItem['Update'];
-
 /** A short random pause, growing with the step: the units of a throttled item come back over a second. */
 function pause(step: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 10 * (step + 1) * (0.5 + Math.random())));
-}
-
-/** A counter item index at random, avoiding those found busy in this request while others remain. */
-function pick(shards: number, busy: ReadonlySet<number>): number {
-  const free = Array.from({ length: shards }, (_, index) => index).filter((index) => !busy.has(index));
-  const from = free.length > 0 ? free : Array.from({ length: shards }, (_, index) => index);
-  return from[Math.floor(Math.random() * from.length)]!;
 }
