@@ -78,13 +78,13 @@ describe('attack6: hot-key writes that land and are answered "throttled"', () =>
       const pk = `key#${keyId}`;
       const pipelines = instances.map((i) => i.pipeline);
       const answers: (Decision | Error)[] = [];
-      answers.push(...(await drive(pipelines, key, 1_500, 3)));
+      for (const answer of await drive(pipelines, key, 1_500, 3)) answers.push(answer);
       const spread = (
         (await admin.doc.send(new GetCommand({ TableName: table.tableName, Key: { pk }, ConsistentRead: true }))).Item as StoredSession
       ).shards;
       // The key cools: its next fill or spend halves its counter items, giving unspent leases back.
       offset += 61_000;
-      answers.push(...(await drive(pipelines, key, 2_000, 3)));
+      for (const answer of await drive(pipelines, key, 2_000, 3)) answers.push(answer);
       const allowed = answers.filter((a) => !(a instanceof Error) && a.allow).length;
       const faults = answers.filter((a) => a instanceof Error).length;
       const after = (await admin.doc.send(new GetCommand({ TableName: table.tableName, Key: { pk }, ConsistentRead: true })))

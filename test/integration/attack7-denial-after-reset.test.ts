@@ -32,14 +32,19 @@ describe('attack7: denials repeated from memory across a reset', () => {
       let resetAt: number | undefined;
       const firstAllow: (number | undefined)[] = [undefined, undefined, undefined];
       let deniedBefore = 0;
+      let answered = 0;
+      let faults = 0;
       const until = Date.now() + 4000;
       const load = Promise.all(
         instances.flatMap(({ pipeline }, i) =>
           Array.from({ length: 3 }, async () => {
             while (Date.now() < until && firstAllow[i] === undefined) {
               const sent = Date.now();
-              const decision = await pipeline.authorize(requestWith(key));
-              if (decision.allow)
+              const decision = await pipeline.authorize(requestWith(key)).catch(() => undefined);
+              answered++;
+              // Failing closed is allowed (a hot key's counter items in conflict under the reset): rare, counted below.
+              if (decision === undefined) faults++;
+              else if (decision.allow)
                 firstAllow[i] ??= resetAt === undefined ? 0 : Date.now() - resetAt; // 0: before the reset answered
               else if (resetAt === undefined || sent < resetAt) deniedBefore++;
             }
@@ -50,9 +55,10 @@ describe('attack7: denials repeated from memory across a reset', () => {
       await instances[0]!.keys.resetQuota(keyId);
       resetAt = Date.now();
       await load;
-      const summary = JSON.stringify({ deniedBefore, firstAllowMsAfterReset: firstAllow });
+      const summary = JSON.stringify({ deniedBefore, answered, faults, firstAllowMsAfterReset: firstAllow });
       console.log(summary);
       expect(deniedBefore, summary).toBeGreaterThan(10);
+      expect(faults, summary).toBeLessThan(answered * 0.05);
       for (const ms of firstAllow) expect(ms, summary).toBeLessThanOrEqual(1000 + 250); // + a loaded machine's request
     }, 20_000);
   }

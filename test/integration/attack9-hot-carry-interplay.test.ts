@@ -193,7 +193,7 @@ describe('attack9: carried leases meet cooling, growing, policy edits and lost a
     const before = await hotAccount(table.doc, table.tableName, pk);
     // The PATCH lands; while its answer is lost, the key is hammered on the version it made.
     lost.arm(async () => {
-      answers.push(...(await drive(pipelines, key, 500, 2)));
+      for (const answer of await drive(pipelines, key, 500, 2)) answers.push(answer);
     });
     const first = await admin.update(keyId, { metaData: { plan: 'gold' } }).catch((error: Error) => error);
     expect(first).toBeInstanceOf(Error);
@@ -201,7 +201,7 @@ describe('attack9: carried leases meet cooling, growing, policy edits and lost a
     const middle = await hotAccount(table.doc, table.tableName, pk);
     // The person sends it again (no If-Match): the key already is as it asks, so it writes nothing.
     await admin.update(keyId, { metaData: { plan: 'gold' } });
-    answers.push(...(await drive(pipelines, key, 1500, 4)));
+    for (const answer of await drive(pipelines, key, 1500, 4)) answers.push(answer);
     const account = await hotAccount(table.doc, table.tableName, pk);
     const summary = JSON.stringify({ before, middle, reasons: reasonsOf(answers), ...account });
     console.log('lost answer', summary);
@@ -216,7 +216,7 @@ describe('attack9: carried leases meet cooling, growing, policy edits and lost a
     const lossy = lossyClient(table.endpoint, {
       commands: ['TransactWriteItemsCommand'],
       between: async () => {
-        answers.push(...(await drive(pipelines, key, 500, 2)));
+        for (const answer of await drive(pipelines, key, 500, 2)) answers.push(answer);
       },
     });
     const answers: Awaited<ReturnType<typeof drive>> = [];
@@ -227,11 +227,11 @@ describe('attack9: carried leases meet cooling, growing, policy edits and lost a
     key = created.key;
     const pk = `key#${created.keyId}`;
     await spreadKey(table.doc, table.tableName, pk, 4);
-    answers.push(...(await drive(pipelines, key, 400, 2)));
+    for (const answer of await drive(pipelines, key, 400, 2)) answers.push(answer);
     const before = await hotAccount(table.doc, table.tableName, pk);
     await admin.update(created.keyId, { metaData: { plan: 'gold' } });
     expect(lossy.lost()).toBe(1);
-    answers.push(...(await drive(pipelines, key, 1500, 4)));
+    for (const answer of await drive(pipelines, key, 1500, 4)) answers.push(answer);
     const account = await hotAccount(table.doc, table.tableName, pk);
     const summary = JSON.stringify({ before, reasons: reasonsOf(answers), ...account });
     console.log('re-sent under its token', summary);
