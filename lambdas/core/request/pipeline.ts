@@ -42,11 +42,7 @@ export interface PipelineDeps {
 
 /** Decisions made in a row on items that kept changing under the request before it gives up (fail closed). */
 const MAX_ATTEMPTS = 8;
-/**
- * Time a decision may spend counting again on a hot key's busy counter items (each count up to
- * 8 steps with pauses) before it fails closed: the whole request must end well within the
- * authorizer Lambda's 3 s.
- */
+/** Time a decision may spend counting again on a hot key's busy counter items before it fails closed (well within a Lambda's 3 s). */
 const BUSY_BUDGET_MS = 1500;
 
 /**
@@ -241,11 +237,15 @@ export class Pipeline {
         this.#memory.remember(result.item);
         return { decision: this.#allow(result.item, verdict, who, nowMs), item: result.item };
       }
+      countersHint = false;
+      storeSaid = result.noRoom === true;
+      if (result.busy) {
+        // Nothing learned (counter items busy): the same item is decided on and counted again, without its counts.
+        if (performance.now() - started > BUSY_BUDGET_MS) throw new ContentionError('counter items stayed busy');
+        continue;
+      }
       if (result.stalePolicies) this.#deps.policies?.forget(item.applyPolicies ?? []); // decided again on the policies as they are
       ({ item, settingsCurrent, countersKnown } = { item: result.current, ...READ });
-      countersHint = false;
-      if (result.busy && performance.now() - started > BUSY_BUDGET_MS) throw new ContentionError('counter items stayed busy');
-      storeSaid = result.noRoom === true;
       if (item !== undefined) this.#memory.remember(item);
       if (hooked !== undefined && item !== undefined && !sameSettings(hooked, item)) {
         // The settings changed since the postAuth hooks judged them: they judge again.

@@ -19,7 +19,7 @@ export type CountResult =
        * is only the key as it is now, to decide again on.
        */
       readonly noRoom?: true;
-      /** A hot key's counter items were busy (throttled, in conflict): too few were seen without room to deny on `current`. */
+      /** A hot key's counter items were busy (throttled, in conflict): nothing learned; `current` is only as last seen, not read. */
       readonly busy?: true;
     };
 

@@ -151,7 +151,8 @@ export class Leases {
           this.#memory.forgetAdded(pk);
           continue;
         }
-        return this.#unspent(session.current ? session.item : withCountsOf(known, session.item), empties.length, shards);
+        if (tooFewSeen(empties.length, shards)) return { ok: false, current: session.item, busy: true };
+        return { ok: false, current: session.current ? session.item : withCountsOf(known, session.item), noRoom: true };
       }
       if (plan === 'read') {
         session = this.#memory.saw(pk, await this.#writes.get(pk));
@@ -206,16 +207,8 @@ export class Leases {
       shards = session.item.shards ?? 0;
       refill = { index, seen };
     }
-    return this.#unspent(session.current ? session.item : this.#memory.saw(pk, await this.#writes.get(pk)).item, empties.length, shards);
-  }
-
-  /**
-   * A request not counted, decided on the session item `current`, whose counts include the
-   * leases handed out: a denial needs {@link PROBES} counter items seen without room (`empties`);
-   * fewer (the others busy: throttled, in conflict) say nothing of the room left — `busy`.
-   */
-  #unspent(current: StoredSession | undefined, empties: number, shards: number): CountResult {
-    return empties < Math.min(PROBES, shards) ? { ok: false, current, busy: true } : { ok: false, current, noRoom: true };
+    if (tooFewSeen(empties.length, shards)) return { ok: false, current: session.item, busy: true };
+    return { ok: false, current: session.current ? session.item : this.#memory.saw(pk, await this.#writes.get(pk)).item, noRoom: true };
   }
 
   /**
@@ -298,4 +291,9 @@ export class Leases {
 /** A short random pause, growing with the step: the units of a throttled item come back over a second. */
 function pause(step: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 10 * (step + 1) * (0.5 + Math.random())));
+}
+
+/** Too few counter items seen without room to deny on the session item (its counts include the leases out): the others busy say nothing. */
+function tooFewSeen(empties: number, shards: number): boolean {
+  return empties < Math.min(PROBES, shards);
 }
