@@ -1,5 +1,6 @@
 import { GetCommand, type DynamoDBDocumentClient, type TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { AlreadyExistsError, ContentionError } from '../model/errors.ts';
+import { keySessionPk } from '../model/keys.ts';
 import { TABLE } from '../model/table.ts';
 import { UpdateExpression } from './expression.ts';
 import type { StoredSession } from './item.ts';
@@ -103,6 +104,26 @@ export function pointerEnds(
     );
     return [{ Delete: { TableName: table, Key: { pk: pointerPk }, ...x.build() } }, pastLifePut(table, pointerPk, lastVersion, now)];
   });
+}
+
+/**
+ * A delete's hold on the keys rotated into the session as it read them (`keyIds`; none: never
+ * rotated): its condition `x` names them, so a rotation landing since refuses it, and the
+ * pointers they have are ended with it (see {@link pointerEnds}).
+ */
+export function keysAsRead(
+  x: UpdateExpression,
+  table: string,
+  pk: string,
+  keyIds: Readonly<Record<string, number>> | undefined,
+  lastVersion: number,
+  now: number,
+): TransactItem[] {
+  x.when('the keys read', keyIds === undefined ? `attribute_not_exists(${x.name('keyIds')})` : `${x.name('keyIds')} = ${x.value(keyIds)}`);
+  const pointers = Object.keys(keyIds ?? {})
+    .map(keySessionPk)
+    .filter((pointerPk) => pointerPk !== pk);
+  return pointerEnds(table, pk, pointers, lastVersion, now);
 }
 
 /**

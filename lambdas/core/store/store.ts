@@ -12,7 +12,7 @@ import { keepsLeases, whenCounterItems } from './counter-items.ts';
 import { isItemThrottle } from './dynamo-client.ts';
 import { counterItemCarries, counterItemDeletes } from './lease-writes.ts';
 import { Leases } from './leases.ts';
-import { createAbovePastLives, pastLifePut, pointerEnds } from './past-lives.ts';
+import { createAbovePastLives, keysAsRead, pastLifePut, pointerEnds } from './past-lives.ts';
 import {
   guardOf,
   namedFields,
@@ -26,7 +26,6 @@ import {
   type StoredSession,
   type WriteGuard,
 } from './item.ts';
-import { keySessionPk } from '../model/keys.ts';
 import { TABLE } from '../model/table.ts';
 
 /** Partition-key prefix of JWT identity sessions, which never get a TTL (see {@link SessionStore.create}). */
@@ -238,25 +237,14 @@ export class SessionStore {
    * the session no longer has. {@link NotFoundError} when there is no such session.
    */
   async delete(pk: string, guard: WriteGuard, lastVersion: number, now: number, keyIds?: Readonly<Record<string, number>>): Promise<void> {
-    const pointers = Object.keys(keyIds ?? {})
-      .map(keySessionPk)
-      .filter((pointerPk) => pointerPk !== pk);
     await revoking(this.#client, guard, (shards) => {
       const x = new UpdateExpression();
       whenGuard(x, guard);
       x.when('a version the record covers', `${x.name('version')} <= ${x.value(lastVersion)}`);
-      x.when(
-        'the keys read',
-        keyIds === undefined ? `attribute_not_exists(${x.name('keyIds')})` : `${x.name('keyIds')} = ${x.value(keyIds)}`,
-      );
+      const ends = keysAsRead(x, this.#table, pk, keyIds, lastVersion, now);
       whenCounterItems(x, shards);
       const session = { Delete: { TableName: this.#table, Key: { pk }, ...x.build() } };
-      return [
-        session,
-        pastLifePut(this.#table, pk, lastVersion, now),
-        ...pointerEnds(this.#table, pk, pointers, lastVersion, now),
-        ...counterItemDeletes(this.#table, pk, shards),
-      ];
+      return [session, pastLifePut(this.#table, pk, lastVersion, now), ...ends, ...counterItemDeletes(this.#table, pk, shards)];
     });
   }
 
