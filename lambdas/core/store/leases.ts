@@ -2,17 +2,9 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { CountPlan } from '../limits/limits.ts';
 import type { CounterScope } from '../limits/scope.ts';
 import type { CountResult } from './count-write.ts';
-import {
-  cooled,
-  FIRST_COUNTER_ITEMS,
-  leaseHasRoom,
-  leaseWindows,
-  pick,
-  MAX_COUNTER_ITEMS,
-  type CounterItem,
-  type LeaseWindow,
-} from './counter-items.ts';
+import { cooled, leaseHasRoom, leaseWindows, pick, type CounterItem, type LeaseWindow } from './counter-items.ts';
 import { countersSeenOn, planFills, type SessionView } from './fills.ts';
+import { fillable, grow, type Grown } from './growth.ts';
 import { guardOf, withCountsOf, type StoredSession } from './item.ts';
 import { LeaseMemory, OncePerKey } from './lease-memory.ts';
 import { olderTag } from './lease-tag.ts';
@@ -24,8 +16,6 @@ const MAX_STEPS = 8;
 const MAX_FILLED = 8;
 /** Counter items a request tries to spend on before it fills one. */
 const PROBES = 3;
-/** Attempts of the write that spreads a key (its session item is throttled when it is needed). */
-const GROW_ATTEMPTS = 10;
 
 /**
  * Counting on a hot key's counter items (see `counter-items.ts` and docs/ARCHITECTURE.md,
@@ -41,7 +31,7 @@ export class Leases {
   /** Fills in flight in this instance, by key: the counter items each leaves for other requests. */
   readonly #filling = new Map<string, Promise<number[]>>();
   readonly #cooling = new OncePerKey<boolean>();
-  readonly #spreading = new OncePerKey<number | undefined>();
+  readonly #spreading = new OncePerKey<Grown>();
 
   constructor(client: DynamoDBDocumentClient, table: string) {
     this.#writes = new LeaseWrites(client, table);
@@ -87,18 +77,16 @@ export class Leases {
             busy.add(index);
             // Two throttled here double the counter items — unless new ones could not be filled: those this
             // instance added last are still unfilled, or the session item was just seen without room to lease.
-            const fillable = () =>
-              planFills(
-                session,
-                scope,
-                windows,
-                shards,
-                () => true,
-                () => undefined,
-                nowMs,
-              ) !== 'no room';
-            if (spend === 'throttled' && ++throttled === 2 && !this.#memory.unfilled(pk, shards) && fillable())
-              shards = (await this.grow(pk, shards)) ?? shards;
+            if (
+              spend === 'throttled' &&
+              ++throttled === 2 &&
+              !this.#memory.unfilled(pk, shards) &&
+              fillable(session, scope, windows, shards, nowMs)
+            ) {
+              const grown = await grow(this.#writes, this.#memory, pk, shards);
+              if (grown === 'gone') return { ok: false, current: undefined };
+              shards = grown ?? shards;
+            }
             continue;
           }
           if (spend.ok) {
@@ -244,38 +232,15 @@ export class Leases {
 
   /**
    * Spreads a key that counts on its session item, once per instance at a time (the
-   * requests that find it throttled together wait for one write); the number of counter
-   * items in force after it, or `undefined` when the session item could not be written.
+   * requests that find it throttled together wait for one write): see `growth.ts`.
    */
-  spread(pk: string): Promise<number | undefined> {
+  spread(pk: string): Promise<Grown> {
     return this.#spreading.run(pk, async () => {
       this.#memory.heat(pk);
-      const shards = await this.grow(pk, 0);
-      if (shards !== undefined && shards > 0) this.#memory.spread(pk);
+      const shards = await grow(this.#writes, this.#memory, pk, 0);
+      if (typeof shards === 'number' && shards > 0) this.#memory.spread(pk);
       return shards;
     });
-  }
-
-  /**
-   * Spreads a key's counters over more counter items: `FIRST_COUNTER_ITEMS` for a key that
-   * counted on its session item, else twice as many (at most `MAX_COUNTER_ITEMS`). One
-   * UpdateItem that only ever raises `shards`, tried again after a short pause while the
-   * session item is throttled; returns the number in force after it, or `undefined` when
-   * the session item could not be written (throttled throughout, or gone).
-   */
-  async grow(pk: string, from: number): Promise<number | undefined> {
-    const to = from === 0 ? FIRST_COUNTER_ITEMS : Math.min(MAX_COUNTER_ITEMS, from * 2);
-    if (to <= from) return from;
-    for (let attempt = 1; attempt <= GROW_ATTEMPTS; attempt++) {
-      const outcome = await this.#writes.raiseShards(pk, to);
-      if (outcome === 'ok') {
-        this.#memory.added(pk, from, to);
-        return to;
-      }
-      if (outcome !== 'busy') return this.#memory.saw(pk, outcome.current).item?.shards ?? (outcome.current === undefined ? undefined : 0);
-      await new Promise((resolve) => setTimeout(resolve, 15 * attempt * (0.5 + Math.random())));
-    }
-    return undefined;
   }
 
   /** The session as requests have used it, for reading only: see `SessionStore.counted`. */

@@ -263,6 +263,7 @@ export class SessionStore {
     if (shards > 0) return this.#leases.count({ ...known, shards }, scope, plan, tag);
     // This instance is spreading the key (its session item was throttled a moment ago): wait for that, not add to it.
     const spreading = this.#leases.heating(known.pk) ? await this.#leases.spread(known.pk) : undefined;
+    if (spreading === 'gone') return { ok: false, current: undefined };
     if (spreading) return this.count({ ...known, shards: spreading }, scope, plan, tag);
     try {
       return await this.#countOn(known, scope, plan);
@@ -271,6 +272,8 @@ export class SessionStore {
       if (!isItemThrottle(error)) throw error;
       // The session item is hot: count on counter items (spreading the key first if no one has).
       const spread = await this.#leases.spread(known.pk);
+      // Deleted meanwhile: the request is answered on the key as it is (none).
+      if (spread === 'gone') return { ok: false, current: undefined };
       if (spread === undefined || spread === 0) throw error;
       return this.count({ ...known, shards: spread }, scope, plan, tag);
     }
