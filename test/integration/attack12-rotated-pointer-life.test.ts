@@ -8,7 +8,10 @@ import { racedAdmin } from '../support/raced-store.ts';
 
 /**
  * Fixed (1): a pointer deleted — by a delete, or by a rotation retiring its key — records the
- * last version read through it beside it, as a deleted session does. (2) stays a known limit.
+ * last version read through it beside it, as a deleted session does. Fixed (2): every write
+ * that moves a session's version (create, change, reset, rotation) also writes its record,
+ * so a session that ends by its TTL, which writes nothing, leaves one
+ * (`test/integration/key-lives-ttl.test.ts` covers it further).
  *
  * Attack: a key's versions go on across its lives only under the partition key the delete
  * wrote its `<pk>#past` beside. Two other ways a key id names a life escape it.
@@ -113,12 +116,10 @@ describe('attack12: lives of a key the past record does not see', () => {
     expect({ stale, quotaMax }).toEqual({ stale: 'VersionConflictError', quotaMax: 7 });
   });
 
-  // Known limit, not fixed (docs/RUNBOOKS.md, "An admin write answered 500 or timed out"): a
-  // session removed by its TTL — `sessionRetentionSeconds` (30 days by default) after it
-  // expired — leaves no record of its last version. Fixing it would write the record with
-  // every change of every key that has `expires` (one more item per transaction); this test
-  // fails for that reason today (`it.fails`): make it an `it` once such a record exists.
-  it.fails('an If-Match read before a key ended by TTL does not hold on the key imported again', async () => {
+  // A session removed by its TTL — `sessionRetentionSeconds` (30 days by default) after it
+  // expired — writes nothing; its record (`<pk>#past`) was written by every write that moved
+  // its version, so the key imported again still starts above the old life.
+  it('an If-Match read before a key ended by TTL does not hold on the key imported again', async () => {
     const key = rawKey();
     const expires = Math.floor(Date.now() / 1000) + 3600;
     const old = await admin.create({ key, quotaMax: 5, quotaRenewalRate: 3600, expires });

@@ -106,8 +106,11 @@ function reasonOf(decision: Decision): string {
   return decision.allow ? 'allowed' : decision.reason;
 }
 
+/** JWT identities' sessions (not the records of their versions, `<pk>#past`, beside each). */
 async function jwtItems(): Promise<Record<string, unknown>[]> {
-  return (await scanAll(table.tableName, table.client)).filter((item) => String(item.pk).startsWith('jwt#'));
+  return (await scanAll(table.tableName, table.client)).filter(
+    (item) => String(item.pk).startsWith('jwt#') && !String(item.pk).endsWith('#past'),
+  );
 }
 
 async function sessionOf(sub: string): Promise<Record<string, unknown> | undefined> {

@@ -1,22 +1,24 @@
-import { GetCommand, type DynamoDBDocumentClient, type TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { AlreadyExistsError, ContentionError } from '../model/errors.ts';
 import { keySessionPk } from '../model/keys.ts';
 import { TABLE } from '../model/table.ts';
 import { UpdateExpression } from './expression.ts';
-import type { StoredSession } from './item.ts';
-import { transactOnce } from './transaction.ts';
+import type { StoredSession, WriteGuard } from './item.ts';
+import { transactOnce, type TransactItem } from './transaction.ts';
 
 /**
- * A key's versions go on across its lives (docs/ARCHITECTURE.md, "Admin writes"): deleting a
- * session leaves, in the delete's transaction, an item beside it (`<pk>#past`) holding the
- * last version of the life deleted, and a session created under the same partition key
- * starts one above it. So an `If-Match` read in one life never holds in the next: a DELETE
- * re-sent after its answer was lost finds the identity's new session at a version the old
- * one never had (409), instead of deleting it too. The item holds nothing else, is never
- * read on a request's path, and goes after {@link PAST_LIFE_TTL_SECONDS}.
+ * A key's versions go on across its lives (docs/ARCHITECTURE.md, "The writes"): an item
+ * beside each session (`<pk>#past`, the record) holds a version at least as high as any the
+ * session has had, and a session created under the same partition key starts one above it.
+ * So an `If-Match` read in one life never holds in the next: a DELETE re-sent after its
+ * answer was lost finds the identity's new session at a version the old one never had (409),
+ * instead of deleting it too. Every write that makes or moves a version writes the record in
+ * its own transaction: a create (its version), a change (the version it moves to), a delete
+ * (the last version its life can have reached). So the record is right however the session
+ * ends — by a delete, or by DynamoDB's TTL, which writes nothing. It lives as long as the
+ * session (its TTL follows the session's) and {@link PAST_LIFE_TTL_SECONDS} more, and is
+ * never read on a request's path.
  */
-
-type TransactItem = NonNullable<TransactWriteCommand['input']['TransactItems']>[number];
 
 /** How long the last version of a deleted life is kept (400 days): a re-send later than that may meet a new life at a version the old one had. */
 export const PAST_LIFE_TTL_SECONDS = 400 * 86_400;
@@ -47,7 +49,8 @@ export async function createAbovePastLives(
   let past = versionOf(read.Item);
   for (let attempt = 1; attempt <= CREATE_ATTEMPTS; attempt++) {
     const { item, put } = build(past + 1);
-    const moved = await transactOnce(client, [put, pastLifeCheck(table, pk, past)], (current, index) => {
+    const record = recordOfCreate(table, pk, past, item);
+    const moved = await transactOnce(client, [put, record], (current, index) => {
       if (index === 0) throw new AlreadyExistsError('a session already exists for this key', current);
       throw new PastLifeMoved(versionOf(current));
     }).then(
@@ -127,14 +130,38 @@ export function keysAsRead(
 }
 
 /**
- * The check of a create's transaction: the past lives are as the create read them (none, or
- * the same last version), so no life created and deleted meanwhile shares its versions.
+ * The record's write in a create's transaction: on condition that the past lives are as the
+ * create read them (none, or the same last version), so that no life created and deleted
+ * meanwhile shares its versions, it takes the new life's version and TTL.
  */
-function pastLifeCheck(table: string, pk: string, seen: number): TransactItem {
+function recordOfCreate(table: string, pk: string, seen: number, item: StoredSession): TransactItem {
   const x = new UpdateExpression();
   x.when(
     'no life deleted since the read',
     seen === 0 ? `attribute_not_exists(${x.name('pk')})` : `${x.name('version')} = ${x.value(seen)}`,
   );
-  return { ConditionCheck: { TableName: table, Key: { pk: pastLifePk(pk) }, ...x.build() } as TransactItem['ConditionCheck'] };
+  x.set('version', item.version);
+  recordTtl(x, (item as unknown as Record<string, number | undefined>)[TABLE.ttlAttribute] ?? null);
+  return { Update: { TableName: table, Key: { pk: pastLifePk(pk) }, ...x.build() } as TransactItem['Update'] };
+}
+
+/**
+ * The record's write in a change's transaction: the version the change moves the session
+ * to — one above the guard's, or, for a change that names none (a reset), one above the
+ * record's own, which holds the session's — and the TTL the change gives the session
+ * (`sessionTtl`: `null` none, `undefined` left as it is). A session created before records
+ * were kept gets its record from its first change that names a version.
+ */
+export function recordOfChange(table: string, pk: string, guard: WriteGuard, sessionTtl: number | null | undefined): TransactItem {
+  const x = new UpdateExpression();
+  if (guard.version !== undefined) x.set('version', guard.version + 1);
+  else x.setTo('version', `if_not_exists(${x.name('version')}, ${x.value(0)}) + ${x.value(1)}`);
+  if (sessionTtl !== undefined) recordTtl(x, sessionTtl);
+  return { Update: { TableName: table, Key: { pk: pastLifePk(pk) }, ...x.build() } as TransactItem['Update'] };
+}
+
+/** The record outlives a session with a TTL by {@link PAST_LIFE_TTL_SECONDS}; one without lives as long as it. */
+function recordTtl(x: UpdateExpression, sessionTtl: number | null): void {
+  if (sessionTtl === null) x.remove(TABLE.ttlAttribute);
+  else x.set(TABLE.ttlAttribute, sessionTtl + PAST_LIFE_TTL_SECONDS);
 }

@@ -1,18 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { TransactionConflictException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, type TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { CountPlan } from '../limits/limits.ts';
 import type { CounterScope } from '../limits/scope.ts';
 import { AlreadyExistsError, NotFoundError, VersionConflictError } from '../model/errors.ts';
 import { countWrite, type CountResult } from './count-write.ts';
-import { backOff, conflict, CONFLICT_ATTEMPTS, holds, revoking } from './transaction.ts';
+import { backOff, conflict, CONFLICT_ATTEMPTS, holds, revoking, type TransactItem } from './transaction.ts';
 import { UpdateExpression } from './expression.ts';
 import { sessionIndexKind } from './kind-index.ts';
 import { keepsLeases, whenCounterItems } from './counter-items.ts';
 import { isItemThrottle } from './dynamo-client.ts';
 import { counterItemCarries, counterItemDeletes } from './lease-writes.ts';
 import { Leases } from './leases.ts';
-import { createAbovePastLives, keysAsRead, pastLifePut, pointerEnds } from './past-lives.ts';
+import { createAbovePastLives, keysAsRead, pastLifePut, pointerEnds, recordOfChange } from './past-lives.ts';
 import {
   guardOf,
   namedFields,
@@ -30,8 +30,6 @@ import { TABLE } from '../model/table.ts';
 
 /** Partition-key prefix of JWT identity sessions, which never get a TTL (see {@link SessionStore.create}). */
 const JWT_PREFIX = 'jwt#';
-
-type TransactItem = NonNullable<TransactWriteCommand['input']['TransactItems']>[number];
 
 /** Whether a change under `guard` keeps the leases: see `keepsLeases`; only a change that names the version it moves from. */
 function keeps(guard: WriteGuard, change: SessionChange): guard is WriteGuard & { readonly version: number } {
@@ -154,7 +152,8 @@ export class SessionStore {
       const x = this.#changeExpression(pk, guard, change, now);
       whenCounterItems(x, shards);
       const update = { TableName: this.#table, Key: { pk }, ...x.build() } as TransactItem['Update'];
-      return [{ Update: update }, ...this.#counterItems(pk, guard, change, shards, now)];
+      const record = recordOfChange(this.#table, pk, guard, this.#ttlAfter(pk, change));
+      return [{ Update: update }, record, ...this.#counterItems(pk, guard, change, shards, now)];
     });
     return true;
   }
@@ -182,13 +181,17 @@ export class SessionStore {
       if (value === null) x.remove(field);
       else x.set(field, value);
     }
-    const expires = change.settings?.expires;
-    if (expires !== undefined && !pk.startsWith(JWT_PREFIX)) {
-      const ttl = this.#ttl(expires)[TABLE.ttlAttribute];
-      if (ttl === undefined) x.remove(TABLE.ttlAttribute);
-      else x.set(TABLE.ttlAttribute, ttl);
-    }
+    const ttl = this.#ttlAfter(pk, change);
+    if (ttl === null) x.remove(TABLE.ttlAttribute);
+    else if (ttl !== undefined) x.set(TABLE.ttlAttribute, ttl);
     return x;
+  }
+
+  /** The TTL a change gives the session: `null` none, `undefined` left as it is (it names no `expires`, or a JWT identity's, which has none). */
+  #ttlAfter(pk: string, change: SessionChange): number | null | undefined {
+    const expires = change.settings?.expires;
+    if (expires === undefined || pk.startsWith(JWT_PREFIX)) return undefined;
+    return this.#ttl(expires)[TABLE.ttlAttribute] ?? null;
   }
 
   /**
@@ -217,6 +220,7 @@ export class SessionStore {
         return [
           { Update: update },
           { Put: put },
+          recordOfChange(this.#table, pk, guard, this.#ttlAfter(pk, change)),
           // A retired key's id answered versions up to this rotation's: a key imported under it later starts above.
           ...pointerEnds(this.#table, pk, retired, guard.version + 1, now),
           ...this.#counterItems(pk, guard, change, shards, now),

@@ -145,10 +145,10 @@ describe('createAdminHandler', () => {
 
       const puts = transactItems();
       expect(puts).toHaveLength(1);
-      // With the session, the check that no life of the key was deleted since its past lives were read.
-      expect(ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems![1]!.ConditionCheck!.Key).toEqual({
-        pk: `key#${keyId}#past`,
-      });
+      // With the session, its record (`#past`): the new version, on condition that no life of the key was deleted since it was read.
+      const record = ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems![1]!.Update!;
+      expect(record.Key).toEqual({ pk: `key#${keyId}#past` });
+      expect(Object.values(record.ExpressionAttributeValues ?? {})).toContain(1);
       const input = puts[0]!.Put!;
       expect(input.TableName).toBe(TABLE);
       expect(input.Item).toMatchObject({ pk: `key#${keyId}`, keyId });
