@@ -90,10 +90,16 @@ export const INJECTED_BUGS: readonly InjectedBug[] = [
   },
   {
     name: 'past-lives-forgotten',
-    what: "a delete does not record its life's last version: a key created again starts at version 1, and an If-Match of the old life holds on it",
+    what: "no write keeps the record of a key's versions: a key created again starts at version 1, and an If-Match of the old life holds on it",
     installOnAdmin: (client) =>
-      rewriteTransactions(client, 'historyPastLivesForgotten', (items) =>
-        items.filter((item) => item.Put === undefined || !pkOf(item.Put.Item).endsWith('#past')),
+      rewriteTransactions(client, 'historyPastLivesForgotten', (items) => items.filter((item) => !recordPk(item).endsWith('#past'))),
+  },
+  {
+    name: 'ttl-record-forgotten',
+    what: 'only a delete records the versions of a life (creates and changes do not): a key ended by its TTL is created again at a version its old life had',
+    installOnAdmin: (client) =>
+      rewriteTransactions(client, 'historyTtlRecordForgotten', (items) =>
+        items.filter((item) => item.Update === undefined || !recordPk(item).endsWith('#past')),
       ),
   },
 ];
@@ -174,6 +180,12 @@ function rewriteTransactions(client: DynamoDBClient, name: string, rewrite: (ite
     },
     { step: 'initialize', name, priority: 'low', override: true },
   );
+}
+
+/** The partition key a transaction's write is on. */
+function recordPk(item: TransactItem): string {
+  const write = item.Put ?? item.Update ?? item.Delete ?? item.ConditionCheck;
+  return pkOf(write?.Item ?? write?.Key);
 }
 
 function pkOf(key: unknown): string {

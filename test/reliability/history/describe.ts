@@ -54,7 +54,8 @@ export function describeOp(op: Op, instances: number): string {
       );
     case 'recreate':
       return (
-        `${op.resetInFlight ? 'POST reset-quota held after its read; ' : ''}DELETE key${op.resendDelete ? ' (If-Match: the version read)' : ''}; ` +
+        `${op.resetInFlight ? 'POST reset-quota held after its read; ' : ''}${op.byTtl ? 'the key ends by its TTL' : 'DELETE key'}` +
+        `${op.resendDelete ? ` (a DELETE${op.byTtl ? ' later' : ''} with If-Match: the version read)` : ''}; ` +
         `create it again (same key): ${describeKey(op.key)}; batch [${describeRequests(op.between, instances)}]` +
         `${op.resendDelete ? '; the same DELETE sent again' : ''}${op.resetInFlight ? '; the reset let go' : ''}; batch [${describeRequests(op.after, instances)}]`
       );

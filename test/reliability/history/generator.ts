@@ -100,6 +100,8 @@ export type Op =
   | {
       readonly kind: 'recreate';
       readonly key: KeySpec;
+      /** The old key ends by its TTL (DynamoDB deletes the session item and writes nothing else) instead of a DELETE. */
+      readonly byTtl?: boolean;
       readonly resetInFlight: boolean;
       readonly resendDelete?: boolean;
       readonly between: readonly RequestSpec[];
@@ -242,6 +244,7 @@ const clockArb: fc.Arbitrary<ClockStep> = weighted<ClockStep>(
 const recreateArb: fc.Arbitrary<Op> = fc.record({
   kind: fc.constant('recreate' as const),
   key: keyArb,
+  byTtl: weighted([3, fc.constant(false)], [1, fc.constant(true)]),
   resetInFlight: weighted([3, fc.constant(true)], [1, fc.constant(false)]),
   resendDelete: fc.boolean(),
   between: requestsArb(0),

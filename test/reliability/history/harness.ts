@@ -8,10 +8,11 @@
  */
 import { emptyStats, type HistoryStats } from './stats.ts';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { KeyService } from '../../../lambdas/admin/key-service.ts';
 import { createJwtVerifier } from '../../../lambdas/core/jwt/jwt.ts';
 import { ConfigSchema, validate } from '../../../lambdas/core/model/config.ts';
+import { keySessionPk } from '../../../lambdas/core/model/keys.ts';
 import { silentLog } from '../../../lambdas/core/model/log.ts';
 import { PolicyStore } from '../../../lambdas/core/policies/policy-store.ts';
 import { jwtSessionPk } from '../../../lambdas/core/request/identify.ts';
@@ -373,7 +374,7 @@ export async function runHistory(spec: HistorySpec, rig: Rig, serial: number): P
           () => undefined,
         )
       : undefined;
-    const deleted = await deleteKey(readBefore);
+    const deleted = op.byTtl ? await endByTtl() : await deleteKey(readBefore);
     const created = await admin.createKey(op.key, key.key).then(
       (k) => ({ ok: true as const, key: k }),
       (error: { code?: string; name?: string }) => ({ ok: false as const, error: error.code ?? error.name ?? 'Error' }),
@@ -447,6 +448,13 @@ export async function runHistory(spec: HistorySpec, rig: Rig, serial: number): P
       const e = error as { code?: string; name?: string };
       return `failed (${e.code ?? e.name ?? 'Error'})`;
     }
+  }
+
+  /** What DynamoDB's TTL does to a session past `expires` + retention: the item goes, nothing else is written (its counter items stay). */
+  async function endByTtl(): Promise<string> {
+    await adminDoc.send(new DeleteCommand({ TableName: tableName, Key: { pk: keySessionPk(key.keyId) } }));
+    stats.ttlEnds += 1;
+    return 'ended by TTL';
   }
 
   function countAdmin(kind: string, lostAnswers: number, twoPolicies: boolean): void {

@@ -150,7 +150,7 @@ describe('the counting model, checked by random histories on DynamoDB Local', ()
     `${counts.authorizations} authorizations in ${counts.batches} batches (${counts.cleanBatches} predicted exactly; ${counts.jwtAuthorizations} by a JWT identity, ` +
     `${counts.hookRequests} asking a hook to write limits, ${counts.scopedAllows} allowed in a per-API scope), ` +
     `${counts.policyWrites} policy writes, ${counts.twoPolicyKeys} keys given two policies, ${counts.scopeWrites} per-API limit writes, ` +
-    `${counts.resets} resets, ${counts.recreations} re-creations (${counts.heldResets} under a reset in flight, ${counts.resentDeletes} deletes re-sent), ` +
+    `${counts.resets} resets, ${counts.recreations} re-creations (${counts.heldResets} under a reset in flight, ${counts.resentDeletes} deletes re-sent, ${counts.ttlEnds} ended by TTL), ` +
     `${counts.lostAdminAnswers} lost admin/policy answers of ${totals.lostAnswers} lost answers, ${totals.requests} DynamoDB requests, ` +
     `${counts.hotHistories} histories under a throughput ceiling (${counts.spreadHistories} with a spread key, at most ${totals.mostCounterItems} counter items; ` +
     `${counts.spreads} spreads, ${counts.growths} growths, ${counts.shrinks} shrinks seen; ${rig?.hot.throttled ?? 0} requests throttled, ${counts.hotFaults} failed closed), ` +

@@ -14,6 +14,8 @@ export interface HistoryStats {
   recreations: number;
   /** DELETEs re-sent with the If-Match of the life they deleted, after it was created again. */
   resentDeletes: number;
+  /** Keys ended by their TTL (the session item deleted, nothing else written) before being created again. */
+  ttlEnds: number;
   heldResets: number;
   lostAdminAnswers: number;
   /** Histories under a throughput ceiling, those where a key spread, and what their keys did (read after batches). */
@@ -49,6 +51,7 @@ export function emptyStats(): HistoryStats {
     resets: 0,
     recreations: 0,
     resentDeletes: 0,
+    ttlEnds: 0,
     heldResets: 0,
     lostAdminAnswers: 0,
     hotHistories: 0,
