@@ -10,8 +10,8 @@ const BUSY_BUDGET_MS = 1500;
  * Attack: the busy budget (1.5 s) is checked only after a count returns, and one count can
  * itself last most of a second: two throttled spends grow the key, and the growth is an
  * UpdateItem of the session item tried up to 10 times with pauses (15 ms × attempt, ±50 %).
- * A spread key (quota 100,000: room left to lease; its counter items holding leases) whose counter items and session
- * item are all item-throttled for the whole request: each count meets two throttled spends,
+ * A spread key (quota 100,000: room left to lease; its counter items holding leases) whose
+ * counter items and session item are all item-throttled for the whole request: each count meets two throttled spends,
  * tries to grow for ~0.8 s, fails, and returns `busy`; the request counts again until the
  * budget is found spent. How long after it started does it fail closed?
  * Observed: with the pauses drawn at random (7 runs), ContentionError "counter items stayed
