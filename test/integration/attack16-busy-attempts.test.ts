@@ -7,6 +7,8 @@ import { throttleAttempts, type ThrottleKind } from '../support/throttles.ts';
 const BUSY_BUDGET_MS = 1500;
 
 /**
+ * Fixed: busy counts no longer use up the pipeline's decisions; they pause (15 ms, doubling each time) and are bounded by the budget alone.
+ *
  * Attack: the busy path counts again "for up to 1.5 s, then fails closed" — but each count
  * again is also one of the pipeline's 8 attempts (MAX_ATTEMPTS, meant for writes in conflict).
  * A hot key with plenty of room (quota 1000, 8 counter items holding leases) whose counter

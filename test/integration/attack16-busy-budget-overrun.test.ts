@@ -7,6 +7,8 @@ import { throttleAttempts } from '../support/throttles.ts';
 const BUSY_BUDGET_MS = 1500;
 
 /**
+ * Fixed: a count takes no step past the budget, and a growth is tried twice (spreading still about a second).
+ *
  * Attack: the busy budget (1.5 s) is checked only after a count returns, and one count can
  * itself last most of a second: two throttled spends grow the key, and the growth is an
  * UpdateItem of the session item tried up to 10 times with pauses (15 ms × attempt, ±50 %).

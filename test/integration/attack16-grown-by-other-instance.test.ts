@@ -4,6 +4,8 @@ import { pipelineOn, requestWith } from '../support/pipeline.ts';
 import { throttleAttempts } from '../support/throttles.ts';
 
 /**
+ * Fixed: the growth reads the session item first when this instance's view of it is older than half a second (growth.ts, `roomToGrow`).
+ *
  * Attack: attack15-grown-no-room with the growth coming from an instance whose memory of the
  * session item is not fresh. A hot key's whole quota (80) is leased out to its 8 counter items
  * by instance A. Then counter items 0-7 are item-throttled for one request of another instance:

@@ -5,6 +5,8 @@ import { createTestTable, lambdaClient, type TestTable } from '../support/dynamo
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
 
 /**
+ * Fixed: after a busy count the item is no longer current: a denial is made only on the item read again.
+ *
  * Attack: after a busy count the pipeline decides again on the session item it read before,
  * with the clock read again — so a check that depends on time (expiry) is made on settings
  * that may have changed meanwhile, and its denial is returned as if on a current item. A hot

@@ -13,6 +13,7 @@ import { isKeyPointer, keyAccepted, type StoredSession } from '../store/item.ts'
 import { leaseTag } from '../store/lease-tag.ts';
 import type { SessionStore } from '../store/store.ts';
 import type { AuthRequest } from './auth-request.ts';
+import { BusyBudget } from './busy-budget.ts';
 import { decide } from './decide.ts';
 import { DENIAL_MEMORY_MS, DenialMemory } from './denial-memory.ts';
 import { allowContext, deny, pluginDeny, RESERVED_CONTEXT, type Decision, type Denial } from './decision.ts';
@@ -40,10 +41,8 @@ export interface PipelineDeps {
   readonly denialMemoryMs?: number;
 }
 
-/** Decisions made in a row on items that kept changing under the request before it gives up (fail closed). */
+/** Decisions made in a row on items that kept changing under the request before it gives up (fail closed); busy counts aside. */
 const MAX_ATTEMPTS = 8;
-/** Time a decision may spend counting again on a hot key's busy counter items before it fails closed (well within a Lambda's 3 s). */
-const BUSY_BUDGET_MS = 1500;
 
 /**
  * What the loop knows of an item: its settings are current (a consistent read, the item a
@@ -174,7 +173,7 @@ export class Pipeline {
     let hooked = hooks.hasPostAuth ? item : undefined;
     // A hot key's session item counts leases, not spent requests: deny on it only once the store has said so.
     let storeSaid = false;
-    const started = performance.now();
+    const busy = new BusyBudget();
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       if (item === undefined && who.pointerPk !== undefined) {
         // The session a pointer named is gone: the key's own item may be another session now
@@ -232,7 +231,7 @@ export class Pipeline {
       // A used-up key, hammered: this instance repeats its denial for up to half a second instead of writing.
       const repeated = this.#denials.get(item, verdict.governing.scope, nowMs);
       if (repeated !== undefined) return { decision: repeated };
-      const result = await store.count(item, verdict.governing.scope, verdict.plan, leaseTag(policies));
+      const result = await store.count(item, verdict.governing.scope, verdict.plan, leaseTag(policies), busy.until);
       if (result.ok) {
         this.#memory.remember(result.item);
         return { decision: this.#allow(result.item, verdict, who, nowMs), item: result.item };
@@ -240,8 +239,11 @@ export class Pipeline {
       countersHint = false;
       storeSaid = result.noRoom === true;
       if (result.busy) {
-        // Nothing learned (counter items busy): the same item is decided on and counted again, without its counts.
-        if (performance.now() - started > BUSY_BUDGET_MS) throw new ContentionError('counter items stayed busy');
+        // Nothing learned (counter items busy): counted again after a pause, within the busy budget (not the attempts), on
+        // the same item, no longer current: it may allow (the count checks its version); a denial reads first.
+        await busy.wait();
+        settingsCurrent = false;
+        attempt--;
         continue;
       }
       if (result.stalePolicies) this.#deps.policies?.forget(item.applyPolicies ?? []); // decided again on the policies as they are

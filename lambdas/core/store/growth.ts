@@ -2,7 +2,7 @@ import type { CounterScope } from '../limits/scope.ts';
 import { FIRST_COUNTER_ITEMS, MAX_COUNTER_ITEMS, type LeaseWindow } from './counter-items.ts';
 import { planFills, type SessionView } from './fills.ts';
 import type { LeaseMemory } from './lease-memory.ts';
-import type { LeaseWrites } from './lease-writes.ts';
+import { isBusy, type LeaseWrites } from './lease-writes.ts';
 
 /**
  * How a hot key gets more counter items (docs/ARCHITECTURE.md, "Hot keys"): when it spreads
@@ -10,8 +10,10 @@ import type { LeaseWrites } from './lease-writes.ts';
  * request, and new ones could be filled).
  */
 
-/** Attempts of the write that spreads a key (its session item is throttled when it is needed). */
-const GROW_ATTEMPTS = 10;
+/** Attempts of the write that spreads a key (its session item is throttled when it is needed: the key has nowhere else to count). */
+const SPREAD_ATTEMPTS = 10;
+/** Attempts of the write that grows a spread key: its requests count on the items it has meanwhile, and the next two throttled try again. */
+const GROW_ATTEMPTS = 2;
 
 /** The counter items in force after a growth; `'gone'`: the key was deleted; `undefined`: its session item stayed throttled. */
 export type Grown = number | 'gone' | undefined;
@@ -20,14 +22,16 @@ export type Grown = number | 'gone' | undefined;
  * Spreads a key's counters over more counter items: `FIRST_COUNTER_ITEMS` for a key that
  * counted on its session item, else twice as many (at most `MAX_COUNTER_ITEMS`). One
  * UpdateItem that only ever raises `shards`, tried again after a short pause while the
- * session item is throttled; returns the number in force after it, `'gone'` when the key
- * no longer exists (deleted meanwhile: an answer, not a fault), or `undefined` when the
- * session item stayed throttled. What was added is remembered in `memory` (filled blind).
+ * session item is throttled (not past `until`, a `performance.now()` time); returns the
+ * number in force after it, `'gone'` when the key no longer exists (deleted meanwhile: an
+ * answer, not a fault), or `undefined` when the session item stayed throttled. What was
+ * added is remembered in `memory` (filled blind).
  */
-export async function grow(writes: LeaseWrites, memory: LeaseMemory, pk: string, from: number): Promise<Grown> {
+export async function grow(writes: LeaseWrites, memory: LeaseMemory, pk: string, from: number, until = Infinity): Promise<Grown> {
   const to = from === 0 ? FIRST_COUNTER_ITEMS : Math.min(MAX_COUNTER_ITEMS, from * 2);
   if (to <= from) return from;
-  for (let attempt = 1; attempt <= GROW_ATTEMPTS; attempt++) {
+  const attempts = from === 0 ? SPREAD_ATTEMPTS : GROW_ATTEMPTS;
+  for (let attempt = 1; attempt <= attempts && performance.now() < until; attempt++) {
     const outcome = await writes.raiseShards(pk, to);
     if (outcome === 'ok') {
       memory.added(pk, from, to);
@@ -39,23 +43,47 @@ export async function grow(writes: LeaseWrites, memory: LeaseMemory, pk: string,
   return undefined;
 }
 
-/** Whether a fill could lease anything on the session item as seen: new counter items could be filled (else growing only adds empty ones). */
-export function fillable(
+/** What a growth is judged on: the request's windows, the key's counter items, and its time. */
+export interface GrowthContext {
+  readonly scope: CounterScope;
+  readonly windows: readonly LeaseWindow[];
+  readonly shards: number;
+  readonly nowMs: number;
+}
+
+/**
+ * Whether new counter items could be filled (else growing only adds empty ones, and requests
+ * that try three of them are denied while the old ones still hold leases), judged on the
+ * session item as seen moments ago or, failing that, as read now: growth is rare, and its
+ * read is the one that keeps a fully leased key from growing. A throttled read says no (the
+ * next two throttled spends ask again). Returns the view judged on, which the request goes
+ * on with (the session item may be gone: `item` undefined).
+ */
+export async function roomToGrow(
+  writes: LeaseWrites,
+  memory: LeaseMemory,
+  pk: string,
   session: SessionView,
-  scope: CounterScope,
-  windows: readonly LeaseWindow[],
-  shards: number,
-  nowMs: number,
-): boolean {
-  return (
-    planFills(
-      session,
-      scope,
-      windows,
-      shards,
-      () => true,
-      () => undefined,
-      nowMs,
-    ) !== 'no room'
+  at: GrowthContext,
+): Promise<{ readonly room: boolean; readonly session: SessionView }> {
+  let view = session;
+  if (!view.current && view.fresh !== true) {
+    try {
+      view = memory.saw(pk, await writes.get(pk));
+    } catch (error) {
+      if (isBusy(error)) return { room: false, session };
+      throw error;
+    }
+  }
+  if (view.item === undefined) return { room: false, session: view };
+  const plan = planFills(
+    view,
+    at.scope,
+    at.windows,
+    at.shards,
+    () => true,
+    () => undefined,
+    at.nowMs,
   );
+  return { room: typeof plan === 'object', session: view };
 }

@@ -4,7 +4,7 @@ import type { CounterScope } from '../limits/scope.ts';
 import type { CountResult } from './count-write.ts';
 import { cooled, leaseHasRoom, leaseWindows, pick, type CounterItem, type LeaseWindow } from './counter-items.ts';
 import { countersSeenOn, planFills, type SessionView } from './fills.ts';
-import { fillable, grow, type Grown } from './growth.ts';
+import { grow, roomToGrow, type Grown } from './growth.ts';
 import { guardOf, withCountsOf, type StoredSession } from './item.ts';
 import { LeaseMemory, OncePerKey } from './lease-memory.ts';
 import { olderTag } from './lease-tag.ts';
@@ -42,9 +42,10 @@ export class Leases {
    * `shards`) in `scope` as `plan` says, under lease tag `tag`. A fill is planned on what
    * this instance last saw of the session item (its condition checks the rest: a failed one
    * returns the item as it is); counter items found throttled are left for others, and two
-   * in one request double the key's counter items.
+   * in one request double the key's counter items. No step starts past `until` (a
+   * `performance.now()` time: the decision's budget).
    */
-  async count(known: StoredSession, scope: CounterScope, plan: CountPlan, tag: string): Promise<CountResult> {
+  async count(known: StoredSession, scope: CounterScope, plan: CountPlan, tag: string, until = Infinity): Promise<CountResult> {
     const guard = guardOf(known);
     const windows = leaseWindows(scope, plan);
     const { nowMs } = plan;
@@ -60,7 +61,7 @@ export class Leases {
     const prefer: number[] = [];
     /** Counter items found without room in this request (each as seen). */
     const empties: { index: number; seen: CounterItem | undefined }[] = [];
-    for (let step = 0; step < MAX_STEPS && shards > 0; step++) {
+    for (let step = 0; step < MAX_STEPS && shards > 0 && performance.now() < until; step++) {
       let index: number;
       let seen: CounterItem | undefined;
       /** This step's counter item was taken for empty from this instance's memory, not seen. */
@@ -76,14 +77,12 @@ export class Leases {
           if (spend === 'throttled' || spend === 'conflict') {
             busy.add(index);
             // Two throttled here double the counter items — unless new ones could not be filled: those this
-            // instance added last are still unfilled, or the session item was just seen without room to lease.
-            if (
-              spend === 'throttled' &&
-              ++throttled === 2 &&
-              !this.#memory.unfilled(pk, shards) &&
-              fillable(session, scope, windows, shards, nowMs)
-            ) {
-              const grown = await grow(this.#writes, this.#memory, pk, shards);
+            // instance added last are still unfilled, or the session item has no room to lease.
+            if (spend === 'throttled' && ++throttled === 2 && !this.#memory.unfilled(pk, shards)) {
+              const judged = await roomToGrow(this.#writes, this.#memory, pk, session, { scope, windows, shards, nowMs });
+              session = judged.session;
+              if (session.current && session.item === undefined) return { ok: false, current: undefined };
+              const grown = judged.room ? await grow(this.#writes, this.#memory, pk, shards, until) : undefined;
               if (grown === 'gone') return { ok: false, current: undefined };
               shards = grown ?? shards;
             }

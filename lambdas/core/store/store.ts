@@ -259,16 +259,17 @@ export class SessionStore {
    * came from; see `leases.ts`). A count on the session item that DynamoDB throttles spreads
    * the key over counter items and is counted there. A count that meets a change's
    * transaction in flight (`TransactionConflictException`: nothing applied) is sent again
-   * after a short pause, a few times, and then reports the item as it is.
+   * after a short pause, a few times, and then reports the item as it is. A hot key's count
+   * takes no step past `until` (a `performance.now()` time).
    */
-  async count(known: StoredSession, scope: CounterScope, plan: CountPlan, tag = ''): Promise<CountResult> {
+  async count(known: StoredSession, scope: CounterScope, plan: CountPlan, tag = '', until = Infinity): Promise<CountResult> {
     // A key this instance has seen spread (by another request, since `known` was remembered) counts on its counter items.
     const shards = Math.max(known.shards ?? 0, this.#leases.shardsOf(known.pk));
-    if (shards > 0) return this.#leases.count({ ...known, shards }, scope, plan, tag);
+    if (shards > 0) return this.#leases.count({ ...known, shards }, scope, plan, tag, until);
     // This instance is spreading the key (its session item was throttled a moment ago): wait for that, not add to it.
     const spreading = this.#leases.heating(known.pk) ? await this.#leases.spread(known.pk) : undefined;
     if (spreading === 'gone') return { ok: false, current: undefined };
-    if (spreading) return this.count({ ...known, shards: spreading }, scope, plan, tag);
+    if (spreading) return this.count({ ...known, shards: spreading }, scope, plan, tag, until);
     try {
       return await this.#countOn(known, scope, plan);
     } catch (error) {
@@ -279,7 +280,7 @@ export class SessionStore {
       // Deleted meanwhile: the request is answered on the key as it is (none).
       if (spread === 'gone') return { ok: false, current: undefined };
       if (spread === undefined || spread === 0) throw error;
-      return this.count({ ...known, shards: spread }, scope, plan, tag);
+      return this.count({ ...known, shards: spread }, scope, plan, tag, until);
     }
   }
 

@@ -368,18 +368,18 @@ export async function runHistory(spec: HistorySpec, rig: Rig, serial: number): P
     const reset = held ? admin.run({ kind: 'reset' }, model.settings, key.keyId) : undefined;
     const parked = held !== undefined && reset !== undefined ? await Promise.race([held.parked, reset.then(() => undefined)]) : undefined;
     if (held && parked === undefined) held.release();
-    const readBefore = op.resendDelete
-      ? await keys.get(key.keyId).then(
-          (k) => k.version,
-          () => undefined,
-        )
-      : undefined;
+    const versionBefore = await keys.get(key.keyId).then(
+      (k) => k.version,
+      () => undefined,
+    );
+    const readBefore = op.resendDelete ? versionBefore : undefined;
     const deleted = op.byTtl ? await endByTtl() : await deleteKey(readBefore);
     const created = await admin.createKey(op.key, key.key).then(
       (k) => ({ ok: true as const, key: k }),
       (error: { code?: string; name?: string }) => ({ ok: false as const, error: error.code ?? error.name ?? 'Error' }),
     );
     if (created.ok) key = created.key;
+    const versionAfter = created.ok ? await keys.get(key.keyId).then((k) => k.version) : undefined;
     const wasSpread = shards.key > 0;
     shards.key = 0;
     model.recreated(now, await admin.readSettings(key.keyId), wasSpread);
@@ -397,6 +397,9 @@ export async function runHistory(spec: HistorySpec, rig: Rig, serial: number): P
       return [...between.violations];
     }
     const problems: string[] = [];
+    // A key's versions go on across its lives: the new one starts above every version the old one had, however it ended.
+    if (versionBefore !== undefined && versionAfter !== undefined && versionAfter <= versionBefore)
+      problems.push(`the key created again is at version ${versionAfter}, one its old life had (${versionBefore} before it ended)`);
     if (readBefore !== undefined) {
       // The admin re-sends the DELETE (its answer lost, say) with the If-Match it read in the old life.
       const again = await deleteKey(readBefore);
