@@ -2,7 +2,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { CountPlan } from '../limits/limits.ts';
 import type { CounterScope } from '../limits/scope.ts';
 import type { CountResult } from './count-write.ts';
-import { cooled, leaseHasRoom, leaseWindows, pick, type CounterItem, type LeaseWindow } from './counter-items.ts';
+import { cooled, leaseHasRoom, leaseWindows, MAX_COUNTER_ITEMS, pick, type CounterItem, type LeaseWindow } from './counter-items.ts';
 import { countersSeenOn, planFills, type SessionView } from './fills.ts';
 import { grow, roomToGrow, type Grown } from './growth.ts';
 import { guardOf, withCountsOf, type StoredSession } from './item.ts';
@@ -78,7 +78,7 @@ export class Leases {
             busy.add(index);
             // Two throttled here double the counter items — unless new ones could not be filled: those this
             // instance added last are still unfilled, or the session item has no room to lease.
-            if (spend === 'throttled' && ++throttled === 2 && !this.#memory.unfilled(pk, shards)) {
+            if (spend === 'throttled' && ++throttled === 2 && shards < MAX_COUNTER_ITEMS && !this.#memory.unfilled(pk, shards)) {
               const judged = await roomToGrow(this.#writes, this.#memory, pk, session, { scope, windows, shards, nowMs });
               session = judged.session;
               if (session.current && session.item === undefined) return { ok: false, current: undefined };
