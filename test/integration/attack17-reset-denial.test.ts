@@ -18,8 +18,8 @@ import { throttleAttempts } from '../support/throttles.ts';
  * is for a key used up when reset: this one was not). Probably A plans its fill on what its
  * own last fill left in memory (80 of 80 leased, at version 1) and takes "no room" on it as
  * the store's word. The same after a PATCH raising the quota to 160 (the leases revoked,
- * 80 of 160 left): 41-45 requests denied for 0.68-0.74 s (3 runs). Expected: allowed at once (as B is) — never a quota denial on a key that
- * has its whole quota.
+ * 80 of 160 left): 41-45 requests denied for 0.68-0.74 s (3 runs). Expected: allowed at once
+ * (as B is) — never a quota denial on a key with room on its session item.
  */
 describe('attack17: a hot key given room again (never used up), on the instance that leased it out', () => {
   let table: TestTable;
