@@ -15,9 +15,10 @@ import { throttleAttempts } from '../support/throttles.ts';
  * and the denial is repeated: 35-46 requests (10 ms apart) denied for 0.63-0.96 s before the
  * first allow. An instance that never saw the key (B) is allowed at once. The reset, which
  * only gives quota back, makes a key that was never used up deny (attack7's one-second bound
- * is for a key used up when reset: this one was not). Probably A plans its fill on what its
- * own last fill left in memory (80 of 80 leased, at version 1) and takes "no room" on it as
- * the store's word. The same after a PATCH raising the quota to 160 (the leases revoked,
+ * is for a key used up when reset: this one was not). Probably: A decides on the item it
+ * remembers (version 1), so the count's guard is version 1, and its memory of its own last
+ * fill (80 of 80 leased, version 1, under 500 ms old) is "fresh" for that guard: the count
+ * answers `noRoom` on it, and the pipeline denies on that as the store's (current) word. The same after a PATCH raising the quota to 160 (the leases revoked,
  * 80 of 160 left): 41-45 requests denied for 0.68-0.74 s (3 runs). Expected: allowed at once
  * (as B is) — never a quota denial on a key with room on its session item.
  */
