@@ -67,8 +67,10 @@ describe('attack3: a policy edit on a hot key, instances on the old version', ()
     await admin.put('plan', fields(plan));
     const { key } = await keys.create({ applyPolicies: ['plan'] });
     ceiling.reset();
+    // The key's first second and a half (it spreads; a request that meets its new counter items busy may fail closed
+    // once the 1.5 s busy budget is spent: the hot-key benchmark holds that share), then the load this attack is about.
+    await load(key, 1500, [0, 1, 2]);
     const before = await load(key, 2000, [0, 1, 2]);
-    // (Under 10 %: beside other load tests on a starved CPU, the key's first second of spreading may fail a few closed.)
     expect(before.filter((a) => a instanceof Error).length).toBeLessThan(before.length * 0.1);
 
     await admin.put('plan', fields({ ...plan, quotaMax: 999_999 }));
