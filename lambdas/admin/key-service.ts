@@ -1,4 +1,3 @@
-import { isDeepStrictEqual } from 'node:util';
 import * as z from 'zod';
 import type { RequestTarget } from '../core/request/access-rights.ts';
 import { NotFoundError, VersionConflictError } from '../core/model/errors.ts';
@@ -8,15 +7,17 @@ import { fieldProblems, InvalidInputError } from '../core/model/input-error.ts';
 import { generateKey, keyIdOf, keySessionPk, MIN_IMPORTED_KEY_LENGTH } from '../core/model/keys.ts';
 import { effectiveSettings, type Policy } from '../core/policies/policy.ts';
 import type { PolicyStore } from '../core/policies/policy-store.ts';
+import { OrphanPointerError } from '../core/session/key-resolution.ts';
 import { SessionService } from '../core/session/service.ts';
 import { decodeCursor, encodeCursor, type SessionIndex, type SessionQuery } from './session-index.ts';
-import { SessionFieldsSchema, SessionInputSchema, SessionPatchSchema, type Session } from '../core/model/session.ts';
-import { isKeyPointer, type KeyPointer, type StoredSession } from '../core/store/item.ts';
+import { SessionInputSchema, SessionPatchSchema, type Session } from '../core/model/session.ts';
+import { isKeyPointer, type StoredSession } from '../core/store/item.ts';
 import { toPublicSession } from '../core/store/public-session.ts';
 import type { SessionStore } from '../core/store/store.ts';
 import { tykFieldName, tykSessionToInput } from './tyk.ts';
 import { withLimits } from './limits-view.ts';
 import { withVersionBefore } from './version-before.ts';
+import { sameLife, sameSettings } from './same-key.ts';
 
 // Kept here too: hooks, session writes and tests import them from this module.
 export { fieldProblems, InvalidInputError, type FieldProblem } from '../core/model/input-error.ts';
@@ -25,24 +26,6 @@ export { toPublicSession } from '../core/store/public-session.ts';
 
 /** Writes of an update, replace, rotation or delete sent without `If-Match` while other writes land on the key. */
 const UNCONDITIONAL_ATTEMPTS = 8;
-
-/** A session's settings as stored: every field of a session but its counters, and the keys rotated into it. */
-const SETTINGS = [
-  ...Object.keys(SessionFieldsSchema.shape).filter((field) => field !== 'quotaRemaining' && field !== 'quotaRenews'),
-  'keyIds',
-];
-
-/** Whether two reads of one key hold the same settings: whatever changed between them (a reset) moved only its counters. */
-function sameSettings(read: StoredSession, now: StoredSession): boolean {
-  const a = read as unknown as Record<string, unknown>;
-  const b = now as unknown as Record<string, unknown>;
-  return read.incarnation === now.incarnation && SETTINGS.every((field) => isDeepStrictEqual(a[field], b[field]));
-}
-
-/** Whether two reads of one key are of the same life (whatever else changed between them). */
-function sameLife(read: StoredSession, now: StoredSession): boolean {
-  return read.incarnation === now.incarnation;
-}
 
 export interface KeyServiceDeps {
   /** Policies, for `explain` and for the quota that `resetQuota` restores. @default none: the session's own limits */
@@ -185,7 +168,13 @@ export class KeyService {
    * changes than it lets pass to land first, it tries again on the item the conflict returned.
    */
   async delete(keyId: string, ifMatch?: number): Promise<void> {
-    await this.#onLatest(keyId, ifMatch, (current) => this.#sessions.delete(current, this.#nowMs(), ifMatch), sameLife);
+    await this.#onLatest(keyId, ifMatch, (current) => this.#sessions.delete(current, this.#nowMs(), ifMatch), sameLife).catch(
+      async (error: unknown) => {
+        // A rotated-in key id whose session has ended: the DELETE releases the id (its pointer ends, its versions recorded).
+        if (!(error instanceof OrphanPointerError) || ifMatch !== undefined) throw error;
+        await this.#sessions.endOrphanPointer(error.pointer, this.#nowMs());
+      },
+    );
   }
 
   /** One page of API keys (all, or those with `alias`), and the cursor of the next page. */
@@ -242,9 +231,7 @@ export class KeyService {
    * session it uses), else a JWT identity's.
    */
   async #read(keyId: string): Promise<StoredSession> {
-    let item: StoredSession | KeyPointer | undefined = await this.#sessions.read(keySessionPk(keyId));
-    if (isKeyPointer(item)) item = await this.#sessions.read(item.sessionPk);
-    item ??= await this.#sessions.read(jwtSessionPkOf(keyId));
+    const item = (await this.#sessions.resolveKey(keyId)).item ?? (await this.#sessions.read(jwtSessionPkOf(keyId)));
     if (item === undefined || isKeyPointer(item)) throw new NotFoundError('no key with this id');
     return item;
   }

@@ -7,6 +7,8 @@ import { throttleAttempts } from '../support/throttles.ts';
 const BUSY_BUDGET_MS = 1500;
 
 /**
+ * Fixed: a spread takes no step past the budget of the request that started it.
+ *
  * Attack: a cold key (never spread) whose session item DynamoDB throttles for a while (every
  * UpdateItem of it, item-level). Request 1 counts on it, is throttled, and spreads the key: an
  * UpdateItem of the same session item tried 10 times with pauses of 15 ms × attempt (±50 %),

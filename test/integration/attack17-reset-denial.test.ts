@@ -5,6 +5,9 @@ import { pipelineOn, requestWith } from '../support/pipeline.ts';
 import { throttleAttempts } from '../support/throttles.ts';
 
 /**
+ * Fixed: a spend that finds a counter item missing takes the session item as last seen for
+ * stale (not enough to deny on): the count reads it, and decides on it.
+ *
  * Attack: a reset of a hot key that was never used up. A key (quota 80 a day) is spread by
  * instance A's first request (its session item throttled twice): the first fill leases the
  * whole quota out to counter items #c0-#c7, 1 request spent, 79 held. An admin resets the

@@ -8,6 +8,10 @@ import { pipelineOn, requestWith } from '../support/pipeline.ts';
 const SESSION = { quotaMax: 10, quotaRenewalRate: 3600 };
 
 /**
+ * Fixed: a pointer names its session only while that session names the key id; otherwise
+ * nothing is read, changed or made through it (`OrphanPointerError`: the hook's create fails
+ * closed), until a DELETE of the key id releases it; then the hook creates B's own session.
+ *
  * Attack: a key rotated out comes back through the pointer a session ended by its TTL leaves.
  * Key A (with `expires`) is rotated to B with no grace: A is refused at once (key_not_found),
  * as it should be — say A leaked. The session then ends by its TTL (simulated: DeleteItem of
@@ -37,7 +41,11 @@ describe('attack17: an auth hook creating the session of a rotated-in key whose 
     await table.drop();
   });
   const answer = async (key: string | undefined, plugins: GatepassPlugin[] = []) => {
-    const decision = await env.pipelineWith(plugins).authorize(requestWith(key));
+    const decision = await env
+      .pipelineWith(plugins)
+      .authorize(requestWith(key))
+      .catch((error: Error) => error);
+    if (decision instanceof Error) return `fault: ${decision.name}`;
     return decision.allow ? 'allow' : String((decision as { reason?: string }).reason);
   };
 
@@ -61,5 +69,10 @@ describe('attack17: an auth hook creating the session of a rotated-in key whose 
     // Observed: {"hooked":"key_not_found","underA":{"keyId":"A","version":3},"a":"allow","b":"key_not_found"}
     expect(JSON.parse(summary).a, summary).toBe('key_not_found');
     expect(JSON.parse(summary).underA, summary).toBeNull();
+    // Now: the hook's create meets B's orphan pointer and fails closed (the id is held until a DELETE releases it).
+    expect(JSON.parse(summary).hooked, summary).toBe('fault: OrphanPointerError');
+    await env.keys.delete(rotated.keyId);
+    expect(await answer(undefined, [auth])).toBe('allow');
+    expect(await answer(first.key)).toBe('key_not_found');
   });
 });

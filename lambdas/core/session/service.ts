@@ -10,8 +10,8 @@ import { newSessionFields } from '../model/session-rules.ts';
 import { effectiveSettings, type PolicySubject } from '../policies/effective.ts';
 import type { Policy } from '../policies/policy.ts';
 import {
-  isKeyPointer,
   quotaCounters,
+  type KeyPointer,
   type CounterSet,
   type SessionKind,
   type SessionSettings,
@@ -21,6 +21,7 @@ import {
   type WriteGuard,
 } from '../store/item.ts';
 import type { SessionChange, SessionStore } from '../store/store.ts';
+import { resolveKey, type ResolvedKey } from './key-resolution.ts';
 import type * as z from 'zod';
 
 /** A parsed create or replace body. */
@@ -74,16 +75,14 @@ export class SessionService {
     return this.#store.counted(item);
   }
 
-  /**
-   * Where the session of the API key `keyId` lives: its own partition key, or — for a key made
-   * by a rotation — the session its pointer names (with that session's key id).
-   */
-  async resolveKey(keyId: string): Promise<{ pk: string; keyId: string; item: StoredSession | undefined }> {
-    const own = keySessionPk(keyId);
-    const item = await this.#store.get(own);
-    if (!isKeyPointer(item)) return { pk: own, keyId, item };
-    const session = await this.#store.get(item.sessionPk);
-    return { pk: item.sessionPk, keyId: session?.keyId ?? item.sessionPk.slice(keySessionPk('').length), item: session };
+  /** Where the session of the API key `keyId` lives: see `key-resolution.ts`. */
+  resolveKey(keyId: string): Promise<ResolvedKey> {
+    return resolveKey(this.#store, keyId);
+  }
+
+  /** Ends a rotated-in key's pointer that outlived its session (see `OrphanPointerError`). */
+  endOrphanPointer(pointer: KeyPointer, nowMs: number): Promise<void> {
+    return this.#store.endOrphanPointer(pointer, Math.floor(nowMs / 1000));
   }
 
   /** The limits in force for a session's own scope: its policies' when it names any. */

@@ -93,6 +93,9 @@ export class Leases {
             return { ok: true, item: { ...known, ...countersSeenOn(spend.item, windows), shards } };
           }
           seen = spend.seen;
+          // A counter item missing (deleted by a change, a reset, a re-creation or a cooling since this instance saw the
+          // session item, or added and not yet filled): the session item as seen is no longer enough to deny on.
+          if (seen === undefined && session.fresh === true) session = { ...session, fresh: false };
           // A counter item of this life at a newer version: the settings moved since this request decided; it decides again.
           if (seen?.incarnation === guard.incarnation && (seen?.version ?? 0) > guard.version)
             return { ok: false, current: this.#memory.saw(pk, await this.#writes.get(pk)).item };
@@ -231,12 +234,13 @@ export class Leases {
 
   /**
    * Spreads a key that counts on its session item, once per instance at a time (the
-   * requests that find it throttled together wait for one write): see `growth.ts`.
+   * requests that find it throttled together wait for one write), not past `until` (the
+   * budget of the request that started it): see `growth.ts`.
    */
-  spread(pk: string): Promise<Grown> {
+  spread(pk: string, until = Infinity): Promise<Grown> {
     return this.#spreading.run(pk, async () => {
       this.#memory.heat(pk);
-      const shards = await grow(this.#writes, this.#memory, pk, 0);
+      const shards = await grow(this.#writes, this.#memory, pk, 0, until);
       if (typeof shards === 'number' && shards > 0) this.#memory.spread(pk);
       return shards;
     });

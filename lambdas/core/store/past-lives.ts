@@ -1,9 +1,9 @@
 import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { AlreadyExistsError, ContentionError } from '../model/errors.ts';
+import { AlreadyExistsError, ContentionError, NotFoundError } from '../model/errors.ts';
 import { keySessionPk } from '../model/keys.ts';
 import { TABLE } from '../model/table.ts';
 import { UpdateExpression } from './expression.ts';
-import type { StoredSession, WriteGuard } from './item.ts';
+import type { KeyPointer, StoredSession, WriteGuard } from './item.ts';
 import { transactOnce, type TransactItem } from './transaction.ts';
 
 /**
@@ -164,4 +164,24 @@ export function recordOfChange(table: string, pk: string, guard: WriteGuard, ses
 function recordTtl(x: UpdateExpression, sessionTtl: number | null): void {
   if (sessionTtl === null) x.remove(TABLE.ttlAttribute);
   else x.set(TABLE.ttlAttribute, sessionTtl + PAST_LIFE_TTL_SECONDS);
+}
+
+/**
+ * Ends a rotated-in key's pointer that outlived its session (the session ended by its TTL,
+ * which writes nothing, or was created again since without this key): the pointer goes, with
+ * its record at the version the session's record holds — at least every version read through
+ * it — so a key imported under its id starts above. On condition that the session still does
+ * not name the key (else {@link NotFoundError}: read it again).
+ */
+export async function endOrphanPointer(client: DynamoDBDocumentClient, table: string, pointer: KeyPointer, now: number): Promise<void> {
+  const read = await client.send(new GetCommand({ TableName: table, Key: { pk: pastLifePk(pointer.sessionPk) }, ConsistentRead: true }));
+  const x = new UpdateExpression();
+  x.when(
+    'the session does not name the key',
+    `attribute_not_exists(${x.name('pk')}) OR attribute_not_exists(${x.name('keyIds')}.${x.name(pointer.keyId)})`,
+  );
+  const check = { ConditionCheck: { TableName: table, Key: { pk: pointer.sessionPk }, ...x.build() } as TransactItem['ConditionCheck'] };
+  await transactOnce(client, [check, ...pointerEnds(table, pointer.sessionPk, [pointer.pk], versionOf(read.Item), now)], () => {
+    throw new NotFoundError('the key moved since it was read: read it again');
+  });
 }

@@ -12,7 +12,7 @@ import { keepsLeases, whenCounterItems } from './counter-items.ts';
 import { isItemThrottle } from './dynamo-client.ts';
 import { counterItemCarries, counterItemDeletes } from './lease-writes.ts';
 import { Leases } from './leases.ts';
-import { createAbovePastLives, keysAsRead, pastLifePut, pointerEnds, recordOfChange } from './past-lives.ts';
+import { createAbovePastLives, endOrphanPointer, keysAsRead, pastLifePut, pointerEnds, recordOfChange } from './past-lives.ts';
 import {
   guardOf,
   namedFields,
@@ -62,12 +62,8 @@ export interface SessionChange {
  * read, so nothing lands on a deleted and re-created key, and the settings version where the
  * caller decided on settings. Every read is strongly consistent.
  *
- * Create, change and delete are `TransactWriteItems` with a `ClientRequestToken`: when
- * DynamoDB applies one and the answer is lost, the SDK re-sends it with the same token and
- * DynamoDB answers success without applying it again (for ten minutes, far beyond any
- * retry), so a re-sent write is never applied twice nor reported as a conflict. They are the
- * rare writes (admin, plugins, first sight), so their doubled write units cost little;
- * counting is never a transaction.
+ * Create, change and delete are `TransactWriteItems` with a `ClientRequestToken` (a re-sent
+ * write is never applied twice: docs/ARCHITECTURE.md, "The writes"); counting never is one.
  */
 export class SessionStore {
   readonly #client: DynamoDBDocumentClient;
@@ -252,6 +248,11 @@ export class SessionStore {
     });
   }
 
+  /** Ends a rotated-in key's pointer that outlived its session: see `past-lives.ts`. */
+  endOrphanPointer(pointer: KeyPointer, now: number): Promise<void> {
+    return endOrphanPointer(this.#client, this.#table, pointer, now);
+  }
+
   /**
    * Counts one request of `known` (the session as the request decided on it) in `scope` as
    * `plan` says, under its settings (see `count-write.ts`): on the session item, or — for a
@@ -267,7 +268,7 @@ export class SessionStore {
     const shards = Math.max(known.shards ?? 0, this.#leases.shardsOf(known.pk));
     if (shards > 0) return this.#leases.count({ ...known, shards }, scope, plan, tag, until);
     // This instance is spreading the key (its session item was throttled a moment ago): wait for that, not add to it.
-    const spreading = this.#leases.heating(known.pk) ? await this.#leases.spread(known.pk) : undefined;
+    const spreading = this.#leases.heating(known.pk) ? await this.#leases.spread(known.pk, until) : undefined;
     if (spreading === 'gone') return { ok: false, current: undefined };
     if (spreading) return this.count({ ...known, shards: spreading }, scope, plan, tag, until);
     try {
@@ -276,7 +277,7 @@ export class SessionStore {
       // Only a throttle of the session item itself spreads the key: one of the table or the account is passed on (fails closed).
       if (!isItemThrottle(error)) throw error;
       // The session item is hot: count on counter items (spreading the key first if no one has).
-      const spread = await this.#leases.spread(known.pk);
+      const spread = await this.#leases.spread(known.pk, until);
       // Deleted meanwhile: the request is answered on the key as it is (none).
       if (spread === 'gone') return { ok: false, current: undefined };
       if (spread === undefined || spread === 0) throw error;
