@@ -71,6 +71,17 @@ describe('attack17: an auth hook creating the session of a rotated-in key whose 
     expect(JSON.parse(summary).underA, summary).toBeNull();
     // Now: the hook's create meets B's orphan pointer and fails closed (the id is held until a DELETE releases it).
     expect(JSON.parse(summary).hooked, summary).toBe('fault: OrphanPointerError');
+    // A hook's read of B finds no session (TykGetKeyData), rather than a fault.
+    let seen: unknown = 'unread';
+    const reader: GatepassPlugin = {
+      name: 'reader',
+      auth: async (ctx) => {
+        seen = await ctx.sessions.get(rotated.key);
+        return { deny: { message: 'read' } };
+      },
+    };
+    await answer(undefined, [reader]);
+    expect(seen).toBeUndefined();
     await env.keys.delete(rotated.keyId);
     expect(await answer(undefined, [auth])).toBe('allow');
     expect(await answer(first.key)).toBe('key_not_found');

@@ -2,6 +2,7 @@ import { InvalidInputError, fieldProblems } from '../model/input-error.ts';
 import { keyIdOf } from '../model/keys.ts';
 import { unstorable } from '../model/storable.ts';
 import { preloadUrlPatterns } from '../model/url-pattern-engine.ts';
+import { OrphanPointerError } from '../session/key-resolution.ts';
 import type { SessionInputFields, SessionService } from '../session/service.ts';
 import type { StoredSession } from '../store/item.ts';
 
@@ -39,7 +40,12 @@ async function parseStorable(init: unknown): Promise<SessionInputFields> {
   return parsed.data;
 }
 
-/** The session of a raw key (a rotated-in key's: the one it uses), read consistently (`TykGetKeyData`). */
+/** The session of a raw key (a rotated-in key's: the one it uses, none once it has ended), read consistently (`TykGetKeyData`). */
 export async function getSession(sessions: SessionService, key: string): Promise<StoredSession | undefined> {
-  return (await sessions.resolveKey(keyIdOf(key))).item;
+  return (
+    await sessions.resolveKey(keyIdOf(key)).catch((error: unknown) => {
+      if (error instanceof OrphanPointerError) return { item: undefined };
+      throw error;
+    })
+  ).item;
 }
