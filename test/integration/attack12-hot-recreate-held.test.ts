@@ -98,7 +98,8 @@ describe('attack12 (held): a hot key deleted and imported again under load', () 
     expect(adminFaults).toEqual([]);
     expect(
       Object.keys(reasons).filter(
-        (r) => !['allow', 'quota_exceeded', 'key_not_found', 'ProvisionedThroughputExceededException'].includes(r),
+        // Failing closed under throttling (the SDK's retry spent, or counter items busy for the 1.5 s budget) is tolerated.
+        (r) => !['allow', 'quota_exceeded', 'key_not_found', 'ProvisionedThroughputExceededException', 'ContentionError'].includes(r),
       ),
     ).toEqual([]);
     expect(allowsOf(answers)).toBeLessThanOrEqual(QUOTA * LIVES);

@@ -148,7 +148,11 @@ export class Leases {
         session = this.#memory.saw(pk, await this.#writes.get(pk));
         if (session.item === undefined) return { ok: false, current: undefined };
         shards = session.item.shards ?? 0;
-        refill = { index, seen };
+        // Counter items seen empty before this read may have been filled since (a fill takes the room the read shows
+        // gone): they are no evidence for a denial on it. Counter items are tried again after it.
+        for (const e of empties) busy.delete(e.index);
+        empties.length = 0;
+        probes = 0;
         continue;
       }
       const inflight = this.#filling.get(pk);
