@@ -27,9 +27,7 @@ import {
   type WriteGuard,
 } from './item.ts';
 import { TABLE } from '../model/table.ts';
-
-/** Partition-key prefix of JWT identity sessions, which never get a TTL (see {@link SessionStore.create}). */
-const JWT_PREFIX = 'jwt#';
+import { ttlAfterChange, ttlOfNew } from './session-ttl.ts';
 
 /** Whether a change under `guard` keeps the leases: see `keepsLeases`; only a change that names the version it moves from. */
 function keeps(guard: WriteGuard, change: SessionChange): guard is WriteGuard & { readonly version: number } {
@@ -121,7 +119,7 @@ export class SessionStore {
         createdAt: now,
         updatedAt: now,
         version,
-        ...(kind === 'key' ? this.#ttl(settings.expires) : {}),
+        ...ttlOfNew(kind, settings.expires, this.#retention),
       } as StoredSession;
       const condition = new UpdateExpression();
       condition.when('no such key', `attribute_not_exists(${condition.name('pk')})`);
@@ -145,11 +143,8 @@ export class SessionStore {
       return false;
     }
     await revoking(this.#client, guard, (shards) => {
-      const x = this.#changeExpression(pk, guard, change, now);
-      whenCounterItems(x, shards);
-      const update = { TableName: this.#table, Key: { pk }, ...x.build() } as TransactItem['Update'];
-      const record = recordOfChange(this.#table, pk, guard, this.#ttlAfter(pk, change));
-      return [{ Update: update }, record, ...this.#counterItems(pk, guard, change, shards, now)];
+      const writes = this.#changeWrites(pk, guard, change, shards, now);
+      return [writes.session, writes.record, ...writes.counterItems];
     });
     return true;
   }
@@ -165,10 +160,15 @@ export class SessionStore {
       : counterItemDeletes(this.#table, pk, shards);
   }
 
-  /** The update of a change: guarded, settings with a new version, named counters, and the TTL that follows `expires`. */
-  #changeExpression(pk: string, guard: WriteGuard, change: SessionChange, now: number): UpdateExpression {
+  /**
+   * The writes of a change on `shards` counter items: the session item's (guarded; settings
+   * with a new version, the counters named, the TTL that follows `expires`), its record of
+   * versions (see `past-lives.ts`), and what the change does to the counter items.
+   */
+  #changeWrites(pk: string, guard: WriteGuard, change: SessionChange, shards: number, now: number) {
     const x = new UpdateExpression();
     whenGuard(x, guard);
+    whenCounterItems(x, shards);
     x.setTo('version', `${x.name('version')} + ${x.value(1)}`).set('updatedAt', now);
     // A change that revokes the leases lets the next lease be taken under any policies.
     if (!keeps(guard, change)) x.remove('leaseTag');
@@ -177,17 +177,14 @@ export class SessionStore {
       if (value === null) x.remove(field);
       else x.set(field, value);
     }
-    const ttl = this.#ttlAfter(pk, change);
+    const ttl = ttlAfterChange(pk, change.settings?.expires, this.#retention);
     if (ttl === null) x.remove(TABLE.ttlAttribute);
     else if (ttl !== undefined) x.set(TABLE.ttlAttribute, ttl);
-    return x;
-  }
-
-  /** The TTL a change gives the session: `null` none, `undefined` left as it is (it names no `expires`, or a JWT identity's, which has none). */
-  #ttlAfter(pk: string, change: SessionChange): number | null | undefined {
-    const expires = change.settings?.expires;
-    if (expires === undefined || pk.startsWith(JWT_PREFIX)) return undefined;
-    return this.#ttl(expires)[TABLE.ttlAttribute] ?? null;
+    return {
+      session: { Update: { TableName: this.#table, Key: { pk }, ...x.build() } as TransactItem['Update'] },
+      record: recordOfChange(this.#table, pk, guard, ttl),
+      counterItems: this.#counterItems(pk, guard, change, shards, now),
+    };
   }
 
   /**
@@ -207,19 +204,17 @@ export class SessionStore {
       this.#client,
       guard,
       (shards) => {
-        const x = this.#changeExpression(pk, guard, change, now);
-        whenCounterItems(x, shards);
+        const writes = this.#changeWrites(pk, guard, change, shards, now);
         const condition = new UpdateExpression();
         condition.when('no such key', `attribute_not_exists(${condition.name('pk')})`);
         const put = { TableName: this.#table, Item: { ...pointer, createdAt: now }, ...condition.build() };
-        const update = { TableName: this.#table, Key: { pk }, ...x.build() } as TransactItem['Update'];
         return [
-          { Update: update },
+          writes.session,
           { Put: put },
-          recordOfChange(this.#table, pk, guard, this.#ttlAfter(pk, change)),
+          writes.record,
           // A retired key's id answered versions up to this rotation's: a key imported under it later starts above.
           ...pointerEnds(this.#table, pk, retired, guard.version + 1, now),
-          ...this.#counterItems(pk, guard, change, shards, now),
+          ...writes.counterItems,
         ];
       },
       (index) => {
@@ -296,9 +291,5 @@ export class SessionStore {
       }
     }
     return { ok: false, current: await this.get(known.pk) };
-  }
-
-  #ttl(expires: number): Record<string, number> {
-    return expires > 0 ? { [TABLE.ttlAttribute]: expires + this.#retention } : {};
   }
 }
