@@ -35,8 +35,16 @@ export class KeyPointers {
     this.#pointers.set(identity.pk, item.sessionPk);
     return { who: { ...identity, pk: item.sessionPk, pointerPk: identity.pk }, read: await this.#store.get(item.sessionPk) };
   }
-  /** The session a pointer named is gone: the key's own item is read again next time. */
-  forget(pointerPk: string): void {
-    this.#pointers.delete(pointerPk);
+
+  /**
+   * The session `who`'s pointer named is gone: the key's own item may be another session now
+   * (deleted, then imported again). Forgets the pointer and reads the key once, without it:
+   * the identity as it is now, and its session (a consistent read; `undefined`: none).
+   */
+  async reread(who: Identity & { readonly pointerPk: string }): Promise<{ who: Identity; item: StoredSession | undefined }> {
+    this.#pointers.delete(who.pointerPk);
+    const own = await this.#store.get(who.pointerPk);
+    if (!isKeyPointer(own)) return { who: { ...who, pk: who.pointerPk, pointerPk: undefined }, item: own };
+    return { who: { ...who, pk: own.sessionPk, pointerPk: undefined }, item: await this.#store.get(own.sessionPk) };
   }
 }

@@ -9,7 +9,7 @@ import type { GatepassPlugin } from '../plugins/plugin.ts';
 import type { Policy } from '../policies/policy.ts';
 import type { PolicyStore } from '../policies/policy-store.ts';
 import { SessionService } from '../session/service.ts';
-import { isKeyPointer, keyAccepted, type StoredSession } from '../store/item.ts';
+import { keyAccepted, type StoredSession } from '../store/item.ts';
 import { leaseTag } from '../store/lease-tag.ts';
 import type { SessionStore } from '../store/store.ts';
 import type { AuthRequest } from './auth-request.ts';
@@ -176,13 +176,9 @@ export class Pipeline {
     const busy = new BusyBudget();
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       if (item === undefined && who.pointerPk !== undefined) {
-        // The session a pointer named is gone: the key's own item may be another session now
-        // (deleted, then imported again). Read it once, without the pointer.
-        this.#pointers.forget(who.pointerPk);
-        const own = await store.get(who.pointerPk);
-        const target = isKeyPointer(own) ? own.sessionPk : who.pointerPk;
-        who = { ...who, pk: target, pointerPk: undefined };
-        ({ item, settingsCurrent, countersKnown } = { item: isKeyPointer(own) ? await store.get(target) : own, ...READ });
+        // The session a pointer named is gone: the key is read again, without the pointer.
+        ({ who, item } = await this.#pointers.reread({ ...who, pointerPk: who.pointerPk }));
+        ({ settingsCurrent, countersKnown } = READ);
       }
       if (item === undefined) {
         this.#memory.forget(who.pk);
