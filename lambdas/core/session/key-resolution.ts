@@ -1,6 +1,6 @@
 import { keySessionPk } from '../model/keys.ts';
 import { NotFoundError } from '../model/errors.ts';
-import { isKeyPointer, type KeyPointer, type StoredSession } from '../store/item.ts';
+import { isKeyPointer, namesKey, type KeyPointer, type StoredSession } from '../store/item.ts';
 import type { SessionStore } from '../store/store.ts';
 
 /**
@@ -25,13 +25,14 @@ export interface ResolvedKey {
 /**
  * Where the session of the API key `keyId` lives: its own partition key, or — for a key made
  * by a rotation — the session its pointer names (with that session's key id), while that
- * session still names the key; else {@link OrphanPointerError}. Two consistent reads at most.
+ * session still names the key (`namesKey`, the rule the authorizer's `keyAccepted` also
+ * starts from); else {@link OrphanPointerError}. Two consistent reads at most.
  */
 export async function resolveKey(store: SessionStore, keyId: string): Promise<ResolvedKey> {
   const own = keySessionPk(keyId);
   const item = await store.get(own);
   if (!isKeyPointer(item)) return { pk: own, keyId, item };
   const session = await store.get(item.sessionPk);
-  if (session === undefined || session.keyIds?.[keyId] === undefined) throw new OrphanPointerError(item);
+  if (session === undefined || !namesKey(session, keyId)) throw new OrphanPointerError(item);
   return { pk: item.sessionPk, keyId: session.keyId, item: session };
 }

@@ -64,11 +64,16 @@ export function isKeyPointer(item: object | undefined): item is KeyPointer {
   return item !== undefined && typeof (item as { sessionPk?: unknown }).sessionPk === 'string';
 }
 
-/** Whether the key `keyId` may use `session` at `now` (epoch s): its own key, or a rotated key not yet retired. */
+/** Whether `session` names the key `keyId`: its own key, or one rotated into it (retired or not) whose pointer it has not ended. */
+export function namesKey(session: StoredSession, keyId: string): boolean {
+  return session.keyIds === undefined ? keyId === session.keyId : session.keyIds[keyId] !== undefined;
+}
+
+/** Whether the key `keyId` may use `session` at `now` (epoch s): a key it names, not yet retired. */
 export function keyAccepted(session: StoredSession, keyId: string, now: number): boolean {
-  if (session.keyIds === undefined) return keyId === session.keyId;
-  const retires = session.keyIds[keyId];
-  return retires !== undefined && (retires === 0 || now < retires);
+  if (!namesKey(session, keyId)) return false;
+  const retires = session.keyIds?.[keyId];
+  return retires === undefined || retires === 0 || now < retires;
 }
 
 /**
