@@ -1,10 +1,10 @@
-import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Decision } from '../../lambdas/core/request/decision.ts';
 import { createDynamoClient } from '../../local/table.ts';
 import { createTestTable, lambdaClient, type TestTable } from '../support/dynamo.ts';
 import { spreadKey } from '../support/hot-keys.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
+import { throttleCountingWrites } from '../support/throttles.ts';
 
 /**
  * Attack (held): requests of a hot key that loop on busy counter items decide again on the
@@ -34,21 +34,7 @@ describe('attack16: a change of a hot key while its requests loop on busy counte
   /** An authorizer instance whose writes to counter items (and fills) meet a table throttle half the time. */
   function instance() {
     const client = lambdaClient();
-    client.middlewareStack.add(
-      (next, context) => async (args) => {
-        const pk = (args as { input?: { Key?: { pk?: { S?: string } } } }).input?.Key?.pk?.S ?? '';
-        const command = String(context.commandName);
-        const counting = (command === 'UpdateItemCommand' && pk.includes('#c')) || command === 'TransactWriteItemsCommand';
-        if (counting && Math.random() < 0.5)
-          throw new ProvisionedThroughputExceededException({
-            message: 'table throttled (simulated)',
-            $metadata: {},
-            ThrottlingReasons: [{ reason: 'TableWriteProvisionedThroughputExceeded', resource: 'arn:aws:dynamodb:::table/t' }],
-          });
-        return next(args);
-      },
-      { step: 'deserialize', priority: 'low', name: 'halfThrottled' },
-    );
+    throttleCountingWrites(client, 0.5);
     return pipelineOn(client, table.tableName).pipeline;
   }
 

@@ -1,4 +1,3 @@
-import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Decision } from '../../lambdas/core/request/decision.ts';
 import { createDynamoClient } from '../../local/table.ts';
@@ -6,6 +5,7 @@ import { createTestTable, lambdaClient, type TestTable } from '../support/dynamo
 import { hotAccount } from '../support/hot-account.ts';
 import { spreadKey } from '../support/hot-keys.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
+import { throttleCountingWrites } from '../support/throttles.ts';
 
 /**
  * Attack (held): as attack16-change-while-busy-held — three instances (4 workers each) on a
@@ -32,21 +32,7 @@ describe('attack16: a rotation, a reset or a re-import of a hot key while its re
 
   function instance() {
     const client = lambdaClient();
-    client.middlewareStack.add(
-      (next, context) => async (args) => {
-        const pk = (args as { input?: { Key?: { pk?: { S?: string } } } }).input?.Key?.pk?.S ?? '';
-        const command = String(context.commandName);
-        const counting = (command === 'UpdateItemCommand' && pk.includes('#c')) || command === 'TransactWriteItemsCommand';
-        if (counting && Math.random() < 0.5)
-          throw new ProvisionedThroughputExceededException({
-            message: 'table throttled (simulated)',
-            $metadata: {},
-            ThrottlingReasons: [{ reason: 'TableWriteProvisionedThroughputExceeded', resource: 'arn:aws:dynamodb:::table/t' }],
-          });
-        return next(args);
-      },
-      { step: 'deserialize', priority: 'low', name: 'halfThrottled' },
-    );
+    throttleCountingWrites(client, 0.5);
     return pipelineOn(client, table.tableName).pipeline;
   }
 

@@ -40,3 +40,15 @@ export function throttleAttempts(
     { step: 'deserialize', priority: 'low', name: 'simulatedThrottles' },
   );
 }
+
+/**
+ * Throttles a share of a hot key's counting writes table-wide: UpdateItems of counter items
+ * (`<pk>#c<i>`: spends) and every transaction (fills), each with probability `share` —
+ * requests then meet busy counter items and count again on the item they read before.
+ */
+export function throttleCountingWrites(client: DynamoDBClient, share: number): void {
+  throttleAttempts(client, (command, pk) => {
+    const counting = command === 'TransactWriteItemsCommand' || (command === 'UpdateItemCommand' && pk.includes('#c'));
+    return counting && Math.random() < share ? 'table' : undefined;
+  });
+}
