@@ -92,13 +92,12 @@ describe('attack4: a stale fill resurrects a lease a cooling or a reset took bac
     const spent = async (i: number) => (await item(i))?.quotaSpent ?? 0;
     const lease = async (i: number) => (await item(i))?.quotaLease ?? 0;
 
-    // B at t0: counter item 1 is spent first (its lease of 50, then a refill of 25 with item 0); item 1 spent out.
+    // B at t0: counter item 1 is spent first, up to its lease; then item 0 up to 11.
     while ((await spent(0)) === 0 || (await spent(1)) < (await lease(1))) await catalog(b);
-    // Then item 0 (filled once, a lease of 25) is spent up to 11.
     while ((await spent(0)) < 11) await catalog(b);
     const seen = (await item(0))!;
-    expect([seen.quotaLease, seen.quotaSpent]).toEqual([25, 11]);
-    expect(allowed).toBe(86);
+    expect(seen.quotaSpent).toBe(11);
+    expect(allowed).toBe((await spent(1)) + 11);
 
     // A, 59 s after t0, on payments: its spends find no payments lease on items 1 and 0; it fills item 0 (held).
     nowA = t0 + COOL_MS - 1000;
@@ -109,20 +108,20 @@ describe('attack4: a stale fill resurrects a lease a cooling or a reset took bac
     await reached;
     gate = undefined;
 
-    // B, 61 s after t0: its spend on item 0 finds the key cooled; it halves to one counter item, item 0's 13 unspent given back.
+    // B, 61 s after t0: its spend on item 0 finds the key cooled; it halves to one counter item, item 0's unspent given back.
     nowB = t0 + COOL_MS + 1000;
     await catalog(b);
     expect((await session(pk)).shards).toBe(1);
-    expect((await session(pk)).quotaUsed).toBe(87);
-    // C fills item 0 again (a lease of the 13 left) and spends it up to 11: item 0 looks as A saw it, but for its fill.
+    // C fills item 0 again (a lease of what is left, less than A saw) and spends it up to 11: item 0 looks as A saw it, but
+    // for its fill.
     while ((await spent(0)) < 11) await catalog(c);
-    expect([await lease(0), await spent(0)]).toEqual([13, 11]);
-    expect(allowed).toBe(98);
+    expect(await spent(0)).toBe(11);
+    expect(await lease(0)).toBeLessThan(seen.quotaLease!);
 
     release();
     expect((await payments).allow).toBe(true);
-    for (let i = 0; i < 30; i++) await catalog(c);
-    // On the bug: 112 (A's fill wrote back the lease of 25 spent 11, which the cooling had given back; C's lease is lost).
+    for (let i = 0; i < 60; i++) await catalog(c);
+    // On the bug: over 100 (A's fill wrote back the lease it saw, spent 11, whose rest the cooling had given back; C's lease lost).
     expect(allowed).toBeLessThanOrEqual(quota);
   }, 30_000);
 
@@ -133,6 +132,10 @@ describe('attack4: a stale fill resurrects a lease a cooling or a reset took bac
    * lease: its unspent part was wiped by the reset (the new window's count never had it), and
    * is spent again in the new window. The key grew to 4 counter items meanwhile, so the
    * lease it overwrites is smaller than the one it resurrects.
+   *
+   * A reset now moves the settings version, so the stale fill's session half fails on the
+   * version before its counter item is compared: this case holds by the version as well as
+   * by the fill's draw (with the draw made constant, only the cooling case above fails).
    */
   it('after a reset, a key quota of 100 allows no more than 100 in the new window', async () => {
     const a = pipelineOn(raw, table.tableName);
@@ -173,9 +176,10 @@ describe('attack4: a stale fill resurrects a lease a cooling or a reset took bac
     await b.keys.resetQuota(keyId);
     await spread(pk, 4);
     allowed = 0;
-    // C fills the counter items again (a quarter of the quota each, at most); item 0 spent up to 3, as A saw it, but for its fill.
-    while ((await item(0)) === undefined) await catalog(c);
+    // C fills the counter items again (a quarter of the quota each, at most), item 0 first (each request picks the lowest
+    // counter item free); item 0 spent up to 3, as A saw it, but for its fill.
     r = 0;
+    while ((await item(0)) === undefined) await catalog(c);
     while ((await spent(0)) < 3) await catalog(c);
     expect(await spent(0)).toBe(3);
     expect(await lease(0)).toBeLessThanOrEqual(25);

@@ -119,9 +119,14 @@ export function spendExpression(guard: SettingsGuard, tag: string, windows: read
   return x;
 }
 
+/** True when a counter item was filled in this life of the key (a key from before lives had one writes `''`). */
+export function ofLife(item: CounterItem, guard: { readonly incarnation?: string | undefined }): boolean {
+  return item.incarnation === (guard.incarnation ?? '');
+}
+
 /** True when a counter item can spend one more request in window `w` under this guard and tag. */
 export function leaseHasRoom(item: CounterItem | undefined, guard: SettingsGuard, tag: string, w: LeaseWindow, nowMs: number): boolean {
-  if (item === undefined || item.version !== guard.version || item.incarnation !== guard.incarnation || item.leaseTag !== tag) return false;
+  if (item === undefined || item.version !== guard.version || !ofLife(item, guard) || item.leaseTag !== tag) return false;
   const { start, size, spent } = { start: item[w.lease.start], size: item[w.lease.size], spent: item[w.lease.spent] };
   if (typeof start !== 'number' || typeof size !== 'number' || typeof spent !== 'number') return false;
   return windowOpen(start, w.lengthSeconds, nowMs) && spent < size;

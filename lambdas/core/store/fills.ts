@@ -1,7 +1,7 @@
 import { windowOpen } from '../limits/limits.ts';
 import { countersOf, type CounterScope } from '../limits/scope.ts';
 import { TABLE } from '../model/table.ts';
-import { COUNTER_ITEM_TTL_SECONDS, drawFill, MAX_LEASE, type CounterItem, type LeaseWindow } from './counter-items.ts';
+import { COUNTER_ITEM_TTL_SECONDS, drawFill, MAX_LEASE, ofLife, type CounterItem, type LeaseWindow } from './counter-items.ts';
 import { UpdateExpression } from './expression.ts';
 import type { SettingsGuard, StoredSession } from './item.ts';
 
@@ -133,7 +133,7 @@ export function filledCounterItem(
   ordinal = 0,
   windows: readonly LeaseWindow[] = [],
 ): CounterItem {
-  const same = seen !== undefined && seen.version === guard.version && seen.incarnation === guard.incarnation && seen.leaseTag === tag;
+  const same = seen !== undefined && seen.version === guard.version && ofLife(seen, guard) && seen.leaseTag === tag;
   const item: Record<string, unknown> = same ? { ...seen } : {};
   Object.assign(item, {
     pk,

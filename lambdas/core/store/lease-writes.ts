@@ -7,6 +7,7 @@ import {
   COUNTER_ITEM_TTL_SECONDS,
   counterItemPk,
   drawFill,
+  ofLife,
   spendExpression,
   unchangedCounterItem,
   whenCounterItems,
@@ -263,7 +264,7 @@ export function unspentLeases(session: StoredSession, items: readonly (CounterIt
   const returned: Record<string, number> = {};
   const stored = session as unknown as Record<string, unknown>;
   for (const item of items) {
-    if (item === undefined || item.version !== session.version || item.incarnation !== session.incarnation) continue;
+    if (item === undefined || item.version !== session.version || !ofLife(item, session)) continue;
     if (item.leaseTag !== (session.leaseTag ?? item.leaseTag)) continue;
     for (const [name, size] of Object.entries(item)) {
       const match = /^(quota|rate)Lease(@.*)?$/.exec(name);

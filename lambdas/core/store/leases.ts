@@ -2,10 +2,20 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { CountPlan } from '../limits/limits.ts';
 import type { CounterScope } from '../limits/scope.ts';
 import type { CountResult } from './count-write.ts';
-import { cooled, leaseHasRoom, leaseWindows, MAX_COUNTER_ITEMS, pick, type CounterItem, type LeaseWindow } from './counter-items.ts';
+import {
+  cooled,
+  leaseHasRoom,
+  leaseWindows,
+  MAX_COUNTER_ITEMS,
+  ofLife,
+  pick,
+  type CounterItem,
+  type LeaseWindow,
+} from './counter-items.ts';
+import { denial, Empties } from './empties.ts';
 import { countersSeenOn, planFills, type SessionView } from './fills.ts';
 import { grow, roomToGrow, type Grown } from './growth.ts';
-import { guardOf, withCountsOf, type StoredSession } from './item.ts';
+import { guardOf, type StoredSession } from './item.ts';
 import { LeaseMemory, OncePerKey } from './lease-memory.ts';
 import { olderTag } from './lease-tag.ts';
 import { isBusy, LeaseWrites, unspentLeases } from './lease-writes.ts';
@@ -14,8 +24,6 @@ import { isBusy, LeaseWrites, unspentLeases } from './lease-writes.ts';
 const MAX_STEPS = 8;
 /** Most counter items one fill writes (a transaction of 1 + this many items). */
 const MAX_FILLED = 8;
-/** Counter items a request tries to spend on before it fills one. */
-const PROBES = 3;
 
 /**
  * Counting on a hot key's counter items (see `counter-items.ts` and docs/ARCHITECTURE.md,
@@ -56,11 +64,15 @@ export class Leases {
     let refill: { index: number; seen: CounterItem | undefined } | undefined;
     const busy = new Set<number>();
     let throttled = 0;
-    let probes = 0;
     /** Counter items another request of this instance just filled: spent on first. */
     const prefer: number[] = [];
-    /** Counter items found without room in this request (each as seen). */
-    const empties: { index: number; seen: CounterItem | undefined }[] = [];
+    /** The counter items seen without room since `session` was seen: a denial's evidence (see `Empties`). */
+    const empties = new Empties();
+    /** A new view of the session item: counter items seen empty before it say nothing about it, and are tried again. */
+    const view = (next: SessionView) => {
+      for (const index of empties.viewed()) busy.delete(index);
+      session = next;
+    };
     for (let step = 0; step < MAX_STEPS && shards > 0 && performance.now() < until; step++) {
       let index: number;
       let seen: CounterItem | undefined;
@@ -80,7 +92,7 @@ export class Leases {
             // instance added last are still unfilled, or the session item has no room to lease.
             if (spend === 'throttled' && ++throttled === 2 && shards < MAX_COUNTER_ITEMS && !this.#memory.unfilled(pk, shards)) {
               const judged = await roomToGrow(this.#writes, this.#memory, pk, session, { scope, windows, shards, nowMs });
-              session = judged.session;
+              if (judged.session !== session) view(judged.session);
               if (session.current && session.item === undefined) return { ok: false, current: undefined };
               const grown = judged.room ? await grow(this.#writes, this.#memory, pk, shards, until) : undefined;
               if (grown === 'gone') return { ok: false, current: undefined };
@@ -94,15 +106,17 @@ export class Leases {
           }
           seen = spend.seen;
           // A counter item missing (deleted by a change, a reset, a re-creation or a cooling since this instance saw the
-          // session item, or added and not yet filled): the session item as seen is no longer enough to deny on.
-          if (seen === undefined && session.fresh === true) session = { ...session, fresh: false };
+          // session item, or added and not yet filled), or of another life: the session item as seen is no longer enough
+          // to deny on.
+          if ((seen === undefined || !ofLife(seen, guard)) && session.fresh === true) session = { ...session, fresh: false };
+          // A missing counter item is filled with the next fill (blind), not found missing by request after request.
+          if (seen === undefined) this.#memory.missing(pk, index);
           // A counter item of this life at a newer version: the settings moved since this request decided; it decides again.
-          if (seen?.incarnation === guard.incarnation && (seen?.version ?? 0) > guard.version)
-            return { ok: false, current: this.#memory.saw(pk, await this.#writes.get(pk)).item };
+          if (seen !== undefined && ofLife(seen, guard) && (seen.version ?? 0) > guard.version) return this.#readAgain(pk, known);
           busy.add(index);
-          empties.push({ index, seen });
+          empties.saw(index, seen);
           // No room here: look at a few other counter items before filling this one (fills are the session item's writes).
-          if (++probes < PROBES && busy.size < shards) continue;
+          if (!empties.enough(shards) && busy.size < shards) continue;
         }
       }
       refill = undefined;
@@ -113,17 +127,16 @@ export class Leases {
           // Another view of the policies leased last: an older view reads the policies again; a newer one takes over.
           if (olderTag(tag, item.leaseTag)) return { ok: false, current: item, stalePolicies: true };
           await this.#writes.revoke(item, { leaseTag: tag });
-          session = { item: undefined, current: false };
+          view({ item: undefined, current: false });
           continue;
         }
       }
       // Cooling is opportunistic: if it cannot be done now (throttled, moved), the request goes on.
-      if ((cooled(seen, nowMs) || cooled(session.item, nowMs)) && (await this.#cool(pk, nowMs)))
-        return { ok: false, current: this.#memory.saw(pk, await this.#writes.get(pk)).item };
+      if ((cooled(seen, nowMs) || cooled(session.item, nowMs)) && (await this.#cool(pk, nowMs))) return this.#readAgain(pk, known);
       const needsOf = (item: CounterItem | undefined) => (w: LeaseWindow) => !leaseHasRoom(item, guard, tag, w, nowMs);
       const needs = needsOf(seen);
       // The other counter items found without room that need the same leases are filled in the same write.
-      const others = empties.filter((e) => e.index !== index && windows.every((w) => needs(w) === needsOf(e.seen)(w)));
+      const others = empties.list().filter((e) => e.index !== index && windows.every((w) => needs(w) === needsOf(e.seen)(w)));
       // Counter items this instance has just added (spreading, growing) are filled blind, on condition they still do not exist.
       const added = this.#memory.addedOf(pk);
       const blind = windows.every(needs)
@@ -141,42 +154,39 @@ export class Leases {
           this.#memory.forgetAdded(pk);
           continue;
         }
-        if (tooFewSeen(empties.length, shards)) return { ok: false, current: session.item, busy: true };
-        return { ok: false, current: session.current ? session.item : withCountsOf(known, session.item), noRoom: true };
+        // Not evidence enough yet against this view (items seen before it, or too few): counter items are tried (again).
+        if (!empties.enough(shards) && busy.size < shards) continue;
+        return denial(session, known, empties, shards);
       }
       if (plan === 'read') {
-        session = this.#memory.saw(pk, await this.#writes.get(pk));
+        const read = await this.#read(pk);
+        if (read === 'busy') return { ok: false, current: known, busy: true };
+        view(read);
         if (session.item === undefined) return { ok: false, current: undefined };
         shards = session.item.shards ?? 0;
-        // Counter items seen empty before this read may have been filled since (a fill takes the room the read shows
-        // gone): they are no evidence for a denial on it. Counter items are tried again after it.
-        for (const e of empties) busy.delete(e.index);
-        empties.length = 0;
-        probes = 0;
+        // Counted on its session item again (a change deleted the counter items): decided again on it.
+        if (shards === 0) return { ok: false, current: session.item };
         continue;
       }
       const inflight = this.#filling.get(pk);
       if (inflight !== undefined) {
         // Another request of this instance is filling counter items of this key: spend on what it fills.
         prefer.push(...(await inflight));
-        empties.length = 0;
+        empties.clear();
         continue;
       }
       const filled = [{ index, seen }, ...others, ...blind].slice(0, plan.items);
       const { first, outcome: filling } = this.#writes.fill(pk, guard, tag, plan, windows, filled, nowMs);
       // One fill per key at a time in an instance: every fill is a write of the session item, the one item not spread.
       const others_ = filled.slice(1).map((e) => e.index);
-      this.#filling.set(
-        pk,
-        // A failed fill leaves nothing to spend on; its error is this request's (awaited below), never the waiters'.
-        filling
-          .then(
-            (done) => (done === 'ok' ? others_ : []),
-            () => [],
-          )
-          .finally(() => this.#filling.delete(pk)),
+      // A failed fill leaves nothing to spend on; its error is this request's (awaited below), never the waiters'.
+      const waiters = filling.then(
+        (done) => (done === 'ok' ? others_ : []),
+        () => [],
       );
-      const outcome = await filling;
+      this.#filling.set(pk, waiters);
+      // Ended when the fill is: the next step of this request never waits on its own fill.
+      const outcome = await filling.finally(() => this.#filling.get(pk) === waiters && this.#filling.delete(pk));
       if (outcome === 'ok') {
         // Filled now; a fill that did not land (throttled, say) leaves them known not to exist.
         for (const e of filled) added.delete(e.index);
@@ -192,17 +202,41 @@ export class Leases {
       if (outcome.index !== 0) {
         // Another fill landed on one of the counter items first: spend again.
         this.#memory.forgetAdded(pk);
-        empties.length = 0;
+        empties.clear();
         continue;
       }
       // The session item is not as planned: plan again on it as it is.
-      session = this.#memory.saw(pk, outcome.item);
+      view(this.#memory.saw(pk, outcome.item));
       if (session.item === undefined) return { ok: false, current: undefined };
       shards = session.item.shards ?? 0;
+      if (shards === 0) return { ok: false, current: session.item };
       refill = { index, seen };
     }
-    if (tooFewSeen(empties.length, shards)) return { ok: false, current: session.item, busy: true };
-    return { ok: false, current: session.current ? session.item : this.#memory.saw(pk, await this.#writes.get(pk)).item, noRoom: true };
+    // Out of steps (or of budget): counted again (a denial needs a view and evidence after it), on the session item as
+    // read in this request, else read now — a change since this request decided is decided again.
+    if (session.current) return { ok: false, current: session.item, busy: true };
+    const read = await this.#read(pk);
+    if (read === 'busy') return { ok: false, current: known, busy: true };
+    const current = read.item;
+    if (current === undefined || current.version !== guard.version || current.incarnation !== guard.incarnation)
+      return { ok: false, current };
+    return { ok: false, current, busy: true };
+  }
+
+  /** The session item, read now (and remembered), or `'busy'` when its reads are throttled. */
+  async #read(pk: string): Promise<SessionView | 'busy'> {
+    try {
+      return this.#memory.saw(pk, await this.#writes.get(pk));
+    } catch (error) {
+      if (isBusy(error)) return 'busy';
+      throw error;
+    }
+  }
+
+  /** The request decided again on the session item read now; counted again (on `known`) when its reads are throttled. */
+  async #readAgain(pk: string, known: StoredSession): Promise<CountResult> {
+    const read = await this.#read(pk);
+    return read === 'busy' ? { ok: false, current: known, busy: true } : { ok: false, current: read.item };
   }
 
   /**
@@ -263,9 +297,4 @@ export class Leases {
 /** A short random pause, growing with the step: the units of a throttled item come back over a second. */
 function pause(step: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 10 * (step + 1) * (0.5 + Math.random())));
-}
-
-/** Too few counter items seen without room to deny on the session item (its counts include the leases out): the others busy say nothing. */
-function tooFewSeen(empties: number, shards: number): boolean {
-  return empties < Math.min(PROBES, shards);
 }

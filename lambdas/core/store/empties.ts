@@ -1,0 +1,50 @@
+import type { CountResult } from './count-write.ts';
+import type { CounterItem } from './counter-items.ts';
+import type { SessionView } from './fills.ts';
+import { withCountsOf, type StoredSession } from './item.ts';
+
+/** Counter items a request tries to spend on before it fills one, and sees without room before a denial. */
+const PROBES = 3;
+
+/**
+ * The counter items one request has found without room (each once, as last seen). They are
+ * filled together; and since the session item counts the leases out, a denial on it needs
+ * evidence that the leases are spent: `PROBES` distinct counter items (all, if fewer) seen
+ * without room *since* the request's view of the session item. Items seen before that view
+ * are still filled, but are no evidence — a fill in between may have taken just the room
+ * the view shows gone — nor is one item seen twice.
+ */
+export class Empties {
+  readonly #seen = new Map<number, { item: CounterItem | undefined; evidence: boolean }>();
+
+  saw(index: number, item: CounterItem | undefined): void {
+    this.#seen.set(index, { item, evidence: true });
+  }
+
+  /** A new view of the session item: what was seen before it is evidence no more. Returns those counter items. */
+  viewed(): number[] {
+    for (const entry of this.#seen.values()) entry.evidence = false;
+    return [...this.#seen.keys()];
+  }
+
+  /** Filled meanwhile (by another request): not empty any more. */
+  clear(): void {
+    this.#seen.clear();
+  }
+
+  list(): { index: number; seen: CounterItem | undefined }[] {
+    return [...this.#seen].map(([index, { item }]) => ({ index, seen: item }));
+  }
+
+  enough(shards: number): boolean {
+    let evidence = 0;
+    for (const entry of this.#seen.values()) if (entry.evidence) evidence++;
+    return evidence >= Math.min(PROBES, shards);
+  }
+}
+
+/** The answer on a session view with no room: a denial on it with enough evidence (`Empties`), else counted again. */
+export function denial(session: SessionView, known: StoredSession, empties: Empties, shards: number): CountResult {
+  if (!empties.enough(shards)) return { ok: false, current: session.item, busy: true };
+  return { ok: false, current: session.current ? session.item : withCountsOf(known, session.item), noRoom: true };
+}
