@@ -68,11 +68,13 @@ describe('attack19: a hot key cooled while an instance remembers its session ite
         state.log.push(`cooled: ${await new LeaseWrites(table.doc, table.tableName).cool(session, Date.now() + COOL_MS + 1000)}`);
       } else if (change === 'reset') await a.keys.resetQuota(keyId);
       else await a.keys.update(keyId, { quotaMax: 200 });
+      const changed = ((await get(pk)) as StoredSession).quotaUsed ?? 0;
       const decision = await b.pipeline.authorize(requestWith(key));
       const after = (await get(pk)) as StoredSession;
       const summary = JSON.stringify({
         held,
         firstDecision,
+        changed,
         decision: decision.allow ? 'allow' : (decision as { reason?: string }).reason,
         cooled: state.cooled,
         after: { quotaUsed: after.quotaUsed, shards: after.shards ?? 0 },
@@ -80,7 +82,7 @@ describe('attack19: a hot key cooled while an instance remembers its session ite
       });
       console.log(summary);
       expect(firstDecision, summary).toBe('quota_exceeded');
-      expect(after.quotaUsed ?? 0, summary).toBeLessThan(change === 'raise' ? 200 : 80);
+      expect(changed, summary).toBeLessThan(change === 'raise' ? 200 : 80);
       expect(decision.allow, summary).toBe(true);
     },
     15_000,
