@@ -15,10 +15,21 @@ const PROBES = 3;
  * the view shows gone — nor is one item seen twice.
  */
 export class Empties {
-  readonly #seen = new Map<number, { item: CounterItem | undefined; evidence: boolean }>();
+  readonly #seen = new Map<number, { item: CounterItem | undefined; evidence: boolean; missing: boolean }>();
 
-  saw(index: number, item: CounterItem | undefined): void {
-    this.#seen.set(index, { item, evidence: true });
+  /** `missing`: the counter item does not exist in this life of the key (never filled, or deleted by a change). */
+  saw(index: number, item: CounterItem | undefined, missing: boolean): void {
+    this.#seen.set(index, { item, evidence: true, missing });
+  }
+
+  /**
+   * Whether some evidence is a missing counter item: a change landing after the view (a
+   * reset, a raise, a cooling) deletes counter items, so such evidence holds only if the
+   * session item is unchanged since the view.
+   */
+  missingInEvidence(): boolean {
+    for (const entry of this.#seen.values()) if (entry.evidence && entry.missing) return true;
+    return false;
   }
 
   /** A new view of the session item: what was seen before it is evidence no more. Returns those counter items. */
@@ -47,4 +58,16 @@ export class Empties {
 export function denial(session: SessionView, known: StoredSession, empties: Empties, shards: number): CountResult {
   if (!empties.enough(shards)) return { ok: false, current: session.item, busy: true };
   return { ok: false, current: session.current ? session.item : withCountsOf(known, session.item), noRoom: true };
+}
+
+/**
+ * Whether two reads of a session item are the same item, attribute by attribute (in any
+ * order): every write to it — a fill, a change, a reset, a cooling — moves one of them.
+ */
+export function sameItem(a: StoredSession | undefined, b: StoredSession | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  const x = a as unknown as Record<string, unknown>;
+  const y = b as unknown as Record<string, unknown>;
+  const names = Object.keys(x);
+  return names.length === Object.keys(y).length && names.every((name) => JSON.stringify(x[name]) === JSON.stringify(y[name]));
 }

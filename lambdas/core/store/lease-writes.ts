@@ -283,3 +283,16 @@ export function unspentLeases(session: StoredSession, items: readonly (CounterIt
   }
   return returned;
 }
+
+/** `session` with the unspent leases of its counter `items` taken off its counts: what requests have used. */
+export function lessUnspent(session: StoredSession, items: readonly (CounterItem | undefined)[]): StoredSession {
+  const counted: Record<string, unknown> = { ...session };
+  for (const [used, count] of Object.entries(unspentLeases(session, items)))
+    counted[used] = (session as unknown as Record<string, number>)[used]! - count;
+  return counted as unknown as StoredSession;
+}
+
+/** A short random pause, growing with the step: the units of a throttled item come back over a second. */
+export function pause(step: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 10 * (step + 1) * (0.5 + Math.random())));
+}

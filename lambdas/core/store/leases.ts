@@ -12,13 +12,13 @@ import {
   type CounterItem,
   type LeaseWindow,
 } from './counter-items.ts';
-import { denial, Empties } from './empties.ts';
+import { denial, Empties, sameItem } from './empties.ts';
 import { countersSeenOn, planFills, type SessionView } from './fills.ts';
 import { grow, roomToGrow, type Grown } from './growth.ts';
 import { guardOf, type StoredSession } from './item.ts';
 import { LeaseMemory, OncePerKey } from './lease-memory.ts';
 import { olderTag } from './lease-tag.ts';
-import { isBusy, LeaseWrites, unspentLeases } from './lease-writes.ts';
+import { isBusy, LeaseWrites, lessUnspent, pause } from './lease-writes.ts';
 
 /** Steps (spends and fills) one request takes on a hot key before it lets the request be decided again. */
 const MAX_STEPS = 8;
@@ -73,6 +73,13 @@ export class Leases {
       for (const index of empties.viewed()) busy.delete(index);
       session = next;
     };
+    /** A view read now: the key gone, or counting on its session item again (a change deleted the counter items), ends the count. */
+    const newView = (next: SessionView): CountResult | undefined => {
+      view(next);
+      if (next.item === undefined) return { ok: false, current: undefined };
+      shards = next.item.shards ?? 0;
+      return shards === 0 ? { ok: false, current: next.item } : undefined;
+    };
     for (let step = 0; step < MAX_STEPS && shards > 0 && performance.now() < until; step++) {
       let index: number;
       let seen: CounterItem | undefined;
@@ -114,7 +121,7 @@ export class Leases {
           // A counter item of this life at a newer version: the settings moved since this request decided; it decides again.
           if (seen !== undefined && ofLife(seen, guard) && (seen.version ?? 0) > guard.version) return this.#readAgain(pk, known);
           busy.add(index);
-          empties.saw(index, seen);
+          empties.saw(index, seen, seen === undefined || !ofLife(seen, guard));
           // No room here: look at a few other counter items before filling this one (fills are the session item's writes).
           if (!empties.enough(shards) && busy.size < shards) continue;
         }
@@ -156,16 +163,23 @@ export class Leases {
         }
         // Not evidence enough yet against this view (items seen before it, or too few): counter items are tried (again).
         if (!empties.enough(shards) && busy.size < shards) continue;
+        if (session.current && empties.enough(shards) && empties.missingInEvidence()) {
+          // Missing counter items are evidence only if no change deleted them after the view: the item read again is unchanged.
+          const again = await this.#read(pk);
+          if (again === 'busy') return { ok: false, current: known, busy: true };
+          if (!sameItem(again.item, session.item)) {
+            const ended = newView(again);
+            if (ended !== undefined) return ended;
+            continue;
+          }
+        }
         return denial(session, known, empties, shards);
       }
       if (plan === 'read') {
-        const read = await this.#read(pk);
-        if (read === 'busy') return { ok: false, current: known, busy: true };
-        view(read);
-        if (session.item === undefined) return { ok: false, current: undefined };
-        shards = session.item.shards ?? 0;
-        // Counted on its session item again (a change deleted the counter items): decided again on it.
-        if (shards === 0) return { ok: false, current: session.item };
+        const now = await this.#read(pk);
+        if (now === 'busy') return { ok: false, current: known, busy: true };
+        const ended = newView(now);
+        if (ended !== undefined) return ended;
         continue;
       }
       const inflight = this.#filling.get(pk);
@@ -206,10 +220,8 @@ export class Leases {
         continue;
       }
       // The session item is not as planned: plan again on it as it is.
-      view(this.#memory.saw(pk, outcome.item));
-      if (session.item === undefined) return { ok: false, current: undefined };
-      shards = session.item.shards ?? 0;
-      if (shards === 0) return { ok: false, current: session.item };
+      const ended = newView(this.#memory.saw(pk, outcome.item));
+      if (ended !== undefined) return ended;
       refill = { index, seen };
     }
     // Out of steps (or of budget): counted again (a denial needs a view and evidence after it), on the session item as
@@ -286,15 +298,6 @@ export class Leases {
 
   /** The session as requests have used it, for reading only: see `SessionStore.counted`. */
   async counted(item: StoredSession): Promise<StoredSession> {
-    if ((item.shards ?? 0) === 0) return item;
-    const unspent = unspentLeases(item, await this.#writes.counterItems(item));
-    const counted: Record<string, unknown> = { ...item };
-    for (const [used, count] of Object.entries(unspent)) counted[used] = (item as unknown as Record<string, number>)[used]! - count;
-    return counted as unknown as StoredSession;
+    return (item.shards ?? 0) === 0 ? item : lessUnspent(item, await this.#writes.counterItems(item));
   }
-}
-
-/** A short random pause, growing with the step: the units of a throttled item come back over a second. */
-function pause(step: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 10 * (step + 1) * (0.5 + Math.random())));
 }
