@@ -14,7 +14,9 @@ import { throttleAttempts } from '../support/throttles.ts';
  * marks now name items that exist and hold B's leases: A's next fills include them blind.
  * Does a blind fill overwrite B's leases, or lease them twice — more than 80 allowed after
  * the change, or an Allow the session item does not count?
- * Observed (3 runs each): B filled all 8 counter items; A's fills then failed 2-5 times on a
+ * Since then the marks of missing items were taken out (they made fills larger and starved
+ * resets); the test stays as an exact account of a reset and a re-creation under throttled fills.
+ * Observed (3 runs each, with the marks): B filled all 8 counter items; A's fills then failed 2-5 times on a
  * counter item's "still none" condition (its stale marks, blind); exactly 80 allowed after the
  * change (A's throttled request and B's first after a re-creation fail closed: the setup),
  * used - unspent = allowed, no stray lease.
@@ -114,9 +116,9 @@ describe('attack19: stale missing marks after a reset or a re-creation', () => {
         account,
       });
       console.log(summary);
-      // The attack reached its state: B filled every counter item, and A's stale marks made fills that failed on them.
+      // B filled every counter item. (Marks of missing items were taken out since: A keeps only the items its own spreading
+      // added, so its fills failing on B's items, `lostToB`, is no longer part of the state.)
       expect(leasedByB, summary).toBe(8);
-      expect(state.lostToB, summary).toBeGreaterThan(0);
       expect(allowed, summary).toBeLessThanOrEqual(80);
       expect(account.used - account.unspent, summary).toBe(allowed);
       expect(account.strays, summary).toEqual([]);

@@ -105,10 +105,8 @@ describe('attack5: a hot key reset again and again while it spreads, cools and f
       windows: [...byWindow],
       opened: [...opened],
     });
-    // Not vacuous: resets landed and opened windows. Under this load a reset (one transaction over every counter item) may
-    // give up throttled, a documented limit: 2 of 5 did in some runs since fills also fill the counter items found missing.
-    expect(resets, summary).toBeGreaterThanOrEqual(2);
-    expect(byWindow.size, summary).toBeGreaterThanOrEqual(2);
+    expect(resets, summary).toBeGreaterThanOrEqual(4);
+    expect(byWindow.size, summary).toBeGreaterThanOrEqual(4);
     for (const [renews, allowed] of byWindow) expect(allowed, summary).toBeLessThanOrEqual(quota * (opened.get(renews) ?? 1));
   }, 30_000);
 });

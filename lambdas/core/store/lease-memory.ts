@@ -60,13 +60,6 @@ export class LeaseMemory {
     this.#added.set(pk, new Set(Array.from({ length: to - from }, (_, i) => from + i)));
   }
 
-  /** Counter item `index` of `pk`, found missing by a spend (a change deleted it, say): filled blind next, as if added. */
-  missing(pk: string, index: number): void {
-    const added = this.#added.get(pk);
-    if (added === undefined) this.#added.set(pk, new Set([index]));
-    else added.add(index);
-  }
-
   /** The counter items of `pk` this instance added and nobody has filled yet (a live set: fills take theirs out). */
   addedOf(pk: string): Set<number> {
     return this.#added.get(pk) ?? new Set();

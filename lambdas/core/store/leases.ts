@@ -116,8 +116,6 @@ export class Leases {
           // session item, or added and not yet filled), or of another life: the session item as seen is no longer enough
           // to deny on.
           if ((seen === undefined || !ofLife(seen, guard)) && session.fresh === true) session = { ...session, fresh: false };
-          // A missing counter item is filled with the next fill (blind), not found missing by request after request.
-          if (seen === undefined) this.#memory.missing(pk, index);
           // A counter item of this life at a newer version: the settings moved since this request decided; it decides again.
           if (seen !== undefined && ofLife(seen, guard) && (seen.version ?? 0) > guard.version) return this.#readAgain(pk, known);
           busy.add(index);
