@@ -1,7 +1,5 @@
-import type { CountResult } from './count-write.ts';
 import type { CounterItem } from './counter-items.ts';
-import type { SessionView } from './fills.ts';
-import { withCountsOf, type StoredSession } from './item.ts';
+import type { StoredSession } from './item.ts';
 
 /** Counter items a request tries to spend on before it fills one, and sees without room before a denial. */
 const PROBES = 3;
@@ -52,12 +50,6 @@ export class Empties {
     for (const entry of this.#seen.values()) if (entry.evidence) evidence++;
     return evidence >= Math.min(PROBES, shards);
   }
-}
-
-/** The answer on a session view with no room: a denial on it with enough evidence (`Empties`), else counted again. */
-export function denial(session: SessionView, known: StoredSession, empties: Empties, shards: number): CountResult {
-  if (!empties.enough(shards)) return { ok: false, current: session.item, busy: true };
-  return { ok: false, current: session.current ? session.item : withCountsOf(known, session.item), noRoom: true };
 }
 
 /**

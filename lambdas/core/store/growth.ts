@@ -7,7 +7,7 @@ import { isBusy, type LeaseWrites } from './lease-writes.ts';
 /**
  * How a hot key gets more counter items (docs/ARCHITECTURE.md, "Hot keys"): when it spreads
  * (its session item throttled) and when it grows (two of its counter items throttled in one
- * request, and new ones could be filled).
+ * request, and new ones could be filled); and fewer, when it cools.
  */
 
 /** Attempts of the write that spreads a key (its session item is throttled when it is needed: the key has nowhere else to count). */
@@ -86,4 +86,23 @@ export async function roomToGrow(
     at.nowMs,
   );
   return { room: typeof plan === 'object', session: view };
+}
+
+/**
+ * Cools the key if the session item, read now, says so (see `LeaseWrites.cool`); a throttled
+ * read or write leaves it for later. The counter items left are then empty, and this
+ * instance fills them blind, as after spreading.
+ */
+export async function cool(writes: LeaseWrites, memory: LeaseMemory, pk: string, nowMs: number): Promise<boolean> {
+  try {
+    const session = memory.saw(pk, await writes.get(pk)).item;
+    if (session === undefined || !(await writes.cool(session, nowMs))) return false;
+    memory.added(pk, 0, Math.floor((session.shards ?? 0) / 2));
+    // The item read before no longer has its counts ("no room" on it would deny): read again, or forgotten.
+    memory.saw(pk, await writes.get(pk).catch(() => undefined));
+    return true;
+  } catch (error) {
+    if (isBusy(error)) return false;
+    throw error;
+  }
 }

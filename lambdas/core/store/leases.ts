@@ -12,10 +12,10 @@ import {
   type CounterItem,
   type LeaseWindow,
 } from './counter-items.ts';
-import { denial, Empties, sameItem } from './empties.ts';
+import { Empties, sameItem } from './empties.ts';
 import { countersSeenOn, planFills, type SessionView } from './fills.ts';
-import { grow, roomToGrow, type Grown } from './growth.ts';
-import { guardOf, type StoredSession } from './item.ts';
+import { cool, grow, roomToGrow, type Grown } from './growth.ts';
+import { guardOf, withCountsOf, type StoredSession } from './item.ts';
 import { LeaseMemory, OncePerKey } from './lease-memory.ts';
 import { olderTag } from './lease-tag.ts';
 import { isBusy, LeaseWrites, lessUnspent, pause } from './lease-writes.ts';
@@ -159,9 +159,13 @@ export class Leases {
           this.#memory.forgetAdded(pk);
           continue;
         }
-        // Not evidence enough yet against this view (items seen before it, or too few): counter items are tried (again).
-        if (!empties.enough(shards) && busy.size < shards) continue;
-        if (session.current && empties.enough(shards) && empties.missingInEvidence()) {
+        // Not evidence enough yet against this view (items seen before it, or too few): counter items are tried (again);
+        // with every other one busy, counted again.
+        if (!empties.enough(shards)) {
+          if (busy.size < shards) continue;
+          return { ok: false, current: session.item, busy: true };
+        }
+        if (session.current && empties.missingInEvidence()) {
           // Missing counter items are evidence only if no change deleted them after the view: the item read again is unchanged.
           const again = await this.#read(pk);
           if (again === 'busy') return { ok: false, current: known, busy: true };
@@ -171,7 +175,7 @@ export class Leases {
             continue;
           }
         }
-        return denial(session, known, empties, shards);
+        return { ok: false, current: session.current ? session.item : withCountsOf(known, session.item), noRoom: true };
       }
       if (plan === 'read') {
         const now = await this.#read(pk);
@@ -249,25 +253,9 @@ export class Leases {
     return read === 'busy' ? { ok: false, current: known, busy: true } : { ok: false, current: read.item };
   }
 
-  /**
-   * Cools the key if the session item, read now, says so (see `LeaseWrites.cool`), once per
-   * key at a time in this instance; a throttled read or write leaves it for later. The counter
-   * items left are then empty, and this instance fills them blind, as after spreading.
-   */
+  /** Cools the key (see `growth.ts`), once per key at a time in this instance. */
   #cool(pk: string, nowMs: number): Promise<boolean> {
-    return this.#cooling.run(pk, async () => {
-      try {
-        const session = this.#memory.saw(pk, await this.#writes.get(pk)).item;
-        if (session === undefined || !(await this.#writes.cool(session, nowMs))) return false;
-        this.#memory.added(pk, 0, Math.floor((session.shards ?? 0) / 2));
-        // The item read before no longer has its counts ("no room" on it would deny): read again, or forgotten.
-        this.#memory.saw(pk, await this.#writes.get(pk).catch(() => undefined));
-        return true;
-      } catch (error) {
-        if (isBusy(error)) return false;
-        throw error;
-      }
-    });
+    return this.#cooling.run(pk, () => cool(this.#writes, this.#memory, pk, nowMs));
   }
 
   /** The counter items this instance last saw the key spread over (0: none known). */
