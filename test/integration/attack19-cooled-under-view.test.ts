@@ -1,9 +1,7 @@
-import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { COOL_MS } from '../../lambdas/core/store/counter-items.ts';
 import type { StoredSession } from '../../lambdas/core/store/item.ts';
-import { LeaseWrites } from '../../lambdas/core/store/lease-writes.ts';
 import { createTestTable, lambdaClient, type TestTable } from '../support/dynamo.ts';
+import { keyLeftOnOneItem } from '../support/hot-keys.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
 import { throttleAttempts } from '../support/throttles.ts';
 
@@ -38,31 +36,7 @@ describe('attack19: a hot key cooled between a count view of its session item an
   it.each(['cooling', 'reset', 'raise'] as const)(
     'is not denied on the view a %s changed before its tries',
     async (change) => {
-      let sessionPk = '';
-      let throttlesA = 0;
-      const clientA = lambdaClient();
-      throttleAttempts(clientA, (command, p) => {
-        if (command !== 'UpdateItemCommand' || p !== sessionPk || throttlesA === 0) return undefined;
-        throttlesA--;
-        return 'item';
-      });
-      const a = pipelineOn(clientA, table.tableName);
-      const { key, keyId } = await a.keys.create({ quotaMax: 80, quotaRenewalRate: 86_400 });
-      const pk = `key#${keyId}`;
-      sessionPk = pk;
-      const get = async (p: string) =>
-        (await table.doc.send(new GetCommand({ TableName: table.tableName, Key: { pk: p }, ConsistentRead: true }))).Item;
-      // A's first request spreads the key over 8 counter items and leases the whole quota to them.
-      throttlesA = 2;
-      expect(await a.pipeline.authorize(requestWith(key))).toMatchObject({ allow: true });
-      expect(await a.store.get(pk)).toMatchObject({ shards: 8, quotaUsed: 80 });
-      // Counter items 0-6 spent to their lease (their requests allowed elsewhere); #c7 still holds its lease.
-      for (let i = 0; i < 7; i++)
-        await table.doc.send(
-          new UpdateCommand({ TableName: table.tableName, Key: { pk: `${pk}#c${i}` }, UpdateExpression: 'SET quotaSpent = quotaLease' }),
-        );
-      const c7 = (await get(`${pk}#c7`))!;
-      const held = (c7.quotaLease as number) - (c7.quotaSpent as number);
+      const { key, pk, held, get, change: makeChange } = await keyLeftOnOneItem(table);
 
       // Instance B: #c7 is hot there (throttled). Once its count has a view of the session item (a read, or the item a
       // failed fill returns), the key cools (as another instance's count does after a minute without fills: every
@@ -73,7 +47,6 @@ describe('attack19: a hot key cooled between a count view of its session item an
         if (command === 'UpdateItemCommand' && p.startsWith(`${pk}#c`)) state.counting = true;
         return command === 'UpdateItemCommand' && p === `${pk}#c7` ? 'item' : undefined;
       });
-      const cooling = new LeaseWrites(table.doc, table.tableName);
       clientB.middlewareStack.add(
         (next, context) => async (args) => {
           const command = String(context.commandName);
@@ -85,17 +58,8 @@ describe('attack19: a hot key cooled between a count view of its session item an
           } finally {
             if (view && !state.cooled) {
               state.cooled = true;
-              if (change === 'cooling') {
-                const session = (await get(pk)) as StoredSession;
-                state.log.push(`cooled: ${await cooling.cool(session, Date.now() + COOL_MS + 1000)}`);
-              } else if (change === 'reset') {
-                await a.keys.resetQuota(keyId);
-                state.log.push('reset');
-              } else {
-                await a.keys.update(keyId, { quotaMax: 200 });
-                state.log.push('raised to 200');
-              }
-              state.changed = ((await get(pk)) as StoredSession).quotaUsed ?? 0;
+              state.changed = await makeChange(change);
+              state.log.push(`changed: ${change}`);
             }
           }
         },

@@ -1,10 +1,14 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, type GetCommandOutput, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Decision } from '../../lambdas/core/request/decision.ts';
 import type { Pipeline } from '../../lambdas/core/request/pipeline.ts';
+import { COOL_MS } from '../../lambdas/core/store/counter-items.ts';
+import type { StoredSession } from '../../lambdas/core/store/item.ts';
+import { LeaseWrites } from '../../lambdas/core/store/lease-writes.ts';
 import type { ThroughputCeiling } from '../../local/throughput-ceiling.ts';
-import { lambdaClient } from './dynamo.ts';
-import { requestWith } from './pipeline.ts';
+import { lambdaClient, type TestTable } from './dynamo.ts';
+import { pipelineOn, requestWith } from './pipeline.ts';
+import { throttleAttempts } from './throttles.ts';
 
 /**
  * Tests of hot keys: an authorizer instance's DynamoDB client on DynamoDB Local (the Lambda's
@@ -43,4 +47,61 @@ export async function spreadKey(doc: DynamoDBDocumentClient, tableName: string, 
       ExpressionAttributeValues: { ':s': shards },
     }),
   );
+}
+
+/** A change that deletes a hot key's counter items: a cooling (unspent leases given back), a quota reset, a raise of the quota (to 200). */
+export type CounterChange = 'cooling' | 'reset' | 'raise';
+
+/** A key whose whole quota is leased to 8 counter items, all spent but one (#c7): what is left of the quota is on #c7 alone. */
+export interface KeyLeftOnOneItem {
+  /** Instance A, which spread the key. */
+  readonly a: ReturnType<typeof pipelineOn>;
+  readonly key: string;
+  readonly keyId: string;
+  readonly pk: string;
+  /** Requests #c7 still holds. */
+  readonly held: number;
+  /** An item as it is now (a consistent read). */
+  get(pk: string): Promise<GetCommandOutput['Item']>;
+  /** Makes `change` as an admin (or, for a cooling, another instance) would; answers what the session item then counts. */
+  change(change: CounterChange): Promise<number>;
+}
+
+/**
+ * A key with a quota of 80 a day, spread by instance A's first request (its session item
+ * throttled twice) over 8 counter items that lease the whole quota; then #c0–#c6 are spent to
+ * their lease (their requests allowed elsewhere), and #c7 still holds its lease.
+ */
+export async function keyLeftOnOneItem(table: TestTable): Promise<KeyLeftOnOneItem> {
+  const state = { pk: '', throttles: 2 };
+  const clientA = lambdaClient();
+  throttleAttempts(clientA, (command, p) => {
+    if (command !== 'UpdateItemCommand' || p !== state.pk || state.throttles === 0) return undefined;
+    state.throttles--;
+    return 'item';
+  });
+  const a = pipelineOn(clientA, table.tableName);
+  const { key, keyId } = await a.keys.create({ quotaMax: 80, quotaRenewalRate: 86_400 });
+  const pk = `key#${keyId}`;
+  state.pk = pk;
+  const get = async (p: string) =>
+    (await table.doc.send(new GetCommand({ TableName: table.tableName, Key: { pk: p }, ConsistentRead: true }))).Item;
+  const first = await a.pipeline.authorize(requestWith(key));
+  const spread = (await a.store.get(pk)) as StoredSession;
+  if (!first.allow || spread.shards !== 8 || spread.quotaUsed !== 80)
+    throw new Error(`the key did not spread as set up: ${JSON.stringify({ first, shards: spread.shards, quotaUsed: spread.quotaUsed })}`);
+  for (let i = 0; i < 7; i++)
+    await table.doc.send(
+      new UpdateCommand({ TableName: table.tableName, Key: { pk: `${pk}#c${i}` }, UpdateExpression: 'SET quotaSpent = quotaLease' }),
+    );
+  const c7 = (await get(`${pk}#c7`))!;
+  const change = async (kind: CounterChange): Promise<number> => {
+    if (kind === 'cooling') {
+      const session = (await get(pk)) as StoredSession;
+      await new LeaseWrites(table.doc, table.tableName).cool(session, Date.now() + COOL_MS + 1000);
+    } else if (kind === 'reset') await a.keys.resetQuota(keyId);
+    else await a.keys.update(keyId, { quotaMax: 200 });
+    return ((await get(pk)) as StoredSession).quotaUsed ?? 0;
+  };
+  return { a, key, keyId, pk, held: (c7.quotaLease as number) - (c7.quotaSpent as number), get, change };
 }
