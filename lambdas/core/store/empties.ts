@@ -8,7 +8,8 @@ const PROBES = 3;
  * The counter items one request has found without room (each once, as last seen). They are
  * filled together; and since the session item counts the leases out, a denial on it needs
  * evidence that the leases are spent: `PROBES` distinct counter items (all, if fewer) seen
- * without room *since* the request's view of the session item. Items seen before that view
+ * without room *since* the request's view of the session item, among those the view names
+ * (a cooling since halved them: the request may still draw beyond). Items seen before that view
  * are still filled, but are no evidence — a fill in between may have taken just the room
  * the view shows gone — nor is one item seen twice.
  */
@@ -45,9 +46,10 @@ export class Empties {
     return [...this.#seen].map(([index, { item }]) => ({ index, seen: item }));
   }
 
+  /** Whether there is evidence enough against a view of the session item that names `shards` counter items (only those count). */
   enough(shards: number): boolean {
     let evidence = 0;
-    for (const entry of this.#seen.values()) if (entry.evidence) evidence++;
+    for (const [index, entry] of this.#seen) if (entry.evidence && index < shards) evidence++;
     return evidence >= Math.min(PROBES, shards);
   }
 }

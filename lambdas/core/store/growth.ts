@@ -1,8 +1,9 @@
 import type { CounterScope } from '../limits/scope.ts';
 import { FIRST_COUNTER_ITEMS, MAX_COUNTER_ITEMS, type LeaseWindow } from './counter-items.ts';
 import { planFills, type SessionView } from './fills.ts';
+import type { StoredSession } from './item.ts';
 import type { LeaseMemory } from './lease-memory.ts';
-import { isBusy, type LeaseWrites } from './lease-writes.ts';
+import { type Cooling, isBusy, type LeaseWrites } from './lease-writes.ts';
 
 /**
  * How a hot key gets more counter items (docs/ARCHITECTURE.md, "Hot keys"): when it spreads
@@ -91,18 +92,25 @@ export async function roomToGrow(
 /**
  * Cools the key if the session item, read now, says so (see `LeaseWrites.cool`); a throttled
  * read or write leaves it for later. The counter items left are then empty, and this
- * instance fills them blind, as after spreading.
+ * instance fills them blind, as after spreading. A cooling that may have landed (a busy
+ * answer) leaves this instance's view of the session item forgotten, as one that landed
+ * leaves it read again: the item seen before it no longer has its counts.
  */
-export async function cool(writes: LeaseWrites, memory: LeaseMemory, pk: string, nowMs: number): Promise<boolean> {
+export async function cool(writes: LeaseWrites, memory: LeaseMemory, pk: string, nowMs: number): Promise<Cooling> {
+  let session: StoredSession | undefined;
   try {
-    const session = memory.saw(pk, await writes.get(pk)).item;
-    if (session === undefined || !(await writes.cool(session, nowMs))) return false;
-    memory.added(pk, 0, Math.floor((session.shards ?? 0) / 2));
-    // The item read before no longer has its counts ("no room" on it would deny): read again, or forgotten.
-    memory.saw(pk, await writes.get(pk).catch(() => undefined));
-    return true;
+    session = memory.saw(pk, await writes.get(pk)).item;
   } catch (error) {
-    if (isBusy(error)) return false;
+    if (isBusy(error)) return 'kept';
     throw error;
   }
+  const cooling = await writes.cool(session, nowMs).catch((error: unknown) => {
+    if (isBusy(error)) return 'kept' as const; // its reads of the counter items: nothing written
+    throw error;
+  });
+  if (cooling === 'kept') return cooling;
+  if (cooling === 'cooled') memory.added(pk, 0, Math.floor((session?.shards ?? 0) / 2));
+  // The item read before no longer has its counts ("no room" on it would deny): read again, or forgotten.
+  memory.saw(pk, await writes.get(pk).catch(() => undefined));
+  return cooling;
 }

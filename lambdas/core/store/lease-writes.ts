@@ -24,6 +24,9 @@ import type { SettingsGuard, StoredSession } from './item.ts';
  * `isItemThrottle`), `conflict` (a transaction in flight on it, or the table as a whole
  * throttled: another item may take it, but more items would not help).
  */
+
+/** What a cooling did: halved the key, left it as it was, or may have done either (a busy answer). */
+export type Cooling = 'cooled' | 'kept' | 'unknown';
 export type Spend =
   | { readonly ok: true; readonly item: CounterItem }
   | { readonly ok: false; readonly seen: CounterItem | undefined }
@@ -138,10 +141,10 @@ export class LeaseWrites {
    * anything moved meanwhile, or a write is throttled, nothing happens (a later request cools
    * it); true when it was done.
    */
-  async cool(session: StoredSession | undefined, nowMs: number): Promise<boolean> {
+  async cool(session: StoredSession | undefined, nowMs: number): Promise<Cooling> {
     const shards = session?.shards ?? 0;
     // Judged on the session item as read: no lease taken anywhere for the cooling time (a hint may be old).
-    if (session === undefined || shards === 0 || session.filledAt === undefined || nowMs - session.filledAt <= COOL_MS) return false;
+    if (session === undefined || shards === 0 || session.filledAt === undefined || nowMs - session.filledAt <= COOL_MS) return 'kept';
     const items = await this.counterItems(session);
     const x = new UpdateExpression();
     x.when('no fill since', `${x.name('filledAt')} = ${x.value(session.filledAt)}`);
@@ -164,7 +167,8 @@ export class LeaseWrites {
         Delete: { TableName: this.#table, Key: { pk: counterItemPk(session.pk, i) }, ...unchangedCounterItem(item).build() },
       })),
     ]);
-    return outcome === 'ok';
+    // Busy: throttled, or its answer lost and the re-send throttled — it may have landed.
+    return outcome === 'ok' ? 'cooled' : outcome === 'busy' ? 'unknown' : 'kept';
   }
 
   /** A spread session's counter items `0 … shards - 1`, each read consistently (`undefined`: none there). */

@@ -18,7 +18,7 @@ import { cool, grow, roomToGrow, type Grown } from './growth.ts';
 import { guardOf, withCountsOf, type StoredSession } from './item.ts';
 import { LeaseMemory, OncePerKey } from './lease-memory.ts';
 import { olderTag } from './lease-tag.ts';
-import { isBusy, LeaseWrites, lessUnspent, pause } from './lease-writes.ts';
+import { type Cooling, isBusy, LeaseWrites, lessUnspent, pause } from './lease-writes.ts';
 
 /** Steps (spends and fills) one request takes on a hot key before it lets the request be decided again. */
 const MAX_STEPS = 8;
@@ -38,7 +38,7 @@ export class Leases {
   readonly #memory = new LeaseMemory();
   /** Fills in flight in this instance, by key: the counter items each leaves for other requests. */
   readonly #filling = new Map<string, Promise<number[]>>();
-  readonly #cooling = new OncePerKey<boolean>();
+  readonly #cooling = new OncePerKey<Cooling>();
   readonly #spreading = new OncePerKey<Grown>();
 
   constructor(client: DynamoDBDocumentClient, table: string) {
@@ -68,6 +68,8 @@ export class Leases {
     const prefer: number[] = [];
     /** The counter items seen without room since `session` was seen: a denial's evidence (see `Empties`). */
     const empties = new Empties();
+    /** The counter items the view names: only they are evidence against it. */
+    const viewShards = () => session.item?.shards ?? shards;
     /** A new view of the session item: counter items seen empty before it say nothing about it, and are tried again. */
     const view = (next: SessionView) => {
       for (const index of empties.viewed()) busy.delete(index);
@@ -78,6 +80,7 @@ export class Leases {
       view(next);
       if (next.item === undefined) return { ok: false, current: undefined };
       shards = next.item.shards ?? 0;
+      for (const index of busy) if (index >= shards) busy.delete(index); // no longer the key's (a cooling)
       return shards === 0 ? { ok: false, current: next.item } : undefined;
     };
     for (let step = 0; step < MAX_STEPS && shards > 0 && performance.now() < until; step++) {
@@ -99,8 +102,11 @@ export class Leases {
             // instance added last are still unfilled, or the session item has no room to lease.
             if (spend === 'throttled' && ++throttled === 2 && shards < MAX_COUNTER_ITEMS && !this.#memory.unfilled(pk, shards)) {
               const judged = await roomToGrow(this.#writes, this.#memory, pk, session, { scope, windows, shards, nowMs });
-              if (judged.session !== session) view(judged.session);
-              if (session.current && session.item === undefined) return { ok: false, current: undefined };
+              if (judged.session !== session) {
+                // The item read to judge is the request's view, with the counter items it names (a cooling may have halved them).
+                const ended = newView(judged.session);
+                if (ended !== undefined) return ended;
+              }
               const grown = judged.room ? await grow(this.#writes, this.#memory, pk, shards, until) : undefined;
               if (grown === 'gone') return { ok: false, current: undefined };
               shards = grown ?? shards;
@@ -121,7 +127,7 @@ export class Leases {
           busy.add(index);
           empties.saw(index, seen, seen === undefined || !ofLife(seen, guard));
           // No room here: look at a few other counter items before filling this one (fills are the session item's writes).
-          if (!empties.enough(shards) && busy.size < shards) continue;
+          if (!empties.enough(viewShards()) && busy.size < shards) continue;
         }
       }
       refill = undefined;
@@ -137,7 +143,9 @@ export class Leases {
         }
       }
       // Cooling is opportunistic: if it cannot be done now (throttled, moved), the request goes on.
-      if ((cooled(seen, nowMs) || cooled(session.item, nowMs)) && (await this.#cool(pk, nowMs))) return this.#readAgain(pk, known);
+      // A cooling that landed, or may have, leaves the view without its counts: the request reads it and decides again.
+      if ((cooled(seen, nowMs) || cooled(session.item, nowMs)) && (await this.#cool(pk, nowMs)) !== 'kept')
+        return this.#readAgain(pk, known);
       const needsOf = (item: CounterItem | undefined) => (w: LeaseWindow) => !leaseHasRoom(item, guard, tag, w, nowMs);
       const needs = needsOf(seen);
       // The other counter items found without room that need the same leases are filled in the same write.
@@ -161,7 +169,7 @@ export class Leases {
         }
         // Not evidence enough yet against this view (items seen before it, or too few): counter items are tried (again);
         // with every other one busy, counted again.
-        if (!empties.enough(shards)) {
+        if (!empties.enough(viewShards())) {
           if (busy.size < shards) continue;
           return { ok: false, current: session.item, busy: true };
         }
@@ -254,7 +262,7 @@ export class Leases {
   }
 
   /** Cools the key (see `growth.ts`), once per key at a time in this instance. */
-  #cool(pk: string, nowMs: number): Promise<boolean> {
+  #cool(pk: string, nowMs: number): Promise<Cooling> {
     return this.#cooling.run(pk, () => cool(this.#writes, this.#memory, pk, nowMs));
   }
 
