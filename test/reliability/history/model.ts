@@ -169,8 +169,10 @@ export class HistoryModel {
       const mine = o.requests.flatMap((r, i) => (r.who === who ? [i] : []));
       if (mine.length === 0) continue;
       const subject = who === 'key' ? this.key : this.jwt;
+      const leases = o.leases?.[who];
+      const spread = leases !== undefined && (leases.before.shards > 0 || leases.after.shards > 0);
       const scopes = [...new Set(mine.flatMap((i) => [...facts[i]!.scopes]))].map((scope) =>
-        scopeFacts(this.instances, o, subject, who, scope, mine, facts, allowed),
+        scopeFacts(this.instances, o, subject, who, scope, mine, facts, allowed, spread),
       );
       for (const s of scopes) {
         const w = subject.windows(s.scope);
@@ -186,8 +188,6 @@ export class HistoryModel {
           );
         }
       }
-      const leases = o.leases?.[who];
-      const spread = leases !== undefined && (leases.before.shards > 0 || leases.after.shards > 0);
       // A spread key may deny while counter items it did not try hold unspent leases (after the batch), or on a
       // session item seen before a cooling gave leases back (before it).
       const slack = spread ? leases.before.total + leases.after.total : 0;
@@ -248,8 +248,8 @@ export class HistoryModel {
       if (s.scope !== 'key') this.scopedAllows += s.sure;
       const w = subject.windows(s.scope);
       const counted = { sure: s.sure, maybe: s.maybe, lost: o.lost, at: o.at, offsets: s.offsets };
-      w.quota.count(s.quotaStatus, { ...counted, counted: s.quotaCounted, maxLimit: s.maxQuota });
-      w.rate.count(s.rateStatus, { ...counted, counted: s.rateCounted, maxLimit: s.maxRate });
+      w.quota.count(s.quotaStatus, { ...counted, counted: s.quotaCounted, maxLimit: s.maxQuota, overlap: s.quotaOverlap });
+      w.rate.count(s.rateStatus, { ...counted, counted: s.rateCounted, maxLimit: s.maxRate, overlap: s.rateOverlap });
     }
   }
 

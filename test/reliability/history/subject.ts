@@ -58,6 +58,9 @@ export interface ScopeFacts {
   readonly maybe: number;
   readonly quotaCap: number;
   readonly rateCap: number;
+  /** Allows the previous window may still take (a spread subject, an instance's clock behind): in the caps. */
+  readonly quotaOverlap: number;
+  readonly rateOverlap: number;
   readonly offsets: number[];
 }
 
@@ -70,6 +73,7 @@ export function scopeFacts(
   mine: readonly number[],
   facts: readonly RequestFacts[],
   allowed: (i: number) => boolean,
+  spread: boolean,
 ): ScopeFacts {
   const here = mine.filter((i) => facts[i]!.scopes.has(scope));
   const limits: Limits[] = here.flatMap((i) => facts[i]!.passing.filter((c) => c.scope === scope).map((c) => c.limits));
@@ -80,12 +84,15 @@ export function scopeFacts(
   const quotaCounted = limits.every((l) => l.quotaMax !== -1);
   const rateCounted = limits.every((l) => l.rate > 0);
   const w = subject.windows(scope);
-  const quotaStatus = w.quota.status(o.at, offsets, [...new Set(limits.map((l) => l.quotaRenewalRate))]);
+  const quotaLengths = [...new Set(limits.map((l) => l.quotaRenewalRate))];
+  const quotaStatus = w.quota.status(o.at, offsets, quotaLengths);
   const rateLengths = [...new Set(limits.filter((l) => l.rate > 0).map((l) => l.per))];
   const rateStatus = rateLengths.length > 0 ? w.rate.status(o.at, offsets, rateLengths) : 'over';
   const maxQuota = quotaCounted ? Math.max(0, ...limits.map((l) => l.quotaMax)) : Number.POSITIVE_INFINITY;
   const maxRate = rateCounted ? Math.max(0, ...limits.map((l) => l.rate)) : Number.POSITIVE_INFINITY;
   const resets = o.alongside?.kind === 'reset' && who === 'key' ? 1 : 0;
+  const quotaOverlap = spread && quotaCounted ? w.quota.overlap(o.at, offsets, quotaLengths, maxQuota) : 0;
+  const rateOverlap = spread && rateCounted ? w.rate.overlap(o.at, offsets, rateLengths, maxRate) : 0;
   return {
     who,
     scope,
@@ -97,8 +104,10 @@ export function scopeFacts(
     rateCounted,
     sure: here.filter((i) => allowed(i) && facts[i]!.scopes.size === 1).length,
     maybe: here.filter((i) => allowed(i) && facts[i]!.scopes.size > 1).length,
-    quotaCap: quotaCounted ? w.quota.cap(quotaStatus, maxQuota, resets) : Number.POSITIVE_INFINITY,
-    rateCap: rateCounted ? w.rate.cap(rateStatus, maxRate) : Number.POSITIVE_INFINITY,
+    quotaCap: quotaCounted ? w.quota.cap(quotaStatus, maxQuota, resets) + quotaOverlap : Number.POSITIVE_INFINITY,
+    rateCap: rateCounted ? w.rate.cap(rateStatus, maxRate) + rateOverlap : Number.POSITIVE_INFINITY,
+    quotaOverlap,
+    rateOverlap,
     offsets,
   };
 }

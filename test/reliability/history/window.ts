@@ -12,6 +12,11 @@
  *   end, and a change of limits never gives back what was used.
  * - `fresh`: nothing counted since the subject was created or its quota reset: the window
  *   may have opened then, or may open at the first counted request.
+ * - `previous`: the window the one in progress followed. On a spread subject an instance
+ *   whose clock is behind may still spend that window's last leases after a faster one
+ *   opened the next (docs/ARCHITECTURE.md, "Bounds, stated": two windows may overlap by up
+ *   to the clock spread, each within its limit): while a batch's instance may be inside it
+ *   by its own clock, what it may still have left is room too (`overlap`).
  */
 
 export type WindowStatus = 'open' | 'over' | 'unsure';
@@ -29,6 +34,8 @@ export interface Counting {
   readonly offsets: readonly number[];
   /** Largest limit in force during the batch (for the lower bound on a split window). */
   readonly maxLimit: number;
+  /** Allows that may have counted in the previous window instead (`overlap`). */
+  readonly overlap: number;
 }
 
 export class WindowTracker {
@@ -37,6 +44,8 @@ export class WindowTracker {
   startLo: number;
   startHi: number;
   fresh = true;
+  /** The window this one followed: its latest start, and what it certainly counted when it was followed. */
+  #previous: { readonly startHi: number; readonly usedLo: number } | undefined;
 
   constructor(
     readonly label: string,
@@ -77,19 +86,33 @@ export class WindowTracker {
     return status === 'over' ? limit : Math.max(0, limit - this.usedHi);
   }
 
+  /**
+   * Room the previous window may still have for a spread subject's batch: an instance of
+   * `offsets` may be inside it at `at` by its own clock, under the longest of `lengths` (s).
+   */
+  overlap(at: number, offsets: readonly number[], lengths: readonly number[], maxLimit: number): number {
+    const longest = Math.max(0, ...lengths);
+    if (this.#previous === undefined || longest === 0) return 0;
+    if (at + Math.min(...offsets) >= this.#previous.startHi + longest * 1000) return 0;
+    return Math.max(0, maxLimit - this.#previous.usedLo);
+  }
+
   /** Counts a batch's requests into the window. */
   count(status: WindowStatus, c: Counting): void {
     if (c.sure + c.maybe === 0 && c.lost === 0) return;
-    const sure = c.counted ? c.sure : 0;
+    if (status !== 'open') this.#previous = { startHi: this.startHi, usedLo: this.usedLo };
+    // Allows the previous window may have taken are not certainly counted in this one.
+    const sure = c.counted ? Math.max(0, c.sure - c.overlap) : 0;
     const maybe = c.counted ? c.maybe : c.sure + c.maybe;
+    const all = c.sure + c.maybe + c.lost;
     const opening: [number, number] = [c.at + Math.min(...c.offsets) - this.floorMs, c.at + Math.max(...c.offsets)];
     if (status === 'open') {
       this.usedLo += sure;
-      this.usedHi += sure + maybe + c.lost;
+      this.usedHi += all;
       if (this.fresh) this.#widenStart(opening);
     } else if (status === 'over' && sure > 0) {
       this.usedLo = sure;
-      this.usedHi = sure + maybe + c.lost;
+      this.usedHi = all;
       [this.startLo, this.startHi] = opening;
     } else if (status === 'over') {
       // Nothing certainly counted here, but a request may have opened a window.
@@ -100,7 +123,7 @@ export class WindowTracker {
       // The window may have ended inside the batch: what went beyond the old window's room
       // is certainly in the new one.
       this.usedLo = Math.max(0, sure - Math.max(0, c.maxLimit - this.usedLo));
-      this.usedHi += sure + maybe + c.lost;
+      this.usedHi += all;
       this.#widenStart(opening);
     }
     if (sure > 0) this.fresh = false;
@@ -124,6 +147,7 @@ export class WindowTracker {
       this.#widenStart(start);
     }
     this.fresh = true;
+    this.#previous = undefined; // a reset deletes every lease
   }
 
   /** Requests counted in the window without an Allow (a revoked lease's unspent part): widens only `usedHi`. */
