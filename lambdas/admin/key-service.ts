@@ -12,6 +12,7 @@ import { SessionService } from '../core/session/service.ts';
 import { decodeCursor, encodeCursor, type SessionIndex, type SessionQuery } from './session-index.ts';
 import { SessionInputSchema, SessionPatchSchema, type Session } from '../core/model/session.ts';
 import { isKeyPointer, type StoredSession } from '../core/store/item.ts';
+import { isThrottlingError } from '../core/store/dynamo-client.ts';
 import { toPublicSession } from '../core/store/public-session.ts';
 import type { SessionStore } from '../core/store/store.ts';
 import { tykFieldName, tykSessionToInput } from './tyk.ts';
@@ -209,11 +210,19 @@ export class KeyService {
    * The answer to a write: the session as it is now (a strong read: the counters may have
    * moved since the write's read), or as written if it is already gone again. Its caller marks
    * it with the version the write was checked against (`withVersionBefore`, for the audit line).
+   * The write has landed: reads after it that DynamoDB throttles (a hot key's items) answer it
+   * as written, counters as the write read them, rather than a fault for a change that was
+   * made (a rotation's new key is shown only in this answer).
    */
   async #answer(written: StoredSession): Promise<Session> {
-    const now = await this.#sessions.read(written.pk);
-    // The key as it is (its counters fresh) when nothing else changed it since; else as this write left it, at its version.
-    return this.#public(now !== undefined && now.version === written.version ? now : written);
+    try {
+      const now = await this.#sessions.read(written.pk);
+      // The key as it is (its counters fresh) when nothing else changed it since; else as this write left it, at its version.
+      return await this.#public(now !== undefined && now.version === written.version ? now : written);
+    } catch (error) {
+      if (!isThrottlingError(error)) throw error;
+      return this.#publicOf(written);
+    }
   }
 
   /** The public session, its `quotaRemaining` read under the limits in force, and those limits with their sources. */
