@@ -107,13 +107,8 @@ describe('attack20: lost answers, throttles, coolings and changes together', () 
       const label = a instanceof Error ? `${a.name}: ${a.message.slice(0, 50)}` : a.allow ? 'allow' : (a as { reason: string }).reason;
       reasons[label] = (reasons[label] ?? 0) + 1;
     }
-    const session = (
-      await table.doc.send(
-        new (
-          await import('@aws-sdk/lib-dynamodb')
-        ).GetCommand({ TableName: table.tableName, Key: { pk: sessionPk }, ConsistentRead: true }),
-      )
-    ).Item as StoredSession;
+    const session = (await table.doc.send(new GetCommand({ TableName: table.tableName, Key: { pk: sessionPk }, ConsistentRead: true })))
+      .Item as StoredSession;
     const summary = JSON.stringify({ allowed, reasons, stats, offset, session: { quotaUsed: session.quotaUsed, shards: session.shards } });
     console.log(summary);
     expect(allowed, summary).toBeLessThanOrEqual(120);
