@@ -21,9 +21,10 @@ import { throttleAttempts } from '../support/throttles.ts';
  * the counts): quota 80 a day, cooled from 8 counter items to 4 and leased again (80 of 80):
  * #c0 and #c1 hold 3 unspent each (throttled on B: hot elsewhere), #c2 spent, #c3 missing. With
  * the key's 4 counter items, B would have 2 items seen without room and the other 2 busy:
- * counted again, never denied. Observed (3 of 3 runs): B denied `quota_exceeded` (retry after
+ * counted again, never denied. Observed (5 of 5 runs): B denied `quota_exceeded` (retry after
  * a day) on the evidence #c2, #c3, #c4, with 6 requests unspent on #c0/#c1 (log: spend #c0,
- * #c1 throttled, read, spend #c2, #c3, #c4, read, denial). With `shards` taken from the growth
+ * #c1 throttled, read, spend #c2, #c3, #c4, read, denial); with B's draws left random, denied in
+ * 5 of 6 runs (the sixth failed closed). With `shards` taken from the growth
  * check's read, the same request counts again until its budget ends (ContentionError). Expected: the
  * request counts on the counter items of the session item it views (an Allow, or a fail-closed
  * 500 while #c0/#c1 stay throttled), never a denial on items beyond `shards`.
