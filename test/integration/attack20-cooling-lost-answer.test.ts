@@ -25,7 +25,8 @@ import { throttle, throttleAttempts } from '../support/throttles.ts';
  * after the view), the key cooled — answer lost, re-send throttled — and then the denial.
  * Observed (6 of 6 runs): denied `quota_exceeded` with the session item at 70-71 of 80 and
  * `shards` 4 after it (the cooling landed, the 9-10 unspent given back); the same request with
- * its cooling answered (no answer lost) is allowed; the next request (at once) is allowed. Expected: a cooling that may have landed
+ * its cooling answered (no answer lost) is allowed; in both, the next request (at once) is
+ * allowed: one request denied per lost answer. Expected: a cooling that may have landed
  * makes the view from before it no ground for a denial (read again, as after a cooling known
  * to have landed).
  */
