@@ -29,6 +29,8 @@ import { throttle, throttleAttempts } from '../support/throttles.ts';
  * allowed: one request denied per lost answer. Expected: a cooling that may have landed
  * makes the view from before it no ground for a denial (read again, as after a cooling known
  * to have landed).
+ * Fixed: a cooling answered busy may have landed (`LeaseWrites.cool` answers 'unknown'); the
+ * instance forgets its view and the request reads the session item again (allowed).
  */
 describe('attack20: a cooling that landed with its answer lost', () => {
   let table: TestTable;
