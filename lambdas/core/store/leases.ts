@@ -114,8 +114,10 @@ export class Leases {
             continue;
           }
           if (spend.ok) {
-            if (cooled(spend.item, nowMs)) await this.#cool(pk, nowMs);
-            return { ok: true, item: { ...known, ...countersSeenOn(spend.item, windows), shards } };
+            // Allowed; a cooling it makes leaves the key with fewer counter items: the next count draws from those.
+            const cooling = cooled(spend.item, nowMs) ? await this.#cool(pk, nowMs) : 'kept';
+            const after = cooling === 'kept' ? shards : this.#memory.shardsOf(pk) || shards;
+            return { ok: true, item: { ...known, ...countersSeenOn(spend.item, windows), shards: after } };
           }
           seen = spend.seen;
           // A counter item missing (deleted by a change, a reset, a re-creation or a cooling since this instance saw the
@@ -142,14 +144,16 @@ export class Leases {
           continue;
         }
       }
-      // Cooling is opportunistic: if it cannot be done now (throttled, moved), the request goes on.
-      // A cooling that landed, or may have, leaves the view without its counts: the request reads it and decides again.
+      // Cooling is opportunistic (throttled, moved: the request goes on); one that landed, or may have, leaves the view
+      // without its counts: the request reads it and decides again.
       if ((cooled(seen, nowMs) || cooled(session.item, nowMs)) && (await this.#cool(pk, nowMs)) !== 'kept')
         return this.#readAgain(pk, known);
       const needsOf = (item: CounterItem | undefined) => (w: LeaseWindow) => !leaseHasRoom(item, guard, tag, w, nowMs);
       const needs = needsOf(seen);
       // The other counter items found without room that need the same leases are filled in the same write.
-      const others = empties.list().filter((e) => e.index !== index && windows.every((w) => needs(w) === needsOf(e.seen)(w)));
+      const others = empties
+        .list()
+        .filter((e) => e.index !== index && e.index < shards && windows.every((w) => needs(w) === needsOf(e.seen)(w)));
       // Counter items this instance has just added (spreading, growing) are filled blind, on condition they still do not exist.
       const added = this.#memory.addedOf(pk);
       const blind = windows.every(needs)
