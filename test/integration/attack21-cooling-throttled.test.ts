@@ -28,6 +28,8 @@ import { throttle, throttleAttempts } from '../support/throttles.ts';
  *   expected: allowed (one fill).
  * - quota 80 a day all leased and all spent: `ContentionError` after 8 coolings; expected a
  *   denial `quota_exceeded`.
+ * Both pass (3 of 3) with the store code from before today's change (`cool` answering false for a
+ * busy cooling: the request goes on and fills, or denies on its evidence).
  */
 describe('a cooling that DynamoDB throttles', () => {
   let table: TestTable;
