@@ -1,3 +1,4 @@
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COOL_MS } from '../../lambdas/core/store/counter-items.ts';
@@ -26,8 +27,12 @@ import { throttle, throttleAttempts } from '../support/throttles.ts';
  * - rate 1000 / 60 s (the leases' window over, the session item's new one empty): the request
  *   fails with `ContentionError: gave up after 8 conflicting writes` after 8 coolings tried;
  *   expected: allowed (one fill).
+ * - the same with the cooling cancelled by a fill in flight (`TransactionConflict`: nothing
+ *   applied, certainly; `transact` answers 'busy' for it too): `ContentionError` likewise.
  * - quota 80 a day all leased and all spent: `ContentionError` after 8 coolings; expected a
  *   denial `quota_exceeded`.
+ * docs/ARCHITECTURE.md ("Bounds, stated", Contention) says a request fails closed after 8
+ * failed writes "each failure means another write succeeded": here none did.
  * Both pass (3 of 3) with the store code from before today's change (`cool` answering false for a
  * busy cooling: the request goes on and fills, or denies on its evidence).
  */
@@ -41,7 +46,7 @@ describe('a cooling that DynamoDB throttles', () => {
   });
 
   /** Instance A (its clock settable), a key it spread over 8 counter items, and what its cooling and fill transactions did. */
-  async function spreadKeyWithThrottledCoolings(settings: Record<string, unknown>) {
+  async function spreadKeyWithThrottledCoolings(settings: Record<string, unknown>, fault: 'throttled' | 'conflict' = 'throttled') {
     const state = { pk: '', spreadThrottles: 2, coolings: 0, fills: 0, skewMs: 0 };
     const client = lambdaClient();
     throttleAttempts(client, (command, p) => {
@@ -57,7 +62,13 @@ describe('a cooling that DynamoDB throttles', () => {
             (args.input as { TransactItems?: { Delete?: { ConditionExpression?: string }; Put?: unknown }[] }).TransactItems ?? [];
           if (items.some((i) => i.Delete?.ConditionExpression !== undefined)) {
             state.coolings++;
-            throw throttle('item');
+            if (fault === 'throttled') throw throttle('item');
+            // Cancelled by a fill in flight on one of its items: DynamoDB applied nothing.
+            throw new TransactionCanceledException({
+              message: 'Transaction cancelled (simulated)',
+              $metadata: {},
+              CancellationReasons: items.map((_, i) => ({ Code: i === 1 ? 'TransactionConflict' : 'None' })),
+            });
           }
           if (items.some((i) => i.Put !== undefined)) state.fills++;
         }
@@ -75,16 +86,20 @@ describe('a cooling that DynamoDB throttles', () => {
     return { a, key, state };
   }
 
-  it('allows a request on a rate-limited key whose leases are of a window gone by', async () => {
-    const { a, key, state } = await spreadKeyWithThrottledCoolings({ quotaMax: -1, rate: 1000, per: 60 });
-    state.skewMs = COOL_MS + 5000;
-    state.fills = 0;
-    const answer = await a.pipeline.authorize(requestWith(key)).catch((error: Error) => error);
-    expect({ answer: answer instanceof Error ? String(answer) : answer.allow, coolings: state.coolings > 0 }).toEqual({
-      answer: true,
-      coolings: true,
-    });
-  }, 20_000);
+  it.each(['throttled', 'conflict'] as const)(
+    'allows a request on a rate-limited key whose leases are of a window gone by (cooling %s)',
+    async (fault) => {
+      const { a, key, state } = await spreadKeyWithThrottledCoolings({ quotaMax: -1, rate: 1000, per: 60 }, fault);
+      state.skewMs = COOL_MS + 5000;
+      state.fills = 0;
+      const answer = await a.pipeline.authorize(requestWith(key)).catch((error: Error) => error);
+      expect({ answer: answer instanceof Error ? String(answer) : answer.allow, coolings: state.coolings > 0 }).toEqual({
+        answer: true,
+        coolings: true,
+      });
+    },
+    20_000,
+  );
 
   it('denies a request on a key whose quota is used up (quota_exceeded), not a fault', async () => {
     const { a, key, state } = await spreadKeyWithThrottledCoolings({ quotaMax: 80, quotaRenewalRate: 86_400 });
