@@ -89,6 +89,11 @@ export const INJECTED_BUGS: readonly InjectedBug[] = [
     installOn: (client) => rewriteTransactions(client, 'historyFillCount', countFills),
   },
   {
+    name: 'spend-past-window-end',
+    what: "a hot key's spend takes a counter item's lease up to 20 s after its window ended (its window-open clause 20 s late): a rate lease spent windows after its own",
+    installOn: spendPastWindowEnd,
+  },
+  {
     name: 'past-lives-forgotten',
     what: "no write keeps the record of a key's versions: a key created again starts at version 1, and an If-Match of the old life holds on it",
     installOnAdmin: (client) =>
@@ -168,6 +173,26 @@ function countFills(items: TransactItem[]): TransactItem[] {
     const fill = seen === undefined ? 0 : Number(values[seen]);
     return { Put: { ...put, Item: { ...row, fill: fill + 1 } } };
   });
+}
+
+/**
+ * A spend's "window open" clauses (`start > :now-minus-length`) on a counter item (`<pk>#c<i>`)
+ * made 20 s late: a lease stays spendable for 20 s after its window ended (a rate window is 2 or 5 s in the
+ * histories, a quota window 20 s or more), while the session item leases the windows after it again.
+ */
+function spendPastWindowEnd(client: DynamoDBClient): void {
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const input = args.input as { Key?: unknown; ConditionExpression?: string; ExpressionAttributeValues?: Record<string, unknown> };
+      if (String(context.commandName) !== 'UpdateItemCommand' || !/#c\d+$/.test(pkOf(input.Key))) return next(args);
+      const values = { ...input.ExpressionAttributeValues };
+      for (const [, value] of String(input.ConditionExpression ?? '').matchAll(/#\w+ > (:\w+)/g)) {
+        if (typeof values[value!] === 'number') values[value!] = (values[value!] as number) - 20_000;
+      }
+      return next({ ...args, input: { ...input, ExpressionAttributeValues: values } });
+    },
+    { step: 'initialize', name: 'historySpendPastWindowEnd', priority: 'low', override: true },
+  );
 }
 
 /** Rewrites every TransactWriteItems `client` sends (document-client input, before it is marshalled). */
