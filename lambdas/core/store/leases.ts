@@ -26,11 +26,9 @@ const MAX_STEPS = 8;
 const MAX_FILLED = 8;
 
 /**
- * Counting on a hot key's counter items (see `counter-items.ts` and docs/ARCHITECTURE.md,
- * "Hot keys"). A request spends on a counter item chosen at random; when that item has no
- * room, it fills it — one transaction that takes a lease from the session item and writes
- * it to the counter item — and when the session item has no room either, it returns the
- * session item as read, to be decided on (a denial, or a count elsewhere).
+ * Counting on a hot key's counter items (docs/ARCHITECTURE.md, "Hot keys"): a spend on one
+ * chosen at random; a fill (a lease from the session item) when it has no room; the session
+ * item as read, to be decided on, when that has no room either.
  */
 export class Leases {
   readonly #writes: LeaseWrites;
@@ -64,24 +62,30 @@ export class Leases {
     let refill: { index: number; seen: CounterItem | undefined } | undefined;
     const busy = new Set<number>();
     let throttled = 0;
+    let coolTried = false;
     /** Counter items another request of this instance just filled: spent on first. */
     const prefer: number[] = [];
     /** The counter items seen without room since `session` was seen: a denial's evidence (see `Empties`). */
     const empties = new Empties();
     /** The counter items the view names: only they are evidence against it. */
     const viewShards = () => session.item?.shards ?? shards;
-    /** A new view of the session item: counter items seen empty before it say nothing about it, and are tried again. */
-    const view = (next: SessionView) => {
+    /**
+     * A new view of the session item: counter items seen empty before it say nothing about it, and are tried again. One
+     * read now sets the counter items drawn from; the key gone, or counting on its session item again, ends the count.
+     */
+    const newView = (next: SessionView): CountResult | undefined => {
       for (const index of empties.viewed()) busy.delete(index);
       session = next;
-    };
-    /** A view read now: the key gone, or counting on its session item again (a change deleted the counter items), ends the count. */
-    const newView = (next: SessionView): CountResult | undefined => {
-      view(next);
+      if (!next.current) return undefined;
       if (next.item === undefined) return { ok: false, current: undefined };
       shards = next.item.shards ?? 0;
       for (const index of busy) if (index >= shards) busy.delete(index); // no longer the key's (a cooling)
       return shards === 0 ? { ok: false, current: next.item } : undefined;
+    };
+    /** The session item read now as the new view: a result when the count ends there (gone, unspread, reads busy). */
+    const readView = async (): Promise<CountResult | undefined> => {
+      const now = await this.#read(pk);
+      return now === 'busy' ? { ok: false, current: known, busy: true } : newView(now);
     };
     for (let step = 0; step < MAX_STEPS && shards > 0 && performance.now() < until; step++) {
       let index: number;
@@ -102,12 +106,13 @@ export class Leases {
             // instance added last are still unfilled, or the session item has no room to lease.
             if (spend === 'throttled' && ++throttled === 2 && shards < MAX_COUNTER_ITEMS && !this.#memory.unfilled(pk, shards)) {
               const judged = await roomToGrow(this.#writes, this.#memory, pk, session, { scope, windows, shards, nowMs });
-              if (judged.session !== session) {
-                // The item read to judge is the request's view, with the counter items it names (a cooling may have halved them).
-                const ended = newView(judged.session);
-                if (ended !== undefined) return ended;
-              }
-              const grown = judged.room ? await grow(this.#writes, this.#memory, pk, shards, until) : undefined;
+              // The item read to judge is the request's view, with the counter items it names (a cooling may have halved
+              // them; another instance's growth doubled them: the throttles seen were among fewer, no ground to grow).
+              const throttledAmong = shards;
+              const ended = judged.session === session ? undefined : newView(judged.session);
+              if (ended !== undefined) return ended;
+              const grown =
+                judged.room && shards === throttledAmong ? await grow(this.#writes, this.#memory, pk, shards, until) : undefined;
               if (grown === 'gone') return { ok: false, current: undefined };
               shards = grown ?? shards;
             }
@@ -120,9 +125,8 @@ export class Leases {
             return { ok: true, item: { ...known, ...countersSeenOn(spend.item, windows), shards: after } };
           }
           seen = spend.seen;
-          // A counter item missing (deleted by a change, a reset, a re-creation or a cooling since this instance saw the
-          // session item, or added and not yet filled), or of another life: the session item as seen is no longer enough
-          // to deny on.
+          // A counter item missing (deleted by a change or a cooling, or not yet filled), or of another life: the session
+          // item as seen is no longer enough to deny on.
           if ((seen === undefined || !ofLife(seen, guard)) && session.fresh === true) session = { ...session, fresh: false };
           // A counter item of this life at a newer version: the settings moved since this request decided; it decides again.
           if (seen !== undefined && ofLife(seen, guard) && (seen.version ?? 0) > guard.version) return this.#readAgain(pk, known);
@@ -140,14 +144,20 @@ export class Leases {
           // Another view of the policies leased last: an older view reads the policies again; a newer one takes over.
           if (olderTag(tag, item.leaseTag)) return { ok: false, current: item, stalePolicies: true };
           await this.#writes.revoke(item, { leaseTag: tag });
-          view({ item: undefined, current: false });
+          newView({ item: undefined, current: false });
           continue;
         }
       }
-      // Cooling is opportunistic (throttled, moved: the request goes on); one that landed, or may have, leaves the view
-      // without its counts: the request reads it and decides again.
-      if ((cooled(seen, nowMs) || cooled(session.item, nowMs)) && (await this.#cool(pk, nowMs)) !== 'kept')
-        return this.#readAgain(pk, known);
+      // Cooling is opportunistic, tried once per count (moved: the request goes on). One that landed leaves the view
+      // without its counts: the request decides again on the item read now; one that may have (busy) reads it and goes on.
+      if (!coolTried && (cooled(seen, nowMs) || cooled(session.item, nowMs))) {
+        coolTried = true;
+        const cooling = await this.#cool(pk, nowMs);
+        if (cooling === 'cooled') return this.#readAgain(pk, known);
+        const ended = cooling === 'unknown' ? await readView() : undefined;
+        if (ended !== undefined) return ended;
+        if (cooling === 'unknown') continue;
+      }
       const needsOf = (item: CounterItem | undefined) => (w: LeaseWindow) => !leaseHasRoom(item, guard, tag, w, nowMs);
       const needs = needsOf(seen);
       // The other counter items found without room that need the same leases are filled in the same write.
@@ -190,9 +200,7 @@ export class Leases {
         return { ok: false, current: session.current ? session.item : withCountsOf(known, session.item), noRoom: true };
       }
       if (plan === 'read') {
-        const now = await this.#read(pk);
-        if (now === 'busy') return { ok: false, current: known, busy: true };
-        const ended = newView(now);
+        const ended = await readView();
         if (ended !== undefined) return ended;
         continue;
       }
@@ -270,21 +278,12 @@ export class Leases {
     return this.#cooling.run(pk, () => cool(this.#writes, this.#memory, pk, nowMs));
   }
 
-  /** The counter items this instance last saw the key spread over (0: none known). */
-  shardsOf(pk: string): number {
-    return this.#memory.shardsOf(pk);
+  /** What this instance remembers of its hot keys (`shardsOf`, `heating`): for the store's cold path. */
+  get memory(): Pick<LeaseMemory, 'shardsOf' | 'heating'> {
+    return this.#memory;
   }
 
-  /** See {@link LeaseMemory.heating}. */
-  heating(pk: string): boolean {
-    return this.#memory.heating(pk);
-  }
-
-  /**
-   * Spreads a key that counts on its session item, once per instance at a time (the
-   * requests that find it throttled together wait for one write), not past `until` (the
-   * budget of the request that started it): see `growth.ts`.
-   */
+  /** Spreads a key that counts on its session item, once per instance at a time, not past `until`: see `growth.ts`. */
   spread(pk: string, until = Infinity): Promise<Grown> {
     return this.#spreading.run(pk, async () => {
       this.#memory.heat(pk);
