@@ -1,10 +1,10 @@
-import * as z from 'zod';
 import type { RequestTarget } from '../core/request/access-rights.ts';
 import { NotFoundError, VersionConflictError } from '../core/model/errors.ts';
 import { explainDecision, type Explanation } from '../core/request/explain.ts';
 import { jwtSessionPkOf } from '../core/request/identify.ts';
-import { fieldProblems, InvalidInputError } from '../core/model/input-error.ts';
-import { generateKey, keyIdOf, keySessionPk, MIN_IMPORTED_KEY_LENGTH } from '../core/model/keys.ts';
+import { InvalidInputError } from '../core/model/input-error.ts';
+import { generateKey, keyIdOf, keySessionPk } from '../core/model/keys.ts';
+import { parse, RotateSchema, splitKey } from './key-input.ts';
 import { effectiveSettings, type Policy } from '../core/policies/policy.ts';
 import type { PolicyStore } from '../core/policies/policy-store.ts';
 import { OrphanPointerError } from '../core/session/key-resolution.ts';
@@ -210,9 +210,9 @@ export class KeyService {
    * The answer to a write: the session as it is now (a strong read: the counters may have
    * moved since the write's read), or as written if it is already gone again. Its caller marks
    * it with the version the write was checked against (`withVersionBefore`, for the audit line).
-   * The write has landed: reads after it that DynamoDB throttles (a hot key's items) answer it
-   * as written, counters as the write read them, rather than a fault for a change that was
-   * made (a rotation's new key is shown only in this answer).
+   * The write has landed: when DynamoDB throttles the reads after it (a hot key's items), the
+   * answer is the key as written, marked `asWritten` (see `Session`), rather than a fault for a
+   * change that was made (a rotation's new key is shown only in this answer).
    */
   async #answer(written: StoredSession): Promise<Session> {
     try {
@@ -221,7 +221,11 @@ export class KeyService {
       return await this.#public(now !== undefined && now.version === written.version ? now : written);
     } catch (error) {
       if (!isThrottlingError(error)) throw error;
-      return this.#publicOf(written);
+      const policies = await this.#policiesById(written.applyPolicies ?? []).catch((again: unknown) => {
+        if (isThrottlingError(again)) return undefined;
+        throw again;
+      });
+      return { ...(await this.#publicOf(written, policies ?? [])), asWritten: policies === undefined ? 'without-policies' : 'counts' };
     }
   }
 
@@ -230,9 +234,9 @@ export class KeyService {
     return this.#publicOf(await this.#sessions.counted(stored));
   }
 
-  /** {@link #public} of a session already counted. */
-  async #publicOf(item: StoredSession): Promise<Session> {
-    const policies = await this.#policiesById(item.applyPolicies ?? []);
+  /** {@link #public} of a session already counted (under `policies`, else its own, read now). */
+  async #publicOf(item: StoredSession, applied?: Policy[]): Promise<Session> {
+    const policies = applied ?? (await this.#policiesById(item.applyPolicies ?? []));
     const nowMs = this.#nowMs();
     return withLimits(toPublicSession(item, effectiveSettings(item, policies).limits, nowMs), item, policies, nowMs);
   }
@@ -242,7 +246,9 @@ export class KeyService {
    * session it uses), else a JWT identity's.
    */
   async #read(keyId: string): Promise<StoredSession> {
-    const item = (await this.#sessions.resolveKey(keyId)).item ?? (await this.#sessions.read(jwtSessionPkOf(keyId)));
+    const item = await readPatiently(
+      async () => (await this.#sessions.resolveKey(keyId)).item ?? (await this.#sessions.read(jwtSessionPkOf(keyId))),
+    );
     if (item === undefined || isKeyPointer(item)) throw new NotFoundError('no key with this id');
     return item;
   }
@@ -258,41 +264,21 @@ export class KeyService {
   }
 }
 
-/** The body of a rotation: how long the keys used until now keep working (0 to 90 days; default 0). */
-const RotateSchema = z.strictObject({
-  graceSeconds: z
-    .number()
-    .int()
-    .min(0)
-    .max(90 * 86_400)
-    .default(0),
-});
+/** Attempts of an admin read that DynamoDB throttles (about 1.5 s of pauses in all, within the admin function's 10 s). */
+const READ_ATTEMPTS = 6;
 
-function splitKey(body: unknown): { key?: string } & Record<string, unknown> {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new InvalidInputError([{ field: '(body)', message: 'must be a JSON object' }]);
-  }
-  const { key, ...rest } = body as Record<string, unknown>;
-  if (key === undefined) return rest;
-  if (typeof key !== 'string' || key.length < MIN_IMPORTED_KEY_LENGTH || key.length > 1024 || !/^[\x21-\x7e]+$/.test(key)) {
-    // Validate the rest too, so that every bad field is named at once.
-    const keyProblem = { field: 'key', message: `must be a string of ${MIN_IMPORTED_KEY_LENGTH} to 1024 printable ASCII characters` };
+/**
+ * `read`, tried again after a growing pause while DynamoDB throttles it: a hot key's session
+ * item is read by every instance counting on it, and an operator's change of that key (a
+ * reset under load, say) should not fail on its first read. A read changes nothing.
+ */
+async function readPatiently<T>(read: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
     try {
-      parse(SessionInputSchema, rest);
+      return await read();
     } catch (error) {
-      if (error instanceof InvalidInputError) throw new InvalidInputError([keyProblem, ...error.details]);
-      throw error;
+      if (!isThrottlingError(error) || attempt >= READ_ATTEMPTS) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100 * attempt * (0.5 + Math.random())));
     }
-    throw new InvalidInputError([keyProblem]);
   }
-  return { key, ...rest };
-}
-
-function parse<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new InvalidInputError([{ field: '(body)', message: 'must be a JSON object' }]);
-  }
-  const result = schema.safeParse(value);
-  if (!result.success) throw new InvalidInputError(fieldProblems(result.error));
-  return result.data;
 }

@@ -63,6 +63,26 @@ describe('an admin change whose reads after the write are throttled', () => {
     20_000,
   );
 
+  it('reads a key DynamoDB throttles again after a pause before its change (a reset under load)', async () => {
+    let pk = '';
+    let throttles = 0;
+    const client = lambdaClient();
+    throttleAttempts(client, (command, p) => {
+      if (command !== 'GetItemCommand' || p !== pk || throttles === 0) return undefined;
+      throttles--;
+      return 'item';
+    });
+    const admin = pipelineOn(client, table.tableName);
+    const { key, keyId } = await admin.keys.create({ quotaMax: 3, quotaRenewalRate: 86_400 });
+    pk = `key#${keyId}`;
+    for (let i = 0; i < 3; i++) expect(await admin.pipeline.authorize(requestWith(key))).toMatchObject({ allow: true });
+    // More throttled attempts than the SDK's own retry takes (2): the admin's first reads all fail.
+    throttles = 5;
+    const reset = await admin.keys.resetQuota(keyId);
+    expect(throttles).toBe(0);
+    expect(reset).toMatchObject({ keyId, quotaRemaining: 3 });
+  });
+
   it('still fails when a read fails for another reason than a throttle', async () => {
     let pk = '';
     let written = false;

@@ -112,6 +112,14 @@ export type MetaValue = z.infer<typeof metaValue>;
 
 /** A session as gatepass returns it. */
 export interface Session {
+  /**
+   * Present only in the answer to an admin change that landed while DynamoDB throttled the
+   * reads after it (a hot key): the key as the change wrote it. `counts`: its counters as the
+   * change read them, requests leased to counter items counted as used (`quotaRemaining` may
+   * be low); `without-policies`: that, and its limits without its policies' (those could not
+   * be read either). A `GET` of the key answers it as it is.
+   */
+  readonly asWritten?: 'counts' | 'without-policies';
   readonly keyId: string;
   readonly alias?: string;
   readonly expires: number;
