@@ -15,6 +15,9 @@ import { type Counting, WindowTracker } from './window.ts';
  * instance opened the next and allowed 5 there. The slow instance's batches at 700, 800 and
  * 900 ms (its clock still inside the old window) are each allowed 2 more: the old window
  * reaches 9 Allows of 5, with no violation — the second and third batches should have no room.
+ *
+ * Fixed: the model keeps, with the previous window, at most what it has left and at most what
+ * it and the new window have left together; each Allow in the overlap is taken off both.
  */
 function batch(at: number, offsets: number[], sure: number, overlap = 0): Counting {
   return { sure, maybe: 0, lost: 0, counted: true, at, offsets, maxLimit: 5, overlap };

@@ -44,8 +44,12 @@ export class WindowTracker {
   startLo: number;
   startHi: number;
   fresh = true;
-  /** The window this one followed: its latest start, and what it certainly counted when it was followed. */
-  #previous: { readonly startHi: number; readonly usedLo: number } | undefined;
+  /**
+   * The window this one followed: its latest start; at most what it had left (`left`); and
+   * at most what it and this one have left together (`pool`) — an Allow in the overlap may
+   * count in either, never in both.
+   */
+  #previous: { readonly startHi: number; left: number; pool: number } | undefined;
 
   constructor(
     readonly label: string,
@@ -94,13 +98,19 @@ export class WindowTracker {
     const longest = Math.max(0, ...lengths);
     if (this.#previous === undefined || longest === 0) return 0;
     if (at + Math.min(...offsets) >= this.#previous.startHi + longest * 1000) return 0;
-    return Math.max(0, maxLimit - this.#previous.usedLo);
+    const roomHere = Math.max(0, maxLimit - this.usedLo);
+    return Math.max(0, Math.min(this.#previous.left, this.#previous.pool - roomHere));
   }
 
   /** Counts a batch's requests into the window. */
   count(status: WindowStatus, c: Counting): void {
     if (c.sure + c.maybe === 0 && c.lost === 0) return;
-    if (status !== 'open') this.#previous = { startHi: this.startHi, usedLo: this.usedLo };
+    const previous = status === 'open' ? this.#previous : { startHi: this.startHi, left: Math.max(0, c.maxLimit - this.usedLo), pool: 0 };
+    if (previous !== undefined && status === 'open') {
+      // What went beyond this window's room was the previous window's; every Allow is gone from the two together.
+      previous.left = Math.max(0, previous.left - Math.max(0, c.sure - Math.max(0, c.maxLimit - this.usedLo)));
+      previous.pool = Math.max(0, previous.pool - c.sure);
+    }
     // Allows the previous window may have taken are not certainly counted in this one.
     const sure = c.counted ? Math.max(0, c.sure - c.overlap) : 0;
     const maybe = c.counted ? c.maybe : c.sure + c.maybe;
@@ -127,6 +137,8 @@ export class WindowTracker {
       this.#widenStart(opening);
     }
     if (sure > 0) this.fresh = false;
+    if (status !== 'open' && previous !== undefined)
+      this.#previous = { ...previous, pool: previous.left + Math.max(0, c.maxLimit - this.usedLo) };
   }
 
   /**
