@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoredSession } from '../../lambdas/core/store/item.ts';
 import { createTestTable, lambdaClient, type TestTable } from '../support/dynamo.ts';
+import { spreadingClient } from '../support/hot-keys.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
 import { throttleAttempts } from '../support/throttles.ts';
 
@@ -34,13 +35,7 @@ describe('an admin change of a spread key answered as written', () => {
   it('marks its answer as written: its quota remaining counts the leases handed out as used', async () => {
     // Instance A: its first count's session item write is throttled twice, so the key spreads over 8 counter items.
     const state = { pk: '', throttles: 2 };
-    const clientA = lambdaClient();
-    throttleAttempts(clientA, (command, p) => {
-      if (command !== 'UpdateItemCommand' || p !== state.pk || state.throttles === 0) return undefined;
-      state.throttles--;
-      return 'item';
-    });
-    const a = pipelineOn(clientA, table.tableName);
+    const a = pipelineOn(spreadingClient(state), table.tableName);
     const { key, keyId } = await a.keys.create({ quotaMax: 80, quotaRenewalRate: 86_400 });
     state.pk = `key#${keyId}`;
     expect(await a.pipeline.authorize(requestWith(key))).toMatchObject({ allow: true });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestTable, lambdaClient, type TestTable } from '../support/dynamo.ts';
+import { createTestTable, type TestTable } from '../support/dynamo.ts';
+import { spreadingClient } from '../support/hot-keys.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
-import { throttleAttempts } from '../support/throttles.ts';
 import { injectedBug } from '../reliability/history/bugs.ts';
 
 /** Rate limit of the key: this many a second. */
@@ -28,12 +28,7 @@ describe('a hot key at the end of a rate window', () => {
   async function allowedInNextWindow(withBug: boolean): Promise<{ first: number; next: number; shards: number }> {
     let now = Date.now();
     const state = { pk: '', throttles: 0 };
-    const client = lambdaClient();
-    throttleAttempts(client, (command, p) => {
-      if (command !== 'UpdateItemCommand' || p !== state.pk || state.throttles === 0) return undefined;
-      state.throttles--;
-      return 'item';
-    });
+    const client = spreadingClient(state);
     if (withBug) injectedBug('spend-past-window-end')?.installOn?.(client);
     const a = pipelineOn(client, table.tableName, { clock: () => now });
     const { key, keyId } = await a.keys.create({ rate: RATE, per: 1 });

@@ -49,6 +49,21 @@ export async function spreadKey(doc: DynamoDBDocumentClient, tableName: string, 
   );
 }
 
+/**
+ * A client as the authorizer's whose next `state.throttles` writes of the session item
+ * `state.pk` (its counts) are throttled, as DynamoDB throttles a hot item: the count that
+ * meets two of them spreads the key. Set `state.pk` once the key exists.
+ */
+export function spreadingClient(state: { pk: string; throttles: number }): DynamoDBClient {
+  const client = lambdaClient();
+  throttleAttempts(client, (command, p) => {
+    if (command !== 'UpdateItemCommand' || p !== state.pk || state.throttles === 0) return undefined;
+    state.throttles--;
+    return 'item';
+  });
+  return client;
+}
+
 /** A change that deletes a hot key's counter items: a cooling (unspent leases given back), a quota reset, a raise of the quota (to 200). */
 export type CounterChange = 'cooling' | 'reset' | 'raise';
 
@@ -74,13 +89,7 @@ export interface KeyLeftOnOneItem {
  */
 export async function keyLeftOnOneItem(table: TestTable): Promise<KeyLeftOnOneItem> {
   const state = { pk: '', throttles: 2 };
-  const clientA = lambdaClient();
-  throttleAttempts(clientA, (command, p) => {
-    if (command !== 'UpdateItemCommand' || p !== state.pk || state.throttles === 0) return undefined;
-    state.throttles--;
-    return 'item';
-  });
-  const a = pipelineOn(clientA, table.tableName);
+  const a = pipelineOn(spreadingClient(state), table.tableName);
   const { key, keyId } = await a.keys.create({ quotaMax: 80, quotaRenewalRate: 86_400 });
   const pk = `key#${keyId}`;
   state.pk = pk;
