@@ -92,7 +92,8 @@ describe('attack19: stale missing marks after a reset or a re-creation', () => {
       // B alone fills them (and spends), until every counter item exists again.
       for (let i = 0; i < 200 && (await hotAccount(a.doc, table.tableName, state.pk)).leased < 8; i++)
         answers.push(await b.pipeline.authorize(requestWith(key)).catch((error: Error) => error));
-      const leasedByB = (await hotAccount(a.doc, table.tableName, state.pk)).leased;
+      const filledByB = await hotAccount(a.doc, table.tableName, state.pk);
+      const leasedByB = filledByB.leased;
       // Both hammer the key until its quota is gone.
       const until = Date.now() + 2500;
       await Promise.all(
@@ -116,13 +117,14 @@ describe('attack19: stale missing marks after a reset or a re-creation', () => {
         account,
       });
       console.log(summary);
-      // B filled every counter item. (Marks of missing items were taken out since: A keeps only the items its own spreading
-      // added, so its fills failing on B's items, `lostToB`, is no longer part of the state.)
-      expect(leasedByB, summary).toBe(8);
+      // B filled every counter item — or leased the whole quota to fewer (a starved CPU: A's first request failed closed,
+      // and B's leases came out larger). (Marks of missing items were taken out since: A keeps only the items its own
+      // spreading added, so its fills failing on B's items, `lostToB`, is no longer part of the state.)
+      expect(leasedByB === 8 || filledByB.used === 80, summary).toBe(true);
       expect(allowed, summary).toBeLessThanOrEqual(80);
       expect(account.used - account.unspent, summary).toBe(allowed);
       expect(account.strays, summary).toEqual([]);
     },
-    15_000,
+    30_000,
   );
 });
