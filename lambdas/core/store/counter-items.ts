@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import { windowOpen, type CountPlan } from '../limits/limits.ts';
 import { counterAttributes, type CounterScope } from '../limits/scope.ts';
 import { UpdateExpression } from './expression.ts';
-import { namedFields, type SettingsGuard } from './item.ts';
+import { namedFields, type SettingsGuard, type StoredSession } from './item.ts';
 
 /**
  * A hot key's counter items and their leases (docs/ARCHITECTURE.md, "Hot keys"). A counter
@@ -197,4 +197,41 @@ export function pick(shards: number, busy: ReadonlySet<number>): number {
   const free = Array.from({ length: shards }, (_, index) => index).filter((index) => !busy.has(index));
   const from = free.length > 0 ? free : Array.from({ length: shards }, (_, index) => index);
   return from[Math.floor(Math.random() * from.length)]!;
+}
+
+/**
+ * The requests leased but not spent on `items` that still count on `session`: leases taken
+ * under its guard and lease tag, in the window it is in (same start) — by the session
+ * item's count attribute (`quotaUsed`, `rateUsed@<api>`, …).
+ */
+export function unspentLeases(session: StoredSession, items: readonly (CounterItem | undefined)[]): Record<string, number> {
+  const returned: Record<string, number> = {};
+  const stored = session as unknown as Record<string, unknown>;
+  for (const item of items) {
+    if (item === undefined || item.version !== session.version || !ofLife(item, session)) continue;
+    if (item.leaseTag !== (session.leaseTag ?? item.leaseTag)) continue;
+    for (const [name, size] of Object.entries(item)) {
+      const match = /^(quota|rate)Lease(@.*)?$/.exec(name);
+      if (match === null || typeof size !== 'number') continue;
+      const [, window, scope = ''] = match;
+      const spent = item[`${window}Spent${scope}`];
+      const used = `${window}Used${scope}`;
+      if (
+        typeof spent !== 'number' ||
+        item[`${window}Start${scope}`] !== stored[`${window}Start${scope}`] ||
+        typeof stored[used] !== 'number'
+      )
+        continue;
+      returned[used] = (returned[used] ?? 0) + Math.max(0, size - spent);
+    }
+  }
+  return returned;
+}
+
+/** `session` with the unspent leases of its counter `items` taken off its counts: what requests have used. */
+export function lessUnspent(session: StoredSession, items: readonly (CounterItem | undefined)[]): StoredSession {
+  const counted: Record<string, unknown> = { ...session };
+  for (const [used, count] of Object.entries(unspentLeases(session, items)))
+    counted[used] = (session as unknown as Record<string, number>)[used]! - count;
+  return counted as unknown as StoredSession;
 }

@@ -7,9 +7,9 @@ import {
   COUNTER_ITEM_TTL_SECONDS,
   counterItemPk,
   drawFill,
-  ofLife,
   spendExpression,
   unchangedCounterItem,
+  unspentLeases,
   whenCounterItems,
   type CounterItem,
   type LeaseWindow,
@@ -24,14 +24,14 @@ import type { SettingsGuard, StoredSession } from './item.ts';
  * `isItemThrottle`), `conflict` (a transaction in flight on it, or the table as a whole
  * throttled: another item may take it, but more items would not help).
  */
-
-/** What a cooling did: halved the key, left it as it was, or may have done either (a busy answer). */
-export type Cooling = 'cooled' | 'kept' | 'unknown';
 export type Spend =
   | { readonly ok: true; readonly item: CounterItem }
   | { readonly ok: false; readonly seen: CounterItem | undefined }
   | 'throttled'
   | 'conflict';
+
+/** What a cooling did: halved the key, left it as it was, or may have done either (a busy answer). */
+export type Cooling = 'cooled' | 'kept' | 'unknown';
 
 /** How a transaction went: applied, `busy` (throttled or in conflict: nothing applied), or the write whose condition failed and its item. */
 export type Outcome = 'ok' | 'busy' | { readonly index: number; readonly item: StoredSession | undefined };
@@ -257,43 +257,6 @@ export function counterItemCarries(table: string, pk: string, shards: number, ve
 /** Throttled, or rejected by a transaction in flight: nothing was applied, another item may take it. */
 export function isBusy(error: unknown): boolean {
   return error instanceof TransactionConflictException || isThrottlingError(error);
-}
-
-/**
- * The requests leased but not spent on `items` that still count on `session`: leases taken
- * under its guard and lease tag, in the window it is in (same start) — by the session
- * item's count attribute (`quotaUsed`, `rateUsed@<api>`, …).
- */
-export function unspentLeases(session: StoredSession, items: readonly (CounterItem | undefined)[]): Record<string, number> {
-  const returned: Record<string, number> = {};
-  const stored = session as unknown as Record<string, unknown>;
-  for (const item of items) {
-    if (item === undefined || item.version !== session.version || !ofLife(item, session)) continue;
-    if (item.leaseTag !== (session.leaseTag ?? item.leaseTag)) continue;
-    for (const [name, size] of Object.entries(item)) {
-      const match = /^(quota|rate)Lease(@.*)?$/.exec(name);
-      if (match === null || typeof size !== 'number') continue;
-      const [, window, scope = ''] = match;
-      const spent = item[`${window}Spent${scope}`];
-      const used = `${window}Used${scope}`;
-      if (
-        typeof spent !== 'number' ||
-        item[`${window}Start${scope}`] !== stored[`${window}Start${scope}`] ||
-        typeof stored[used] !== 'number'
-      )
-        continue;
-      returned[used] = (returned[used] ?? 0) + Math.max(0, size - spent);
-    }
-  }
-  return returned;
-}
-
-/** `session` with the unspent leases of its counter `items` taken off its counts: what requests have used. */
-export function lessUnspent(session: StoredSession, items: readonly (CounterItem | undefined)[]): StoredSession {
-  const counted: Record<string, unknown> = { ...session };
-  for (const [used, count] of Object.entries(unspentLeases(session, items)))
-    counted[used] = (session as unknown as Record<string, number>)[used]! - count;
-  return counted as unknown as StoredSession;
 }
 
 /** A short random pause, growing with the step: the units of a throttled item come back over a second. */

@@ -6,6 +6,7 @@ import {
   cooled,
   leaseHasRoom,
   leaseWindows,
+  lessUnspent,
   MAX_COUNTER_ITEMS,
   ofLife,
   pick,
@@ -18,7 +19,7 @@ import { cool, grow, roomToGrow, type Grown } from './growth.ts';
 import { guardOf, withCountsOf, type StoredSession } from './item.ts';
 import { LeaseMemory, OncePerKey } from './lease-memory.ts';
 import { olderTag } from './lease-tag.ts';
-import { type Cooling, isBusy, LeaseWrites, lessUnspent, pause } from './lease-writes.ts';
+import { type Cooling, isBusy, LeaseWrites, pause } from './lease-writes.ts';
 
 /** Steps (spends and fills) one request takes on a hot key before it lets the request be decided again. */
 const MAX_STEPS = 8;
@@ -181,8 +182,7 @@ export class Leases {
           this.#memory.forgetAdded(pk);
           continue;
         }
-        // Not evidence enough yet against this view (items seen before it, or too few): counter items are tried (again);
-        // with every other one busy, counted again.
+        // Not evidence enough yet against this view: counter items are tried (again); with every other one busy, counted again.
         if (!empties.enough(viewShards())) {
           if (busy.size < shards) continue;
           return { ok: false, current: session.item, busy: true };
