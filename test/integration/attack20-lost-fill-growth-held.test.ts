@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Decision } from '../../lambdas/core/request/decision.ts';
 import type { StoredSession } from '../../lambdas/core/store/item.ts';
 import { createTestTable, lambdaClient, type TestTable } from '../support/dynamo.ts';
+import { allowsOf, reasonsOf } from '../support/hot-account.ts';
 import { spreadKey } from '../support/hot-keys.ts';
 import { loseNextTransactionAnswer } from '../support/lossy-client.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
@@ -46,17 +48,14 @@ describe('attack20: fills and growths whose answers are lost', () => {
     const { key, keyId } = await a.keys.create({ quotaMax: 40, quotaRenewalRate: 86_400 });
     const pk = `key#${keyId}`;
     await spreadKey(table.doc, table.tableName, pk, 4);
-    let allowed = 0;
     let landings = 0;
-    const reasons: Record<string, number> = {};
+    const answers: (Decision | Error)[] = [];
     for (let i = 0; i < 60; i++) {
       lost.arm();
-      const decision = await a.pipeline.authorize(requestWith(key)).catch((error: Error) => error);
+      answers.push(await a.pipeline.authorize(requestWith(key)).catch((error: Error) => error));
       landings += lost.landings;
-      const label = decision instanceof Error ? decision.name : decision.allow ? 'allow' : (decision as { reason: string }).reason;
-      reasons[label] = (reasons[label] ?? 0) + 1;
-      if (label === 'allow') allowed++;
     }
+    const [allowed, reasons] = [allowsOf(answers), reasonsOf(answers)];
     const after = await account(a, pk);
     const summary = JSON.stringify({ allowed, landings, reasons, after });
     console.log(summary);
@@ -96,16 +95,13 @@ describe('attack20: fills and growths whose answers are lost', () => {
     const created = await a.keys.create({ quotaMax: 80, quotaRenewalRate: 86_400 });
     pk = `key#${created.keyId}`;
     await spreadKey(table.doc, table.tableName, pk, 8);
-    let allowed = 0;
-    const reasons: Record<string, number> = {};
+    const answers: (Decision | Error)[] = [];
     for (let i = 0; i < 100; i++) {
       // The second request meets two throttled counter items: the key grows (and the answer is lost).
       if (i === 1) throttles = 2;
-      const decision = await a.pipeline.authorize(requestWith(created.key)).catch((error: Error) => error);
-      const label = decision instanceof Error ? decision.name : decision.allow ? 'allow' : (decision as { reason: string }).reason;
-      reasons[label] = (reasons[label] ?? 0) + 1;
-      if (label === 'allow') allowed++;
+      answers.push(await a.pipeline.authorize(requestWith(created.key)).catch((error: Error) => error));
     }
+    const [allowed, reasons] = [allowsOf(answers), reasonsOf(answers)];
     const after = await account(a, pk);
     const summary = JSON.stringify({ allowed, lostGrowths, reasons, after });
     console.log(summary);
