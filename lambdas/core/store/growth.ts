@@ -22,7 +22,7 @@ export type Grown = number | 'gone' | undefined;
 /**
  * Spreads a key's counters over more counter items: `FIRST_COUNTER_ITEMS` for a key that
  * counted on its session item, else twice as many (at most `MAX_COUNTER_ITEMS`). One
- * UpdateItem that only ever raises `shards`, tried again after a short pause while the
+ * UpdateItem conditioned on `shards` as the growth saw it, tried again after a short pause while the
  * session item is throttled (not past `until`, a `performance.now()` time); returns the
  * number in force after it, `'gone'` when the key no longer exists (deleted meanwhile: an
  * answer, not a fault), or `undefined` when the session item stayed throttled. What was
@@ -33,7 +33,7 @@ export async function grow(writes: LeaseWrites, memory: LeaseMemory, pk: string,
   if (to <= from) return from;
   const attempts = from === 0 ? SPREAD_ATTEMPTS : GROW_ATTEMPTS;
   for (let attempt = 1; attempt <= attempts && performance.now() < until; attempt++) {
-    const outcome = await writes.raiseShards(pk, to);
+    const outcome = await writes.raiseShards(pk, from, to);
     if (outcome === 'ok') {
       memory.added(pk, from, to);
       return to;

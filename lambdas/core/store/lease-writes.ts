@@ -58,10 +58,12 @@ export class LeaseWrites {
    * Raises the session item's `shards` to `to` (never lowers it): `ok`, `busy` (throttled),
    * or the session item as it is when it already has as many (or is gone: `undefined`).
    */
-  async raiseShards(pk: string, to: number): Promise<'ok' | 'busy' | { readonly current: StoredSession | undefined }> {
+  async raiseShards(pk: string, from: number, to: number): Promise<'ok' | 'busy' | { readonly current: StoredSession | undefined }> {
     const x = new UpdateExpression();
     x.when('the key exists', `attribute_exists(${x.name('pk')})`);
-    x.when('fewer counter items', `attribute_not_exists(${x.name('shards')}) OR ${x.name('shards')} < ${x.value(to)}`);
+    // Exactly the counter items the growth was judged on: not a key another instance grew, nor one a cooling halved since.
+    const shards = x.name('shards');
+    x.when('as seen', from === 0 ? `attribute_not_exists(${shards}) OR ${shards} = ${x.value(0)}` : `${shards} = ${x.value(from)}`);
     x.set('shards', to);
     try {
       await this.#client.send(

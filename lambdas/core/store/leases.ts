@@ -121,7 +121,7 @@ export class Leases {
           }
           if (spend.ok) {
             // Allowed; a cooling it makes leaves the key with fewer counter items: the next count draws from those.
-            const cooling = cooled(spend.item, nowMs) ? await this.#cool(pk, nowMs) : 'kept';
+            const cooling = !coolTried && cooled(spend.item, nowMs) ? await this.#cool(pk, nowMs) : 'kept';
             const after = cooling === 'kept' ? shards : this.#memory.shardsOf(pk) || shards;
             return { ok: true, item: { ...known, ...countersSeenOn(spend.item, windows), shards: after } };
           }
