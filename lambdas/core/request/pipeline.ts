@@ -236,8 +236,10 @@ export class Pipeline {
       storeSaid = result.noRoom === true;
       if (result.busy) {
         // Nothing learned (counter items busy): counted again after a pause, within the busy budget (not the attempts), on
-        // the same item, no longer current: it may allow (the count checks its version); a denial reads first.
+        // the same item with the counter items the count last saw, no longer current: it may allow (the count checks its
+        // version); a denial reads first.
         await busy.wait();
+        item = result.current ?? item;
         settingsCurrent = false;
         attempt--;
         continue;

@@ -19,7 +19,11 @@ export type CountResult =
        * is only the key as it is now, to decide again on.
        */
       readonly noRoom?: true;
-      /** A hot key's counter items were busy (throttled, in conflict): nothing learned; `current` is only as last seen, not read. */
+      /**
+       * A hot key's counter items were busy (throttled, in conflict): nothing learned of the room.
+       * `current` is the request's item with the counter items the count last saw (a cooling may
+       * have halved them), to count again on; it is not a read.
+       */
       readonly busy?: true;
     };
 

@@ -83,10 +83,12 @@ export class Leases {
       for (const index of busy) if (index >= shards) busy.delete(index); // no longer the key's (a cooling)
       return shards === 0 ? { ok: false, current: next.item } : undefined;
     };
+    /** Nothing learned but the counter items (busy): counted again on the request's item, with those the count last saw. */
+    const busyOn = (): CountResult => ({ ok: false, current: { ...known, shards }, busy: true });
     /** The session item read now as the new view: a result when the count ends there (gone, unspread, reads busy). */
     const readView = async (): Promise<CountResult | undefined> => {
       const now = await this.#read(pk);
-      return now === 'busy' ? { ok: false, current: known, busy: true } : newView(now);
+      return now === 'busy' ? busyOn() : newView(now);
     };
     for (let step = 0; step < MAX_STEPS && shards > 0 && performance.now() < until; step++) {
       let index: number;
@@ -96,15 +98,14 @@ export class Leases {
       if (refill !== undefined && refill.index < shards) ({ index, seen } = refill);
       else {
         index = prefer.pop() ?? pick(shards, busy);
-        // A counter item this instance has just added does not exist yet: it is filled (blind, like the others
-        // added), never spent on first — that spend could only fail, and each failed write uses the item's units.
+        // A counter item this instance has just added does not exist yet: filled blind, never spent on first (that
+        // spend could only fail, and each failed write uses the item's units).
         unseen = this.#memory.addedOf(pk).has(index);
         if (!unseen) {
           const spend = await this.#writes.spend(pk, index, guard, tag, windows, nowMs);
           if (spend === 'throttled' || spend === 'conflict') {
             busy.add(index);
-            // Two throttled here double the counter items — unless new ones could not be filled: those this
-            // instance added last are still unfilled, or the session item has no room to lease.
+            // Two throttled double the counter items — unless those this instance added last are unfilled, or no room to lease.
             if (spend === 'throttled' && ++throttled === 2 && shards < MAX_COUNTER_ITEMS && !this.#memory.unfilled(pk, shards)) {
               const judged = await roomToGrow(this.#writes, this.#memory, pk, session, { scope, windows, shards, nowMs });
               // The item read to judge is the request's view, with the counter items it names (a cooling may have halved
@@ -126,8 +127,7 @@ export class Leases {
             return { ok: true, item: { ...known, ...countersSeenOn(spend.item, windows), shards: after } };
           }
           seen = spend.seen;
-          // A counter item missing (deleted by a change or a cooling, or not yet filled), or of another life: the session
-          // item as seen is no longer enough to deny on.
+          // A counter item missing (deleted, or not yet filled) or of another life: the session item as seen no longer denies.
           if ((seen === undefined || !ofLife(seen, guard)) && session.fresh === true) session = { ...session, fresh: false };
           // A counter item of this life at a newer version: the settings moved since this request decided; it decides again.
           if (seen !== undefined && ofLife(seen, guard) && (seen.version ?? 0) > guard.version) return this.#readAgain(pk, known);
@@ -149,12 +149,12 @@ export class Leases {
           continue;
         }
       }
-      // Cooling is opportunistic, tried once per count (moved: the request goes on). One that landed leaves the view
-      // without its counts: the request decides again on the item read now; one that may have (busy) reads it and goes on.
+      // Cooling is opportunistic, tried once per count (moved: the request goes on). One that landed: decided again on the
+      // item read now (throttled: counted again on the counter items it left); one that may have (busy): read, go on.
       if (!coolTried && (cooled(seen, nowMs) || cooled(session.item, nowMs))) {
         coolTried = true;
         const cooling = await this.#cool(pk, nowMs);
-        if (cooling === 'cooled') return this.#readAgain(pk, known);
+        if (cooling === 'cooled') return this.#readAgain(pk, { ...known, shards: this.#memory.shardsOf(pk) || shards });
         const ended = cooling === 'unknown' ? await readView() : undefined;
         if (ended !== undefined) return ended;
         if (cooling === 'unknown') continue;
@@ -185,12 +185,12 @@ export class Leases {
         // Not evidence enough yet against this view: counter items are tried (again); with every other one busy, counted again.
         if (!empties.enough(viewShards())) {
           if (busy.size < shards) continue;
-          return { ok: false, current: session.item, busy: true };
+          return busyOn();
         }
         if (session.current && empties.missingInEvidence()) {
           // Missing counter items are evidence only if no change deleted them after the view: the item read again is unchanged.
           const again = await this.#read(pk);
-          if (again === 'busy') return { ok: false, current: known, busy: true };
+          if (again === 'busy') return busyOn();
           if (!sameItem(again.item, session.item)) {
             const ended = newView(again);
             if (ended !== undefined) return ended;
@@ -246,15 +246,15 @@ export class Leases {
       if (ended !== undefined) return ended;
       refill = { index, seen };
     }
-    // Out of steps (or of budget): counted again (a denial needs a view and evidence after it), on the session item as
-    // read in this request, else read now — a change since this request decided is decided again.
-    if (session.current) return { ok: false, current: session.item, busy: true };
+    // Out of steps (or of budget): counted again (a denial needs a view and evidence after it); the session item read
+    // now unless this request has read it — a change since this request decided is decided again.
+    if (session.current) return busyOn();
     const read = await this.#read(pk);
-    if (read === 'busy') return { ok: false, current: known, busy: true };
+    if (read === 'busy') return busyOn();
     const current = read.item;
     if (current === undefined || current.version !== guard.version || current.incarnation !== guard.incarnation)
       return { ok: false, current };
-    return { ok: false, current, busy: true };
+    return { ok: false, current: { ...known, shards: current.shards ?? 0 }, busy: true };
   }
 
   /** The session item, read now (and remembered), or `'busy'` when its reads are throttled. */
