@@ -1,0 +1,103 @@
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Decision } from '../../lambdas/core/request/decision.ts';
+import { COOL_MS } from '../../lambdas/core/store/counter-items.ts';
+import { createTestTable, lambdaClient, type TestTable } from '../support/dynamo.ts';
+import { spreadKey } from '../support/hot-keys.ts';
+import { pipelineOn, requestWith } from '../support/pipeline.ts';
+import { throttleAttempts } from '../support/throttles.ts';
+
+/**
+ * Raises: quotaMax +40 every 400 ms (each revokes the leases out: their unspent units are lost,
+ * as documented). Held: allowed ≤ quotaMax; observed allowed 189–370 of a final 340–540, the
+ * session counting 260–500 — the revoked leases; the parent the same (225–411 of 540, 448–460).
+ *
+ * Attack22 (busy retries on the counter items the count last saw): two instances hammer a hot
+ * key while a third of the counting writes (spends, fills, coolings) and of the session item's
+ * reads are throttled table-wide, and the clock jumps past the cooling time every 250 ms — so
+ * counts end busy right after coolings they made or learned (busy `current` with fewer counter
+ * items, the `|| shards` fall-back after a throttled re-read). Expected: never more allowed
+ * than the quota; no quota_exceeded while the quota has room; few 500s.
+ */
+describe('attack22 (held, by design): raises under busy retries, coolings and throttles', () => {
+  let table: TestTable;
+  beforeAll(async () => {
+    table = await createTestTable('a22-raise-churn');
+  });
+  afterAll(async () => {
+    await table.drop();
+  });
+
+  for (const [quota, ms, raise] of [
+    [100, 5000, 40],
+  ] as const)
+    it(`quota ${quota}${raise ? ` raised by ${raise} every 400 ms` : ''}: exact under churn`, async () => {
+      let offset = 0;
+      const clock = () => Date.now() + offset;
+      let throttling = false;
+      const mk = () => {
+        const c = lambdaClient();
+        throttleAttempts(c, (command, pk) => {
+          if (!throttling) return undefined;
+          const counting =
+            command === 'TransactWriteItemsCommand' ||
+            (command === 'UpdateItemCommand' && pk.includes('#c')) ||
+            (command === 'GetItemCommand' && !pk.includes('#c'));
+          return counting && Math.random() < 0.35 ? 'table' : undefined;
+        });
+        return c;
+      };
+      const a = pipelineOn(mk(), table.tableName, { clock });
+      const b = pipelineOn(mk(), table.tableName, { clock });
+      const { key, keyId } = await a.keys.create({ quotaMax: quota, quotaRenewalRate: 86_400 });
+      const pk = `key#${keyId}`;
+      await spreadKey(table.doc, table.tableName, pk, 8);
+      throttling = true;
+      const until = Date.now() + ms;
+      const ticker = setInterval(() => (offset += COOL_MS + 1000), 250);
+      let max: number = quota;
+      const raises: Promise<unknown>[] = [];
+      const raiser = raise
+        ? setInterval(() => {
+            max += raise;
+            raises.push(a.keys.update(keyId, { quotaMax: max }).catch((e: Error) => e));
+          }, 400)
+        : undefined;
+      const answers: (Decision | Error)[] = [];
+      await Promise.all(
+        [a, b].flatMap((p) =>
+          Array.from({ length: 6 }, async () => {
+            while (Date.now() < until) answers.push(await p.pipeline.authorize(requestWith(key)).catch((e: Error) => e));
+          }),
+        ),
+      );
+      clearInterval(ticker);
+      if (raiser) clearInterval(raiser);
+      const raised = await Promise.all(raises);
+      const raiseErrors = raised.filter((r) => r instanceof Error).length;
+      throttling = false;
+      const allowed = answers.filter((x) => !(x instanceof Error) && x.allow).length;
+      const faults = answers.filter((x) => x instanceof Error).length;
+      const reasons: Record<string, number> = {};
+      for (const x of answers) if (!(x instanceof Error) && !x.allow) reasons[x.reason] = (reasons[x.reason] ?? 0) + 1;
+      const session = (await table.doc.send(new GetCommand({ TableName: table.tableName, Key: { pk }, ConsistentRead: true }))).Item!;
+      let unspent = 0;
+      for (let i = 0; i < (session.shards ?? 0); i++) {
+        const c = (await table.doc.send(new GetCommand({ TableName: table.tableName, Key: { pk: `${pk}#c${i}` }, ConsistentRead: true }))).Item;
+        if (c?.quotaLease !== undefined) unspent += (c.quotaLease as number) - ((c.quotaSpent as number) ?? 0);
+      }
+      const counted = (session.quotaUsed ?? 0) - unspent;
+      const items: unknown[] = [];
+      for (let i = 0; i < 16; i++) {
+        const c = (await table.doc.send(new GetCommand({ TableName: table.tableName, Key: { pk: `${pk}#c${i}` }, ConsistentRead: true }))).Item;
+        if (c) items.push({ i, v: c.version, lease: c.quotaLease, spent: c.quotaSpent, start: c.quotaStart, tag: c.leaseTag });
+      }
+      console.log(JSON.stringify({ session: { v: session.version, used: session.quotaUsed, start: session.quotaStart, shards: session.shards }, items }));
+      console.log(JSON.stringify({ quota, max, raiseErrors, sessionMax: session.quotaMax, version: session.version, answers: answers.length, allowed, faults, reasons, counted, shards: session.shards, errs: [...new Set(answers.filter((x) => x instanceof Error).map((e) => (e as Error).message))] }));
+      expect(allowed).toBeLessThanOrEqual(session.quotaMax as number);
+      // A raise revokes the unspent leases (docs/ARCHITECTURE.md: lost at most the unspent leases of each change): counted ≥ allowed.
+      expect(counted).toBeGreaterThanOrEqual(allowed);
+      if (quota > 1000) expect(reasons.quota_exceeded ?? 0).toBe(0);
+      expect(faults).toBeLessThanOrEqual(Math.max(2, answers.length * 0.02));
+    }, 30_000);
+});
