@@ -63,10 +63,20 @@ describe('attack22 (held): busy current with no counter items (cooled to its ses
       for (let i = 0; i < 2; i++) answers.push(await A.pipeline.authorize(requestWith(key)).catch((e: Error) => e.message));
       throttling = false;
       const after = await get(pk);
-      console.log(JSON.stringify({ quota, answers: answers.map((x) => (typeof x === 'string' ? x : x.allow || x.reason)), before: before?.quotaUsed, after: after?.quotaUsed, shards: after?.shards, log }));
+      const summary = JSON.stringify({
+        quota,
+        answers: answers.map((x) => (typeof x === 'string' ? x : x.allow || x.reason)),
+        before: before?.quotaUsed,
+        after: after?.quotaUsed,
+        shards: after?.shards,
+        log,
+      });
       const allowed = answers.filter((x) => typeof x !== 'string' && x.allow).length;
-      expect((after?.quotaUsed as number) - (before?.quotaUsed as number)).toBe(allowed);
-      expect(after?.quotaUsed as number).toBeLessThanOrEqual(quota);
-      expect(answers.every((x) => typeof x !== 'string')).toBe(true);
+      expect((after?.quotaUsed as number) - (before?.quotaUsed as number), summary).toBe(allowed);
+      expect(after?.quotaUsed as number, summary).toBeLessThanOrEqual(quota);
+      expect(
+        answers.every((x) => typeof x !== 'string'),
+        summary,
+      ).toBe(true);
     }, 20_000);
 });

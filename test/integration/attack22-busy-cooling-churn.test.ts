@@ -18,6 +18,9 @@ import { throttleAttempts } from '../support/throttles.ts';
  * Held (new code, 4 runs): 60/60, 300/300 allowed; 621–1327 of 100000 with no denial; counted =
  * allowed in every run; 1–7 faults a run ("table throttled", "counter items stayed busy"), as on
  * the parent.
+ * Raises: quotaMax +40 every 400 ms (each revokes the leases out: their unspent units are lost,
+ * as documented). Held: allowed ≤ quotaMax; observed allowed 189–370 of a final 340–540, the
+ * session counting 260–500 — the revoked leases; the parent the same (225–411 of 540).
  */
 describe('attack22 (held): busy retries under coolings and throttles', () => {
   let table: TestTable;
@@ -32,6 +35,7 @@ describe('attack22 (held): busy retries under coolings and throttles', () => {
     [60, 4000, 0],
     [300, 4000, 0],
     [100_000, 4000, 0],
+    [100, 5000, 40],
   ] as const)
     it(`quota ${quota}${raise ? ` raised by ${raise} every 400 ms` : ''}: exact under churn`, async () => {
       let offset = 0;
@@ -85,14 +89,30 @@ describe('attack22 (held): busy retries under coolings and throttles', () => {
       const session = (await table.doc.send(new GetCommand({ TableName: table.tableName, Key: { pk }, ConsistentRead: true }))).Item!;
       let unspent = 0;
       for (let i = 0; i < (session.shards ?? 0); i++) {
-        const c = (await table.doc.send(new GetCommand({ TableName: table.tableName, Key: { pk: `${pk}#c${i}` }, ConsistentRead: true }))).Item;
+        const c = (await table.doc.send(new GetCommand({ TableName: table.tableName, Key: { pk: `${pk}#c${i}` }, ConsistentRead: true })))
+          .Item;
         if (c?.quotaLease !== undefined) unspent += (c.quotaLease as number) - ((c.quotaSpent as number) ?? 0);
       }
       const counted = (session.quotaUsed ?? 0) - unspent;
-      console.log(JSON.stringify({ quota, max, raiseErrors, sessionMax: session.quotaMax, version: session.version, answers: answers.length, allowed, faults, reasons, counted, shards: session.shards, errs: [...new Set(answers.filter((x) => x instanceof Error).map((e) => (e as Error).message))] }));
-      expect(allowed).toBeLessThanOrEqual(session.quotaMax as number);
-      expect(counted).toBe(allowed);
-      if (quota > 1000) expect(reasons.quota_exceeded ?? 0).toBe(0);
-      // Faults (table throttles fail closed; the busy budget) are logged, compared with the parent by hand.
+      const summary = JSON.stringify({
+        quota,
+        max,
+        raiseErrors,
+        sessionMax: session.quotaMax,
+        version: session.version,
+        answers: answers.length,
+        allowed,
+        faults,
+        reasons,
+        counted,
+        shards: session.shards,
+        errs: [...new Set(answers.filter((x) => x instanceof Error).map((e) => (e as Error).message))],
+      });
+      expect(allowed, summary).toBeLessThanOrEqual(session.quotaMax as number);
+      // A raise revokes the unspent leases (lost: at most the unspent leases of each change), so then counted ≥ allowed.
+      if (raise) expect(counted, summary).toBeGreaterThanOrEqual(allowed);
+      else expect(counted, summary).toBe(allowed);
+      if (quota > 1000) expect(reasons.quota_exceeded ?? 0, summary).toBe(0);
+      // Faults (table throttles fail closed; the busy budget) are by design here: they are in the summary, not bounded.
     }, 30_000);
 });

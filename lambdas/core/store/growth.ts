@@ -94,7 +94,8 @@ export async function roomToGrow(
  * read or write leaves it for later. The counter items left are then empty, and this
  * instance fills them blind, as after spreading. A cooling that may have landed (a busy
  * answer) leaves this instance's view of the session item forgotten, as one that landed
- * leaves it read again: the item seen before it no longer has its counts.
+ * leaves it read again (or, that read failing, known to name half the counter items): the
+ * item seen before it no longer has its counts.
  */
 export async function cool(writes: LeaseWrites, memory: LeaseMemory, pk: string, nowMs: number): Promise<Cooling> {
   let session: StoredSession | undefined;
@@ -109,8 +110,16 @@ export async function cool(writes: LeaseWrites, memory: LeaseMemory, pk: string,
     throw error;
   });
   if (cooling === 'kept') return cooling;
-  if (cooling === 'cooled') memory.added(pk, 0, Math.floor((session?.shards ?? 0) / 2));
-  // The item read before no longer has its counts ("no room" on it would deny): read again, or forgotten.
-  memory.saw(pk, await writes.get(pk).catch(() => undefined));
+  const left = Math.floor((session?.shards ?? 0) / 2);
+  if (cooling === 'cooled') memory.added(pk, 0, left);
+  // The item read before no longer has its counts ("no room" on it would deny): read again. That read failing, a cooling
+  // that landed leaves it a hint naming the counter items left; one that may have (busy), forgotten.
+  const after = await writes.get(pk).then(
+    (item) => ({ item }),
+    () => undefined,
+  );
+  if (after !== undefined) memory.saw(pk, after.item);
+  else if (cooling === 'cooled' && session !== undefined) memory.cooled(pk, session, left);
+  else memory.saw(pk, undefined);
   return cooling;
 }

@@ -36,9 +36,22 @@ export class LeaseMemory {
     return { item: seen?.item, current: false, fresh };
   }
 
-  /** The counter items this instance last saw the key spread over (0: none known). */
-  shardsOf(pk: string): number {
-    return this.#sessions.get(pk)?.item.shards ?? 0;
+  /**
+   * The counter items the session item named when this instance last saw it (0: it counts on
+   * its session item); `undefined` when this instance remembers nothing of the key.
+   */
+  shardsOf(pk: string): number | undefined {
+    const seen = this.#sessions.get(pk);
+    return seen === undefined ? undefined : (seen.item.shards ?? 0);
+  }
+
+  /**
+   * A cooling this instance made landed and the session item could not be read after it: the
+   * item read before, naming the `shards` counter items left. A hint to plan on, never fresh
+   * enough to deny on: its counts are from before the cooling gave the unspent leases back.
+   */
+  cooled(pk: string, before: StoredSession, shards: number): void {
+    this.#sessions.set(pk, { item: { ...before, shards }, at: Number.NEGATIVE_INFINITY });
   }
 
   /**
@@ -96,7 +109,7 @@ export class LeaseMemory {
   heating(pk: string): boolean {
     const since = this.#heating.get(pk);
     if (since === undefined) return false;
-    if (Date.now() - since < FRESH_MS && this.shardsOf(pk) === 0) return true;
+    if (Date.now() - since < FRESH_MS && (this.shardsOf(pk) ?? 0) === 0) return true;
     this.#heating.delete(pk);
     return false;
   }

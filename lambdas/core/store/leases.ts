@@ -123,14 +123,14 @@ export class Leases {
           if (spend.ok) {
             // Allowed; a cooling it makes leaves the key with fewer counter items: the next count draws from those.
             const cooling = !coolTried && cooled(spend.item, nowMs) ? await this.#cool(pk, nowMs) : 'kept';
-            const after = cooling === 'kept' ? shards : this.#memory.shardsOf(pk) || shards;
+            const after = cooling === 'kept' ? shards : (this.#memory.shardsOf(pk) ?? shards);
             return { ok: true, item: { ...known, ...countersSeenOn(spend.item, windows), shards: after } };
           }
           seen = spend.seen;
           // A counter item missing (deleted, or not yet filled) or of another life: the session item as seen no longer denies.
           if ((seen === undefined || !ofLife(seen, guard)) && session.fresh === true) session = { ...session, fresh: false };
           // A counter item of this life at a newer version: the settings moved since this request decided; it decides again.
-          if (seen !== undefined && ofLife(seen, guard) && (seen.version ?? 0) > guard.version) return this.#readAgain(pk, known);
+          if (seen !== undefined && ofLife(seen, guard) && (seen.version ?? 0) > guard.version) return this.#readAgain(pk, known, shards);
           busy.add(index);
           empties.saw(index, seen, seen === undefined || !ofLife(seen, guard));
           // No room here: look at a few other counter items before filling this one (fills are the session item's writes).
@@ -154,7 +154,7 @@ export class Leases {
       if (!coolTried && (cooled(seen, nowMs) || cooled(session.item, nowMs))) {
         coolTried = true;
         const cooling = await this.#cool(pk, nowMs);
-        if (cooling === 'cooled') return this.#readAgain(pk, { ...known, shards: this.#memory.shardsOf(pk) || shards });
+        if (cooling === 'cooled') return this.#readAgain(pk, known, this.#memory.shardsOf(pk) ?? shards);
         const ended = cooling === 'unknown' ? await readView() : undefined;
         if (ended !== undefined) return ended;
         if (cooling === 'unknown') continue;
@@ -267,10 +267,10 @@ export class Leases {
     }
   }
 
-  /** The request decided again on the session item read now; counted again (on `known`) when its reads are throttled. */
-  async #readAgain(pk: string, known: StoredSession): Promise<CountResult> {
+  /** The request decided again on the session item read now; that read throttled, counted again on `known` with `shards`. */
+  async #readAgain(pk: string, known: StoredSession, shards: number): Promise<CountResult> {
     const read = await this.#read(pk);
-    return read === 'busy' ? { ok: false, current: known, busy: true } : { ok: false, current: read.item };
+    return read === 'busy' ? { ok: false, current: { ...known, shards }, busy: true } : { ok: false, current: read.item };
   }
 
   /** Cools the key (see `growth.ts`), once per key at a time in this instance. */

@@ -260,7 +260,7 @@ export class SessionStore {
    */
   async count(known: StoredSession, scope: CounterScope, plan: CountPlan, tag = '', until = Infinity): Promise<CountResult> {
     // A key this instance has seen spread (by another request, since `known` was remembered) counts on its counter items.
-    const shards = Math.max(known.shards ?? 0, this.#leases.memory.shardsOf(known.pk));
+    const shards = Math.max(known.shards ?? 0, this.#leases.memory.shardsOf(known.pk) ?? 0);
     if (shards > 0) return this.#leases.count({ ...known, shards }, scope, plan, tag, until);
     // This instance is spreading the key (its session item was throttled a moment ago): wait for that, not add to it.
     const spreading = this.#leases.memory.heating(known.pk) ? await this.#leases.spread(known.pk, until) : undefined;
