@@ -1,0 +1,59 @@
+/**
+ * A hot key's rate window ended with leases unspent (generator.ts, hot histories): the one
+ * sequence in which a spend accepted past its window's end shows in the Allows.
+ *
+ * A key of its own limits only (every API, no per-API limit, no policy, no quota, never
+ * expires; a rate of 4–8 per 2 or 5 s) is made again; a burst spreads it and uses up a
+ * first window; the clock goes past that window's end for every instance (beyond any
+ * clock skew) and a few requests open a second window — the fill that opens it leases
+ * the whole rate to the counter items, and they spend only some of it; the clock goes
+ * past the second window's end for every instance too, and bursts ask for more than the
+ * rate in the third. Each step past an end also waits a second of real time, so that the
+ * counter items' write units come back. A lease of the second window spent in the third
+ * takes the third past its limit: no instance's clock can still be inside the second
+ * (the overlap allowed by docs/ARCHITECTURE.md, "Bounds, stated"), so the model's cap
+ * there is the rate itself.
+ */
+import fc from 'fast-check';
+import type { KeySpec, Op, RequestSpec } from './generator.ts';
+
+/** Real time waited at each step past a window's end: the items' throughput ceiling refills. */
+const REFILL_MS = 1100;
+
+/** Requests of the key to routes every key's rights permit (GET api1/pets, and the others under "every API"). */
+const keyRequestsArb = (minLength: number, maxLength: number): fc.Arbitrary<RequestSpec[]> =>
+  fc.array(
+    fc.record({ instance: fc.integer({ min: 0, max: 2 }), route: fc.integer({ min: 0, max: 3 }), who: fc.constant('key' as const) }),
+    { minLength, maxLength },
+  );
+
+const pastEnd = (margin: number): Op => ({
+  kind: 'clock',
+  step: { toEndOf: 'rate', side: 'after', margin },
+  waitMs: REFILL_MS,
+});
+
+const batch = (requests: RequestSpec[]): Op => ({ kind: 'batch', requests, delayMs: 0 });
+
+export const windowEndProbeArb: fc.Arbitrary<Op[]> = fc
+  .record({
+    rate: fc.integer({ min: 4, max: 8 }),
+    per: fc.constantFrom(2, 5),
+    spread: keyRequestsArb(12, 16),
+    margins: fc.tuple(fc.integer({ min: 1, max: 1500 }), fc.integer({ min: 1, max: 1500 })),
+    used: fc.integer({ min: 1, max: 3 }),
+    open: fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 3, maxLength: 3 }),
+    asks: fc.array(keyRequestsArb(8, 14), { minLength: 1, maxLength: 2 }),
+  })
+  .map(({ rate, per, spread, margins, used, open, asks }): Op[] => {
+    const key: KeySpec = { quotaMax: -1, quotaRenewalRate: 0, rate, per, rights: 0, policies: [], expiresIn: 0 };
+    const opening = open.slice(0, used).map((instance): RequestSpec => ({ instance, route: 0, who: 'key' }));
+    return [
+      { kind: 'recreate', key, resetInFlight: false, between: [], after: [] },
+      batch(spread),
+      pastEnd(margins[0]),
+      batch(opening),
+      pastEnd(margins[1]),
+      ...asks.map(batch),
+    ];
+  });
