@@ -396,7 +396,7 @@ export function historyArb(minOps: number, maxOps: number, hotShare = 30, heldFi
     const groups = hot
       ? heldFills
         ? weighted([1, hotProbeArb], [20, heldFillArb(heldParts)])
-        : weighted([6, opArb.map((op) => [op])], [1, probeArb], [2, hotProbeArb], [1, windowEndProbeArb])
+        : weighted([6, opArb.map((op) => [op])], [1, probeArb], [2, hotProbeArb], [2, windowEndProbeArb])
       : weighted([6, opArb.map((op) => [op])], [1, probeArb]);
     const group = fc.option(groups, { nil: undefined, freq: 1_000_000 });
     // A hot history's batches take seconds (a throttled item serves a few writes a second): a third as many groups.
