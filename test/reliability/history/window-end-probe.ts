@@ -12,7 +12,7 @@
  * of it; the clock goes past the second window's end for every instance too, and small
  * batches, one after another, ask for more than the rate in the third (small, so that
  * few fail closed on throttled items, and many counter items are tried). Each step past
- * an end also waits a second of real time, so that the counter items' write units come
+ * an end also waits 0.7 s of real time, so that the counter items' write units come
  * back. A lease of the second window spent in the third takes the third past its limit:
  * no instance's clock can still be inside the second (the overlap allowed by
  * docs/ARCHITECTURE.md, "Bounds, stated"), so the model's cap there is the rate itself.
@@ -21,7 +21,7 @@ import fc from 'fast-check';
 import type { KeySpec, Op, RequestSpec } from './generator.ts';
 
 /** Real time waited at each step past a window's end: the items' throughput ceiling refills. */
-const REFILL_MS = 1100;
+const REFILL_MS = 700;
 
 /** Requests of the key to routes every key's rights permit (GET api1/pets, and the others under "every API"). */
 const keyRequestsArb = (minLength: number, maxLength: number): fc.Arbitrary<RequestSpec[]> =>
@@ -45,7 +45,7 @@ export const windowEndProbeArb: fc.Arbitrary<Op[]> = fc
     margins: fc.tuple(fc.integer({ min: 1, max: 1500 }), fc.integer({ min: 1, max: 1500 })),
     used: fc.integer({ min: 1, max: 2 }),
     open: fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 2, maxLength: 2 }),
-    asks: fc.array(keyRequestsArb(2, 5), { minLength: 3, maxLength: 5 }),
+    asks: fc.array(keyRequestsArb(2, 5), { minLength: 3, maxLength: 4 }),
   })
   .map(({ rate, spread, margins, used, open, asks }): Op[] => {
     const key: KeySpec = { quotaMax: -1, quotaRenewalRate: 0, rate, per: 5, rights: 0, policies: [], expiresIn: 0 };
