@@ -12,6 +12,7 @@ import { type HeldWrite, heldArb, heldFillArb } from './held-requests.ts';
 import type { HookPatch, Who } from './model.ts';
 import { type ApiLimitSpec, RIGHTS, ROUTES } from './routes.ts';
 import type { InstanceSpec } from './settings.ts';
+import { windowEndProbeArb } from './window-end-probe.ts';
 
 /**
  * `gold` is generous and open, `free` small and read-only, `perapi` a per-API policy
@@ -395,7 +396,7 @@ export function historyArb(minOps: number, maxOps: number, hotShare = 30, heldFi
     const groups = hot
       ? heldFills
         ? weighted([1, hotProbeArb], [20, heldFillArb(heldParts)])
-        : weighted([6, opArb.map((op) => [op])], [1, probeArb], [2, hotProbeArb])
+        : weighted([6, opArb.map((op) => [op])], [1, probeArb], [2, hotProbeArb], [2, windowEndProbeArb])
       : weighted([6, opArb.map((op) => [op])], [1, probeArb]);
     const group = fc.option(groups, { nil: undefined, freq: 1_000_000 });
     // A hot history's batches take seconds (a throttled item serves a few writes a second): a third as many groups.

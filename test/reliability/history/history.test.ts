@@ -18,7 +18,8 @@
  *
  * Hot keys: in some histories every item takes only a few writes a second (a simulated
  * throughput ceiling), so that counting writes are throttled and the key spreads over
- * counter items by itself; bursts grow it, cooling steps shrink it. Safety stays exact;
+ * counter items by itself; bursts grow it, cooling steps shrink it; a rate window ends with
+ * leases unspent and the next is asked past its rate (window-end-probe.ts). Safety stays exact;
  * liveness of a spread key may fall short by the unspent leases read around the batch,
  * and a denial may be repeated from memory for up to a second after a reset or a policy
  * write (stale-denials.ts).
