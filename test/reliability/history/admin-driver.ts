@@ -7,7 +7,7 @@ import type { KeyService } from '../../../lambdas/admin/key-service.ts';
 import { NotFoundError } from '../../../lambdas/core/model/errors.ts';
 import { parsePolicyInput } from '../../../lambdas/core/policies/policy.ts';
 import type { PolicyStore } from '../../../lambdas/core/policies/policy-store.ts';
-import type { AdminOp, KeySpec, PolicyChoice, PolicyName, PolicySpec } from './generator.ts';
+import type { AdminOp, KeySpec, PolicyChoice, PolicyName, PolicySpec } from './spec.ts';
 import type { HistoryModel } from './model.ts';
 import { RIGHTS, type Rights, SCOPED_API, withApiLimit } from './routes.ts';
 import { type KeySettings, sameSettings } from './settings.ts';

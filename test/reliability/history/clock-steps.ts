@@ -1,5 +1,5 @@
 /** Where a clock step of a history takes the shared clock (generator.ts, `ClockStep`). */
-import type { ClockStep } from './generator.ts';
+import type { ClockStep } from './spec.ts';
 import type { HistoryModel } from './model.ts';
 import { ROUTES } from './routes.ts';
 import type { InstanceSpec } from './settings.ts';

@@ -2,7 +2,7 @@
  * How a history prints: a numbered list of its operations, so that a shrunk counterexample
  * reads as a script (fast-check prints it through `fc.toStringMethod`).
  */
-import type { AdminOp, ClockStep, HistorySpec, KeySpec, Op, PolicySpec, RequestSpec } from './generator.ts';
+import type { AdminOp, ClockStep, HistorySpec, KeySpec, Op, PolicySpec, RequestSpec } from './spec.ts';
 import type { HookPatch } from './model.ts';
 import { RIGHTS, ROUTES } from './routes.ts';
 

@@ -22,7 +22,7 @@ import { signHmacToken } from '../../support/jwks-server.ts';
 import { AdminDriver, POLICY_NAMES } from './admin-driver.ts';
 import type { InjectedBug } from './bugs.ts';
 import { describeOp } from './describe.ts';
-import type { HistorySpec, Op, RequestSpec } from './generator.ts';
+import type { HistorySpec, Op, RequestSpec } from './spec.ts';
 import type { HoldNextWrite } from './hold.ts';
 import { renewal, settingsHook } from './hooks.ts';
 import { dumpItems, type HotKeys, type LeaseView, NOT_SPREAD, readLeases } from './hot-keys.ts';

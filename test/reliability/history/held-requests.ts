@@ -9,7 +9,7 @@
  * `fill-count` bug (bugs.ts) brings back.
  */
 import fc from 'fast-check';
-import type { AdminOp, ClockStep, Op, RequestSpec } from './generator.ts';
+import type { AdminOp, ClockStep, Op, RequestSpec } from './spec.ts';
 import type { WriteCommand } from './hold.ts';
 
 /**

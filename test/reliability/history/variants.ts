@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { describeHistory } from './describe.ts';
-import type { AdminOp, HistorySpec, KeySpec, Op, RequestSpec } from './generator.ts';
+import type { AdminOp, HistorySpec, KeySpec, Op, RequestSpec } from './spec.ts';
 
 /**
  * The same history with one quota window length and one rate window length everywhere

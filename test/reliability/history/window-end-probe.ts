@@ -18,7 +18,7 @@
  * docs/ARCHITECTURE.md, "Bounds, stated"), so the model's cap there is the rate itself.
  */
 import fc from 'fast-check';
-import type { KeySpec, Op, RequestSpec } from './generator.ts';
+import type { KeySpec, Op, RequestSpec } from './spec.ts';
 
 /** Real time waited at each step past a window's end: the items' throughput ceiling refills. */
 const REFILL_MS = 700;
