@@ -58,6 +58,8 @@ export interface HookContext {
   /**
    * Aborts when the hook's time (`hookTimeoutMs`) is up or when it has answered. Pass it to
    * your own I/O (`fetch(url, { signal })`); gatepass refuses the hook's session writes after it.
+   * A write started before it is not called back: when the hook runs past its time, the request
+   * fails closed and that write may still land afterwards (a settings change like any other).
    */
   readonly signal: AbortSignal;
   readonly sessions: SessionsApi;

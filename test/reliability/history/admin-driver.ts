@@ -164,8 +164,11 @@ export class AdminDriver {
     if (!alone) return [];
     if (op.kind === 'reset') {
       model.reset(at, result.ok);
+      // A reset always moves the version: a hook write still on its way can no longer land; one that did is read back (model.ts).
+      if (result.ok && model.inFlight.length > 0) model.landed(await this.readSettings(keyId));
       return [];
     }
+    // A settings write may have changed nothing (no new version): a hook write on its way may still land after it.
     const after = await this.readSettings(keyId);
     model.settings = after;
     if (!result.ok || result.intended === undefined || after === undefined) return [];

@@ -8,7 +8,11 @@
  * - clocks: each instance judges a window's end by its own clock (offset from the shared one);
  * - lost answers: each may count one request more (err toward denying, never granting);
  * - a write running alongside a batch (admin, policy, or a hook's `updateSession`) may land
- *   before or after any of its requests.
+ *   before or after any of its requests;
+ * - a hook's write asked by a request that failed closed may still be on its way when the
+ *   request answers (the hook ran past its deadline, or DynamoDB's answer timed out): it may
+ *   land after the settings are read back, in any later batch, until a reset (it always moves
+ *   the key's version) has landed and the settings are read back, or the key is made again.
  *
  * Counting, per subject (the API key, the JWT identity) and per scope (the subject's own
  * counters, or an API's with a per-API limit): a change of limits never changes a counter;
@@ -75,6 +79,11 @@ export interface Verdict {
 export class HistoryModel {
   readonly policies = new PolicyHistory();
   readonly stale = new StaleDenials();
+  /**
+   * The key's hook writes still on their way (asked by requests that failed closed): each may
+   * land at any later moment, until a change that certainly moved the version is read back.
+   */
+  #inFlight: Partial<KeySettings>[] = [];
   /** Allows certainly counted in a per-API scope (for the closing line). */
   scopedAllows = 0;
   key: Subject;
@@ -102,6 +111,8 @@ export class HistoryModel {
   /** The key was deleted and created again at `at` (`wasSpread`: the old one was spread): new counters, nothing of the old key's. */
   recreated(at: number, settings: KeySettings | undefined, wasSpread = false): void {
     this.key = new Subject(settings, at);
+    // A write still on its way carries the old life's incarnation: it can no longer land.
+    this.#inFlight = [];
     // An instance deciding on the old key's remembered settings may repeat its denial for a second (or deny on its spread session item).
     this.stale.changed('key', at, wasSpread);
   }
@@ -109,6 +120,21 @@ export class HistoryModel {
   /** A standalone reset-quota at `at`: new quota windows for every scope of the key (rate windows stand). */
   reset(at: number, ok: boolean): void {
     this.#resetKey(at, ok ? 'landed' : 'maybe', () => 0);
+  }
+
+  /**
+   * A change that certainly moved the key's version (a reset: every reset does) landed, and
+   * `after` was read back after it: a hook write still on its way was guarded on an older
+   * version and can no longer land; one that landed before is in `after`.
+   */
+  landed(after: KeySettings | undefined): void {
+    this.key.settings = after;
+    this.#inFlight = [];
+  }
+
+  /** Hook writes of the key that may still land (for the trace and tests). */
+  get inFlight(): readonly Partial<KeySettings>[] {
+    return this.#inFlight;
   }
 
   /** The start and end (instance time) of the key's own quota or rate window under the limits in force now. */
@@ -220,7 +246,8 @@ export class HistoryModel {
       // A change during the batch revoked leases no read saw (a fill may have come between): the model no longer knows the room.
       const revokes = o.alongside !== undefined && (who === 'key' || o.alongside.kind === 'policy');
       const writes = o.requests.some((r) => r.who === who && r.hook !== undefined && this.instances[r.instance]!.hooks);
-      if (spread && (revokes || writes || (who === 'key' && this.mayWrite(o.requests, o.at)))) this.revoked(who, 'unknown');
+      const late = who === 'key' && this.#inFlight.length > 0;
+      if (spread && (revokes || writes || late || (who === 'key' && this.mayWrite(o.requests, o.at)))) this.revoked(who, 'unknown');
       summaries.push(this.#summary(o, who, mine, got, scopes, subject, expected?.value, doubts, slack));
     }
     // A raise is seen up to a second late too (a denial remembered under settings this instance remembers).
@@ -238,6 +265,9 @@ export class HistoryModel {
       }
       this.#resetKey(o.at, o.alongside.ok ? 'landed' : 'maybe', (scope) => (counted.get(scope) ?? 0) + o.lost);
     }
+    // A reset that landed alongside moved the version: earlier writes on their way can no longer land (read back after the batch).
+    if (o.alongside?.kind === 'reset' && o.alongside.ok) this.#inFlight = [];
+    this.#keepInFlight(o, possible.key);
     this.key.settings = o.settingsAfter;
     return { violations, summary: summaries.join('\n      '), clean };
   }
@@ -329,7 +359,26 @@ export class HistoryModel {
     });
   }
 
-  /** A subject's settings that may be in force during the batch: before, after, renewed, and each hook's write alone. */
+  /**
+   * The key's hook writes of the batch that may still be on their way: those of requests that
+   * failed closed. A request answers once its hook's write has answered, except when it fails
+   * closed — then the write may land later, after the settings are read back.
+   */
+  #keepInFlight(o: BatchObservation, possible: readonly (KeySettings | undefined)[]): void {
+    const add = (patch: Partial<KeySettings>) => {
+      if (!this.#inFlight.some((p) => JSON.stringify(p) === JSON.stringify(patch))) this.#inFlight.push(patch);
+    };
+    for (const [i, r] of o.requests.entries()) {
+      const instance = this.instances[r.instance]!;
+      if (r.who !== 'key' || !('error' in o.outcomes[i]!)) continue;
+      const nowMs = o.at + instance.offsetMs;
+      if (instance.hooks && r.hook !== undefined) add(r.hook);
+      if (instance.renews && possible.some((s) => s !== undefined && isExpiredAt(s.expires, nowMs)))
+        add({ expires: Math.floor(nowMs / 1000) + 60 });
+    }
+  }
+
+  /** A subject's settings that may be in force during the batch: before, after, renewed, each hook's write alone, and each still on its way. */
   #possibleSettings(o: BatchObservation, who: Who): (KeySettings | undefined)[] {
     if (who === 'jwt') return [this.jwt.settings];
     const before = this.key.settings;
@@ -339,6 +388,8 @@ export class HistoryModel {
     };
     add(o.settingsAfter);
     if (o.held !== undefined) add(o.held.settings);
+    // A hook write of an earlier batch still on its way may land at any moment of this one.
+    for (const patch of this.#inFlight) for (const s of [...possible]) if (s !== undefined) add({ ...s, ...patch });
     for (const r of o.requests) {
       const instance = this.instances[r.instance]!;
       if (r.who !== 'key') continue;
