@@ -28,7 +28,8 @@
  */
 import type { LeaseView } from './hot-keys.ts';
 import type { Route } from './routes.ts';
-import { candidatesFor, isExpiredAt, sameSettings, type InstanceSpec, type KeySettings, PolicyHistory, type Scope } from './settings.ts';
+import { candidatesFor, type InstanceSpec, type KeySettings, PolicyHistory, type Scope } from './settings.ts';
+import { SettingsInDoubt } from './settings-in-doubt.ts';
 import { StaleDenials } from './stale-denials.ts';
 import { expectedAllows, type RequestFacts, type ScopeFacts, Subject, scopeFacts } from './subject.ts';
 
@@ -79,11 +80,8 @@ export interface Verdict {
 export class HistoryModel {
   readonly policies = new PolicyHistory();
   readonly stale = new StaleDenials();
-  /**
-   * The key's hook writes still on their way (asked by requests that failed closed): each may
-   * land at any later moment, until a change that certainly moved the version is read back.
-   */
-  #inFlight: Partial<KeySettings>[] = [];
+  /** The key's settings a batch's hooks may write, and hook writes still on their way. */
+  readonly inDoubt: SettingsInDoubt;
   /** Allows certainly counted in a per-API scope (for the closing line). */
   scopedAllows = 0;
   key: Subject;
@@ -96,6 +94,7 @@ export class HistoryModel {
     jwtPolicy: string,
   ) {
     this.key = new Subject(initial, createdAt);
+    this.inDoubt = new SettingsInDoubt(instances);
     const identity = { quotaMax: 0, quotaRenewalRate: 0, rate: 0, per: 0, expires: 0, isInactive: false, accessRights: {} };
     this.jwt = new Subject({ ...identity, applyPolicies: [jwtPolicy] }, createdAt);
   }
@@ -112,7 +111,7 @@ export class HistoryModel {
   recreated(at: number, settings: KeySettings | undefined, wasSpread = false): void {
     this.key = new Subject(settings, at);
     // A write still on its way carries the old life's incarnation: it can no longer land.
-    this.#inFlight = [];
+    this.inDoubt.settled();
     // An instance deciding on the old key's remembered settings may repeat its denial for a second (or deny on its spread session item).
     this.stale.changed('key', at, wasSpread);
   }
@@ -129,12 +128,17 @@ export class HistoryModel {
    */
   landed(after: KeySettings | undefined): void {
     this.key.settings = after;
-    this.#inFlight = [];
+    this.inDoubt.settled();
   }
 
   /** Hook writes of the key that may still land (for the trace and tests). */
   get inFlight(): readonly Partial<KeySettings>[] {
-    return this.#inFlight;
+    return this.inDoubt.inFlight;
+  }
+
+  /** Whether a hook may change the key's settings during a batch of `requests` at `at`. */
+  mayWrite(requests: readonly BatchRequest[], at: number): boolean {
+    return this.inDoubt.mayWrite(this.key.settings, requests, at);
   }
 
   /** The start and end (instance time) of the key's own quota or rate window under the limits in force now. */
@@ -164,7 +168,7 @@ export class HistoryModel {
     const violations: string[] = [];
     const summaries: string[] = [];
     let clean = true;
-    const possible = { key: this.#possibleSettings(o, 'key'), jwt: this.#possibleSettings(o, 'jwt') };
+    const possible = { key: this.inDoubt.possible(this.key.settings, o), jwt: [this.jwt.settings] };
     const facts = o.requests.map((r): RequestFacts => {
       const instance = this.instances[r.instance]!;
       const candidates = candidatesFor(possible[r.who], this.policies, instance, o.at, r.route);
@@ -246,7 +250,7 @@ export class HistoryModel {
       // A change during the batch revoked leases no read saw (a fill may have come between): the model no longer knows the room.
       const revokes = o.alongside !== undefined && (who === 'key' || o.alongside.kind === 'policy');
       const writes = o.requests.some((r) => r.who === who && r.hook !== undefined && this.instances[r.instance]!.hooks);
-      const late = who === 'key' && this.#inFlight.length > 0;
+      const late = who === 'key' && this.inDoubt.inFlight.length > 0;
       if (spread && (revokes || writes || late || (who === 'key' && this.mayWrite(o.requests, o.at)))) this.revoked(who, 'unknown');
       summaries.push(this.#summary(o, who, mine, got, scopes, subject, expected?.value, doubts, slack));
     }
@@ -266,8 +270,8 @@ export class HistoryModel {
       this.#resetKey(o.at, o.alongside.ok ? 'landed' : 'maybe', (scope) => (counted.get(scope) ?? 0) + o.lost);
     }
     // A reset that landed alongside moved the version: earlier writes on their way can no longer land (read back after the batch).
-    if (o.alongside?.kind === 'reset' && o.alongside.ok) this.#inFlight = [];
-    this.#keepInFlight(o, possible.key);
+    if (o.alongside?.kind === 'reset' && o.alongside.ok) this.inDoubt.settled();
+    this.inDoubt.keepInFlight(o, possible.key);
     this.key.settings = o.settingsAfter;
     return { violations, summary: summaries.join('\n      '), clean };
   }
@@ -345,62 +349,6 @@ export class HistoryModel {
     const reasons = denied.length > 0 ? `; denied: ${tally(denied)}` : '';
     const state = [...subject.scopes.values()].map((w) => `${w.quota.describe()}, ${w.rate.describe()}`).join('; ');
     return `${who}: allowed ${got}/${mine.length}${reasons} (${sure}; caps ${caps || 'none'}${extra}) → ${state}`;
-  }
-
-  /** Whether a hook may change the key's settings during a batch of `requests` at `at`. */
-  mayWrite(requests: readonly BatchRequest[], at: number): boolean {
-    const s = this.key.settings;
-    return requests.some((r) => {
-      const instance = this.instances[r.instance]!;
-      if (r.who !== 'key') return false;
-      return (
-        (instance.hooks && r.hook !== undefined) || (s !== undefined && instance.renews && isExpiredAt(s.expires, at + instance.offsetMs))
-      );
-    });
-  }
-
-  /**
-   * The key's hook writes of the batch that may still be on their way: those of requests that
-   * failed closed. A request answers once its hook's write has answered, except when it fails
-   * closed — then the write may land later, after the settings are read back.
-   */
-  #keepInFlight(o: BatchObservation, possible: readonly (KeySettings | undefined)[]): void {
-    const add = (patch: Partial<KeySettings>) => {
-      if (!this.#inFlight.some((p) => JSON.stringify(p) === JSON.stringify(patch))) this.#inFlight.push(patch);
-    };
-    for (const [i, r] of o.requests.entries()) {
-      const instance = this.instances[r.instance]!;
-      if (r.who !== 'key' || !('error' in o.outcomes[i]!)) continue;
-      const nowMs = o.at + instance.offsetMs;
-      if (instance.hooks && r.hook !== undefined) add(r.hook);
-      if (instance.renews && possible.some((s) => s !== undefined && isExpiredAt(s.expires, nowMs)))
-        add({ expires: Math.floor(nowMs / 1000) + 60 });
-    }
-  }
-
-  /** A subject's settings that may be in force during the batch: before, after, renewed, each hook's write alone, and each still on its way. */
-  #possibleSettings(o: BatchObservation, who: Who): (KeySettings | undefined)[] {
-    if (who === 'jwt') return [this.jwt.settings];
-    const before = this.key.settings;
-    const possible: (KeySettings | undefined)[] = [before];
-    const add = (s: KeySettings | undefined) => {
-      if (!possible.some((p) => p === s || (p !== undefined && s !== undefined && sameSettings(p, s)))) possible.push(s);
-    };
-    add(o.settingsAfter);
-    if (o.held !== undefined) add(o.held.settings);
-    // A hook write of an earlier batch still on its way may land at any moment of this one.
-    for (const patch of this.#inFlight) for (const s of [...possible]) if (s !== undefined) add({ ...s, ...patch });
-    for (const r of o.requests) {
-      const instance = this.instances[r.instance]!;
-      if (r.who !== 'key') continue;
-      const nowMs = o.at + instance.offsetMs;
-      for (const s of [...possible]) {
-        if (s === undefined) continue;
-        if (instance.renews && isExpiredAt(s.expires, nowMs)) add({ ...s, expires: Math.floor(nowMs / 1000) + 60 });
-        if (instance.hooks && r.hook !== undefined) add({ ...s, ...r.hook });
-      }
-    }
-    return possible;
   }
 
   /** Why the model cannot say exactly how many of a subject's requests must be allowed (empty: it can). */
