@@ -30,7 +30,7 @@ describe('attack23: a fill on the cooled hint, then a denial on its counts', () 
   it(`denies no request while the quota has room (session reads throttled ${onlyFirst ? 'during the cooling request only' : 'throughout'})`, async () => {
     const state = { pk: '', throttles: 2 };
     const client = spreadingClient(state);
-    let nowMs = Date.now();
+    let nowMs = 0; // the clock runs, moved on by this much
     let armed = false;
     let landed = false;
     const log: string[] = [];
@@ -54,7 +54,7 @@ describe('attack23: a fill on the cooled hint, then a denial on its counts', () 
       },
       { step: 'deserialize', priority: 'low', name: 'attack23' },
     );
-    const a = pipelineOn(client, table.tableName, { clock: () => nowMs });
+    const a = pipelineOn(client, table.tableName, { clock: () => Date.now() + nowMs });
     const { key, keyId } = await a.keys.create({ quotaMax: 80, quotaRenewalRate: 86_400 });
     const pk = `key#${keyId}`;
     state.pk = pk;

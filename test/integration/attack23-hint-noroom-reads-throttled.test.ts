@@ -31,7 +31,7 @@ describe('attack23: a cooled hint with no room, session reads throttled', () => 
     it(`allows while the quota has room (reads throttled ${ms} ms after the cooling)`, async () => {
       const state = { pk: '', throttles: 2 };
       const client = spreadingClient(state);
-      let nowMs = Date.now();
+      let nowMs = 0; // the clock runs, moved on by this much
       let armed = false;
       let landedAt = 0;
       let gets = 0;
@@ -53,7 +53,7 @@ describe('attack23: a cooled hint with no room, session reads throttled', () => 
         },
         { step: 'deserialize', priority: 'low', name: 'attack23' },
       );
-      const a = pipelineOn(client, table.tableName, { clock: () => nowMs });
+      const a = pipelineOn(client, table.tableName, { clock: () => Date.now() + nowMs });
       const { key, keyId } = await a.keys.create({ quotaMax: 80, quotaRenewalRate: 86_400 });
       const pk = `key#${keyId}`;
       state.pk = pk;

@@ -1,0 +1,106 @@
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { COOL_MS } from '../../lambdas/core/store/counter-items.ts';
+import type { StoredSession } from '../../lambdas/core/store/item.ts';
+import { createTestTable, lambdaClient, type TestTable } from '../support/dynamo.ts';
+import { spreadingClient } from '../support/hot-keys.ts';
+import { pipelineOn, requestWith } from '../support/pipeline.ts';
+
+/**
+ * Attack23: instance A holds the cooled hint (its session reads throttled from its cooling on,
+ * for `ms`), instance B does not; both hammer the key until the quota is used up. Never more
+ * allowed than the quota; denials counted against the room left at the end.
+ *
+ * Setup: quota 80 spread over 8 (leases of 10), #c0–#c3 spent, `unleased` of #c7's lease never
+ * leased (room on the session item); clock past the cooling time.
+ */
+describe('attack23: the cooled hint, two instances', () => {
+  let table: TestTable;
+  beforeAll(async () => {
+    table = await createTestTable('a23-hint-two');
+  });
+  afterAll(async () => {
+    await table.drop();
+  });
+
+  for (const [ms, unleased] of [
+    [400, 4],
+  ] as const)
+    it(`allows exactly up to the quota (A's reads throttled ${ms} ms, ${unleased} unleased)`, async () => {
+      const state = { pk: '', throttles: 2 };
+      const client = spreadingClient(state);
+      let nowMs = 0; // the clock runs, moved on by this much
+      let landedAt = 0;
+      client.middlewareStack.add(
+        (next, context) => async (args) => {
+          const command = String(context.commandName);
+          const input = JSON.stringify((args as { input?: unknown }).input ?? {});
+          const p = (args as { input?: { Key?: { pk?: { S?: string } } } }).input?.Key?.pk?.S ?? '';
+          if (landedAt > 0 && Date.now() - landedAt < ms && command === 'GetItemCommand' && p === state.pk) {
+            const { ProvisionedThroughputExceededException } = await import('@aws-sdk/client-dynamodb');
+            throw new ProvisionedThroughputExceededException({ message: 'throttled (simulated)', $metadata: {} });
+          }
+          const out = await next(args);
+          if (state.pk !== '' && landedAt === 0 && command === 'TransactWriteItemsCommand' && input.includes('"Delete"')) landedAt = Date.now();
+          return out;
+        },
+        { step: 'deserialize', priority: 'low', name: 'attack23' },
+      );
+      const clock = () => Date.now() + nowMs;
+      const a = pipelineOn(client, table.tableName, { clock });
+      const b = pipelineOn(lambdaClient(), table.tableName, { clock });
+      const { key, keyId } = await a.keys.create({ quotaMax: 80, quotaRenewalRate: 86_400 });
+      const pk = `key#${keyId}`;
+      state.pk = pk;
+      const get = async (p: string) =>
+        (await table.doc.send(new GetCommand({ TableName: table.tableName, Key: { pk: p }, ConsistentRead: true }))).Item;
+      expect(await a.pipeline.authorize(requestWith(key))).toMatchObject({ allow: true });
+      let allowed = 1;
+      expect(((await get(pk)) as StoredSession).quotaUsed).toBe(80);
+      for (let i = 0; i < 4; i++)
+        await table.doc.send(
+          new UpdateCommand({ TableName: table.tableName, Key: { pk: `${pk}#c${i}` }, UpdateExpression: 'SET quotaSpent = quotaLease' }),
+        );
+      let spentBefore = 0;
+      for (let i = 0; i < 8; i++) spentBefore += ((await get(`${pk}#c${i}`))!.quotaSpent as number) ?? 0;
+      if (unleased > 0) {
+        await table.doc.send(
+          new UpdateCommand({ TableName: table.tableName, Key: { pk: `${pk}#c7` }, UpdateExpression: 'SET quotaLease = quotaLease - :f', ExpressionAttributeValues: { ':f': unleased } }),
+        );
+        await table.doc.send(
+          new UpdateCommand({ TableName: table.tableName, Key: { pk }, UpdateExpression: 'SET quotaUsed = quotaUsed - :f', ExpressionAttributeValues: { ':f': unleased } }),
+        );
+      }
+      // Requests counted before: those spent on the counter items (the first one among them).
+      allowed = spentBefore;
+      nowMs += COOL_MS + 1000;
+      // A cools first (its request), then both hammer.
+      await a.pipeline.authorize(requestWith(key)).then((r) => r.allow && allowed++);
+      const tally = { allow: 0, deny: 0, error: 0, denyWhileRoomA: 0, denyWhileRoomB: 0 };
+      const until = Date.now() + Math.max(ms, 1500);
+      const worker = async (p: typeof a, name: 'A' | 'B') => {
+        while (Date.now() < until) {
+          const r = await p.pipeline.authorize(requestWith(key)).catch(() => undefined);
+          if (r === undefined) tally.error++;
+          else if (r.allow) (tally.allow++, allowed++);
+          else {
+            tally.deny++;
+            if (allowed < 70) tally[`denyWhileRoom${name}`]++;
+          }
+        }
+      };
+      await Promise.all([worker(a, 'A'), worker(a, 'A'), worker(b, 'B'), worker(b, 'B')]);
+      const s = (await get(pk)) as StoredSession;
+      const items: unknown[] = [];
+      for (let i = 0; i < (s.shards ?? 0); i++) {
+        const c = await get(`${pk}#c${i}`);
+        items.push(c === undefined ? null : [c.quotaLease, c.quotaSpent]);
+      }
+      const summary = JSON.stringify({ ms, unleased, items, landed: landedAt > 0, spentBefore, allowed, tally, shards: s.shards, quotaUsed: s.quotaUsed });
+      console.log(summary);
+      expect(landedAt > 0, summary).toBe(true);
+      expect(allowed, summary).toBeLessThanOrEqual(80);
+      expect(tally.denyWhileRoomA + tally.denyWhileRoomB, summary).toBe(0);
+      expect(tally.error, summary).toBe(0);
+    }, 40_000);
+});
