@@ -11,8 +11,8 @@ import { pipelineOn, requestWith } from '../support/pipeline.ts';
  * cooling and the request's own read again are both throttled. The instance used to forget the
  * session item then, and count again on the 8 counter items the key had before, though the
  * cooling itself had left 4: every count again drew the deleted #c4–#c7 (a failed spend each)
- * until a read or a failed fill answered. Now a landed cooling whose re-read fails leaves a
- * hint naming the counter items left (`LeaseMemory.cooled`), never fresh enough to deny on.
+ * until a read or a failed fill answered. Now a landed cooling whose re-read fails keeps the
+ * number of counter items it left (`LeaseMemory.cooled`), and nothing of the item's counts.
  *
  * Setup: quota 1000, spread over 8, every counter item spent to its lease, clock past the
  * cooling time; A's request meets 3 without room and cools; then for 1.3 s every session

@@ -7,7 +7,7 @@ import { spreadingClient } from '../support/hot-keys.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
 
 /**
- * Attack23: the whole quota leased (session quotaUsed = quota), half the counter items spent,
+ * Attack23 (found against the same first version, fixed likewise): the whole quota leased (session quotaUsed = quota), half the counter items spent,
  * the other half holding their leases. A cooling gives those back; its re-read is throttled, so
  * the instance keeps the item read before as a hint — whose count still says the quota is all
  * leased. Every fill planned on it is then "read" (no room on a hint), and while the session
@@ -80,10 +80,23 @@ describe('attack23: a cooled hint with no room, session reads throttled', () => 
       }
       armed = false;
       const s = (await get(pk)) as StoredSession;
-      const summary = JSON.stringify({ ms, landed: landedAt > 0, answers, times, gets, txs, total: Date.now() - started, shards: s.shards, quotaUsed: s.quotaUsed });
+      const summary = JSON.stringify({
+        ms,
+        landed: landedAt > 0,
+        answers,
+        times,
+        gets,
+        txs,
+        total: Date.now() - started,
+        shards: s.shards,
+        quotaUsed: s.quotaUsed,
+      });
       console.log(summary);
       expect(landedAt > 0, summary).toBe(true);
-      expect(answers.filter((x) => x !== 'allow'), summary).toEqual([]);
+      expect(
+        answers.filter((x) => x !== 'allow'),
+        summary,
+      ).toEqual([]);
       // Before: the 2 throttled re-reads of the cooling, every request answered in well under 200 ms.
       expect(gets, summary).toBeLessThanOrEqual(10);
     }, 40_000);

@@ -7,7 +7,7 @@ import { spreadingClient } from '../support/hot-keys.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
 
 /**
- * Attack23: instance A holds the cooled hint (its session reads throttled from its cooling on,
+ * Attack23 (the same first version failed it 2 of 3 runs; held since): instance A holds the cooled hint (its session reads throttled from its cooling on,
  * for `ms`), instance B does not; both hammer the key until the quota is used up. Never more
  * allowed than the quota; denials counted against the room left at the end.
  *
@@ -23,9 +23,7 @@ describe('attack23: the cooled hint, two instances', () => {
     await table.drop();
   });
 
-  for (const [ms, unleased] of [
-    [400, 4],
-  ] as const)
+  for (const [ms, unleased] of [[400, 4]] as const)
     it(`allows exactly up to the quota (A's reads throttled ${ms} ms, ${unleased} unleased)`, async () => {
       const state = { pk: '', throttles: 2 };
       const client = spreadingClient(state);
@@ -41,7 +39,8 @@ describe('attack23: the cooled hint, two instances', () => {
             throw new ProvisionedThroughputExceededException({ message: 'throttled (simulated)', $metadata: {} });
           }
           const out = await next(args);
-          if (state.pk !== '' && landedAt === 0 && command === 'TransactWriteItemsCommand' && input.includes('"Delete"')) landedAt = Date.now();
+          if (state.pk !== '' && landedAt === 0 && command === 'TransactWriteItemsCommand' && input.includes('"Delete"'))
+            landedAt = Date.now();
           return out;
         },
         { step: 'deserialize', priority: 'low', name: 'attack23' },
@@ -65,10 +64,20 @@ describe('attack23: the cooled hint, two instances', () => {
       for (let i = 0; i < 8; i++) spentBefore += ((await get(`${pk}#c${i}`))!.quotaSpent as number) ?? 0;
       if (unleased > 0) {
         await table.doc.send(
-          new UpdateCommand({ TableName: table.tableName, Key: { pk: `${pk}#c7` }, UpdateExpression: 'SET quotaLease = quotaLease - :f', ExpressionAttributeValues: { ':f': unleased } }),
+          new UpdateCommand({
+            TableName: table.tableName,
+            Key: { pk: `${pk}#c7` },
+            UpdateExpression: 'SET quotaLease = quotaLease - :f',
+            ExpressionAttributeValues: { ':f': unleased },
+          }),
         );
         await table.doc.send(
-          new UpdateCommand({ TableName: table.tableName, Key: { pk }, UpdateExpression: 'SET quotaUsed = quotaUsed - :f', ExpressionAttributeValues: { ':f': unleased } }),
+          new UpdateCommand({
+            TableName: table.tableName,
+            Key: { pk },
+            UpdateExpression: 'SET quotaUsed = quotaUsed - :f',
+            ExpressionAttributeValues: { ':f': unleased },
+          }),
         );
       }
       // Requests counted before: those spent on the counter items (the first one among them).
@@ -82,7 +91,7 @@ describe('attack23: the cooled hint, two instances', () => {
         while (Date.now() < until) {
           const r = await p.pipeline.authorize(requestWith(key)).catch(() => undefined);
           if (r === undefined) tally.error++;
-          else if (r.allow) (tally.allow++, allowed++);
+          else if (r.allow) tally.allow++, allowed++;
           else {
             tally.deny++;
             if (allowed < 70) tally[`denyWhileRoom${name}`]++;
@@ -96,7 +105,17 @@ describe('attack23: the cooled hint, two instances', () => {
         const c = await get(`${pk}#c${i}`);
         items.push(c === undefined ? null : [c.quotaLease, c.quotaSpent]);
       }
-      const summary = JSON.stringify({ ms, unleased, items, landed: landedAt > 0, spentBefore, allowed, tally, shards: s.shards, quotaUsed: s.quotaUsed });
+      const summary = JSON.stringify({
+        ms,
+        unleased,
+        items,
+        landed: landedAt > 0,
+        spentBefore,
+        allowed,
+        tally,
+        shards: s.shards,
+        quotaUsed: s.quotaUsed,
+      });
       console.log(summary);
       expect(landedAt > 0, summary).toBe(true);
       expect(allowed, summary).toBeLessThanOrEqual(80);

@@ -94,8 +94,8 @@ export async function roomToGrow(
  * read or write leaves it for later. The counter items left are then empty, and this
  * instance fills them blind, as after spreading. A cooling that may have landed (a busy
  * answer) leaves this instance's view of the session item forgotten, as one that landed
- * leaves it read again (or, that read failing, known to name half the counter items): the
- * item seen before it no longer has its counts.
+ * leaves it read again (or, that read failing, forgotten but for the number of counter items
+ * left): the item seen before it no longer has its counts.
  */
 export async function cool(writes: LeaseWrites, memory: LeaseMemory, pk: string, nowMs: number): Promise<Cooling> {
   let session: StoredSession | undefined;
@@ -112,14 +112,14 @@ export async function cool(writes: LeaseWrites, memory: LeaseMemory, pk: string,
   if (cooling === 'kept') return cooling;
   const left = Math.floor((session?.shards ?? 0) / 2);
   if (cooling === 'cooled') memory.added(pk, 0, left);
-  // The item read before no longer has its counts ("no room" on it would deny): read again. That read failing, a cooling
-  // that landed leaves it a hint naming the counter items left; one that may have (busy), forgotten.
+  // The item read before no longer has its counts ("no room" on it would deny): read again, or forgotten — a cooling that
+  // landed keeping only the number of counter items it left.
   const after = await writes.get(pk).then(
     (item) => ({ item }),
     () => undefined,
   );
   if (after !== undefined) memory.saw(pk, after.item);
-  else if (cooling === 'cooled' && session !== undefined) memory.cooled(pk, session, left);
+  else if (cooling === 'cooled') memory.cooled(pk, left);
   else memory.saw(pk, undefined);
   return cooling;
 }

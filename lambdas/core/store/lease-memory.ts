@@ -17,9 +17,12 @@ export class LeaseMemory {
   readonly #sessions = new BoundedMap<string, { readonly item: StoredSession; readonly at: number }>(REMEMBERED_KEYS);
   readonly #added = new BoundedMap<string, Set<number>>(REMEMBERED_KEYS);
   readonly #heating = new BoundedMap<string, number>(REMEMBERED_KEYS);
+  /** Counter items a cooling of this instance left, for keys whose session item it could not read after it. */
+  readonly #left = new BoundedMap<string, number>(REMEMBERED_KEYS);
 
   /** Remembers the session item as it is (a read, or the item a failed condition returned); it is current for this request. */
   saw(pk: string, item: StoredSession | undefined): SessionView {
+    this.#left.delete(pk);
     if (item === undefined) this.#sessions.delete(pk);
     else this.#sessions.set(pk, { item, at: Date.now() });
     return { item, current: true };
@@ -42,16 +45,18 @@ export class LeaseMemory {
    */
   shardsOf(pk: string): number | undefined {
     const seen = this.#sessions.get(pk);
-    return seen === undefined ? undefined : (seen.item.shards ?? 0);
+    return seen === undefined ? this.#left.get(pk) : (seen.item.shards ?? 0);
   }
 
   /**
    * A cooling this instance made landed and the session item could not be read after it: the
-   * item read before, naming the `shards` counter items left. A hint to plan on, never fresh
-   * enough to deny on: its counts are from before the cooling gave the unspent leases back.
+   * item is forgotten (its counts are from before the cooling gave the unspent leases back —
+   * planning or denying on them would refuse requests the key has room for), and only the
+   * number of counter items left is kept.
    */
-  cooled(pk: string, before: StoredSession, shards: number): void {
-    this.#sessions.set(pk, { item: { ...before, shards }, at: Number.NEGATIVE_INFINITY });
+  cooled(pk: string, shards: number): void {
+    this.#sessions.delete(pk);
+    this.#left.set(pk, shards);
   }
 
   /**
@@ -61,6 +66,7 @@ export class LeaseMemory {
    */
   afterFill(pk: string, item: StoredSession | undefined, guard: SettingsGuard, plan: FillPlan, nowMs: number): void {
     const next: Record<string, unknown> = { ...item, version: guard.version, incarnation: guard.incarnation, filledAt: nowMs };
+    if (item === undefined) next.shards = this.#left.get(pk); // planned on nothing: its counts are a lower bound
     for (const { window: w, step, start, base, lease } of plan.fills) {
       next[w.start] = start;
       next[w.used] = (step === 'open' ? 0 : base) + lease * plan.items;
