@@ -7,7 +7,7 @@ import { spreadKey } from '../support/hot-keys.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
 
 /**
- * Attack24: a key on ONE counter item, its whole quota leased to #c0 (quotaUsed = quota on the
+ * Attack24 (found, fixed: a busy count's item is not a read — its counts deny nothing): a key on ONE counter item, its whole quota leased to #c0 (quotaUsed = quota on the
  * session item) but most of it unspent; #c0's rate lease spent (the spend fails on the rate,
  * the session item has rate room). Past the cooling time, A's request (from a read: counters
  * known) cools 1 → 0, giving the unspent quota back; the session item's reads are throttled

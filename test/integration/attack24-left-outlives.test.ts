@@ -57,14 +57,16 @@ describe('attack24: #left outliving what the key became', () => {
         (await table.doc.send(new GetCommand({ TableName: table.tableName, Key: { pk: p }, ConsistentRead: true }))).Item;
       expect(await a.pipeline.authorize(requestWith(key))).toMatchObject({ allow: true });
       for (let i = 0; i < 4; i++)
-        await table.doc.send(
-          new UpdateCommand({
-            TableName: table.tableName,
-            Key: { pk: `${pk}#c${i}` },
-            UpdateExpression: 'SET quotaSpent = quotaLease',
-            ConditionExpression: 'attribute_exists(pk)',
-          }),
-        ).catch(() => undefined);
+        await table.doc
+          .send(
+            new UpdateCommand({
+              TableName: table.tableName,
+              Key: { pk: `${pk}#c${i}` },
+              UpdateExpression: 'SET quotaSpent = quotaLease',
+              ConditionExpression: 'attribute_exists(pk)',
+            }),
+          )
+          .catch(() => undefined);
       let allowed = 0;
       for (let i = 0; i < 8; i++) allowed += ((await get(`${pk}#c${i}`))?.quotaSpent as number) ?? 0;
       nowMs += COOL_MS + 1000;
@@ -79,12 +81,12 @@ describe('attack24: #left outliving what the key became', () => {
         allowed = 0;
       } else {
         const target = mode === 'cooled-again' ? 2 : 0;
-        for (let round = 0; round < 6 && ((((await get(pk)) as StoredSession).shards ?? 0) > target); round++) {
+        for (let round = 0; round < 6 && (((await get(pk)) as StoredSession).shards ?? 0) > target; round++) {
           // B fills some, then past the cooling time its requests cool.
           for (let i = 0; i < 3; i++) await b.pipeline.authorize(requestWith(key)).then((r) => r.allow && allowed++);
           nowMs += COOL_MS + 1000;
           for (let i = 0; i < 3; i++) await b.pipeline.authorize(requestWith(key)).then((r) => r.allow && allowed++);
-          if (mode === 'cooled-again' && ((((await get(pk)) as StoredSession).shards ?? 0) <= target)) break;
+          if (mode === 'cooled-again' && (((await get(pk)) as StoredSession).shards ?? 0) <= target) break;
         }
       }
       const mid = (await get(pk)) as StoredSession;

@@ -236,11 +236,12 @@ export class Pipeline {
       storeSaid = result.noRoom === true;
       if (result.busy) {
         // Nothing learned (counter items busy): counted again after a pause, within the busy budget (not the attempts), on
-        // the same item with the counter items the count last saw, no longer current: it may allow (the count checks its
-        // version); a denial reads first.
+        // the same item with the counter items the count last saw. Not a read: its settings may allow (the count checks
+        // their version) and its counts deny nothing (a cooling to the session item gave leases back); a denial reads first.
         await busy.wait();
         item = result.current ?? item;
         settingsCurrent = false;
+        countersKnown = false;
         attempt--;
         continue;
       }
