@@ -27,6 +27,11 @@ export type CountResult =
       readonly busy?: true;
     };
 
+/** A busy count's result: counted again on the request's item `known`, with the `shards` counter items the count last saw. */
+export function countAgain(known: StoredSession, shards: number): CountResult {
+  return { ok: false, current: { ...known, shards }, busy: true };
+}
+
 /**
  * The condition and update of counting one request as `plan` says, under the settings
  * `guard` names. Exported for tests; {@link countWrite} sends it.

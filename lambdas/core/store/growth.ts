@@ -114,12 +114,11 @@ export async function cool(writes: LeaseWrites, memory: LeaseMemory, pk: string,
   if (cooling === 'cooled') memory.added(pk, 0, left);
   // The item read before no longer has its counts ("no room" on it would deny): read again, or forgotten — a cooling that
   // landed keeping only the number of counter items it left.
-  const after = await writes.get(pk).then(
-    (item) => ({ item }),
-    () => undefined,
-  );
-  if (after !== undefined) memory.saw(pk, after.item);
-  else if (cooling === 'cooled') memory.cooled(pk, left);
-  else memory.saw(pk, undefined);
+  try {
+    memory.saw(pk, await writes.get(pk));
+  } catch {
+    if (cooling === 'cooled') memory.cooled(pk, left);
+    else memory.saw(pk, undefined);
+  }
   return cooling;
 }

@@ -1,7 +1,7 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { CountPlan } from '../limits/limits.ts';
 import type { CounterScope } from '../limits/scope.ts';
-import type { CountResult } from './count-write.ts';
+import { countAgain, type CountResult } from './count-write.ts';
 import {
   cooled,
   leaseHasRoom,
@@ -83,12 +83,10 @@ export class Leases {
       for (const index of busy) if (index >= shards) busy.delete(index); // no longer the key's (a cooling)
       return shards === 0 ? { ok: false, current: next.item } : undefined;
     };
-    /** Nothing learned but the counter items (busy): counted again on the request's item, with those the count last saw. */
-    const busyOn = (): CountResult => ({ ok: false, current: { ...known, shards }, busy: true });
     /** The session item read now as the new view: a result when the count ends there (gone, unspread, reads busy). */
     const readView = async (): Promise<CountResult | undefined> => {
       const now = await this.#read(pk);
-      return now === 'busy' ? busyOn() : newView(now);
+      return now === 'busy' ? countAgain(known, shards) : newView(now);
     };
     for (let step = 0; step < MAX_STEPS && shards > 0 && performance.now() < until; step++) {
       let index: number;
@@ -185,12 +183,12 @@ export class Leases {
         // Not evidence enough yet against this view: counter items are tried (again); with every other one busy, counted again.
         if (!empties.enough(viewShards())) {
           if (busy.size < shards) continue;
-          return busyOn();
+          return countAgain(known, shards);
         }
         if (session.current && empties.missingInEvidence()) {
           // Missing counter items are evidence only if no change deleted them after the view: the item read again is unchanged.
           const again = await this.#read(pk);
-          if (again === 'busy') return busyOn();
+          if (again === 'busy') return countAgain(known, shards);
           if (!sameItem(again.item, session.item)) {
             const ended = newView(again);
             if (ended !== undefined) return ended;
@@ -248,13 +246,13 @@ export class Leases {
     }
     // Out of steps (or of budget): counted again (a denial needs a view and evidence after it); the session item read
     // now unless this request has read it — a change since this request decided is decided again.
-    if (session.current) return busyOn();
+    if (session.current) return countAgain(known, shards);
     const read = await this.#read(pk);
-    if (read === 'busy') return busyOn();
+    if (read === 'busy') return countAgain(known, shards);
     const current = read.item;
     if (current === undefined || current.version !== guard.version || current.incarnation !== guard.incarnation)
       return { ok: false, current };
-    return { ok: false, current: { ...known, shards: current.shards ?? 0 }, busy: true };
+    return countAgain(known, current.shards ?? 0);
   }
 
   /** The session item, read now (and remembered), or `'busy'` when its reads are throttled. */
@@ -270,7 +268,7 @@ export class Leases {
   /** The request decided again on the session item read now; that read throttled, counted again on `known` with `shards`. */
   async #readAgain(pk: string, known: StoredSession, shards: number): Promise<CountResult> {
     const read = await this.#read(pk);
-    return read === 'busy' ? { ok: false, current: { ...known, shards }, busy: true } : { ok: false, current: read.item };
+    return read === 'busy' ? countAgain(known, shards) : { ok: false, current: read.item };
   }
 
   /** Cools the key (see `growth.ts`), once per key at a time in this instance. */
