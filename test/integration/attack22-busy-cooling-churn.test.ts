@@ -1,11 +1,11 @@
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Decision } from '../../lambdas/core/request/decision.ts';
 import { COOL_MS } from '../../lambdas/core/store/counter-items.ts';
 import { createTestTable, lambdaClient, type TestTable } from '../support/dynamo.ts';
-import { spreadKey } from '../support/hot-keys.ts';
+import { allowsOf, hotAccount, reasonsOf } from '../support/hot-account.ts';
+import { readItem, spreadKey } from '../support/hot-keys.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
-import { throttleAttempts } from '../support/throttles.ts';
+import { throttleCountingWrites } from '../support/throttles.ts';
 
 /**
  * Attack22 (busy retries on the counter items the count last saw): two instances hammer a hot
@@ -43,14 +43,7 @@ describe('attack22 (held): busy retries under coolings and throttles', () => {
       let throttling = false;
       const mk = () => {
         const c = lambdaClient();
-        throttleAttempts(c, (command, pk) => {
-          if (!throttling) return undefined;
-          const counting =
-            command === 'TransactWriteItemsCommand' ||
-            (command === 'UpdateItemCommand' && pk.includes('#c')) ||
-            (command === 'GetItemCommand' && !pk.includes('#c'));
-          return counting && Math.random() < 0.35 ? 'table' : undefined;
-        });
+        throttleCountingWrites(c, 0.35, { sessionReads: true, when: () => throttling });
         return c;
       };
       const a = pipelineOn(mk(), table.tableName, { clock });
@@ -82,18 +75,12 @@ describe('attack22 (held): busy retries under coolings and throttles', () => {
       const raised = await Promise.all(raises);
       const raiseErrors = raised.filter((r) => r instanceof Error).length;
       throttling = false;
-      const allowed = answers.filter((x) => !(x instanceof Error) && x.allow).length;
+      const allowed = allowsOf(answers);
       const faults = answers.filter((x) => x instanceof Error).length;
-      const reasons: Record<string, number> = {};
-      for (const x of answers) if (!(x instanceof Error) && !x.allow) reasons[x.reason] = (reasons[x.reason] ?? 0) + 1;
-      const session = (await table.doc.send(new GetCommand({ TableName: table.tableName, Key: { pk }, ConsistentRead: true }))).Item!;
-      let unspent = 0;
-      for (let i = 0; i < (session.shards ?? 0); i++) {
-        const c = (await table.doc.send(new GetCommand({ TableName: table.tableName, Key: { pk: `${pk}#c${i}` }, ConsistentRead: true })))
-          .Item;
-        if (c?.quotaLease !== undefined) unspent += (c.quotaLease as number) - ((c.quotaSpent as number) ?? 0);
-      }
-      const counted = (session.quotaUsed ?? 0) - unspent;
+      const reasons = reasonsOf(answers);
+      const session = (await readItem(table, pk))!;
+      const account = await hotAccount(table.doc, table.tableName, pk);
+      const counted = account.used - account.unspent;
       const summary = JSON.stringify({
         quota,
         max,

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COOL_MS } from '../../lambdas/core/store/counter-items.ts';
 import { createTestTable, lambdaClient, type TestTable } from '../support/dynamo.ts';
 import { spreadKey } from '../support/hot-keys.ts';
+import { watchOwnCooling } from '../support/own-cooling.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
 
 /**
@@ -37,33 +38,17 @@ describe('attack22: a request’s own cooling, its re-reads throttled', () => {
       const clock = () => nowMs;
       const a = lambdaClient();
       let armed = false;
-      let landed = false;
       let namingDeleted = 0;
       const log: string[] = [];
       let pk = '';
-      a.middlewareStack.add(
-        (next, context) => async (args) => {
-          const command = String(context.commandName);
-          const input = JSON.stringify((args as { input?: unknown }).input ?? {});
-          const p = (args as { input?: { Key?: { pk?: { S?: string } } } }).input?.Key?.pk?.S ?? '';
-          if (armed && landed) {
-            if (/#c[4-7]"/.test(input)) namingDeleted++;
-            log.push(`${command} ${p.replace(pk, '')}`);
-            const sparedRead = command === 'GetItemCommand' && p === pk && reads++ < spared;
-            if (!sparedRead && ((command === 'GetItemCommand' && p === pk) || command === 'TransactWriteItemsCommand')) {
-              const { ProvisionedThroughputExceededException } = await import('@aws-sdk/client-dynamodb');
-              throw new ProvisionedThroughputExceededException({ message: 'throttled (simulated)', $metadata: {} });
-            }
-          }
-          const out = await next(args);
-          if (armed && command === 'TransactWriteItemsCommand' && input.includes('"Delete"')) {
-            landed = true;
-            log.push('cooling landed');
-          }
-          return out;
-        },
-        { step: 'deserialize', priority: 'low', name: 'attack' },
-      );
+      const cooling = watchOwnCooling(a, ({ command, pk: p, input }, cooled) => {
+        if (!armed || cooled.landedAt === 0) return false;
+        if (/#c[4-7]"/.test(input)) namingDeleted++;
+        log.push(`${command} ${p.replace(pk, '')}`);
+        const sparedRead = command === 'GetItemCommand' && p === pk && reads++ < spared;
+        return !sparedRead && ((command === 'GetItemCommand' && p === pk) || command === 'TransactWriteItemsCommand');
+      });
+      cooling.armed = false;
       const { pipeline, keys, store } = pipelineOn(a, table.tableName, { clock });
       const { key, keyId } = await keys.create({ quotaMax: 1000, quotaRenewalRate: 86_400 });
       pk = `key#${keyId}`;
@@ -83,11 +68,14 @@ describe('attack22: a request’s own cooling, its re-reads throttled', () => {
           .catch(() => undefined);
       nowMs += COOL_MS + 1000;
       armed = true;
+      cooling.armed = true;
       const answer = pipeline.authorize(requestWith(key)).catch((error: Error) => error);
       // Well inside what a decision's busy budget rides out (a spell ending in its last 0.2–0.5 s fails closed: ARCHITECTURE.md).
       await new Promise((resolve) => setTimeout(resolve, 900));
       armed = false;
+      cooling.armed = false;
       const result = await answer;
+      const landed = cooling.landedAt > 0;
       const summary = JSON.stringify({
         spared,
         landed,

@@ -3,7 +3,7 @@ import { COOL_MS } from '../../lambdas/core/store/counter-items.ts';
 import { createTestTable, lambdaClient, type TestTable } from '../support/dynamo.ts';
 import { spreadKey } from '../support/hot-keys.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
-import { throttleAttempts } from '../support/throttles.ts';
+import { throttleCountingWrites } from '../support/throttles.ts';
 
 /**
  * Attack22: rate windows on a hot key under busy retries and coolings. Two instances share a
@@ -31,14 +31,7 @@ describe('attack22 (held): rate windows under busy retries and coolings', () => 
     let throttling = false;
     const mk = () => {
       const c = lambdaClient();
-      throttleAttempts(c, (command, pk) => {
-        if (!throttling) return undefined;
-        const counting =
-          command === 'TransactWriteItemsCommand' ||
-          (command === 'UpdateItemCommand' && pk.includes('#c')) ||
-          (command === 'GetItemCommand' && !pk.includes('#c'));
-        return counting && Math.random() < 0.35 ? 'table' : undefined;
-      });
+      throttleCountingWrites(c, 0.35, { sessionReads: true, when: () => throttling });
       return c;
     };
     const a = pipelineOn(mk(), table.tableName, { clock });

@@ -1,9 +1,9 @@
-import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COOL_MS } from '../../lambdas/core/store/counter-items.ts';
-import type { StoredSession } from '../../lambdas/core/store/item.ts';
 import { createTestTable, type TestTable } from '../support/dynamo.ts';
-import { spreadingClient } from '../support/hot-keys.ts';
+import { hotAccount } from '../support/hot-account.ts';
+import { spreadAndSpend, spreadingClient, unlease } from '../support/hot-keys.ts';
+import { readsSessionWithin, watchOwnCooling } from '../support/own-cooling.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
 
 /**
@@ -33,77 +33,32 @@ describe('attack23: a fill on the cooled hint, then a denial on its counts', () 
       const state = { pk: '', throttles: 2 };
       const client = spreadingClient(state);
       let nowMs = 0; // the clock runs, moved on by this much
-      let armed = false;
-      let landed = false;
+      let throttling = false;
       const log: string[] = [];
-      client.middlewareStack.add(
-        (next, context) => async (args) => {
-          const command = String(context.commandName);
-          const input = JSON.stringify((args as { input?: unknown }).input ?? {});
-          const p = (args as { input?: { Key?: { pk?: { S?: string } } } }).input?.Key?.pk?.S ?? '';
-          if (armed && landed && command === 'GetItemCommand' && p === state.pk) {
-            log.push('get throttled');
-            const { ProvisionedThroughputExceededException } = await import('@aws-sdk/client-dynamodb');
-            throw new ProvisionedThroughputExceededException({ message: 'throttled (simulated)', $metadata: {} });
-          }
-          if (armed) log.push(`${command} ${p.replace(state.pk, '')}`);
-          const out = await next(args);
-          if (armed && command === 'TransactWriteItemsCommand' && input.includes('"Delete"')) {
-            landed = true;
-            log.push('cooling landed');
-          }
-          return out;
-        },
-        { step: 'deserialize', priority: 'low', name: 'attack23' },
-      );
+      const cooling = watchOwnCooling(client, (attempt, cooled) => {
+        if (!throttling) return false;
+        const throttled = readsSessionWithin(attempt, cooled, state.pk);
+        log.push(throttled ? 'get throttled' : `${attempt.command} ${attempt.pk.replace(state.pk, '')}`);
+        return throttled;
+      });
+      cooling.armed = false;
       const a = pipelineOn(client, table.tableName, { clock: () => Date.now() + nowMs });
-      const { key, keyId } = await a.keys.create({ quotaMax: 80, quotaRenewalRate: 86_400 });
-      const pk = `key#${keyId}`;
-      state.pk = pk;
-      const get = async (p: string) =>
-        (await table.doc.send(new GetCommand({ TableName: table.tableName, Key: { pk: p }, ConsistentRead: true }))).Item;
-      expect(await a.pipeline.authorize(requestWith(key))).toMatchObject({ allow: true });
-      const spread = (await get(pk)) as StoredSession;
-      expect(spread.shards).toBe(8);
-      expect(spread.quotaUsed).toBe(80);
-      for (let i = 0; i < 4; i++)
-        await table.doc.send(
-          new UpdateCommand({ TableName: table.tableName, Key: { pk: `${pk}#c${i}` }, UpdateExpression: 'SET quotaSpent = quotaLease' }),
-        );
+      const { key, pk } = await spreadAndSpend(table, a, state, 4);
       // 4 of #c7's lease were never leased: the session item has room 4 left to lease.
-      await table.doc.send(
-        new UpdateCommand({
-          TableName: table.tableName,
-          Key: { pk: `${pk}#c7` },
-          UpdateExpression: 'SET quotaLease = quotaLease - :f',
-          ExpressionAttributeValues: { ':f': 4 },
-        }),
-      );
-      await table.doc.send(
-        new UpdateCommand({
-          TableName: table.tableName,
-          Key: { pk },
-          UpdateExpression: 'SET quotaUsed = quotaUsed - :f',
-          ExpressionAttributeValues: { ':f': 4 },
-        }),
-      );
+      await unlease(table, pk, 4);
       /** Requests counted: the session item's count less the leases not spent on its counter items. */
       const realUsed = async () => {
-        const s = (await get(pk)) as StoredSession;
-        let unspent = 0;
-        for (let i = 0; i < (s.shards ?? 0); i++) {
-          const c = await get(`${pk}#c${i}`);
-          if (c !== undefined && c.quotaStart === s.quotaStart) unspent += (c.quotaLease as number) - (c.quotaSpent as number);
-        }
-        return { used: (s.quotaUsed ?? 0) - unspent, shards: s.shards ?? 0, quotaUsed: s.quotaUsed };
+        const account = await hotAccount(table.doc, table.tableName, pk);
+        return { used: account.used - account.unspent, shards: account.shards, quotaUsed: account.used };
       };
       const before = await realUsed();
       nowMs += COOL_MS + 1000;
-      armed = true;
+      throttling = true;
+      cooling.armed = true;
       const answers: string[] = [];
       const denialsWithRoom: unknown[] = [];
       for (let i = 0; i < 12; i++) {
-        if (i === 1 && onlyFirst) armed = false;
+        if (i === 1 && onlyFirst) throttling = false;
         const r = await a.pipeline.authorize(requestWith(key)).catch((error: Error) => error);
         const tag = r instanceof Error ? `error:${r.message}` : r.allow ? 'allow' : `deny:${(r as { reason?: string }).reason}`;
         answers.push(tag);
@@ -112,7 +67,8 @@ describe('attack23: a fill on the cooled hint, then a denial on its counts', () 
           if (real.used < 80) denialsWithRoom.push({ i, ...real });
         }
       }
-      armed = false;
+      throttling = false;
+      const landed = cooling.landedAt > 0;
       const summary = JSON.stringify({
         onlyFirst,
         before,
@@ -122,7 +78,6 @@ describe('attack23: a fill on the cooled hint, then a denial on its counts', () 
         after: await realUsed(),
         log: log.slice(0, 40),
       });
-      console.log(summary);
       expect(landed, summary).toBe(true);
       expect(denialsWithRoom, summary).toEqual([]);
       expect(

@@ -1,9 +1,9 @@
-import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COOL_MS } from '../../lambdas/core/store/counter-items.ts';
 import type { StoredSession } from '../../lambdas/core/store/item.ts';
 import { createTestTable, type TestTable } from '../support/dynamo.ts';
-import { spreadingClient } from '../support/hot-keys.ts';
+import { readItem, spreadAndSpend, spreadingClient } from '../support/hot-keys.ts';
+import { readsSessionWithin, watchOwnCooling } from '../support/own-cooling.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
 
 /**
@@ -32,43 +32,22 @@ describe('attack23: a cooled hint with no room, session reads throttled', () => 
       const state = { pk: '', throttles: 2 };
       const client = spreadingClient(state);
       let nowMs = 0; // the clock runs, moved on by this much
-      let armed = false;
-      let landedAt = 0;
+      let watching = false;
       let gets = 0;
       let txs = 0;
-      client.middlewareStack.add(
-        (next, context) => async (args) => {
-          const command = String(context.commandName);
-          const input = JSON.stringify((args as { input?: unknown }).input ?? {});
-          const p = (args as { input?: { Key?: { pk?: { S?: string } } } }).input?.Key?.pk?.S ?? '';
-          if (armed && landedAt > 0 && Date.now() - landedAt < ms && command === 'GetItemCommand' && p === state.pk) {
-            gets++;
-            const { ProvisionedThroughputExceededException } = await import('@aws-sdk/client-dynamodb');
-            throw new ProvisionedThroughputExceededException({ message: 'throttled (simulated)', $metadata: {} });
-          }
-          if (armed && command === 'TransactWriteItemsCommand') txs++;
-          const out = await next(args);
-          if (armed && landedAt === 0 && command === 'TransactWriteItemsCommand' && input.includes('"Delete"')) landedAt = Date.now();
-          return out;
-        },
-        { step: 'deserialize', priority: 'low', name: 'attack23' },
-      );
+      const cooling = watchOwnCooling(client, (attempt, cooled) => {
+        if (!watching) return false;
+        if (attempt.command === 'TransactWriteItemsCommand') txs++;
+        const throttled = readsSessionWithin(attempt, cooled, state.pk, ms);
+        if (throttled) gets++;
+        return throttled;
+      });
+      cooling.armed = false;
       const a = pipelineOn(client, table.tableName, { clock: () => Date.now() + nowMs });
-      const { key, keyId } = await a.keys.create({ quotaMax: 80, quotaRenewalRate: 86_400 });
-      const pk = `key#${keyId}`;
-      state.pk = pk;
-      const get = async (p: string) =>
-        (await table.doc.send(new GetCommand({ TableName: table.tableName, Key: { pk: p }, ConsistentRead: true }))).Item;
-      expect(await a.pipeline.authorize(requestWith(key))).toMatchObject({ allow: true });
-      const spread = (await get(pk)) as StoredSession;
-      expect(spread.shards).toBe(8);
-      expect(spread.quotaUsed).toBe(80);
-      for (let i = 0; i < 4; i++)
-        await table.doc.send(
-          new UpdateCommand({ TableName: table.tableName, Key: { pk: `${pk}#c${i}` }, UpdateExpression: 'SET quotaSpent = quotaLease' }),
-        );
+      const { key, pk } = await spreadAndSpend(table, a, state, 4);
       nowMs += COOL_MS + 1000;
-      armed = true;
+      watching = true;
+      cooling.armed = true;
       const answers: string[] = [];
       const times: number[] = [];
       const started = Date.now();
@@ -78,8 +57,9 @@ describe('attack23: a cooled hint with no room, session reads throttled', () => 
         times.push(Math.round(performance.now() - t0));
         answers.push(r instanceof Error ? `error:${r.message}` : r.allow ? 'allow' : `deny:${(r as { reason?: string }).reason}`);
       }
-      armed = false;
-      const s = (await get(pk)) as StoredSession;
+      watching = false;
+      const landedAt = cooling.landedAt;
+      const s = (await readItem(table, pk)) as StoredSession;
       const summary = JSON.stringify({
         ms,
         landed: landedAt > 0,
@@ -91,7 +71,6 @@ describe('attack23: a cooled hint with no room, session reads throttled', () => 
         shards: s.shards,
         quotaUsed: s.quotaUsed,
       });
-      console.log(summary);
       expect(landedAt > 0, summary).toBe(true);
       expect(
         answers.filter((x) => x !== 'allow'),

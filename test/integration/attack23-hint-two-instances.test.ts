@@ -1,9 +1,9 @@
-import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COOL_MS } from '../../lambdas/core/store/counter-items.ts';
 import type { StoredSession } from '../../lambdas/core/store/item.ts';
 import { createTestTable, lambdaClient, type TestTable } from '../support/dynamo.ts';
-import { spreadingClient } from '../support/hot-keys.ts';
+import { readItem, spentOn, spreadAndSpend, spreadingClient, unlease } from '../support/hot-keys.ts';
+import { readsSessionWithin, watchOwnCooling } from '../support/own-cooling.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
 
 /**
@@ -28,60 +28,15 @@ describe('attack23: the cooled hint, two instances', () => {
       const state = { pk: '', throttles: 2 };
       const client = spreadingClient(state);
       let nowMs = 0; // the clock runs, moved on by this much
-      let landedAt = 0;
-      client.middlewareStack.add(
-        (next, context) => async (args) => {
-          const command = String(context.commandName);
-          const input = JSON.stringify((args as { input?: unknown }).input ?? {});
-          const p = (args as { input?: { Key?: { pk?: { S?: string } } } }).input?.Key?.pk?.S ?? '';
-          if (landedAt > 0 && Date.now() - landedAt < ms && command === 'GetItemCommand' && p === state.pk) {
-            const { ProvisionedThroughputExceededException } = await import('@aws-sdk/client-dynamodb');
-            throw new ProvisionedThroughputExceededException({ message: 'throttled (simulated)', $metadata: {} });
-          }
-          const out = await next(args);
-          if (state.pk !== '' && landedAt === 0 && command === 'TransactWriteItemsCommand' && input.includes('"Delete"'))
-            landedAt = Date.now();
-          return out;
-        },
-        { step: 'deserialize', priority: 'low', name: 'attack23' },
-      );
+      const cooling = watchOwnCooling(client, (attempt, cooled) => readsSessionWithin(attempt, cooled, state.pk, ms));
       const clock = () => Date.now() + nowMs;
       const a = pipelineOn(client, table.tableName, { clock });
       const b = pipelineOn(lambdaClient(), table.tableName, { clock });
-      const { key, keyId } = await a.keys.create({ quotaMax: 80, quotaRenewalRate: 86_400 });
-      const pk = `key#${keyId}`;
-      state.pk = pk;
-      const get = async (p: string) =>
-        (await table.doc.send(new GetCommand({ TableName: table.tableName, Key: { pk: p }, ConsistentRead: true }))).Item;
-      expect(await a.pipeline.authorize(requestWith(key))).toMatchObject({ allow: true });
-      let allowed = 1;
-      expect(((await get(pk)) as StoredSession).quotaUsed).toBe(80);
-      for (let i = 0; i < 4; i++)
-        await table.doc.send(
-          new UpdateCommand({ TableName: table.tableName, Key: { pk: `${pk}#c${i}` }, UpdateExpression: 'SET quotaSpent = quotaLease' }),
-        );
-      let spentBefore = 0;
-      for (let i = 0; i < 8; i++) spentBefore += ((await get(`${pk}#c${i}`))!.quotaSpent as number) ?? 0;
-      if (unleased > 0) {
-        await table.doc.send(
-          new UpdateCommand({
-            TableName: table.tableName,
-            Key: { pk: `${pk}#c7` },
-            UpdateExpression: 'SET quotaLease = quotaLease - :f',
-            ExpressionAttributeValues: { ':f': unleased },
-          }),
-        );
-        await table.doc.send(
-          new UpdateCommand({
-            TableName: table.tableName,
-            Key: { pk },
-            UpdateExpression: 'SET quotaUsed = quotaUsed - :f',
-            ExpressionAttributeValues: { ':f': unleased },
-          }),
-        );
-      }
+      const { key, pk } = await spreadAndSpend(table, a, state, 4);
+      const spentBefore = await spentOn(table, pk);
+      await unlease(table, pk, unleased);
       // Requests counted before: those spent on the counter items (the first one among them).
-      allowed = spentBefore;
+      let allowed = spentBefore;
       nowMs += COOL_MS + 1000;
       // A cools first (its request), then both hammer.
       await a.pipeline.authorize(requestWith(key)).then((r) => r.allow && allowed++);
@@ -101,25 +56,24 @@ describe('attack23: the cooled hint, two instances', () => {
         }
       };
       await Promise.all([worker(a, 'A'), worker(a, 'A'), worker(b, 'B'), worker(b, 'B')]);
-      const s = (await get(pk)) as StoredSession;
+      const s = (await readItem(table, pk)) as StoredSession;
       const items: unknown[] = [];
       for (let i = 0; i < (s.shards ?? 0); i++) {
-        const c = await get(`${pk}#c${i}`);
+        const c = await readItem(table, `${pk}#c${i}`);
         items.push(c === undefined ? null : [c.quotaLease, c.quotaSpent]);
       }
       const summary = JSON.stringify({
         ms,
         unleased,
         items,
-        landed: landedAt > 0,
+        landed: cooling.landedAt > 0,
         spentBefore,
         allowed,
         tally,
         shards: s.shards,
         quotaUsed: s.quotaUsed,
       });
-      console.log(summary);
-      expect(landedAt > 0, summary).toBe(true);
+      expect(cooling.landedAt > 0, summary).toBe(true);
       expect(allowed, summary).toBeLessThanOrEqual(80);
       expect(tally.denyWhileRoomA + tally.denyWhileRoomB, summary).toBe(0);
       expect(tally.error, summary).toBe(0);

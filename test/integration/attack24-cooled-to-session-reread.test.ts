@@ -1,9 +1,10 @@
-import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COOL_MS } from '../../lambdas/core/store/counter-items.ts';
 import type { StoredSession } from '../../lambdas/core/store/item.ts';
 import { createTestTable, lambdaClient, type TestTable } from '../support/dynamo.ts';
-import { spreadKey } from '../support/hot-keys.ts';
+import { readItem, spreadKey } from '../support/hot-keys.ts';
+import { readsSessionWithin, watchOwnCooling } from '../support/own-cooling.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
 
 /**
@@ -35,33 +36,20 @@ describe('attack24: a cooling back to the session item, its re-reads throttled',
       let nowMs = Date.now();
       const clock = () => nowMs;
       const a = lambdaClient();
-      let landedAt = 0;
       let armed = false;
       let pk = '';
       const log: string[] = [];
-      a.middlewareStack.add(
-        (next, context) => async (args) => {
-          const command = String(context.commandName);
-          const input = JSON.stringify((args as { input?: unknown }).input ?? {});
-          const p = (args as { input?: { Key?: { pk?: { S?: string } } } }).input?.Key?.pk?.S ?? '';
-          if (armed) log.push(`${command} ${p.replace(pk, '')}${landedAt > 0 ? ' (after)' : ''}`);
-          if (landedAt > 0 && Date.now() - landedAt < ms && command === 'GetItemCommand' && p === pk) {
-            const { ProvisionedThroughputExceededException } = await import('@aws-sdk/client-dynamodb');
-            throw new ProvisionedThroughputExceededException({ message: 'throttled (simulated)', $metadata: {} });
-          }
-          const out = await next(args);
-          if (armed && landedAt === 0 && command === 'TransactWriteItemsCommand' && input.includes('"Delete"')) landedAt = Date.now();
-          return out;
-        },
-        { step: 'deserialize', priority: 'low', name: 'attack24' },
-      );
+      const cooling = watchOwnCooling(a, (attempt, cooled) => {
+        if (armed) log.push(`${attempt.command} ${attempt.pk.replace(pk, '')}${cooled.landedAt > 0 ? ' (after)' : ''}`);
+        return readsSessionWithin(attempt, cooled, pk, ms);
+      });
+      cooling.armed = false;
       const { pipeline, pipelineWith, keys } = pipelineOn(a, table.tableName, { clock });
       const { key, keyId } = await keys.create({ quotaMax: 80, quotaRenewalRate: 86_400, rate: 1000, per: 60 });
       pk = `key#${keyId}`;
       await spreadKey(table.doc, table.tableName, pk, 1);
       expect(await pipeline.authorize(requestWith(key))).toMatchObject({ allow: true });
-      const get = async (p: string) =>
-        (await table.doc.send(new GetCommand({ TableName: table.tableName, Key: { pk: p }, ConsistentRead: true }))).Item;
+      const get = (p: string) => readItem(table, p);
       const before = (await get(pk)) as StoredSession;
       const c0 = await get(`${pk}#c0`);
       await table.doc.send(
@@ -69,6 +57,7 @@ describe('attack24: a cooling back to the session item, its re-reads throttled',
       );
       nowMs += COOL_MS + 1000;
       armed = true;
+      cooling.armed = true;
       // A fresh pipeline of the same instance (same store): its request starts from a read.
       const fresh = pipelineWith();
       const t0 = Date.now();
@@ -79,14 +68,13 @@ describe('attack24: a cooling back to the session item, its re-reads throttled',
         ms,
         before: { shards: before.shards, quotaUsed: before.quotaUsed, rateUsed: before.rateUsed },
         c0: c0 && { q: [c0.quotaLease, c0.quotaSpent], r: [c0.rateLease, c0.rateSpent] },
-        landed: landedAt > 0,
+        landed: cooling.landedAt > 0,
         r: 'error' in r ? r : { allow: r.allow, reason: (r as { reason?: string }).reason },
         took,
         after: { shards: after.shards, quotaUsed: after.quotaUsed },
         log,
       });
-      console.log(summary);
-      expect(landedAt > 0, summary).toBe(true);
+      expect(cooling.landedAt > 0, summary).toBe(true);
       expect(r, summary).toMatchObject({ allow: true });
     }, 30_000);
 });

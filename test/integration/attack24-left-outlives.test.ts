@@ -1,9 +1,9 @@
-import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COOL_MS } from '../../lambdas/core/store/counter-items.ts';
 import type { StoredSession } from '../../lambdas/core/store/item.ts';
 import { createTestTable, lambdaClient, type TestTable } from '../support/dynamo.ts';
-import { spreadingClient } from '../support/hot-keys.ts';
+import { readItem, spentOn, spreadAndSpend, spreadingClient } from '../support/hot-keys.ts';
+import { readsSessionWithin, watchOwnCooling } from '../support/own-cooling.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
 
 /**
@@ -29,53 +29,20 @@ describe('attack24: #left outliving what the key became', () => {
       const state = { pk: '', throttles: 2 };
       const client = spreadingClient(state);
       let nowMs = 0;
-      let landedAt = 0;
-      let armed = true;
-      client.middlewareStack.add(
-        (next, context) => async (args) => {
-          const command = String(context.commandName);
-          const input = JSON.stringify((args as { input?: unknown }).input ?? {});
-          const p = (args as { input?: { Key?: { pk?: { S?: string } } } }).input?.Key?.pk?.S ?? '';
-          if (landedAt > 0 && Date.now() - landedAt < ms && command === 'GetItemCommand' && p === state.pk) {
-            const { ProvisionedThroughputExceededException } = await import('@aws-sdk/client-dynamodb');
-            throw new ProvisionedThroughputExceededException({ message: 'throttled (simulated)', $metadata: {} });
-          }
-          const out = await next(args);
-          if (armed && state.pk !== '' && landedAt === 0 && command === 'TransactWriteItemsCommand' && input.includes('"Delete"'))
-            landedAt = Date.now();
-          return out;
-        },
-        { step: 'deserialize', priority: 'low', name: 'attack24' },
-      );
+      const cooling = watchOwnCooling(client, (attempt, cooled) => readsSessionWithin(attempt, cooled, state.pk, ms));
       const clock = () => Date.now() + nowMs;
       const a = pipelineOn(client, table.tableName, { clock });
       const b = pipelineOn(lambdaClient(), table.tableName, { clock });
-      const { key, keyId } = await a.keys.create({ quotaMax: 80, quotaRenewalRate: 86_400 });
-      const pk = `key#${keyId}`;
-      state.pk = pk;
-      const get = async (p: string) =>
-        (await table.doc.send(new GetCommand({ TableName: table.tableName, Key: { pk: p }, ConsistentRead: true }))).Item;
-      expect(await a.pipeline.authorize(requestWith(key))).toMatchObject({ allow: true });
-      for (let i = 0; i < 4; i++)
-        await table.doc
-          .send(
-            new UpdateCommand({
-              TableName: table.tableName,
-              Key: { pk: `${pk}#c${i}` },
-              UpdateExpression: 'SET quotaSpent = quotaLease',
-              ConditionExpression: 'attribute_exists(pk)',
-            }),
-          )
-          .catch(() => undefined);
-      let allowed = 0;
-      for (let i = 0; i < 8; i++) allowed += ((await get(`${pk}#c${i}`))?.quotaSpent as number) ?? 0;
+      const { key, keyId, pk } = await spreadAndSpend(table, a, state, 4);
+      const get = (p: string) => readItem(table, p);
+      let allowed = await spentOn(table, pk);
       nowMs += COOL_MS + 1000;
       // A's request meets counter items without room and cools; its re-reads throttled.
       await a.pipeline.authorize(requestWith(key)).then((r) => r.allow && allowed++);
       await new Promise((r) => setTimeout(r, ms + 50));
-      armed = false;
+      cooling.armed = false;
       const afterA = (await get(pk)) as StoredSession;
-      const log: unknown[] = [{ landed: landedAt > 0, afterA: afterA.shards, used: afterA.quotaUsed }];
+      const log: unknown[] = [{ landed: cooling.landedAt > 0, afterA: afterA.shards, used: afterA.quotaUsed }];
       if (mode === 'reset') {
         await b.keys.resetQuota(keyId);
         allowed = 0;
@@ -122,8 +89,7 @@ describe('attack24: #left outliving what the key became', () => {
       await Promise.all([worker(a), worker(a), worker(b), worker(b)]);
       const s = (await get(pk)) as StoredSession;
       const summary = JSON.stringify({ mode, log, allowed, tally, took: Date.now() - t0, shards: s.shards, quotaUsed: s.quotaUsed });
-      console.log(summary);
-      expect(landedAt > 0, summary).toBe(true);
+      expect(cooling.landedAt > 0, summary).toBe(true);
       expect(allowed, summary).toBeLessThanOrEqual(80);
       expect(tally.error, summary).toBe(0);
       expect(tally.denyWhileRoom, summary).toBe(0);

@@ -90,19 +90,8 @@ export interface KeyLeftOnOneItem {
 export async function keyLeftOnOneItem(table: TestTable): Promise<KeyLeftOnOneItem> {
   const state = { pk: '', throttles: 2 };
   const a = pipelineOn(spreadingClient(state), table.tableName);
-  const { key, keyId } = await a.keys.create({ quotaMax: 80, quotaRenewalRate: 86_400 });
-  const pk = `key#${keyId}`;
-  state.pk = pk;
-  const get = async (p: string) =>
-    (await table.doc.send(new GetCommand({ TableName: table.tableName, Key: { pk: p }, ConsistentRead: true }))).Item;
-  const first = await a.pipeline.authorize(requestWith(key));
-  const spread = (await a.store.get(pk)) as StoredSession;
-  if (!first.allow || spread.shards !== 8 || spread.quotaUsed !== 80)
-    throw new Error(`the key did not spread as set up: ${JSON.stringify({ first, shards: spread.shards, quotaUsed: spread.quotaUsed })}`);
-  for (let i = 0; i < 7; i++)
-    await table.doc.send(
-      new UpdateCommand({ TableName: table.tableName, Key: { pk: `${pk}#c${i}` }, UpdateExpression: 'SET quotaSpent = quotaLease' }),
-    );
+  const { key, keyId, pk } = await spreadAndSpend(table, a, state, 7);
+  const get = (p: string) => readItem(table, p);
   const c7 = (await get(`${pk}#c7`))!;
   const change = async (kind: CounterChange): Promise<number> => {
     if (kind === 'cooling') {
@@ -113,4 +102,58 @@ export async function keyLeftOnOneItem(table: TestTable): Promise<KeyLeftOnOneIt
     return ((await get(pk)) as StoredSession).quotaUsed ?? 0;
   };
   return { a, key, keyId, pk, held: (c7.quotaLease as number) - (c7.quotaSpent as number), get, change };
+}
+
+/** An item as it is now (a consistent read). */
+export async function readItem(table: TestTable, pk: string): Promise<GetCommandOutput['Item']> {
+  return (await table.doc.send(new GetCommand({ TableName: table.tableName, Key: { pk }, ConsistentRead: true }))).Item;
+}
+
+/**
+ * A key with a quota of 80 a day, spread by instance `a`'s first request (its client a
+ * `spreadingClient(state)`: the session item throttled twice) over 8 counter items that lease
+ * the whole quota; then #c0 … #c(spent − 1) are spent to their lease (their requests allowed
+ * elsewhere). Throws when the key did not spread so.
+ */
+export async function spreadAndSpend(
+  table: TestTable,
+  a: ReturnType<typeof pipelineOn>,
+  state: { pk: string },
+  spent: number,
+): Promise<{ readonly key: string; readonly keyId: string; readonly pk: string }> {
+  const { key, keyId } = await a.keys.create({ quotaMax: 80, quotaRenewalRate: 86_400 });
+  const pk = `key#${keyId}`;
+  state.pk = pk;
+  const first = await a.pipeline.authorize(requestWith(key));
+  const spread = (await readItem(table, pk)) as StoredSession;
+  if (!first.allow || spread.shards !== 8 || spread.quotaUsed !== 80)
+    throw new Error(`the key did not spread as set up: ${JSON.stringify({ first, shards: spread.shards, quotaUsed: spread.quotaUsed })}`);
+  for (let i = 0; i < spent; i++)
+    await table.doc.send(
+      new UpdateCommand({ TableName: table.tableName, Key: { pk: `${pk}#c${i}` }, UpdateExpression: 'SET quotaSpent = quotaLease' }),
+    );
+  return { key, keyId, pk };
+}
+
+/** Takes `n` of #c7's lease back, and off the session item's count: `n` requests of room never leased. */
+export async function unlease(table: TestTable, pk: string, n: number): Promise<void> {
+  if (n === 0) return;
+  const take = (key: string, attribute: string) =>
+    table.doc.send(
+      new UpdateCommand({
+        TableName: table.tableName,
+        Key: { pk: key },
+        UpdateExpression: `SET ${attribute} = ${attribute} - :n`,
+        ExpressionAttributeValues: { ':n': n },
+      }),
+    );
+  await take(`${pk}#c7`, 'quotaLease');
+  await take(pk, 'quotaUsed');
+}
+
+/** The requests spent on the key's first `shards` counter items. */
+export async function spentOn(table: TestTable, pk: string, shards = 8): Promise<number> {
+  let spent = 0;
+  for (let i = 0; i < shards; i++) spent += ((await readItem(table, `${pk}#c${i}`))?.quotaSpent as number | undefined) ?? 0;
+  return spent;
 }

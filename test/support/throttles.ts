@@ -43,12 +43,21 @@ export function throttleAttempts(
 
 /**
  * Throttles a share of a hot key's counting writes table-wide: UpdateItems of counter items
- * (`<pk>#c<i>`: spends) and every transaction (fills), each with probability `share` —
- * requests then meet busy counter items and count again on the item they read before.
+ * (`<pk>#c<i>`: spends) and every transaction (fills, coolings), each with probability `share` —
+ * requests then meet busy counter items and count again on the item they read before. With
+ * `sessionReads`, reads of session items too; with `when`, only while it answers true.
  */
-export function throttleCountingWrites(client: DynamoDBClient, share: number): void {
+export function throttleCountingWrites(
+  client: DynamoDBClient,
+  share: number,
+  options: { readonly sessionReads?: boolean; readonly when?: () => boolean } = {},
+): void {
   throttleAttempts(client, (command, pk) => {
-    const counting = command === 'TransactWriteItemsCommand' || (command === 'UpdateItemCommand' && pk.includes('#c'));
+    if (options.when?.() === false) return undefined;
+    const counting =
+      command === 'TransactWriteItemsCommand' ||
+      (command === 'UpdateItemCommand' && pk.includes('#c')) ||
+      (options.sessionReads === true && command === 'GetItemCommand' && !pk.includes('#c'));
     return counting && Math.random() < share ? 'table' : undefined;
   });
 }
