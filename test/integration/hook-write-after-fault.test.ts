@@ -2,8 +2,9 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GatepassPlugin } from '../../lambdas/core/plugins/plugin.ts';
 import { createDynamoClient } from '../../local/table.ts';
-import { createTestTable, type TestTable } from '../support/dynamo.ts';
+import { createTestTable, lambdaClient, type TestTable } from '../support/dynamo.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
+import { throttle } from '../support/throttles.ts';
 
 /**
  * A hook's session write that is still on its way when the hook runs past its deadline: the
@@ -30,7 +31,7 @@ describe('a hook write that lands after its request failed closed', () => {
 
   it('lands after the fault, and the quota renews by the window rule at the next request past the end', async () => {
     let now = Date.UTC(2027, 0, 15, 12);
-    // The next transaction of the instance's client is slow (a throttled, re-sent write): sent 300 ms late.
+    // The next transaction of the instance's client is slow on the wire: sent within the hook's time, it lands 300 ms later.
     let slowNext = false;
     let landed: Promise<unknown> | undefined;
     client.middlewareStack.add(
@@ -41,7 +42,7 @@ describe('a hook write that lands after its request failed closed', () => {
         landed = sent;
         return sent;
       },
-      { step: 'finalizeRequest', name: 'slowTransaction' },
+      { step: 'deserialize', priority: 'low', name: 'slowTransaction' },
     );
     const admin = pipelineOn(table.client, table.tableName, { clock: () => now });
     const instance = pipelineOn(client, table.tableName, { clock: () => now, config: { hookTimeoutMs: 100 } });
@@ -80,5 +81,51 @@ describe('a hook write that lands after its request failed closed', () => {
     const renewed = await admin.keys.get(keyId);
     expect(renewed.quotaRemaining).toBe(0);
     expect(renewed.quotaRenews).toBe(Math.ceil((now + 20_000) / 1000));
+  });
+
+  it("sends no retry of a throttled hook write once the hook's time is up: the write does not land", async () => {
+    const retried = lambdaClient(); // the Lambdas' attempts: a throttle is re-sent after 50 ms
+    // The hook's transaction is throttled once, 150 ms after it was sent: past the hook's 100 ms.
+    const sent: number[] = [];
+    let throttleNext = false;
+    retried.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName !== 'TransactWriteItemsCommand') return next(args);
+        sent.push(Date.now());
+        if (!throttleNext) return next(args);
+        throttleNext = false;
+        await new Promise((resolve) => setTimeout(resolve, 150));
+        throw throttle('item');
+      },
+      { step: 'deserialize', priority: 'low', name: 'throttleOnce' },
+    );
+    const admin = pipelineOn(table.client, table.tableName);
+    const instance = pipelineOn(retried, table.tableName, { config: { hookTimeoutMs: 100 } });
+    const renewing: GatepassPlugin = {
+      name: 'write-limits',
+      async postAuth(ctx) {
+        if (ctx.session.quotaRenewalRate !== 20) await ctx.updateSession({ quotaRenewalRate: 20 });
+      },
+    };
+    const { key, keyId } = await admin.keys.create({ quotaMax: 3, quotaRenewalRate: 0 });
+    throttleNext = true;
+    const fault = await instance
+      .pipelineWith([renewing])
+      .authorize(requestWith(key))
+      .then(
+        () => undefined,
+        (error: { code?: string }) => error.code,
+      );
+    expect(fault).toBe('ERR_PLUGIN');
+    // Time for the SDK's retry (50 ms after the throttle) and more.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(sent, 'the throttled attempt only: its retry was not sent').toHaveLength(1);
+    expect((await admin.keys.get(keyId)).quotaRenewalRate).toBe(0);
+    // The same write within the hook's time lands: the key is written, the request allowed.
+    const onTime = await pipelineOn(retried, table.tableName, { config: { hookTimeoutMs: 1000 } })
+      .pipelineWith([renewing])
+      .authorize(requestWith(key));
+    expect(onTime.allow).toBe(true);
+    expect((await admin.keys.get(keyId)).quotaRenewalRate).toBe(20);
   });
 });

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { DecisionContext } from '../model/context.ts';
 import { NotFoundError, PluginError, VersionConflictError } from '../model/errors.ts';
 import { readContext, readDenial, tagged, type PluginDenial } from './hook-answers.ts';
@@ -12,6 +13,11 @@ import { unstorable } from '../model/storable.ts';
 import { preloadUrlPatterns } from '../model/url-pattern-engine.ts';
 import type { SessionService } from '../session/service.ts';
 import type { StoredSession } from '../store/item.ts';
+import { callsMadeFor } from '../store/late-attempts.ts';
+
+/** The hook a session write's DynamoDB calls are made for: none is sent once its time is up (`late-attempts.ts`). */
+const hookOfCall = new AsyncLocalStorage<AbortSignal>();
+callsMadeFor(() => hookOfCall.getStore());
 
 /**
  * The request's session while hooks run. Hooks that write it (`updateSession`, `auth`,
@@ -160,7 +166,7 @@ export class HookCalls {
    */
   async #whileRunning<T>(plugin: GatepassPlugin, signal: AbortSignal, write: () => Promise<T>): Promise<T> {
     if (signal.aborted) throw this.#fault(plugin, 'session write refused: the hook has finished or ran past its deadline');
-    const pending = write();
+    const pending = hookOfCall.run(signal, write);
     this.#pending.add(pending);
     return pending.finally(() => this.#pending.delete(pending));
   }
@@ -255,8 +261,9 @@ export class HookCalls {
 
   /**
    * Calls a hook within the time budget; errors become faults carrying the plugin's name.
-   * The hook's `signal` aborts when its time is up or when it has answered: a hook that
-   * keeps running in the background can no longer write (see {@link HookContext.signal}).
+   * The hook's `signal` aborts when its time is up (a `TimeoutError`) or when it has answered:
+   * a hook that keeps running in the background can no longer write, and once its time is up
+   * no DynamoDB call of a write it started is sent (see {@link HookContext.signal}).
    */
   async #call<T>(plugin: GatepassPlugin, hook: string, fn: (signal: AbortSignal) => T | Promise<T>): Promise<T> {
     const { timeoutMs } = this.#options;
@@ -264,8 +271,9 @@ export class HookCalls {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        controller.abort();
-        reject(this.#fault(plugin, `${hook} hook ran past ${timeoutMs} ms`));
+        const message = `${hook} hook ran past ${timeoutMs} ms`;
+        controller.abort(new DOMException(message, 'TimeoutError'));
+        reject(this.#fault(plugin, message));
       }, timeoutMs);
     });
     try {

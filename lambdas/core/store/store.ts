@@ -12,6 +12,7 @@ import { keepsLeases, whenCounterItems } from './counter-items.ts';
 import { isItemThrottle } from './dynamo-client.ts';
 import { counterItemCarries, counterItemDeletes } from './lease-writes.ts';
 import { Leases } from './leases.ts';
+import { refuseLateAttempts } from './late-attempts.ts';
 import { createAbovePastLives, endOrphanPointer, keysAsRead, pastLifePut, pointerEnds, recordOfChange } from './past-lives.ts';
 import {
   guardOf,
@@ -74,6 +75,7 @@ export class SessionStore {
     this.#table = options.tableName;
     this.#retention = options.retentionSeconds;
     this.#leases = new Leases(options.client, options.tableName);
+    refuseLateAttempts(options.client);
   }
 
   /** Strongly consistent read; `undefined` when there is no such session. */
