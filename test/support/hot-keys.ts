@@ -37,6 +37,59 @@ export async function drive(pipelines: readonly Pipeline[], key: string, ms: num
   return answers;
 }
 
+/** What a hammering met: requests allowed, denied, denied while room was left, and faults (the start of each). */
+export interface Tally {
+  allow: number;
+  deny: number;
+  error: number;
+  denyWhileRoom: number;
+  errors: string[];
+}
+
+/**
+ * Two loops per pipeline, each authorizing `key` one request after another for 1.5 s or until
+ * the quota of 80 is allowed, counting on from `allowed` (the requests allowed before); then 5
+ * more each, past the quota. A denial while fewer than 70 are allowed is one with room. Answers
+ * every request allowed (before and now), the tally, and how long it took.
+ */
+export async function hammer(
+  pipelines: readonly Pipeline[],
+  key: string,
+  allowed: number,
+): Promise<{ readonly allowed: number; readonly tally: Tally; readonly took: number }> {
+  const tally: Tally = { allow: 0, deny: 0, error: 0, denyWhileRoom: 0, errors: [] };
+  let total = allowed;
+  const t0 = Date.now();
+  const until = t0 + 1500;
+  const worker = async (pipeline: Pipeline) => {
+    while (Date.now() < until && total < 80) {
+      const r = await pipeline.authorize(requestWith(key)).catch((e: unknown) => {
+        tally.errors.push(String(e).slice(0, 120));
+        return undefined;
+      });
+      if (r === undefined) tally.error++;
+      else if (r.allow) {
+        tally.allow++;
+        total++;
+      } else {
+        tally.deny++;
+        if (total < 70) tally.denyWhileRoom++;
+      }
+    }
+    // a few more past the quota
+    for (let i = 0; i < 5; i++) {
+      const r = await pipeline.authorize(requestWith(key)).catch(() => undefined);
+      if (r === undefined) tally.error++;
+      else if (r.allow) {
+        tally.allow++;
+        total++;
+      }
+    }
+  };
+  await Promise.all(pipelines.flatMap((pipeline) => [worker(pipeline), worker(pipeline)]));
+  return { allowed: total, tally, took: Date.now() - t0 };
+}
+
 /** Spreads a key at once: its session item names `shards` counter items (as the first throttled write would). */
 export async function spreadKey(doc: DynamoDBDocumentClient, tableName: string, pk: string, shards: number): Promise<void> {
   await doc.send(
@@ -58,6 +111,21 @@ export function spreadingClient(state: { pk: string; throttles: number }): Dynam
   const client = lambdaClient();
   throttleAttempts(client, (command, p) => {
     if (command !== 'UpdateItemCommand' || p !== state.pk || state.throttles === 0) return undefined;
+    state.throttles--;
+    return 'item';
+  });
+  return client;
+}
+
+/**
+ * A client as the authorizer's whose next `state.throttles` spends on the counter items of
+ * `state.pk` are throttled, as DynamoDB throttles hot items: the counts that meet them grow the
+ * key. Set `state.pk` once the key exists.
+ */
+export function growingClient(state: { pk: string; throttles: number }): DynamoDBClient {
+  const client = lambdaClient();
+  throttleAttempts(client, (command, p) => {
+    if (command !== 'UpdateItemCommand' || !p.startsWith(`${state.pk}#c`) || state.throttles === 0) return undefined;
     state.throttles--;
     return 'item';
   });
