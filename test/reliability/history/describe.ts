@@ -3,7 +3,7 @@
  * reads as a script (fast-check prints it through `fc.toStringMethod`).
  */
 import type { AdminOp, ClockStep, HistorySpec, KeySpec, Op, PolicySpec, RequestSpec } from './spec.ts';
-import type { HookPatch } from './model.ts';
+import type { HookPatch } from './observation.ts';
 import { RIGHTS, ROUTES } from './routes.ts';
 
 export function describeHistory(h: HistorySpec): string {

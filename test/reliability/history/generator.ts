@@ -9,7 +9,7 @@
 import fc from 'fast-check';
 import { describeHistory } from './describe.ts';
 import { heldArb, heldFillArb } from './held-requests.ts';
-import type { HookPatch, Who } from './model.ts';
+import type { HookPatch, Who } from './observation.ts';
 import { type ApiLimitSpec, RIGHTS, ROUTES } from './routes.ts';
 import type { InstanceSpec } from './settings.ts';
 import type { AdminOp, ClockStep, HistorySpec, KeySpec, Op, PolicyChoice, PolicyName, PolicySpec, RequestSpec } from './spec.ts';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type BatchRequest, HistoryModel, type Outcome } from './model.ts';
+import { HistoryModel } from './model.ts';
+import type { BatchRequest, Outcome } from './observation.ts';
 import { ROUTES } from './routes.ts';
 import type { InstanceSpec, KeySettings } from './settings.ts';
 

@@ -26,57 +26,24 @@
  * alongside, one way to decide every request, no window end in doubt): Allows =
  * Σ over scopes min(permitted, room) exactly, less at most one per lost answer.
  */
+import {
+  allowedAgainstEverySetting,
+  contention,
+  doubtsOf,
+  overCaps,
+  requestFacts,
+  shortOfExpected,
+  subjectSummary,
+} from './batch-checks.ts';
 import type { LeaseView } from './hot-keys.ts';
+import type { BatchObservation, BatchRequest, Verdict, Who } from './observation.ts';
 import type { Route } from './routes.ts';
 import { candidatesFor, type InstanceSpec, type KeySettings, PolicyHistory, type Scope } from './settings.ts';
 import { SettingsInDoubt } from './settings-in-doubt.ts';
 import { StaleDenials } from './stale-denials.ts';
-import { expectedAllows, type RequestFacts, type ScopeFacts, Subject, scopeFacts } from './subject.ts';
+import { expectedAllows, type ScopeFacts, Subject, scopeFacts } from './subject.ts';
 
-/** Failed counting writes after which a request fails closed (ARCHITECTURE.md, "Contention"). */
-const CONTENTION_BOUND = 8;
-
-export type Who = 'key' | 'jwt';
-
-export type Outcome = { readonly allow: true } | { readonly allow: false; readonly reason: string } | { readonly error: string };
-
-/** What the settings hook writes for a request that asks it to (hooks.ts). */
-export type HookPatch = { readonly quotaRenewalRate: number } | { readonly quotaMax: number };
-
-export interface BatchRequest {
-  readonly instance: number;
-  readonly route: Route;
-  readonly who: Who;
-  /** Asks the settings hook (on instances that run it) to write this. */
-  readonly hook?: HookPatch;
-}
-
-export interface BatchObservation {
-  readonly at: number;
-  readonly requests: readonly BatchRequest[];
-  readonly outcomes: readonly Outcome[];
-  /** Answers lost while the batch ran. */
-  readonly lost: number;
-  /** An admin write that ran alongside, and whether it answered success. */
-  readonly alongside?: { readonly kind: 'settings' | 'reset' | 'policy'; readonly ok: boolean };
-  /** The key's settings read back after the batch (`undefined`: no key). */
-  readonly settingsAfter: KeySettings | undefined;
-  /** A subject's counter items read just before and just after the batch (hot-keys.ts), in histories with hot keys. */
-  readonly leases?: Partial<Record<Who, { readonly before: LeaseView; readonly after: LeaseView }>>;
-  /**
-   * The batch is one held request (held-requests.ts), observed when it was let go (`at`):
-   * held since `since` (shared clock), when the key's settings were `settings`. See
-   * {@link HistoryModel.batch} for what the model accepts of it.
-   */
-  readonly held?: { readonly since: number; readonly settings: KeySettings | undefined };
-}
-
-export interface Verdict {
-  readonly violations: string[];
-  readonly summary: string;
-  readonly clean: boolean;
-}
-
+/** The reference model of one history: what it knows of the key, the JWT identity and the policies, and its check of each batch. */
 export class HistoryModel {
   readonly policies = new PolicyHistory();
   readonly stale = new StaleDenials();
@@ -169,31 +136,12 @@ export class HistoryModel {
     const summaries: string[] = [];
     let clean = true;
     const possible = { key: this.inDoubt.possible(this.key.settings, o), jwt: [this.jwt.settings] };
-    const facts = o.requests.map((r): RequestFacts => {
-      const instance = this.instances[r.instance]!;
-      const candidates = candidatesFor(possible[r.who], this.policies, instance, o.at, r.route);
-      if (o.held !== undefined) candidates.push(...candidatesFor(possible[r.who], this.policies, instance, o.held.since, r.route));
-      const passing = candidates.filter((c) => c.passes);
-      return {
-        passing,
-        any: passing.length > 0,
-        all: passing.length === candidates.length,
-        ways: new Set(passing.map((c) => JSON.stringify([c.scope, c.limits]))).size,
-        scopes: new Set(passing.map((c) => c.scope)),
-      };
-    });
+    const facts = requestFacts(this.instances, this.policies, possible, o);
     const allowed = (i: number) => {
       const x = o.outcomes[i]!;
       return 'allow' in x && x.allow;
     };
-    for (const [i, f] of facts.entries()) {
-      if (allowed(i) && !f.any) {
-        const r = o.requests[i]!;
-        violations.push(
-          `request ${i} (${r.who} ${r.route.name} on instance ${r.instance}) was allowed, but every setting in force denies it`,
-        );
-      }
-    }
+    violations.push(...allowedAgainstEverySetting(o, facts, allowed));
     const hooked = o.requests.some((r) => r.hook !== undefined && this.instances[r.instance]!.hooks);
     for (const who of ['key', 'jwt'] as const) {
       const mine = o.requests.flatMap((r, i) => (r.who === who ? [i] : []));
@@ -204,38 +152,19 @@ export class HistoryModel {
       const scopes = [...new Set(mine.flatMap((i) => [...facts[i]!.scopes]))].map((scope) =>
         scopeFacts(this.instances, o, subject, who, scope, mine, facts, allowed, spread),
       );
-      for (const s of scopes) {
-        const w = subject.windows(s.scope);
-        const reset = o.alongside?.kind === 'reset' && who === 'key' ? ', a reset alongside' : '';
-        if (s.sure > s.quotaCap) {
-          violations.push(
-            `${who}: ${s.sure} allowed in scope ${s.scope}, but its quota could grant at most ${s.quotaCap} (limit ≤ ${s.maxQuota}, ${w.quota.describe()}, window ${s.quotaStatus}${reset})`,
-          );
-        }
-        if (s.sure > s.rateCap) {
-          violations.push(
-            `${who}: ${s.sure} allowed in scope ${s.scope}, but its rate limit could grant at most ${s.rateCap} (limit ≤ ${s.maxRate}, ${w.rate.describe()}, window ${s.rateStatus})`,
-          );
-        }
-      }
+      violations.push(...overCaps(o, who, subject, scopes));
       // A spread key may deny while counter items it did not try hold unspent leases (after the batch), or on a
       // session item seen before a cooling gave leases back (before it).
       const slack = spread ? leases.before.total + leases.after.total : 0;
-      const doubts = this.#doubts(o, mine, facts, scopes, possible[who].length, hooked);
+      const doubts = doubtsOf(o, mine, facts, scopes, possible[who].length, hooked);
       const stale = this.stale.doubt(who, o.at, spread);
       if (stale !== undefined) doubts.push(stale);
       const got = mine.filter(allowed).length;
       let expected: { value: number; why: string } | undefined;
       if (doubts.length === 0) {
         expected = expectedAllows(subject, scopes, mine, facts);
-        // A request that failed closed where faults are allowed (see #contention) is excused: it was not decided.
-        const faults = mine.filter((i) => 'error' in o.outcomes[i]!).length;
-        if (got + faults < expected.value - o.lost - slack) {
-          const lost = `${o.lost > 0 ? ` less ${o.lost} lost answer(s)` : ''}${slack > 0 ? ` less ${slack} unspent lease(s)` : ''}`;
-          const errors = mine.flatMap((i) => ('error' in o.outcomes[i]! ? [o.outcomes[i]!.error] : []));
-          const failed = errors.length > 0 ? `; ${errors.length} failed closed: ${[...new Set(errors)].join(', ')}` : '';
-          violations.push(`${who}: ${got} allowed, expected ${expected.value}${lost}: ${expected.why}${failed}`);
-        }
+        const short = shortOfExpected(o, who, mine, got, expected, slack);
+        if (short !== undefined) violations.push(short);
       } else clean = false;
       this.#countIn(o, subject, scopes);
       const limitDenials = mine.filter((i) => {
@@ -252,7 +181,7 @@ export class HistoryModel {
       const writes = o.requests.some((r) => r.who === who && r.hook !== undefined && this.instances[r.instance]!.hooks);
       const late = who === 'key' && this.inDoubt.inFlight.length > 0;
       if (spread && (revokes || writes || late || (who === 'key' && this.mayWrite(o.requests, o.at)))) this.revoked(who, 'unknown');
-      summaries.push(this.#summary(o, who, mine, got, scopes, subject, expected?.value, doubts, slack));
+      summaries.push(subjectSummary(o, who, mine, got, scopes, subject, expected?.value, doubts, slack));
     }
     // A raise is seen up to a second late too (a denial remembered under settings this instance remembers).
     if (o.alongside !== undefined) this.stale.changed('key', o.at);
@@ -260,7 +189,7 @@ export class HistoryModel {
     if (this.mayWrite(o.requests, o.at)) this.stale.changed('key', o.at);
     if (o.requests.some((r) => r.who === 'jwt' && r.hook !== undefined && this.instances[r.instance]!.hooks))
       this.stale.changed('jwt', o.at);
-    violations.push(...this.#contention(o, possible, hooked));
+    violations.push(...contention(o, possible, hooked));
     if (o.alongside?.kind === 'reset') {
       const counted = new Map<Scope, number>();
       for (const [i, r] of o.requests.entries()) {
@@ -307,75 +236,4 @@ export class HistoryModel {
     if (outcome === 'landed') this.key.since = at;
     for (const [scope, w] of this.key.scopes) w.quota.reset(at, outcome, countedAlongside(scope));
   }
-
-  /**
-   * "A request whose write fails 8 times in a row fails closed" (throttling aside): each failure is another
-   * request's write, a re-sent write after a lost answer, or a first write on remembered
-   * settings that are out of date. With fewer than 8 of those, nothing may fail closed.
-   */
-  #contention(o: BatchObservation, possible: Record<Who, unknown[]>, hooked: boolean): string[] {
-    // Under a history's tiny ceiling (W of 3–5, `leases` read), a request throttled, or out of steps
-    // on throttled items, is DynamoDB not taking it, not contention: it fails closed, counted in the
-    // closing line; the bench holds the share of 500s.
-    const underCeiling = o.leases !== undefined;
-    const errors = o.outcomes.flatMap((x) =>
-      'error' in x && !(underCeiling && /ProvisionedThroughputExceeded|Throttling|ERR_CONTENTION/.test(x.error)) ? [x.error] : [],
-    );
-    const mostFailures = o.requests.length + o.lost;
-    const settled = possible.key.length === 1 && possible.jwt.length === 1 && !hooked && !o.alongside;
-    if (errors.length === 0 || !settled || mostFailures >= CONTENTION_BOUND) return [];
-    return [
-      `${errors.length} request(s) failed closed (${[...new Set(errors)].join(', ')}), though no write could fail more than ${mostFailures} times`,
-    ];
-  }
-
-  #summary(
-    o: BatchObservation,
-    who: Who,
-    mine: readonly number[],
-    got: number,
-    scopes: readonly ScopeFacts[],
-    subject: Subject,
-    expected: number | undefined,
-    doubts: readonly string[],
-    slack: number,
-  ): string {
-    const sure =
-      expected === undefined ? `unsure: ${doubts.join(', ')}` : `expected ${expected}${slack > 0 ? ` less ≤ ${slack} unspent` : ''}`;
-    const caps = scopes.map((s) => `${s.scope} ≤ ${Math.min(s.quotaCap, s.rateCap)}`).join(', ');
-    const denied = mine.flatMap((i) => ('reason' in o.outcomes[i]! ? [o.outcomes[i]!.reason] : []));
-    const errors = mine.flatMap((i) => ('error' in o.outcomes[i]! ? [o.outcomes[i]!.error] : []));
-    const extra = `${o.lost ? `, ${o.lost} lost` : ''}${errors.length ? `, failed closed: ${errors.join(' ')}` : ''}`;
-    const reasons = denied.length > 0 ? `; denied: ${tally(denied)}` : '';
-    const state = [...subject.scopes.values()].map((w) => `${w.quota.describe()}, ${w.rate.describe()}`).join('; ');
-    return `${who}: allowed ${got}/${mine.length}${reasons} (${sure}; caps ${caps || 'none'}${extra}) → ${state}`;
-  }
-
-  /** Why the model cannot say exactly how many of a subject's requests must be allowed (empty: it can). */
-  #doubts(
-    o: BatchObservation,
-    mine: readonly number[],
-    facts: readonly RequestFacts[],
-    scopes: readonly ScopeFacts[],
-    possible: number,
-    hooked: boolean,
-  ): string[] {
-    const doubts: string[] = [];
-    if (o.alongside) doubts.push(`${o.alongside.kind} write alongside`);
-    if (o.held) doubts.push('held across other steps');
-    if (possible > 1) doubts.push('settings changed');
-    if (hooked) doubts.push('hook writes');
-    if (mine.some((i) => facts[i]!.any !== facts[i]!.all)) doubts.push('rights/expiry in doubt');
-    if (mine.some((i) => facts[i]!.ways > 1)) doubts.push('limits in doubt (policy cache)');
-    const limitsOf = (s: ScopeFacts) => facts[mine.find((i) => facts[i]!.scopes.has(s.scope))!]!.passing[0]!.limits;
-    if (scopes.some((s) => s.quotaCounted && s.quotaStatus === 'unsure')) doubts.push('quota window end in doubt');
-    if (scopes.some((s) => limitsOf(s).rate > 0 && s.rateStatus === 'unsure')) doubts.push('rate window end in doubt');
-    return doubts;
-  }
-}
-
-function tally(values: readonly string[]): string {
-  const counts = new Map<string, number>();
-  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
-  return [...counts].map(([v, n]) => (n > 1 ? `${v} ×${n}` : v)).join(', ');
 }

@@ -1,7 +1,7 @@
 /** A history's authorization requests as the pipeline gets them, and their outcomes as the model reads them. */
 import type { Pipeline } from '../../../lambdas/core/request/pipeline.ts';
 import { HOOK_HEADER } from './hooks.ts';
-import type { BatchRequest, Outcome } from './model.ts';
+import type { BatchRequest, Outcome } from './observation.ts';
 
 type AuthRequest = Parameters<Pipeline['authorize']>[0];
 

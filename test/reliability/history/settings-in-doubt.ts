@@ -1,4 +1,4 @@
-import type { BatchObservation, BatchRequest } from './model.ts';
+import type { BatchObservation, BatchRequest } from './observation.ts';
 import { isExpiredAt, sameSettings, type InstanceSpec, type KeySettings } from './settings.ts';
 
 /**

@@ -4,7 +4,7 @@
  * policy writes, clock steps, lost answers, held writes, re-creations.
  */
 import type { HeldWrite } from './held-requests.ts';
-import type { HookPatch, Who } from './model.ts';
+import type { HookPatch, Who } from './observation.ts';
 import type { ApiLimitSpec } from './routes.ts';
 import type { InstanceSpec } from './settings.ts';
 

@@ -15,7 +15,7 @@
  *
  * Such a batch is uncertain for liveness; safety stays exact (a memory never allows).
  */
-import type { Who } from './model.ts';
+import type { Who } from './observation.ts';
 
 /** How long a denial may be repeated from memory, ms (the design's bound). */
 export const STALE_DENIAL_MS = 1000;

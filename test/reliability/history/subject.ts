@@ -4,7 +4,7 @@
  * batch: which windows are in force, how many Allows may count there, the caps and the
  * exact expectation.
  */
-import type { BatchObservation, Who } from './model.ts';
+import type { BatchObservation, Who } from './observation.ts';
 import type { Candidate, InstanceSpec, KeySettings, Limits, Scope } from './settings.ts';
 import { WindowTracker, type WindowStatus } from './window.ts';
 
