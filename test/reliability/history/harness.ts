@@ -22,6 +22,7 @@ import { signHmacToken } from '../../support/jwks-server.ts';
 import { AdminDriver, POLICY_NAMES } from './admin-driver.ts';
 import type { InjectedBug } from './bugs.ts';
 import { describeOp } from './describe.ts';
+import { countAdmin, countBatch, type HistoryRun, headline } from './history-report.ts';
 import type { HistorySpec, Op, RequestSpec } from './spec.ts';
 import type { HoldNextWrite } from './hold.ts';
 import { renewal, settingsHook } from './hooks.ts';
@@ -32,8 +33,7 @@ import { HistoryModel } from './model.ts';
 import type { BatchObservation, BatchRequest, Outcome, Who } from './observation.ts';
 import { authorize, request } from './requests.ts';
 import { nextTime } from './clock-steps.ts';
-import { RIGHTS, ROUTES } from './routes.ts';
-import type { InstanceSpec } from './settings.ts';
+import { ROUTES } from './routes.ts';
 
 /** Simulated time at which every history starts (a fixed date, so that runs repeat). */
 export const BASE_MS = 1_800_000_000_000;
@@ -56,16 +56,6 @@ export interface Rig {
   readonly hot: HotKeys;
   /** A bug injected on purpose, to measure what the checker detects. */
   readonly bug?: InjectedBug;
-}
-
-export interface HistoryRun extends HistoryStats {
-  readonly violation?: { readonly op: number; readonly messages: readonly string[] };
-  readonly trace: readonly string[];
-  readonly lostAnswers: number;
-  /** DynamoDB requests sent (authorizations, admin writes and the model's reads), retries included. */
-  readonly requests: number;
-  /** Most counter items a key of the history was seen spread over. */
-  readonly mostCounterItems: number;
 }
 
 const documentClient = (client: DynamoDBClient) =>
@@ -117,10 +107,7 @@ export async function runHistory(spec: HistorySpec, rig: Rig, serial: number): P
     return new Pipeline({ config, store, log: silentLog, clock, plugins, policies, jwt: createJwtVerifier(config.jwt!, { clock }) });
   });
 
-  const hooks = (i: InstanceSpec) => `${i.renews ? ' renews' : ''}${i.hooks ? ' hooks' : ''}`;
-  const trace = [
-    `history ${serial}: key ${RIGHTS[spec.key.rights]!.name}, instances ${spec.instances.map((i, n) => `i${n} +${i.offsetMs} ms cache ${i.cacheSeconds} s${hooks(i)}`).join(', ')}`,
-  ];
+  const trace = [headline(spec, serial)];
   const stats: HistoryStats = {
     ...emptyStats(),
     twoPolicyKeys: spec.key.policies.length > 1 ? 1 : 0,
@@ -181,7 +168,7 @@ export async function runHistory(spec: HistorySpec, rig: Rig, serial: number): P
           lost.disarm();
           lost.arm(armedBefore);
         }
-        countAdmin(op.op.kind, lost.injected - lostBefore, op.op.kind === 'patch-policy' && op.op.policies.length > 1);
+        countAdmin(stats, op.op.kind, lost.injected - lostBefore, op.op.kind === 'patch-policy' && op.op.policies.length > 1);
         const line = `${describe(op)} → ${result.ok ? 'ok' : `failed (${result.error})`}${lost.injected > lostBefore ? `, ${lost.injected - lostBefore} lost` : ''}`;
         const problems = await admin.settle(model, op.op, result, key.keyId, now, true);
         trace.push(`${time(number)} ${line}`);
@@ -197,7 +184,7 @@ export async function runHistory(spec: HistorySpec, rig: Rig, serial: number): P
           adminRun,
           async (r) => {
             if (alongside === undefined || r === undefined) return [];
-            countAdmin(alongside.kind, 0, alongside.kind === 'patch-policy' && alongside.policies.length > 1);
+            countAdmin(stats, alongside.kind, 0, alongside.kind === 'patch-policy' && alongside.policies.length > 1);
             return admin.settle(model, alongside, r, key.keyId, now, false);
           },
           alongside && admin.kindOf(alongside),
@@ -261,13 +248,7 @@ export async function runHistory(spec: HistorySpec, rig: Rig, serial: number): P
       leases,
       ...(extra.held ? { held: extra.held } : {}),
     });
-    stats.authorizations += requests.length;
-    stats.jwtAuthorizations += requests.filter((r) => r.who === 'jwt').length;
-    stats.hookRequests += requests.filter((r) => r.hook && spec.instances[r.instance]!.hooks).length;
-    stats.batches += 1;
-    stats.failedClosed += outcomes.filter((o) => 'error' in o).length;
-    if (spec.hot !== undefined) stats.hotFaults += outcomes.filter((o) => 'error' in o).length;
-    if (verdict.clean) stats.cleanBatches += 1;
+    countBatch(stats, spec, requests, outcomes, verdict.clean);
     return verdict;
   }
 
@@ -459,14 +440,6 @@ export async function runHistory(spec: HistorySpec, rig: Rig, serial: number): P
     await adminDoc.send(new DeleteCommand({ TableName: tableName, Key: { pk: keySessionPk(key.keyId) } }));
     stats.ttlEnds += 1;
     return 'ended by TTL';
-  }
-
-  function countAdmin(kind: string, lostAnswers: number, twoPolicies: boolean): void {
-    stats.lostAdminAnswers += lostAnswers;
-    if (kind === 'policy') stats.policyWrites += 1;
-    if (kind === 'patch-api-limit') stats.scopeWrites += 1;
-    if (kind === 'reset') stats.resets += 1;
-    if (twoPolicies) stats.twoPolicyKeys += 1;
   }
 }
 
