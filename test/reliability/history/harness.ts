@@ -4,14 +4,12 @@
  * instance's (held requests), as set up by setup.ts. Each operation's observations go to
  * the reference model; the first operation it finds in violation ends the history.
  */
-import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
-import { keySessionPk } from '../../../lambdas/core/model/keys.ts';
 import { nextTime } from './clock-steps.ts';
-import { countingWrite, heldWriteMatcher } from './held-requests.ts';
+import { runHeld } from './held-op.ts';
 import { countAdmin, type HistoryRun } from './history-report.ts';
 import { dumpItems } from './hot-keys.ts';
 import type { Who } from './observation.ts';
-import { authorize, request } from './requests.ts';
+import { runRecreate } from './recreate-op.ts';
 import { RunningHistory } from './running-history.ts';
 import { BASE_MS, type Rig, type SharedClock, setUp } from './setup.ts';
 import type { HistorySpec, Op, RequestSpec } from './spec.ts';
@@ -112,159 +110,6 @@ async function cool(h: RunningHistory, op: Extract<Op, { kind: 'cool' }>, number
     }
   }
   return [];
-}
-
-/**
- * Runs a held request: its counting write parked while `during` runs (through `run`; their
- * requests on its instance go to the next one: they would wait for its fill), then let go,
- * and checked alone. One that went through without such a write is checked at once, before
- * the steps. Returns the violations found.
- */
-async function runHeld(
-  h: RunningHistory,
-  op: Extract<Op, { kind: 'held' }>,
-  number: string,
-  run: (op: Op, number: string) => Promise<string[]>,
-): Promise<string[]> {
-  const { lost, stats, trace } = h;
-  const n = h.spec.instances.length;
-  const r = h.batchRequest(op.request);
-  const away = (o: Op): Op =>
-    o.kind !== 'batch'
-      ? o
-      : { ...o, requests: o.requests.map((q) => (q.instance % n === r.instance ? { ...q, instance: r.instance + 1 } : q)) };
-  const since = h.now;
-  const settings = h.model.settings;
-  const lostBefore = lost.injected;
-  const before = await h.leasesAround();
-  const hold = h.rig.instanceHolds[r.instance]!.hold(heldWriteMatcher(op.write));
-  const outcome = authorize(h.pipelines[r.instance]!, request(r, h.authorization(r)));
-  const parked = await Promise.race([hold.parked, outcome.then(() => undefined)]);
-  stats.heldRequests += 1;
-  const steps = async (): Promise<string[]> => {
-    for (const [k, o] of op.during.entries()) {
-      const messages = await run(away(o), `${number.trim()}${String.fromCharCode(97 + k)}`.padStart(4));
-      if (messages.length > 0) return messages;
-    }
-    return [];
-  };
-  if (parked === undefined) {
-    hold.release();
-    const verdict = await h.observe([r], [await outcome], before, lost.injected - lostBefore, {});
-    trace.push(`${h.time(number)} ${h.describe(op)}\n      no such write: decided at once; ${verdict.summary}`);
-    return verdict.violations.length > 0 ? verdict.violations : steps();
-  }
-  const kind = countingWrite(parked.write) ?? 'write';
-  stats.parkedWrites += 1;
-  if (kind === 'fill') stats.parkedFills += 1;
-  if (kind === 'cooling') stats.parkedCoolings += 1;
-  trace.push(`${h.time(number)} ${h.describe(op)}\n      its ${kind} parked`);
-  const lostWhileHeld = lost.injected - lostBefore;
-  const problems = await steps();
-  hold.release();
-  const lostAtRelease = lost.injected;
-  const beforeRelease = await h.leasesAround();
-  const result = await outcome;
-  if (problems.length > 0) return problems;
-  const verdict = await h.observe([r], [result], beforeRelease, lostWhileHeld + lost.injected - lostAtRelease, {
-    held: { since, settings },
-  });
-  const sent = await hold.sent;
-  if (kind === 'fill' && sent === 'landed') stats.landedFills += 1;
-  trace.push(
-    `${h.time(number)} let go (held since t+${((since - BASE_MS) / 1000).toFixed(3)}s), its ${kind} → ${sent}: ${verdict.summary}`,
-  );
-  return verdict.violations;
-}
-
-/**
- * DELETE the key and create it again with the same raw key — with a reset-quota that read
- * the old key held before its write until the new key has served `between`. A reset that
- * read the old key must not land on the new one (it answers 404 or 409); one whose write
- * went out without a read is a reset of the new key, at the moment it was let go. Returns
- * the violations found.
- */
-async function runRecreate(h: RunningHistory, op: Extract<Op, { kind: 'recreate' }>, number: string): Promise<string[]> {
-  const { lost, stats, trace, model, admin, keys } = h;
-  const lostBefore = lost.injected;
-  const held = op.resetInFlight ? h.rig.hold.hold() : undefined;
-  const reset = held ? admin.run({ kind: 'reset' }, model.settings, h.key.keyId) : undefined;
-  const parked = held !== undefined && reset !== undefined ? await Promise.race([held.parked, reset.then(() => undefined)]) : undefined;
-  if (held && parked === undefined) held.release();
-  const versionBefore = await keys.get(h.key.keyId).then(
-    (k) => k.version,
-    () => undefined,
-  );
-  const readBefore = op.resendDelete ? versionBefore : undefined;
-  const deleted = op.byTtl ? await endByTtl(h) : await deleteKey(h, readBefore);
-  const created = await admin.createKey(op.key, h.key.key).then(
-    (k) => ({ ok: true as const, key: k }),
-    (error: { code?: string; name?: string }) => ({ ok: false as const, error: error.code ?? error.name ?? 'Error' }),
-  );
-  if (created.ok) h.key = created.key;
-  const versionAfter = created.ok ? await keys.get(h.key.keyId).then((k) => k.version) : undefined;
-  const wasSpread = h.shards.key > 0;
-  h.shards.key = 0;
-  model.recreated(h.now, await admin.readSettings(h.key.keyId), wasSpread);
-  stats.recreations += 1;
-  stats.twoPolicyKeys += op.key.policies.length > 1 ? 1 : 0;
-  trace.push(
-    `${h.time(number)} ${parked ? `reset held after ${parked.read ? 'reading the key' : 'no read'}; ` : held ? 'reset answered before any write; ' : ''}` +
-      `DELETE → ${deleted}; create again → ${created.ok ? 'ok' : `failed (${created.error})`}`,
-  );
-  const [between] = await h.batch(op.between, undefined, async () => []);
-  trace.push(`      between: ${between.summary}`);
-  if (between.violations.length > 0) {
-    held?.release();
-    await reset;
-    return [...between.violations];
-  }
-  const problems: string[] = [];
-  // A key's versions go on across its lives: the new one starts above every version the old one had, however it ended.
-  if (versionBefore !== undefined && versionAfter !== undefined && versionAfter <= versionBefore)
-    problems.push(`the key created again is at version ${versionAfter}, one its old life had (${versionBefore} before it ended)`);
-  if (readBefore !== undefined) {
-    // The admin re-sends the DELETE (its answer lost, say) with the If-Match it read in the old life.
-    const again = await deleteKey(h, readBefore);
-    stats.resentDeletes += 1;
-    trace.push(`      the same DELETE (If-Match: ${readBefore}) sent again → ${again}`);
-    if (again === 'ok' && created.ok)
-      problems.push(`a DELETE re-sent with the If-Match of the deleted life (version ${readBefore}) deleted the key created again`);
-  }
-  if (held !== undefined && reset !== undefined) {
-    // A reset that lands on the new key deletes its counter items.
-    if (h.spec.hot !== undefined) model.revoked('key', await h.leasesOf('key'));
-    held.release();
-    const result = await reset;
-    stats.heldResets += 1;
-    if (parked?.read === false) model.reset(h.now, result.ok);
-    else if (parked?.read && result.ok) {
-      problems.push('a reset-quota that read the key before it was deleted answered success after the key was created again');
-    }
-    trace.push(`      the reset let go → ${result.ok ? 'ok' : `failed (${result.error})`}`);
-  }
-  stats.lostAdminAnswers += lost.injected - lostBefore;
-  const [after] = await h.batch(op.after, undefined, async () => []);
-  trace.push(`      after: ${after.summary}`);
-  return [...after.violations, ...problems];
-}
-
-/** The key deleted through the admin API (`ifMatch`: the version it must be at): `ok`, or why it failed. */
-async function deleteKey(h: RunningHistory, ifMatch?: number): Promise<string> {
-  try {
-    await h.keys.delete(h.key.keyId, ifMatch);
-    return 'ok';
-  } catch (error) {
-    const e = error as { code?: string; name?: string };
-    return `failed (${e.code ?? e.name ?? 'Error'})`;
-  }
-}
-
-/** What DynamoDB's TTL does to a session past `expires` + retention: the item goes, nothing else is written (its counter items stay). */
-async function endByTtl(h: RunningHistory): Promise<string> {
-  await h.adminDoc.send(new DeleteCommand({ TableName: h.tableName, Key: { pk: keySessionPk(h.key.keyId) } }));
-  h.stats.ttlEnds += 1;
-  return 'ended by TTL';
 }
 
 const WHO: readonly Who[] = ['key', 'jwt'];
