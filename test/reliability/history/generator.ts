@@ -9,6 +9,7 @@
 import fc from 'fast-check';
 import { describeHistory } from './describe.ts';
 import { heldArb, heldFillArb } from './held-requests.ts';
+import { ceilingArb, hotProbeArb } from './hot-probes.ts';
 import type { HookPatch, Who } from './observation.ts';
 import { type ApiLimitSpec, RIGHTS, ROUTES } from './routes.ts';
 import type { InstanceSpec } from './settings.ts';
@@ -222,64 +223,7 @@ const probeArb: fc.Arbitrary<Op[]> = fc.oneof(
     .map(([[use, ask], change, by]): Op[] => [use, { kind: 'admin', op: change }, { kind: 'clock', step: { by } }, ask]),
 );
 
-/** A burst: enough concurrent requests from every instance to take a throttled key's counter items past their units. */
-const burstArb: fc.Arbitrary<Op> = fc.record({
-  kind: fc.constant('batch' as const),
-  requests: fc.array(requestArb, { minLength: 10, maxLength: 16 }),
-  delayMs: fc.constant(0),
-});
-/** Past the cooling time (COOL_MS, 60 s) of a spread key's leases. */
-const coolArb: fc.Arbitrary<Op> = fc.integer({ min: 61_000, max: 75_000 }).map((by) => ({ kind: 'clock', step: { by } }));
-
-/**
- * A spread key's leases kept, then revoked, while some are unspent: a reset (room again), a
- * few requests (a fill leases up to three counter items and spends one), a change that names
- * no limit or count (it moves the leases to its version) before or during a few more, then a
- * change of a count or a limit (it revokes every lease), then a burst that asks for more than
- * the room left.
- */
-const hotChangeArb: fc.Arbitrary<Op[]> = fc
-  .tuple(
-    fc.array(requestArb, { minLength: 2, maxLength: 4 }),
-    weighted<AdminOp>(
-      [3, fc.nat(1000).map((n) => ({ kind: 'patch-meta', n }))],
-      [1, fc.constant({ kind: 'rotate' })],
-      [1, fc.constant({ kind: 'put' })],
-      [1, fc.boolean().map((isInactive) => ({ kind: 'patch-inactive', isInactive }))],
-    ),
-    fc.array(requestArb, { minLength: 2, maxLength: 4 }),
-    fc.boolean(),
-    weighted<AdminOp>([2, fc.constant({ kind: 'reset' })], [1, quotaArb.map((quotaMax) => ({ kind: 'patch-quota', quotaMax }))]),
-    burstArb,
-  )
-  .map(([few, keeping, more, during, revoking, ask]): Op[] => [
-    { kind: 'admin', op: { kind: 'reset' } },
-    { kind: 'batch', requests: few, delayMs: 0 },
-    ...(during
-      ? [{ kind: 'batch' as const, requests: more, delayMs: 0, alongside: keeping }]
-      : [
-          { kind: 'admin' as const, op: keeping },
-          { kind: 'batch' as const, requests: more, delayMs: 0 },
-        ]),
-    { kind: 'admin', op: revoking },
-    ask,
-  ]);
-
-/**
- * Hot keys (histories under a throughput ceiling): a burst or two spread the key and grow
- * it; maybe a change revokes its leases; then cooling steps, each followed by a few
- * requests, shrink it.
- */
-const hotProbeArb: fc.Arbitrary<Op[]> = fc
-  .tuple(
-    fc.array(burstArb, { minLength: 1, maxLength: 2 }),
-    fc.option(hotChangeArb, { nil: undefined }),
-    fc.array(fc.tuple(coolArb, batchOn(0, 1)), { maxLength: 3 }),
-  )
-  .map(([bursts, change, cooling]) => [...bursts, ...(change ?? []), ...cooling.flat()]);
-
-/** W (write units per item per second) of a hot history's ceiling: low enough that a batch is throttled. */
-const ceilingArb = fc.integer({ min: 3, max: 5 });
+const hotProbes = hotProbeArb({ request: requestArb, quota: quotaArb, batchOn });
 
 /**
  * Histories of about `minOps`..`maxOps` operations, printed readably when fast-check reports one; one in `hotShare` under a
@@ -292,8 +236,8 @@ export function historyArb(minOps: number, maxOps: number, hotShare = 30, heldFi
   const opsArb = (hot: boolean) => {
     const groups = hot
       ? heldFills
-        ? weighted([1, hotProbeArb], [20, heldFillArb(heldParts)])
-        : weighted([6, opArb.map((op) => [op])], [1, probeArb], [2, hotProbeArb], [2, windowEndProbeArb])
+        ? weighted([1, hotProbes], [20, heldFillArb(heldParts)])
+        : weighted([6, opArb.map((op) => [op])], [1, probeArb], [2, hotProbes], [2, windowEndProbeArb])
       : weighted([6, opArb.map((op) => [op])], [1, probeArb]);
     const group = fc.option(groups, { nil: undefined, freq: 1_000_000 });
     // A hot history's batches take seconds (a throttled item serves a few writes a second): a third as many groups.
