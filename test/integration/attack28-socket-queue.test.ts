@@ -1,0 +1,148 @@
+import { Agent, createServer, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DYNAMODB_TIMEOUTS, FixedDelayRetryStrategy } from '../../lambdas/core/store/dynamo-client.ts';
+import type { Log } from '../../lambdas/core/model/log.ts';
+import '../../lambdas/core/model/session.ts'; // zod, which a hook's first patch imports: loaded before, not inside the hook's 100 ms
+import type { GatepassPlugin } from '../../lambdas/core/plugins/plugin.ts';
+import { createTestTable, type TestTable } from '../support/dynamo.ts';
+import { pipelineOn, requestWith } from '../support/pipeline.ts';
+
+const TIMEOUT_MS = 100;
+/** How long the proxy holds a call that names `attack28-hold`: from the hook's start to past its deadline. */
+const HOLD_MS = 190;
+/** When the hook writes: its attempt waits for the socket less than the Lambdas' 200 ms connectionTimeout. */
+const WRITE_AT_MS = 60;
+
+/**
+ * attack28 (9e2a0d5), the gap between the guard and the wire: `gatepassLateAttempts` checks
+ * an attempt in the finalizeRequest step; after it the HTTP handler may still wait for a
+ * pooled socket (or connect). An attempt that passed the guard in the hook's time but waits
+ * for a socket is sent after the deadline and lands — it was not "already on the wire". The
+ * Lambdas' client bounds the wait (its 200 ms connectionTimeout runs while the attempt waits
+ * for a socket), so a late send stays within ~200 ms of the guard; the pool here has 1 socket
+ * (the Lambdas' has 50), held by another call of the same instance through a proxy that
+ * delays it.
+ */
+describe('attack28: a hook write attempt queued for a socket past the deadline', () => {
+  let table: TestTable;
+  let proxy: Server;
+  let proxyUrl: string;
+  const arrivals: { target: string; at: number }[] = [];
+  beforeAll(async () => {
+    table = await createTestTable('attack28-queue');
+    const upstream = new URL(table.endpoint);
+    proxy = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks);
+        arrivals.push({ target: String(req.headers['x-amz-target']), at: performance.now() });
+        const forward = () => {
+          const out = httpRequest(
+            { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
+            (answer) => {
+              res.writeHead(answer.statusCode ?? 500, answer.headers);
+              answer.pipe(res);
+            },
+          );
+          out.on('error', () => res.destroy());
+          out.end(body);
+        };
+        if (body.includes('attack28-hold')) setTimeout(forward, HOLD_MS);
+        else forward();
+      });
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => proxy.close(resolve));
+    await table.drop();
+  });
+
+  for (const run of [1, 2, 3]) {
+    it(`run ${run}: no write of the timed-out hook is sent after its deadline`, async () => {
+      const { connectionTimeoutMs, requestTimeoutMs, maxAttempts, retryDelayMs } = DYNAMODB_TIMEOUTS;
+      const client = new DynamoDBClient({
+        endpoint: proxyUrl,
+        region: 'us-east-1',
+        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+        maxAttempts,
+        retryStrategy: new FixedDelayRetryStrategy(maxAttempts, retryDelayMs),
+        requestHandler: new NodeHttpHandler({
+          connectionTimeout: connectionTimeoutMs,
+          requestTimeout: requestTimeoutMs,
+          throwOnRequestTimeout: true,
+          httpAgent: new Agent({ keepAlive: true, maxSockets: 1 }),
+        }),
+      });
+      if (process.env.ATTACK28_DEBUG)
+        client.middlewareStack.add(
+          (next, context) => async (args) => {
+            const at = performance.now();
+            try {
+              return await next(args);
+            } catch (error) {
+              console.log(
+                'attempt',
+                context.commandName,
+                Math.round(at - deadline),
+                'failed',
+                Math.round(performance.now() - deadline),
+                (error as Error).name,
+              );
+              throw error;
+            }
+          },
+          { step: 'finalizeRequest', name: 'attack28Debug' },
+        );
+      let deadline = Number.POSITIVE_INFINITY;
+      const log: Log = {
+        debug() {},
+        info() {},
+        warn() {},
+        error(_m, ...extra) {
+          if (String((extra[0] as { error?: unknown } | undefined)?.error).includes('ran past'))
+            deadline = Math.min(deadline, performance.now());
+        },
+      };
+      let hookStarted!: () => void;
+      const started = new Promise<void>((resolve) => (hookStarted = resolve));
+      const plugin: GatepassPlugin = {
+        name: 'slow-pool',
+        async postAuth(ctx) {
+          hookStarted();
+          await new Promise((resolve) => setTimeout(resolve, WRITE_AT_MS));
+          await ctx.updateSession({ quotaRenewalRate: 20 });
+        },
+      };
+      const admin = pipelineOn(table.client, table.tableName);
+      const { key, keyId } = await admin.keys.create({ quotaMax: 100, quotaRenewalRate: 0 });
+      const pipeline = pipelineOn(client, table.tableName, { config: { hookTimeoutMs: TIMEOUT_MS }, log }).pipelineWith([plugin]);
+      arrivals.length = 0;
+      const answer = pipeline.authorize(requestWith(key)).then(
+        () => 'allowed',
+        (e: { code?: string }) => String(e.code),
+      );
+      await started;
+      // Another call of this instance takes the one socket for HOLD_MS.
+      const holder = client.send(new GetItemCommand({ TableName: table.tableName, Key: { pk: { S: 'attack28-hold' } } }));
+      expect(await answer).toBe('ERR_PLUGIN');
+      const rightAfter = (await admin.keys.get(keyId)).quotaRenewalRate;
+      await holder;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const landed = (await admin.keys.get(keyId)).quotaRenewalRate;
+      const lateSends = arrivals.filter((a) => a.target.endsWith('TransactWriteItems') && a.at > deadline);
+      if (process.env.ATTACK28_DEBUG) console.log(arrivals.map((a) => `${a.target} ${Math.round(a.at - deadline)}`).join('\n'));
+      client.destroy();
+      expect(rightAfter).toBe(0);
+      expect(
+        { lateSends: lateSends.length, landed },
+        `${lateSends.length} hook write attempts reached DynamoDB after the deadline (${lateSends.map((a) => `+${Math.round(a.at - deadline)} ms`).join(', ')}); quotaRenewalRate read after: ${landed}`,
+      ).toEqual({ lateSends: 0, landed: 0 });
+    });
+  }
+});
