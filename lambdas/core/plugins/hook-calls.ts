@@ -13,11 +13,11 @@ import { unstorable } from '../model/storable.ts';
 import { preloadUrlPatterns } from '../model/url-pattern-engine.ts';
 import type { SessionService } from '../session/service.ts';
 import type { StoredSession } from '../store/item.ts';
-import { callsMadeFor } from '../store/late-attempts.ts';
+import { callsCarry } from '../store/call-signal.ts';
 
-/** The hook a session write's DynamoDB calls are made for: none is sent once its time is up (`late-attempts.ts`). */
-const hookOfCall = new AsyncLocalStorage<AbortSignal>();
-callsMadeFor(() => hookOfCall.getStore());
+/** The signal a hook's session write carries to its DynamoDB calls: its request's, aborted once the request failed on a hook. */
+const writeOfRequest = new AsyncLocalStorage<AbortSignal>();
+callsCarry(() => writeOfRequest.getStore());
 
 /**
  * The request's session while hooks run. Hooks that write it (`updateSession`, `auth`,
@@ -52,11 +52,22 @@ export class HookCalls {
   readonly state: RequestSession;
   readonly #options: HookRunnerOptions;
   readonly #pending = new Set<Promise<unknown>>();
+  /** Aborts when the request fails closed on its hooks: the session writes they started send nothing more. */
+  readonly #failed = new AbortController();
 
   /** `state` is the runner's: the pipeline and the hooks read and write the same object. */
   constructor(options: HookRunnerOptions, state: RequestSession) {
     this.#options = options;
     this.state = state;
+  }
+
+  /**
+   * The request fails closed on its hooks (`reason`): the session writes they started, awaited
+   * or not, send no further DynamoDB call — not even the SDK's retry of a throttled one — so
+   * none lands after the answer but a call already sent (`call-signal.ts`).
+   */
+  stopWrites(reason: unknown): void {
+    this.#failed.abort(reason);
   }
 
   async pre(): Promise<PluginDenial | undefined> {
@@ -162,13 +173,20 @@ export class HookCalls {
 
   /**
    * Runs a hook's write only while the hook is running: once it has answered or run past
-   * its deadline (and the request was failed closed), its writes are refused.
+   * its deadline (and the request was failed closed), its writes are refused. A write the
+   * hook does not await may fail unseen: that is no unhandled rejection (which would end a
+   * Lambda's runtime), and the request waits for it (`#settle`) or has failed closed already.
    */
-  async #whileRunning<T>(plugin: GatepassPlugin, signal: AbortSignal, write: () => Promise<T>): Promise<T> {
-    if (signal.aborted) throw this.#fault(plugin, 'session write refused: the hook has finished or ran past its deadline');
-    const pending = hookOfCall.run(signal, write);
-    this.#pending.add(pending);
-    return pending.finally(() => this.#pending.delete(pending));
+  #whileRunning<T>(plugin: GatepassPlugin, signal: AbortSignal, write: () => Promise<T>): Promise<T> {
+    let done: Promise<T>;
+    if (signal.aborted) done = Promise.reject(this.#fault(plugin, 'session write refused: the hook has finished or ran past its deadline'));
+    else {
+      const pending = writeOfRequest.run(this.#failed.signal, write);
+      this.#pending.add(pending);
+      done = pending.finally(() => this.#pending.delete(pending));
+    }
+    done.catch(() => undefined);
+    return done;
   }
 
   /** Waits for the writes a hook started and did not await: the request goes on with what they wrote. */
@@ -262,8 +280,7 @@ export class HookCalls {
   /**
    * Calls a hook within the time budget; errors become faults carrying the plugin's name.
    * The hook's `signal` aborts when its time is up (a `TimeoutError`) or when it has answered:
-   * a hook that keeps running in the background can no longer write, and once its time is up
-   * no DynamoDB call of a write it started is sent (see {@link HookContext.signal}).
+   * a hook that keeps running in the background can no longer write (see {@link HookContext.signal}).
    */
   async #call<T>(plugin: GatepassPlugin, hook: string, fn: (signal: AbortSignal) => T | Promise<T>): Promise<T> {
     const { timeoutMs } = this.#options;

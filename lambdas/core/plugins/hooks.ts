@@ -32,31 +32,38 @@ export class HookRunner {
 
   /** See {@link HookCalls.pre}. */
   async pre(): Promise<PluginDenial | undefined> {
-    return this.#has('pre') ? (await this.#run()).pre() : undefined;
+    return this.#has('pre') ? this.#run((calls) => calls.pre()) : undefined;
   }
 
   /** See {@link HookCalls.auth}; only when {@link hasAuth}. */
   async auth(): Promise<{ key: string; session?: StoredSession } | PluginDenial> {
-    return (await this.#run()).auth();
+    return this.#run((calls) => calls.auth());
   }
 
   /** See {@link HookCalls.postAuth}. */
   async postAuth(): Promise<PluginDenial | 'gone' | undefined> {
-    return this.#has('postAuth') ? (await this.#run()).postAuth() : undefined;
+    return this.#has('postAuth') ? this.#run((calls) => calls.postAuth()) : undefined;
   }
 
   /** See {@link HookCalls.post}. */
   async post(context: DecisionContext, reserved: ReadonlySet<string>): Promise<DecisionContext> {
-    return this.#has('post') ? (await this.#run()).post(context, reserved) : context;
+    return this.#has('post') ? this.#run((calls) => calls.post(context, reserved)) : context;
   }
 
   #has(hook: HookName): boolean {
     return this.#options.plugins.some((plugin) => plugin[hook]);
   }
 
-  #run(): Promise<HookCalls> {
+  /** Runs hooks through the request's {@link HookCalls}; when they fail (the request fails closed), the session writes they started stop. */
+  async #run<T>(hooks: (calls: HookCalls) => Promise<T>): Promise<T> {
     this.#calls ??= loadHookCalls().then(({ HookCalls }) => new HookCalls(this.#options, this.state));
-    return this.#calls;
+    const calls = await this.#calls;
+    try {
+      return await hooks(calls);
+    } catch (error) {
+      calls.stopWrites(error);
+      throw error;
+    }
   }
 }
 

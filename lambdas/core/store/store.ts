@@ -12,7 +12,7 @@ import { keepsLeases, whenCounterItems } from './counter-items.ts';
 import { isItemThrottle } from './dynamo-client.ts';
 import { counterItemCarries, counterItemDeletes } from './lease-writes.ts';
 import { Leases } from './leases.ts';
-import { refuseLateAttempts } from './late-attempts.ts';
+import { abortable } from './call-signal.ts';
 import { createAbovePastLives, endOrphanPointer, keysAsRead, pastLifePut, pointerEnds, recordOfChange } from './past-lives.ts';
 import {
   guardOf,
@@ -71,11 +71,11 @@ export class SessionStore {
   readonly #leases: Leases;
 
   constructor(options: SessionStoreOptions) {
-    this.#client = options.client;
+    // A hook's session write stops once its request has failed closed (`call-signal.ts`).
+    this.#client = abortable(options.client);
     this.#table = options.tableName;
     this.#retention = options.retentionSeconds;
-    this.#leases = new Leases(options.client, options.tableName);
-    refuseLateAttempts(options.client);
+    this.#leases = new Leases(this.#client, options.tableName);
   }
 
   /** Strongly consistent read; `undefined` when there is no such session. */
