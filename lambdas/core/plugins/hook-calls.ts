@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { DecisionContext } from '../model/context.ts';
 import { NotFoundError, PluginError, VersionConflictError } from '../model/errors.ts';
 import { readContext, readDenial, tagged, type PluginDenial } from './hook-answers.ts';
@@ -13,11 +12,7 @@ import { unstorable } from '../model/storable.ts';
 import { preloadUrlPatterns } from '../model/url-pattern-engine.ts';
 import type { SessionService } from '../session/service.ts';
 import type { StoredSession } from '../store/item.ts';
-import { callsCarry } from '../store/call-signal.ts';
-
-/** The signal a hook's session write carries to its DynamoDB calls: its request's, aborted once the request failed on a hook. */
-const writeOfRequest = new AsyncLocalStorage<AbortSignal>();
-callsCarry(() => writeOfRequest.getStore());
+import { HookWrites, unseen } from './hook-writes.ts';
 
 /**
  * The request's session while hooks run. Hooks that write it (`updateSession`, `auth`,
@@ -51,9 +46,7 @@ export interface HookRunnerOptions {
 export class HookCalls {
   readonly state: RequestSession;
   readonly #options: HookRunnerOptions;
-  readonly #pending = new Set<Promise<unknown>>();
-  /** Aborts when the request fails closed on its hooks: the session writes they started send nothing more. */
-  readonly #failed = new AbortController();
+  readonly #writes = new HookWrites();
 
   /** `state` is the runner's: the pipeline and the hooks read and write the same object. */
   constructor(options: HookRunnerOptions, state: RequestSession) {
@@ -67,7 +60,7 @@ export class HookCalls {
    * none lands after the answer but a call already sent (`call-signal.ts`).
    */
   stopWrites(reason: unknown): void {
-    this.#failed.abort(reason);
+    this.#writes.stop(reason);
   }
 
   async pre(): Promise<PluginDenial | undefined> {
@@ -115,7 +108,7 @@ export class HookCalls {
             return current.postAuth!({ ...this.#context(current, signal), session, updateSession });
           };
           const answer = await this.#call(current, 'postAuth', run);
-          await this.#settle();
+          await this.#writes.settle();
           const denial = this.#denial(current, answer);
           if (denial) return denial;
         }
@@ -173,25 +166,12 @@ export class HookCalls {
 
   /**
    * Runs a hook's write only while the hook is running: once it has answered or run past
-   * its deadline (and the request was failed closed), its writes are refused. A write the
-   * hook does not await may fail unseen: that is no unhandled rejection (which would end a
-   * Lambda's runtime), and the request waits for it (`#settle`) or has failed closed already.
+   * its deadline (and the request was failed closed), its writes are refused.
    */
   #whileRunning<T>(plugin: GatepassPlugin, signal: AbortSignal, write: () => Promise<T>): Promise<T> {
-    let done: Promise<T>;
-    if (signal.aborted) done = Promise.reject(this.#fault(plugin, 'session write refused: the hook has finished or ran past its deadline'));
-    else {
-      const pending = writeOfRequest.run(this.#failed.signal, write);
-      this.#pending.add(pending);
-      done = pending.finally(() => this.#pending.delete(pending));
-    }
-    done.catch(() => undefined);
-    return done;
-  }
-
-  /** Waits for the writes a hook started and did not await: the request goes on with what they wrote. */
-  async #settle(): Promise<void> {
-    while (this.#pending.size > 0) await Promise.all([...this.#pending]);
+    if (signal.aborted)
+      return unseen(Promise.reject(this.#fault(plugin, 'session write refused: the hook has finished or ran past its deadline')));
+    return this.#writes.start(write);
   }
 
   #sessions(plugin: GatepassPlugin, signal: AbortSignal): SessionsApi {

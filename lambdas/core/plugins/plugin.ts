@@ -59,9 +59,10 @@ export interface HookContext {
    * Aborts when the hook's time (`hookTimeoutMs`) is up (its reason a `TimeoutError`, as with
    * `AbortSignal.timeout`) or when it has answered. Pass it to your own I/O
    * (`fetch(url, { signal })`); gatepass refuses the hook's session writes after it. When the
-   * hook runs past its time, the request fails closed and a write it started sends no further
-   * DynamoDB call (nor the SDK's retry of a throttled one); a call already sent is not called
-   * back, and may still land afterwards (a settings change like any other).
+   * request fails closed on a hook (it ran past its time, threw or answered wrongly), a write
+   * any of its hooks started sends no further DynamoDB call (nor the SDK's retry of a
+   * throttled one); a call already sent is not called back, and may still land afterwards (a
+   * settings change like any other).
    */
   readonly signal: AbortSignal;
   readonly sessions: SessionsApi;
