@@ -227,7 +227,7 @@ export class Pipeline {
       // A used-up key, hammered: this instance repeats its denial for up to half a second instead of writing.
       const repeated = this.#denials.get(item, verdict.governing.scope, nowMs);
       if (repeated !== undefined) return { decision: repeated };
-      const result = await store.count(item, verdict.governing.scope, verdict.plan, leaseTag(policies), busy.until);
+      const result = await store.count(item, verdict.governing.scope, verdict.plan, leaseTag(policies), busy.count());
       if (result.ok) {
         this.#memory.remember(result.item);
         return { decision: this.#allow(result.item, verdict, who, nowMs), item: result.item };

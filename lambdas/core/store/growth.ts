@@ -11,8 +11,11 @@ import { type Cooling, isBusy, type LeaseWrites } from './lease-writes.ts';
  * request, and new ones could be filled); and fewer, when it cools.
  */
 
-/** Attempts of the write that spreads a key (its session item is throttled when it is needed: the key has nowhere else to count). */
-const SPREAD_ATTEMPTS = 10;
+/**
+ * Attempts of the write that spreads a key (its session item is throttled when it is needed: the key has nowhere else to
+ * count): tried until the decision's budget ends (`until`: about 15 attempts in its 1.75 s), at most 20.
+ */
+const SPREAD_ATTEMPTS = 20;
 /** Attempts of the write that grows a spread key: its requests count on the items it has meanwhile, and the next two throttled try again. */
 const GROW_ATTEMPTS = 2;
 

@@ -128,12 +128,20 @@ export class LeaseMemory {
 export class OncePerKey<T> {
   readonly #running = new Map<string, Promise<T>>();
 
-  run(pk: string, work: () => Promise<T>): Promise<T> {
+  /** `work` for `pk`, or the one running for it; waited for until `until` (a `performance.now()` time) only: `undefined` after. */
+  run(pk: string, work: () => Promise<T>): Promise<T>;
+  run(pk: string, work: () => Promise<T>, until: number): Promise<T | undefined>;
+  run(pk: string, work: () => Promise<T>, until = Infinity): Promise<T | undefined> {
     let running = this.#running.get(pk);
     if (running === undefined) {
       running = work().finally(() => this.#running.delete(pk));
       this.#running.set(pk, running);
     }
-    return running;
+    if (until === Infinity) return running;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), Math.max(0, until - performance.now()));
+    });
+    return Promise.race([running, late]).finally(() => clearTimeout(timer));
   }
 }

@@ -281,14 +281,18 @@ export class Leases {
     return this.#memory;
   }
 
-  /** Spreads a key that counts on its session item, once per instance at a time, not past `until`: see `growth.ts`. */
+  /**
+   * Spreads a key that counts on its session item, once per instance at a time, not past `until`: see `growth.ts`. A
+   * request that finds another's spread running waits for it until its own `until` only (`undefined` after).
+   */
   spread(pk: string, until = Infinity): Promise<Grown> {
-    return this.#spreading.run(pk, async () => {
+    const spreading = async () => {
       this.#memory.heat(pk);
       const shards = await grow(this.#writes, this.#memory, pk, 0, until);
       if (typeof shards === 'number' && shards > 0) this.#memory.spread(pk);
       return shards;
-    });
+    };
+    return this.#spreading.run(pk, spreading, until);
   }
 
   /** The session as requests have used it, for reading only: see `SessionStore.counted`. */

@@ -2,30 +2,52 @@ import { describe, expect, it } from 'vitest';
 import { ContentionError } from '../../../lambdas/core/model/errors.ts';
 import { BusyBudget, LAST_COUNT_MS } from '../../../lambdas/core/request/busy-budget.ts';
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Counts (each taking `countMs`) and pauses until the budget says stop: when each count started and its step limit. */
+async function countsUntilSpent(budget: BusyBudget, countMs: number): Promise<{ at: number; until: number }[]> {
+  const counts: { at: number; until: number }[] = [];
+  for (let i = 0; i < 30; i++) {
+    counts.push({ at: performance.now(), until: budget.count() });
+    await sleep(countMs);
+    const spent = await budget.wait().then(
+      () => false,
+      (error: unknown) => {
+        expect(error).toBeInstanceOf(ContentionError);
+        return true;
+      },
+    );
+    if (spent) return counts;
+  }
+  throw new Error('the budget never ran out');
+}
+
 describe('BusyBudget', () => {
-  it('pauses more each time, never past its end, leaves the last count its time, then fails closed', async () => {
+  it('pauses more each time, never past its end; the count after the last pause has its time; then fails closed', async () => {
+    const start = performance.now();
     const budget = new BusyBudget(200);
-    const pauses: number[] = [];
-    let error: unknown;
-    let lastEnded = 0;
-    for (let i = 0; i < 20 && error === undefined; i++) {
-      const before = performance.now();
-      await budget.wait().catch((e: unknown) => {
-        error = e;
-      });
-      if (error === undefined) {
-        lastEnded = performance.now();
-        pauses.push(lastEnded - before);
-      }
-    }
-    expect(error).toBeInstanceOf(ContentionError);
+    const counts = await countsUntilSpent(budget, 0);
     // 15 ms doubling (±50 %): a handful of counts fit in 200 ms, not dozens.
-    expect(pauses.length).toBeGreaterThanOrEqual(2);
-    expect(pauses.length).toBeLessThanOrEqual(6);
-    expect(pauses[1]!).toBeGreaterThan(pauses[0]! / 2);
-    // The last pause ends at the budget's end, not after it (timer slack aside), and the count after it still has
-    // LAST_COUNT_MS to take its steps.
-    expect(budget.until - lastEnded).toBeGreaterThan(LAST_COUNT_MS - 100);
-    expect(budget.until - lastEnded).toBeLessThanOrEqual(LAST_COUNT_MS);
+    expect(counts.length).toBeGreaterThanOrEqual(3);
+    expect(counts.length).toBeLessThanOrEqual(8);
+    const last = counts.at(-1)!;
+    // The last pause ends at the budget's end (timer slack aside), and the count after it still has LAST_COUNT_MS.
+    expect(last.at - start).toBeGreaterThanOrEqual(199);
+    expect(last.until - last.at).toBeGreaterThan(LAST_COUNT_MS - 100);
+    // Every count before it started within the budget.
+    for (const c of counts.slice(0, -1)) expect(c.at - start).toBeLessThan(200);
+  });
+
+  it('follows a count that started within the budget and ended past it with one more count, then fails closed', async () => {
+    const start = performance.now();
+    const budget = new BusyBudget(100);
+    // Each count takes 80 ms: the second (started ~80–100 ms in) ends past the budget's end.
+    const counts = await countsUntilSpent(budget, 80);
+    const within = counts.filter((c) => c.at - start < 100);
+    const after = counts.filter((c) => c.at - start >= 100);
+    expect(within.length).toBeGreaterThanOrEqual(1);
+    // Exactly one count starts past the end, right after the one that straddled it, with its own LAST_COUNT_MS.
+    expect(after).toHaveLength(1);
+    expect(after[0]!.until - after[0]!.at).toBeCloseTo(LAST_COUNT_MS, -1);
   });
 });
