@@ -1,14 +1,11 @@
-import { Agent, createServer, request as httpRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DYNAMODB_TIMEOUTS, FixedDelayRetryStrategy } from '../../lambdas/core/store/dynamo-client.ts';
 import type { Log } from '../../lambdas/core/model/log.ts';
 import '../../lambdas/core/model/session.ts'; // zod, which a hook's first patch imports: loaded before, not inside the hook's 100 ms
 import type { GatepassPlugin } from '../../lambdas/core/plugins/plugin.ts';
-import { createTestTable, type TestTable } from '../support/dynamo.ts';
+import { createTestTable, lambdaClient, type TestTable } from '../support/dynamo.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
+import { startWireProxy, type WireProxy } from '../support/wire-proxy.ts';
 
 const TIMEOUT_MS = 100;
 /** How long the proxy holds a call that names `attack28-hold`: from the hook's start to past its deadline. */
@@ -25,80 +22,27 @@ const WRITE_AT_MS = 60;
  * for a socket), so a late send stays within ~200 ms of the guard; the pool here has 1 socket
  * (the Lambdas' has 50), held by another call of the same instance through a proxy that
  * delays it.
+ *
+ * Fixed in a6f87ad: the write's calls carry the request's abort signal as the SDK's
+ * `abortSignal`, and the SDK's HTTP handler drops an attempt still waiting for a socket once
+ * the request has failed closed: nothing of the write reaches DynamoDB after the deadline
+ * (arrivals at the proxy, `test/support/wire-proxy.ts`), and it does not land.
  */
 describe('attack28: a hook write attempt queued for a socket past the deadline', () => {
   let table: TestTable;
-  let proxy: Server;
-  let proxyUrl: string;
-  const arrivals: { target: string; at: number }[] = [];
+  let proxy: WireProxy;
   beforeAll(async () => {
     table = await createTestTable('attack28-queue');
-    const upstream = new URL(table.endpoint);
-    proxy = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const body = Buffer.concat(chunks);
-        arrivals.push({ target: String(req.headers['x-amz-target']), at: performance.now() });
-        const forward = () => {
-          const out = httpRequest(
-            { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
-            (answer) => {
-              res.writeHead(answer.statusCode ?? 500, answer.headers);
-              answer.pipe(res);
-            },
-          );
-          out.on('error', () => res.destroy());
-          out.end(body);
-        };
-        if (body.includes('attack28-hold')) setTimeout(forward, HOLD_MS);
-        else forward();
-      });
-    });
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-    proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    proxy = await startWireProxy(table.endpoint, { holdMs: (call) => (call.pks.includes('attack28-hold') ? HOLD_MS : 0) });
   });
   afterAll(async () => {
-    await new Promise((resolve) => proxy.close(resolve));
+    await proxy.close();
     await table.drop();
   });
 
   for (const run of [1, 2, 3]) {
     it(`run ${run}: no write of the timed-out hook is sent after its deadline`, async () => {
-      const { connectionTimeoutMs, requestTimeoutMs, maxAttempts, retryDelayMs } = DYNAMODB_TIMEOUTS;
-      const client = new DynamoDBClient({
-        endpoint: proxyUrl,
-        region: 'us-east-1',
-        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-        maxAttempts,
-        retryStrategy: new FixedDelayRetryStrategy(maxAttempts, retryDelayMs),
-        requestHandler: new NodeHttpHandler({
-          connectionTimeout: connectionTimeoutMs,
-          requestTimeout: requestTimeoutMs,
-          throwOnRequestTimeout: true,
-          httpAgent: new Agent({ keepAlive: true, maxSockets: 1 }),
-        }),
-      });
-      if (process.env.ATTACK28_DEBUG)
-        client.middlewareStack.add(
-          (next, context) => async (args) => {
-            const at = performance.now();
-            try {
-              return await next(args);
-            } catch (error) {
-              console.log(
-                'attempt',
-                context.commandName,
-                Math.round(at - deadline),
-                'failed',
-                Math.round(performance.now() - deadline),
-                (error as Error).name,
-              );
-              throw error;
-            }
-          },
-          { step: 'finalizeRequest', name: 'attack28Debug' },
-        );
+      const client = lambdaClient(proxy.url, { sockets: 1 });
       let deadline = Number.POSITIVE_INFINITY;
       const log: Log = {
         debug() {},
@@ -122,7 +66,7 @@ describe('attack28: a hook write attempt queued for a socket past the deadline',
       const admin = pipelineOn(table.client, table.tableName);
       const { key, keyId } = await admin.keys.create({ quotaMax: 100, quotaRenewalRate: 0 });
       const pipeline = pipelineOn(client, table.tableName, { config: { hookTimeoutMs: TIMEOUT_MS }, log }).pipelineWith([plugin]);
-      arrivals.length = 0;
+      proxy.arrivals.length = 0;
       const answer = pipeline.authorize(requestWith(key)).then(
         () => 'allowed',
         (e: { code?: string }) => String(e.code),
@@ -135,14 +79,17 @@ describe('attack28: a hook write attempt queued for a socket past the deadline',
       await holder;
       await new Promise((resolve) => setTimeout(resolve, 300));
       const landed = (await admin.keys.get(keyId)).quotaRenewalRate;
-      const lateSends = arrivals.filter((a) => a.target.endsWith('TransactWriteItems') && a.at > deadline);
-      if (process.env.ATTACK28_DEBUG) console.log(arrivals.map((a) => `${a.target} ${Math.round(a.at - deadline)}`).join('\n'));
+      const writes = proxy.arrivals.filter((a) => a.operation === 'TransactWriteItems');
+      const lateSends = writes.filter((a) => a.at > deadline);
+      if (process.env.ATTACK28_DEBUG) console.log(proxy.arrivals.map((a) => `${a.operation} ${Math.round(a.at - deadline)}`).join('\n'));
       client.destroy();
       expect(rightAfter).toBe(0);
       expect(
         { lateSends: lateSends.length, landed },
         `${lateSends.length} hook write attempts reached DynamoDB after the deadline (${lateSends.map((a) => `+${Math.round(a.at - deadline)} ms`).join(', ')}); quotaRenewalRate read after: ${landed}`,
       ).toEqual({ lateSends: 0, landed: 0 });
+      // The write waited for the socket the whole time: none of its attempts reached DynamoDB at all.
+      expect(writes, 'hook write attempts that reached DynamoDB').toHaveLength(0);
     });
   }
 });

@@ -3,6 +3,7 @@
  * (`test/setup/dynamodb-global.ts`) and a fresh, uniquely named table per test file.
  */
 import { randomUUID } from 'node:crypto';
+import { Agent } from 'node:http';
 import { DeleteTableCommand, DynamoDBClient, ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, ScanCommand as DocScanCommand } from '@aws-sdk/lib-dynamodb';
 import { inject } from 'vitest';
@@ -28,15 +29,29 @@ export interface TestTable {
   drop(): Promise<void>;
 }
 
-/** A client as the Lambdas make it (their attempts and retry delay, so a throttle or a lost answer is met as in production), on DynamoDB Local. */
-export function lambdaClient(): DynamoDBClient {
-  const { maxAttempts, retryDelayMs } = DYNAMODB_TIMEOUTS;
+/**
+ * A client as the Lambdas make it (their attempts and retry delay, so a throttle or a lost answer is met as in production),
+ * on DynamoDB Local or on `endpoint` (a proxy of `wire-proxy.ts` in front of it). With `sockets`, also the Lambdas'
+ * connection and request timeouts, on a pool of that many keep-alive sockets (the Lambdas' has 50).
+ */
+export function lambdaClient(endpoint: string = dynamoEndpoint(), options: { readonly sockets?: number } = {}): DynamoDBClient {
+  const { maxAttempts, retryDelayMs, connectionTimeoutMs, requestTimeoutMs } = DYNAMODB_TIMEOUTS;
   return new DynamoDBClient({
-    endpoint: dynamoEndpoint(),
+    endpoint,
     region: 'us-east-1',
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     maxAttempts,
     retryStrategy: new FixedDelayRetryStrategy(maxAttempts, retryDelayMs),
+    ...(options.sockets === undefined
+      ? {}
+      : {
+          requestHandler: {
+            connectionTimeout: connectionTimeoutMs,
+            requestTimeout: requestTimeoutMs,
+            throwOnRequestTimeout: true,
+            httpAgent: new Agent({ keepAlive: true, maxSockets: options.sockets }),
+          },
+        }),
   });
 }
 
