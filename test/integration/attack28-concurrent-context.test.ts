@@ -1,10 +1,10 @@
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyIdOf, keySessionPk } from '../../lambdas/core/model/keys.ts';
+import type { Log } from '../../lambdas/core/model/log.ts';
 import type { GatepassPlugin } from '../../lambdas/core/plugins/plugin.ts';
 import { createTestTable, lambdaClient, type TestTable } from '../support/dynamo.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
-import { throttle } from '../support/throttles.ts';
+import { startWireProxy, type WireCall, type WireProxy } from '../support/wire-proxy.ts';
 
 /**
  * attack28 (9e2a0d5), leakage of the hook's async context: one instance (one pipeline, one
@@ -14,70 +14,51 @@ import { throttle } from '../support/throttles.ts';
  * reads throttled once and re-sent, hook writes of other requests throttled once and re-sent
  * within their own time, `sessions.set` of another key in a `pre` hook, and requests on the
  * very key whose hook timed out. Only the timed-out hook's own attempt may be refused.
+ *
+ * Since a6f87ad the refusal is the SDK's (the request's abort signal, in its HTTP handler,
+ * below every client middleware): what each request sent is read where it arrives, at a proxy
+ * (`test/support/wire-proxy.ts`), which also throttles the first call of each (operation, pk)
+ * named, answering after its delay. The timed-out hook's retry must not arrive; every other
+ * throttled call must be re-sent and arrive, many of them after the deadline.
  */
 describe('attack28: a timed-out hook write next to other requests on one client', () => {
   let table: TestTable;
+  let proxy: WireProxy;
+  /** How long the proxy takes to throttle the first call of an (operation, pk); `undefined`: forwarded. */
+  let slow: (operation: string, pk: string) => number | undefined = () => undefined;
+  const throttled = new Set<string>();
+  const throttleDelay = (call: WireCall): number | undefined => {
+    const pk = call.pks[0] ?? '';
+    return throttled.has(`${call.operation} ${pk}`) ? undefined : slow(call.operation, pk);
+  };
   beforeAll(async () => {
     table = await createTestTable('attack28-ctx');
+    proxy = await startWireProxy(table.endpoint, {
+      holdMs: (call) => throttleDelay(call) ?? 0,
+      throttle: (call) => {
+        if (throttleDelay(call) === undefined) return false;
+        throttled.add(`${call.operation} ${call.pks[0] ?? ''}`);
+        return true;
+      },
+    });
   });
   afterAll(async () => {
+    await proxy.close();
     await table.drop();
   });
 
-  interface Attempt {
-    readonly command: string;
-    readonly pks: string[];
-    readonly at: number;
-    readonly refused: boolean;
-  }
-
-  /** The pks an attempt names: `Key.pk`, or each transaction item's. */
-  function pksOf(input: Record<string, unknown>): string[] {
-    const key = (input.Key as { pk?: { S?: string } } | undefined)?.pk?.S;
-    if (key !== undefined) return [key];
-    const items = (input.TransactItems ?? []) as Record<string, { Key?: { pk?: { S?: string } }; Item?: { pk?: { S?: string } } }>[];
-    return items.map((item) => {
-      const op = Object.values(item)[0]!;
-      return op.Key?.pk?.S ?? op.Item?.pk?.S ?? '';
-    });
-  }
-
-  /**
-   * Records every attempt (and whether `gatepassLateAttempts` refused it: this sits above
-   * it), and throttles the first attempt of each (command, pk) `slow` names after its delay.
-   */
-  function instrumented(slow: (command: string, pk: string) => number | undefined): { client: DynamoDBClient; attempts: Attempt[] } {
-    const client = lambdaClient();
-    const attempts: Attempt[] = [];
-    client.middlewareStack.add(
-      (next, context) => async (args) => {
-        const pks = pksOf((args as unknown as { input: Record<string, unknown> }).input);
-        try {
-          const out = await next(args);
-          attempts.push({ command: String(context.commandName), pks, at: performance.now(), refused: false });
-          return out;
-        } catch (error) {
-          const refused = (error as Error).name === 'HookPastDeadline';
-          attempts.push({ command: String(context.commandName), pks, at: performance.now(), refused });
-          throw error;
-        }
+  /** A log that stamps the first hook fault (the late hook's deadline). */
+  function deadlineLog(): { log: Log; deadline: () => number } {
+    let at = Number.POSITIVE_INFINITY;
+    const log: Log = {
+      debug() {},
+      info() {},
+      warn() {},
+      error(_message, ...extra) {
+        if (String((extra[0] as { error?: unknown } | undefined)?.error).includes('ran past')) at = Math.min(at, performance.now());
       },
-      { step: 'finalizeRequest', name: 'attack28Attempts' },
-    );
-    const done = new Set<string>();
-    client.middlewareStack.add(
-      (next, context) => async (args) => {
-        const command = String(context.commandName);
-        const pk = pksOf((args as unknown as { input: Record<string, unknown> }).input)[0] ?? '';
-        const delay = slow(command, pk);
-        if (delay === undefined || done.has(`${command} ${pk}`)) return next(args);
-        done.add(`${command} ${pk}`);
-        await new Promise((resolve) => setTimeout(resolve, delay));
-        throw throttle('item');
-      },
-      { step: 'deserialize', priority: 'low', name: 'attack28Throttle' },
-    );
-    return { client, attempts };
+    };
+    return { log, deadline: () => at };
   }
 
   const plugin: GatepassPlugin = {
@@ -104,22 +85,24 @@ describe('attack28: a timed-out hook write next to other requests on one client'
       const writerPks = new Set(writers.map((w) => keySessionPk(w.keyId)));
       const setKeys = Array.from({ length: 2 }, (_, i) => `attack28-set-${run}-${i}-${Date.now()}`);
       const setPks = new Set(setKeys.map((k) => keySessionPk(keyIdOf(k))));
-      const { client, attempts } = instrumented((command, pk) => {
-        if (command === 'TransactWriteItemsCommand' && pk === latePk) return 1300; // the late hook's write: throttled past its deadline
-        if (command === 'UpdateItemCommand' && (otherPks.has(pk) || pk === latePk)) return 250; // counting writes: retried after it
-        if (command === 'GetItemCommand' && otherPks.has(pk)) return 200; // session reads: retried after it
-        if (command === 'TransactWriteItemsCommand' && writerPks.has(pk)) return 10; // other hooks' writes: retried in their time
-        if (command === 'GetItemCommand' && setPks.has(pk)) return 10; // a pre hook's sessions.set: retried in its time
+      slow = (operation, pk) => {
+        if (operation === 'TransactWriteItems' && pk === latePk) return 1300; // the late hook's write: throttled past its deadline
+        if (operation === 'UpdateItem' && (otherPks.has(pk) || pk === latePk)) return 250; // counting writes: retried after it
+        if (operation === 'GetItem' && otherPks.has(pk)) return 200; // session reads: retried after it
+        if (operation === 'TransactWriteItems' && writerPks.has(pk)) return 10; // other hooks' writes: retried in their time
+        if (operation === 'GetItem' && setPks.has(pk)) return 10; // a pre hook's sessions.set: retried in its time
         return undefined;
-      });
-      const pipeline = pipelineOn(client, table.tableName, { config: { hookTimeoutMs: 1000 } }).pipelineWith([plugin]);
+      };
+      const client = lambdaClient(proxy.url);
+      const { log, deadline } = deadlineLog();
+      const pipeline = pipelineOn(client, table.tableName, { config: { hookTimeoutMs: 1000 }, log }).pipelineWith([plugin]);
       const outcome = (p: Promise<{ allow: boolean }>) =>
         p.then(
           (d) => (d.allow ? 'allow' : 'deny'),
           (e: { code?: string; message?: string }) => `${e.code}: ${e.message}`,
         );
 
-      const t0 = performance.now();
+      const from = proxy.arrivals.length;
       const lateOutcome = outcome(pipeline.authorize(requestWith(late.key, { headers: { authorization: late.key, 'x-role': 'late' } })));
       await new Promise((resolve) => setTimeout(resolve, 900));
       const rest = await Promise.all([
@@ -132,26 +115,31 @@ describe('attack28: a timed-out hook write next to other requests on one client'
       ]);
       expect(await lateOutcome).toMatch(/^ERR_PLUGIN/);
       await new Promise((resolve) => setTimeout(resolve, 1000));
+      slow = () => undefined;
+      const arrivals = proxy.arrivals.slice(from);
 
+      const tag = (pk: string | undefined) =>
+        setPks.has(pk!) ? 'SET' : writerPks.has(pk!) ? 'WRITER' : pk === latePk ? 'LATE' : otherPks.has(pk!) ? 'OTHER' : '';
       if (process.env.ATTACK28_DEBUG)
-        for (const a of attempts)
-          console.log(
-            Math.round(a.at - t0),
-            a.command,
-            a.pks.map((p) => p.slice(0, 14)).join(','),
-            a.refused,
-            setPks.has(a.pks[0]!) ? 'SET' : writerPks.has(a.pks[0]!) ? 'WRITER' : a.pks[0] === latePk ? 'LATE' : '',
-          );
-      const refused = attempts.filter((a) => a.refused);
-      const refusedElsewhere = refused.filter((a) => !(a.command === 'TransactWriteItemsCommand' && a.pks[0] === latePk));
-      const resentAfterDeadline = attempts.filter((a) => !a.refused && a.at - t0 > 1010 && a.pks[0] !== latePk).length;
+        for (const a of arrivals)
+          console.log(Math.round(a.at - deadline()), a.operation, a.throttled ? 'throttled' : '', a.pks[0]?.slice(0, 14), tag(a.pks[0]));
+      const lateWrite = (a: { operation: string; pks: readonly string[] }) => a.operation === 'TransactWriteItems' && a.pks[0] === latePk;
+      // Each call the proxy throttled for another request was re-sent and reached DynamoDB.
+      const notResent = arrivals
+        .filter((a) => a.throttled && !lateWrite(a))
+        .filter((a) => !arrivals.some((b) => !b.throttled && b.operation === a.operation && b.pks[0] === a.pks[0] && b.at > a.at))
+        .map((a) => `${a.operation} ${tag(a.pks[0])} ${a.pks[0]}`);
+      const resentAfterDeadline = arrivals.filter((a) => !a.throttled && a.at > deadline() && a.pks[0] !== latePk).length;
       const failed = rest.filter((r) => r !== 'allow');
       expect(
-        { failed, refusedElsewhere: refusedElsewhere.map((a) => `${a.command} ${a.pks[0]}`) },
-        `${failed.length} of ${rest.length} other requests not allowed; ${refusedElsewhere.length} other attempts refused; ${refused.length} refused in all; ${resentAfterDeadline} other attempts sent after the deadline`,
-      ).toEqual({ failed: [], refusedElsewhere: [] });
-      expect(refused.length, 'the late hook write: its retry refused').toBe(1);
-      expect(resentAfterDeadline, 'other requests did send attempts after the deadline').toBeGreaterThan(5);
+        { failed, notResent },
+        `${failed.length} of ${rest.length} other requests not allowed; ${notResent.length} throttled calls of other requests not re-sent; ${resentAfterDeadline} calls of other requests reached DynamoDB after the deadline`,
+      ).toEqual({ failed: [], notResent: [] });
+      expect(
+        arrivals.filter(lateWrite).map((a) => (a.throttled ? 'throttled' : 'forwarded')),
+        'the late hook write: throttled, its retry not sent',
+      ).toEqual(['throttled']);
+      expect(resentAfterDeadline, 'other requests did send calls that reached DynamoDB after the deadline').toBeGreaterThan(5);
       expect((await admin.keys.get(late.keyId)).quotaRenewalRate).toBe(0);
       for (const w of writers) expect((await admin.keys.get(w.keyId)).quotaRenewalRate).toBe(30);
       client.destroy();

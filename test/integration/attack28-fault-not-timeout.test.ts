@@ -1,11 +1,10 @@
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyIdOf, keySessionPk } from '../../lambdas/core/model/keys.ts';
 import type { Log } from '../../lambdas/core/model/log.ts';
 import type { GatepassPlugin } from '../../lambdas/core/plugins/plugin.ts';
 import { createTestTable, lambdaClient, type TestTable } from '../support/dynamo.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
-import { throttle } from '../support/throttles.ts';
+import { type Arrival, startWireProxy, type WireProxy } from '../support/wire-proxy.ts';
 
 /**
  * attack28 (9e2a0d5), the same late landing through a fault that is not a timeout: the guard
@@ -14,46 +13,35 @@ import { throttle } from '../support/throttles.ts';
  * while a later `post` hook runs past its time — fails the request closed (ERR_PLUGIN) just
  * the same, but its signal aborts plainly, so the SDK's retry of its throttled write is sent
  * after the request failed closed and lands (what 9e2a0d5 set out to stop for timeouts).
- * Each attempt handed to the HTTP handler is stamped; the failure is stamped where the
- * runner logs the fault.
+ *
+ * Fixed in a6f87ad: the write carries its request's signal, aborted whenever the request
+ * fails closed on its hooks (a hook timed out, threw or answered wrongly), so the SDK sends
+ * no retry. What reaches DynamoDB is read at a proxy (`test/support/wire-proxy.ts`), which
+ * throttles the write's first transaction 150 ms after it arrived (the SDK re-sends it 50 ms
+ * later); the failure is stamped where the runner logs the fault.
  */
 describe('attack28: a write of a hook whose request failed closed without a timeout', () => {
   let table: TestTable;
+  let proxy: WireProxy;
+  /** The pk whose next transaction the proxy throttles. */
+  let throttleNextOn: string | undefined;
+  const transactionOn = (pk: string | undefined) => (a: { operation: string; pks: readonly string[] }) =>
+    pk !== undefined && a.operation === 'TransactWriteItems' && a.pks[0] === pk;
   beforeAll(async () => {
     table = await createTestTable('attack28-fault');
+    proxy = await startWireProxy(table.endpoint, {
+      holdMs: (call) => (transactionOn(throttleNextOn)(call) ? 150 : 0),
+      throttle: (call) => {
+        if (!transactionOn(throttleNextOn)(call)) return false;
+        throttleNextOn = undefined;
+        return true;
+      },
+    });
   });
   afterAll(async () => {
+    await proxy.close();
     await table.drop();
   });
-
-  function pkOf(input: Record<string, unknown>): string {
-    const items = (input.TransactItems ?? []) as Record<string, { Key?: { pk?: { S?: string } }; Item?: { pk?: { S?: string } } }>[];
-    const first = items[0] === undefined ? undefined : Object.values(items[0])[0];
-    return (input.Key as { pk?: { S?: string } } | undefined)?.pk?.S ?? first?.Key?.pk?.S ?? first?.Item?.pk?.S ?? '';
-  }
-
-  /** The Lambdas' client: stamps transactions sent on `pk`, and throttles the first one after 150 ms (the SDK re-sends it 50 ms later). */
-  function instrumented(pk: () => string): { client: DynamoDBClient; sent: number[] } {
-    const client = lambdaClient();
-    const sent: number[] = [];
-    let throttled = false;
-    client.middlewareStack.add(
-      (next, context) => async (args) => {
-        if (
-          context.commandName !== 'TransactWriteItemsCommand' ||
-          pkOf((args as unknown as { input: Record<string, unknown> }).input) !== pk()
-        )
-          return next(args);
-        sent.push(performance.now());
-        if (throttled) return next(args);
-        throttled = true;
-        await new Promise((resolve) => setTimeout(resolve, 150));
-        throw throttle('item');
-      },
-      { step: 'deserialize', priority: 'low', name: 'attack28ThrottleOnce' },
-    );
-    return { client, sent };
-  }
 
   function faultLog(): { log: Log; failedAt: () => number } {
     let at = Number.POSITIVE_INFINITY;
@@ -68,11 +56,17 @@ describe('attack28: a write of a hook whose request failed closed without a time
     return { log, failedAt: () => at };
   }
 
+  const shown = (arrivals: Arrival[], failedAt: number) =>
+    arrivals
+      .map((a) => `${a.throttled ? 'throttled' : 'forwarded'} ${a.at > failedAt ? '+' : ''}${Math.round(a.at - failedAt)} ms`)
+      .join(', ');
+
   for (const run of [1, 2, 3]) {
     it(`run ${run}: postAuth starts updateSession, does not await it, and throws`, async () => {
       const admin = pipelineOn(table.client, table.tableName);
       const { key, keyId } = await admin.keys.create({ quotaMax: 100, quotaRenewalRate: 0 });
-      const { client, sent } = instrumented(() => keySessionPk(keyId));
+      const pk = keySessionPk(keyId);
+      const client = lambdaClient(proxy.url);
       const { log, failedAt } = faultLog();
       const plugin: GatepassPlugin = {
         name: 'writes-then-throws',
@@ -82,6 +76,8 @@ describe('attack28: a write of a hook whose request failed closed without a time
         },
       };
       const pipeline = pipelineOn(client, table.tableName, { config: { hookTimeoutMs: 1000 }, log }).pipelineWith([plugin]);
+      throttleNextOn = pk;
+      proxy.arrivals.length = 0;
       const code = await pipeline.authorize(requestWith(key)).then(
         () => 'allowed',
         (e: { code?: string }) => String(e.code),
@@ -89,21 +85,24 @@ describe('attack28: a write of a hook whose request failed closed without a time
       expect(code).toBe('ERR_PLUGIN');
       const rightAfter = (await admin.keys.get(keyId)).quotaRenewalRate;
       await new Promise((resolve) => setTimeout(resolve, 500));
-      const late = sent.filter((at) => at > failedAt());
+      throttleNextOn = undefined;
+      const writes = proxy.arrivals.filter(transactionOn(pk));
       const landed = (await admin.keys.get(keyId)).quotaRenewalRate;
       client.destroy();
       expect(rightAfter).toBe(0);
+      // The hook throws as soon as it started the write: its first attempt may be refused as well (no arrival).
       expect(
-        { late: late.length, landed },
-        `${late.length} write attempts sent after the request failed closed (${late.map((at) => `+${Math.round(at - failedAt())} ms`).join(', ')}); quotaRenewalRate after: ${landed}`,
-      ).toEqual({ late: 0, landed: 0 });
+        { forwarded: writes.filter((a) => !a.throttled).length, atMostOne: writes.length <= 1, landed },
+        `write attempts that reached DynamoDB: ${shown(writes, failedAt())} (from the failure); quotaRenewalRate after: ${landed}`,
+      ).toEqual({ forwarded: 0, atMostOne: true, landed: 0 });
     });
 
     it(`run ${run}: a post hook's un-awaited sessions.set goes on while the next post hook runs past its time`, async () => {
       const admin = pipelineOn(table.client, table.tableName);
       const { key } = await admin.keys.create({ quotaMax: 100, quotaRenewalRate: 0 });
       const other = `attack28-fault-${run}-${Date.now()}`;
-      const { client, sent } = instrumented(() => keySessionPk(keyIdOf(other)));
+      const pk = keySessionPk(keyIdOf(other));
+      const client = lambdaClient(proxy.url);
       const { log, failedAt } = faultLog();
       const first: GatepassPlugin = {
         name: 'post-writer',
@@ -118,22 +117,26 @@ describe('attack28: a write of a hook whose request failed closed without a time
         },
       };
       const pipeline = pipelineOn(client, table.tableName, { config: { hookTimeoutMs: 100 }, log }).pipelineWith([first, second]);
+      throttleNextOn = pk;
+      proxy.arrivals.length = 0;
       const code = await pipeline.authorize(requestWith(key)).then(
         () => 'allowed',
         (e: { code?: string }) => String(e.code),
       );
       expect(code).toBe('ERR_PLUGIN');
       await new Promise((resolve) => setTimeout(resolve, 500));
-      const late = sent.filter((at) => at > failedAt());
+      throttleNextOn = undefined;
+      const writes = proxy.arrivals.filter(transactionOn(pk));
       const landed = await admin.keys.get(keyIdOf(other)).then(
         (s) => s.quotaMax,
         () => 'none',
       );
       client.destroy();
+      // Sent while the first hook ran, well before the second one's deadline: throttled; its retry is not sent.
       expect(
-        { late: late.length, landed },
-        `${late.length} write attempts sent after the request failed closed (${late.map((at) => `+${Math.round(at - failedAt())} ms`).join(', ')}); the other key's quotaMax after: ${landed}`,
-      ).toEqual({ late: 0, landed: 'none' });
+        { writes: writes.map((a) => (a.throttled ? 'throttled' : 'forwarded')), landed },
+        `write attempts that reached DynamoDB: ${shown(writes, failedAt())} (from the failure); the other key's quotaMax after: ${landed}`,
+      ).toEqual({ writes: ['throttled'], landed: 'none' });
     });
   }
 });

@@ -1,10 +1,9 @@
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyIdOf, keySessionPk } from '../../lambdas/core/model/keys.ts';
 import type { GatepassPlugin } from '../../lambdas/core/plugins/plugin.ts';
 import { createTestTable, lambdaClient, type TestTable } from '../support/dynamo.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
-import { throttle } from '../support/throttles.ts';
+import { startWireProxy, type WireCall, type WireProxy } from '../support/wire-proxy.ts';
 
 const TIMEOUT_MS = 200;
 
@@ -14,50 +13,59 @@ const TIMEOUT_MS = 200;
  * un-awaited write the runner waits for (postAuth), or that goes on in the background (pre,
  * post); an `auth` hook's `{ session }` / `{ createSession }`, written by the runner after the
  * hook answered; `sessions.set` of another key; a write awaited that ends just before the
- * deadline. None may be refused (no `HookPastDeadline`), and each lands.
+ * deadline. None may be refused, and each lands.
+ *
+ * Since a6f87ad a refusal is the SDK's (the request's abort signal, in its HTTP handler, below
+ * every client middleware), so it is read where the calls arrive, at a proxy
+ * (`test/support/wire-proxy.ts`): the proxy throttles the write's first transaction after a
+ * delay, and the SDK's retry 50 ms later must reach DynamoDB — each write's transactions
+ * arrive as `['throttled', 'forwarded']`.
  */
 describe('attack28: writes of hooks that answered in time are never refused', () => {
   let table: TestTable;
+  let proxy: WireProxy;
+  /** How long the proxy takes to throttle the first transaction on a pk; `undefined`: forwarded. */
+  let slow: (pk: string) => number | undefined = () => undefined;
+  const throttled = new Set<string>();
+  const throttleDelay = (call: WireCall): number | undefined => {
+    const pk = call.pks[0] ?? '';
+    return call.operation !== 'TransactWriteItems' || throttled.has(pk) ? undefined : slow(pk);
+  };
   beforeAll(async () => {
     table = await createTestTable('attack28-nofalse');
+    proxy = await startWireProxy(table.endpoint, {
+      holdMs: (call) => throttleDelay(call) ?? 0,
+      throttle: (call) => {
+        if (throttleDelay(call) === undefined) return false;
+        throttled.add(call.pks[0] ?? '');
+        return true;
+      },
+    });
   });
   afterAll(async () => {
+    await proxy.close();
     await table.drop();
   });
 
-  /** The Lambdas' client; the first attempt of each (command, pk) `slow` names is throttled after its delay (re-sent by the SDK 50 ms later). Counts refusals. */
-  function instrumented(slow: (command: string, pk: string) => number | undefined): { client: DynamoDBClient; refused: string[] } {
-    const client = lambdaClient();
-    const refused: string[] = [];
-    client.middlewareStack.add(
-      (next, context) => async (args) => {
-        try {
-          return await next(args);
-        } catch (error) {
-          if ((error as Error).name === 'HookPastDeadline') refused.push(String(context.commandName));
-          throw error;
-        }
-      },
-      { step: 'finalizeRequest', name: 'attack28Refusals' },
-    );
-    const done = new Set<string>();
-    client.middlewareStack.add(
-      (next, context) => async (args) => {
-        const command = String(context.commandName);
-        const input = (args as unknown as { input: Record<string, unknown> }).input;
-        const items = (input.TransactItems ?? []) as Record<string, { Key?: { pk?: { S?: string } }; Item?: { pk?: { S?: string } } }>[];
-        const first = items[0] === undefined ? undefined : Object.values(items[0])[0];
-        const pk = (input.Key as { pk?: { S?: string } } | undefined)?.pk?.S ?? first?.Key?.pk?.S ?? first?.Item?.pk?.S ?? '';
-        const delay = slow(command, pk);
-        if (delay === undefined || done.has(`${command} ${pk}`)) return next(args);
-        done.add(`${command} ${pk}`);
-        await new Promise((resolve) => setTimeout(resolve, delay));
-        throw throttle('item');
-      },
-      { step: 'deserialize', priority: 'low', name: 'attack28Throttle' },
-    );
-    return { client, refused };
+  /** The Lambdas' client, through the proxy, whose first transaction on each pk `delayOf` names is throttled after that delay (re-sent by the SDK 50 ms later). */
+  function throttling(delayOf: (pk: string) => number | undefined): {
+    client: ReturnType<typeof lambdaClient>;
+    transactions: (pk: string) => string[];
+  } {
+    slow = delayOf;
+    const from = proxy.arrivals.length;
+    return {
+      client: lambdaClient(proxy.url),
+      transactions: (pk) =>
+        proxy.arrivals
+          .slice(from)
+          .filter((a) => a.operation === 'TransactWriteItems' && a.pks[0] === pk)
+          .map((a) => (a.throttled ? 'throttled' : 'forwarded')),
+    };
   }
+
+  /** What reached DynamoDB of a throttled write that was re-sent. */
+  const RESENT = ['throttled', 'forwarded'];
 
   const outcome = (p: Promise<{ allow: boolean }>) =>
     p.then(
@@ -70,7 +78,7 @@ describe('attack28: writes of hooks that answered in time are never refused', ()
       const admin = pipelineOn(table.client, table.tableName);
       const { key, keyId } = await admin.keys.create({ quotaMax: 100, quotaRenewalRate: 0 });
       const pk = keySessionPk(keyId);
-      const { client, refused } = instrumented((c, p) => (c === 'TransactWriteItemsCommand' && p === pk ? TIMEOUT_MS + 100 : undefined));
+      const { client, transactions } = throttling((p) => (p === pk ? TIMEOUT_MS + 100 : undefined));
       const plugin: GatepassPlugin = {
         name: 'answers-at-once',
         postAuth(ctx) {
@@ -79,7 +87,7 @@ describe('attack28: writes of hooks that answered in time are never refused', ()
       };
       const pipeline = pipelineOn(client, table.tableName, { config: { hookTimeoutMs: TIMEOUT_MS } }).pipelineWith([plugin]);
       const result = await outcome(pipeline.authorize(requestWith(key)));
-      expect({ result, refused }, `${refused.length} attempts refused`).toEqual({ result: 'allow', refused: [] });
+      expect({ result, sent: transactions(pk) }).toEqual({ result: 'allow', sent: RESENT });
       expect((await admin.keys.get(keyId)).quotaRenewalRate).toBe(20);
       client.destroy();
     });
@@ -89,9 +97,7 @@ describe('attack28: writes of hooks that answered in time are never refused', ()
       const { key } = await admin.keys.create({ quotaMax: 100, quotaRenewalRate: 0 });
       const other = `attack28-nf-other-${run}-${Date.now()}`;
       const otherPk = keySessionPk(keyIdOf(other));
-      const { client, refused } = instrumented((c, p) =>
-        c === 'TransactWriteItemsCommand' && p === otherPk ? TIMEOUT_MS + 100 : undefined,
-      );
+      const { client, transactions } = throttling((p) => (p === otherPk ? TIMEOUT_MS + 100 : undefined));
       const plugin: GatepassPlugin = {
         name: 'sets-other',
         postAuth(ctx) {
@@ -100,7 +106,7 @@ describe('attack28: writes of hooks that answered in time are never refused', ()
       };
       const pipeline = pipelineOn(client, table.tableName, { config: { hookTimeoutMs: TIMEOUT_MS } }).pipelineWith([plugin]);
       const result = await outcome(pipeline.authorize(requestWith(key)));
-      expect({ result, refused }, `${refused.length} attempts refused`).toEqual({ result: 'allow', refused: [] });
+      expect({ result, sent: transactions(otherPk) }).toEqual({ result: 'allow', sent: RESENT });
       expect((await admin.keys.get(keyIdOf(other))).quotaMax).toBe(9);
       client.destroy();
     });
@@ -110,8 +116,8 @@ describe('attack28: writes of hooks that answered in time are never refused', ()
       const { key } = await admin.keys.create({ quotaMax: 100, quotaRenewalRate: 0 });
       const fromPre = `attack28-nf-pre-${run}-${Date.now()}`;
       const fromPost = `attack28-nf-post-${run}-${Date.now()}`;
-      const pks = new Set([keySessionPk(keyIdOf(fromPre)), keySessionPk(keyIdOf(fromPost))]);
-      const { client, refused } = instrumented((c, p) => (c === 'TransactWriteItemsCommand' && pks.has(p) ? TIMEOUT_MS + 100 : undefined));
+      const [prePk, postPk] = [keySessionPk(keyIdOf(fromPre)), keySessionPk(keyIdOf(fromPost))];
+      const { client, transactions } = throttling((p) => (p === prePk || p === postPk ? TIMEOUT_MS + 100 : undefined));
       const writes: Promise<unknown>[] = [];
       const plugin: GatepassPlugin = {
         name: 'background-sets',
@@ -126,7 +132,12 @@ describe('attack28: writes of hooks that answered in time are never refused', ()
       const result = await outcome(pipeline.authorize(requestWith(key)));
       const settled = await Promise.allSettled(writes);
       const rejected = settled.filter((s) => s.status === 'rejected').map((s) => String((s as PromiseRejectedResult).reason));
-      expect({ result, refused, rejected }, `${refused.length} attempts refused`).toEqual({ result: 'allow', refused: [], rejected: [] });
+      expect({ result, rejected, pre: transactions(prePk), post: transactions(postPk) }).toEqual({
+        result: 'allow',
+        rejected: [],
+        pre: RESENT,
+        post: RESENT,
+      });
       expect((await admin.keys.get(keyIdOf(fromPre))).quotaMax).toBe(11);
       expect((await admin.keys.get(keyIdOf(fromPost))).quotaMax).toBe(12);
       client.destroy();
@@ -135,8 +146,8 @@ describe('attack28: writes of hooks that answered in time are never refused', ()
     it(`run ${run}: auth answers { session } and { createSession }; the runner's writes are throttled past the hook's time`, async () => {
       const byHeader = `attack28-nf-auth-s-${run}-${Date.now()}`;
       const byCreate = `attack28-nf-auth-c-${run}-${Date.now()}`;
-      const pks = new Set([keySessionPk(keyIdOf(byHeader)), keySessionPk(keyIdOf(byCreate))]);
-      const { client, refused } = instrumented((c, p) => (c === 'TransactWriteItemsCommand' && pks.has(p) ? TIMEOUT_MS + 100 : undefined));
+      const [headerPk, createPk] = [keySessionPk(keyIdOf(byHeader)), keySessionPk(keyIdOf(byCreate))];
+      const { client, transactions } = throttling((p) => (p === headerPk || p === createPk ? TIMEOUT_MS + 100 : undefined));
       const plugin: GatepassPlugin = {
         name: 'auth-writes',
         auth(ctx) {
@@ -147,7 +158,11 @@ describe('attack28: writes of hooks that answered in time are never refused', ()
       };
       const pipeline = pipelineOn(client, table.tableName, { config: { hookTimeoutMs: TIMEOUT_MS } }).pipelineWith([plugin]);
       const results = await Promise.all([byHeader, byCreate].map((k) => outcome(pipeline.authorize(requestWith(k)))));
-      expect({ results, refused }, `${refused.length} attempts refused`).toEqual({ results: ['allow', 'allow'], refused: [] });
+      expect({ results, session: transactions(headerPk), createSession: transactions(createPk) }).toEqual({
+        results: ['allow', 'allow'],
+        session: RESENT,
+        createSession: RESENT,
+      });
       client.destroy();
     });
 
@@ -156,7 +171,7 @@ describe('attack28: writes of hooks that answered in time are never refused', ()
       const { key, keyId } = await admin.keys.create({ quotaMax: 100, quotaRenewalRate: 0 });
       const pk = keySessionPk(keyId);
       // The write's first attempt throttled after TIMEOUT_MS - 120 ms; the SDK's re-send 50 ms later lands ~70 ms before the deadline.
-      const { client, refused } = instrumented((c, p) => (c === 'TransactWriteItemsCommand' && p === pk ? TIMEOUT_MS - 120 : undefined));
+      const { client, transactions } = throttling((p) => (p === pk ? TIMEOUT_MS - 120 : undefined));
       let wroteAt = 0;
       const plugin: GatepassPlugin = {
         name: 'awaits',
@@ -168,9 +183,9 @@ describe('attack28: writes of hooks that answered in time are never refused', ()
       };
       const pipeline = pipelineOn(client, table.tableName, { config: { hookTimeoutMs: TIMEOUT_MS } }).pipelineWith([plugin]);
       const result = await outcome(pipeline.authorize(requestWith(key)));
-      expect({ result, refused }, `${refused.length} attempts refused; written ${Math.round(wroteAt)} ms into the hook`).toEqual({
+      expect({ result, sent: transactions(pk) }, `written ${Math.round(wroteAt)} ms into the hook`).toEqual({
         result: 'allow',
-        refused: [],
+        sent: RESENT,
       });
       expect((await admin.keys.get(keyId)).quotaRenewalRate).toBe(20);
       client.destroy();
