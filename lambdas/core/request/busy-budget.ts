@@ -3,7 +3,7 @@ import { ContentionError } from '../model/errors.ts';
 /** Time a decision may spend starting counts again on a hot key's busy counter items. */
 export const BUSY_BUDGET_MS = 1500;
 
-/** Time a count has for its steps, at least (a count started within the budget: until the budget's end and this). */
+/** Time count steps may still start after the budget's end: the count running at its end, and the one after it. */
 export const LAST_COUNT_MS = 250;
 
 /**
@@ -11,9 +11,10 @@ export const LAST_COUNT_MS = 250;
  * (docs/ARCHITECTURE.md, "Throttling absorbed"): each count again comes after a pause that
  * doubles (15 ms, 30 ms, 60 ms… ±50 %), so that a short busy spell is ridden out with few
  * writes. No pause ends past the budget's end, and a count that started within the budget
- * is always followed by another: so a busy spell that ends within the budget is always tried
- * after it ends. Once a count that started past the budget's end is busy, the decision fails
- * closed: by the budget, two counts' {@link LAST_COUNT_MS} and their last steps.
+ * is always followed by another; count steps start until {@link LAST_COUNT_MS} past the end.
+ * So a busy spell that ends within the budget is tried after it ends, unless the count
+ * running at the budget's end is still taking steps 250 ms past it. Once a count that started
+ * past the budget's end is busy, the decision fails closed: no step starts past 1.75 s.
  */
 export class BusyBudget {
   /** No pause ends past it (a `performance.now()` time): the budget's end. */
@@ -29,7 +30,7 @@ export class BusyBudget {
   /** A count starts now: returns the time (`performance.now()`) past which it starts no step. */
   count(): number {
     this.#started = performance.now();
-    return Math.max(this.#end, this.#started) + LAST_COUNT_MS;
+    return this.#end + LAST_COUNT_MS;
   }
 
   /** Waits before the next count; throws {@link ContentionError} when the last count started past the budget's end. */

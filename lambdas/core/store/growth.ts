@@ -16,6 +16,8 @@ import { type Cooling, isBusy, type LeaseWrites } from './lease-writes.ts';
  * count): tried until the decision's budget ends (`until`: about 15 attempts in its 1.75 s), at most 20.
  */
 const SPREAD_ATTEMPTS = 20;
+/** How long before its step limit a spread's last attempt comes: the count after a spread that lands there still has steps. */
+export const LANDING_MS = 150;
 /** Attempts of the write that grows a spread key: its requests count on the items it has meanwhile, and the next two throttled try again. */
 const GROW_ATTEMPTS = 2;
 
@@ -26,7 +28,7 @@ export type Grown = number | 'gone' | undefined;
  * Spreads a key's counters over more counter items: `FIRST_COUNTER_ITEMS` for a key that
  * counted on its session item, else twice as many (at most `MAX_COUNTER_ITEMS`). One
  * UpdateItem conditioned on `shards` as the growth saw it, tried again after a short pause while the
- * session item is throttled (not past `until`, a `performance.now()` time); returns the
+ * session item is throttled (no pause past `until` less {@link LANDING_MS}, a `performance.now()` time); returns the
  * number in force after it, `'gone'` when the key no longer exists (deleted meanwhile: an
  * answer, not a fault), or `undefined` when the session item stayed throttled. What was
  * added is remembered in `memory` (filled blind).
@@ -35,14 +37,18 @@ export async function grow(writes: LeaseWrites, memory: LeaseMemory, pk: string,
   const to = from === 0 ? FIRST_COUNTER_ITEMS : Math.min(MAX_COUNTER_ITEMS, from * 2);
   if (to <= from) return from;
   const attempts = from === 0 ? SPREAD_ATTEMPTS : GROW_ATTEMPTS;
-  for (let attempt = 1; attempt <= attempts && performance.now() < until; attempt++) {
+  for (let attempt = 1; attempt <= attempts; attempt++) {
     const outcome = await writes.raiseShards(pk, from, to);
     if (outcome === 'ok') {
       memory.added(pk, from, to);
       return to;
     }
     if (outcome !== 'busy') return memory.saw(pk, outcome.current).item?.shards ?? (outcome.current === undefined ? 'gone' : 0);
-    await new Promise((resolve) => setTimeout(resolve, 15 * attempt * (0.5 + Math.random())));
+    // No pause ends past `until` less LANDING_MS, and each is followed by an attempt: a throttle that ends by then is
+    // tried after it, and the count that follows has time for its steps.
+    const left = until - LANDING_MS - performance.now();
+    if (left <= 0) break;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(left, 15 * attempt * (0.5 + Math.random()))));
   }
   return undefined;
 }

@@ -128,20 +128,31 @@ export class LeaseMemory {
 export class OncePerKey<T> {
   readonly #running = new Map<string, Promise<T>>();
 
-  /** `work` for `pk`, or the one running for it; waited for until `until` (a `performance.now()` time) only: `undefined` after. */
-  run(pk: string, work: () => Promise<T>): Promise<T>;
-  run(pk: string, work: () => Promise<T>, until: number): Promise<T | undefined>;
-  run(pk: string, work: () => Promise<T>, until = Infinity): Promise<T | undefined> {
+  /** `work` for `pk`, or the one running for it. */
+  run(pk: string, work: () => Promise<T>): Promise<T> {
     let running = this.#running.get(pk);
     if (running === undefined) {
       running = work().finally(() => this.#running.delete(pk));
       this.#running.set(pk, running);
     }
-    if (until === Infinity) return running;
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), Math.max(0, until - performance.now()));
-    });
-    return Promise.race([running, late]).finally(() => clearTimeout(timer));
+    return running;
   }
+
+  /** The work running for `pk`, if any. */
+  running(pk: string): Promise<T> | undefined {
+    return this.#running.get(pk);
+  }
+}
+
+/** What {@link byTime} answers when `until` came first. */
+export const LATE = Symbol('late');
+
+/** `work`'s answer, or {@link LATE} once `until` (a `performance.now()` time) has passed first. */
+export function byTime<T>(work: Promise<T>, until: number): Promise<T | typeof LATE> {
+  if (until === Number.POSITIVE_INFINITY) return work;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<typeof LATE>((resolve) => {
+    timer = setTimeout(() => resolve(LATE), Math.max(0, until - performance.now()));
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }

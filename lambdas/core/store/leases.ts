@@ -15,9 +15,9 @@ import {
 } from './counter-items.ts';
 import { Empties, sameItem } from './empties.ts';
 import { countersSeenOn, planFills, type SessionView } from './fills.ts';
-import { cool, grow, roomToGrow, type Grown } from './growth.ts';
+import { cool, grow, LANDING_MS, roomToGrow, type Grown } from './growth.ts';
 import { guardOf, withCountsOf, type StoredSession } from './item.ts';
-import { LeaseMemory, OncePerKey } from './lease-memory.ts';
+import { byTime, LATE, LeaseMemory, OncePerKey } from './lease-memory.ts';
 import { olderTag } from './lease-tag.ts';
 import { type Cooling, isBusy, LeaseWrites, pause } from './lease-writes.ts';
 
@@ -245,8 +245,8 @@ export class Leases {
       refill = { index, seen };
     }
     // Out of steps (or of budget): counted again (a denial needs a view and evidence after it); the session item read
-    // now unless this request has read it — a change since this request decided is decided again.
-    if (session.current) return countAgain(known, shards);
+    // now unless this request has read it, or its budget is spent — a change since this request decided is decided again.
+    if (session.current || performance.now() >= until) return countAgain(known, shards);
     const read = await this.#read(pk);
     if (read === 'busy') return countAgain(known, shards);
     const current = read.item;
@@ -282,17 +282,23 @@ export class Leases {
   }
 
   /**
-   * Spreads a key that counts on its session item, once per instance at a time, not past `until`: see `growth.ts`. A
-   * request that finds another's spread running waits for it until its own `until` only (`undefined` after).
+   * Spreads a key that counts on its session item, once per instance at a time, with no pause past `until`: see
+   * `growth.ts`. A request that finds another's spread running waits for it as its own spread would pause, then tries
+   * the write once itself (the spread it waited on may be in a pause past that).
    */
-  spread(pk: string, until = Infinity): Promise<Grown> {
-    const spreading = async () => {
+  async spread(pk: string, until = Infinity): Promise<Grown> {
+    const joined = this.#spreading.running(pk);
+    if (joined !== undefined) {
+      const shards = await byTime(joined, until - LANDING_MS);
+      if (shards !== LATE) return shards;
+      return grow(this.#writes, this.#memory, pk, 0, performance.now());
+    }
+    return this.#spreading.run(pk, async () => {
       this.#memory.heat(pk);
       const shards = await grow(this.#writes, this.#memory, pk, 0, until);
       if (typeof shards === 'number' && shards > 0) this.#memory.spread(pk);
       return shards;
-    };
-    return this.#spreading.run(pk, spreading, until);
+    });
   }
 
   /** The session as requests have used it, for reading only: see `SessionStore.counted`. */
