@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { answerOf, throttleSpell } from '../support/busy-spells.ts';
 import { createTestTable, lambdaClient, type TestTable } from '../support/dynamo.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
-import { throttle } from '../support/throttles.ts';
 
 vi.mock('../../lambdas/core/request/busy-budget.ts', async (original) =>
   process.env.ATK27_OLD === '1' ? await import('./attack27-old-budget.ts') : await original(),
@@ -40,39 +40,23 @@ describe('attack27: a cold key whose session item is throttled for a spell withi
       let failed = 0;
       for (const ms of SPELLS)
         for (let t = 0; t < TRIALS; t++) {
-          let armedAt = 0;
-          let pk = '';
-          let throttled = 0;
           const client = lambdaClient();
-          client.middlewareStack.add(
-            (next, context) => async (args) => {
-              const command = String(context.commandName);
-              const p = (args as { input?: { Key?: { pk?: { S?: string } } } }).input?.Key?.pk?.S ?? '';
-              const hit =
-                (command === 'UpdateItemCommand' && p === pk) ||
-                (all && ((command === 'GetItemCommand' && p === pk) || command === 'TransactWriteItemsCommand'));
-              if (armedAt > 0 && hit && performance.now() - armedAt < ms) {
-                throttled++;
-                throw throttle('item');
-              }
-              return next(args);
-            },
-            { step: 'deserialize', priority: 'low', name: 'attack27' },
+          const spell = throttleSpell(client, ms, (command, p, pk) =>
+            (command === 'UpdateItemCommand' && p === pk) ||
+            (all && ((command === 'GetItemCommand' && p === pk) || command === 'TransactWriteItemsCommand'))
+              ? 'item'
+              : undefined,
           );
           const A = pipelineOn(client, table.tableName);
           const { key, keyId } = await A.keys.create({ quotaMax: 100_000, quotaRenewalRate: 86_400 });
-          pk = `key#${keyId}`;
+          spell.pk = `key#${keyId}`;
           for (let i = 0; i < 3; i++) expect(await A.pipeline.authorize(requestWith(key))).toMatchObject({ allow: true });
-          armedAt = performance.now();
-          const answer = await A.pipeline.authorize(requestWith(key)).then(
-            (d) => (d.allow ? 'allow' : d.reason),
-            (e: Error) => `500 ${e.name}`,
-          );
-          const elapsed = Math.round(performance.now() - armedAt);
-          armedAt = 0;
-          const shards = (await A.store.get(pk))?.shards ?? 0;
+          spell.arm();
+          const answer = await answerOf(A.pipeline, key);
+          const elapsed = spell.disarm();
+          const shards = (await A.store.get(spell.pk))?.shards ?? 0;
           if (answer !== 'allow') failed++;
-          rows.push(`${ms}:${answer === 'allow' ? 'ok' : answer}@${elapsed} throttled=${throttled} shards=${shards}`);
+          rows.push(`${ms}:${answer === 'allow' ? 'ok' : answer}@${elapsed} throttled=${spell.throttled} shards=${shards}`);
         }
       const summary = JSON.stringify({ all, old: process.env.ATK27_OLD === '1', failed, of: rows.length, rows });
       expect(failed, summary).toBe(0);
