@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { COOL_MS } from '../../lambdas/core/store/counter-items.ts';
+import { answerOf, counting, throttleSpell } from '../support/busy-spells.ts';
 import { createTestTable, lambdaClient, type TestTable } from '../support/dynamo.ts';
 import { hotAccount } from '../support/hot-account.ts';
 import { spreadKey } from '../support/hot-keys.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
-import { throttle } from '../support/throttles.ts';
 
 vi.mock('../../lambdas/core/request/busy-budget.ts', async (original) =>
   process.env.ATK27_OLD === '1' ? await import('./attack27-old-budget.ts') : await original(),
@@ -39,37 +39,21 @@ describe("attack27: a key cooling in the busy budget's last count", () => {
       let miscounted = 0;
       for (const ms of SPELLS)
         for (let t = 0; t < 4; t++) {
-          let armedAt = 0;
-          let pk = '';
           let offset = 0;
           const client = lambdaClient();
-          client.middlewareStack.add(
-            (next, context) => async (args) => {
-              const command = String(context.commandName);
-              const p = (args as { input?: { Key?: { pk?: { S?: string } } } }).input?.Key?.pk?.S ?? '';
-              const hit =
-                command === 'TransactWriteItemsCommand' ||
-                (command === 'UpdateItemCommand' && p.startsWith(`${pk}#c`)) ||
-                (reads && command === 'GetItemCommand' && p === pk);
-              if (armedAt > 0 && hit && performance.now() - armedAt < ms) throw throttle('table');
-              return next(args);
-            },
-            { step: 'deserialize', priority: 'low', name: 'attack27' },
+          const spell = throttleSpell(client, ms, (command, p, pk) =>
+            counting(command, p, pk) || (reads && command === 'GetItemCommand' && p === pk) ? 'table' : undefined,
           );
           const A = pipelineOn(client, table.tableName, { clock: () => Date.now() + offset });
           const { key, keyId } = await A.keys.create({ quotaMax: 100_000, quotaRenewalRate: 86_400 });
-          pk = `key#${keyId}`;
-          await spreadKey(table.doc, table.tableName, pk, 4);
+          spell.pk = `key#${keyId}`;
+          await spreadKey(table.doc, table.tableName, spell.pk, 4);
           for (let i = 0; i < 6; i++) expect(await A.pipeline.authorize(requestWith(key))).toMatchObject({ allow: true });
           offset = COOL_MS + 1000;
-          armedAt = performance.now();
-          const answer = await A.pipeline.authorize(requestWith(key)).then(
-            (d) => (d.allow ? 'allow' : d.reason),
-            (e: Error) => `500 ${e.message}`,
-          );
-          const elapsed = Math.round(performance.now() - armedAt);
-          armedAt = 0;
-          const account = await hotAccount(table.doc, table.tableName, pk);
+          spell.arm();
+          const answer = await answerOf(A.pipeline, key, 'message');
+          const elapsed = spell.disarm();
+          const account = await hotAccount(table.doc, table.tableName, spell.pk);
           const counted = account.used - account.unspent;
           const allowed = 6 + (answer === 'allow' ? 1 : 0);
           if (answer !== 'allow') failed++;

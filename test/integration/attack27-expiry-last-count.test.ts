@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LAST_COUNT_MS } from '../../lambdas/core/request/busy-budget.ts';
+import { answerOf, counting, throttleSpell } from '../support/busy-spells.ts';
 import { createTestTable, lambdaClient, type TestTable } from '../support/dynamo.ts';
 import { spreadKey } from '../support/hot-keys.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
-import { throttle } from '../support/throttles.ts';
 
 vi.mock('../../lambdas/core/request/busy-budget.ts', async (original) =>
   process.env.ATK27_OLD === '1' ? await import('./attack27-old-budget.ts') : await original(),
@@ -40,33 +40,19 @@ describe('attack27: an Allow answered after the key expired', () => {
       const rows: string[] = [];
       let late = 0;
       for (let t = 0; t < 3; t++) {
-        let armedAt = 0;
-        let pk = '';
         const client = lambdaClient();
-        client.middlewareStack.add(
-          (next, context) => async (args) => {
-            const command = String(context.commandName);
-            const p = (args as { input?: { Key?: { pk?: { S?: string } } } }).input?.Key?.pk?.S ?? '';
-            const hit = command === 'TransactWriteItemsCommand' || (command === 'UpdateItemCommand' && p.startsWith(`${pk}#c`));
-            if (armedAt > 0 && hit && performance.now() - armedAt < ms) throw throttle('table');
-            return next(args);
-          },
-          { step: 'deserialize', priority: 'low', name: 'attack27' },
-        );
+        const spell = throttleSpell(client, ms, (command, p, pk) => (counting(command, p, pk) ? 'table' : undefined));
         const A = pipelineOn(client, table.tableName);
         const expires = Math.floor(Date.now() / 1000) + 4;
         const { key, keyId } = await A.keys.create({ quotaMax: 100_000, quotaRenewalRate: 86_400, expires });
-        pk = `key#${keyId}`;
-        await spreadKey(table.doc, table.tableName, pk, 4);
+        spell.pk = `key#${keyId}`;
+        await spreadKey(table.doc, table.tableName, spell.pk, 4);
         for (let i = 0; i < 4; i++) expect(await A.pipeline.authorize(requestWith(key))).toMatchObject({ allow: true });
         await new Promise((resolve) => setTimeout(resolve, expires * 1000 - lead - Date.now()));
-        armedAt = performance.now();
-        const answer = await A.pipeline.authorize(requestWith(key)).then(
-          (d) => (d.allow ? 'allow' : d.reason),
-          (e: Error) => `500 ${e.message}`,
-        );
+        spell.arm();
+        const answer = await answerOf(A.pipeline, key, 'message');
         const afterExpiry = Date.now() - expires * 1000;
-        armedAt = 0;
+        spell.disarm();
         if (answer === 'allow' && afterExpiry > 0) late = Math.max(late, afterExpiry);
         rows.push(`${answer} ${afterExpiry} ms after expiry`);
       }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { answerOf, throttleSpell } from '../support/busy-spells.ts';
 import { createTestTable, lambdaClient, type TestTable } from '../support/dynamo.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
-import { throttle } from '../support/throttles.ts';
 
 /**
  * Fixed: a spread's pauses end LANDING_MS before the step limit, each followed by an attempt; and a request does not race its own spread against its limit.
@@ -41,43 +41,23 @@ describe('attack29: a cold key whose session item is throttled until the budgetâ
       let failed = 0;
       for (const ms of SPELLS)
         for (let t = 0; t < TRIALS; t++) {
-          let armedAt = 0;
-          let pk = '';
-          let last = 0;
-          let throttled = 0;
           const client = lambdaClient();
-          client.middlewareStack.add(
-            (next, context) => async (args) => {
-              const command = String(context.commandName);
-              const p = (args as { input?: { Key?: { pk?: { S?: string } } } }).input?.Key?.pk?.S ?? '';
-              if (armedAt > 0 && command === 'UpdateItemCommand' && p === pk && performance.now() - armedAt < ms) {
-                throttled++;
-                last = performance.now() - armedAt;
-                throw throttle('item');
-              }
-              return next(args);
-            },
-            { step: 'deserialize', priority: 'low', name: 'attack29' },
-          );
+          const spell = throttleSpell(client, ms, (command, p, pk) => (command === 'UpdateItemCommand' && p === pk ? 'item' : undefined));
           const A = pipelineOn(client, table.tableName);
           const { key, keyId } = await A.keys.create({ quotaMax: 100_000, quotaRenewalRate: 86_400 });
-          pk = `key#${keyId}`;
+          spell.pk = `key#${keyId}`;
           for (let i = 0; i < 3; i++) expect(await A.pipeline.authorize(requestWith(key))).toMatchObject({ allow: true });
           // Pauses drawn at their middle (15 ms Ã— attempt) until 1.3 s in, then at their upper end: the 14th attempt comes at
           // ~1.43 s (inside the spell), the pause after it (~315 ms) ends past the step limit (1.75 s).
           const random = pinned
-            ? vi.spyOn(Math, 'random').mockImplementation(() => (performance.now() - armedAt > 1300 ? 0.999 : 0.5))
+            ? vi.spyOn(Math, 'random').mockImplementation(() => (performance.now() - spell.armedAt > 1300 ? 0.999 : 0.5))
             : undefined;
-          armedAt = performance.now();
-          const answer = await A.pipeline.authorize(requestWith(key)).then(
-            (d) => (d.allow ? 'allow' : d.reason),
-            (e: Error) => `500 ${e.name}`,
-          );
-          const elapsed = Math.round(performance.now() - armedAt);
-          armedAt = 0;
+          spell.arm();
+          const answer = await answerOf(A.pipeline, key);
+          const elapsed = spell.disarm();
           random?.mockRestore();
           if (answer !== 'allow') failed++;
-          rows.push(`${ms}:${answer === 'allow' ? 'ok' : answer}@${elapsed} lastThrottled=${Math.round(last)} n=${throttled}`);
+          rows.push(`${ms}:${answer === 'allow' ? 'ok' : answer}@${elapsed} lastThrottled=${Math.round(spell.last)} n=${spell.throttled}`);
         }
       expect(failed, JSON.stringify({ pinned, failed, of: rows.length, rows })).toBe(Number(process.env.ATK29_EXPECT ?? 0));
     }, 120_000);

@@ -225,3 +225,18 @@ export async function spentOn(table: TestTable, pk: string, shards = 8): Promise
   for (let i = 0; i < shards; i++) spent += ((await readItem(table, `${pk}#c${i}`))?.quotaSpent as number | undefined) ?? 0;
   return spent;
 }
+
+/** Spends the key's first `shards` counter items to their leases (the session item keeps its room); items not there are left so. */
+export async function spendToLeases(table: TestTable, pk: string, shards: number): Promise<void> {
+  for (let i = 0; i < shards; i++)
+    await table.doc
+      .send(
+        new UpdateCommand({
+          TableName: table.tableName,
+          Key: { pk: `${pk}#c${i}` },
+          UpdateExpression: 'SET quotaSpent = quotaLease',
+          ConditionExpression: 'attribute_exists(pk)',
+        }),
+      )
+      .catch(() => undefined);
+}
