@@ -1,7 +1,6 @@
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTestTable, lambdaClient, type TestTable } from '../support/dynamo.ts';
-import { spreadKey } from '../support/hot-keys.ts';
+import { spendToLeases, spreadKey } from '../support/hot-keys.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
 import { throttle, type ThrottleKind } from '../support/throttles.ts';
 
@@ -101,18 +100,7 @@ describe("attack27: busy spells ending in the budget's last 0.2 s", () => {
           pk = `key#${keyId}`;
           await spreadKey(table.doc, table.tableName, pk, 4);
           if (!mode.empty) for (let i = 0; i < 6; i++) expect(await A.pipeline.authorize(requestWith(key))).toMatchObject({ allow: true });
-          if (mode.spent)
-            for (let i = 0; i < 4; i++)
-              await table.doc
-                .send(
-                  new UpdateCommand({
-                    TableName: table.tableName,
-                    Key: { pk: `${pk}#c${i}` },
-                    UpdateExpression: 'SET quotaSpent = quotaLease',
-                    ConditionExpression: 'attribute_exists(pk)',
-                  }),
-                )
-                .catch(() => undefined);
+          if (mode.spent) await spendToLeases(table, pk, 4);
           const pin =
             process.env.ATK27_PIN === undefined ? undefined : vi.spyOn(Math, 'random').mockReturnValue(Number(process.env.ATK27_PIN));
           armedAt = performance.now();

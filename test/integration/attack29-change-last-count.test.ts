@@ -1,7 +1,6 @@
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestTable, lambdaClient, type TestTable } from '../support/dynamo.ts';
-import { spreadKey } from '../support/hot-keys.ts';
+import { spendToLeases, spreadKey } from '../support/hot-keys.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
 import { throttle } from '../support/throttles.ts';
 
@@ -67,17 +66,7 @@ describe('attack29: the key changed during the last counts', () => {
           for (let i = 0; i < 6; i++) expect(await A.pipeline.authorize(requestWith(key))).toMatchObject({ allow: true });
           // Counter items spent to their leases: every count needs a fill (throttled, paused between), so the last count
           // runs until the spell ends.
-          for (let i = 0; i < 4; i++)
-            await table.doc
-              .send(
-                new UpdateCommand({
-                  TableName: table.tableName,
-                  Key: { pk: `${pk}#c${i}` },
-                  UpdateExpression: 'SET quotaSpent = quotaLease',
-                  ConditionExpression: 'attribute_exists(pk)',
-                }),
-              )
-              .catch(() => undefined);
+          await spendToLeases(table, pk, 4);
           armedAt = performance.now();
           let changedAt = Number.POSITIVE_INFINITY;
           const changing = (async () => {

@@ -1,7 +1,6 @@
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTestTable, lambdaClient, type TestTable } from '../support/dynamo.ts';
-import { spreadKey } from '../support/hot-keys.ts';
+import { spendToLeases, spreadKey } from '../support/hot-keys.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
 import { throttleAttempts } from '../support/throttles.ts';
 
@@ -61,17 +60,7 @@ describe('attack29: version moves after the busy budget, each count with its own
         const pk = `key#${keyId}`;
         await spreadKey(table.doc, table.tableName, pk, 4);
         for (let i = 0; i < 6; i++) expect(await A.pipeline.authorize(requestWith(key))).toMatchObject({ allow: true });
-        for (let i = 0; i < 4; i++)
-          await table.doc
-            .send(
-              new UpdateCommand({
-                TableName: table.tableName,
-                Key: { pk: `${pk}#c${i}` },
-                UpdateExpression: 'SET quotaSpent = quotaLease',
-                ConditionExpression: 'attribute_exists(pk)',
-              }),
-            )
-            .catch(() => undefined);
+        await spendToLeases(table, pk, 4);
         armed = true;
         const t0 = performance.now();
         let done = false;
