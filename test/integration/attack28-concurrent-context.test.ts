@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyIdOf, keySessionPk } from '../../lambdas/core/model/keys.ts';
-import type { Log } from '../../lambdas/core/model/log.ts';
 import type { GatepassPlugin } from '../../lambdas/core/plugins/plugin.ts';
 import { createTestTable, lambdaClient, type TestTable } from '../support/dynamo.ts';
-import { pipelineOn, requestWith } from '../support/pipeline.ts';
+import { deadlineLog, pipelineOn, requestWith } from '../support/pipeline.ts';
 import { startWireProxy, type WireCall, type WireProxy } from '../support/wire-proxy.ts';
 
 /**
@@ -46,20 +45,6 @@ describe('attack28: a timed-out hook write next to other requests on one client'
     await proxy.close();
     await table.drop();
   });
-
-  /** A log that stamps the first hook fault (the late hook's deadline). */
-  function deadlineLog(): { log: Log; deadline: () => number } {
-    let at = Number.POSITIVE_INFINITY;
-    const log: Log = {
-      debug() {},
-      info() {},
-      warn() {},
-      error(_message, ...extra) {
-        if (String((extra[0] as { error?: unknown } | undefined)?.error).includes('ran past')) at = Math.min(at, performance.now());
-      },
-    };
-    return { log, deadline: () => at };
-  }
 
   const plugin: GatepassPlugin = {
     name: 'roles',

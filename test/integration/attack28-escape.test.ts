@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { keyIdOf, keySessionPk } from '../../lambdas/core/model/keys.ts';
-import type { Log } from '../../lambdas/core/model/log.ts';
 import type { GatepassPlugin, HookContext } from '../../lambdas/core/plugins/plugin.ts';
 import { withoutCallSignal } from '../support/call-signal-off.ts';
 import { createTestTable, lambdaClient, type TestTable } from '../support/dynamo.ts';
-import { pipelineOn, requestWith } from '../support/pipeline.ts';
+import { deadlineLog, pipelineOn, requestWith } from '../support/pipeline.ts';
 import { type Arrival, startWireProxy, type WireCall, type WireProxy } from '../support/wire-proxy.ts';
 
 vi.mock('../../lambdas/core/store/call-signal.ts', async (actual) =>
@@ -58,20 +57,6 @@ describe('attack28: no write attempt of a timed-out hook is sent after its deadl
     await proxy.close();
     await table.drop();
   });
-
-  /** A log that stamps the first hook fault (the deadline). */
-  function deadlineLog(): { log: Log; deadline: () => number } {
-    let at = Number.POSITIVE_INFINITY;
-    const log: Log = {
-      debug() {},
-      info() {},
-      warn() {},
-      error(_message, ...extra) {
-        if (String((extra[0] as { error?: unknown } | undefined)?.error).includes('ran past')) at = Math.min(at, performance.now());
-      },
-    };
-    return { log, deadline: () => at };
-  }
 
   /** Keeps writing (catching every refusal) every 10 ms for 500 ms. */
   async function keepWriting(write: () => Promise<unknown>): Promise<void> {

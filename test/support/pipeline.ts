@@ -44,3 +44,17 @@ export function requestWith(key: string | undefined, overrides: Partial<AuthRequ
 export function concurrently<T>(n: number, fn: (i: number) => Promise<T>): Promise<T[]> {
   return Promise.all(Array.from({ length: n }, (_, i) => fn(i)));
 }
+
+/** A log that stamps the first hook fault (a hook that ran past its deadline): `deadline()` answers when, or Infinity. */
+export function deadlineLog(): { log: Log; deadline: () => number } {
+  let at = Number.POSITIVE_INFINITY;
+  const log: Log = {
+    debug() {},
+    info() {},
+    warn() {},
+    error(_message, ...extra) {
+      if (String((extra[0] as { error?: unknown } | undefined)?.error).includes('ran past')) at = Math.min(at, performance.now());
+    },
+  };
+  return { log, deadline: () => at };
+}
