@@ -8,23 +8,30 @@ import { ContentionError } from '../../lambdas/core/model/errors.ts';
 export const BUSY_BUDGET_MS = 1500;
 export const LAST_COUNT_MS = 0;
 
-export class BusyBudget {
-  readonly until: number;
-  #counts = 0;
+/** A past busy budget: pauses end by its end, every count's steps `lastCountMs` after it; no count follows one still busy at the end. */
+export function pastBusyBudget(lastCountMs: number) {
+  return class BusyBudget {
+    readonly until: number;
+    readonly #pausesEnd: number;
+    #counts = 0;
 
-  constructor(ms = BUSY_BUDGET_MS) {
-    this.until = performance.now() + ms;
-  }
+    constructor(ms = BUSY_BUDGET_MS) {
+      this.#pausesEnd = performance.now() + ms;
+      this.until = this.#pausesEnd + lastCountMs;
+    }
 
-  /** A count's step limit: the budget's end (the pipeline asks it before each count). */
-  count(): number {
-    return this.until;
-  }
+    /** A count's step limit: the budget's end + `lastCountMs` (the pipeline asks it before each count). */
+    count(): number {
+      return this.until;
+    }
 
-  async wait(): Promise<void> {
-    const left = this.until - performance.now();
-    if (left <= 0) throw new ContentionError('counter items stayed busy');
-    const pause = 15 * 2 ** this.#counts++ * (0.5 + Math.random());
-    await new Promise((resolve) => setTimeout(resolve, Math.min(left, pause)));
-  }
+    async wait(): Promise<void> {
+      const left = this.#pausesEnd - performance.now();
+      if (left <= 0) throw new ContentionError('counter items stayed busy');
+      const pause = 15 * 2 ** this.#counts++ * (0.5 + Math.random());
+      await new Promise((resolve) => setTimeout(resolve, Math.min(left, pause)));
+    }
+  };
 }
+
+export const BusyBudget = pastBusyBudget(LAST_COUNT_MS);
