@@ -1,8 +1,7 @@
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COOL_MS } from '../../lambdas/core/store/counter-items.ts';
 import { createTestTable, lambdaClient, type TestTable } from '../support/dynamo.ts';
-import { spreadKey } from '../support/hot-keys.ts';
+import { spendToLeases, spreadKey } from '../support/hot-keys.ts';
 import { watchOwnCooling } from '../support/own-cooling.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
 
@@ -55,17 +54,7 @@ describe('attack22: a request’s own cooling, its re-reads throttled', () => {
       await spreadKey(table.doc, table.tableName, pk, 8);
       for (let i = 0; i < 16; i++) expect(await pipeline.authorize(requestWith(key))).toMatchObject({ allow: true });
       // Every counter item spent to its lease: a count meets 3 without room, then cools.
-      for (let i = 0; i < 8; i++)
-        await table.doc
-          .send(
-            new UpdateCommand({
-              TableName: table.tableName,
-              Key: { pk: `${pk}#c${i}` },
-              UpdateExpression: 'SET quotaSpent = quotaLease',
-              ConditionExpression: 'attribute_exists(pk)',
-            }),
-          )
-          .catch(() => undefined);
+      await spendToLeases(table, pk, 8);
       nowMs += COOL_MS + 1000;
       armed = true;
       cooling.armed = true;
