@@ -24,7 +24,7 @@ import { pipelineOn, requestWith } from '../support/pipeline.ts';
  * at the limit, as the busy budget clamps its last pause.
  */
 const SPELLS = (process.env.ATK29_SPELLS ?? '1499').split(',').map(Number);
-const TRIALS = Number(process.env.ATK29_TRIALS ?? 4);
+const TRIALS = Number(process.env.ATK29_TRIALS ?? 3);
 
 describe('attack29: a cold key whose session item is throttled until the budget’s last 0.1 s', () => {
   let table: TestTable;

@@ -15,7 +15,7 @@ import { type Cooling, isBusy, type LeaseWrites } from './lease-writes.ts';
  * Attempts of the write that spreads a key (its session item is throttled when it is needed: the key has nowhere else to
  * count): tried until the decision's budget ends (`until`: about 15 attempts in its 1.75 s), at most 20.
  */
-const SPREAD_ATTEMPTS = 20;
+export const SPREAD_ATTEMPTS = 20;
 /** How long before its step limit a spread's last attempt comes: the count after a spread that lands there still has steps. */
 export const LANDING_MS = 150;
 /** Attempts of the write that grows a spread key: its requests count on the items it has meanwhile, and the next two throttled try again. */
