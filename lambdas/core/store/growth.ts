@@ -2,7 +2,7 @@ import type { CounterScope } from '../limits/scope.ts';
 import { FIRST_COUNTER_ITEMS, MAX_COUNTER_ITEMS, type LeaseWindow } from './counter-items.ts';
 import { planFills, type SessionView } from './fills.ts';
 import type { StoredSession } from './item.ts';
-import type { LeaseMemory } from './lease-memory.ts';
+import { byTime, LATE, type LeaseMemory, type OncePerKey } from './lease-memory.ts';
 import { type Cooling, isBusy, type LeaseWrites } from './lease-writes.ts';
 
 /**
@@ -51,6 +51,31 @@ export async function grow(writes: LeaseWrites, memory: LeaseMemory, pk: string,
     await new Promise((resolve) => setTimeout(resolve, Math.min(left, 15 * attempt * (0.5 + Math.random()))));
   }
   return undefined;
+}
+
+/**
+ * Spreads a key that counts on its session item, once per instance at a time (`spreading`), with no pause past `until`
+ * less {@link LANDING_MS}. A request that finds another's spread running waits for it as long as its own spread would
+ * pause, then tries the write once itself (the spread it waited on may be in a pause past that).
+ */
+export async function spreadOnce(
+  writes: LeaseWrites,
+  memory: LeaseMemory,
+  spreading: OncePerKey<Grown>,
+  pk: string,
+  until: number,
+): Promise<Grown> {
+  const joined = spreading.running(pk);
+  if (joined !== undefined) {
+    const shards = await byTime(joined, until - LANDING_MS);
+    return shards !== LATE ? shards : grow(writes, memory, pk, 0, performance.now());
+  }
+  return spreading.run(pk, async () => {
+    memory.heat(pk);
+    const shards = await grow(writes, memory, pk, 0, until);
+    if (typeof shards === 'number' && shards > 0) memory.spread(pk);
+    return shards;
+  });
 }
 
 /** What a growth is judged on: the request's windows, the key's counter items, and its time. */

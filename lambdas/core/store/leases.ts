@@ -15,9 +15,9 @@ import {
 } from './counter-items.ts';
 import { Empties, sameItem } from './empties.ts';
 import { countersSeenOn, planFills, type SessionView } from './fills.ts';
-import { cool, grow, LANDING_MS, roomToGrow, type Grown } from './growth.ts';
+import { cool, grow, roomToGrow, spreadOnce, type Grown } from './growth.ts';
 import { guardOf, withCountsOf, type StoredSession } from './item.ts';
-import { byTime, LATE, LeaseMemory, OncePerKey } from './lease-memory.ts';
+import { LeaseMemory, OncePerKey } from './lease-memory.ts';
 import { olderTag } from './lease-tag.ts';
 import { type Cooling, isBusy, LeaseWrites, pause } from './lease-writes.ts';
 
@@ -281,24 +281,9 @@ export class Leases {
     return this.#memory;
   }
 
-  /**
-   * Spreads a key that counts on its session item, once per instance at a time, with no pause past `until`: see
-   * `growth.ts`. A request that finds another's spread running waits for it as its own spread would pause, then tries
-   * the write once itself (the spread it waited on may be in a pause past that).
-   */
-  async spread(pk: string, until = Infinity): Promise<Grown> {
-    const joined = this.#spreading.running(pk);
-    if (joined !== undefined) {
-      const shards = await byTime(joined, until - LANDING_MS);
-      if (shards !== LATE) return shards;
-      return grow(this.#writes, this.#memory, pk, 0, performance.now());
-    }
-    return this.#spreading.run(pk, async () => {
-      this.#memory.heat(pk);
-      const shards = await grow(this.#writes, this.#memory, pk, 0, until);
-      if (typeof shards === 'number' && shards > 0) this.#memory.spread(pk);
-      return shards;
-    });
+  /** Spreads a key that counts on its session item, once per instance at a time: see `spreadOnce` in `growth.ts`. */
+  spread(pk: string, until = Infinity): Promise<Grown> {
+    return spreadOnce(this.#writes, this.#memory, this.#spreading, pk, until);
   }
 
   /** The session as requests have used it, for reading only: see `SessionStore.counted`. */
