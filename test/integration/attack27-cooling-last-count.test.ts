@@ -6,9 +6,7 @@ import { hotAccount } from '../support/hot-account.ts';
 import { spreadKey } from '../support/hot-keys.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
 
-vi.mock('../../lambdas/core/request/busy-budget.ts', async (original) =>
-  process.env.ATK27_OLD === '1' ? await import('./attack27-old-budget.ts') : await original(),
-);
+vi.mock('../../lambdas/core/request/busy-budget.ts', async (original) => (await import('./budget-stand-ins.ts')).budgetUnderTest(original));
 
 /**
  * Attack27 (a cooling in the last count): a spread key (4 counter items holding leases, quota 100,000)

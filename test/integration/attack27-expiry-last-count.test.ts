@@ -5,9 +5,7 @@ import { createTestTable, lambdaClient, type TestTable } from '../support/dynamo
 import { spreadKey } from '../support/hot-keys.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
 
-vi.mock('../../lambdas/core/request/busy-budget.ts', async (original) =>
-  process.env.ATK27_OLD === '1' ? await import('./attack27-old-budget.ts') : await original(),
-);
+vi.mock('../../lambdas/core/request/busy-budget.ts', async (original) => (await import('./budget-stand-ins.ts')).budgetUnderTest(original));
 
 /**
  * Attack27 (stale decision in the last count): a spread key that expires at E (whole seconds). A

@@ -4,9 +4,7 @@ import { createTestTable, lambdaClient, type TestTable } from '../support/dynamo
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
 import { throttleAttempts } from '../support/throttles.ts';
 
-vi.mock('../../lambdas/core/request/busy-budget.ts', async (original) =>
-  process.env.ATK27_OLD === '1' ? await import('./attack27-old-budget.ts') : await original(),
-);
+vi.mock('../../lambdas/core/request/busy-budget.ts', async (original) => (await import('./budget-stand-ins.ts')).budgetUnderTest(original));
 
 /**
  * Fixed: a request waits for a spread another request started only until its own budget ends (OncePerKey.run's `until`).

@@ -4,9 +4,7 @@ import { spreadKey } from '../support/hot-keys.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
 import { throttle, type ThrottleKind } from '../support/throttles.ts';
 
-vi.mock('../../lambdas/core/request/busy-budget.ts', async (original) =>
-  process.env.ATK27_OLD === '1' ? await import('./attack27-old-budget.ts') : await original(),
-);
+vi.mock('../../lambdas/core/request/busy-budget.ts', async (original) => (await import('./budget-stand-ins.ts')).budgetUnderTest(original));
 
 /**
  * Attack27 (wasted writes): a spread key with room whose counting writes (spends, every transaction)

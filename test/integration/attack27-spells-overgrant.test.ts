@@ -7,9 +7,7 @@ import { readItem, spreadKey } from '../support/hot-keys.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
 import { throttle } from '../support/throttles.ts';
 
-vi.mock('../../lambdas/core/request/busy-budget.ts', async (original) =>
-  process.env.ATK27_OLD === '1' ? await import('./attack27-old-budget.ts') : await original(),
-);
+vi.mock('../../lambdas/core/request/busy-budget.ts', async (original) => (await import('./budget-stand-ins.ts')).budgetUnderTest(original));
 
 /**
  * Attack27 (more allowed than the quota, with the longer last count): three instances (their own

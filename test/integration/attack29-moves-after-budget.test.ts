@@ -4,13 +4,7 @@ import { spendToLeases, spreadKey } from '../support/hot-keys.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
 import { throttleAttempts } from '../support/throttles.ts';
 
-vi.mock('../../lambdas/core/request/busy-budget.ts', async (original) =>
-  process.env.ATK29_BUDGET === 'f464'
-    ? await import('./attack29-f464-budget.ts')
-    : process.env.ATK29_BUDGET === 'old'
-      ? await import('./attack27-old-budget.ts')
-      : await original(),
-);
+vi.mock('../../lambdas/core/request/busy-budget.ts', async (original) => (await import('./budget-stand-ins.ts')).budgetUnderTest(original));
 
 /**
  * Fixed: every count's steps end at one limit, the budget's end + LAST_COUNT_MS, whenever it started; past it a count reads nothing more.

@@ -4,13 +4,7 @@ import { spreadKey } from '../support/hot-keys.ts';
 import { pipelineOn, requestWith } from '../support/pipeline.ts';
 import { throttle } from '../support/throttles.ts';
 
-vi.mock('../../lambdas/core/request/busy-budget.ts', async (original) =>
-  process.env.ATK29_BUDGET === 'f464'
-    ? await import('./attack29-f464-budget.ts')
-    : process.env.ATK29_BUDGET === 'old'
-      ? await import('./attack27-old-budget.ts')
-      : await original(),
-);
+vi.mock('../../lambdas/core/request/busy-budget.ts', async (original) => (await import('./budget-stand-ins.ts')).budgetUnderTest(original));
 
 /**
  * Fixed: one step limit for every count (the budget's end + LAST_COUNT_MS), and no out-of-steps read past it.
