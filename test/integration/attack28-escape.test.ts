@@ -3,7 +3,7 @@ import { keyIdOf, keySessionPk } from '../../lambdas/core/model/keys.ts';
 import type { GatepassPlugin, HookContext } from '../../lambdas/core/plugins/plugin.ts';
 import { withoutCallSignal } from '../support/call-signal-off.ts';
 import { createTestTable, lambdaClient, type TestTable } from '../support/dynamo.ts';
-import { deadlineLog, pipelineOn, requestWith } from '../support/pipeline.ts';
+import { deadlineLog, outcomeOf, pipelineOn } from '../support/pipeline.ts';
 import { type Arrival, startWireProxy, type WireCall, type WireProxy } from '../support/wire-proxy.ts';
 
 vi.mock('../../lambdas/core/store/call-signal.ts', async (actual) =>
@@ -89,10 +89,7 @@ describe('attack28: no write attempt of a timed-out hook is sent after its deadl
     const pipeline = pipelineOn(client, table.tableName, { config: { hookTimeoutMs: TIMEOUT_MS }, log }).pipelineWith([plugin(other)]);
     throttleFirstOn = slowFirstTransaction ? pk : undefined;
     const from = proxy.arrivals.length;
-    const code = await pipeline.authorize(requestWith(key)).then(
-      () => 'allowed',
-      (e: { code?: string }) => String(e.code),
-    );
+    const code = await outcomeOf(pipeline, key);
     await new Promise((resolve) => setTimeout(resolve, 700));
     throttleFirstOn = undefined;
     client.destroy();
@@ -101,6 +98,14 @@ describe('attack28: no write attempt of a timed-out hook is sent after its deadl
     return { code, writes, late: writes.filter((a) => a.at > deadline() + WIRE_MS), deadline: deadline() };
   }
 
+  /** No write landed after the failure, and no transaction reached the table at all. */
+  const expectNothingLanded = (r: Case) => {
+    expect(r.late.length, describeLate(r)).toBe(0);
+    expect(
+      r.writes.filter((a) => a.operation === 'TransactWriteItems' && !a.throttled),
+      'a transaction that reached the table',
+    ).toEqual([]);
+  };
   const describeLate = (r: Case) =>
     `${r.late.length} attempts reached DynamoDB more than ${WIRE_MS} ms after the deadline (${r.late
       .map((a) => `${a.operation} +${Math.round(a.at - r.deadline)} ms`)
@@ -117,11 +122,7 @@ describe('attack28: no write attempt of a timed-out hook is sent after its deadl
     it(`run ${run}: postAuth catches the refusal and calls updateSession again and again`, async () => {
       const r = await runCase(retryingUpdate, (keyId) => keySessionPk(keyId), true);
       expect(r.code).toBe('ERR_PLUGIN');
-      expect(r.late.length, describeLate(r)).toBe(0);
-      expect(
-        r.writes.filter((a) => a.operation === 'TransactWriteItems' && !a.throttled),
-        'a transaction that reached the table',
-      ).toEqual([]);
+      expectNothingLanded(r);
     });
 
     it(`run ${run}: pre catches the refusal and calls sessions.set (another key) again and again`, async () => {
@@ -136,11 +137,7 @@ describe('attack28: no write attempt of a timed-out hook is sent after its deadl
         true,
       );
       expect(r.code).toBe('ERR_PLUGIN');
-      expect(r.late.length, describeLate(r)).toBe(0);
-      expect(
-        r.writes.filter((a) => a.operation === 'TransactWriteItems' && !a.throttled),
-        'a transaction that reached the table',
-      ).toEqual([]);
+      expectNothingLanded(r);
     });
 
     for (const offset of [-1, 0, 1]) {

@@ -3,7 +3,7 @@ import { keyIdOf, keySessionPk } from '../../lambdas/core/model/keys.ts';
 import type { Log } from '../../lambdas/core/model/log.ts';
 import type { GatepassPlugin } from '../../lambdas/core/plugins/plugin.ts';
 import { createTestTable, lambdaClient, type TestTable } from '../support/dynamo.ts';
-import { pipelineOn, requestWith } from '../support/pipeline.ts';
+import { outcomeOf, pipelineOn } from '../support/pipeline.ts';
 import { type Arrival, startWireProxy, type WireProxy } from '../support/wire-proxy.ts';
 
 /**
@@ -78,10 +78,7 @@ describe('attack28: a write of a hook whose request failed closed without a time
       const pipeline = pipelineOn(client, table.tableName, { config: { hookTimeoutMs: 1000 }, log }).pipelineWith([plugin]);
       throttleNextOn = pk;
       proxy.arrivals.length = 0;
-      const code = await pipeline.authorize(requestWith(key)).then(
-        () => 'allowed',
-        (e: { code?: string }) => String(e.code),
-      );
+      const code = await outcomeOf(pipeline, key);
       expect(code).toBe('ERR_PLUGIN');
       const rightAfter = (await admin.keys.get(keyId)).quotaRenewalRate;
       await new Promise((resolve) => setTimeout(resolve, 500));
@@ -119,10 +116,7 @@ describe('attack28: a write of a hook whose request failed closed without a time
       const pipeline = pipelineOn(client, table.tableName, { config: { hookTimeoutMs: 100 }, log }).pipelineWith([first, second]);
       throttleNextOn = pk;
       proxy.arrivals.length = 0;
-      const code = await pipeline.authorize(requestWith(key)).then(
-        () => 'allowed',
-        (e: { code?: string }) => String(e.code),
-      );
+      const code = await outcomeOf(pipeline, key);
       expect(code).toBe('ERR_PLUGIN');
       await new Promise((resolve) => setTimeout(resolve, 500));
       throttleNextOn = undefined;

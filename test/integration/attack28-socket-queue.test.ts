@@ -4,7 +4,7 @@ import type { Log } from '../../lambdas/core/model/log.ts';
 import '../../lambdas/core/model/session.ts'; // zod, which a hook's first patch imports: loaded before, not inside the hook's 100 ms
 import type { GatepassPlugin } from '../../lambdas/core/plugins/plugin.ts';
 import { createTestTable, lambdaClient, type TestTable } from '../support/dynamo.ts';
-import { pipelineOn, requestWith } from '../support/pipeline.ts';
+import { outcomeOf, pipelineOn } from '../support/pipeline.ts';
 import { startWireProxy, type WireProxy } from '../support/wire-proxy.ts';
 
 const TIMEOUT_MS = 100;
@@ -67,10 +67,7 @@ describe('attack28: a hook write attempt queued for a socket past the deadline',
       const { key, keyId } = await admin.keys.create({ quotaMax: 100, quotaRenewalRate: 0 });
       const pipeline = pipelineOn(client, table.tableName, { config: { hookTimeoutMs: TIMEOUT_MS }, log }).pipelineWith([plugin]);
       proxy.arrivals.length = 0;
-      const answer = pipeline.authorize(requestWith(key)).then(
-        () => 'allowed',
-        (e: { code?: string }) => String(e.code),
-      );
+      const answer = outcomeOf(pipeline, key);
       await started;
       // Another call of this instance takes the one socket for HOLD_MS.
       const holder = client.send(new GetItemCommand({ TableName: table.tableName, Key: { pk: { S: 'attack28-hold' } } }));

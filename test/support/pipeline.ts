@@ -58,3 +58,11 @@ export function deadlineLog(): { log: Log; deadline: () => number } {
   };
   return { log, deadline: () => at };
 }
+
+/** The outcome of one request as a word: 'allowed', or the code of the error it failed closed with. */
+export function outcomeOf(pipeline: Pick<Pipeline, 'authorize'>, key: string): Promise<string> {
+  return pipeline.authorize(requestWith(key)).then(
+    () => 'allowed',
+    (e: { code?: string }) => String(e.code),
+  );
+}
