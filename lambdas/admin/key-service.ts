@@ -143,9 +143,18 @@ export class KeyService {
 
   /** Starts new quota windows now for every scope of the key read (see `SessionService.reset`). */
   async resetQuota(keyId: string, ifMatch?: number): Promise<Session> {
-    // A reset deletes every counter item: its answer reads none of them (on a hot key they are busy, and a read failing
-    // there would answer a fault for a reset that landed). Leases filled since count as used in it.
-    return this.#publicOf(await this.#sessions.reset(await this.#read(keyId), this.#nowMs(), ifMatch));
+    const written = await this.#sessions.reset(await this.#read(keyId), this.#nowMs(), ifMatch);
+    // The reset landed: no read after it may turn that into a fault. Its answer is the session item read again (the reset
+    // is not guarded by the version: whatever is there now includes it), or as the reset left it while DynamoDB throttles
+    // that read (a hot key). It reads no counter item (a reset deletes them all): leases filled since count as used.
+    try {
+      const now = await readPatiently(() => this.#sessions.read(written.pk));
+      if (now === undefined) throw new NotFoundError('no session for this key');
+      return await this.#publicOf(now);
+    } catch (error) {
+      if (!isThrottlingError(error)) throw error;
+      return { ...(await this.#publicOf(written)), asWritten: 'counts' };
+    }
   }
 
   /**

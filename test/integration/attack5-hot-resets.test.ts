@@ -58,7 +58,7 @@ describe('attack5: a hot key reset again and again while it spreads, cools and f
     ceiling.reset();
 
     let resets = 0;
-    let resetFaults = 0;
+    const resetFaults: string[] = [];
     let done = false;
     const chaos = (async () => {
       for (let step = 1; step <= 5; step++) {
@@ -69,7 +69,7 @@ describe('attack5: a hot key reset again and again while it spreads, cools and f
             resets++;
             open(after.quotaRenews);
           },
-          () => resetFaults++,
+          (error: Error) => resetFaults.push(`${error.name}: ${error.message}`),
         );
       }
       // The last window gets a second of load too.

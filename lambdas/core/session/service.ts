@@ -181,6 +181,9 @@ export class SessionService {
    * so `If-Match` sees it: a reset re-sent after a failed answer with the same `If-Match` is
    * refused (409) instead of erasing what was counted since the first one landed; requests in
    * flight decide again on the new version. Applied once, even when its answer is lost.
+   * Answers the key as the reset left it, without reading it: its version is the one read + 1,
+   * exact with `ifMatch`, else a lower bound (the reset is not guarded by the version, so a
+   * change between the read and the reset lands under it).
    */
   async reset(current: StoredSession, nowMs: number, ifMatch?: number): Promise<StoredSession> {
     const settings = effectiveSettings(current, await this.#policies(current.applyPolicies ?? []));
@@ -194,10 +197,9 @@ export class SessionService {
       counters[names.quotaUsed] = 0;
       counters[names.quotaStart] = nowMs;
     }
-    await this.#store.change(current.pk, guard(current, ifMatch, false), { counters }, Math.floor(nowMs / 1000));
-    const after = await this.#store.get(current.pk);
-    if (after === undefined) throw new NotFoundError('no session for this key');
-    return after;
+    const now = Math.floor(nowMs / 1000);
+    await this.#store.change(current.pk, guard(current, ifMatch, false), { counters }, now);
+    return { ...current, ...counters, version: current.version + 1, updatedAt: now };
   }
 
   /**
