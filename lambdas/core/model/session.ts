@@ -116,9 +116,10 @@ export interface Session {
    * Present only in the answer to an admin change that landed while DynamoDB throttled the
    * reads after it (a hot key): the key as the change wrote it. `counts`: its counters as the
    * change read them, requests leased to counter items counted as used (`quotaRemaining` may
-   * be low; after a reset: none used, and `version` at least the reset's); `without-policies`:
-   * that, and its limits without its policies' (those could not be read either). A `GET` of
-   * the key answers it as it is.
+   * be low; after a reset: none used, and `version` the one the reset read + 1 — the key's
+   * may be higher, as a reset is not guarded by the version); `without-policies`: that, and its
+   * limits without its policies' (those could not be read either). A `GET` of the key answers
+   * it as it is.
    */
   readonly asWritten?: 'counts' | 'without-policies';
   readonly keyId: string;
