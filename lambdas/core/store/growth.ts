@@ -56,7 +56,8 @@ export async function grow(writes: LeaseWrites, memory: LeaseMemory, pk: string,
 /**
  * Spreads a key that counts on its session item, once per instance at a time (`spreading`), with no pause past `until`
  * less {@link LANDING_MS}. A request that finds another's spread running waits for it as long as its own spread would
- * pause, then tries the write once itself (the spread it waited on may be in a pause past that).
+ * pause, then tries the write once itself (the spread it waited on may be in a pause past that); one whose joined
+ * spread gave up earlier (at that request's own, earlier limit) spreads on itself until its own.
  */
 export async function spreadOnce(
   writes: LeaseWrites,
@@ -68,7 +69,12 @@ export async function spreadOnce(
   const joined = spreading.running(pk);
   if (joined !== undefined) {
     const shards = await byTime(joined, until - LANDING_MS);
-    return shards !== LATE ? shards : grow(writes, memory, pk, 0, performance.now());
+    if (shards !== LATE && shards !== undefined) return shards;
+    // The spread it joined gave up at its own step limit, earlier than this request's, or still pauses at this one's:
+    // this request spreads on itself until its own limit, or tries once at it.
+    return performance.now() < until - LANDING_MS
+      ? spreadOnce(writes, memory, spreading, pk, until)
+      : grow(writes, memory, pk, 0, performance.now());
   }
   return spreading.run(pk, async () => {
     memory.heat(pk);
