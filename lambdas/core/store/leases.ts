@@ -271,9 +271,14 @@ export class Leases {
     return read === 'busy' ? countAgain(known, shards) : { ok: false, current: read.item };
   }
 
-  /** Cools the key (see `growth.ts`), once per key at a time in this instance. */
+  /** Cools the key (`growth.ts`), once per key at a time here; opportunistic: a fault is `'unknown'`, the key forgotten. */
   #cool(pk: string, nowMs: number): Promise<Cooling> {
-    return this.#cooling.run(pk, () => cool(this.#writes, this.#memory, pk, nowMs));
+    return this.#cooling
+      .run(pk, () => cool(this.#writes, this.#memory, pk, nowMs))
+      .catch(() => {
+        this.#memory.saw(pk, undefined);
+        return 'unknown' as const;
+      });
   }
 
   /** What this instance remembers of its hot keys (`shardsOf`, `heating`): for the store's cold path. */
