@@ -1,5 +1,5 @@
 import { BoundedMap } from '../model/bounded-map.ts';
-import { isKeyPointer, type StoredSession } from '../store/item.ts';
+import { isKeyPointer, keyAccepted, type StoredSession } from '../store/item.ts';
 import type { SessionStore } from '../store/store.ts';
 import type { Identity } from './identify.ts';
 import type { SettingsMemory } from './settings-memory.ts';
@@ -34,6 +34,25 @@ export class KeyPointers {
     if (!isKeyPointer(item)) return { who: identity, read: item };
     this.#pointers.set(identity.pk, item.sessionPk);
     return { who: { ...identity, pk: item.sessionPk, pointerPk: identity.pk }, read: await this.#store.get(item.sessionPk) };
+  }
+
+  /**
+   * Whether the session `item` (as read now) takes the key `who` presented. One reached through
+   * a remembered pointer that it no longer takes: the pointer may have ended since (a later
+   * rotation; the raw key imported again as a key of its own), so the key is read once without
+   * it. Answers whom and what to go on with, or `'refused'`: a key rotated out, or never this
+   * session's. No hook runs and nothing is counted for a refused key.
+   */
+  async taken(
+    who: Identity,
+    item: StoredSession | undefined,
+    now: number,
+  ): Promise<{ who: Identity; item: StoredSession | undefined } | 'refused'> {
+    const presented = who.presentedKeyId;
+    if (presented === undefined || item === undefined || keyAccepted(item, presented, now)) return { who, item };
+    if (who.pointerPk === undefined) return 'refused';
+    const again = await this.reread({ ...who, pointerPk: who.pointerPk });
+    return again.item === undefined || keyAccepted(again.item, presented, now) ? again : 'refused';
   }
 
   /**

@@ -19,6 +19,7 @@ import { DENIAL_MEMORY_MS, DenialMemory } from './denial-memory.ts';
 import { allowContext, deny, pluginDeny, RESERVED_CONTEXT, type Decision, type Denial } from './decision.ts';
 import { identify, type Identity } from './identify.ts';
 import { KeyPointers } from './key-pointers.ts';
+import { isDenial, type Known, READ, sameSettings } from './known.ts';
 import { SettingsMemory } from './settings-memory.ts';
 
 export type { AuthRequest } from './auth-request.ts';
@@ -43,25 +44,6 @@ export interface PipelineDeps {
 
 /** Decisions made in a row on items that kept changing under the request before it gives up (fail closed); busy counts aside. */
 const MAX_ATTEMPTS = 8;
-
-/**
- * What the loop knows of an item: its settings are current (a consistent read, the item a
- * write returned, or a hook's write that just landed) or only remembered; its counters are
- * known (a read or a returned item) or not (remembered, or written by a hook while others
- * may have counted).
- */
-interface Known {
-  readonly item: StoredSession | undefined;
-  readonly settingsCurrent: boolean;
-  readonly countersKnown: boolean;
-  /**
-   * Counters not known but read moments ago in this request (before a hook's write): good
-   * to plan the count with (its write checks them), never to deny on.
-   */
-  readonly countersHint?: boolean;
-}
-
-const READ = { settingsCurrent: true, countersKnown: true, countersHint: false } as const;
 
 /**
  * One request, end to end: `pre` hooks → credential (auth hook, JWT or API key) → session
@@ -109,8 +91,8 @@ export class Pipeline {
     const identity = await identify(request, hooks, { ...this.#deps, sessions: this.#sessions }, nowMs);
     if (isDenial(identity)) return identity;
 
-    const { who, read } = await this.#pointers.follow(identity);
-    const start = await this.#start(who, hooks, read);
+    const followed = await this.#pointers.follow(identity);
+    const { who, start } = await this.#start(followed.who, hooks, followed.read);
     // Usage and logs name the session: a rotated-in key's denials count under the key id of the session it uses.
     const keyId = who.pointerPk === undefined ? identity.keyId : who.pk.slice(who.pk.indexOf('#') + 1);
     if (isDenial(start)) return this.#logDenial({ ...start, keyId }, identity.logFields);
@@ -124,26 +106,35 @@ export class Pipeline {
   /**
    * The item the decision starts from: with `postAuth` hooks, the item after they ran on
    * it (the one an `auth` hook wrote, or a consistent read); else the one an `auth` hook
-   * wrote, the settings this instance remembers, or a consistent read.
+   * wrote, the settings this instance remembers, or a consistent read. Hooks run only for a
+   * key the session takes (`KeyPointers.taken`): whom the request goes on as.
    */
-  async #start(identity: Identity, hooks: HookRunner, read: StoredSession | undefined | 'unread'): Promise<Known | Denial> {
+  async #start(
+    identity: Identity,
+    hooks: HookRunner,
+    read: StoredSession | undefined | 'unread',
+  ): Promise<{ who: Identity; start: Known | Denial }> {
     const written =
       identity.written === undefined
         ? undefined
         : { item: identity.written, settingsCurrent: true, countersKnown: false, countersHint: true };
     const current = async () => (read === 'unread' ? this.#deps.store.get(identity.pk) : read);
     if (hooks.hasPostAuth) {
-      const item = identity.written ?? (await current()) ?? (await identity.whenMissing());
-      return isDenial(item) ? item : this.#runPostAuth({ item, ...(written ?? READ) }, identity, hooks);
+      const taken = await this.#pointers.taken(identity, identity.written ?? (await current()), Math.floor(this.#clock() / 1000));
+      if (taken === 'refused') return { who: identity, start: deny('key_not_found') };
+      const item = taken.item ?? (await taken.who.whenMissing());
+      return { who: taken.who, start: isDenial(item) ? item : await this.#runPostAuth({ item, ...(written ?? READ) }, taken.who, hooks) };
     }
-    if (written) return written;
+    if (written) return { who: identity, start: written };
     const remembered = read === 'unread' ? this.#memory.get(identity.pk) : undefined;
-    if (remembered) return { item: remembered, settingsCurrent: false, countersKnown: false };
-    return { item: await current(), ...READ };
+    if (remembered) return { who: identity, start: { item: remembered, settingsCurrent: false, countersKnown: false } };
+    return { who: identity, start: { item: await current(), ...READ } };
   }
 
   /** Runs the `postAuth` hooks on a current item; what they write is what is decided on (I4). */
   async #runPostAuth(start: Known, identity: Identity, hooks: HookRunner): Promise<Known | Denial> {
+    const presented = identity.presentedKeyId;
+    if (presented !== undefined && !keyAccepted(start.item!, presented, Math.floor(this.#clock() / 1000))) return deny('key_not_found');
     hooks.state.pk = start.item!.pk;
     hooks.state.session = start.item;
     hooks.state.written = !start.countersKnown;
@@ -188,9 +179,12 @@ export class Pipeline {
       }
       const nowMs = this.#clock();
       if (who.presentedKeyId !== undefined && !keyAccepted(item, who.presentedKeyId, Math.floor(nowMs / 1000))) {
-        // A key rotated out (or never this session's): refused, on current settings only.
-        if (settingsCurrent) return { decision: deny('key_not_found') };
-        ({ item, settingsCurrent, countersKnown } = { item: await store.get(who.pk), ...READ });
+        // A key rotated out (or never this session's): refused, on current settings only (a remembered pointer read again).
+        const taken = settingsCurrent ? await this.#pointers.taken(who, item, Math.floor(nowMs / 1000)) : undefined;
+        if (taken === 'refused' || (hooks.hasPostAuth && taken !== undefined && taken.who.pk !== who.pk))
+          return { decision: deny('key_not_found') };
+        ({ who, item } = taken ?? { who, item: await store.get(who.pk) });
+        ({ settingsCurrent, countersKnown } = READ);
         continue;
       }
       const policies = await this.#policiesOf(item, who);
@@ -289,12 +283,4 @@ export class Pipeline {
     if (!decision.allow) this.#deps.log.info('request denied', { ...logFields, reason: decision.reason, context: decision.context });
     return decision;
   }
-}
-
-function sameSettings(a: StoredSession, b: StoredSession): boolean {
-  return a.version === b.version && a.incarnation === b.incarnation;
-}
-
-function isDenial(value: object): value is Denial {
-  return 'allow' in value;
 }
