@@ -281,7 +281,8 @@ function guard(current: StoredSession, ifMatch: number | undefined, needsVersion
   if (ifMatch !== undefined && ifMatch !== current.version)
     throw new VersionConflictError(`session changed concurrently (expected version ${ifMatch}, found ${current.version})`, current);
   const version = needsVersion || ifMatch !== undefined ? current.version : undefined;
-  return { incarnation: current.incarnation, shards: current.shards ?? 0, ...(version === undefined ? {} : { version }) };
+  const seen = { incarnation: current.incarnation, shards: current.shards ?? 0, expires: current.expires ?? 0 };
+  return { ...seen, ...(version === undefined ? {} : { version }) };
 }
 
 /** `settings` less those `current` already has as they are (`null`: a field it does not have). */

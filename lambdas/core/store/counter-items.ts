@@ -29,7 +29,11 @@ export const FIRST_COUNTER_ITEMS = 8;
  * (and at one, the key counts on its session item again).
  */
 export const COOL_MS = 60_000;
-/** Seconds a counter item outlives its last fill (DynamoDB's TTL removes it later). */
+/**
+ * The TTL counter items were once given: 40 days after their last fill, however long their leases could still be
+ * spent (a lifetime quota's lost with them). Now a counter item has its session's TTL (`counterItemTtl`); one that
+ * still has this one gets its session's at its next fill, or at a change that keeps its lease.
+ */
 export const COUNTER_ITEM_TTL_SECONDS = 40 * 86_400;
 
 /** A counter item as stored: per scope and window, `<w>Start`, `<w>Lease`, `<w>Spent`, `<w>Base` (see {@link leaseAttributes}). */

@@ -1,7 +1,7 @@
 import { windowOpen } from '../limits/limits.ts';
 import { countersOf, type CounterScope } from '../limits/scope.ts';
 import { TABLE } from '../model/table.ts';
-import { COUNTER_ITEM_TTL_SECONDS, drawFill, MAX_LEASE, ofLife, type CounterItem, type LeaseWindow } from './counter-items.ts';
+import { drawFill, MAX_LEASE, ofLife, type CounterItem, type LeaseWindow } from './counter-items.ts';
 import { UpdateExpression } from './expression.ts';
 import type { SettingsGuard, StoredSession } from './item.ts';
 
@@ -118,7 +118,8 @@ export function fillSessionExpression(guard: SettingsGuard, tag: string, index: 
 }
 
 /**
- * The counter item after a fill, this request spent on it: the fills' windows leased, the
+ * The counter item after a fill, this request spent on it, with its session's TTL `ttl` (none: `undefined`; see
+ * `counterItemTtl`): the fills' windows leased, the
  * other windows kept as they were when the item was seen under the same guard and tag
  * (else dropped) — and, on the request's own item (`ordinal` 0), spent once more in each of
  * the request's `windows` kept, so that the request counts in every window it is limited by.
@@ -130,6 +131,7 @@ export function filledCounterItem(
   tag: string,
   fills: readonly WindowFill[],
   nowMs: number,
+  ttl: number | undefined,
   ordinal = 0,
   windows: readonly LeaseWindow[] = [],
 ): CounterItem {
@@ -142,8 +144,10 @@ export function filledCounterItem(
     leaseTag: tag,
     fill: drawFill(),
     filledAt: nowMs,
-    [TABLE.ttlAttribute]: Math.floor(nowMs / 1000) + COUNTER_ITEM_TTL_SECONDS,
   });
+  // The session's TTL, whatever the item had (a TTL from before, or another life's).
+  if (ttl === undefined) delete item[TABLE.ttlAttribute];
+  else item[TABLE.ttlAttribute] = ttl;
   if (ordinal === 0 && same) {
     // The request also spends in the windows kept (they had room when seen; the write's condition says they still do).
     for (const w of windows) {

@@ -90,6 +90,11 @@ export interface WriteGuard {
    * the number in force (this is not a condition the caller chose).
    */
   readonly shards?: number;
+  /**
+   * The key's `expires` as the caller read it (absent: not known). With the version, it is the key's own: a change
+   * that keeps the leases gives the counter items the TTL that follows it (see `counterItemTtl`). Not a condition.
+   */
+  readonly expires?: number;
 }
 
 /** The guard of a counting or settings write: always a version. */

@@ -4,7 +4,6 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { TABLE } from '../model/table.ts';
 import {
   COOL_MS,
-  COUNTER_ITEM_TTL_SECONDS,
   counterItemPk,
   drawFill,
   spendExpression,
@@ -186,8 +185,8 @@ export class LeaseWrites {
   /**
    * A fill (see `fills.ts`): one transaction that takes `plan`'s leases from the session item
    * `pk` (under `guard` and lease tag `tag`) and writes them to the counter items `filled`,
-   * each on condition it is exactly as seen. The request is spent on the first of them in the
-   * same write: returns that item as written, and how the transaction went.
+   * each on condition it is exactly as seen, with the session's TTL `ttl` (see `counterItemTtl`). The request is
+   * spent on the first of them in the same write: returns that item as written, and how the transaction went.
    */
   fill(
     pk: string,
@@ -197,9 +196,10 @@ export class LeaseWrites {
     windows: readonly LeaseWindow[],
     filled: readonly { readonly index: number; readonly seen: CounterItem | undefined }[],
     nowMs: number,
+    ttl: number | undefined,
   ): { first: CounterItem; outcome: Promise<Outcome> } {
     const items = filled.map((e, ordinal) =>
-      filledCounterItem(counterItemPk(pk, e.index), e.seen, guard, tag, plan.fills, nowMs, ordinal, windows),
+      filledCounterItem(counterItemPk(pk, e.index), e.seen, guard, tag, plan.fills, nowMs, ttl, ordinal, windows),
     );
     const highest = Math.max(...filled.map((e) => e.index));
     const session = { TableName: this.#table, Key: { pk }, ...fillSessionExpression(guard, tag, highest, plan, nowMs).build() };
@@ -242,16 +242,24 @@ export function counterItemDeletes(table: string, pk: string, shards: number): T
 
 /**
  * Updates of a session's counter items `0 … shards - 1` that move their leases to settings
- * version `version` at `now` (epoch s; part of a change that keeps the leases; see `keepsLeases`). Each gets a
+ * version `version` (part of a change that keeps the leases; see `keepsLeases`), with the TTL of the session after
+ * the change (`ttl`: `null` none, `undefined` each keeps its own; see `counterItemTtl`). Each gets a
  * new `fill`, so a fill planned on it as it was fails and looks again. A counter item that
  * was not there is left as an empty one (no lease, no life: nothing can be spent on it), which
- * DynamoDB's TTL removes unless a fill writes it first.
+ * goes with its session (the same TTL) unless a fill writes it first.
  */
-export function counterItemCarries(table: string, pk: string, shards: number, version: number, now: number): TransactItem[] {
+export function counterItemCarries(
+  table: string,
+  pk: string,
+  shards: number,
+  version: number,
+  ttl: number | null | undefined,
+): TransactItem[] {
   return Array.from({ length: shards }, (_, index) => {
     const x = new UpdateExpression();
     x.set('version', version).set('fill', drawFill());
-    x.setTo(TABLE.ttlAttribute, `if_not_exists(${x.name(TABLE.ttlAttribute)}, ${x.value(now + COUNTER_ITEM_TTL_SECONDS)})`);
+    if (ttl === null) x.remove(TABLE.ttlAttribute);
+    else if (ttl !== undefined) x.set(TABLE.ttlAttribute, ttl);
     return { Update: { TableName: table, Key: { pk: counterItemPk(pk, index) }, ...x.build() } as Update };
   });
 }

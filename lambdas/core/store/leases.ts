@@ -20,6 +20,7 @@ import { guardOf, withCountsOf, type StoredSession } from './item.ts';
 import { LeaseMemory, OncePerKey } from './lease-memory.ts';
 import { olderTag } from './lease-tag.ts';
 import { type Cooling, isBusy, LeaseWrites, pause } from './lease-writes.ts';
+import { counterItemTtl } from './session-ttl.ts';
 
 /** Steps (spends and fills) one request takes on a hot key before it lets the request be decided again. */
 const MAX_STEPS = 8;
@@ -39,9 +40,12 @@ export class Leases {
   readonly #filling = new Map<string, Promise<number[]>>();
   readonly #cooling = new OncePerKey<Cooling>();
   readonly #spreading = new OncePerKey<Grown>();
+  /** Seconds an expired key's session is kept: its counter items are kept as long (see `counterItemTtl`). */
+  readonly #retention: number;
 
-  constructor(client: DynamoDBDocumentClient, table: string) {
+  constructor(client: DynamoDBDocumentClient, table: string, retentionSeconds: number) {
     this.#writes = new LeaseWrites(client, table);
+    this.#retention = retentionSeconds;
   }
 
   /**
@@ -57,6 +61,8 @@ export class Leases {
     const windows = leaseWindows(scope, plan);
     const { nowMs } = plan;
     const pk = known.pk;
+    // The settings decided on are those of the version every fill is conditioned on: their `expires` is the key's.
+    const ttl = counterItemTtl(pk, known.expires, this.#retention);
     // A session item seen moments ago may deny (as a repeated denial would); an older one only plans.
     let session: SessionView = this.#memory.hint(pk, guard);
     let shards = known.shards ?? 0;
@@ -210,7 +216,7 @@ export class Leases {
         continue;
       }
       const filled = [{ index, seen }, ...others, ...blind].slice(0, plan.items);
-      const { first, outcome: filling } = this.#writes.fill(pk, guard, tag, plan, windows, filled, nowMs);
+      const { first, outcome: filling } = this.#writes.fill(pk, guard, tag, plan, windows, filled, nowMs, ttl);
       // One fill per key at a time in an instance: every fill is a write of the session item, the one item not spread.
       const others_ = filled.slice(1).map((e) => e.index);
       // A failed fill leaves nothing to spend on; its error is this request's (awaited below), never the waiters'.

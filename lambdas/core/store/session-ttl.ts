@@ -20,3 +20,12 @@ export function ttlAfterChange(pk: string, expires: number | undefined, retentio
   if (expires === undefined || pk.startsWith(JWT_PREFIX)) return undefined;
   return expires > 0 ? expires + retentionSeconds : null;
 }
+
+/**
+ * The TTL (epoch s) of the counter items of the session at `pk` with `expires` (`undefined`: none), the same as
+ * the session item's own: a lease stays on its counter item as long as its key can spend it (docs/ARCHITECTURE.md,
+ * "Hot keys", "How long a counter item lives"). A key that never expires, or a JWT identity's session, gives none.
+ */
+export function counterItemTtl(pk: string, expires: number | undefined, retentionSeconds: number): number | undefined {
+  return pk.startsWith(JWT_PREFIX) || expires === undefined || expires <= 0 ? undefined : expires + retentionSeconds;
+}

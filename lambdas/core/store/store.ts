@@ -28,7 +28,7 @@ import {
   type WriteGuard,
 } from './item.ts';
 import { TABLE } from '../model/table.ts';
-import { ttlAfterChange, ttlOfNew } from './session-ttl.ts';
+import { counterItemTtl, ttlAfterChange, ttlOfNew } from './session-ttl.ts';
 
 /** Whether a change under `guard` keeps the leases: see `keepsLeases`; only a change that names the version it moves from. */
 function keeps(guard: WriteGuard, change: SessionChange): guard is WriteGuard & { readonly version: number } {
@@ -75,7 +75,7 @@ export class SessionStore {
     this.#client = abortable(options.client);
     this.#table = options.tableName;
     this.#retention = options.retentionSeconds;
-    this.#leases = new Leases(this.#client, options.tableName);
+    this.#leases = new Leases(this.#client, options.tableName, options.retentionSeconds);
   }
 
   /** Strongly consistent read; `undefined` when there is no such session. */
@@ -153,13 +153,15 @@ export class SessionStore {
 
   /**
    * What a change does to the counter items: a change that keeps the leases (see
-   * `keepsLeases`; it needs the version it moves from) moves them to its new version; any
-   * other deletes them.
+   * `keepsLeases`; it needs the version it moves from) moves them to its new version, with the TTL that follows the
+   * key's `expires` after it (as named, else as the guard read it; neither: each keeps its own); any other deletes them.
    */
-  #counterItems(pk: string, guard: WriteGuard, change: SessionChange, shards: number, now: number): TransactItem[] {
-    return keeps(guard, change)
-      ? counterItemCarries(this.#table, pk, shards, guard.version + 1, now)
-      : counterItemDeletes(this.#table, pk, shards);
+  #counterItems(pk: string, guard: WriteGuard, change: SessionChange, shards: number): TransactItem[] {
+    if (!keeps(guard, change)) return counterItemDeletes(this.#table, pk, shards);
+    const named = change.settings?.expires;
+    const expires = named === undefined ? guard.expires : (named ?? 0);
+    const ttl = expires === undefined ? undefined : (counterItemTtl(pk, expires, this.#retention) ?? null);
+    return counterItemCarries(this.#table, pk, shards, guard.version + 1, ttl);
   }
 
   /**
@@ -185,7 +187,7 @@ export class SessionStore {
     return {
       session: { Update: { TableName: this.#table, Key: { pk }, ...x.build() } as TransactItem['Update'] },
       record: recordOfChange(this.#table, pk, guard, ttl),
-      counterItems: this.#counterItems(pk, guard, change, shards, now),
+      counterItems: this.#counterItems(pk, guard, change, shards),
     };
   }
 
