@@ -91,7 +91,11 @@ async function deleteKey(h: RunningHistory, ifMatch?: number): Promise<string> {
   }
 }
 
-/** What DynamoDB's TTL does to a session past `expires` + retention: the item goes, nothing else is written (its counter items stay). */
+/**
+ * What DynamoDB's TTL does to a session past `expires` + retention: the item goes, nothing else is written. Its
+ * counter items have the same TTL but are left here: DynamoDB's sweep removes them in its own time, and until it
+ * does the new life must not spend them.
+ */
 async function endByTtl(h: RunningHistory): Promise<string> {
   await h.adminDoc.send(new DeleteCommand({ TableName: h.tableName, Key: { pk: keySessionPk(h.key.keyId) } }));
   h.stats.ttlEnds += 1;
