@@ -21,10 +21,11 @@ describe('attack30: a hook saving back the session it read undoes an admin chang
   let table: TestTable;
   let keys: KeyService;
   let pipelineWith: (plugins?: readonly GatepassPlugin[]) => Pipeline;
+  let store: ReturnType<typeof pipelineOn>['store'];
 
   beforeAll(async () => {
     table = await createTestTable('a30-set-reverts');
-    ({ keys, pipelineWith } = pipelineOn(table.client, table.tableName));
+    ({ keys, pipelineWith, store } = pipelineOn(table.client, table.tableName));
   });
   afterAll(async () => {
     await table.drop();
@@ -71,6 +72,21 @@ describe('attack30: a hook saving back the session it read undoes an admin chang
       after: 'key_inactive',
       isInactive: true,
     });
+  });
+
+  it('a key deleted while the hook runs stays deleted (its raw key refused)', async () => {
+    const { key, keyId } = await keys.create({ quotaMax: 100, quotaRenewalRate: 3600, expires: Math.floor(Date.now() / 1000) + 60 });
+    const plain = pipelineWith();
+    for (let i = 0; i < 5; i++) expect(await plain.authorize(requestWith(key))).toMatchObject({ allow: true });
+    const { hookRead, release, pending } = renewing(key);
+    await hookRead;
+    await keys.delete(keyId); // the admin revokes the key
+    release();
+    const answer = await pending;
+    let allowed = 0;
+    for (let i = 0; i < 10; i++) if ((await plain.authorize(requestWith(key))).allow) allowed++;
+    const stored = await store.get(`key#${keyId}`);
+    expect({ answer, allowed, exists: stored !== undefined }).toEqual({ answer: 'key_not_found', allowed: 0, exists: false });
   });
 
   it('a quota lowered while the hook runs is the limit from then on', async () => {
