@@ -12,7 +12,9 @@ import { pipelineOn, requestWith } from '../support/pipeline.ts';
  * gives quota back", `SessionService.put`). But its settings are not guarded by the version the hook read: `put` reads
  * the key again and replaces whatever is there. An admin's change that lands between the hook's read and its write is
  * undone: a deactivated key is active again (and this very request, decided on what the hook wrote, is allowed after
- * the deactivation landed); a lowered quota is raised back, and the key is allowed past the admin's new limit.
+ * the deactivation landed); a lowered quota is raised back, and the key is allowed past the admin's new limit; a key
+ * the admin deleted is made again (`put` creates what it does not find), its raw key working with the count of the
+ * hook's copy.
  * Expected: an admin change that landed before the request's counting write is never undone by a write made from a
  * view older than it (the request is decided on the admin's settings: denied; the key stays inactive / at its new
  * quota). `updateSession` is conditioned on the version the hook saw; `sessions.set` is not.
