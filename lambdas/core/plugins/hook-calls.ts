@@ -1,7 +1,7 @@
 import type { DecisionContext } from '../model/context.ts';
-import { NotFoundError, PluginError, VersionConflictError } from '../model/errors.ts';
+import { PluginError } from '../model/errors.ts';
 import { readContext, readDenial, tagged, type PluginDenial } from './hook-answers.ts';
-import { HookConflict, HookGone, MAX_HOOK_ATTEMPTS, unwrapConflict } from './hook-conflicts.ts';
+import { HookConflict, HookGone, isLostWrite, lostWrite, MAX_HOOK_ATTEMPTS, unwrapConflict } from './hook-conflicts.ts';
 import { fieldProblems, InvalidInputError } from '../model/input-error.ts';
 import { toPublicSession } from '../store/public-session.ts';
 import type { Log } from '../model/log.ts';
@@ -13,6 +13,9 @@ import { preloadUrlPatterns } from '../model/url-pattern-engine.ts';
 import type { SessionService } from '../session/service.ts';
 import type { StoredSession } from '../store/item.ts';
 import { HookWrites, unseen } from './hook-writes.ts';
+
+/** The hooks a plugin may have. */
+export type HookName = 'pre' | 'auth' | 'postAuth' | 'post';
 
 /**
  * The request's session while hooks run. Hooks that write it (`updateSession`, `auth`,
@@ -66,7 +69,7 @@ export class HookCalls {
   async pre(): Promise<PluginDenial | undefined> {
     for (const plugin of this.#options.plugins) {
       if (!plugin.pre) continue;
-      const result = await this.#call(plugin, 'pre', (signal) => plugin.pre!(this.#context(plugin, signal)));
+      const result = await this.#call(plugin, 'pre', (signal) => plugin.pre!(this.#context(plugin, signal, 'pre')));
       const denial = this.#denial(plugin, result);
       if (denial) return denial;
     }
@@ -76,7 +79,7 @@ export class HookCalls {
   /** The first plugin with an `auth` hook names the key (and may write its session). */
   async auth(): Promise<{ key: string; session?: StoredSession } | PluginDenial> {
     const plugin = this.#options.plugins.find((p) => p.auth)!;
-    const result = await this.#call(plugin, 'auth', (signal) => plugin.auth!(this.#context(plugin, signal)));
+    const result = await this.#call(plugin, 'auth', (signal) => plugin.auth!(this.#context(plugin, signal, 'auth')));
     const denial = this.#denial(plugin, result);
     if (denial) return denial;
     const { key, session, createSession } = (result ?? {}) as Partial<AuthResult>;
@@ -105,7 +108,7 @@ export class HookCalls {
           const session = await this.#view(this.state.session!);
           const run = (signal: AbortSignal) => {
             const updateSession = (patch: SessionPatch) => this.#whileRunning(current, signal, () => this.#update(current, patch));
-            return current.postAuth!({ ...this.#context(current, signal), session, updateSession });
+            return current.postAuth!({ ...this.#context(current, signal, 'postAuth'), session, updateSession });
           };
           const answer = await this.#call(current, 'postAuth', run);
           await this.#writes.settle();
@@ -128,7 +131,7 @@ export class HookCalls {
       if (!plugin.post) continue;
       const session = await this.#view(this.state.session!);
       const result = (await this.#call(plugin, 'post', (signal) =>
-        plugin.post!({ ...this.#context(plugin, signal), session, context: merged }),
+        plugin.post!({ ...this.#context(plugin, signal, 'post'), session, context: merged }),
       )) as { context?: unknown; deny?: unknown } | undefined;
       // `post` runs after the decision: it cannot deny, and trying to is a bug, never an Allow.
       if (result !== null && typeof result === 'object' && 'deny' in result)
@@ -153,14 +156,14 @@ export class HookCalls {
     }
   }
 
-  #context(plugin: GatepassPlugin, signal: AbortSignal): HookContext {
+  #context(plugin: GatepassPlugin, signal: AbortSignal, hook: HookName): HookContext {
     const { request, nowMs } = this.#options;
     return {
       request,
       now: Math.floor(nowMs / 1000),
       signal,
       log: tagged(this.#options.log, plugin.name),
-      sessions: this.#sessions(plugin, signal),
+      sessions: this.#sessions(plugin, signal, hook),
     };
   }
 
@@ -174,7 +177,13 @@ export class HookCalls {
     return this.#writes.start(write);
   }
 
-  #sessions(plugin: GatepassPlugin, signal: AbortSignal): SessionsApi {
+  /**
+   * `sessions.get`/`set` for a hook. A `set` naming the `version` it read that lost to a change
+   * landed since (or found the key deleted) writes nothing: in `postAuth` the chain runs again
+   * on the request's session as it is now, as after a lost `updateSession`; elsewhere the
+   * request fails closed.
+   */
+  #sessions(plugin: GatepassPlugin, signal: AbortSignal, hook: HookName): SessionsApi {
     const { sessions, nowMs } = this.#options;
     return {
       get: async (key) => {
@@ -182,9 +191,11 @@ export class HookCalls {
         return item === undefined ? undefined : this.#view(item);
       },
       set: (key, session) =>
-        this.#whileRunning(plugin, signal, async () =>
-          this.#view(await this.#write(plugin, () => setSession(sessions, key, session, nowMs))),
-        ),
+        this.#whileRunning(plugin, signal, async () => {
+          const write = () => setSession(sessions, key, session, nowMs);
+          const lost = async (error: unknown) => Promise.reject(await lostWrite(error, this.state, sessions));
+          return this.#view(await this.#write(plugin, hook === 'postAuth' ? () => write().catch(lost) : write));
+        }),
     };
   }
 
@@ -196,6 +207,7 @@ export class HookCalls {
     } catch (error) {
       if (error instanceof Error && error.name === 'InvalidInputError')
         throw this.#fault(plugin, `invalid session: ${error.message}`, error);
+      if (isLostWrite(error)) throw this.#fault(plugin, `session write refused: ${error.message}`, error);
       throw error;
     }
     if (this.state.pk !== undefined && this.state.pk === written.pk) {
@@ -232,20 +244,7 @@ export class HookCalls {
     } catch (error) {
       if (error instanceof InvalidInputError)
         throw this.#fault(plugin, `invalid session patch: ${error.details.map((p) => `${p.field}: ${p.message}`).join('; ')}`, error);
-      if (error instanceof VersionConflictError && error.current) {
-        this.state.session = error.current as StoredSession;
-        this.state.written = false;
-        throw new HookConflict(error);
-      }
-      if (error instanceof NotFoundError) {
-        // Deleted since it was read (and maybe re-created: another key's life): judge what is there now.
-        const fresh = await this.#options.sessions.read(current.pk);
-        if (fresh === undefined) throw new HookGone();
-        this.state.session = fresh;
-        this.state.written = false;
-        throw new HookConflict(error);
-      }
-      throw error;
+      throw await lostWrite(error, this.state, this.#options.sessions);
     }
   }
 

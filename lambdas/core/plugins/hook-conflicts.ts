@@ -1,4 +1,7 @@
-import { PluginError } from '../model/errors.ts';
+import { NotFoundError, PluginError, VersionConflictError } from '../model/errors.ts';
+import { OrphanPointerError } from '../session/key-resolution.ts';
+import type { SessionService } from '../session/service.ts';
+import type { StoredSession } from '../store/item.ts';
 import type { GatepassPlugin } from './plugin.ts';
 
 /** Times the `postAuth` chain runs again after a hook lost a write to a concurrent request, before failing closed. */
@@ -19,4 +22,34 @@ export function unwrapConflict(plugin: GatepassPlugin, error: unknown): unknown 
   return error instanceof HookConflict
     ? new PluginError(plugin.name, `postAuth lost ${MAX_HOOK_ATTEMPTS} writes in a row to concurrent requests`)
     : error;
+}
+
+/**
+ * Whether a write made from a session read lost to a change landed since: the key moved on
+ * to another version (`VersionConflictError`) or was deleted (`NotFoundError`). Nothing of
+ * it was written.
+ */
+export function isLostWrite(error: unknown): error is VersionConflictError | NotFoundError {
+  return error instanceof VersionConflictError || (error instanceof NotFoundError && !(error instanceof OrphanPointerError));
+}
+
+/**
+ * What a `postAuth` hook's lost write (`isLostWrite`; any other error as it is) means for its
+ * request, whose session `state` holds: the chain runs again on the session as it is now
+ * (`HookConflict`, `state` updated), or the key is gone (`HookGone`). No hook's check is
+ * carried across a change it has not seen.
+ */
+export async function lostWrite(
+  error: unknown,
+  state: { pk: string | undefined; session: StoredSession | undefined; written: boolean },
+  sessions: SessionService,
+): Promise<unknown> {
+  if (!isLostWrite(error) || state.pk === undefined) return error;
+  const current = error instanceof VersionConflictError ? (error.current as StoredSession | undefined) : undefined;
+  // Deleted since it was read (and maybe re-created: another key's life): judge what is there now.
+  const fresh = current?.pk === state.pk ? current : await sessions.read(state.pk);
+  if (fresh === undefined) return new HookGone();
+  state.session = fresh;
+  state.written = false;
+  return new HookConflict(error);
 }

@@ -1,11 +1,9 @@
 import type { DecisionContext } from '../model/context.ts';
 import type { PluginDenial } from './hook-answers.ts';
-import type { HookCalls, HookRunnerOptions, RequestSession } from './hook-calls.ts';
+import type { HookCalls, HookName, HookRunnerOptions, RequestSession } from './hook-calls.ts';
 import type { StoredSession } from '../store/item.ts';
 
 export type { HookRunnerOptions, RequestSession } from './hook-calls.ts';
-
-type HookName = 'pre' | 'auth' | 'postAuth' | 'post';
 
 /**
  * The plugins' hooks for one request, as the pipeline sees them: a hook that no plugin has

@@ -1,12 +1,9 @@
-import { isDeepStrictEqual } from 'node:util';
 import type { Limits } from '../limits/limits.ts';
 import { counterAttributes, type CounterScope } from '../limits/scope.ts';
 import { AlreadyExistsError, ContentionError, NotFoundError, VersionConflictError } from '../model/errors.ts';
 import { InvalidInputError } from '../model/input-error.ts';
 import { keySessionPk } from '../model/keys.ts';
-import { RATE_NEEDS_PER, rateWithoutPer } from '../model/limit-rules.ts';
-import type { SessionInputSchema, SessionPatch } from '../model/session.ts';
-import { newSessionFields } from '../model/session-rules.ts';
+import type { SessionPatch } from '../model/session.ts';
 import { effectiveSettings, type PolicySubject } from '../policies/effective.ts';
 import type { Policy } from '../policies/policy.ts';
 import {
@@ -21,11 +18,10 @@ import {
   type WriteGuard,
 } from '../store/item.ts';
 import type { SessionChange, SessionStore } from '../store/store.ts';
+import { changedSettings, checkRatePer, type SessionInputFields, settingsOf, versionOf } from './inputs.ts';
 import { resolveKey, type ResolvedKey } from './key-resolution.ts';
-import type * as z from 'zod';
 
-/** A parsed create or replace body. */
-export type SessionInputFields = z.output<typeof SessionInputSchema>;
+export type { SessionInputFields } from './inputs.ts';
 
 /** The policies of a session, looked up by id (the admin reads them strongly; the authorizer through its cache). */
 export type PolicyLookup = (ids: readonly string[]) => Promise<readonly Policy[]>;
@@ -155,16 +151,24 @@ export class SessionService {
    * session gets the counters the input names (default: a whole window starting now); an
    * existing one keeps its counters, as an admin PUT does: a plugin that saves back the
    * session it read (or answers the same session on every request) never gives quota back.
-   * Counters change only through an explicit `updateSession({ quotaRemaining })`. Retried on
-   * the fresh item when a concurrent writer got there first.
+   * Counters change only through an explicit `updateSession({ quotaRemaining })`.
+   *
+   * An input naming a `version` (a session read and saved back) is written only at that
+   * version of the key, as a PUT with `If-Match`, so it never undoes a change it has not seen:
+   * a key changed since is refused (`VersionConflictError`), one deleted is not created again
+   * (`NotFoundError`; a life created since starts above every version of the last). Without
+   * `version`: created or replaced, tried again on the fresh item when another writer got there first.
    */
   async put(pk: string, keyId: string, input: SessionInputFields, nowMs: number): Promise<StoredSession> {
+    const ifMatch = versionOf(input.version);
     let current = await this.#store.get(pk);
+    if (ifMatch !== undefined && current === undefined) throw new NotFoundError(`no session for this key (read at version ${ifMatch})`);
     for (let attempt = 1; attempt <= MAX_PUT_ATTEMPTS; attempt++) {
       try {
         if (current === undefined) return await this.create(pk, keyId, input, nowMs);
-        return await this.replace(current, input, nowMs);
+        return await this.replace(current, input, nowMs, ifMatch);
       } catch (error) {
+        if (ifMatch !== undefined) throw error; // once, at the version read
         if (error instanceof AlreadyExistsError) current = error.current as StoredSession | undefined;
         else if (error instanceof VersionConflictError) current = error.current as StoredSession;
         else if (error instanceof NotFoundError) current = await this.#store.get(pk);
@@ -267,12 +271,6 @@ export class SessionService {
   }
 }
 
-/** The settings of a parsed create or replace body, with a new session's defaults. */
-function settingsOf(input: SessionInputFields, now: number): SessionSettings {
-  const { quotaRemaining: _r, quotaRenews: _n, ...settings } = newSessionFields(input, now);
-  return settings;
-}
-
 /** The guard of a write on `current`: its life, and its version (or `ifMatch`) where the write needs one. */
 function guard(current: StoredSession, ifMatch: number | undefined, needsVersion: boolean): WriteGuard {
   // Only a session is written as one (never a rotated-in key's pointer, say).
@@ -283,16 +281,4 @@ function guard(current: StoredSession, ifMatch: number | undefined, needsVersion
   const version = needsVersion || ifMatch !== undefined ? current.version : undefined;
   const seen = { incarnation: current.incarnation, shards: current.shards ?? 0, expires: current.expires ?? 0 };
   return { ...seen, ...(version === undefined ? {} : { version }) };
-}
-
-/** `settings` less those `current` already has as they are (`null`: a field it does not have). */
-function changedSettings(current: StoredSession, settings: SettingsChanges): SettingsChanges {
-  const stored = current as unknown as Record<string, unknown>;
-  return Object.fromEntries(
-    Object.entries(settings).filter(([field, value]) => !isDeepStrictEqual(value ?? undefined, stored[field])),
-  ) as SettingsChanges;
-}
-
-function checkRatePer(rate: number, per: number): void {
-  if (rateWithoutPer(rate, per)) throw new InvalidInputError([{ field: 'per', message: RATE_NEEDS_PER }]);
 }
