@@ -60,6 +60,22 @@ describe('attack30: a hook saving back the session it read undoes an admin chang
     return { hookRead, release, pending };
   }
 
+  it('a save-back with nothing changed meanwhile renews the key (the ordinary case)', async () => {
+    const expires = Math.floor(Date.now() / 1000) + 60;
+    const { key, keyId } = await keys.create({ quotaMax: 100, quotaRenewalRate: 3600, expires });
+    const { hookRead, release, pending } = renewing(key);
+    await hookRead;
+    release();
+    const answer = await pending;
+    const stored = await keys.get(keyId);
+    expect({ answer, renewed: stored.expires > expires + 500, version: stored.version, quotaMax: stored.quotaMax }).toEqual({
+      answer: 'allow',
+      renewed: true,
+      version: 2,
+      quotaMax: 100,
+    });
+  });
+
   it('a deactivation landing while the hook runs stays in force', async () => {
     const { key, keyId } = await keys.create({ quotaMax: 100, quotaRenewalRate: 3600, expires: Math.floor(Date.now() / 1000) + 60 });
     const { hookRead, release, pending } = renewing(key);

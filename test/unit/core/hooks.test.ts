@@ -566,6 +566,100 @@ describe('HookRunner', () => {
       expect(hooks.state.session).toMatchObject({ quotaMax: 3, quotaUsed: 0, expires: NOW + 60, version: 3 });
     });
 
+    describe('sessions.set of a session read (it names its version)', () => {
+      /** A postAuth hook that saves back the session it read with a later expiry, after `meanwhile` ran (another writer). */
+      const saveBack = (meanwhile: () => void = () => undefined, calls: number[] = []): GatepassPlugin => ({
+        name: 'save-back',
+        async postAuth(ctx) {
+          calls.push(ctx.session.version);
+          if (ctx.session.expires > ctx.now) return; // renewed: nothing to do
+          const seen = ctx.session;
+          meanwhile();
+          await ctx.sessions.set(KEY, { ...seen, expires: ctx.now + 60 } as never);
+        },
+      });
+
+      it('renews at the version read when nothing changed meanwhile', async () => {
+        const { hooks, store } = runner([saveBack()], { session: stored({ expires: NOW - 10, version: 4 }) });
+
+        await hooks.postAuth();
+
+        expect(store.writes).toMatchObject([{ pk: PK, expectedVersion: 4 }]);
+        expect(hooks.state.session).toMatchObject({ expires: NOW + 60, version: 5, quotaMax: 100 });
+      });
+
+      it('writes nothing over a change landed since, and runs the chain again on the key as it is now', async () => {
+        const store = new MemoryStore();
+        const versions: number[] = [];
+        let once = false;
+        const deactivate = () => {
+          if (once) return;
+          once = true; // an admin deactivates the key while the hook runs
+          const current = store.items.get(PK)!;
+          store.items.set(PK, { ...current, isInactive: true, expires: NOW + 3600, version: current.version + 1 });
+        };
+        const { hooks } = runner([saveBack(deactivate, versions)], { store, session: stored({ expires: NOW - 10, version: 4 }) });
+
+        await hooks.postAuth();
+
+        expect(store.writes).toEqual([]);
+        expect(versions).toEqual([4, 5]);
+        expect(hooks.state.session).toMatchObject({ isInactive: true, version: 5 });
+        expect(store.items.get(PK)).toMatchObject({ isInactive: true, version: 5 });
+      });
+
+      it('does not create again a key deleted since: the request finds it gone', async () => {
+        const store = new MemoryStore();
+        const { hooks } = runner([saveBack(() => store.items.delete(PK))], { store, session: stored({ expires: NOW - 10 }) });
+
+        expect(await hooks.postAuth()).toBe('gone');
+        expect(store.items.has(PK)).toBe(false);
+      });
+
+      it('fails closed outside postAuth, writing nothing', async () => {
+        const store = new MemoryStore();
+        const other = 'gp_another-key-of-this-test-000';
+        store.items.set(keySessionPk(keyIdOf(other)), stored({ pk: keySessionPk(keyIdOf(other)), keyId: keyIdOf(other), version: 3 }));
+        const { hooks } = runner(
+          [{ name: 'stale-pre', pre: async (ctx) => void (await ctx.sessions.set(other, { quotaMax: 5, version: 2 } as never)) }],
+          { store },
+        );
+
+        await expectPluginError(hooks.pre(), 'stale-pre', /expected version 2, found 3/);
+        expect(store.writes).toEqual([]);
+      });
+
+      it("refuses an auth hook's session naming a version the key no longer has", async () => {
+        const { hooks, store } = runner([{ name: 'auth-back', auth: () => ({ key: KEY, session: { quotaMax: 5, version: 6 } as never }) }]);
+        store.items.set(PK, stored({ version: 7 }));
+
+        await expectPluginError(hooks.auth(), 'auth-back', /session write refused.*expected version 6, found 7/);
+        expect(store.items.get(PK)).toMatchObject({ quotaMax: 100, version: 7 });
+      });
+
+      it('treats a version that is not a whole number as a fault naming it', async () => {
+        const { hooks, store } = runner(
+          [{ name: 'odd', postAuth: async (ctx) => void (await ctx.sessions.set(KEY, { quotaMax: 5, version: '4' } as never)) }],
+          { session: stored({ version: 4 }) },
+        );
+
+        await expectPluginError(hooks.postAuth(), 'odd', /invalid session.*version/);
+        expect(store.writes).toEqual([]);
+      });
+
+      it('creates or replaces as before when the session names no version (another key made by a plugin)', async () => {
+        const other = 'gp_made-by-a-plugin-0000000000';
+        const { hooks, store } = runner(
+          [{ name: 'maker', postAuth: async (ctx) => void (await ctx.sessions.set(other, { quotaMax: 9, quotaRenewalRate: 60 })) }],
+          { session: stored() },
+        );
+
+        await hooks.postAuth();
+
+        expect(store.items.get(keySessionPk(keyIdOf(other)))).toMatchObject({ quotaMax: 9, version: 1 });
+      });
+    });
+
     it('reads sessions by raw key through sessions.get, as public sessions', async () => {
       let got: unknown;
       const { hooks } = runner(
