@@ -45,7 +45,16 @@ export interface PluginRequest {
  */
 export interface SessionsApi {
   get(key: string): Promise<Session | undefined>;
-  /** Creates or replaces the session of `key`. */
+  /**
+   * Creates or replaces the session of `key`; an existing session keeps its counters. A
+   * session naming a `version` — one you read (`ctx.session`, `get`) and save back, as in
+   * `set(key, { ...ctx.session, expires: ctx.now + 60 })` — is written only at that version:
+   * never over a change made since (an admin's deactivation or lowered quota), nor creating
+   * again a key deleted since. Then nothing is written: in `postAuth` the hooks run again on
+   * the session as it is now (as after a lost `updateSession`; a deleted key is refused),
+   * elsewhere the request fails closed. Leave `version` out to create a session, or to
+   * replace whatever is there.
+   */
   set(key: string, session: SessionInput): Promise<Session>;
 }
 
@@ -93,7 +102,8 @@ export interface HookDenial {
 /**
  * What `auth` answers: the key this request uses, and optionally its session.
  * - `session` creates or replaces it (`TykSetKeyData`): every request that answers it
- *   writes it, quota included;
+ *   writes it, quota included; one naming a `version` only at that version, as
+ *   {@link SessionsApi.set} (else the request fails closed);
  * - `createSession` creates it only if there is none (first sight): concurrent first
  *   requests make exactly one, and later ones leave the counters alone.
  */
