@@ -80,10 +80,15 @@ export function hookContext(options: { request?: Partial<PluginRequest>; now?: n
       get: async (key) => stored.get(key),
       set: async (key, init: SessionInit) => {
         const fields = init as Partial<Session>;
+        // A session read and saved back (it names its version) is written only at that version, as gatepass does
+        // (a key not in `stored` is taken as the request's own, at the version given).
+        const found = stored.get(key)?.version;
+        if (fields.version !== undefined && found !== undefined && found !== fields.version)
+          throw new Error(`session changed concurrently (expected version ${fields.version}, found ${found})`);
         const session = testSession({
           ...fields,
           quotaRemaining: fields.quotaRemaining ?? fields.quotaMax ?? -1,
-          version: (stored.get(key)?.version ?? 0) + 1,
+          version: (found ?? fields.version ?? 0) + 1,
         });
         stored.set(key, session);
         return session;
