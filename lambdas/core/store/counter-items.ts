@@ -18,6 +18,10 @@ import { namedFields, type SettingsGuard, type StoredSession } from './item.ts';
  * settings it was taken under.
  */
 
+/** Steps (spends and fills) one request takes on a hot key before it lets the request be decided again. */
+export const MAX_STEPS = 8;
+/** Most counter items one fill writes (a transaction of 1 + this many items). */
+export const MAX_FILLED = 8;
 /** Most counter items a key spreads over (a change of a hot key is one transaction of 1 + this many items). */
 export const MAX_COUNTER_ITEMS = 64;
 /** Most requests one lease hands a counter item. */
@@ -29,12 +33,6 @@ export const FIRST_COUNTER_ITEMS = 8;
  * (and at one, the key counts on its session item again).
  */
 export const COOL_MS = 60_000;
-/**
- * The TTL counter items were once given: 40 days after their last fill, however long their leases could still be
- * spent (a lifetime quota's lost with them). Now a counter item has its session's TTL (`counterItemTtl`); one that
- * still has this one gets its session's at its next fill, or at a change that keeps its lease.
- */
-export const COUNTER_ITEM_TTL_SECONDS = 40 * 86_400;
 
 /** A counter item as stored: per scope and window, `<w>Start`, `<w>Lease`, `<w>Spent`, `<w>Base` (see {@link leaseAttributes}). */
 export interface CounterItem {

@@ -12,6 +12,8 @@ import {
   pick,
   type CounterItem,
   type LeaseWindow,
+  MAX_FILLED,
+  MAX_STEPS,
 } from './counter-items.ts';
 import { Empties, sameItem } from './empties.ts';
 import { countersSeenOn, planFills, type SessionView } from './fills.ts';
@@ -21,11 +23,6 @@ import { LeaseMemory, OncePerKey } from './lease-memory.ts';
 import { olderTag } from './lease-tag.ts';
 import { type Cooling, isBusy, LeaseWrites, pause } from './lease-writes.ts';
 import { counterItemTtl } from './session-ttl.ts';
-
-/** Steps (spends and fills) one request takes on a hot key before it lets the request be decided again. */
-const MAX_STEPS = 8;
-/** Most counter items one fill writes (a transaction of 1 + this many items). */
-const MAX_FILLED = 8;
 
 /**
  * Counting on a hot key's counter items (docs/ARCHITECTURE.md, "Hot keys"): a spend on one
@@ -40,7 +37,7 @@ export class Leases {
   readonly #filling = new Map<string, Promise<number[]>>();
   readonly #cooling = new OncePerKey<Cooling>();
   readonly #spreading = new OncePerKey<Grown>();
-  /** Seconds an expired key's session is kept: its counter items are kept as long (see `counterItemTtl`). */
+  /** Seconds an expired key's session is kept, its counter items as long: a fill's TTL follows the `expires` decided on. */
   readonly #retention: number;
 
   constructor(client: DynamoDBDocumentClient, table: string, retentionSeconds: number) {
@@ -61,7 +58,6 @@ export class Leases {
     const windows = leaseWindows(scope, plan);
     const { nowMs } = plan;
     const pk = known.pk;
-    // The settings decided on are those of the version every fill is conditioned on: their `expires` is the key's.
     const ttl = counterItemTtl(pk, known.expires, this.#retention);
     // A session item seen moments ago may deny (as a repeated denial would); an older one only plans.
     let session: SessionView = this.#memory.hint(pk, guard);
