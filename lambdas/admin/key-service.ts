@@ -153,7 +153,7 @@ export class KeyService {
       return await this.#publicOf(now);
     } catch (error) {
       if (!isThrottlingError(error)) throw error;
-      return { ...(await this.#publicOf(written)), asWritten: 'counts' };
+      return this.#asWritten(written);
     }
   }
 
@@ -230,12 +230,17 @@ export class KeyService {
       return await this.#public(now !== undefined && now.version === written.version ? now : written);
     } catch (error) {
       if (!isThrottlingError(error)) throw error;
-      const policies = await this.#policiesById(written.applyPolicies ?? []).catch((again: unknown) => {
-        if (isThrottlingError(again)) return undefined;
-        throw again;
-      });
-      return { ...(await this.#publicOf(written, policies ?? [])), asWritten: policies === undefined ? 'without-policies' : 'counts' };
+      return this.#asWritten(written);
     }
+  }
+
+  /** A change that landed, answered as it wrote the key while DynamoDB throttles the reads after it (see `Session.asWritten`). */
+  async #asWritten(written: StoredSession): Promise<Session> {
+    const policies = await this.#policiesById(written.applyPolicies ?? []).catch((again: unknown) => {
+      if (isThrottlingError(again)) return undefined;
+      throw again;
+    });
+    return { ...(await this.#publicOf(written, policies ?? [])), asWritten: policies === undefined ? 'without-policies' : 'counts' };
   }
 
   /** The public session, its `quotaRemaining` read under the limits in force, and those limits with their sources. */
