@@ -26,6 +26,8 @@ export interface RequestSession {
   session: StoredSession | undefined;
   /** A hook wrote the session: its settings are as written, its counters as read before (others may have counted since). */
   written: boolean;
+  /** Whether a session takes the request's presented key (a rotation, a delete may end that while hooks run). @default all */
+  takes?: (session: StoredSession) => boolean;
 }
 
 export interface HookRunnerOptions {

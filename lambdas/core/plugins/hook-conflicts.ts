@@ -36,19 +36,21 @@ export function isLostWrite(error: unknown): error is VersionConflictError | Not
 /**
  * What a `postAuth` hook's lost write (`isLostWrite`; any other error as it is) means for its
  * request, whose session `state` holds: the chain runs again on the session as it is now
- * (`HookConflict`, `state` updated), or the key is gone (`HookGone`). No hook's check is
+ * (`HookConflict`, `state` updated), or the key is gone (`HookGone`: deleted, or no longer
+ * taking the request's key). No hook's check is
  * carried across a change it has not seen.
  */
 export async function lostWrite(
   error: unknown,
-  state: { pk: string | undefined; session: StoredSession | undefined; written: boolean },
+  state: { pk: string | undefined; session: StoredSession | undefined; written: boolean; takes?: (session: StoredSession) => boolean },
   sessions: SessionService,
 ): Promise<unknown> {
   if (!isLostWrite(error) || state.pk === undefined) return error;
   const current = error instanceof VersionConflictError ? (error.current as StoredSession | undefined) : undefined;
   // Deleted since it was read (and maybe re-created: another key's life): judge what is there now.
   const fresh = current?.pk === state.pk ? current : await sessions.read(state.pk);
-  if (fresh === undefined) return new HookGone();
+  // Gone for this request too when it no longer takes the presented key (rotated out; another life): no hook runs for it.
+  if (fresh === undefined || state.takes?.(fresh) === false) return new HookGone();
   state.session = fresh;
   state.written = false;
   return new HookConflict(error);

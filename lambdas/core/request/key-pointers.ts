@@ -38,9 +38,9 @@ export class KeyPointers {
 
   /**
    * Whether the session `item` (as read now) takes the key `who` presented. One reached through
-   * a remembered pointer that it no longer takes: the pointer may have ended since (a later
-   * rotation; the raw key imported again as a key of its own), so the key is read once without
-   * it. Answers whom and what to go on with, or `'refused'`: a key rotated out, or never this
+   * a remembered pointer that is gone or no longer takes the key: the pointer may have ended
+   * since (a later rotation, a delete; the raw key imported again as a key of its own), so the
+   * key is read once without it. Answers whom and what to go on with, or `'refused'`: a key rotated out, or never this
    * session's. No hook runs and nothing is counted for a refused key.
    */
   async taken(
@@ -49,8 +49,8 @@ export class KeyPointers {
     now: number,
   ): Promise<{ who: Identity; item: StoredSession | undefined } | 'refused'> {
     const presented = who.presentedKeyId;
-    if (presented === undefined || item === undefined || keyAccepted(item, presented, now)) return { who, item };
-    if (who.pointerPk === undefined) return 'refused';
+    if (presented === undefined || (item !== undefined && keyAccepted(item, presented, now))) return { who, item };
+    if (who.pointerPk === undefined) return item === undefined ? { who, item } : 'refused';
     const again = await this.reread({ ...who, pointerPk: who.pointerPk });
     return again.item === undefined || keyAccepted(again.item, presented, now) ? again : 'refused';
   }

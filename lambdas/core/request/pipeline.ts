@@ -133,8 +133,10 @@ export class Pipeline {
 
   /** Runs the `postAuth` hooks on a current item; what they write is what is decided on (I4). */
   async #runPostAuth(start: Known, identity: Identity, hooks: HookRunner): Promise<Known | Denial> {
+    // No hook runs for a key the session does not take, before the chain or when it runs again (a write lost to a change).
     const presented = identity.presentedKeyId;
-    if (presented !== undefined && !keyAccepted(start.item!, presented, Math.floor(this.#clock() / 1000))) return deny('key_not_found');
+    hooks.state.takes = presented === undefined ? undefined : (item) => keyAccepted(item, presented, Math.floor(this.#clock() / 1000));
+    if (hooks.state.takes?.(start.item!) === false) return deny('key_not_found');
     hooks.state.pk = start.item!.pk;
     hooks.state.session = start.item;
     hooks.state.written = !start.countersKnown;
@@ -161,31 +163,35 @@ export class Pipeline {
     let who = identity;
     let { item, settingsCurrent, countersKnown } = start;
     let countersHint = start.countersHint === true;
-    let hooked = hooks.hasPostAuth ? item : undefined;
+    // What the postAuth hooks last judged (undefined: none, as they found the session gone).
+    let hooked = item;
     // A hot key's session item counts leases, not spent requests: deny on it only once the store has said so.
     let storeSaid = false;
     const busy = new BusyBudget();
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      if (item === undefined && who.pointerPk !== undefined) {
-        // The session a pointer named is gone: the key is read again, without the pointer.
-        ({ who, item } = await this.#pointers.reread({ ...who, pointerPk: who.pointerPk }));
-        ({ settingsCurrent, countersKnown } = READ);
-      }
-      if (item === undefined) {
-        this.#memory.forget(who.pk);
-        const created = await who.whenMissing();
+      const nowMs = this.#clock();
+      if (item === undefined || (who.presentedKeyId !== undefined && !keyAccepted(item, who.presentedKeyId, Math.floor(nowMs / 1000)))) {
+        if (item !== undefined && !settingsCurrent) {
+          ({ item, settingsCurrent, countersKnown } = { item: await store.get(who.pk), ...READ }); // remembered settings never refuse
+          continue;
+        }
+        // Gone, or a key rotated out (or never this session's): refused — a remembered pointer read again once.
+        const taken = await this.#pointers.taken(who, item, Math.floor(nowMs / 1000));
+        if (taken === 'refused') return { decision: deny('key_not_found') };
+        ({ who, item } = taken);
+        if (item === undefined) this.#memory.forget(who.pk);
+        const created = item ?? (await who.whenMissing());
         if (isDenial(created)) return { decision: created };
         ({ item, settingsCurrent, countersKnown } = { item: created, ...READ });
       }
-      const nowMs = this.#clock();
-      if (who.presentedKeyId !== undefined && !keyAccepted(item, who.presentedKeyId, Math.floor(nowMs / 1000))) {
-        // A key rotated out (or never this session's): refused, on current settings only (a remembered pointer read again).
-        const taken = settingsCurrent ? await this.#pointers.taken(who, item, Math.floor(nowMs / 1000)) : undefined;
-        if (taken === 'refused' || (hooks.hasPostAuth && taken !== undefined && taken.who.pk !== who.pk))
-          return { decision: deny('key_not_found') };
-        ({ who, item } = taken ?? { who, item: await store.get(who.pk) });
-        ({ settingsCurrent, countersKnown } = READ);
-        continue;
+      if (hooks.hasPostAuth && settingsCurrent && (hooked === undefined || item.pk !== hooked.pk || !sameSettings(hooked, item))) {
+        // Another session (gone, a pointer read again) or its settings changed since the postAuth hooks judged: they judge again.
+        const again = await this.#runPostAuth({ item, ...READ }, who, hooks);
+        if (isDenial(again)) return { decision: again };
+        ({ item, settingsCurrent, countersKnown } = again);
+        countersHint = again.countersHint === true;
+        if (item === undefined) continue;
+        hooked = item;
       }
       const policies = await this.#policiesOf(item, who);
       await preloadUrlPatterns(item, ...policies); // decide matches URL patterns synchronously
@@ -242,14 +248,6 @@ export class Pipeline {
       if (result.stalePolicies) this.#deps.policies?.forget(item.applyPolicies ?? []); // decided again on the policies as they are
       ({ item, settingsCurrent, countersKnown } = { item: result.current, ...READ });
       if (item !== undefined) this.#memory.remember(item);
-      if (hooked !== undefined && item !== undefined && !sameSettings(hooked, item)) {
-        // The settings changed since the postAuth hooks judged them: they judge again.
-        const again = await this.#runPostAuth({ item, ...READ }, who, hooks);
-        if (isDenial(again)) return { decision: again };
-        ({ item, settingsCurrent, countersKnown } = again);
-        countersHint = again.countersHint === true;
-        hooked = item;
-      }
     }
     throw new ContentionError(`gave up after ${MAX_ATTEMPTS} conflicting writes`);
   }
