@@ -7,7 +7,7 @@ import { toPublicSession } from '../store/public-session.ts';
 import type { Log } from '../model/log.ts';
 import type { AuthResult, GatepassPlugin, HookContext, PluginRequest, SessionPatch, SessionsApi } from './plugin.ts';
 import type { Session } from '../model/session.ts';
-import { createSessionOnce, getSession, setSession } from './session-writes.ts';
+import { createSessionOnce, getSession, setSession, unlessRetired } from './session-writes.ts';
 import { unstorable } from '../model/storable.ts';
 import { preloadUrlPatterns } from '../model/url-pattern-engine.ts';
 import type { SessionService } from '../session/service.ts';
@@ -88,7 +88,11 @@ export class HookCalls {
     if (typeof key !== 'string' || key.length === 0) throw this.#fault(plugin, 'auth must answer { key } or { deny }');
     if (session !== undefined && createSession !== undefined) throw this.#fault(plugin, 'auth answers session or createSession, not both');
     const { sessions, nowMs } = this.#options;
-    if (session !== undefined) return { key, session: await this.#write(plugin, () => setSession(sessions, key, session, nowMs)) };
+    if (session !== undefined) {
+      // A retired key's session is not written: the key alone is named, and the request refused as it is.
+      const written = await this.#write(plugin, () => setSession(sessions, key, session, nowMs)).catch(unlessRetired);
+      return written === undefined ? { key } : { key, session: written };
+    }
     if (createSession !== undefined)
       return { key, session: await this.#write(plugin, () => createSessionOnce(sessions, key, createSession, nowMs)) };
     return { key };

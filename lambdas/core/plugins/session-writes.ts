@@ -4,7 +4,7 @@ import { unstorable } from '../model/storable.ts';
 import { preloadUrlPatterns } from '../model/url-pattern-engine.ts';
 import { OrphanPointerError } from '../session/key-resolution.ts';
 import type { SessionInputFields, SessionService } from '../session/service.ts';
-import type { StoredSession } from '../store/item.ts';
+import { keyAccepted, type StoredSession } from '../store/item.ts';
 
 /**
  * Creates or replaces the session of a raw key (`TykSetKeyData`): a full replacement with
@@ -15,8 +15,24 @@ export async function setSession(sessions: SessionService, key: string, init: un
   await preloadUrlPatterns(init); // its schema checks URL patterns
   const input = await parseStorable(init);
   // A rotated-in key's session is the one its pointer names.
-  const { pk, keyId } = await sessions.resolveKey(keyIdOf(key));
+  const { pk, keyId, item } = await sessions.resolveKey(keyIdOf(key));
+  // A key a rotation retired writes nothing: the session is its new key's now.
+  if (item !== undefined && !keyAccepted(item, keyIdOf(key), Math.floor(nowMs / 1000))) throw new RetiredKeyError();
   return sessions.put(pk, keyId, input, nowMs);
+}
+
+/** A session write named a key that a rotation has retired (its grace over). */
+export class RetiredKeyError extends Error {
+  constructor() {
+    super('this key was retired by a rotation: its session takes only the keys that replaced it');
+    this.name = 'RetiredKeyError';
+  }
+}
+
+/** `undefined` for a {@link RetiredKeyError} (nothing was written), any other error thrown again. */
+export function unlessRetired(error: unknown): undefined {
+  if (error instanceof RetiredKeyError) return undefined;
+  throw error;
 }
 
 /**
