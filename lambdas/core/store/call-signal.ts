@@ -15,6 +15,11 @@ export function callsCarry(signal: SignalOfCall): void {
   signalOfCall = signal;
 }
 
+/** The signal the DynamoDB calls made here carry (a hook's session write: its request's), or `undefined`. */
+export function callSignal(): AbortSignal | undefined {
+  return signalOfCall?.();
+}
+
 /**
  * `client`, whose calls carry the signal of where they are made (see {@link callsCarry}) as
  * the SDK's `abortSignal`: once it has aborted the SDK sends no further attempt of them (a
@@ -23,7 +28,7 @@ export function callsCarry(signal: SignalOfCall): void {
  */
 export function abortable(client: DynamoDBDocumentClient): DynamoDBDocumentClient {
   const send = (command: Parameters<DynamoDBDocumentClient['send']>[0], options?: { abortSignal?: AbortSignal }) => {
-    const signal = signalOfCall?.();
+    const signal = callSignal();
     if (signal === undefined) return client.send(command as never, options);
     const abortSignal = options?.abortSignal === undefined ? signal : AbortSignal.any([options.abortSignal, signal]);
     return client.send(command as never, { ...options, abortSignal });

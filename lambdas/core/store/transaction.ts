@@ -4,6 +4,7 @@ import { TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { ContentionError, NotFoundError, VersionConflictError } from '../model/errors.ts';
 import type { StoredSession, WriteGuard } from './item.ts';
+import { callSignal } from './call-signal.ts';
 import { isBusy } from './lease-writes.ts';
 
 export type TransactItem = NonNullable<TransactWriteCommand['input']['TransactItems']>[number];
@@ -25,23 +26,31 @@ const THROTTLED_ATTEMPTS = 12;
  * with its answer lost — under its token, DynamoDB answers the re-send with that success
  * instead of applying the change twice (a reset landing twice would erase what was counted
  * between the two).
+ *
+ * Once `signal` has aborted (by default the signal of where it is called, `call-signal.ts`: a
+ * hook's write, whose request failed closed), it sends nothing more and pauses no more: it
+ * throws the signal's reason at once, a pause in progress included. Without a signal, nothing
+ * ends it but its answers.
  */
 export async function transactOnce<Item = StoredSession>(
   client: DynamoDBDocumentClient,
   items: TransactItem[],
   failed: (current: Item | undefined, index: number) => never,
+  signal: AbortSignal | undefined = callSignal(),
 ): Promise<void> {
   for (const item of items) (Object.values(item)[0] as Record<string, unknown>).ReturnValuesOnConditionCheckFailure = 'ALL_OLD';
   let throttled = 0;
   let token = randomUUID();
   for (let attempt = 1; attempt <= CONFLICT_ATTEMPTS; attempt++) {
+    signal?.throwIfAborted();
     try {
       await client.send(new TransactWriteCommand({ TransactItems: items, ClientRequestToken: token }));
       return;
     } catch (error) {
+      signal?.throwIfAborted();
       if (mayHaveLanded(error) && ++throttled < THROTTLED_ATTEMPTS) {
         // Throttled (a hot key's items, every one needed at once), or this token's copy still in flight: the same token after a pause.
-        await new Promise((resolve) => setTimeout(resolve, 50 * throttled * (0.5 + Math.random())));
+        await pause(50 * throttled * (0.5 + Math.random()), signal);
         attempt--;
         continue;
       }
@@ -55,7 +64,7 @@ export async function transactOnce<Item = StoredSession>(
       if (!reasons.some((reason) => reason.Code === 'TransactionConflict')) throw error;
       // Cancelled by a conflict: this token's transaction did not land (a landed copy would have been answered as such).
       token = randomUUID();
-      await backOff(attempt);
+      await backOff(attempt, signal);
     }
   }
   throw new ContentionError(`a settings write met conflicting requests ${CONFLICT_ATTEMPTS} times`);
@@ -69,9 +78,25 @@ function mayHaveLanded(error: unknown): boolean {
   return error instanceof TransactionInProgressException || isBusy(error);
 }
 
-/** A short random pause before trying a write a transaction in flight rejected (it applied nothing). */
-export function backOff(attempt: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 5 * 2 ** attempt * Math.random()));
+/** A short random pause before trying a write a transaction in flight rejected (it applied nothing); see {@link pause}. */
+export function backOff(attempt: number, signal?: AbortSignal): Promise<void> {
+  return pause(5 * 2 ** attempt * Math.random(), signal);
+}
+
+/** A pause of `ms`; once `signal` aborts (before or during it), it ends at once, rejected with the signal's reason. */
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const aborted = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', aborted);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', aborted, { once: true });
+  });
 }
 
 /**

@@ -79,3 +79,44 @@ describe('transactOnce: which token a re-sent change carries', () => {
     expect(tokens()).toHaveLength(1);
   });
 });
+
+describe('transactOnce: a signal that aborts ends its re-sends', () => {
+  const doc = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
+  const mock = mockClient(doc);
+  const items: TransactItem[] = [{ Update: { TableName: 't', Key: { pk: 'key#a' }, UpdateExpression: 'SET x = :x' } }];
+  const never = (): never => {
+    throw new Error('no condition should fail');
+  };
+  const throttled = new ProvisionedThroughputExceededException({ message: 'throttled', $metadata: {} });
+
+  beforeEach(() => mock.reset());
+
+  it('stops during a pause between throttled re-sends: no further pause or send', async () => {
+    mock.on(TransactWriteCommand).rejects(throttled);
+    const controller = new AbortController();
+    const reason = new Error('the request failed closed');
+    const started = performance.now();
+    const done = transactOnce(doc, items, never, controller.signal);
+    setTimeout(() => controller.abort(reason), 120);
+    await expect(done).rejects.toBe(reason);
+    // Stopped right at the abort, not after the ~3.3 s of pauses of its 12 throttled sends.
+    expect(performance.now() - started).toBeLessThan(300);
+    const sent = mock.commandCalls(TransactWriteCommand).length;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(mock.commandCalls(TransactWriteCommand)).toHaveLength(sent);
+    expect(sent).toBeLessThan(12);
+  });
+
+  it('sends nothing once its signal has aborted', async () => {
+    mock.on(TransactWriteCommand).resolves({});
+    const reason = new Error('failed closed');
+    await expect(transactOnce(doc, items, never, AbortSignal.abort(reason))).rejects.toBe(reason);
+    expect(mock.commandCalls(TransactWriteCommand)).toHaveLength(0);
+  });
+
+  it('without a signal, re-sends a throttled change until it lands', async () => {
+    mock.on(TransactWriteCommand).rejectsOnce(throttled).rejectsOnce(throttled).resolves({});
+    await transactOnce(doc, items, never, undefined);
+    expect(mock.commandCalls(TransactWriteCommand)).toHaveLength(3);
+  });
+});
