@@ -7,9 +7,9 @@ callsCarry(() => writeOfRequest.getStore());
 
 /**
  * The session writes one request's hooks started: the request waits for those a hook did
- * not await before it goes on ({@link settle}), and once it fails closed on its hooks
- * ({@link stop}) none of them sends another DynamoDB call (`call-signal.ts`): none lands
- * after the answer but a call already sent.
+ * not await before it goes on ({@link settle}, within the hook's deadline: `HookCalls`), and
+ * once it fails closed on its hooks ({@link stop}) none of them sends another DynamoDB call
+ * (`call-signal.ts`, `transactOnce`): none lands after the answer but a call already sent.
  */
 export class HookWrites {
   readonly #pending = new Set<Promise<unknown>>();
@@ -26,7 +26,7 @@ export class HookWrites {
     return unseen(pending.finally(() => this.#pending.delete(pending)));
   }
 
-  /** Waits for the writes hooks started and did not await: the request goes on with what they wrote. */
+  /** Waits for the writes hooks started and did not await: the request goes on with what they wrote (bounded by the caller). */
   async settle(): Promise<void> {
     while (this.#pending.size > 0) await Promise.all([...this.#pending]);
   }
