@@ -7,29 +7,44 @@ export const BUSY_BUDGET_MS = 1500;
 export const LAST_COUNT_MS = 250;
 
 /**
- * The budget of one decision for counting again on a hot key's busy counter items
- * (docs/ARCHITECTURE.md, "Throttling absorbed"): each count again comes after a pause that
- * doubles (15 ms, 30 ms, 60 ms… ±50 %), so that a short busy spell is ridden out with few
- * writes. No pause ends past the budget's end, and a count that started within the budget
- * is always followed by another; count steps start until {@link LAST_COUNT_MS} past the end.
- * So a busy spell that ends within the budget is tried after it ends, unless the count
+ * The budget of one request for counting again on a hot key's busy counter items
+ * (docs/ARCHITECTURE.md, "Throttling absorbed"), counted from the request's start (made when
+ * the pipeline starts it), so that its hooks' time is in it: each count again comes after a
+ * pause that doubles (15 ms, 30 ms, 60 ms… ±50 %), so that a short busy spell is ridden out
+ * with few writes. No pause ends past the budget's end, and a count that started within the
+ * budget is always followed by another; count steps start until {@link LAST_COUNT_MS} past the
+ * end. So a busy spell that ends within the budget is tried after it ends, unless the count
  * running at the budget's end is still taking steps 250 ms past it. Once a count that started
  * past the budget's end is busy, the decision fails closed: no step starts past 1.75 s.
+ *
+ * But the decision always gets its first count: when hooks took the budget (the first count,
+ * or the first after `postAuth` hooks ran again, starts past its end), the end moves to that
+ * count's start — it has {@link LAST_COUNT_MS} for its steps, and one more count after it, as
+ * at any budget's end. A request that meets nothing busy is never refused for slow hooks.
  */
 export class BusyBudget {
   /** No pause ends past it (a `performance.now()` time): the budget's end. */
-  readonly #end: number;
+  #end: number;
   /** When the last count started. */
   #started = Number.NEGATIVE_INFINITY;
   #counts = 0;
+  /** The next count is the first since hooks ran: it starts no later than the budget's end. */
+  #first = true;
 
   constructor(ms = BUSY_BUDGET_MS) {
     this.#end = performance.now() + ms;
   }
 
+  /** Hooks ran (again) since the last count: the next count is a first count (see the class). */
+  hooksRan(): void {
+    this.#first = true;
+  }
+
   /** A count starts now: returns the time (`performance.now()`) past which it starts no step. */
   count(): number {
     this.#started = performance.now();
+    if (this.#first) this.#end = Math.max(this.#end, this.#started);
+    this.#first = false;
     return this.#end + LAST_COUNT_MS;
   }
 

@@ -75,6 +75,7 @@ export class Pipeline {
 
   async authorize(request: AuthRequest): Promise<Decision> {
     const { config, log } = this.#deps;
+    const busy = new BusyBudget(); // from the request's start: its hooks' time is in it
     const nowMs = this.#clock();
     const hooks = new HookRunner({
       plugins: this.#deps.plugins ?? [],
@@ -96,7 +97,7 @@ export class Pipeline {
     // Usage and logs name the session: a rotated-in key's denials count under the key id of the session it uses.
     const keyId = who.pointerPk === undefined ? identity.keyId : who.pk.slice(who.pk.indexOf('#') + 1);
     if (isDenial(start)) return this.#logDenial({ ...start, keyId }, identity.logFields);
-    const { decision, item } = await this.#decideAndCount(start, who, request, hooks);
+    const { decision, item } = await this.#decideAndCount(start, who, request, hooks, busy);
     if (!decision.allow) return this.#logDenial({ ...decision, keyId }, identity.logFields);
     hooks.state.session = item;
     const context = await hooks.post(decision.context, RESERVED_CONTEXT);
@@ -158,6 +159,7 @@ export class Pipeline {
     identity: Identity,
     request: AuthRequest,
     hooks: HookRunner,
+    busy: BusyBudget,
   ): Promise<{ decision: Decision; item?: StoredSession }> {
     const { store } = this.#deps;
     let who = identity;
@@ -167,7 +169,6 @@ export class Pipeline {
     let hooked = item;
     // A hot key's session item counts leases, not spent requests: deny on it only once the store has said so.
     let storeSaid = false;
-    const busy = new BusyBudget();
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       const nowMs = this.#clock();
       if (item === undefined || (who.presentedKeyId !== undefined && !keyAccepted(item, who.presentedKeyId, Math.floor(nowMs / 1000)))) {
@@ -187,6 +188,7 @@ export class Pipeline {
       if (hooks.hasPostAuth && settingsCurrent && (hooked === undefined || item.pk !== hooked.pk || !sameSettings(hooked, item))) {
         // Another session (gone, a pointer read again) or its settings changed since the postAuth hooks judged: they judge again.
         const again = await this.#runPostAuth({ item, ...READ }, who, hooks);
+        busy.hooksRan();
         if (isDenial(again)) return { decision: again };
         ({ item, settingsCurrent, countersKnown } = again);
         countersHint = again.countersHint === true;

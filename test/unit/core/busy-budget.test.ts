@@ -51,4 +51,24 @@ describe('BusyBudget', () => {
     expect(after).toHaveLength(1);
     for (const c of counts) expect(c.until - start).toBeCloseTo(100 + LAST_COUNT_MS, -1);
   });
+
+  it('spent by hooks before the first count: that count still has LAST_COUNT_MS and one count after it, then fails closed', async () => {
+    const budget = new BusyBudget(50);
+    await sleep(120); // hooks took the whole budget
+    const first = performance.now();
+    const counts = await countsUntilSpent(budget, 0);
+    expect(counts.length).toBe(2);
+    for (const c of counts) expect(c.until - first).toBeCloseTo(LAST_COUNT_MS, -1);
+  });
+
+  it('gives the first count after hooks ran again the same; other counts past the end get no more time', async () => {
+    const budget = new BusyBudget(50);
+    const start = performance.now();
+    expect(budget.count() - start).toBeCloseTo(50 + LAST_COUNT_MS, -1);
+    await sleep(400); // postAuth hooks ran again (the settings changed), past the budget and its last counts
+    expect(budget.count() - start).toBeCloseTo(50 + LAST_COUNT_MS, -1); // no hooks ran: no more time
+    budget.hooksRan();
+    const again = performance.now();
+    expect(budget.count() - again).toBeCloseTo(LAST_COUNT_MS, -1);
+  });
 });
