@@ -1,7 +1,15 @@
 import type { DecisionContext } from '../model/context.ts';
 import { PluginError } from '../model/errors.ts';
 import { readContext, readDenial, tagged, type PluginDenial } from './hook-answers.ts';
-import { HookConflict, HookGone, isLostWrite, lostWrite, MAX_HOOK_ATTEMPTS, unwrapConflict } from './hook-conflicts.ts';
+import {
+  HookConflict,
+  HookGone,
+  isLostWrite,
+  lostWrite,
+  MAX_HOOK_ATTEMPTS,
+  type RequestSession,
+  unwrapConflict,
+} from './hook-conflicts.ts';
 import { fieldProblems, InvalidInputError } from '../model/input-error.ts';
 import { toPublicSession } from '../store/public-session.ts';
 import type { Log } from '../model/log.ts';
@@ -16,19 +24,6 @@ import { HookWrites, unseen } from './hook-writes.ts';
 
 /** The hooks a plugin may have. */
 export type HookName = 'pre' | 'auth' | 'postAuth' | 'post';
-
-/**
- * The request's session while hooks run. Hooks that write it (`updateSession`, `auth`,
- * `sessions.set` on the request's own key) replace it with the item as written (I4).
- */
-export interface RequestSession {
-  pk: string | undefined;
-  session: StoredSession | undefined;
-  /** A hook wrote the session: its settings are as written, its counters as read before (others may have counted since). */
-  written: boolean;
-  /** Whether a session takes the request's presented key (a rotation, a delete may end that while hooks run). @default all */
-  takes?: (session: StoredSession) => boolean;
-}
 
 export interface HookRunnerOptions {
   readonly plugins: readonly GatepassPlugin[];

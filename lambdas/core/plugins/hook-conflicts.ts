@@ -4,6 +4,19 @@ import type { SessionService } from '../session/service.ts';
 import type { StoredSession } from '../store/item.ts';
 import type { GatepassPlugin } from './plugin.ts';
 
+/**
+ * The request's session while hooks run. Hooks that write it (`updateSession`, `auth`,
+ * `sessions.set` on the request's own key) replace it with the item as written (I4).
+ */
+export interface RequestSession {
+  pk: string | undefined;
+  session: StoredSession | undefined;
+  /** A hook wrote the session: its settings are as written, its counters as read before (others may have counted since). */
+  written: boolean;
+  /** Whether a session takes the request's presented key (a rotation, a delete may end that while hooks run). @default all */
+  takes?: (session: StoredSession) => boolean;
+}
+
 /** Times the `postAuth` chain runs again after a hook lost a write to a concurrent request, before failing closed. */
 export const MAX_HOOK_ATTEMPTS = 8;
 
@@ -40,11 +53,7 @@ export function isLostWrite(error: unknown): error is VersionConflictError | Not
  * taking the request's key). No hook's check is
  * carried across a change it has not seen.
  */
-export async function lostWrite(
-  error: unknown,
-  state: { pk: string | undefined; session: StoredSession | undefined; written: boolean; takes?: (session: StoredSession) => boolean },
-  sessions: SessionService,
-): Promise<unknown> {
+export async function lostWrite(error: unknown, state: RequestSession, sessions: SessionService): Promise<unknown> {
   if (!isLostWrite(error) || state.pk === undefined) return error;
   const current = error instanceof VersionConflictError ? (error.current as StoredSession | undefined) : undefined;
   // Deleted since it was read (and maybe re-created: another key's life): judge what is there now.

@@ -1,9 +1,11 @@
 import type { DecisionContext } from '../model/context.ts';
 import type { PluginDenial } from './hook-answers.ts';
-import type { HookCalls, HookName, HookRunnerOptions, RequestSession } from './hook-calls.ts';
+import type { HookCalls, HookName, HookRunnerOptions } from './hook-calls.ts';
+import type { RequestSession } from './hook-conflicts.ts';
 import type { StoredSession } from '../store/item.ts';
 
-export type { HookRunnerOptions, RequestSession } from './hook-calls.ts';
+export type { HookRunnerOptions } from './hook-calls.ts';
+export type { RequestSession } from './hook-conflicts.ts';
 
 /**
  * The plugins' hooks for one request, as the pipeline sees them: a hook that no plugin has
