@@ -17,10 +17,12 @@ export const LAST_COUNT_MS = 250;
  * running at the budget's end is still taking steps 250 ms past it. Once a count that started
  * past the budget's end is busy, the decision fails closed: no step starts past 1.75 s.
  *
- * But the decision always gets its first count: when hooks took the budget (the first count,
- * or the first after `postAuth` hooks ran again, starts past its end), the end moves to that
- * count's start — it has {@link LAST_COUNT_MS} for its steps, and one more count after it, as
- * at any budget's end. A request that meets nothing busy is never refused for slow hooks.
+ * But the request always gets its first count: when hooks took the budget (the first count
+ * starts past its end), the budget ends {@link LAST_COUNT_MS} after that count's start (pauses
+ * and counts until then, their steps until {@link LAST_COUNT_MS} more). A request that meets
+ * nothing busy is not refused for slow hooks. `postAuth` hooks run again (a settings change
+ * met by a count) only while count steps may start ({@link BusyBudget.open}), and no re-run
+ * gives the budget a new end: at most one re-run ends past it.
  */
 export class BusyBudget {
   /** No pause ends past it (a `performance.now()` time): the budget's end. */
@@ -28,22 +30,22 @@ export class BusyBudget {
   /** When the last count started. */
   #started = Number.NEGATIVE_INFINITY;
   #counts = 0;
-  /** The next count is the first since hooks ran: it starts no later than the budget's end. */
+  /** The next count is the request's first. */
   #first = true;
 
   constructor(ms = BUSY_BUDGET_MS) {
     this.#end = performance.now() + ms;
   }
 
-  /** Hooks ran (again) since the last count: the next count is a first count (see the class). */
-  hooksRan(): void {
-    this.#first = true;
+  /** Whether count steps may still start now (and so `postAuth` hooks run again). */
+  open(): boolean {
+    return performance.now() < this.#end + LAST_COUNT_MS;
   }
 
   /** A count starts now: returns the time (`performance.now()`) past which it starts no step. */
   count(): number {
     this.#started = performance.now();
-    if (this.#first) this.#end = Math.max(this.#end, this.#started);
+    if (this.#first && this.#started > this.#end) this.#end = this.#started + LAST_COUNT_MS;
     this.#first = false;
     return this.#end + LAST_COUNT_MS;
   }

@@ -187,8 +187,8 @@ export class Pipeline {
       }
       if (hooks.hasPostAuth && settingsCurrent && (hooked === undefined || item.pk !== hooked.pk || !sameSettings(hooked, item))) {
         // Another session (gone, a pointer read again) or its settings changed since the postAuth hooks judged: they judge again.
+        if (!busy.open()) throw new ContentionError('the settings changed again after the busy budget');
         const again = await this.#runPostAuth({ item, ...READ }, who, hooks);
-        busy.hooksRan();
         if (isDenial(again)) return { decision: again };
         ({ item, settingsCurrent, countersKnown } = again);
         countersHint = again.countersHint === true;
