@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { TransactionCanceledException, TransactionInProgressException } from '@aws-sdk/client-dynamodb';
 import { TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
@@ -85,17 +86,9 @@ export function backOff(attempt: number, signal?: AbortSignal): Promise<void> {
 
 /** A pause of `ms`; once `signal` aborts (before or during it), it ends at once, rejected with the signal's reason. */
 function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const aborted = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', aborted);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', aborted, { once: true });
+  return sleep(ms, undefined, { signal }).catch((error: unknown) => {
+    signal?.throwIfAborted(); // the reason itself, not the timer's AbortError
+    throw error;
   });
 }
 
