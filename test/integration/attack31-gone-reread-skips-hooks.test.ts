@@ -23,29 +23,36 @@ describe('attack31: a session gone under the hooks is replaced by the key’s ow
     await table.drop();
   });
 
+  /**
+   * A gate that denies a `blocked` session. On its first run it makes the race certain: the session ends (B's pointer
+   * with it) and the raw key B is imported, blocked; then it stamps the session (`write`) or not.
+   */
+  function raceGate(X: ReturnType<typeof pipelineOn>, aId: string, b: string, name: string, write: boolean) {
+    const seen = { runs: 0, judged: [] as string[] };
+    const gate: GatepassPlugin = {
+      name,
+      async postAuth(ctx) {
+        seen.runs++;
+        seen.judged.push(ctx.session.keyId);
+        if ((ctx.session.metaData as { blocked?: boolean } | undefined)?.blocked) return { deny: { message: 'blocked' } };
+        if (seen.runs === 1) {
+          await X.keys.delete(aId);
+          await X.keys.create({ key: b, quotaMax: 100, quotaRenewalRate: 3600, metaData: { blocked: true } });
+        }
+        if (write) await ctx.updateSession({ metaData: { lastSeen: ctx.now } });
+        return undefined;
+      },
+    };
+    return { gate, seen };
+  }
+
   it('the plugin’s denial of the imported key’s session is not skipped', async () => {
     const X = pipelineOn(lambdaClient(), table.tableName);
     const { keyId: aId } = await X.keys.create({ quotaMax: 100, quotaRenewalRate: 3600 });
     const { key: b, keyId: bId } = await X.keys.rotate(aId, { graceSeconds: 3600 });
-    let runs = 0;
-    const judged: string[] = [];
-    const gate: GatepassPlugin = {
-      name: 'gate',
-      async postAuth(ctx) {
-        runs++;
-        judged.push(ctx.session.keyId);
-        if ((ctx.session.metaData as { blocked?: boolean } | undefined)?.blocked) return { deny: { message: 'blocked' } };
-        if (runs === 1) {
-          // The race, made certain: the session ends (B's pointer with it) and the raw key B is imported, blocked.
-          await X.keys.delete(aId);
-          await X.keys.create({ key: b, quotaMax: 100, quotaRenewalRate: 3600, metaData: { blocked: true } });
-        }
-        await ctx.updateSession({ metaData: { lastSeen: ctx.now } });
-        return undefined;
-      },
-    };
+    const { gate, seen } = raceGate(X, aId, b, 'gate', true);
     const answer = await X.pipelineWith([gate]).authorize(requestWith(b));
-    expect({ answer: answer.allow ? 'allow' : answer.reason, judged }).toEqual({
+    expect({ answer: answer.allow ? 'allow' : answer.reason, judged: seen.judged }).toEqual({
       answer: expect.not.stringMatching(/^allow$/),
       judged: expect.arrayContaining([aId]),
     });
@@ -58,24 +65,9 @@ describe('attack31: a session gone under the hooks is replaced by the key’s ow
     const X = pipelineOn(lambdaClient(), table.tableName);
     const { keyId: aId } = await X.keys.create({ quotaMax: 100, quotaRenewalRate: 3600 });
     const { key: b } = await X.keys.rotate(aId, { graceSeconds: 3600 });
-    let runs = 0;
-    const judged: string[] = [];
-    const gate: GatepassPlugin = {
-      name: 'gate-read-only',
-      async postAuth(ctx) {
-        runs++;
-        judged.push(ctx.session.keyId);
-        if ((ctx.session.metaData as { blocked?: boolean } | undefined)?.blocked) return { deny: { message: 'blocked' } };
-        if (runs === 1) {
-          // The race, made certain: after the hooks judged S, it ends and the raw key B is imported, blocked.
-          await X.keys.delete(aId);
-          await X.keys.create({ key: b, quotaMax: 100, quotaRenewalRate: 3600, metaData: { blocked: true } });
-        }
-        return undefined;
-      },
-    };
+    const { gate, seen } = raceGate(X, aId, b, 'gate-read-only', false);
     const answer = await X.pipelineWith([gate]).authorize(requestWith(b));
-    expect({ answer: answer.allow ? 'allow' : answer.reason, runs }).toEqual({
+    expect({ answer: answer.allow ? 'allow' : answer.reason, runs: seen.runs }).toEqual({
       answer: expect.not.stringMatching(/^allow$/),
       runs: expect.any(Number),
     });
