@@ -15,8 +15,9 @@ const TIMEOUT_MS = 200;
  * hook answered; `sessions.set` of another key; a write awaited that ends just before the
  * deadline. None may be refused, and each lands.
  *
- * But for postAuth's un-awaited writes, since attack30 (a request held past the Lambda's 3 s
- * by such a write's throttled re-sends): the runner waits for them within the hook's deadline,
+ * But for un-awaited writes — postAuth's since attack30 (a request held past the Lambda's 3 s
+ * by such a write's throttled re-sends), pre's and post's since attack34 (a pre hook's
+ * deactivation landing after the Allow it raced) — the runner waits for them within the hook's deadline,
  * as for a write the hook awaits. Past it the request fails closed as on the hook's timeout and
  * the write sends nothing more (only the attempt already on the wire reached DynamoDB).
  *
@@ -73,7 +74,7 @@ describe('attack28: writes of hooks that answered in time are never refused', ()
   const RESENT = ['throttled', 'forwarded'];
   /** What reached DynamoDB of a throttled write stopped at its hook's deadline: the attempt on the wire, no re-send. */
   const STOPPED = ['throttled'];
-  const PAST_DEADLINE = (plugin: string) => `ERR_PLUGIN: plugin ${plugin}: postAuth hook ran past ${TIMEOUT_MS} ms`;
+  const PAST_DEADLINE = (plugin: string, hook = 'postAuth') => `ERR_PLUGIN: plugin ${plugin}: ${hook} hook ran past ${TIMEOUT_MS} ms`;
 
   const outcome = (p: Promise<{ allow: boolean }>) =>
     p.then(
@@ -119,37 +120,26 @@ describe('attack28: writes of hooks that answered in time are never refused', ()
       client.destroy();
     });
 
-    it(`run ${run}: pre and post answer at once; their un-awaited sessions.set go on in the background past the hook's time`, async () => {
-      const admin = pipelineOn(table.client, table.tableName);
-      const { key } = await admin.keys.create({ quotaMax: 100, quotaRenewalRate: 0 });
-      const fromPre = `attack28-nf-pre-${run}-${Date.now()}`;
-      const fromPost = `attack28-nf-post-${run}-${Date.now()}`;
-      const [prePk, postPk] = [keySessionPk(keyIdOf(fromPre)), keySessionPk(keyIdOf(fromPost))];
-      const { client, transactions } = throttling((p) => (p === prePk || p === postPk ? TIMEOUT_MS + 100 : undefined));
-      const writes: Promise<unknown>[] = [];
-      const plugin: GatepassPlugin = {
-        name: 'background-sets',
-        pre(ctx) {
-          writes.push(ctx.sessions.set(fromPre, { quotaMax: 11, quotaRenewalRate: 60 }));
-        },
-        post(ctx) {
-          writes.push(ctx.sessions.set(fromPost, { quotaMax: 12, quotaRenewalRate: 60 }));
-        },
-      };
-      const pipeline = pipelineOn(client, table.tableName, { config: { hookTimeoutMs: TIMEOUT_MS } }).pipelineWith([plugin]);
-      const result = await outcome(pipeline.authorize(requestWith(key)));
-      const settled = await Promise.allSettled(writes);
-      const rejected = settled.filter((s) => s.status === 'rejected').map((s) => String((s as PromiseRejectedResult).reason));
-      expect({ result, rejected, pre: transactions(prePk), post: transactions(postPk) }).toEqual({
-        result: 'allow',
-        rejected: [],
-        pre: RESENT,
-        post: RESENT,
+    for (const hook of ['pre', 'post'] as const) {
+      it(`run ${run}: ${hook} answers at once; its un-awaited sessions.set, throttled past the hook's time, fails it closed`, async () => {
+        const admin = pipelineOn(table.client, table.tableName);
+        const { key } = await admin.keys.create({ quotaMax: 100, quotaRenewalRate: 0 });
+        const other = `attack28-nf-${hook}-${run}-${Date.now()}`;
+        const otherPk = keySessionPk(keyIdOf(other));
+        const { client, transactions } = throttling((p) => (p === otherPk ? TIMEOUT_MS + 100 : undefined));
+        const plugin: GatepassPlugin = {
+          name: 'background-set',
+          [hook](ctx: Parameters<NonNullable<GatepassPlugin['pre']>>[0]) {
+            void ctx.sessions.set(other, { quotaMax: 11, quotaRenewalRate: 60 });
+          },
+        };
+        const pipeline = pipelineOn(client, table.tableName, { config: { hookTimeoutMs: TIMEOUT_MS } }).pipelineWith([plugin]);
+        const result = await outcome(pipeline.authorize(requestWith(key)));
+        expect({ result, sent: transactions(otherPk) }).toEqual({ result: PAST_DEADLINE('background-set', hook), sent: STOPPED });
+        await expect(admin.keys.get(keyIdOf(other))).rejects.toThrow();
+        client.destroy();
       });
-      expect((await admin.keys.get(keyIdOf(fromPre))).quotaMax).toBe(11);
-      expect((await admin.keys.get(keyIdOf(fromPost))).quotaMax).toBe(12);
-      client.destroy();
-    });
+    }
 
     it(`run ${run}: auth answers { session } and { createSession }; the runner's writes are throttled past the hook's time`, async () => {
       const byHeader = `attack28-nf-auth-s-${run}-${Date.now()}`;

@@ -111,7 +111,7 @@ export class HookCalls {
             const updateSession = (patch: SessionPatch) => this.#whileRunning(current, signal, () => this.#update(current, patch));
             return current.postAuth!({ ...this.#context(current, signal, 'postAuth'), session, updateSession });
           };
-          const answer = await this.#call(current, 'postAuth', run, () => this.#writes.settle());
+          const answer = await this.#call(current, 'postAuth', run);
           const denial = this.#denial(current, answer);
           if (denial) return denial;
         }
@@ -260,10 +260,10 @@ export class HookCalls {
    * Calls a hook within the time budget; errors become faults carrying the plugin's name.
    * The hook's `signal` aborts when its time is up (a `TimeoutError`) or when it has answered:
    * a hook that keeps running in the background can no longer write (see {@link HookContext.signal}).
-   * `settle` (the writes it did not await) runs within the same budget: past it, the request
-   * fails closed as on the hook's timeout, and the runner stops the writes (`HookRunner`).
+   * Every hook's un-awaited session writes are waited for within the same budget: past it, the
+   * request fails closed as on a timeout and the runner stops them; none lands after the answer.
    */
-  async #call<T>(plugin: GatepassPlugin, hook: string, fn: (s: AbortSignal) => T | Promise<T>, settle?: () => Promise<void>): Promise<T> {
+  async #call<T>(plugin: GatepassPlugin, hook: string, fn: (s: AbortSignal) => T | Promise<T>): Promise<T> {
     const { timeoutMs } = this.#options;
     const controller = new AbortController();
     let timer: NodeJS.Timeout | undefined;
@@ -279,7 +279,7 @@ export class HookCalls {
         .then(() => fn(controller.signal))
         .then(async (answer) => {
           controller.abort(); // answered: its writes from now on are refused
-          await settle?.();
+          await this.#writes.settle();
           return answer;
         });
       return await Promise.race([answered, timeout]);
